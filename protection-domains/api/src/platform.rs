@@ -1,0 +1,77 @@
+//! The hook through which the PD API reaches the platform that runs the PD.
+
+use crate::{Channel, MemoryRegion, MessageInfo};
+use core::fmt;
+
+/// What a platform provides to the PD it runs. The seL4 PD runtime implements
+/// it with system calls; the host runtime with eventfds and shared mappings.
+pub trait Platform: Sync {
+    /// This PD's name from `system.xml`.
+    fn pd_name(&self) -> &str;
+    /// Signals the other end of `channel`.
+    fn notify(&self, channel: Channel);
+    /// Acknowledges the interrupt of an IRQ channel.
+    fn irq_ack(&self, channel: Channel);
+    /// A protected procedure call over `channel`.
+    fn pp_call(&self, channel: Channel, msg_info: MessageInfo) -> MessageInfo;
+    /// Message register `i` of the current call.
+    fn get_mr(&self, i: usize) -> u64;
+    /// Sets message register `i`.
+    fn set_mr(&self, i: usize, value: u64);
+    /// The region mapped under `name`, if any.
+    fn memory_region(&self, name: &str) -> Option<MemoryRegion>;
+    /// Monotonic nanoseconds.
+    fn now_ns(&self) -> u64;
+    /// One log line.
+    fn log(&self, args: fmt::Arguments<'_>);
+}
+
+#[cfg(feature = "std")]
+mod hook {
+    use super::Platform;
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static PLATFORM: Cell<Option<&'static dyn Platform>> = const { Cell::new(None) };
+    }
+
+    /// Installs the platform for the PD running on this thread.
+    pub fn set_platform(platform: &'static dyn Platform) {
+        PLATFORM.with(|p| p.set(Some(platform)));
+    }
+
+    pub(crate) fn get() -> Option<&'static dyn Platform> {
+        PLATFORM.with(|p| p.get())
+    }
+}
+
+#[cfg(not(feature = "std"))]
+mod hook {
+    use super::Platform;
+    use core::sync::atomic::{AtomicPtr, Ordering};
+
+    // A thin pointer to a static fat reference: one PD per address space.
+    static PLATFORM: AtomicPtr<&'static dyn Platform> = AtomicPtr::new(core::ptr::null_mut());
+
+    /// Installs the platform for this PD (once, before its handler runs).
+    pub fn set_platform(platform: &'static &'static dyn Platform) {
+        PLATFORM.store(platform as *const _ as *mut _, Ordering::Release);
+    }
+
+    pub(crate) fn get() -> Option<&'static dyn Platform> {
+        let p = PLATFORM.load(Ordering::Acquire);
+        // SAFETY: the pointer is null or was made from a `&'static &'static dyn Platform`.
+        unsafe { p.as_ref().copied() }
+    }
+}
+
+pub use hook::set_platform;
+
+/// Runs `f` with this PD's platform. Calling the PD API before the platform is
+/// installed is a bug of the platform, not of the PD: it panics with that message.
+pub fn with_platform<R>(f: impl FnOnce(&'static dyn Platform) -> R) -> R {
+    match hook::get() {
+        Some(p) => f(p),
+        None => panic!("pd-api used before the platform installed itself"),
+    }
+}

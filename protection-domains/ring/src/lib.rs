@@ -1,0 +1,368 @@
+//! Buffer rings between protection domains, in the style of sDDF's network queues.
+//!
+//! One direction of a link between two PDs is a [`Sender`] in the producing PD and
+//! a [`Receiver`] in the consuming PD, over two shared regions:
+//! - a **data** region of [`SLOT_SIZE`]-byte slots, written only by the producer
+//!   (the consumer maps it read-only on seL4);
+//! - a **control** region holding two queues of descriptors (offset, length): the
+//!   *active* queue (producer → consumer: filled slots) and the *free* queue
+//!   (consumer → producer: slots handed back).
+//!
+//! Everything read from shared memory is untrusted. The receiver bounds-checks
+//! every descriptor and copies the bytes into the caller's private buffer before
+//! handing the slot back, so the PD decides on bytes its peer can no longer
+//! change. The sender tracks which slots it has lent out and rejects a forged or
+//! duplicated free descriptor. A misbehaving peer yields a [`RingError`] that the
+//! PD counts; it can never cause out-of-bounds access or a panic.
+//!
+//! Wake-ups follow the signal-flag protocol documented in [`queue`]: a busy
+//! pipeline makes no notifications at all.
+
+#![cfg_attr(not(test), no_std)]
+
+pub mod queue;
+mod sync;
+
+use core::fmt;
+use core::ptr::NonNull;
+use pd_api::{Channel, MemoryRegion};
+pub use queue::{queue_bytes, ConsumerQueue, Desc, ProducerQueue};
+
+/// Size of one buffer slot: a full Ethernet frame, or a WireGuard datagram with its header.
+pub const SLOT_SIZE: usize = 2048;
+/// Largest slot count a ring may have (the sender's ownership bitmap is this big).
+pub const MAX_SLOTS: u32 = 4096;
+
+/// What a misbehaving peer (or a wrong layout) can do to a ring.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RingError {
+    /// The peer's queue index is further from ours than the queue holds.
+    CorruptIndex,
+    /// An active descriptor points outside the data region, off a slot boundary,
+    /// or is longer than a slot.
+    BadDescriptor,
+    /// A free descriptor names a slot that is not out on loan.
+    BadFreeDescriptor,
+    /// The peer queued more descriptors than it can own; the excess was dropped.
+    Overflow,
+    /// The regions do not fit the ring layout.
+    BadLayout,
+}
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CorruptIndex => "ring index out of range",
+            Self::BadDescriptor => "ring descriptor out of bounds",
+            Self::BadFreeDescriptor => "free descriptor not on loan",
+            Self::Overflow => "ring peer overflowed the queue",
+            Self::BadLayout => "ring regions do not fit the layout",
+        })
+    }
+}
+
+/// The geometry of one ring direction, derived from the data region size.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Layout {
+    /// Number of slots, a power of two; also each queue's capacity.
+    pub slots: u32,
+}
+
+impl Layout {
+    /// A layout of `slots` slots (a power of two, at most [`MAX_SLOTS`]).
+    pub const fn new(slots: u32) -> Self {
+        assert!(slots.is_power_of_two() && slots <= MAX_SLOTS);
+        Self { slots }
+    }
+
+    /// Bytes of the data region.
+    pub const fn data_bytes(self) -> usize {
+        self.slots as usize * SLOT_SIZE
+    }
+
+    /// Bytes of the control region: the active queue, then the free queue.
+    pub const fn ctl_bytes(self) -> usize {
+        2 * queue_bytes(self.slots)
+    }
+
+    fn from_regions(data: &MemoryRegion, ctl: &MemoryRegion) -> Result<Self, RingError> {
+        let slots = data.size() / SLOT_SIZE;
+        if slots == 0 || !slots.is_power_of_two() || slots > MAX_SLOTS as usize {
+            return Err(RingError::BadLayout);
+        }
+        let layout = Self { slots: slots as u32 };
+        if ctl.size() < layout.ctl_bytes() || ctl.base().as_ptr() as usize % 64 != 0 {
+            return Err(RingError::BadLayout);
+        }
+        Ok(layout)
+    }
+
+    fn queues(self, ctl: &MemoryRegion) -> (NonNull<u8>, NonNull<u8>) {
+        let active = ctl.base();
+        // SAFETY: ctl is at least ctl_bytes long (checked in from_regions).
+        let free = unsafe { active.add(queue_bytes(self.slots)) };
+        (active, free)
+    }
+
+    /// Checks an active descriptor and returns its slot number.
+    fn check(self, desc: Desc) -> Option<u32> {
+        let slot = desc.offset / SLOT_SIZE as u32;
+        let ok = desc.offset % SLOT_SIZE as u32 == 0 && slot < self.slots && desc.len as usize <= SLOT_SIZE;
+        ok.then_some(slot)
+    }
+}
+
+/// Which slots a sender has lent to its receiver.
+struct LoanBitmap([u64; MAX_SLOTS as usize / 64]);
+
+impl LoanBitmap {
+    fn lend(&mut self, slot: u32) {
+        self.0[slot as usize / 64] |= 1 << (slot % 64);
+    }
+    /// Takes `slot` back; false if it was not on loan.
+    fn reclaim(&mut self, slot: u32) -> bool {
+        let (w, b) = (slot as usize / 64, 1u64 << (slot % 64));
+        let was = self.0[w] & b != 0;
+        self.0[w] &= !b;
+        was
+    }
+}
+
+/// The producing end of one ring direction.
+pub struct Sender {
+    data: NonNull<u8>,
+    layout: Layout,
+    active: ProducerQueue,
+    free: ConsumerQueue,
+    /// Slots `fresh..slots` have never been used; they are ours without asking.
+    fresh: u32,
+    loans: LoanBitmap,
+}
+
+// SAFETY: the data pointer is into a region this PD owns for the life of the ring.
+unsafe impl Send for Sender {}
+
+impl Sender {
+    /// The sender over a data region and a control region.
+    pub fn new(data: MemoryRegion, ctl: MemoryRegion) -> Result<Self, RingError> {
+        let layout = Layout::from_regions(&data, &ctl)?;
+        let (a, f) = layout.queues(&ctl);
+        Ok(Self {
+            data: data.base(),
+            layout,
+            // SAFETY: both queues lie inside ctl, which is 64-aligned and long enough.
+            active: unsafe { ProducerQueue::new(a, layout.slots) },
+            free: unsafe { ConsumerQueue::new(f, layout.slots) },
+            fresh: 0,
+            loans: LoanBitmap([0; MAX_SLOTS as usize / 64]),
+        })
+    }
+
+    fn take_slot(&mut self) -> Result<Option<u32>, RingError> {
+        if self.fresh < self.layout.slots {
+            self.fresh += 1;
+            return Ok(Some(self.fresh - 1));
+        }
+        match self.free.dequeue()? {
+            None => Ok(None),
+            Some(desc) => {
+                let slot = desc.offset / SLOT_SIZE as u32;
+                if desc.offset % SLOT_SIZE as u32 != 0 || slot >= self.layout.slots || !self.loans.reclaim(slot) {
+                    return Err(RingError::BadFreeDescriptor);
+                }
+                Ok(Some(slot))
+            }
+        }
+    }
+
+    /// Fills a slot with `fill` (given the whole slot, returning the length used)
+    /// and queues it. `Ok(false)`: no slot free (the receiver is behind); the
+    /// caller drops or retries later.
+    pub fn send_with(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) -> Result<bool, RingError> {
+        if self.active.is_full()? {
+            return Ok(false);
+        }
+        let Some(slot) = self.take_slot()? else { return Ok(false) };
+        // SAFETY: slot < slots so the slot lies inside the data region; only this
+        // PD writes the data region, and the slot is not on loan, so nothing else
+        // reads it while the reference lives.
+        let buf = unsafe {
+            core::slice::from_raw_parts_mut(self.data.as_ptr().add(slot as usize * SLOT_SIZE), SLOT_SIZE)
+        };
+        let len = fill(buf).min(SLOT_SIZE);
+        self.loans.lend(slot);
+        let queued = self.active.enqueue(Desc { offset: slot * SLOT_SIZE as u32, len: len as u32 })?;
+        debug_assert!(queued, "checked not full above and only we enqueue");
+        Ok(queued)
+    }
+
+    /// Queues a copy of `bytes` (at most a slot).
+    pub fn send(&mut self, bytes: &[u8]) -> Result<bool, RingError> {
+        if bytes.len() > SLOT_SIZE {
+            return Err(RingError::BadDescriptor);
+        }
+        self.send_with(|buf| {
+            buf[..bytes.len()].copy_from_slice(bytes);
+            bytes.len()
+        })
+    }
+
+    /// After a batch: whether the receiver asked to be signalled (cleared here).
+    pub fn take_signal_request(&mut self) -> bool {
+        self.active.take_signal_request()
+    }
+
+    /// Asks the receiver to signal when it frees slots (the sender ran dry).
+    /// Re-check with [`Sender::has_room`] before sleeping.
+    pub fn request_free_signal(&self) {
+        self.free.request_signal();
+    }
+
+    /// Whether a send would find a slot now.
+    pub fn has_room(&self) -> bool {
+        !matches!(self.active.is_full(), Ok(true) | Err(_))
+            && (self.fresh < self.layout.slots || matches!(self.free.is_empty(), Ok(false)))
+    }
+}
+
+/// The consuming end of one ring direction.
+pub struct Receiver {
+    data: NonNull<u8>,
+    layout: Layout,
+    active: ConsumerQueue,
+    free: ProducerQueue,
+}
+
+// SAFETY: the data pointer is into a region mapped for the life of the ring.
+unsafe impl Send for Receiver {}
+
+impl Receiver {
+    /// The receiver over the producer's data region and the shared control region.
+    pub fn new(data: MemoryRegion, ctl: MemoryRegion) -> Result<Self, RingError> {
+        let layout = Layout::from_regions(&data, &ctl)?;
+        let (a, f) = layout.queues(&ctl);
+        Ok(Self {
+            data: data.base(),
+            layout,
+            // SAFETY: both queues lie inside ctl, which is 64-aligned and long enough.
+            active: unsafe { ConsumerQueue::new(a, layout.slots) },
+            free: unsafe { ProducerQueue::new(f, layout.slots) },
+        })
+    }
+
+    /// Copies the next buffer into `out` and hands its slot back. `Ok(None)` when
+    /// the ring is empty. A bad descriptor is consumed and reported, so the next
+    /// call moves on.
+    pub fn recv(&mut self, out: &mut [u8; SLOT_SIZE]) -> Result<Option<usize>, RingError> {
+        let Some(desc) = self.active.dequeue()? else { return Ok(None) };
+        let Some(_slot) = self.layout.check(desc) else { return Err(RingError::BadDescriptor) };
+        let len = desc.len as usize;
+        // SAFETY: check() put offset+len inside the data region. The producer owns
+        // the bytes; a misbehaving producer rewriting them concurrently can only
+        // change the copied values, which are then ours alone (no TOCTOU).
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.data.as_ptr().add(desc.offset as usize), out.as_mut_ptr(), len)
+        };
+        if !self.free.enqueue(Desc { offset: desc.offset, len: 0 })? {
+            // More descriptors than slots: the peer lied; we keep going.
+            return Err(RingError::Overflow);
+        }
+        Ok(Some(len))
+    }
+
+    /// Asks the sender for a signal on its next send; re-check with
+    /// [`Receiver::is_empty`] before sleeping, and cancel if there is work.
+    pub fn request_signal(&self) {
+        self.active.request_signal();
+    }
+
+    /// Withdraws a signal request.
+    pub fn cancel_signal(&self) {
+        self.active.cancel_signal();
+    }
+
+    /// Whether nothing is waiting (a corrupt ring counts as empty: there is nothing
+    /// trustworthy to read).
+    pub fn is_empty(&self) -> bool {
+        !matches!(self.active.is_empty(), Ok(false))
+    }
+
+    /// After handing slots back: whether the sender asked to be signalled (cleared here).
+    pub fn take_signal_request(&mut self) -> bool {
+        self.free.take_signal_request()
+    }
+}
+
+/// Both directions of a link to one peer PD, and the channel to signal it on.
+///
+/// Region names follow one convention: the PD maps `<link>_tx_data`,
+/// `<link>_tx_ctl` (its sending direction) and `<link>_rx_data`, `<link>_rx_ctl`.
+pub struct Link {
+    /// Our sending direction.
+    pub tx: Sender,
+    /// Our receiving direction.
+    pub rx: Receiver,
+    /// The channel to the peer.
+    pub channel: Channel,
+}
+
+/// Why a link could not be set up.
+#[derive(Clone, Copy, Debug)]
+pub enum LinkError {
+    /// The PD does not map a region the link needs.
+    MissingRegion(&'static str),
+    /// The regions do not fit a ring.
+    Ring(RingError),
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingRegion(which) => write!(f, "link region {which} is not mapped"),
+            Self::Ring(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Link {
+    /// The link named `name`, from the regions the platform mapped for this PD.
+    pub fn open(name: &str, channel: Channel) -> Result<Self, LinkError> {
+        let region = |suffix: &'static str| {
+            let mut buf = [0u8; 64];
+            let full = concat_name(&mut buf, name, suffix);
+            pd_api::memory_region(full).ok_or(LinkError::MissingRegion(suffix))
+        };
+        let tx = Sender::new(region("_tx_data")?, region("_tx_ctl")?).map_err(LinkError::Ring)?;
+        let rx = Receiver::new(region("_rx_data")?, region("_rx_ctl")?).map_err(LinkError::Ring)?;
+        Ok(Self { tx, rx, channel })
+    }
+
+    /// Notifies the peer once if either of its queues asked for a signal.
+    pub fn signal_peer(&mut self) {
+        let a = self.tx.take_signal_request();
+        let b = self.rx.take_signal_request();
+        if a || b {
+            self.channel.notify();
+        }
+    }
+
+    /// Before the PD goes idle: asks for a signal on new input and returns true if
+    /// input arrived meanwhile (the caller must then keep draining).
+    pub fn arm(&mut self) -> bool {
+        self.rx.request_signal();
+        if self.rx.is_empty() {
+            return false;
+        }
+        self.rx.cancel_signal();
+        true
+    }
+}
+
+fn concat_name<'a>(buf: &'a mut [u8; 64], a: &str, b: &str) -> &'a str {
+    let n = (a.len() + b.len()).min(buf.len());
+    let an = a.len().min(n);
+    buf[..an].copy_from_slice(&a.as_bytes()[..an]);
+    buf[an..n].copy_from_slice(&b.as_bytes()[..n - an]);
+    core::str::from_utf8(&buf[..n]).unwrap_or("")
+}
+
