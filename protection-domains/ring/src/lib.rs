@@ -21,7 +21,6 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod queue;
-mod sync;
 
 use core::fmt;
 use core::ptr::NonNull;
@@ -41,7 +40,7 @@ pub enum RingError {
     /// An active descriptor points outside the data region, off a slot boundary,
     /// or is longer than a slot.
     BadDescriptor,
-    /// A free descriptor names a slot that is not out on loan.
+    /// A free descriptor names no slot of the data region.
     BadFreeDescriptor,
     /// The peer queued more descriptors than it can own; the excess was dropped.
     Overflow,
@@ -112,22 +111,6 @@ impl Layout {
     }
 }
 
-/// Which slots a sender has lent to its receiver.
-struct LoanBitmap([u64; MAX_SLOTS as usize / 64]);
-
-impl LoanBitmap {
-    fn lend(&mut self, slot: u32) {
-        self.0[slot as usize / 64] |= 1 << (slot % 64);
-    }
-    /// Takes `slot` back; false if it was not on loan.
-    fn reclaim(&mut self, slot: u32) -> bool {
-        let (w, b) = (slot as usize / 64, 1u64 << (slot % 64));
-        let was = self.0[w] & b != 0;
-        self.0[w] &= !b;
-        was
-    }
-}
-
 /// The producing end of one ring direction.
 pub struct Sender {
     data: NonNull<u8>,
@@ -136,7 +119,6 @@ pub struct Sender {
     free: ConsumerQueue,
     /// Slots `fresh..slots` have never been used; they are ours without asking.
     fresh: u32,
-    loans: LoanBitmap,
 }
 
 // SAFETY: the data pointer is into a region this PD owns for the life of the ring.
@@ -154,7 +136,6 @@ impl Sender {
             active: unsafe { ProducerQueue::new(a, layout.slots) },
             free: unsafe { ConsumerQueue::new(f, layout.slots) },
             fresh: 0,
-            loans: LoanBitmap([0; MAX_SLOTS as usize / 64]),
         })
     }
 
@@ -167,7 +148,7 @@ impl Sender {
             None => Ok(None),
             Some(desc) => {
                 let slot = desc.offset / SLOT_SIZE as u32;
-                if desc.offset % SLOT_SIZE as u32 != 0 || slot >= self.layout.slots || !self.loans.reclaim(slot) {
+                if desc.offset % SLOT_SIZE as u32 != 0 || slot >= self.layout.slots {
                     return Err(RingError::BadFreeDescriptor);
                 }
                 Ok(Some(slot))
@@ -190,7 +171,6 @@ impl Sender {
             core::slice::from_raw_parts_mut(self.data.as_ptr().add(slot as usize * SLOT_SIZE), SLOT_SIZE)
         };
         let len = fill(buf).min(SLOT_SIZE);
-        self.loans.lend(slot);
         let queued = self.active.enqueue(Desc { offset: slot * SLOT_SIZE as u32, len: len as u32 })?;
         debug_assert!(queued, "checked not full above and only we enqueue");
         Ok(queued)
@@ -366,3 +346,6 @@ fn concat_name<'a>(buf: &'a mut [u8; 64], a: &str, b: &str) -> &'a str {
     core::str::from_utf8(&buf[..n]).unwrap_or("")
 }
 
+
+#[cfg(test)]
+mod tests;

@@ -16,7 +16,7 @@
 //! queue can make it look empty, full or corrupt, never make this side index
 //! outside the entry array.
 
-use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use crate::RingError;
 use core::ptr::NonNull;
 
