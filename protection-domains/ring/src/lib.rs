@@ -119,6 +119,8 @@ pub struct Sender {
     free: ConsumerQueue,
     /// Slots `fresh..slots` have never been used; they are ours without asking.
     fresh: u32,
+    /// A slot taken for a send that was then abandoned; used first next time.
+    spare: Option<u32>,
 }
 
 // SAFETY: the data pointer is into a region this PD owns for the life of the ring.
@@ -136,10 +138,14 @@ impl Sender {
             active: unsafe { ProducerQueue::new(a, layout.slots) },
             free: unsafe { ConsumerQueue::new(f, layout.slots) },
             fresh: 0,
+            spare: None,
         })
     }
 
     fn take_slot(&mut self) -> Result<Option<u32>, RingError> {
+        if let Some(slot) = self.spare.take() {
+            return Ok(Some(slot));
+        }
         if self.fresh < self.layout.slots {
             self.fresh += 1;
             return Ok(Some(self.fresh - 1));
@@ -156,10 +162,11 @@ impl Sender {
         }
     }
 
-    /// Fills a slot with `fill` (given the whole slot, returning the length used)
-    /// and queues it. `Ok(false)`: no slot free (the receiver is behind); the
-    /// caller drops or retries later.
-    pub fn send_with(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) -> Result<bool, RingError> {
+    /// Fills a slot with `fill` (given the whole slot, returning the length used,
+    /// or None to send nothing) and queues it. `Ok(false)`: nothing was sent, because
+    /// no slot is free (the receiver is behind; the caller drops or retries later)
+    /// or `fill` declined.
+    pub fn send_with(&mut self, fill: impl FnOnce(&mut [u8]) -> Option<usize>) -> Result<bool, RingError> {
         if self.active.is_full()? {
             return Ok(false);
         }
@@ -170,7 +177,11 @@ impl Sender {
         let buf = unsafe {
             core::slice::from_raw_parts_mut(self.data.as_ptr().add(slot as usize * SLOT_SIZE), SLOT_SIZE)
         };
-        let len = fill(buf).min(SLOT_SIZE);
+        let Some(len) = fill(buf) else {
+            self.spare = Some(slot);
+            return Ok(false);
+        };
+        let len = len.min(SLOT_SIZE);
         let queued = self.active.enqueue(Desc { offset: slot * SLOT_SIZE as u32, len: len as u32 })?;
         debug_assert!(queued, "checked not full above and only we enqueue");
         Ok(queued)
@@ -183,7 +194,7 @@ impl Sender {
         }
         self.send_with(|buf| {
             buf[..bytes.len()].copy_from_slice(bytes);
-            bytes.len()
+            Some(bytes.len())
         })
     }
 
@@ -201,7 +212,7 @@ impl Sender {
     /// Whether a send would find a slot now.
     pub fn has_room(&self) -> bool {
         !matches!(self.active.is_full(), Ok(true) | Err(_))
-            && (self.fresh < self.layout.slots || matches!(self.free.is_empty(), Ok(false)))
+            && (self.spare.is_some() || self.fresh < self.layout.slots || matches!(self.free.is_empty(), Ok(false)))
     }
 }
 

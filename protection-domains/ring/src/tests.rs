@@ -48,6 +48,18 @@ fn buffers_arrive_in_order_with_their_bytes() {
 }
 
 #[test]
+fn declined_send_keeps_its_slot() {
+    let (mut tx, mut rx, _d, _c) = pair(2);
+    assert!(tx.send(b"a").unwrap());
+    assert!(!tx.send_with(|_| None).unwrap());
+    assert!(tx.send(b"b").unwrap(), "the declined slot is reused");
+    assert!(!tx.send(b"c").unwrap());
+    let mut out = [0u8; SLOT_SIZE];
+    assert_eq!(rx.recv(&mut out).unwrap(), Some(1));
+    assert_eq!(&out[..1], b"a");
+}
+
+#[test]
 fn layout_is_checked() {
     let data = Mem::new(3 * SLOT_SIZE);
     let ctl = Mem::new(Layout::new(4).ctl_bytes());
@@ -224,7 +236,7 @@ fn two_threads_move_a_million_buffers() {
                 let len = 8 + (n % 200) as usize;
                 buf[..8].copy_from_slice(&n.to_le_bytes());
                 buf[8..len].fill(n as u8);
-                len
+                Some(len)
             })
             .unwrap();
         if sent {
