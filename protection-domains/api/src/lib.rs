@@ -225,3 +225,33 @@ pub trait Handler {
         let _ = report;
     }
 }
+
+/// Declares a struct of `u64` counters with a `report` method that feeds
+/// [`Handler::counters`]: one place names each counter.
+///
+/// ```
+/// pd_api::counters! {
+///     /// Counters of an example PD.
+///     pub struct Counters { rx_frames, drop_bad_frame }
+/// }
+/// let mut c = Counters::default();
+/// c.rx_frames += 1;
+/// let mut seen = Vec::new();
+/// c.report(&mut |name, v| seen.push((name.to_string(), v)));
+/// assert_eq!(seen[0], ("rx_frames".to_string(), 1));
+/// ```
+#[macro_export]
+macro_rules! counters {
+    ($(#[$m:meta])* $vis:vis struct $name:ident { $($(#[$fm:meta])* $field:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Default, Clone, Debug)]
+        $vis struct $name { $($(#[$fm])* pub $field: u64),* }
+
+        impl $name {
+            /// Reports every counter by name.
+            pub fn report(&self, report: &mut dyn FnMut(&str, u64)) {
+                $(report(stringify!($field), self.$field);)*
+            }
+        }
+    };
+}

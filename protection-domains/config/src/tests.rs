@@ -1,0 +1,1395 @@
+use std::format;
+use std::string::{String, ToString};
+use std::vec;
+use std::vec::Vec;
+
+use crate::parse::{decode_key, default_mac, fnv1a64};
+use crate::*;
+
+const PRIV: &str = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+const PRIV_HEX: &str = "c809f3e5317e9575c9b5ed78b638b7ce530dabe85ddab614220241801ddf0669";
+const PUB1: &str = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+const PUB1_HEX: &str = "c53201039adba14be71f886da1d8dbe9eebded08cb111b75340078999aa9f038";
+const PSK: &str = "/UwcSPg38hW/D9Y3tcS1FOV0K1wuURMbS0sesJEP5ak=";
+const PSK_HEX: &str = "fd4c1c48f837f215bf0fd637b5c4b514e5742b5c2e51131b4b4b1eb0910fe5a9";
+const PUB2: &str = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=";
+const PUB2_HEX: &str = "4eb32f4a83f88d842563a448cc181bb2c42a637bf12363e2fb2ef594e5965d7d";
+
+fn hex32(s: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).unwrap();
+    }
+    out
+}
+
+fn p(s: &str) -> Prefix {
+    s.parse().unwrap()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// The full example: v4 + v6, two peers, PSK, IPv6 endpoint, comments,
+/// mixed-case keys, odd spacing, repeated list keys.
+fn full_text() -> String {
+    format!(
+        "# encryptor A\n\
+         [Interface]\n\
+         PrivateKey = {PRIV}\n\
+         listenport=51820   # trailing comment\n\
+         \n\
+         [Peer]\n\
+         PublicKey = {PUB1}\n\
+         PresharedKey = {PSK}   # optional\n\
+         Endpoint = 192.0.2.2:51820\n\
+         AllowedIPs = 10.2.0.0/24, fd00:2::/64\n\
+         AllowedIPs = 10.3.0.1/16\n\
+         PersistentKeepalive = 25\n\
+         \n\
+         [ peer ]\n\
+         \tPUBLICKEY\t=\t{PUB2}\r\n\
+         Endpoint = [2001:db8::2]:51821\n\
+         AllowedIPs = fd00:4::/48\n\
+         PersistentKeepalive = 0\n\
+         \n\
+         [Encryptor]\n\
+         RedAddress = 10.1.0.1/24, fd00:1::1/64\n\
+         BlackAddress = 192.0.2.1/24\n\
+         BlackAddress = 2001:db8::1/64\n\
+         BlackGateway = 192.0.2.254\n\
+         BlackGateway = 2001:db8::fffe\n\
+         Bypass = 198.51.100.0/24\n\
+         Drop = 10.2.99.0/24\n\
+         RedMac = 02:00:00:00:01:01\n\
+         BlackMac = 02-00-00-00-02-01\n"
+    )
+}
+
+/// The smallest valid file; line numbers are relied on by the error tests.
+fn min_lines() -> Vec<String> {
+    vec![
+        "[Interface]".into(),                 // 1
+        format!("PrivateKey = {PRIV}"),       // 2
+        "ListenPort = 51820".into(),          // 3
+        "".into(),                            // 4
+        "[Peer]".into(),                      // 5
+        format!("PublicKey = {PUB1}"),        // 6
+        "AllowedIPs = 10.2.0.0/24".into(),    // 7
+        "".into(),                            // 8
+        "[Encryptor]".into(),                 // 9
+        "RedAddress = 10.1.0.1/24".into(),    // 10
+        "BlackAddress = 192.0.2.1/24".into(), // 11
+    ]
+}
+
+fn join(lines: &[String]) -> String {
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+/// The minimal file with line `n` (1-based) replaced.
+fn replaced(n: usize, text: &str) -> String {
+    let mut l = min_lines();
+    l[n - 1] = text.into();
+    join(&l)
+}
+
+/// The minimal file with `text` inserted after line `n` (so it becomes line n+1).
+fn inserted(n: usize, text: &str) -> String {
+    let mut l = min_lines();
+    l.insert(n, text.into());
+    join(&l)
+}
+
+/// The minimal file without lines `from..=to`.
+fn removed(from: usize, to: usize) -> String {
+    let mut l = min_lines();
+    l.drain(from - 1..to);
+    join(&l)
+}
+
+#[track_caller]
+fn expect_err(text: &str, line: usize, key: &str, kind: ErrorKind) {
+    match Config::parse(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => {
+            assert_eq!(
+                e,
+                ConfigError {
+                    line,
+                    key: key.into(),
+                    kind
+                },
+                "for:\n{text}\n({e})"
+            );
+            let shown = e.to_string();
+            assert!(
+                shown.starts_with(&format!("line {line}: {key}: ")),
+                "{shown}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Valid files
+// ---------------------------------------------------------------------------
+
+#[test]
+fn full_file_parses_to_expected_values() {
+    let c = Config::parse(&full_text()).unwrap();
+
+    assert_eq!(c.crypto.private_key, hex32(PRIV_HEX));
+    assert_eq!(c.crypto.listen_port, 51820);
+    assert_eq!(c.crypto.peers.len(), 2);
+
+    let a = &c.crypto.peers[0];
+    assert_eq!(a.public_key, hex32(PUB1_HEX));
+    assert_eq!(a.preshared_key, Some(hex32(PSK_HEX)));
+    assert_eq!(a.endpoint, Some("192.0.2.2:51820".parse().unwrap()));
+    assert_eq!(
+        a.allowed_ips,
+        vec![p("10.2.0.0/24"), p("fd00:2::/64"), p("10.3.0.0/16")]
+    );
+    assert_eq!(a.persistent_keepalive, Some(25));
+
+    let b = &c.crypto.peers[1];
+    assert_eq!(b.public_key, hex32(PUB2_HEX));
+    assert_eq!(b.preshared_key, None);
+    assert_eq!(
+        b.endpoint,
+        Some(SocketAddr::new(
+            IpAddr::V6("2001:db8::2".parse().unwrap()),
+            51821
+        ))
+    );
+    assert_eq!(b.allowed_ips, vec![p("fd00:4::/48")]);
+    assert_eq!(b.persistent_keepalive, None);
+
+    assert_eq!(c.red.addresses, vec![p("10.1.0.1/24"), p("fd00:1::1/64")]);
+    assert_eq!(c.red.mac, [2, 0, 0, 0, 1, 1]);
+    // Tunnel lines absent: the peers' AllowedIPs, plus the explicit Bypass/Drop.
+    assert_eq!(
+        c.red.rules,
+        vec![
+            Rule {
+                prefix: p("198.51.100.0/24"),
+                action: Action::Bypass
+            },
+            Rule {
+                prefix: p("10.2.99.0/24"),
+                action: Action::Drop
+            },
+            Rule {
+                prefix: p("10.2.0.0/24"),
+                action: Action::Tunnel
+            },
+            Rule {
+                prefix: p("fd00:2::/64"),
+                action: Action::Tunnel
+            },
+            Rule {
+                prefix: p("10.3.0.0/16"),
+                action: Action::Tunnel
+            },
+            Rule {
+                prefix: p("fd00:4::/48"),
+                action: Action::Tunnel
+            },
+        ]
+    );
+
+    assert_eq!(
+        c.black.addresses,
+        vec![p("192.0.2.1/24"), p("2001:db8::1/64")]
+    );
+    assert_eq!(c.black.gateway_v4, Some(Ipv4Addr::new(192, 0, 2, 254)));
+    assert_eq!(c.black.gateway_v6, Some("2001:db8::fffe".parse().unwrap()));
+    assert_eq!(c.black.mac, [2, 0, 0, 0, 2, 1]);
+    assert_eq!(c.black.listen_port, 51820);
+    assert_eq!(c.black.bypass, vec![p("198.51.100.0/24")]);
+
+    let (crypto, red, black) = c.clone().into_parts();
+    assert_eq!((crypto, red, black), (c.crypto, c.red, c.black));
+}
+
+#[test]
+fn minimal_file_and_defaults() {
+    let c = Config::parse(&join(&min_lines())).unwrap();
+    assert_eq!(c.crypto.peers[0].preshared_key, None);
+    assert_eq!(c.crypto.peers[0].endpoint, None);
+    assert_eq!(c.crypto.peers[0].persistent_keepalive, None);
+    assert_eq!(c.black.gateway_v4, None);
+    assert_eq!(c.black.gateway_v6, None);
+    assert!(c.black.bypass.is_empty());
+    assert_eq!(
+        c.red.rules,
+        vec![Rule {
+            prefix: p("10.2.0.0/24"),
+            action: Action::Tunnel
+        }]
+    );
+}
+
+#[test]
+fn crlf_no_trailing_newline_and_keepalive_off() {
+    let text = join(&min_lines()).replace('\n', "\r\n");
+    assert!(Config::parse(&text).is_ok());
+    let text = join(&min_lines());
+    assert!(Config::parse(text.trim_end()).is_ok());
+    let c = Config::parse(&inserted(7, "PersistentKeepalive = off")).unwrap();
+    assert_eq!(c.crypto.peers[0].persistent_keepalive, None);
+    let c = Config::parse(&inserted(7, "PersistentKeepalive = 65535")).unwrap();
+    assert_eq!(c.crypto.peers[0].persistent_keepalive, Some(65535));
+}
+
+#[test]
+fn debug_output_hides_secret_keys() {
+    let c = Config::parse(&full_text()).unwrap();
+    let dbg = format!("{c:?}");
+    assert!(!dbg.contains(PRIV_HEX) && !dbg.contains(PSK_HEX), "{dbg}");
+    assert!(!dbg.contains("200, 9, 243"), "{dbg}"); // private key as a byte array
+    assert!(dbg.contains("<redacted>"));
+    assert!(dbg.contains(PUB1_HEX)); // public keys may be shown
+}
+
+// ---------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------
+
+#[test]
+fn default_tunnel_rules_come_from_all_peers_allowed_ips() {
+    let text = inserted(7, "AllowedIPs = 10.2.0.77/24, fd00:2::1/64") // repeat (same network) + v6
+        + &format!("[Peer]\nPublicKey = {PUB2}\nAllowedIPs = 10.9.0.0/16\n");
+    let c = Config::parse(&text).unwrap();
+    assert_eq!(
+        c.crypto.peers[0].allowed_ips,
+        vec![p("10.2.0.0/24"), p("fd00:2::/64")]
+    );
+    assert_eq!(
+        c.red.rules,
+        vec![
+            Rule {
+                prefix: p("10.2.0.0/24"),
+                action: Action::Tunnel
+            },
+            Rule {
+                prefix: p("fd00:2::/64"),
+                action: Action::Tunnel
+            },
+            Rule {
+                prefix: p("10.9.0.0/16"),
+                action: Action::Tunnel
+            },
+        ]
+    );
+    assert_eq!(lookup(&c.red.rules, ip("10.9.200.1")), Some(Action::Tunnel));
+    assert_eq!(lookup(&c.red.rules, ip("fd00:2::99")), Some(Action::Tunnel));
+    assert_eq!(lookup(&c.red.rules, ip("10.3.0.1")), None);
+}
+
+#[test]
+fn explicit_tunnel_lines_replace_the_default() {
+    let text = inserted(11, "Tunnel = 10.2.0.0/16, fd00::/16")
+        + "Tunnel = 10.7.0.0/16\nDrop = 10.2.99.0/24\n";
+    let c = Config::parse(&text).unwrap();
+    assert_eq!(
+        c.red.rules,
+        vec![
+            Rule {
+                prefix: p("10.2.0.0/16"),
+                action: Action::Tunnel
+            },
+            Rule {
+                prefix: p("fd00::/16"),
+                action: Action::Tunnel
+            },
+            Rule {
+                prefix: p("10.7.0.0/16"),
+                action: Action::Tunnel
+            },
+            Rule {
+                prefix: p("10.2.99.0/24"),
+                action: Action::Drop
+            },
+        ]
+    );
+}
+
+#[test]
+fn explicit_action_overrides_a_default_tunnel_rule_of_the_same_prefix() {
+    let c = Config::parse(&inserted(11, "Drop = 10.2.0.9/24")).unwrap();
+    assert_eq!(
+        c.red.rules,
+        vec![Rule {
+            prefix: p("10.2.0.0/24"),
+            action: Action::Drop
+        }]
+    );
+}
+
+#[test]
+fn lookup_longest_prefix_v4() {
+    let rules = [
+        Rule {
+            prefix: p("0.0.0.0/0"),
+            action: Action::Drop,
+        },
+        Rule {
+            prefix: p("10.0.0.0/8"),
+            action: Action::Tunnel,
+        },
+        Rule {
+            prefix: p("10.2.0.0/16"),
+            action: Action::Bypass,
+        },
+        Rule {
+            prefix: p("10.2.99.0/24"),
+            action: Action::Drop,
+        },
+        Rule {
+            prefix: p("10.2.99.7/32"),
+            action: Action::Tunnel,
+        },
+    ];
+    assert_eq!(lookup(&rules, ip("11.0.0.1")), Some(Action::Drop));
+    assert_eq!(lookup(&rules, ip("10.1.0.1")), Some(Action::Tunnel));
+    assert_eq!(lookup(&rules, ip("10.2.0.1")), Some(Action::Bypass));
+    assert_eq!(lookup(&rules, ip("10.2.99.1")), Some(Action::Drop));
+    assert_eq!(lookup(&rules, ip("10.2.99.7")), Some(Action::Tunnel));
+    // Order of the rules does not matter.
+    let mut rev = rules;
+    rev.reverse();
+    for a in ["11.0.0.1", "10.1.0.1", "10.2.0.1", "10.2.99.1", "10.2.99.7"] {
+        assert_eq!(lookup(&rev, ip(a)), lookup(&rules, ip(a)));
+    }
+    // A v4 /0 does not match v6.
+    assert_eq!(lookup(&rules, ip("::1")), None);
+    assert_eq!(lookup(&rules, ip("::ffff:10.2.99.7")), None);
+}
+
+#[test]
+fn lookup_longest_prefix_v6_and_family_mismatch() {
+    let rules = [
+        Rule {
+            prefix: p("fd00::/8"),
+            action: Action::Tunnel,
+        },
+        Rule {
+            prefix: p("fd00:2::/64"),
+            action: Action::Bypass,
+        },
+        Rule {
+            prefix: p("fd00:2::5/128"),
+            action: Action::Drop,
+        },
+        Rule {
+            prefix: p("10.0.0.0/8"),
+            action: Action::Tunnel,
+        },
+    ];
+    assert_eq!(lookup(&rules, ip("fd12::1")), Some(Action::Tunnel));
+    assert_eq!(lookup(&rules, ip("fd00:2::1")), Some(Action::Bypass));
+    assert_eq!(lookup(&rules, ip("fd00:2::5")), Some(Action::Drop));
+    assert_eq!(lookup(&rules, ip("fe80::1")), None);
+    assert_eq!(lookup(&rules, ip("2001:db8::1")), None);
+    assert_eq!(lookup(&[], ip("10.0.0.1")), None);
+    let all6 = [Rule {
+        prefix: p("::/0"),
+        action: Action::Bypass,
+    }];
+    assert_eq!(lookup(&all6, ip("10.0.0.1")), None);
+    assert_eq!(lookup(&all6, ip("2001:db8::1")), Some(Action::Bypass));
+}
+
+#[test]
+fn lookup_equal_length_tie_fails_closed() {
+    let t = Rule {
+        prefix: p("10.0.0.0/8"),
+        action: Action::Tunnel,
+    };
+    let b = Rule {
+        prefix: p("10.0.0.0/8"),
+        action: Action::Bypass,
+    };
+    let d = Rule {
+        prefix: p("10.0.0.0/8"),
+        action: Action::Drop,
+    };
+    assert_eq!(lookup(&[b, t], ip("10.1.1.1")), Some(Action::Tunnel));
+    assert_eq!(lookup(&[t, b], ip("10.1.1.1")), Some(Action::Tunnel));
+    assert_eq!(lookup(&[d, t, b], ip("10.1.1.1")), Some(Action::Drop));
+    assert_eq!(lookup(&[b, t, d], ip("10.1.1.1")), Some(Action::Drop));
+}
+
+// ---------------------------------------------------------------------------
+// Prefix
+// ---------------------------------------------------------------------------
+
+#[test]
+fn prefix_parsing() {
+    assert_eq!(
+        p("10.0.0.0/8"),
+        Prefix {
+            addr: ip("10.0.0.0"),
+            len: 8
+        }
+    );
+    assert_eq!(
+        p("10.1.2.3"),
+        Prefix {
+            addr: ip("10.1.2.3"),
+            len: 32
+        }
+    );
+    assert_eq!(
+        p("fd00::1"),
+        Prefix {
+            addr: ip("fd00::1"),
+            len: 128
+        }
+    );
+    assert_eq!(p("0.0.0.0/0").len, 0);
+    assert_eq!(p("::/0").len, 0);
+    assert_eq!(p("1.2.3.4/32").len, 32);
+    assert_eq!(p("::1/128").len, 128);
+    assert_eq!(p("10.0.0.0/008").len, 8);
+    for bad in [
+        "",
+        "/",
+        "/8",
+        "10.0.0.0/",
+        "10.0.0.0/33",
+        "10.0.0.0/-1",
+        "10.0.0.0/+8",
+        "10.0.0.0/ 8",
+        " 10.0.0.0/8",
+        "10.0.0.0 /8",
+        "10.0.0.0/8/8",
+        "10.0.0/8",
+        "10.0.0.256/8",
+        "fd00::/129",
+        "fd00::/1000",
+        "fd00::/256",
+        "fd00::/0x10",
+        "[fd00::]/64",
+        "fd00:::/64",
+        "host/8",
+        "010.0.0.0/8",
+        "10.0.0.0/٣",
+    ] {
+        assert_eq!(bad.parse::<Prefix>(), Err(ParsePrefixError), "{bad:?}");
+    }
+    assert_eq!(p("fd00:2::/64").to_string(), "fd00:2::/64");
+    assert_eq!(p("10.2.0.1/24").to_string(), "10.2.0.1/24");
+    assert_eq!(p("10.2.0.1").to_string(), "10.2.0.1/32");
+    assert_eq!(Prefix::new(ip("10.0.0.0"), 33), None);
+    assert_eq!(Prefix::new(ip("::"), 128), Some(p("::/128")));
+}
+
+#[test]
+fn prefix_contains_and_network() {
+    let any4 = p("0.0.0.0/0");
+    assert!(any4.contains(ip("255.255.255.255")) && any4.contains(ip("0.0.0.0")));
+    assert!(!any4.contains(ip("::")));
+    let any6 = p("::/0");
+    assert!(any6.contains(ip("ffff::1")) && !any6.contains(ip("1.2.3.4")));
+    let host = p("10.2.0.7/32");
+    assert!(host.contains(ip("10.2.0.7")) && !host.contains(ip("10.2.0.6")));
+    let host6 = p("fd00::7/128");
+    assert!(host6.contains(ip("fd00::7")) && !host6.contains(ip("fd00::6")));
+    let net = p("10.2.0.1/24"); // host bits set: compare only the first 24 bits
+    assert!(net.contains(ip("10.2.0.200")) && !net.contains(ip("10.2.1.0")));
+    let odd = p("10.2.128.0/17");
+    assert!(odd.contains(ip("10.2.255.255")) && !odd.contains(ip("10.2.127.255")));
+    let v6 = p("fd00:2::/63");
+    assert!(v6.contains(ip("fd00:2:0:1::1")) && !v6.contains(ip("fd00:2:0:2::1")));
+    // Mapped v4 addresses are v6: no cross-family match.
+    assert!(!p("10.0.0.0/8").contains(ip("::ffff:10.0.0.1")));
+
+    assert_eq!(p("10.2.0.77/24").network(), p("10.2.0.0/24"));
+    assert_eq!(p("10.2.0.77/0").network(), p("0.0.0.0/0"));
+    assert_eq!(p("10.2.0.77/32").network(), p("10.2.0.77/32"));
+    assert_eq!(p("fd00:2::1:2:3/64").network(), p("fd00:2::/64"));
+    assert_eq!(p("fd00:2::1/128").network(), p("fd00:2::1/128"));
+    assert_eq!(p("ffff::1/1").network(), p("8000::/1"));
+
+    // Hand-built out-of-range lengths do not panic and act as full length.
+    let wild = Prefix {
+        addr: ip("10.0.0.1"),
+        len: 200,
+    };
+    assert!(wild.contains(ip("10.0.0.1")) && !wild.contains(ip("10.0.0.2")));
+    assert_eq!(wild.network(), p("10.0.0.1/32"));
+    let wild6 = Prefix {
+        addr: ip("fd00::1"),
+        len: 255,
+    };
+    assert!(wild6.contains(ip("fd00::1")) && !wild6.contains(ip("fd00::2")));
+    assert_eq!(
+        lookup(
+            &[Rule {
+                prefix: wild,
+                action: Action::Drop
+            }],
+            ip("10.0.0.1")
+        ),
+        Some(Action::Drop)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// MACs and keys
+// ---------------------------------------------------------------------------
+
+#[test]
+fn default_macs_are_derived_deterministically() {
+    let c = Config::parse(&join(&min_lines())).unwrap();
+    assert_eq!(c.red.mac, default_mac("red", &p("10.1.0.1/24")));
+    assert_eq!(c.black.mac, default_mac("black", &p("192.0.2.1/24")));
+    assert_ne!(c.red.mac, c.black.mac);
+    for m in [c.red.mac, c.black.mac] {
+        assert_eq!(m[0], 0x02); // locally administered, unicast
+    }
+    let h = fnv1a64(b"red 10.1.0.1/24").to_be_bytes();
+    assert_eq!(c.red.mac[1..], h[..5]);
+    // The same file gives the same MACs; a different address another.
+    assert_eq!(
+        Config::parse(&join(&min_lines())).unwrap().red.mac,
+        c.red.mac
+    );
+    let other = Config::parse(&replaced(10, "RedAddress=10.2.0.1/24")).unwrap();
+    assert_ne!(other.red.mac, c.red.mac);
+    assert_eq!(other.black.mac, c.black.mac);
+    // Spacing in the file does not matter.
+    let spaced = Config::parse(&replaced(10, "RedAddress =   10.1.0.1/24 ")).unwrap();
+    assert_eq!(spaced.red.mac, c.red.mac);
+    // FNV-1a test vectors.
+    assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+    assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+}
+
+#[test]
+fn a_default_mac_never_equals_the_other_sides() {
+    let c = Config::parse(&join(&min_lines())).unwrap();
+    let red = c.red.mac;
+    let text = inserted(
+        11,
+        &format!(
+            "BlackMac = {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            red[0], red[1], red[2], red[3], red[4], red[5]
+        ),
+    );
+    let c = Config::parse(&text).unwrap();
+    assert_eq!(c.black.mac, red);
+    assert_ne!(c.red.mac, c.black.mac);
+}
+
+#[test]
+fn base64_keys() {
+    assert_eq!(decode_key(PRIV), Some(hex32(PRIV_HEX)));
+    assert_eq!(decode_key(PSK), Some(hex32(PSK_HEX)));
+    assert_eq!(
+        decode_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        Some([0; 32])
+    );
+    assert_eq!(
+        decode_key("//////////////////////////////////////////8="),
+        Some([0xff; 32])
+    );
+    for bad in [
+        "",
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk", // no padding
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk==", // 45 chars
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBml=", // non-canonical last char
+        "yAnz5TF-lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=", // url-safe alphabet
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fB k=", // space
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBm==", // 31 bytes
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmké", // non-ASCII
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3f=mk=", // '=' inside
+    ] {
+        assert_eq!(decode_key(bad), None, "{bad:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors: each kind names the right line and key
+// ---------------------------------------------------------------------------
+
+#[test]
+fn error_structure_errors() {
+    use ErrorKind::*;
+    expect_err(&inserted(0, "[Foo]"), 1, "[Foo]", UnknownSection);
+    expect_err(&inserted(4, "[Peer"), 5, "[Peer", UnknownSection);
+    expect_err(&inserted(4, "[Peer] x"), 5, "[Peer] x", UnknownSection);
+    expect_err(&inserted(4, "[]"), 5, "[]", UnknownSection);
+    expect_err(
+        &(join(&min_lines()) + "[interface]\n"),
+        12,
+        "[Interface]",
+        DuplicateSection { first_line: 1 },
+    );
+    expect_err(
+        &(join(&min_lines()) + "[Encryptor]\n"),
+        12,
+        "[Encryptor]",
+        DuplicateSection { first_line: 9 },
+    );
+    expect_err(
+        &inserted(0, "ListenPort = 1"),
+        1,
+        "ListenPort",
+        KeyOutsideSection,
+    );
+    expect_err(
+        &replaced(3, "ListenPort 51820"),
+        3,
+        "ListenPort",
+        MissingEquals,
+    );
+    expect_err(
+        &inserted(3, "Address = 10.0.0.1/24"),
+        4,
+        "Address",
+        UnknownKey {
+            section: "[Interface]",
+        },
+    );
+    expect_err(
+        &inserted(3, "FwMark = 1"),
+        4,
+        "FwMark",
+        UnknownKey {
+            section: "[Interface]",
+        },
+    );
+    expect_err(
+        &inserted(7, "Endpiont = 192.0.2.2:1"),
+        8,
+        "Endpiont",
+        UnknownKey { section: "[Peer]" },
+    );
+    expect_err(
+        &inserted(11, "ListenPort = 1"),
+        12,
+        "ListenPort",
+        UnknownKey {
+            section: "[Encryptor]",
+        },
+    );
+    expect_err(
+        &inserted(11, " = 1"),
+        12,
+        "",
+        UnknownKey {
+            section: "[Encryptor]",
+        },
+    );
+}
+
+#[test]
+fn missing_equals_does_not_echo_key_material() {
+    let e = Config::parse(&replaced(2, &format!("PrivateKey {PRIV}"))).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_str(), &e.kind),
+        (2, "PrivateKey", &ErrorKind::MissingEquals)
+    );
+    assert!(!e.to_string().contains(PRIV));
+    let e = Config::parse(&replaced(2, &format!("PrivateKey:{PRIV}"))).unwrap_err();
+    assert_eq!(
+        (e.line, e.kind.clone()),
+        (
+            2,
+            ErrorKind::UnknownKey {
+                section: "[Interface]"
+            }
+        )
+    );
+    assert_eq!(e.key, "PrivateKey:yAnz5TF+l"); // cut to 20 characters
+    let e = Config::parse(&replaced(2, &format!("  PrivateKey\t{PRIV} # no equals"))).unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_str(), &e.kind),
+        (2, "PrivateKey", &ErrorKind::MissingEquals)
+    );
+    let e = Config::parse(&replaced(2, &format!("PrivateKey{PRIV}"))).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::UnknownKey {
+            section: "[Interface]"
+        }
+    );
+    assert_eq!(e.key, "PrivateKeyyAnz5TF+lX");
+    let e = Config::parse(&replaced(2, "PrivateKey = AAAA")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::BadKey);
+    assert!(!e.to_string().contains("AAAA"), "{e}");
+}
+
+#[test]
+fn error_duplicates() {
+    use ErrorKind::*;
+    expect_err(
+        &inserted(3, "listenport = 1"),
+        4,
+        "ListenPort",
+        Duplicate { first_line: 3 },
+    );
+    expect_err(
+        &inserted(3, &format!("PrivateKey = {PRIV}")),
+        4,
+        "PrivateKey",
+        Duplicate { first_line: 2 },
+    );
+    // Duplicate is reported even when the second value is malformed.
+    expect_err(
+        &inserted(3, "ListenPort = x"),
+        4,
+        "ListenPort",
+        Duplicate { first_line: 3 },
+    );
+    expect_err(
+        &inserted(7, &format!("PublicKey = {PUB2}")),
+        8,
+        "PublicKey",
+        Duplicate { first_line: 6 },
+    );
+    let text = inserted(7, &format!("PresharedKey = {PSK}\npresharedkey = {PSK}"));
+    expect_err(&text, 9, "PresharedKey", Duplicate { first_line: 8 });
+    let text = inserted(7, "Endpoint = 192.0.2.2:1\nEndpoint = 192.0.2.2:1");
+    expect_err(&text, 9, "Endpoint", Duplicate { first_line: 8 });
+    let text = inserted(7, "PersistentKeepalive = 1\nPersistentKeepalive = 1");
+    expect_err(&text, 9, "PersistentKeepalive", Duplicate { first_line: 8 });
+    let text = inserted(
+        11,
+        "BlackGateway = 192.0.2.254\nBlackGateway = 2001:db8::1\nBlackGateway = 192.0.2.253",
+    );
+    expect_err(&text, 14, "BlackGateway", Duplicate { first_line: 12 });
+    let text = inserted(11, "RedMac = 02:00:00:00:00:01\nredmac = 02:00:00:00:00:01");
+    expect_err(&text, 13, "RedMac", Duplicate { first_line: 12 });
+    let text = inserted(
+        11,
+        "BlackMac = 02:00:00:00:00:01\nBlackMac = 02:00:00:00:00:01",
+    );
+    expect_err(&text, 13, "BlackMac", Duplicate { first_line: 12 });
+}
+
+#[test]
+fn error_bad_keys() {
+    for bad in [
+        "",
+        "abc",
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBml=",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
+    ] {
+        expect_err(
+            &replaced(2, &format!("PrivateKey = {bad}")),
+            2,
+            "PrivateKey",
+            ErrorKind::BadKey,
+        );
+        expect_err(
+            &replaced(6, &format!("PublicKey = {bad}")),
+            6,
+            "PublicKey",
+            ErrorKind::BadKey,
+        );
+        expect_err(
+            &inserted(6, &format!("PresharedKey={bad}")),
+            7,
+            "PresharedKey",
+            ErrorKind::BadKey,
+        );
+    }
+}
+
+#[test]
+fn error_bad_port_display() {
+    let e = Config::parse(&replaced(3, "ListenPort = 99999")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 3: ListenPort: port must be 1-65535, got \"99999\""
+    );
+    for bad in [
+        "0",
+        "65536",
+        "-1",
+        "+1",
+        "",
+        "51820x",
+        "0x10",
+        "5 1",
+        "000051820",
+    ] {
+        expect_err(
+            &replaced(3, &format!("ListenPort = {bad}")),
+            3,
+            "ListenPort",
+            ErrorKind::BadPort(bad.into()),
+        );
+    }
+    for good in ["1", "65535", "00080"] {
+        assert!(
+            Config::parse(&replaced(3, &format!("ListenPort = {good}"))).is_ok(),
+            "{good}"
+        );
+    }
+}
+
+#[test]
+fn error_bad_endpoint() {
+    for bad in [
+        "example.com:51820",
+        "192.0.2.2",
+        "192.0.2.2:",
+        "[2001:db8::2]",
+        "2001:db8::2:51820",
+        "192.0.2.2:0",
+        "192.0.2.2:65536",
+        "0.0.0.0:51820",
+        "[::]:51820",
+        "224.0.0.1:51820",
+        "255.255.255.255:1",
+        "[ff02::1]:1",
+        "192.0.2.2:51820, 192.0.2.3:51820",
+    ] {
+        expect_err(
+            &inserted(6, &format!("Endpoint = {bad}")),
+            7,
+            "Endpoint",
+            ErrorKind::BadEndpoint(bad.into()),
+        );
+    }
+}
+
+#[test]
+fn error_bad_keepalive() {
+    for bad in ["65536", "-1", "x", "", "on", "25s"] {
+        expect_err(
+            &inserted(6, &format!("PersistentKeepalive = {bad}")),
+            7,
+            "PersistentKeepalive",
+            ErrorKind::BadKeepalive(bad.into()),
+        );
+    }
+}
+
+#[test]
+fn error_bad_prefixes() {
+    use ErrorKind::BadPrefix;
+    for bad in ["10.2.0.0/33", "fd00::/129", "10.2.0.0/", "nonsense", ""] {
+        expect_err(
+            &replaced(7, &format!("AllowedIPs = {bad}")),
+            7,
+            "AllowedIPs",
+            BadPrefix(bad.into()),
+        );
+        expect_err(
+            &replaced(10, &format!("RedAddress = {bad}")),
+            10,
+            "RedAddress",
+            BadPrefix(bad.into()),
+        );
+        expect_err(
+            &replaced(11, &format!("BlackAddress = {bad}")),
+            11,
+            "BlackAddress",
+            BadPrefix(bad.into()),
+        );
+        for key in ["Tunnel", "Bypass", "Drop"] {
+            expect_err(
+                &inserted(11, &format!("{key} = {bad}")),
+                12,
+                key,
+                BadPrefix(bad.into()),
+            );
+        }
+    }
+    // An empty list element, and the bad element of a list.
+    expect_err(
+        &replaced(7, "AllowedIPs = 10.2.0.0/24,"),
+        7,
+        "AllowedIPs",
+        BadPrefix("".into()),
+    );
+    expect_err(
+        &replaced(7, "AllowedIPs = 10.2.0.0/24, fd00::/200"),
+        7,
+        "AllowedIPs",
+        BadPrefix("fd00::/200".into()),
+    );
+    // An interface address needs a real prefix length.
+    expect_err(
+        &replaced(10, "RedAddress = 10.1.0.1/0"),
+        10,
+        "RedAddress",
+        BadPrefix("10.1.0.1/0".into()),
+    );
+}
+
+#[test]
+fn error_bad_addresses() {
+    use ErrorKind::BadAddress;
+    for bad in ["0.0.0.0/8", "224.0.0.1/24", "::/64", "ff02::1/64"] {
+        expect_err(
+            &replaced(10, &format!("RedAddress = {bad}")),
+            10,
+            "RedAddress",
+            BadAddress(bad.into()),
+        );
+        expect_err(
+            &replaced(11, &format!("BlackAddress = {bad}")),
+            11,
+            "BlackAddress",
+            BadAddress(bad.into()),
+        );
+    }
+    for bad in [
+        "192.0.2.254/24",
+        "gateway",
+        "",
+        "0.0.0.0",
+        "ff02::2",
+        "255.255.255.255",
+    ] {
+        expect_err(
+            &inserted(11, &format!("BlackGateway = {bad}")),
+            12,
+            "BlackGateway",
+            BadAddress(bad.into()),
+        );
+    }
+}
+
+#[test]
+fn error_bad_macs() {
+    for bad in [
+        "01:00:00:00:00:01", // multicast
+        "00:00:00:00:00:00",
+        "02:00:00:00:01",
+        "02:00:00:00:01:01:01",
+        "02:00:00:00:01:1g",
+        "02:00:00:00:01:001",
+        "2:0:0:0:1:1",
+        "02:00-00:00:01:01",
+        "",
+    ] {
+        expect_err(
+            &inserted(11, &format!("RedMac = {bad}")),
+            12,
+            "RedMac",
+            ErrorKind::BadMac(bad.into()),
+        );
+        expect_err(
+            &inserted(11, &format!("BlackMac = {bad}")),
+            12,
+            "BlackMac",
+            ErrorKind::BadMac(bad.into()),
+        );
+    }
+}
+
+#[test]
+fn error_families() {
+    expect_err(
+        &inserted(11, "BlackGateway = 2001:db8::1"),
+        12,
+        "BlackGateway",
+        ErrorKind::GatewayFamily,
+    );
+    let text = replaced(11, "BlackAddress = 2001:db8::1/64") + "BlackGateway = 192.0.2.254\n";
+    expect_err(&text, 12, "BlackGateway", ErrorKind::GatewayFamily);
+    expect_err(
+        &inserted(7, "Endpoint = [2001:db8::2]:51820"),
+        8,
+        "Endpoint",
+        ErrorKind::EndpointFamily,
+    );
+    // A v6 gateway and endpoint are fine once there is a v6 black address.
+    let text = inserted(7, "Endpoint = [2001:db8::2]:51820")
+        + "BlackAddress = 2001:db8::1/64\nBlackGateway = 2001:db8::fffe\n";
+    assert!(Config::parse(&text).is_ok());
+}
+
+#[test]
+fn error_conflicting_rules() {
+    let text =
+        inserted(11, "Tunnel = 10.2.0.0/16") + "Bypass = 10.3.0.0/16, 10.2.1.1/16 # same network\n";
+    expect_err(
+        &text,
+        13,
+        "Bypass",
+        ErrorKind::ConflictingRule { first_line: 12 },
+    );
+    // The same action twice is harmless and kept once.
+    let c = Config::parse(&(inserted(11, "Drop = 10.9.0.0/16") + "Drop = 10.9.0.0/16\n")).unwrap();
+    assert_eq!(
+        c.red
+            .rules
+            .iter()
+            .filter(|r| r.action == Action::Drop)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn error_missing_keys_and_sections() {
+    use ErrorKind::*;
+    expect_err(&removed(2, 2), 1, "[Interface]", Missing("PrivateKey"));
+    expect_err(&removed(3, 3), 1, "[Interface]", Missing("ListenPort"));
+    expect_err(&removed(1, 4), 0, "[Interface]", Missing("[Interface]"));
+    expect_err(&removed(6, 6), 5, "[Peer]", Missing("PublicKey"));
+    expect_err(&removed(7, 7), 5, "[Peer]", Missing("AllowedIPs"));
+    expect_err(&removed(5, 8), 0, "[Peer]", NoPeers);
+    expect_err(&removed(9, 11), 0, "[Encryptor]", Missing("[Encryptor]"));
+    expect_err(&removed(10, 10), 9, "[Encryptor]", Missing("RedAddress"));
+    expect_err(&removed(11, 11), 9, "[Encryptor]", Missing("BlackAddress"));
+    // A second, empty peer is reported at its own header.
+    let text = inserted(8, "[Peer]");
+    expect_err(&text, 9, "[Peer]", Missing("PublicKey"));
+    let e = Config::parse(&removed(9, 11)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 0: [Encryptor]: the [Encryptor] section is missing"
+    );
+    let e = Config::parse(&removed(2, 2)).unwrap_err();
+    assert_eq!(e.to_string(), "line 1: [Interface]: missing PrivateKey");
+    assert_eq!(Config::parse("").unwrap_err().kind, Missing("[Interface]"));
+}
+
+#[test]
+fn error_duplicate_peer_and_overlap() {
+    let text = inserted(
+        8,
+        &format!("[Peer]\nPublicKey = {PUB1}\nAllowedIPs = 10.3.0.0/24"),
+    );
+    expect_err(
+        &text,
+        10,
+        "PublicKey",
+        ErrorKind::DuplicatePeer { first_line: 6 },
+    );
+    let text = inserted(
+        8,
+        &format!("[Peer]\nPublicKey = {PUB2}\nAllowedIPs = 10.3.0.0/24, 10.2.0.9/24"),
+    );
+    expect_err(
+        &text,
+        11,
+        "AllowedIPs",
+        ErrorKind::OverlappingAllowedIps { first_line: 7 },
+    );
+    // Nested (not equal) prefixes in two peers are allowed, like in WireGuard.
+    let text = inserted(
+        8,
+        &format!("[Peer]\nPublicKey = {PUB2}\nAllowedIPs = 10.2.0.0/16"),
+    );
+    assert!(Config::parse(&text).is_ok());
+}
+
+#[test]
+fn every_error_kind_displays() {
+    use ErrorKind::*;
+    let kinds = [
+        UnknownSection,
+        DuplicateSection { first_line: 1 },
+        KeyOutsideSection,
+        MissingEquals,
+        UnknownKey { section: "[Peer]" },
+        Duplicate { first_line: 1 },
+        BadKey,
+        BadPort("x".into()),
+        BadAddress("x".into()),
+        BadPrefix("x".into()),
+        BadEndpoint("x".into()),
+        BadKeepalive("x".into()),
+        BadMac("x".into()),
+        GatewayFamily,
+        EndpointFamily,
+        ConflictingRule { first_line: 1 },
+        Missing("PublicKey"),
+        Missing("[Peer]"),
+        DuplicatePeer { first_line: 1 },
+        OverlappingAllowedIps { first_line: 1 },
+        NoPeers,
+    ];
+    for kind in kinds {
+        let e = ConfigError {
+            line: 7,
+            key: "K".into(),
+            kind,
+        };
+        let s = e.to_string();
+        assert!(s.starts_with("line 7: K: ") && s.len() > 12, "{s}");
+    }
+}
+
+#[test]
+fn long_values_are_cut_in_errors() {
+    let long = "9".repeat(1000);
+    let e = Config::parse(&replaced(3, &format!("ListenPort = {long}"))).unwrap_err();
+    match e.kind {
+        ErrorKind::BadPort(v) => assert_eq!(v, format!("{}...", "9".repeat(64))),
+        k => panic!("{k:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Never panics
+// ---------------------------------------------------------------------------
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn check_no_panic(text: &str) {
+    match Config::parse(text) {
+        Ok(c) => {
+            let _ = format!("{c:?}");
+            for r in &c.red.rules {
+                let _ = lookup(&c.red.rules, r.prefix.addr);
+            }
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+#[test]
+fn garbage_and_mutated_inputs_never_panic() {
+    let full = full_text();
+    assert!(Config::parse(&full).is_ok());
+
+    // Every prefix and every suffix of a valid file.
+    for (i, _) in full.char_indices() {
+        check_no_panic(&full[..i]);
+        check_no_panic(&full[i..]);
+    }
+
+    let lines: Vec<&str> = full.lines().collect();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let alphabet: Vec<char> = "[]=#,:/.- \t\r\n0123456789abcdefABCDEF+xyzé\u{0}\u{feff}%"
+        .chars()
+        .collect();
+
+    for round in 0..3000 {
+        let mut ls: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+        let victim = rng.below(ls.len());
+        match round % 6 {
+            // A line of random bytes (lossily UTF-8).
+            0 => {
+                let bytes: Vec<u8> = (0..rng.below(80)).map(|_| rng.next() as u8).collect();
+                ls[victim] = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            // A line of characters that matter to the parser.
+            1 => {
+                ls[victim] = (0..rng.below(60))
+                    .map(|_| alphabet[rng.below(alphabet.len())])
+                    .collect();
+            }
+            // Keep the key, random value.
+            2 => {
+                let key = ls[victim].split('=').next().unwrap_or("").to_string();
+                let val: String = (0..rng.below(50))
+                    .map(|_| alphabet[rng.below(alphabet.len())])
+                    .collect();
+                ls[victim] = format!("{key}={val}");
+            }
+            // Point mutations across the line.
+            3 => {
+                let mut chars: Vec<char> = ls[victim].chars().collect();
+                for _ in 0..1 + rng.below(4) {
+                    if chars.is_empty() {
+                        break;
+                    }
+                    let at = rng.below(chars.len());
+                    match rng.below(3) {
+                        0 => chars[at] = alphabet[rng.below(alphabet.len())],
+                        1 => {
+                            chars.remove(at);
+                        }
+                        _ => chars.insert(at, alphabet[rng.below(alphabet.len())]),
+                    }
+                }
+                ls[victim] = chars.into_iter().collect();
+            }
+            // Drop a line, or duplicate one elsewhere.
+            4 => {
+                if rng.below(2) == 0 {
+                    ls.remove(victim);
+                } else {
+                    let l = ls[victim].clone();
+                    let at = rng.below(ls.len());
+                    ls.insert(at, l);
+                }
+            }
+            // Shuffle a few lines.
+            _ => {
+                for _ in 0..3 {
+                    let a = rng.below(ls.len());
+                    let b = rng.below(ls.len());
+                    ls.swap(a, b);
+                }
+            }
+        }
+        check_no_panic(&ls.join("\n"));
+    }
+
+    // Pure garbage.
+    for _ in 0..500 {
+        let bytes: Vec<u8> = (0..rng.below(400)).map(|_| rng.next() as u8).collect();
+        check_no_panic(&String::from_utf8_lossy(&bytes));
+    }
+    for s in [
+        "[",
+        "]",
+        "=",
+        "#",
+        "[[Peer]]",
+        "\u{0}",
+        "é=é",
+        "[Peer]\n=",
+        "[Interface]\n=\n",
+    ] {
+        check_no_panic(s);
+    }
+    // Many peers and lines: still fine.
+    let mut big = join(&min_lines());
+    for i in 0..300 {
+        big += &format!("Drop = 10.{}.{}.0/24\n", i / 256, i % 256);
+    }
+    assert!(Config::parse(&big).is_ok());
+}
+
+// ---------------------------------------------------------------------------
+// support/gen-demo-configs
+// ---------------------------------------------------------------------------
+
+fn wg_pubkey(private_b64: &str) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("wg")
+        .arg("pubkey")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("wg pubkey");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{private_b64}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The base64 value of `key` in a file's text.
+fn value_of<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.split('#').next().unwrap().trim())
+        .unwrap_or_else(|| panic!("no {key}"))
+}
+
+#[test]
+fn gen_demo_configs_makes_a_matching_pair() {
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    if Command::new("wg").arg("--version").output().is_err() {
+        std::println!("skipped: `wg` (wireguard-tools) is not on PATH");
+        return;
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../support/gen-demo-configs");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("gen-demo-configs-{}-{nanos}", std::process::id()));
+    let out = Command::new(&script)
+        .arg(&dir)
+        .output()
+        .expect("run gen-demo-configs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+
+    let path_a = dir.join("enc_a.conf");
+    let path_b = dir.join("enc_b.conf");
+    assert!(
+        printed.contains(path_a.to_str().unwrap()) && printed.contains(path_b.to_str().unwrap()),
+        "{printed}"
+    );
+    let text_a = std::fs::read_to_string(&path_a).unwrap();
+    let text_b = std::fs::read_to_string(&path_b).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path_a).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "private keys must not be group/world readable"
+        );
+    }
+    let a = Config::parse(&text_a).unwrap_or_else(|e| panic!("enc_a.conf: {e}"));
+    let b = Config::parse(&text_b).unwrap_or_else(|e| panic!("enc_b.conf: {e}"));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Each side's peer key is the other side's public key, as `wg pubkey` derives it.
+    let pub_a = decode_key(&wg_pubkey(value_of(&text_a, "PrivateKey"))).unwrap();
+    let pub_b = decode_key(&wg_pubkey(value_of(&text_b, "PrivateKey"))).unwrap();
+    assert_ne!(pub_a, pub_b);
+    assert_eq!(a.crypto.peers.len(), 1);
+    assert_eq!(b.crypto.peers.len(), 1);
+    let (pa, pb) = (&a.crypto.peers[0], &b.crypto.peers[0]);
+    assert_eq!(pa.public_key, pub_b);
+    assert_eq!(pb.public_key, pub_a);
+    assert!(pa.preshared_key.is_some());
+    assert_eq!(pa.preshared_key, pb.preshared_key);
+
+    assert_eq!(a.crypto.listen_port, 51820);
+    assert_eq!(b.crypto.listen_port, 51820);
+    assert_eq!(pa.endpoint, Some("192.0.2.2:51820".parse().unwrap()));
+    assert_eq!(pb.endpoint, Some("192.0.2.1:51820".parse().unwrap()));
+    assert_eq!(pa.allowed_ips, vec![p("10.2.0.0/24"), p("fd00:2::/64")]);
+    assert_eq!(pb.allowed_ips, vec![p("10.1.0.0/24"), p("fd00:1::/64")]);
+    assert_eq!(pa.persistent_keepalive, Some(25));
+    assert_eq!(pb.persistent_keepalive, Some(25));
+
+    assert_eq!(a.red.addresses, vec![p("10.1.0.1/24"), p("fd00:1::1/64")]);
+    assert_eq!(b.red.addresses, vec![p("10.2.0.1/24"), p("fd00:2::1/64")]);
+    assert_eq!(a.black.addresses, vec![p("192.0.2.1/24")]);
+    assert_eq!(b.black.addresses, vec![p("192.0.2.2/24")]);
+    assert_eq!(lookup(&a.red.rules, ip("10.2.0.5")), Some(Action::Tunnel));
+    assert_eq!(lookup(&a.red.rules, ip("fd00:2::5")), Some(Action::Tunnel));
+    assert_eq!(lookup(&b.red.rules, ip("10.1.0.5")), Some(Action::Tunnel));
+    assert_eq!(lookup(&b.red.rules, ip("10.2.0.5")), None);
+    // The four MACs of the demo are all different.
+    let macs = [a.red.mac, a.black.mac, b.red.mac, b.black.mac];
+    for i in 0..4 {
+        for j in i + 1..4 {
+            assert_ne!(macs[i], macs[j]);
+        }
+    }
+}

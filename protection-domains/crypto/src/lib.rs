@@ -1,0 +1,542 @@
+//! The crypto PD: the only place where red meets black, and the only PD that
+//! holds key material.
+//!
+//! - From net_red (plaintext IP packets): cryptokey routing picks the peer whose
+//!   AllowedIPs hold the destination (longest prefix, v4 and v6); boringtun seals
+//!   the packet straight into a slot of the ring to net_black, behind an
+//!   [`EndpointHeader`] naming the peer's endpoint. Without a session boringtun
+//!   queues the packet and the handshake initiation goes out instead.
+//! - From net_black (endpoint header + WireGuard message): the shared rate
+//!   limiter checks MAC1 and answers with a cookie reply under load; the peer is
+//!   found by the receiver index (or, for an initiation, by the static key it
+//!   reveals); data opens straight into a slot of the ring to net_red, but only
+//!   if its source address is in that peer's AllowedIPs.
+//! - On every timer tick: boringtun's timers (rekey, keepalive, expiry) for
+//!   every peer, and the rate limiter's reset.
+//!
+//! Nothing is ever sent to net_black that boringtun did not produce.
+
+#![no_std]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use boringtun::noise::errors::WireGuardError;
+use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::rate_limiter::RateLimiter;
+use boringtun::noise::{Packet, Tunn, TunnResult};
+use boringtun::x25519::{PublicKey, StaticSecret};
+use core::fmt;
+use core::net::{IpAddr, SocketAddr};
+use encryptor_config::{CryptoConfig, Prefix};
+use pd_api::{Channel, ChannelSet, Handler};
+use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
+use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
+
+/// Channel to net_red (rings named `red`).
+pub const RED: Channel = Channel::new(0);
+/// Channel to net_black (rings named `black`).
+pub const BLACK: Channel = Channel::new(1);
+/// Channel from the timer PD (ticks).
+pub const TIMER: Channel = Channel::new(2);
+
+/// Handshake messages per second (all peers together) before the limiter
+/// demands cookies; the value boringtun's own device uses.
+const HANDSHAKE_RATE_LIMIT: u64 = 100;
+
+/// Largest plaintext that fits a black slot after the endpoint header and
+/// WireGuard's 32 bytes of overhead.
+const MAX_PLAINTEXT: usize = SLOT_SIZE - ENDPOINT_HEADER_LEN - 32;
+
+pd_api::counters! {
+    /// What the crypto PD did, and every drop by reason.
+    pub struct Counters {
+        red_rx_packets,
+        sealed_packets,
+        black_tx_datagrams,
+        black_rx_datagrams,
+        opened_packets,
+        red_tx_packets,
+        keepalives_rx,
+        handshake_initiations_sent,
+        handshakes_completed,
+        handshakes_answered,
+        cookie_replies_sent,
+        drop_red_ring_error,
+        drop_black_ring_error,
+        drop_not_ip,
+        drop_no_route,
+        drop_too_big,
+        drop_no_endpoint,
+        drop_black_ring_full,
+        drop_red_ring_full,
+        drop_bad_header,
+        drop_unknown_peer,
+        drop_bad_index,
+        drop_invalid_packet,
+        drop_invalid_mac,
+        drop_replay,
+        drop_bad_counter,
+        drop_bad_aead,
+        drop_stale_timestamp,
+        drop_no_session,
+        drop_under_load,
+        drop_wrong_state,
+        drop_source_not_allowed,
+        drop_other_error,
+    }
+}
+
+impl Counters {
+    fn count_error(&mut self, e: WireGuardError) {
+        use WireGuardError as E;
+        let c = match e {
+            E::InvalidPacket | E::IncorrectPacketLength | E::WrongPacketType => &mut self.drop_invalid_packet,
+            E::InvalidMac => &mut self.drop_invalid_mac,
+            E::DuplicateCounter => &mut self.drop_replay,
+            E::InvalidCounter => &mut self.drop_bad_counter,
+            E::InvalidAeadTag | E::WrongKey => &mut self.drop_bad_aead,
+            E::InvalidTai64nTimestamp | E::WrongTai64nTimestamp => &mut self.drop_stale_timestamp,
+            E::NoCurrentSession | E::ConnectionExpired => &mut self.drop_no_session,
+            E::UnderLoad => &mut self.drop_under_load,
+            E::WrongIndex => &mut self.drop_bad_index,
+            E::UnexpectedPacket => &mut self.drop_wrong_state,
+            _ => &mut self.drop_other_error,
+        };
+        *c += 1;
+    }
+}
+
+/// Why the crypto PD could not start.
+#[derive(Debug)]
+pub enum InitError {
+    /// A ring is missing or malformed.
+    Link(&'static str, LinkError),
+    /// Two peers with the same public key.
+    DuplicatePeer,
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Link(name, e) => write!(f, "link {name}: {e}"),
+            Self::DuplicatePeer => f.write_str("two peers share a public key"),
+        }
+    }
+}
+
+/// A ring error while the PD was running (counted; the PD keeps running).
+#[derive(Debug)]
+pub struct RunError(RingError);
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One WireGuard peer: its tunnel state machine and what the PD knows of it.
+struct Peer {
+    tunn: Tunn,
+    public_key: [u8; 32],
+    endpoint: Option<SocketAddr>,
+    allowed_ips: Vec<Prefix>,
+}
+
+/// What `wg show` would print for one peer (for the operator console).
+#[derive(Clone, Debug)]
+pub struct PeerStatus {
+    /// The peer's public key.
+    pub public_key: [u8; 32],
+    /// Where its datagrams go (learned from authenticated traffic).
+    pub endpoint: Option<SocketAddr>,
+    /// Time since the latest handshake.
+    pub latest_handshake: Option<core::time::Duration>,
+    /// Plaintext bytes sent to / received from the peer.
+    pub tx_bytes: usize,
+    /// See `tx_bytes`.
+    pub rx_bytes: usize,
+}
+
+/// The crypto PD.
+pub struct Crypto {
+    red: Link,
+    black: Link,
+    private_key: StaticSecret,
+    public_key: PublicKey,
+    limiter: Arc<RateLimiter>,
+    peers: Vec<Peer>,
+    /// (prefix, peer index), longest prefix first: cryptokey routing table.
+    routes: Vec<(Prefix, usize)>,
+    /// The message being handled, copied out of the ring (no TOCTOU).
+    packet: Box<[u8; SLOT_SIZE]>,
+    /// Output for handshake messages and timer results.
+    scratch: Box<[u8; SLOT_SIZE]>,
+    counters: Counters,
+}
+
+impl Crypto {
+    /// Builds the PD from its configuration and the rings the platform mapped.
+    pub fn new(config: CryptoConfig) -> Result<Self, InitError> {
+        let red = Link::open("red", RED).map_err(|e| InitError::Link("red", e))?;
+        let black = Link::open("black", BLACK).map_err(|e| InitError::Link("black", e))?;
+        let private_key = StaticSecret::from(config.private_key);
+        let public_key = PublicKey::from(&private_key);
+        let limiter = Arc::new(RateLimiter::new(&public_key, HANDSHAKE_RATE_LIMIT));
+        let mut peers: Vec<Peer> = Vec::new();
+        let mut routes = Vec::new();
+        for (i, p) in config.peers.into_iter().enumerate() {
+            if peers.iter().any(|q| q.public_key == p.public_key) {
+                return Err(InitError::DuplicatePeer);
+            }
+            let tunn = Tunn::new(
+                private_key.clone(),
+                PublicKey::from(p.public_key),
+                p.preshared_key,
+                p.persistent_keepalive,
+                i as u32,
+                Some(limiter.clone()),
+            );
+            routes.extend(p.allowed_ips.iter().map(|a| (a.network(), i)));
+            peers.push(Peer {
+                tunn,
+                public_key: p.public_key,
+                endpoint: p.endpoint,
+                allowed_ips: p.allowed_ips,
+            });
+        }
+        routes.sort_by(|a, b| b.0.len.cmp(&a.0.len));
+        Ok(Self {
+            red,
+            black,
+            private_key,
+            public_key,
+            limiter,
+            peers,
+            routes,
+            packet: Box::new([0; SLOT_SIZE]),
+            scratch: Box::new([0; SLOT_SIZE]),
+            counters: Counters::default(),
+        })
+    }
+
+    /// This PD's counters.
+    pub fn counters_snapshot(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Per-peer status, like `wg show`.
+    pub fn peer_status(&self) -> Vec<PeerStatus> {
+        self.peers
+            .iter()
+            .map(|p| {
+                let (hs, tx, rx, _, _) = p.tunn.stats();
+                PeerStatus { public_key: p.public_key, endpoint: p.endpoint, latest_handshake: hs, tx_bytes: tx, rx_bytes: rx }
+            })
+            .collect()
+    }
+
+    fn route(&self, dst: IpAddr) -> Option<usize> {
+        self.routes.iter().find(|(p, _)| p.contains(dst)).map(|&(_, i)| i)
+    }
+
+    /// Plaintext from net_red: seal and send.
+    fn drain_red(&mut self) -> Result<(), RunError> {
+        loop {
+            let len = match self.red.rx.recv(&mut self.packet) {
+                Ok(Some(len)) => len,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.counters.drop_red_ring_error += 1;
+                    return Err(RunError(e));
+                }
+            };
+            self.counters.red_rx_packets += 1;
+            let packet = &self.packet[..len];
+            let Some(dst) = Tunn::dst_address(packet) else {
+                self.counters.drop_not_ip += 1;
+                continue;
+            };
+            let Some(i) = self.route(dst) else {
+                self.counters.drop_no_route += 1;
+                continue;
+            };
+            if len > MAX_PLAINTEXT {
+                self.counters.drop_too_big += 1;
+                continue;
+            }
+            let peer = &mut self.peers[i];
+            let c = &mut self.counters;
+            let Some(endpoint) = peer.endpoint else {
+                // No endpoint yet: boringtun queues it; the initiation has nowhere to go.
+                let _ = peer.tunn.encapsulate(packet, &mut self.scratch[..]);
+                c.drop_no_endpoint += 1;
+                continue;
+            };
+            let sent = self.black.tx.send_with(|slot| {
+                EndpointHeader(endpoint).emit(slot);
+                match peer.tunn.encapsulate(packet, &mut slot[ENDPOINT_HEADER_LEN..]) {
+                    TunnResult::WriteToNetwork(out) => {
+                        if out.len() == 148 && out[0] == 1 {
+                            c.handshake_initiations_sent += 1;
+                        } else {
+                            c.sealed_packets += 1;
+                        }
+                        Some(ENDPOINT_HEADER_LEN + out.len())
+                    }
+                    TunnResult::Err(e) => {
+                        c.count_error(e);
+                        None
+                    }
+                    // Queued behind a handshake already in progress.
+                    _ => None,
+                }
+            });
+            match sent {
+                Ok(true) => self.counters.black_tx_datagrams += 1,
+                Ok(false) => {
+                    if !self.black.tx.has_room() {
+                        self.counters.drop_black_ring_full += 1;
+                    }
+                }
+                Err(e) => {
+                    self.counters.drop_black_ring_error += 1;
+                    return Err(RunError(e));
+                }
+            }
+        }
+    }
+
+    /// Sends a message boringtun wrote into `scratch` to `endpoint`.
+    fn send_scratch(&mut self, endpoint: Option<SocketAddr>, len: usize) {
+        let Some(endpoint) = endpoint else {
+            self.counters.drop_no_endpoint += 1;
+            return;
+        };
+        let msg = &self.scratch[..len];
+        let sent = self.black.tx.send_with(|slot| {
+            EndpointHeader(endpoint).emit(slot);
+            slot[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + msg.len()].copy_from_slice(msg);
+            Some(ENDPOINT_HEADER_LEN + msg.len())
+        });
+        match sent {
+            Ok(true) => self.counters.black_tx_datagrams += 1,
+            Ok(false) => self.counters.drop_black_ring_full += 1,
+            Err(_) => self.counters.drop_black_ring_error += 1,
+        }
+    }
+
+    /// After a handshake message: boringtun may hold packets queued while it had
+    /// no session; send them all now.
+    fn flush_queued(&mut self, i: usize) {
+        loop {
+            let endpoint = self.peers[i].endpoint;
+            match self.peers[i].tunn.decapsulate(None, &[], &mut self.scratch[..]) {
+                TunnResult::WriteToNetwork(out) => {
+                    let len = out.len();
+                    self.counters.sealed_packets += 1;
+                    self.send_scratch(endpoint, len);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Datagrams from net_black: authenticate, open, forward.
+    fn drain_black(&mut self) -> Result<(), RunError> {
+        loop {
+            let len = match self.black.rx.recv(&mut self.packet) {
+                Ok(Some(len)) => len,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.counters.drop_black_ring_error += 1;
+                    return Err(RunError(e));
+                }
+            };
+            self.counters.black_rx_datagrams += 1;
+            self.handle_datagram(len);
+        }
+    }
+
+    fn handle_datagram(&mut self, len: usize) {
+        let Some((EndpointHeader(src), datagram)) = EndpointHeader::parse(&self.packet[..len]) else {
+            self.counters.drop_bad_header += 1;
+            return;
+        };
+        let datagram_len = datagram.len();
+        // Rate limiting and MAC1 first, before any expensive work (DoS protection).
+        let peer_index = match self.limiter.verify_packet(Some(src.ip()), datagram, &mut self.scratch[..]) {
+            Err(TunnResult::WriteToNetwork(cookie)) => {
+                let n = cookie.len();
+                self.counters.cookie_replies_sent += 1;
+                self.send_scratch(Some(src), n);
+                return;
+            }
+            Err(TunnResult::Err(e)) => {
+                self.counters.count_error(e);
+                return;
+            }
+            Err(_) => {
+                self.counters.drop_other_error += 1;
+                return;
+            }
+            Ok(Packet::HandshakeInit(init)) => {
+                match parse_handshake_anon(&self.private_key, &self.public_key, &init) {
+                    Ok(half) => match self.peers.iter().position(|p| p.public_key == half.peer_static_public) {
+                        Some(i) => i,
+                        None => {
+                            self.counters.drop_unknown_peer += 1;
+                            return;
+                        }
+                    },
+                    Err(e) => {
+                        self.counters.count_error(e);
+                        return;
+                    }
+                }
+            }
+            Ok(Packet::HandshakeResponse(p)) => (p.receiver_idx >> 8) as usize,
+            Ok(Packet::PacketCookieReply(p)) => (p.receiver_idx >> 8) as usize,
+            Ok(Packet::PacketData(p)) => (p.receiver_idx >> 8) as usize,
+        };
+        if peer_index >= self.peers.len() {
+            self.counters.drop_bad_index += 1;
+            return;
+        }
+        let kind = self.packet[ENDPOINT_HEADER_LEN];
+        let datagram = &self.packet[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + datagram_len];
+        if kind == 4 {
+            self.open_data(peer_index, src, datagram_len);
+            return;
+        }
+        // Handshake or cookie message: any reply goes back to the network.
+        let peer = &mut self.peers[peer_index];
+        match peer.tunn.decapsulate(Some(src.ip()), datagram, &mut self.scratch[..]) {
+            TunnResult::WriteToNetwork(out) => {
+                let n = out.len();
+                peer.endpoint = Some(src);
+                match kind {
+                    1 => self.counters.handshakes_answered += 1,
+                    2 => self.counters.handshakes_completed += 1,
+                    _ => {}
+                }
+                self.send_scratch(Some(src), n);
+                self.flush_queued(peer_index);
+            }
+            TunnResult::Done => {
+                if kind == 2 {
+                    peer.endpoint = Some(src);
+                    self.counters.handshakes_completed += 1;
+                    self.flush_queued(peer_index);
+                }
+            }
+            TunnResult::Err(e) => self.counters.count_error(e),
+            TunnResult::WriteToTunnelV4(..) | TunnResult::WriteToTunnelV6(..) => self.counters.drop_wrong_state += 1,
+        }
+    }
+
+    /// A data message: open it straight into a slot of the ring to net_red.
+    fn open_data(&mut self, i: usize, src: SocketAddr, datagram_len: usize) {
+        let datagram = &self.packet[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + datagram_len];
+        let peer = &mut self.peers[i];
+        let c = &mut self.counters;
+        let mut needs_reply = false;
+        let sent = self.red.tx.send_with(|slot| {
+            let (out, inner_src) = match peer.tunn.decapsulate(Some(src.ip()), datagram, slot) {
+                TunnResult::WriteToTunnelV4(out, a) => (out, IpAddr::V4(a)),
+                TunnResult::WriteToTunnelV6(out, a) => (out, IpAddr::V6(a)),
+                TunnResult::Done => {
+                    c.keepalives_rx += 1;
+                    peer.endpoint = Some(src);
+                    return None;
+                }
+                TunnResult::WriteToNetwork(_) => {
+                    // A data message that boringtun answers: handled below via the queue.
+                    needs_reply = true;
+                    return None;
+                }
+                TunnResult::Err(e) => {
+                    c.count_error(e);
+                    return None;
+                }
+            };
+            c.opened_packets += 1;
+            // Authenticated: the peer may roam to a new endpoint.
+            peer.endpoint = Some(src);
+            if !peer.allowed_ips.iter().any(|p| p.contains(inner_src)) {
+                c.drop_source_not_allowed += 1;
+                return None;
+            }
+            Some(out.len())
+        });
+        match sent {
+            Ok(true) => self.counters.red_tx_packets += 1,
+            Ok(false) if !self.red.tx.has_room() => self.counters.drop_red_ring_full += 1,
+            Ok(false) => {}
+            Err(_) => self.counters.drop_red_ring_error += 1,
+        }
+        if needs_reply {
+            self.flush_queued(i);
+        }
+    }
+
+    /// Timer tick: boringtun's timers for every peer, and the rate limiter's window.
+    fn tick(&mut self) {
+        self.limiter.reset_count();
+        for i in 0..self.peers.len() {
+            loop {
+                let endpoint = self.peers[i].endpoint;
+                match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
+                    TunnResult::WriteToNetwork(out) => {
+                        let n = out.len();
+                        if n == 148 && out[0] == 1 {
+                            self.counters.handshake_initiations_sent += 1;
+                        }
+                        self.send_scratch(endpoint, n);
+                        break;
+                    }
+                    TunnResult::Err(WireGuardError::ConnectionExpired) => break,
+                    TunnResult::Err(e) => {
+                        self.counters.count_error(e);
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+impl Handler for Crypto {
+    type Error = RunError;
+
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), RunError> {
+        if channels.contains(TIMER) {
+            self.tick();
+        }
+        // Drain until both inputs are empty with signals armed: no lost wake-ups.
+        let mut result = Ok(());
+        loop {
+            if let Err(e) = self.drain_red() {
+                result = Err(e);
+            }
+            if let Err(e) = self.drain_black() {
+                result = Err(e);
+            }
+            self.red.signal_peer();
+            self.black.signal_peer();
+            let more_red = self.red.arm();
+            let more_black = self.black.arm();
+            if !(more_red || more_black) || result.is_err() {
+                break;
+            }
+        }
+        result
+    }
+
+    fn counters(&self, report: &mut dyn FnMut(&str, u64)) {
+        self.counters.report(report);
+    }
+}

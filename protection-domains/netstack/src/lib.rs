@@ -1,0 +1,644 @@
+//! The link layer shared by the two stack PDs (net_red, net_black).
+//!
+//! An [`Iface`] owns one Ethernet interface's addresses, its neighbour cache
+//! (ARP for IPv4, NDP for IPv6) and the few packets waiting for a neighbour to
+//! answer. It answers ARP and neighbour solicitations for its own addresses and
+//! ICMP echo requests to them by itself, and hands everything else to the PD:
+//! packets to forward, and packets to its own address that the PD serves (UDP on
+//! the black side). All parsing goes through smoltcp's checked `wire` views;
+//! every frame that fails a check is dropped and counted, never trusted.
+
+#![no_std]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use pd_ring::{Sender, SLOT_SIZE};
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet,
+    Icmpv4Repr, Icmpv6Packet, Icmpv6Repr, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, NdiscNeighborFlags,
+    NdiscRepr, RawHardwareAddress, ETHERNET_HEADER_LEN,
+};
+
+/// How long a learned neighbour is trusted without being heard from.
+const NEIGHBOUR_TTL_NS: u64 = 60_000_000_000;
+/// How long a packet waits for its neighbour before it is dropped.
+const PENDING_TTL_NS: u64 = 3_000_000_000;
+/// Resolution requests are repeated at most this often per neighbour.
+const SOLICIT_INTERVAL_NS: u64 = 1_000_000_000;
+const NEIGHBOURS: usize = 64;
+const PENDING: usize = 16;
+/// TTL / hop limit of the packets the interface originates.
+pub const HOP_LIMIT: u8 = 64;
+
+pd_api::counters! {
+    /// Counters of the link layer.
+    pub struct LinkCounters {
+        /// Frames received from the NIC.
+        rx_frames,
+        /// Frames sent to the NIC.
+        tx_frames,
+        /// ARP requests for our address answered.
+        arp_replies,
+        /// Neighbour solicitations for our address answered.
+        ndp_adverts,
+        /// ICMP echo requests to our address answered.
+        echo_replies,
+        /// Neighbour resolution requests sent.
+        solicits_sent,
+        /// Malformed Ethernet frame.
+        drop_bad_frame,
+        /// Unicast frame for another MAC.
+        drop_other_mac,
+        /// Neither ARP, IPv4 nor IPv6.
+        drop_ethertype,
+        /// Malformed ARP.
+        drop_bad_arp,
+        /// Malformed IPv4 header or checksum.
+        drop_bad_ipv4,
+        /// Malformed IPv6 header.
+        drop_bad_ipv6,
+        /// Malformed or unhandled ICMP to us.
+        drop_bad_icmp,
+        /// Traffic to us that nothing serves (MLD, router solicitations, other protocols).
+        drop_ignored,
+        /// A neighbour never answered.
+        drop_unresolved,
+        /// The wait queue for unresolved neighbours was full.
+        drop_pending_full,
+        /// The NIC ring was full.
+        drop_nic_full,
+        /// The NIC ring misbehaved.
+        drop_nic_ring_error,
+    }
+}
+
+/// What became of a received frame.
+#[derive(Debug)]
+pub enum Received {
+    /// Consumed here: ARP, NDP, an echo request to us (any reply was sent), or a
+    /// counted drop.
+    Handled,
+    /// An IP packet not addressed to us: the PD routes it. The range is the IP
+    /// packet within the frame buffer (Ethernet header and padding cut off).
+    Forward(core::ops::Range<usize>),
+    /// An IP packet to one of our addresses that the link layer does not serve
+    /// (UDP, for instance): the PD decides.
+    Local(core::ops::Range<usize>),
+}
+
+#[derive(Clone, Copy)]
+struct Neighbour {
+    ip: IpAddr,
+    mac: EthernetAddress,
+    heard_ns: u64,
+}
+
+struct Pending {
+    next_hop: IpAddr,
+    queued_ns: u64,
+    len: usize,
+    packet: Box<[u8; SLOT_SIZE]>,
+}
+
+/// One Ethernet interface of a stack PD.
+pub struct Iface {
+    mac: EthernetAddress,
+    v4: Option<(Ipv4Addr, u8)>,
+    v6: Option<(Ipv6Addr, u8)>,
+    neighbours: Vec<Neighbour>,
+    pending: Vec<Pending>,
+    /// When each neighbour was last asked for (to pace requests).
+    solicited: Vec<(IpAddr, u64)>,
+    /// What the link layer did, and every drop by reason.
+    pub counters: LinkCounters,
+}
+
+fn checksums() -> ChecksumCapabilities {
+    ChecksumCapabilities::default()
+}
+
+fn solicited_node(ip: Ipv6Addr) -> Ipv6Addr {
+    let o = ip.octets();
+    Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00 | u16::from(o[13]), u16::from_be_bytes([o[14], o[15]]))
+}
+
+fn multicast_mac(ip: Ipv6Addr) -> EthernetAddress {
+    let o = ip.octets();
+    EthernetAddress([0x33, 0x33, o[12], o[13], o[14], o[15]])
+}
+
+fn prefix_contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+impl Iface {
+    /// An interface with `mac` and at most one IPv4 and one IPv6 address (with
+    /// prefix lengths, which say which neighbours are on-link).
+    pub fn new(mac: [u8; 6], v4: Option<(Ipv4Addr, u8)>, v6: Option<(Ipv6Addr, u8)>) -> Self {
+        Self {
+            mac: EthernetAddress(mac),
+            v4,
+            v6,
+            neighbours: Vec::with_capacity(NEIGHBOURS),
+            pending: Vec::with_capacity(PENDING),
+            solicited: Vec::new(),
+            counters: LinkCounters::default(),
+        }
+    }
+
+    /// Our IPv4 address, if any.
+    pub fn ipv4(&self) -> Option<Ipv4Addr> {
+        self.v4.map(|(a, _)| a)
+    }
+
+    /// Our IPv6 address, if any.
+    pub fn ipv6(&self) -> Option<Ipv6Addr> {
+        self.v6.map(|(a, _)| a)
+    }
+
+    /// Whether `ip` is one of our addresses.
+    pub fn is_ours(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => self.ipv4() == Some(a),
+            IpAddr::V6(a) => self.ipv6() == Some(a),
+        }
+    }
+
+    /// Whether `ip` is on our link (inside one of our prefixes).
+    pub fn is_on_link(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(_) => self.v4.is_some_and(|(a, l)| prefix_contains(IpAddr::V4(a), l, ip)),
+            IpAddr::V6(_) => self.v6.is_some_and(|(a, l)| prefix_contains(IpAddr::V6(a), l, ip)),
+        }
+    }
+
+    /// Handles one frame from the NIC (already copied into PD-private memory).
+    pub fn receive(&mut self, frame: &[u8], nic: &mut Sender, now_ns: u64) -> Received {
+        self.counters.rx_frames += 1;
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            self.counters.drop_bad_frame += 1;
+            return Received::Handled;
+        };
+        let dst = eth.dst_addr();
+        if dst != self.mac && !dst.is_broadcast() && !dst.is_multicast() {
+            self.counters.drop_other_mac += 1;
+            return Received::Handled;
+        }
+        let src_mac = eth.src_addr();
+        let base = ETHERNET_HEADER_LEN;
+        match eth.ethertype() {
+            EthernetProtocol::Arp => {
+                self.receive_arp(eth.payload(), nic, now_ns);
+                Received::Handled
+            }
+            EthernetProtocol::Ipv4 => match self.receive_ipv4(eth.payload(), nic) {
+                Received::Forward(r) => Received::Forward(base + r.start..base + r.end),
+                Received::Local(r) => Received::Local(base + r.start..base + r.end),
+                Received::Handled => Received::Handled,
+            },
+            EthernetProtocol::Ipv6 => match self.receive_ipv6(eth.payload(), src_mac, nic, now_ns) {
+                Received::Forward(r) => Received::Forward(base + r.start..base + r.end),
+                Received::Local(r) => Received::Local(base + r.start..base + r.end),
+                Received::Handled => Received::Handled,
+            },
+            _ => {
+                self.counters.drop_ethertype += 1;
+                Received::Handled
+            }
+        }
+    }
+
+    fn receive_arp(&mut self, payload: &[u8], nic: &mut Sender, now_ns: u64) {
+        let repr = match ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p)) {
+            Ok(ArpRepr::EthernetIpv4 {
+                operation,
+                source_hardware_addr,
+                source_protocol_addr,
+                target_protocol_addr,
+                ..
+            }) => (operation, source_hardware_addr, source_protocol_addr, target_protocol_addr),
+            _ => {
+                self.counters.drop_bad_arp += 1;
+                return;
+            }
+        };
+        let (op, sha, spa, tpa) = repr;
+        let Some(our) = self.ipv4() else {
+            self.counters.drop_ignored += 1;
+            return;
+        };
+        if !sha.is_unicast() {
+            self.counters.drop_bad_arp += 1;
+            return;
+        }
+        // Learn only on-link senders that talk to us (no cache poisoning from afar).
+        if tpa == our && self.is_on_link(IpAddr::V4(spa)) {
+            self.learn(IpAddr::V4(spa), sha, now_ns, nic);
+        }
+        if op == ArpOperation::Request && tpa == our {
+            let reply = ArpRepr::EthernetIpv4 {
+                operation: ArpOperation::Reply,
+                source_hardware_addr: self.mac,
+                source_protocol_addr: our,
+                target_hardware_addr: sha,
+                target_protocol_addr: spa,
+            };
+            if self.emit(nic, sha, EthernetProtocol::Arp, reply.buffer_len(), |b| {
+                reply.emit(&mut ArpPacket::new_unchecked(b))
+            }) {
+                self.counters.arp_replies += 1;
+            }
+        } else if op != ArpOperation::Reply && op != ArpOperation::Request {
+            self.counters.drop_bad_arp += 1;
+        }
+    }
+
+    fn receive_ipv4(&mut self, payload: &[u8], nic: &mut Sender) -> Received {
+        let Ok(pkt) = Ipv4Packet::new_checked(payload) else {
+            self.counters.drop_bad_ipv4 += 1;
+            return Received::Handled;
+        };
+        if !pkt.verify_checksum() {
+            self.counters.drop_bad_ipv4 += 1;
+            return Received::Handled;
+        }
+        let total = usize::from(pkt.total_len());
+        let dst = pkt.dst_addr();
+        if Some(dst) != self.ipv4() {
+            if dst.is_broadcast() || dst.is_multicast() || self.is_directed_broadcast(dst) {
+                self.counters.drop_ignored += 1;
+                return Received::Handled;
+            }
+            return Received::Forward(0..total);
+        }
+        if pkt.next_header() != IpProtocol::Icmp {
+            return Received::Local(0..total);
+        }
+        let caps = checksums();
+        let Ok(repr) = Ipv4Repr::parse(&pkt, &caps) else {
+            self.counters.drop_bad_ipv4 += 1;
+            return Received::Handled;
+        };
+        let icmp = Icmpv4Packet::new_checked(pkt.payload()).and_then(|p| Icmpv4Repr::parse(&p, &caps));
+        match icmp {
+            Ok(Icmpv4Repr::EchoRequest { ident, seq_no, data }) => {
+                let reply = Icmpv4Repr::EchoReply { ident, seq_no, data };
+                let ip = Ipv4Repr {
+                    src_addr: dst,
+                    dst_addr: repr.src_addr,
+                    next_header: IpProtocol::Icmp,
+                    payload_len: reply.buffer_len(),
+                    hop_limit: HOP_LIMIT,
+                };
+                let mut out = [0u8; SLOT_SIZE];
+                let n = ip.buffer_len() + reply.buffer_len();
+                if n > out.len() {
+                    self.counters.drop_bad_icmp += 1;
+                    return Received::Handled;
+                }
+                {
+                    let mut p = Ipv4Packet::new_unchecked(&mut out[..n]);
+                    ip.emit(&mut p, &caps);
+                    reply.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
+                }
+                self.counters.echo_replies += 1;
+                self.send_ip(nic, IpAddr::V4(repr.src_addr), &out[..n], 0);
+                Received::Handled
+            }
+            _ => {
+                self.counters.drop_bad_icmp += 1;
+                Received::Handled
+            }
+        }
+    }
+
+    fn is_directed_broadcast(&self, ip: Ipv4Addr) -> bool {
+        self.v4.is_some_and(|(a, l)| {
+            l < 31 && prefix_contains(IpAddr::V4(a), l, IpAddr::V4(ip)) && u32::from(ip) | (u32::MAX << (32 - l)) == u32::MAX
+        })
+    }
+
+    fn receive_ipv6(&mut self, payload: &[u8], src_mac: EthernetAddress, nic: &mut Sender, now_ns: u64) -> Received {
+        let Ok(pkt) = Ipv6Packet::new_checked(payload) else {
+            self.counters.drop_bad_ipv6 += 1;
+            return Received::Handled;
+        };
+        let Ok(repr) = Ipv6Repr::parse(&pkt) else {
+            self.counters.drop_bad_ipv6 += 1;
+            return Received::Handled;
+        };
+        let total = 40 + repr.payload_len;
+        let dst = repr.dst_addr;
+        let ours = Some(dst) == self.ipv6();
+        let to_solicited = self.ipv6().is_some_and(|a| dst == solicited_node(a));
+        if !ours && !dst.is_multicast() {
+            if dst.is_unicast_link_local() || repr.src_addr.is_unicast_link_local() {
+                self.counters.drop_ignored += 1;
+                return Received::Handled;
+            }
+            return Received::Forward(0..total);
+        }
+        if repr.next_header != IpProtocol::Icmpv6 {
+            if ours {
+                return Received::Local(0..total);
+            }
+            self.counters.drop_ignored += 1;
+            return Received::Handled;
+        }
+        let caps = checksums();
+        let icmp = Icmpv6Packet::new_checked(pkt.payload())
+            .and_then(|p| Icmpv6Repr::parse(&repr.src_addr, &repr.dst_addr, &p, &caps));
+        match icmp {
+            Ok(Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit { target_addr, lladdr })) => {
+                if Some(target_addr) != self.ipv6() || !(ours || to_solicited) {
+                    self.counters.drop_ignored += 1;
+                    return Received::Handled;
+                }
+                // Duplicate address detection (unspecified source) is not answered.
+                if repr.src_addr.is_unspecified() {
+                    self.counters.drop_ignored += 1;
+                    return Received::Handled;
+                }
+                let their_mac = lladdr.and_then(lladdr_mac).unwrap_or(src_mac);
+                if !their_mac.is_unicast() || repr.hop_limit != 255 {
+                    self.counters.drop_bad_icmp += 1;
+                    return Received::Handled;
+                }
+                if self.is_on_link(IpAddr::V6(repr.src_addr)) {
+                    self.learn(IpAddr::V6(repr.src_addr), their_mac, now_ns, nic);
+                }
+                let advert = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+                    flags: NdiscNeighborFlags::SOLICITED | NdiscNeighborFlags::OVERRIDE,
+                    target_addr,
+                    lladdr: Some(RawHardwareAddress::from(self.mac)),
+                });
+                self.emit_icmpv6(nic, their_mac, target_addr, repr.src_addr, 255, &advert);
+                self.counters.ndp_adverts += 1;
+                Received::Handled
+            }
+            Ok(Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert { target_addr, lladdr, .. })) => {
+                let mac = lladdr.and_then(lladdr_mac).unwrap_or(src_mac);
+                if repr.hop_limit == 255 && mac.is_unicast() && self.is_on_link(IpAddr::V6(target_addr)) {
+                    self.learn(IpAddr::V6(target_addr), mac, now_ns, nic);
+                } else {
+                    self.counters.drop_bad_icmp += 1;
+                }
+                Received::Handled
+            }
+            Ok(Icmpv6Repr::EchoRequest { ident, seq_no, data }) if ours => {
+                let reply = Icmpv6Repr::EchoReply { ident, seq_no, data };
+                let mut out = [0u8; SLOT_SIZE];
+                let n = 40 + reply.buffer_len();
+                if n > out.len() {
+                    self.counters.drop_bad_icmp += 1;
+                    return Received::Handled;
+                }
+                write_icmpv6(&mut out[..n], dst, repr.src_addr, HOP_LIMIT, &reply);
+                self.counters.echo_replies += 1;
+                self.send_ip(nic, IpAddr::V6(repr.src_addr), &out[..n], now_ns);
+                Received::Handled
+            }
+            Ok(_) => {
+                self.counters.drop_ignored += 1;
+                Received::Handled
+            }
+            Err(_) => {
+                self.counters.drop_bad_icmp += 1;
+                Received::Handled
+            }
+        }
+    }
+
+    fn emit_icmpv6(&mut self, nic: &mut Sender, to: EthernetAddress, src: Ipv6Addr, dst: Ipv6Addr, hop: u8, icmp: &Icmpv6Repr) {
+        let n = 40 + icmp.buffer_len();
+        self.emit(nic, to, EthernetProtocol::Ipv6, n, |b| write_icmpv6(b, src, dst, hop, icmp));
+    }
+
+    /// Records that `ip` is at `mac` and sends whatever waited for it.
+    fn learn(&mut self, ip: IpAddr, mac: EthernetAddress, now_ns: u64, nic: &mut Sender) {
+        if let Some(n) = self.neighbours.iter_mut().find(|n| n.ip == ip) {
+            n.mac = mac;
+            n.heard_ns = now_ns;
+        } else if self.neighbours.len() < NEIGHBOURS {
+            self.neighbours.push(Neighbour { ip, mac, heard_ns: now_ns });
+        } else if let Some(oldest) = self.neighbours.iter_mut().min_by_key(|n| n.heard_ns) {
+            *oldest = Neighbour { ip, mac, heard_ns: now_ns };
+        }
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].next_hop == ip {
+                let p = self.pending.swap_remove(i);
+                self.send_frame(nic, mac, &p.packet[..p.len]);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The MAC of on-link `ip`, if known and fresh.
+    pub fn neighbour(&self, ip: IpAddr, now_ns: u64) -> Option<[u8; 6]> {
+        self.neighbours
+            .iter()
+            .find(|n| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS)
+            .map(|n| n.mac.0)
+    }
+
+    /// Sends an IP packet to the on-link `next_hop`: at once if its MAC is known,
+    /// otherwise after resolving it (the packet waits, a bounded while).
+    pub fn send_ip(&mut self, nic: &mut Sender, next_hop: IpAddr, packet: &[u8], now_ns: u64) {
+        if let Some(mac) = self.neighbour(next_hop, now_ns) {
+            self.send_frame(nic, EthernetAddress(mac), packet);
+            return;
+        }
+        if self.pending.len() >= PENDING || packet.len() > SLOT_SIZE {
+            self.counters.drop_pending_full += 1;
+        } else {
+            let mut buf = Box::new([0u8; SLOT_SIZE]);
+            buf[..packet.len()].copy_from_slice(packet);
+            self.pending.push(Pending { next_hop, queued_ns: now_ns, len: packet.len(), packet: buf });
+        }
+        self.solicit(nic, next_hop, now_ns);
+    }
+
+    /// Writes a frame around an IP packet straight into a NIC slot.
+    fn send_frame(&mut self, nic: &mut Sender, to: EthernetAddress, packet: &[u8]) {
+        let proto = if packet.first().is_some_and(|b| b >> 4 == 6) { EthernetProtocol::Ipv6 } else { EthernetProtocol::Ipv4 };
+        self.emit(nic, to, proto, packet.len(), |b| b.copy_from_slice(packet));
+    }
+
+    /// Emits an Ethernet frame of `len` payload bytes written by `fill` into a NIC
+    /// slot. Returns whether it was queued.
+    pub fn emit(
+        &mut self,
+        nic: &mut Sender,
+        to: EthernetAddress,
+        ethertype: EthernetProtocol,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> bool {
+        let mac = self.mac;
+        let sent = nic.send_with(|slot| {
+            let total = ETHERNET_HEADER_LEN + len;
+            let buf = slot.get_mut(..total)?;
+            let mut frame = EthernetFrame::new_unchecked(buf);
+            EthernetRepr { src_addr: mac, dst_addr: to, ethertype }.emit(&mut frame);
+            fill(frame.payload_mut());
+            Some(total)
+        });
+        match sent {
+            Ok(true) => {
+                self.counters.tx_frames += 1;
+                true
+            }
+            Ok(false) => {
+                self.counters.drop_nic_full += 1;
+                false
+            }
+            Err(_) => {
+                self.counters.drop_nic_ring_error += 1;
+                false
+            }
+        }
+    }
+
+    /// Asks who has `ip` (ARP or NDP), at most once per interval.
+    fn solicit(&mut self, nic: &mut Sender, ip: IpAddr, now_ns: u64) {
+        if let Some(s) = self.solicited.iter_mut().find(|s| s.0 == ip) {
+            if now_ns.saturating_sub(s.1) < SOLICIT_INTERVAL_NS {
+                return;
+            }
+            s.1 = now_ns;
+        } else {
+            if self.solicited.len() >= NEIGHBOURS {
+                self.solicited.remove(0);
+            }
+            self.solicited.push((ip, now_ns));
+        }
+        let sent = match ip {
+            IpAddr::V4(target) => {
+                let Some(our) = self.ipv4() else { return };
+                let req = ArpRepr::EthernetIpv4 {
+                    operation: ArpOperation::Request,
+                    source_hardware_addr: self.mac,
+                    source_protocol_addr: our,
+                    target_hardware_addr: EthernetAddress([0; 6]),
+                    target_protocol_addr: target,
+                };
+                self.emit(nic, EthernetAddress::BROADCAST, EthernetProtocol::Arp, req.buffer_len(), |b| {
+                    req.emit(&mut ArpPacket::new_unchecked(b))
+                })
+            }
+            IpAddr::V6(target) => {
+                let Some(our) = self.ipv6() else { return };
+                let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+                    target_addr: target,
+                    lladdr: Some(RawHardwareAddress::from(self.mac)),
+                });
+                let group = solicited_node(target);
+                self.emit_icmpv6(nic, multicast_mac(group), our, group, 255, &ns);
+                true
+            }
+        };
+        if sent {
+            self.counters.solicits_sent += 1;
+        }
+    }
+
+    /// Periodic work: drops packets whose neighbour never answered, asks again
+    /// for the others.
+    pub fn tick(&mut self, nic: &mut Sender, now_ns: u64) {
+        let before = self.pending.len();
+        self.pending.retain(|p| now_ns.saturating_sub(p.queued_ns) < PENDING_TTL_NS);
+        self.counters.drop_unresolved += (before - self.pending.len()) as u64;
+        let mut hops: [Option<IpAddr>; PENDING] = [None; PENDING];
+        for (h, p) in hops.iter_mut().zip(&self.pending) {
+            *h = Some(p.next_hop);
+        }
+        for hop in hops.into_iter().flatten() {
+            self.solicit(nic, hop, now_ns);
+        }
+    }
+}
+
+/// The Ethernet address in an NDP link-layer address option.
+fn lladdr_mac(l: RawHardwareAddress) -> Option<EthernetAddress> {
+    let b: [u8; 6] = l.as_bytes().try_into().ok()?;
+    Some(EthernetAddress(b))
+}
+
+fn write_icmpv6(buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, icmp: &Icmpv6Repr) {
+    let ip = Ipv6Repr { src_addr: src, dst_addr: dst, next_header: IpProtocol::Icmpv6, payload_len: icmp.buffer_len(), hop_limit };
+    let mut p = Ipv6Packet::new_unchecked(buf);
+    ip.emit(&mut p);
+    icmp.emit(&src, &dst, &mut Icmpv6Packet::new_unchecked(p.payload_mut()), &checksums());
+}
+
+/// Decrements the TTL (IPv4, fixing the checksum) or hop limit (IPv6) of a packet
+/// being forwarded. Returns false if the packet must not be forwarded (it would
+/// expire, or it is not a well-formed IP packet).
+pub fn decrement_hop_limit(packet: &mut [u8]) -> bool {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => {
+            let Ok(mut p) = Ipv4Packet::new_checked(&mut *packet) else { return false };
+            let ttl = p.hop_limit();
+            if ttl <= 1 {
+                return false;
+            }
+            p.set_hop_limit(ttl - 1);
+            p.fill_checksum();
+            true
+        }
+        Some(6) => {
+            let Ok(mut p) = Ipv6Packet::new_checked(&mut *packet) else { return false };
+            let hl = p.hop_limit();
+            if hl <= 1 {
+                return false;
+            }
+            p.set_hop_limit(hl - 1);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The source and destination addresses of an IP packet, checked.
+pub fn ip_addresses(packet: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    match packet.first()? >> 4 {
+        4 => {
+            let p = Ipv4Packet::new_checked(packet).ok()?;
+            Some((IpAddr::V4(p.src_addr()), IpAddr::V4(p.dst_addr())))
+        }
+        6 => {
+            let p = Ipv6Packet::new_checked(packet).ok()?;
+            Some((IpAddr::V6(p.src_addr()), IpAddr::V6(p.dst_addr())))
+        }
+        _ => None,
+    }
+}
+
+/// The length an IP packet claims for itself (checked against `packet`), so that
+/// Ethernet padding or trailing garbage is cut off.
+pub fn ip_len(packet: &[u8]) -> Option<usize> {
+    match packet.first()? >> 4 {
+        4 => Ipv4Packet::new_checked(packet).ok().map(|p| usize::from(p.total_len())),
+        6 => Ipv6Packet::new_checked(packet).ok().map(|p| 40 + usize::from(p.payload_len())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
