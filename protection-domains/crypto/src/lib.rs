@@ -244,7 +244,8 @@ impl Crypto {
 
     /// Plaintext from net_red: seal and send.
     fn drain_red(&mut self) -> Result<(), RunError> {
-        loop {
+        // Backpressure: take no input while the output ring is full.
+        while self.black.tx.ready() {
             let len = match self.red.rx.recv(&mut self.packet) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
@@ -307,6 +308,7 @@ impl Crypto {
                 }
             }
         }
+        Ok(())
     }
 
     /// Sends a message boringtun wrote into `scratch` to `endpoint`.
@@ -346,7 +348,7 @@ impl Crypto {
 
     /// Datagrams from net_black: authenticate, open, forward.
     fn drain_black(&mut self) -> Result<(), RunError> {
-        loop {
+        while self.red.tx.ready() && self.black.tx.ready() {
             let len = match self.black.rx.recv(&mut self.packet) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
@@ -358,6 +360,7 @@ impl Crypto {
             self.counters.black_rx_datagrams += 1;
             self.handle_datagram(len);
         }
+        Ok(())
     }
 
     fn handle_datagram(&mut self, len: usize) {
@@ -527,8 +530,9 @@ impl Handler for Crypto {
             }
             self.red.signal_peer();
             self.black.signal_peer();
-            let more_red = self.red.arm();
-            let more_black = self.black.arm();
+            // Input left behind a full output waits for that output's free signal.
+            let more_red = self.red.arm() && self.black.tx.ready();
+            let more_black = self.black.arm() && self.red.tx.ready() && self.black.tx.ready();
             if !(more_red || more_black) || result.is_err() {
                 break;
             }

@@ -153,8 +153,13 @@ impl NetBlack {
         self.bypass.is_some() && self.bypass_prefixes.iter().any(|p| p.contains(ip))
     }
 
+    /// Whether every ring a frame from the network may go to has room (backpressure).
+    fn nic_outputs_ready(&mut self) -> bool {
+        self.nic.tx.ready() && self.crypto.tx.ready() && self.bypass.as_ref().is_none_or(|b| b.tx.ready())
+    }
+
     fn drain_nic(&mut self, now: u64) -> Result<(), RunError> {
-        loop {
+        while self.nic_outputs_ready() {
             let len = match self.nic.rx.recv(&mut self.buf) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(()),
@@ -182,6 +187,7 @@ impl NetBlack {
                 }
             }
         }
+        Ok(())
     }
 
     /// A packet to our own address: only UDP to the WireGuard port goes on, to crypto.
@@ -227,7 +233,7 @@ impl NetBlack {
     }
 
     fn drain_crypto(&mut self, now: u64) -> Result<(), RunError> {
-        loop {
+        while self.nic.tx.ready() {
             let len = match self.crypto.rx.recv(&mut self.buf) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(()),
@@ -262,10 +268,11 @@ impl NetBlack {
                 self.counters.from_crypto += 1;
             }
         }
+        Ok(())
     }
 
     fn drain_bypass(&mut self, now: u64) -> Result<(), RunError> {
-        loop {
+        while self.nic.tx.ready() {
             let Some(link) = self.bypass.as_mut() else { return Ok(()) };
             let len = match link.rx.recv(&mut self.buf) {
                 Ok(Some(n)) => n,
@@ -294,6 +301,7 @@ impl NetBlack {
             self.counters.from_bypass += 1;
             self.iface.send_ip(&mut self.nic.tx, hop, &self.buf[..n], now);
         }
+        Ok(())
     }
 
     fn links(&mut self) -> impl Iterator<Item = &mut Link> {
@@ -361,13 +369,15 @@ impl Handler for NetBlack {
                     result = r;
                 }
             }
-            let mut more = false;
             for link in self.links() {
                 link.signal_peer();
             }
-            for link in self.links() {
-                more |= link.arm();
-            }
+            // Input left behind a full output waits for that output's free signal.
+            let nic_waiting = self.nic.arm();
+            let crypto_waiting = self.crypto.arm();
+            let bypass_waiting = self.bypass.as_mut().is_some_and(|b| b.arm());
+            let more = (nic_waiting && self.nic_outputs_ready())
+                || ((crypto_waiting || bypass_waiting) && self.nic.tx.ready());
             if !more || result.is_err() {
                 return result;
             }

@@ -126,8 +126,13 @@ impl NetRed {
         })
     }
 
+    /// Whether every ring a PC packet may go to has room (backpressure).
+    fn nic_outputs_ready(&mut self) -> bool {
+        self.nic.tx.ready() && self.crypto.tx.ready() && self.bypass.as_ref().is_none_or(|b| b.tx.ready())
+    }
+
     fn drain_nic(&mut self, now: u64) -> Result<(), RunError> {
-        loop {
+        while self.nic_outputs_ready() {
             let len = match self.nic.rx.recv(&mut self.buf) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(()),
@@ -169,11 +174,12 @@ impl NetRed {
                 Err(_) => self.counters.ring_errors += 1,
             }
         }
+        Ok(())
     }
 
     /// Delivers packets from crypto (`from_bypass` false) or net_black to PCs.
     fn drain_inbound(&mut self, from_bypass: bool, now: u64) -> Result<(), RunError> {
-        loop {
+        while self.nic.tx.ready() {
             let link = if from_bypass {
                 match self.bypass.as_mut() {
                     Some(l) => l,
@@ -218,6 +224,7 @@ impl NetRed {
             }
             self.iface.send_ip(&mut self.nic.tx, dst, packet, now);
         }
+        Ok(())
     }
 
     fn links(&mut self) -> impl Iterator<Item = &mut Link> {
@@ -240,13 +247,15 @@ impl Handler for NetRed {
                     result = r;
                 }
             }
-            let mut more = false;
             for link in self.links() {
                 link.signal_peer();
             }
-            for link in self.links() {
-                more |= link.arm();
-            }
+            // Input left behind a full output waits for that output's free signal.
+            let nic_waiting = self.nic.arm();
+            let crypto_waiting = self.crypto.arm();
+            let bypass_waiting = self.bypass.as_mut().is_some_and(|b| b.arm());
+            let more = (nic_waiting && self.nic_outputs_ready())
+                || ((crypto_waiting || bypass_waiting) && self.nic.tx.ready());
             if !more || result.is_err() {
                 return result;
             }

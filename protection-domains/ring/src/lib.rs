@@ -209,6 +209,17 @@ impl Sender {
         self.free.request_signal();
     }
 
+    /// Whether a send would find a slot now; if not, asks the receiver for a
+    /// signal when it frees one, so that the caller may stop consuming its own
+    /// input and sleep (backpressure) without losing the wake-up.
+    pub fn ready(&self) -> bool {
+        if self.has_room() {
+            return true;
+        }
+        self.request_free_signal();
+        self.has_room()
+    }
+
     /// Whether a send would find a slot now.
     pub fn has_room(&self) -> bool {
         !matches!(self.active.is_full(), Ok(true) | Err(_))

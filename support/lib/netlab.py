@@ -1,0 +1,224 @@
+"""Test topologies in network namespaces: the encryptor demo and its tests.
+
+Everything here runs only inside namespaces this module creates (their names
+carry a per-run prefix), and `Lab.close()` removes every namespace and process
+it made, pass or fail. Addresses are the documentation ranges of the demo
+configs (10.1.0.0/24, 10.2.0.0/24, fd00:1::/64, fd00:2::/64, 192.0.2.0/24);
+they exist only inside these namespaces.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HOST_BIN = os.path.join(ROOT, "target", "release", "encryptor-host")
+SYSTEM_XML = os.path.join(ROOT, "system.xml")
+GEN_CONFIGS = os.path.join(ROOT, "support", "gen-demo-configs")
+
+# The demo addressing (must match support/gen-demo-configs).
+SITES = {
+    "a": {"red_gw": "10.1.0.1", "pc": "10.1.0.2", "net": "10.1.0.0/24", "gw6": "fd00:1::1", "pc6": "fd00:1::2",
+          "net6": "fd00:1::/64", "black": "192.0.2.1"},
+    "b": {"red_gw": "10.2.0.1", "pc": "10.2.0.2", "net": "10.2.0.0/24", "gw6": "fd00:2::1", "pc6": "fd00:2::2",
+          "net6": "fd00:2::/64", "black": "192.0.2.2"},
+}
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd, check=True, **kw):
+    """Runs a command (a list), returning CompletedProcess with text output."""
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip() or p.stdout.strip()}")
+    return p
+
+
+class Lab:
+    """A set of namespaces and processes that is torn down as a whole."""
+
+    def __init__(self, tag):
+        # Short, unique per run: namespace and interface names must not clash with
+        # other runs (wireguard-go's control sockets are global to the machine).
+        self.prefix = f"{tag}{os.getpid() % 10000}"
+        self.namespaces = []
+        self.procs = []
+        self.tmp = tempfile.mkdtemp(prefix=f"encryptor-{tag}-")
+
+    def ns(self, name):
+        full = f"{self.prefix}-{name}"
+        run(["ip", "netns", "add", full])
+        self.namespaces.append(full)
+        run(["ip", "-n", full, "link", "set", "lo", "up"])
+        return full
+
+    def ip(self, ns, *args, check=True):
+        return run(["ip", "-n", ns, *args], check=check)
+
+    def exec(self, ns, cmd, check=True, timeout=60):
+        return run(["ip", "netns", "exec", ns, *cmd], check=check, timeout=timeout)
+
+    def spawn(self, ns, cmd, log_name):
+        """Starts a long-running process in `ns` with output to a log file."""
+        path = os.path.join(self.tmp, log_name)
+        f = open(path, "w")
+        p = subprocess.Popen(["ip", "netns", "exec", ns, *cmd], stdout=f, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        p.log_path = path
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGINT, timeout=10):
+        """Stops a process (its whole session), returning its log text."""
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, sig)
+                p.wait(timeout=timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        with open(p.log_path) as f:
+            return f.read()
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        for ns in reversed(self.namespaces):
+            # Kill anything still running inside (iperf3 daemons...), then delete.
+            pids = run(["ip", "netns", "pids", ns], check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            run(["ip", "netns", "del", ns], check=False)
+        self.namespaces.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def wait_for_line(p, pattern, timeout):
+    """Waits until the process log has a line matching `pattern`."""
+    deadline = time.time() + timeout
+    rx = re.compile(pattern)
+    while time.time() < deadline:
+        with open(p.log_path) as f:
+            text = f.read()
+        if rx.search(text):
+            return text
+        if p.poll() is not None:
+            raise RuntimeError(f"process ended early ({p.returncode}):\n{text}")
+        time.sleep(0.05)
+    raise TimeoutError(f"no line matching {pattern!r} within {timeout}s")
+
+
+def parse_counters(text):
+    """`counter <pd>.<name> <value>` lines from encryptor-host's exit report."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^counter (\S+) (\d+)$", text, re.M)}
+
+
+def ping(lab, ns, addr, count=3, wait=2, timeout=30):
+    """True if at least one echo reply came back."""
+    p = lab.exec(ns, ["ping", "-c", str(count), "-W", str(wait), "-i", "0.2", addr], check=False, timeout=timeout)
+    return p.returncode == 0
+
+
+def ping_until(lab, ns, addr, seconds=15):
+    """Pings once a second until a reply (the first packets start the handshake)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if ping(lab, ns, addr, count=1, wait=1):
+            return True
+    return False
+
+
+class HostEncryptor:
+    """One encryptor-host process with its red and black TAP devices."""
+
+    def __init__(self, lab, site, config, red_ns, black_ns, black_bridge):
+        self.lab, self.site = lab, site
+        self.ns = lab.ns(f"enc_{site}")
+        self.red_tap = f"{lab.prefix}{site}r"
+        self.black_tap = f"{lab.prefix}{site}k"
+        for tap in (self.red_tap, self.black_tap):
+            lab.ip(self.ns, "tuntap", "add", "dev", tap, "mode", "tap")
+        self.proc = lab.spawn(self.ns, [HOST_BIN, "--config", config, "--red", self.red_tap, "--black",
+                                        self.black_tap, "--system", SYSTEM_XML], f"enc_{site}.log")
+        wait_for_line(self.proc, r"encryptor-host: ready", 20)
+        # The TAP devices stay attached to the process while they move to the
+        # namespaces of the PC (red) and of the WAN bridge (black).
+        lab.ip(self.ns, "link", "set", self.red_tap, "netns", red_ns)
+        lab.ip(self.ns, "link", "set", self.black_tap, "netns", black_ns)
+        lab.ip(black_ns, "link", "set", self.black_tap, "master", black_bridge, "up")
+
+    def stop(self):
+        """Stops the process; returns (log text, counters)."""
+        text = self.lab.stop(self.proc)
+        return text, parse_counters(text)
+
+
+def setup_pc(lab, ns, dev, site, peer_site, mtu=1420):
+    s, o = SITES[site], SITES[peer_site]
+    lab.ip(ns, "link", "set", dev, "mtu", str(mtu), "up")
+    lab.ip(ns, "addr", "add", f"{s['pc']}/24", "dev", dev)
+    lab.ip(ns, "addr", "add", f"{s['pc6']}/64", "dev", dev, "nodad")
+    lab.ip(ns, "route", "add", o["net"], "via", s["red_gw"])
+    lab.ip(ns, "-6", "route", "add", o["net6"], "via", s["gw6"])
+
+
+def make_configs(lab):
+    out = os.path.join(lab.tmp, "configs")
+    run([GEN_CONFIGS, out])
+    return os.path.join(out, "enc_a.conf"), os.path.join(out, "enc_b.conf")
+
+
+def host_topology(lab, configs=None):
+    """pc_a — enc_a — wan — enc_b — pc_b with two host encryptors.
+    Returns a dict of namespaces and encryptors."""
+    cfg_a, cfg_b = configs or make_configs(lab)
+    pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
+    lab.ip(wan, "link", "add", "br0", "type", "bridge")
+    lab.ip(wan, "link", "set", "br0", "up")
+    enc_a = HostEncryptor(lab, "a", cfg_a, pc_a, wan, "br0")
+    enc_b = HostEncryptor(lab, "b", cfg_b, pc_b, wan, "br0")
+    setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
+    setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
+    return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b}
+
+
+def iperf3(lab, client_ns, server_ns, server_addr, seconds=10, extra=()):
+    """Runs an iperf3 TCP test; returns the received rate in Mbit/s."""
+    import json
+    server = lab.spawn(server_ns, ["iperf3", "-s", "-1", "--forceflush"], f"iperf3-server-{time.time_ns()}.log")
+    wait_for_line(server, r"Server listening", 10)
+    p = lab.exec(client_ns, ["iperf3", "-c", server_addr, "-t", str(seconds), "-J", *extra], check=False,
+                 timeout=seconds + 30)
+    lab.stop(server, signal.SIGTERM)
+    if p.returncode != 0:
+        raise RuntimeError(f"iperf3 failed: {p.stdout[-500:]} {p.stderr[-500:]}")
+    result = json.loads(p.stdout)
+    end = result["end"]
+    if "sum_received" in end:
+        return end["sum_received"]["bits_per_second"] / 1e6, end["sum_received"]["bytes"]
+    return end["sum"]["bits_per_second"] / 1e6, end["sum"]["bytes"]

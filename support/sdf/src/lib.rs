@@ -1,0 +1,442 @@
+//! `system.xml`: the Microkit System Description File format, read and checked.
+//!
+//! Elements understood (Microkit's, with their attributes):
+//! - `<memory_region name size [page_size] [phys_addr]>`
+//! - `<protection_domain name priority [budget period passive stack_size]>` with
+//!   `<program_image path>`, `<map mr vaddr perms [cached] [setvar_vaddr]>`,
+//!   `<irq irq id [trigger]>`, `<setvar symbol region_paddr>`
+//! - `<channel>` with two `<end pd id>`
+//!
+//! Extensions of this project:
+//! - `<protection_domain>` may hold `<host_tap side="red|black"/>`: on the Linux
+//!   host runtime this PD is replaced by a TAP-device PD (the NIC driver PDs).
+//! - `<protection_domain>` may hold `<pci_device id="vvvv:dddd" [index] | bdf="bb:dd.f">`
+//!   (the NIC a driver PD owns) and `<ioport base size>`; the seL4 root task
+//!   resolves them at boot.
+//! - `<irq>` may say `ioapic="pin"` or `msi="vector"` instead of Microkit's `irq`.
+//!
+//! Every problem is an error that names the element and attribute at fault.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// A named region of memory that PDs map.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryRegion {
+    /// Unique name.
+    pub name: String,
+    /// Bytes; a multiple of 4 KiB.
+    pub size: u64,
+    /// Fixed physical address (device memory), if any.
+    pub phys_addr: Option<u64>,
+}
+
+/// Access rights of a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perms {
+    /// Readable.
+    pub read: bool,
+    /// Writable.
+    pub write: bool,
+    /// Executable.
+    pub execute: bool,
+}
+
+/// One mapping of a region into a PD.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Map {
+    /// The region's name.
+    pub mr: String,
+    /// Where in the PD's address space.
+    pub vaddr: u64,
+    /// Access rights.
+    pub perms: Perms,
+    /// Whether the mapping is cached.
+    pub cached: bool,
+    /// The name under which the PD looks the region up.
+    pub setvar_vaddr: Option<String>,
+}
+
+/// An interrupt delivered to a PD on a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Irq {
+    /// How the interrupt arrives.
+    pub source: IrqSource,
+    /// Channel id on which the PD is notified.
+    pub id: u8,
+}
+
+/// Where an interrupt comes from (x86).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IrqSource {
+    /// An IOAPIC pin (level-triggered unless said otherwise).
+    Ioapic { pin: u32, level: bool },
+    /// An MSI vector.
+    Msi { vector: u32 },
+    /// The interrupt of the PD's PCI device, found at boot.
+    Pci,
+}
+
+/// A PCI function a driver PD owns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PciDevice {
+    /// The `index`-th function with this vendor and device id.
+    Id { vendor: u16, device: u16, index: u32 },
+    /// A fixed bus:device.function.
+    Bdf { bus: u8, dev: u8, func: u8 },
+}
+
+/// One protection domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtectionDomain {
+    /// Unique name.
+    pub name: String,
+    /// Scheduling priority, 0–254.
+    pub priority: u8,
+    /// The ELF file of its program.
+    pub program_image: String,
+    /// Its mappings.
+    pub maps: Vec<Map>,
+    /// Its interrupts.
+    pub irqs: Vec<Irq>,
+    /// Its PCI devices (x86 extension).
+    pub pci_devices: Vec<PciDevice>,
+    /// Its I/O-port ranges (x86 extension): (base, size).
+    pub ioports: Vec<(u16, u16)>,
+    /// On the host runtime, the TAP side that replaces this PD (extension).
+    pub host_tap: Option<String>,
+}
+
+/// One end of a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct End {
+    /// The PD's name.
+    pub pd: String,
+    /// The channel id in that PD.
+    pub id: u8,
+}
+
+/// A channel between two PDs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Its two ends.
+    pub ends: [End; 2],
+}
+
+/// A whole system description.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct System {
+    /// Memory regions, in file order.
+    pub memory_regions: Vec<MemoryRegion>,
+    /// Protection domains, in file order.
+    pub protection_domains: Vec<ProtectionDomain>,
+    /// Channels, in file order.
+    pub channels: Vec<Channel>,
+}
+
+/// Why a system description was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SdfError {
+    /// Line in the file (1-based), 0 when the problem is global.
+    pub line: u32,
+    /// What is wrong, naming the element and attribute.
+    pub message: String,
+}
+
+impl fmt::Display for SdfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "system.xml line {}: {}", self.line, self.message)
+        } else {
+            write!(f, "system.xml: {}", self.message)
+        }
+    }
+}
+
+impl std::error::Error for SdfError {}
+
+/// Highest channel id (a notification badge has 63 usable bits).
+pub const MAX_CHANNEL_ID: u8 = 62;
+const PAGE: u64 = 4096;
+
+fn err(node: roxmltree::Node, message: impl Into<String>) -> SdfError {
+    let line = node.document().text_pos_at(node.range().start).row;
+    SdfError { line, message: message.into() }
+}
+
+fn attr<'a>(node: roxmltree::Node<'a, 'a>, name: &str) -> Result<&'a str, SdfError> {
+    node.attribute(name)
+        .ok_or_else(|| err(node, format!("<{}> needs attribute {name}", node.tag_name().name())))
+}
+
+fn number(node: roxmltree::Node, name: &str, text: &str) -> Result<u64, SdfError> {
+    let t = text.replace('_', "");
+    let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16)
+    } else {
+        t.parse()
+    };
+    v.map_err(|_| err(node, format!("<{}> {name}=\"{text}\" is not a number", node.tag_name().name())))
+}
+
+fn num_attr(node: roxmltree::Node, name: &str) -> Result<u64, SdfError> {
+    number(node, name, attr(node, name)?)
+}
+
+fn check_known(node: roxmltree::Node, known: &[&str]) -> Result<(), SdfError> {
+    for a in node.attributes() {
+        if !known.contains(&a.name()) {
+            return Err(err(node, format!("<{}> has unknown attribute {}", node.tag_name().name(), a.name())));
+        }
+    }
+    Ok(())
+}
+
+impl System {
+    /// Parses and checks a system description.
+    pub fn parse(text: &str) -> Result<Self, SdfError> {
+        let doc = roxmltree::Document::parse(text).map_err(|e| SdfError { line: e.pos().row, message: e.to_string() })?;
+        let root = doc.root_element();
+        if root.tag_name().name() != "system" {
+            return Err(err(root, "the root element must be <system>"));
+        }
+        let mut sys = System::default();
+        let mut lines = BTreeMap::new();
+        for node in root.children().filter(|n| n.is_element()) {
+            match node.tag_name().name() {
+                "memory_region" => sys.memory_regions.push(parse_region(node)?),
+                "protection_domain" => {
+                    lines.insert(sys.protection_domains.len(), node);
+                    sys.protection_domains.push(parse_pd(node)?)
+                }
+                "channel" => sys.channels.push(parse_channel(node)?),
+                other => return Err(err(node, format!("unknown element <{other}>"))),
+            }
+        }
+        sys.check(&root, &lines)?;
+        Ok(sys)
+    }
+
+    fn check(&self, root: &roxmltree::Node, pd_nodes: &BTreeMap<usize, roxmltree::Node>) -> Result<(), SdfError> {
+        let mut names = BTreeSet::new();
+        for r in &self.memory_regions {
+            if !names.insert(r.name.as_str()) {
+                return Err(err(*root, format!("memory_region {} is defined twice", r.name)));
+            }
+        }
+        let mut pd_names = BTreeSet::new();
+        for (i, pd) in self.protection_domains.iter().enumerate() {
+            let node = pd_nodes[&i];
+            if !pd_names.insert(pd.name.as_str()) {
+                return Err(err(node, format!("protection_domain {} is defined twice", pd.name)));
+            }
+            let mut spans: Vec<(u64, u64, &str)> = Vec::new();
+            let mut vars = BTreeSet::new();
+            for m in &pd.maps {
+                let Some(r) = self.region(&m.mr) else {
+                    return Err(err(node, format!("{}: <map mr=\"{}\"> names no memory_region", pd.name, m.mr)));
+                };
+                if m.vaddr % PAGE != 0 {
+                    return Err(err(node, format!("{}: <map mr=\"{}\"> vaddr 0x{:x} is not page-aligned", pd.name, m.mr, m.vaddr)));
+                }
+                let end = m.vaddr.checked_add(r.size).ok_or_else(|| err(node, format!("{}: map of {} overflows", pd.name, m.mr)))?;
+                if let Some(o) = spans.iter().find(|(s, e, _)| m.vaddr < *e && *s < end) {
+                    return Err(err(node, format!("{}: <map mr=\"{}\"> overlaps the mapping of {}", pd.name, m.mr, o.2)));
+                }
+                spans.push((m.vaddr, end, &m.mr));
+                if let Some(v) = &m.setvar_vaddr {
+                    if !vars.insert(v.as_str()) {
+                        return Err(err(node, format!("{}: setvar_vaddr {v} is used twice", pd.name)));
+                    }
+                }
+            }
+            let mut ids = BTreeSet::new();
+            for irq in &pd.irqs {
+                if !ids.insert(irq.id) {
+                    return Err(err(node, format!("{}: channel id {} is used twice", pd.name, irq.id)));
+                }
+            }
+            for c in &self.channels {
+                for e in c.ends.iter().filter(|e| e.pd == pd.name) {
+                    if !ids.insert(e.id) {
+                        return Err(err(node, format!("{}: channel id {} is used twice", pd.name, e.id)));
+                    }
+                }
+            }
+        }
+        for c in &self.channels {
+            for e in &c.ends {
+                if !pd_names.contains(e.pd.as_str()) {
+                    return Err(err(*root, format!("a <channel> end names unknown protection_domain {}", e.pd)));
+                }
+            }
+            if c.ends[0].pd == c.ends[1].pd {
+                return Err(err(*root, format!("a <channel> joins {} to itself", c.ends[0].pd)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The region called `name`.
+    pub fn region(&self, name: &str) -> Option<&MemoryRegion> {
+        self.memory_regions.iter().find(|r| r.name == name)
+    }
+
+    /// The PD called `name`.
+    pub fn pd(&self, name: &str) -> Option<&ProtectionDomain> {
+        self.protection_domains.iter().find(|p| p.name == name)
+    }
+
+    /// The far end of channel `id` of PD `pd`.
+    pub fn peer(&self, pd: &str, id: u8) -> Option<&End> {
+        self.channels.iter().find_map(|c| match &c.ends {
+            [a, b] if a.pd == pd && a.id == id => Some(b),
+            [a, b] if b.pd == pd && b.id == id => Some(a),
+            _ => None,
+        })
+    }
+}
+
+fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
+    check_known(node, &["name", "size", "page_size", "phys_addr"])?;
+    let size = num_attr(node, "size")?;
+    if size == 0 || size % PAGE != 0 {
+        return Err(err(node, format!("memory_region size 0x{size:x} is not a positive multiple of 4 KiB")));
+    }
+    let phys_addr = node.attribute("phys_addr").map(|t| number(node, "phys_addr", t)).transpose()?;
+    Ok(MemoryRegion { name: attr(node, "name")?.to_string(), size, phys_addr })
+}
+
+fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
+    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp"])?;
+    let name = attr(node, "name")?.to_string();
+    let priority = node.attribute("priority").map(|t| number(node, "priority", t)).transpose()?.unwrap_or(100);
+    if priority > 254 {
+        return Err(err(node, format!("{name}: priority {priority} is above 254")));
+    }
+    let mut pd = ProtectionDomain {
+        name,
+        priority: priority as u8,
+        program_image: String::new(),
+        maps: Vec::new(),
+        irqs: Vec::new(),
+        pci_devices: Vec::new(),
+        ioports: Vec::new(),
+        host_tap: None,
+    };
+    for c in node.children().filter(|n| n.is_element()) {
+        match c.tag_name().name() {
+            "program_image" => pd.program_image = attr(c, "path")?.to_string(),
+            "map" => {
+                check_known(c, &["mr", "vaddr", "perms", "cached", "setvar_vaddr"])?;
+                let perms_text = c.attribute("perms").unwrap_or("rw");
+                if perms_text.is_empty() || !perms_text.chars().all(|ch| "rwx".contains(ch)) {
+                    return Err(err(c, format!("{}: perms=\"{perms_text}\" must be made of r, w, x", pd.name)));
+                }
+                let cached = match c.attribute("cached").unwrap_or("true") {
+                    "true" => true,
+                    "false" => false,
+                    other => return Err(err(c, format!("{}: cached=\"{other}\" must be true or false", pd.name))),
+                };
+                pd.maps.push(Map {
+                    mr: attr(c, "mr")?.to_string(),
+                    vaddr: num_attr(c, "vaddr")?,
+                    perms: Perms {
+                        read: perms_text.contains('r'),
+                        write: perms_text.contains('w'),
+                        execute: perms_text.contains('x'),
+                    },
+                    cached,
+                    setvar_vaddr: c.attribute("setvar_vaddr").map(str::to_string),
+                });
+            }
+            "irq" => {
+                check_known(c, &["irq", "ioapic", "msi", "pci", "id", "trigger"])?;
+                let id = channel_id(c)?;
+                let level = c.attribute("trigger").unwrap_or("level") == "level";
+                let source = if let Some(t) = c.attribute("ioapic").or(c.attribute("irq")) {
+                    IrqSource::Ioapic { pin: number(c, "ioapic", t)? as u32, level }
+                } else if let Some(t) = c.attribute("msi") {
+                    IrqSource::Msi { vector: number(c, "msi", t)? as u32 }
+                } else if c.attribute("pci").is_some() {
+                    IrqSource::Pci
+                } else {
+                    return Err(err(c, format!("{}: <irq> needs ioapic=, msi= or pci=", pd.name)));
+                };
+                pd.irqs.push(Irq { source, id });
+            }
+            "pci_device" => pd.pci_devices.push(parse_pci(c)?),
+            "ioport" => {
+                let base = num_attr(c, "base")?;
+                let size = num_attr(c, "size")?;
+                if base + size > 0x10000 || size == 0 {
+                    return Err(err(c, format!("{}: <ioport> range 0x{base:x}+0x{size:x} is outside 0-0xffff", pd.name)));
+                }
+                pd.ioports.push((base as u16, size as u16));
+            }
+            "host_tap" => {
+                let side = attr(c, "side")?;
+                if side != "red" && side != "black" {
+                    return Err(err(c, format!("{}: <host_tap side=\"{side}\"> must be red or black", pd.name)));
+                }
+                pd.host_tap = Some(side.to_string());
+            }
+            "setvar" => {}
+            other => return Err(err(c, format!("{}: unknown element <{other}>", pd.name))),
+        }
+    }
+    if pd.program_image.is_empty() {
+        return Err(err(node, format!("{}: <program_image> is missing", pd.name)));
+    }
+    Ok(pd)
+}
+
+fn parse_pci(c: roxmltree::Node) -> Result<PciDevice, SdfError> {
+    check_known(c, &["id", "index", "bdf"])?;
+    if let Some(id) = c.attribute("id") {
+        let bad = || err(c, format!("<pci_device id=\"{id}\"> must be vvvv:dddd in hex"));
+        let (v, d) = id.split_once(':').ok_or_else(bad)?;
+        let vendor = u16::from_str_radix(v, 16).map_err(|_| bad())?;
+        let device = u16::from_str_radix(d, 16).map_err(|_| bad())?;
+        let index = c.attribute("index").map(|t| number(c, "index", t)).transpose()?.unwrap_or(0) as u32;
+        return Ok(PciDevice::Id { vendor, device, index });
+    }
+    let bdf = attr(c, "bdf")?;
+    let bad = || err(c, format!("<pci_device bdf=\"{bdf}\"> must be bb:dd.f in hex"));
+    let (b, rest) = bdf.split_once(':').ok_or_else(bad)?;
+    let (d, f) = rest.split_once('.').ok_or_else(bad)?;
+    let bus = u8::from_str_radix(b, 16).map_err(|_| bad())?;
+    let dev = u8::from_str_radix(d, 16).map_err(|_| bad())?;
+    let func = u8::from_str_radix(f, 16).map_err(|_| bad())?;
+    if dev > 31 || func > 7 {
+        return Err(bad());
+    }
+    Ok(PciDevice::Bdf { bus, dev, func })
+}
+
+fn channel_id(node: roxmltree::Node) -> Result<u8, SdfError> {
+    let id = num_attr(node, "id")?;
+    if id > u64::from(MAX_CHANNEL_ID) {
+        return Err(err(node, format!("channel id {id} is above {MAX_CHANNEL_ID}")));
+    }
+    Ok(id as u8)
+}
+
+fn parse_channel(node: roxmltree::Node) -> Result<Channel, SdfError> {
+    let ends: Vec<End> = node
+        .children()
+        .filter(|n| n.is_element())
+        .map(|e| {
+            if e.tag_name().name() != "end" {
+                return Err(err(e, format!("<channel> holds <end> only, not <{}>", e.tag_name().name())));
+            }
+            check_known(e, &["pd", "id", "pp", "notify"])?;
+            Ok(End { pd: attr(e, "pd")?.to_string(), id: channel_id(e)? })
+        })
+        .collect::<Result<_, _>>()?;
+    let [a, b]: [End; 2] = ends.try_into().map_err(|_| err(node, "a <channel> must have exactly two <end>s"))?;
+    Ok(Channel { ends: [a, b] })
+}
+
+#[cfg(test)]
+mod tests;
