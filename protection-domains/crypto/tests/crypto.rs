@@ -1,0 +1,278 @@
+//! Two crypto PDs talking WireGuard to each other through fake stack PDs.
+
+use boringtun::x25519::{PublicKey, StaticSecret};
+use encryptor_config::{CryptoConfig, PeerConfig, Prefix};
+use pd_api::{ChannelSet, Handler};
+use pd_crypto::{Crypto, BLACK, RED, TIMER};
+use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
+use pd_testkit::{FarEnd, TestPd};
+use std::net::SocketAddr;
+
+struct Box_ {
+    pd: &'static TestPd,
+    crypto: Crypto,
+    red: FarEnd,
+    black: FarEnd,
+    addr: SocketAddr,
+}
+
+fn public(secret: [u8; 32]) -> [u8; 32] {
+    PublicKey::from(&StaticSecret::from(secret)).to_bytes()
+}
+
+fn make(name: &str, secret: [u8; 32], addr: &str, peers: Vec<PeerConfig>) -> Box_ {
+    let pd = TestPd::new(name);
+    let red = pd.link("red", 64);
+    let black = pd.link("black", 64);
+    let crypto = Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, peers }).unwrap();
+    Box_ { pd, crypto, red, black, addr: addr.parse().unwrap() }
+}
+
+fn peer(secret: [u8; 32], endpoint: Option<&str>, allowed: &[&str]) -> PeerConfig {
+    PeerConfig {
+        public_key: public(secret),
+        preshared_key: Some([7; 32]),
+        endpoint: endpoint.map(|e| e.parse().unwrap()),
+        allowed_ips: allowed.iter().map(|a| a.parse::<Prefix>().unwrap()).collect(),
+        persistent_keepalive: None,
+    }
+}
+
+impl Box_ {
+    fn run(&mut self, ch: pd_api::Channel) {
+        self.pd.enter();
+        self.crypto.notified(ChannelSet::EMPTY.with(ch)).unwrap();
+    }
+    fn counter(&self, name: &str) -> u64 {
+        let mut v = None;
+        self.crypto.counters(&mut |k, n| {
+            if k == name {
+                v = Some(n)
+            }
+        });
+        v.unwrap_or_else(|| panic!("no counter {name}"))
+    }
+    /// Datagrams this box sent to the network: (destination, message).
+    fn sent(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        self.black
+            .drain()
+            .into_iter()
+            .map(|m| {
+                let (EndpointHeader(to), payload) = EndpointHeader::parse(&m).unwrap();
+                (to, payload.to_vec())
+            })
+            .collect()
+    }
+    /// Delivers a datagram from `from` to this box.
+    fn receive(&mut self, from: SocketAddr, msg: &[u8]) {
+        let mut buf = vec![0u8; ENDPOINT_HEADER_LEN + msg.len()];
+        EndpointHeader(from).emit(&mut buf);
+        buf[ENDPOINT_HEADER_LEN..].copy_from_slice(msg);
+        self.black.send(&buf);
+        self.run(BLACK);
+    }
+}
+
+/// Moves every datagram `from` sent into `to`; returns the messages.
+fn shuttle(from: &mut Box_, to: &mut Box_) -> Vec<Vec<u8>> {
+    let msgs = from.sent();
+    for (dst, m) in &msgs {
+        assert_eq!(*dst, to.addr, "sent to the peer's endpoint");
+        to.receive(from.addr, m);
+    }
+    msgs.into_iter().map(|(_, m)| m).collect()
+}
+
+fn ipv4(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let total = 20 + payload.len();
+    let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0];
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(payload);
+    p
+}
+
+const A: [u8; 32] = [1; 32];
+const B: [u8; 32] = [2; 32];
+const C: [u8; 32] = [3; 32];
+
+fn pair() -> (Box_, Box_) {
+    let a = make("crypto_a", A, "192.0.2.1:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])]);
+    // B learns A's endpoint from A's first authenticated message.
+    let b = make("crypto_b", B, "192.0.2.2:51820", vec![peer(A, None, &["10.1.0.0/24", "fd00:1::/64"])]);
+    (a, b)
+}
+
+/// Handshake and one packet through; returns the data message B received.
+fn establish(a: &mut Box_, b: &mut Box_) -> Vec<u8> {
+    let packet = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"first");
+    a.red.send(&packet);
+    a.run(RED);
+    let init = shuttle(a, b);
+    assert_eq!(init.len(), 1);
+    assert_eq!(init[0][0], 1, "a handshake initiation goes first");
+    assert_eq!(init[0].len(), 148);
+    shuttle(b, a); // response
+    let data = shuttle(a, b); // the queued packet, flushed after the handshake
+    assert!(data.iter().any(|m| m[0] == 4));
+    assert_eq!(b.red.drain(), vec![packet]);
+    assert_eq!(a.counter("handshakes_completed"), 1);
+    assert_eq!(b.counter("handshakes_answered"), 1);
+    data.into_iter().find(|m| m[0] == 4).unwrap()
+}
+
+#[test]
+fn handshake_then_data_both_ways() {
+    let (mut a, mut b) = pair();
+    establish(&mut a, &mut b);
+    // B answers to the endpoint it learned.
+    let back = ipv4([10, 2, 0, 2], [10, 1, 0, 2], b"reply");
+    b.red.send(&back);
+    b.run(RED);
+    shuttle(&mut b, &mut a);
+    assert_eq!(a.red.drain(), vec![back]);
+    let mut delivered = 0;
+    for round in 0..2u8 {
+        for i in 0..50u8 {
+            a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[round * 50 + i; 100]));
+        }
+        a.run(RED);
+        let msgs = shuttle(&mut a, &mut b);
+        assert!(msgs.iter().all(|m| m[0] == 4 && !m.windows(8).any(|w| w == [round * 50 + 1; 8])), "ciphertext only");
+        delivered += b.red.drain().len();
+    }
+    assert_eq!(delivered, 100);
+}
+
+#[test]
+fn nothing_leaves_without_a_route() {
+    let (mut a, _b) = pair();
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 3, 0, 2], b"nowhere"));
+    a.red.send(&[0x99; 40]);
+    a.run(RED);
+    assert!(a.sent().is_empty());
+    assert_eq!(a.counter("drop_no_route"), 1);
+    assert_eq!(a.counter("drop_not_ip"), 1);
+}
+
+#[test]
+fn replayed_data_is_dropped_and_the_tunnel_lives() {
+    let (mut a, mut b) = pair();
+    let data = establish(&mut a, &mut b);
+    b.receive(a.addr, &data);
+    b.receive(a.addr, &data);
+    assert_eq!(b.counter("drop_replay"), 2);
+    assert!(b.red.drain().is_empty());
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"after"));
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain().len(), 1);
+}
+
+#[test]
+fn replayed_initiation_is_dropped() {
+    let (mut a, mut b) = pair();
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"x"));
+    a.run(RED);
+    let init = a.sent().pop().unwrap().1;
+    b.receive(a.addr, &init);
+    b.sent();
+    b.receive(a.addr, &init);
+    assert!(b.sent().is_empty(), "no second response");
+    assert_eq!(b.counter("drop_stale_timestamp"), 1);
+}
+
+#[test]
+fn inner_source_must_be_in_the_peers_allowed_ips() {
+    let (mut a, mut b) = pair();
+    establish(&mut a, &mut b);
+    a.red.send(&ipv4([10, 7, 7, 7], [10, 2, 0, 2], b"spoofed source"));
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert!(b.red.drain().is_empty());
+    assert_eq!(b.counter("drop_source_not_allowed"), 1);
+}
+
+#[test]
+fn unknown_peer_is_refused() {
+    let (_a, mut b) = pair();
+    let mut c = make("crypto_c", C, "192.0.2.3:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])]);
+    c.red.send(&ipv4([10, 3, 0, 2], [10, 2, 0, 2], b"let me in"));
+    c.run(RED);
+    let init = c.sent().pop().unwrap().1;
+    b.receive(c.addr, &init);
+    assert!(b.sent().is_empty());
+    assert_eq!(b.counter("drop_unknown_peer"), 1);
+}
+
+#[test]
+fn garbage_from_the_network_is_counted() {
+    let (mut a, mut b) = pair();
+    establish(&mut a, &mut b);
+    let from = a.addr;
+    let mut x = 99u32;
+    for len in 0..300usize {
+        let msg: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect();
+        b.receive(from, &msg);
+    }
+    // Every message type with wrong lengths, and valid lengths with garbage.
+    for (kind, len) in [(1u8, 100), (1, 148), (2, 92), (2, 50), (3, 64), (4, 31), (4, 200)] {
+        let mut m = vec![0x5au8; len];
+        m[..4].copy_from_slice(&[kind, 0, 0, 0]);
+        b.receive(from, &m);
+    }
+    // A message without a valid endpoint header.
+    b.black.send(&[9u8; 40]);
+    b.run(BLACK);
+    assert!(b.red.drain().is_empty());
+    assert!(b.sent().is_empty(), "garbage is never answered");
+    for c in ["drop_invalid_packet", "drop_invalid_mac", "drop_bad_header"] {
+        assert!(b.counter(c) >= 1, "{c}");
+    }
+    let dropped: u64 = [
+        "drop_invalid_packet", "drop_invalid_mac", "drop_bad_header", "drop_bad_index", "drop_bad_aead",
+        "drop_no_session", "drop_replay", "drop_bad_counter", "drop_wrong_state", "drop_other_error",
+    ]
+    .iter()
+    .map(|c| b.counter(c))
+    .sum();
+    assert_eq!(dropped, 300 + 7 + 1, "every garbage message is counted exactly once");
+    // The tunnel still works.
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"alive"));
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain().len(), 1);
+}
+
+#[test]
+fn initiation_flood_gets_cookie_replies() {
+    let (mut a, mut b) = pair();
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"x"));
+    a.run(RED);
+    let init = a.sent().pop().unwrap().1;
+    let mut replies = Vec::new();
+    for _ in 0..300 {
+        b.receive(a.addr, &init);
+        replies.extend(b.sent());
+    }
+    assert!(b.counter("cookie_replies_sent") > 0, "the rate limiter answers with cookies under load");
+    assert!(replies.iter().any(|(_, m)| m[0] == 3 && m.len() == 64));
+}
+
+#[test]
+fn timers_send_keepalives_and_retry_handshakes() {
+    let mut a = make("crypto_a", A, "192.0.2.1:51820", vec![PeerConfig {
+        persistent_keepalive: Some(1),
+        ..peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])
+    }]);
+    // No traffic at all: the persistent keepalive starts a handshake on a tick.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    a.run(TIMER);
+    let sent = a.sent();
+    assert!(sent.iter().any(|(_, m)| m[0] == 1), "persistent keepalive triggers a handshake");
+}

@@ -1,0 +1,138 @@
+//! A test platform for PD crates.
+//!
+//! A test builds the PD under test inside a [`TestPd`] (which installs itself as
+//! the thread's platform), gives it rings with [`TestPd::link`], and plays the
+//! neighbouring PDs through the returned [`FarEnd`]s: what it sends there the PD
+//! receives, and what the PD sends comes out there. Time is set by the test.
+
+use pd_api::{Channel, MemoryRegion, MessageInfo, Platform};
+use pd_ring::{Layout, Receiver, Sender, SLOT_SIZE};
+use std::collections::HashMap;
+use std::fmt;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Zeroed, 64-byte-aligned memory standing in for a shared region (leaked: tests are short).
+fn region(bytes: usize) -> MemoryRegion {
+    let words: &'static mut [u64] = Box::leak(vec![0u64; bytes / 8 + 8].into_boxed_slice());
+    let p = words.as_mut_ptr() as usize;
+    let aligned = (p + 63) & !63;
+    // SAFETY: aligned..aligned+bytes lies inside the leaked allocation, which lives forever.
+    unsafe { MemoryRegion::new(NonNull::new(aligned as *mut u8).unwrap(), bytes) }
+}
+
+/// The PD under test's platform.
+pub struct TestPd {
+    name: String,
+    regions: Mutex<HashMap<String, MemoryRegion>>,
+    notified: Mutex<Vec<usize>>,
+    now: AtomicU64,
+}
+
+impl TestPd {
+    /// A platform for PD `name`, installed on this thread.
+    pub fn new(name: &str) -> &'static Self {
+        let pd: &'static Self = Box::leak(Box::new(Self {
+            name: name.into(),
+            regions: Mutex::new(HashMap::new()),
+            notified: Mutex::new(Vec::new()),
+            now: AtomicU64::new(1_000_000_000),
+        }));
+        pd.enter();
+        pd
+    }
+
+    /// Makes this the thread's platform again (when a test drives two PDs).
+    pub fn enter(&'static self) {
+        pd_api::set_platform(self);
+    }
+
+    /// Gives the PD a link called `name` with `slots` slots per direction and
+    /// returns the neighbour's end of it.
+    pub fn link(&self, name: &str, slots: u32) -> FarEnd {
+        let layout = Layout::new(slots);
+        let (tx_data, tx_ctl) = (region(layout.data_bytes()), region(layout.ctl_bytes()));
+        let (rx_data, rx_ctl) = (region(layout.data_bytes()), region(layout.ctl_bytes()));
+        let mut r = self.regions.lock().unwrap();
+        r.insert(format!("{name}_tx_data"), tx_data);
+        r.insert(format!("{name}_tx_ctl"), tx_ctl);
+        r.insert(format!("{name}_rx_data"), rx_data);
+        r.insert(format!("{name}_rx_ctl"), rx_ctl);
+        FarEnd {
+            // What the PD sends (its tx) we receive, and the other way round.
+            rx: Receiver::new(tx_data, tx_ctl).unwrap(),
+            tx: Sender::new(rx_data, rx_ctl).unwrap(),
+            ctl: [tx_ctl, rx_ctl],
+        }
+    }
+
+    /// Sets the monotonic clock.
+    pub fn set_now_ns(&self, ns: u64) {
+        self.now.store(ns, Ordering::Relaxed);
+    }
+
+    /// Advances the monotonic clock.
+    pub fn advance_ns(&self, ns: u64) {
+        self.now.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Channels the PD notified since the last call.
+    pub fn take_notifications(&self) -> Vec<usize> {
+        std::mem::take(&mut self.notified.lock().unwrap())
+    }
+}
+
+impl Platform for TestPd {
+    fn pd_name(&self) -> &str {
+        &self.name
+    }
+    fn notify(&self, channel: Channel) {
+        self.notified.lock().unwrap().push(channel.index());
+    }
+    fn irq_ack(&self, _channel: Channel) {}
+    fn pp_call(&self, _channel: Channel, _msg_info: MessageInfo) -> MessageInfo {
+        MessageInfo::new(u64::MAX, 0)
+    }
+    fn get_mr(&self, _i: usize) -> u64 {
+        0
+    }
+    fn set_mr(&self, _i: usize, _value: u64) {}
+    fn memory_region(&self, name: &str) -> Option<MemoryRegion> {
+        self.regions.lock().unwrap().get(name).copied()
+    }
+    fn now_ns(&self) -> u64 {
+        self.now.load(Ordering::Relaxed)
+    }
+    fn log(&self, args: fmt::Arguments<'_>) {
+        eprintln!("[{}] {}", self.name, args);
+    }
+}
+
+/// The neighbour's end of one of the PD's links.
+pub struct FarEnd {
+    /// Sends to the PD.
+    pub tx: Sender,
+    /// Receives what the PD sent.
+    pub rx: Receiver,
+    /// The two control regions (what the PD sends, what it receives), for tests
+    /// that corrupt queues.
+    pub ctl: [MemoryRegion; 2],
+}
+
+impl FarEnd {
+    /// Sends one buffer to the PD (panics if the ring is full: a test bug).
+    pub fn send(&mut self, bytes: &[u8]) {
+        assert!(self.tx.send(bytes).unwrap(), "ring to the PD is full");
+    }
+
+    /// Everything the PD has sent, oldest first.
+    pub fn drain(&mut self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; SLOT_SIZE];
+        while let Some(n) = self.rx.recv(&mut buf).unwrap() {
+            out.push(buf[..n].to_vec());
+        }
+        out
+    }
+}
