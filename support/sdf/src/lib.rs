@@ -14,11 +14,15 @@
 //!   (the NIC a driver PD owns) and `<ioport base size>`; the seL4 root task
 //!   resolves them at boot.
 //! - `<irq>` may say `ioapic="pin"` or `msi="vector"` instead of Microkit's `irq`.
+//! - `<protection_domain domain="red|black|crypto|neutral">` and
+//!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
 //!
 //! Every problem is an error that names the element and attribute at fault.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+pub mod isolation;
 
 /// A named region of memory that PDs map.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +33,8 @@ pub struct MemoryRegion {
     pub size: u64,
     /// Fixed physical address (device memory), if any.
     pub phys_addr: Option<u64>,
+    /// Holds key material (extension): only the crypto domain may map it.
+    pub secret: bool,
 }
 
 /// Access rights of a mapping.
@@ -105,6 +111,22 @@ pub struct ProtectionDomain {
     pub ioports: Vec<(u16, u16)>,
     /// On the host runtime, the TAP side that replaces this PD (extension).
     pub host_tap: Option<String>,
+    /// Which side of the encryptor it belongs to (extension): `red`, `black`,
+    /// `crypto` or `neutral` (the default: timer, serial).
+    pub domain: Domain,
+}
+
+/// The side of the encryptor a PD belongs to, for the isolation check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Domain {
+    /// Plaintext side (nic_red, net_red).
+    Red,
+    /// Ciphertext side (net_black, nic_black).
+    Black,
+    /// Where red meets black; holds the keys.
+    Crypto,
+    /// Serves both sides with no data path (timer, serial).
+    Neutral,
 }
 
 /// One end of a channel.
@@ -298,23 +320,36 @@ impl System {
 }
 
 fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
-    check_known(node, &["name", "size", "page_size", "phys_addr"])?;
+    check_known(node, &["name", "size", "page_size", "phys_addr", "secret"])?;
     let size = num_attr(node, "size")?;
     if size == 0 || size % PAGE != 0 {
         return Err(err(node, format!("memory_region size 0x{size:x} is not a positive multiple of 4 KiB")));
     }
     let phys_addr = node.attribute("phys_addr").map(|t| number(node, "phys_addr", t)).transpose()?;
-    Ok(MemoryRegion { name: attr(node, "name")?.to_string(), size, phys_addr })
+    let secret = match node.attribute("secret").unwrap_or("false") {
+        "true" => true,
+        "false" => false,
+        other => return Err(err(node, format!("memory_region secret=\"{other}\" must be true or false"))),
+    };
+    Ok(MemoryRegion { name: attr(node, "name")?.to_string(), size, phys_addr, secret })
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
-    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp"])?;
+    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain"])?;
     let name = attr(node, "name")?.to_string();
     let priority = node.attribute("priority").map(|t| number(node, "priority", t)).transpose()?.unwrap_or(100);
     if priority > 254 {
         return Err(err(node, format!("{name}: priority {priority} is above 254")));
     }
+    let domain = match node.attribute("domain").unwrap_or("neutral") {
+        "red" => Domain::Red,
+        "black" => Domain::Black,
+        "crypto" => Domain::Crypto,
+        "neutral" => Domain::Neutral,
+        other => return Err(err(node, format!("{name}: domain=\"{other}\" must be red, black, crypto or neutral"))),
+    };
     let mut pd = ProtectionDomain {
+        domain,
         name,
         priority: priority as u8,
         program_image: String::new(),

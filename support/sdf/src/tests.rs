@@ -49,3 +49,98 @@ fn errors_carry_the_line() {
     let e = System::parse("<system>\n\n<memory_region name=\"m\" size=\"zz\"/>\n</system>").unwrap_err();
     assert_eq!(e.line, 3);
 }
+
+mod isolation_check {
+    use super::REAL;
+    use crate::{isolation, System};
+
+    fn check(xml: &str) -> isolation::Report {
+        isolation::check(&System::parse(xml).unwrap())
+    }
+
+    fn rejected(xml: &str, names: &[&str]) {
+        let r = check(xml);
+        assert!(!r.ok(), "accepted a broken system");
+        let all = r.violations.join("\n");
+        for n in names {
+            assert!(all.contains(n), "violations do not name {n}:\n{all}");
+        }
+    }
+
+    /// The real system with `extra` inserted before the closing tag of PD `pd`.
+    fn with_map(pd: &str, extra: &str) -> String {
+        let start = REAL.find(&format!("<protection_domain name=\"{pd}\"")).unwrap();
+        let end = start + REAL[start..].find("</protection_domain>").unwrap();
+        format!("{}{extra}\n{}", &REAL[..end], &REAL[end..])
+    }
+
+    #[test]
+    fn the_real_system_is_isolated_and_has_no_bypass() {
+        let r = check(REAL);
+        assert!(r.ok(), "{:?}", r.violations);
+        assert!(r.bypass_paths.is_empty());
+    }
+
+    #[test]
+    fn black_mapping_a_red_ring_is_rejected() {
+        rejected(&with_map("net_black", r#"<map mr="net_red_to_crypto_data" vaddr="0x7000000" perms="r" />"#), &["net_red_to_crypto_data", "net_black"]);
+    }
+
+    #[test]
+    fn keys_outside_crypto_are_rejected() {
+        rejected(&with_map("net_red", r#"<map mr="crypto_config" vaddr="0x7000000" perms="r" />"#), &["crypto_config", "net_red"]);
+    }
+
+    #[test]
+    fn a_direct_nic_channel_across_sides_is_rejected() {
+        let xml = REAL.replace("</system>", "<channel><end pd=\"nic_red\" id=\"9\" /><end pd=\"net_black\" id=\"9\" /></channel></system>");
+        rejected(&xml, &["nic_red:9", "net_black:9"]);
+    }
+
+    #[test]
+    fn a_second_writer_of_a_data_region_is_rejected() {
+        let xml = REAL.replacen(
+            r#"<map mr="crypto_to_net_black_data" vaddr="0x20000000" perms="r""#,
+            r#"<map mr="crypto_to_net_black_data" vaddr="0x20000000" perms="rw""#,
+            1,
+        );
+        assert_ne!(xml, REAL, "the test must change the file");
+        rejected(&xml, &["crypto_to_net_black_data", "2 writers"]);
+    }
+
+    #[test]
+    fn a_device_claimed_twice_or_by_crypto_is_rejected() {
+        let xml = with_map("crypto", r#"<pci_device id="8086:100e" index="0" />"#);
+        rejected(&xml, &["claimed by more than one PD", "crypto PD crypto owns"]);
+    }
+
+    #[test]
+    fn a_neutral_pd_bridging_the_sides_is_rejected() {
+        let xml = with_map("timer", r#"<map mr="nic_red_to_net_red_data" vaddr="0x7000000" perms="r" /><map mr="nic_black_to_net_black_data" vaddr="0x7200000" perms="r" />"#);
+        rejected(&xml, &["neutral PD timer"]);
+    }
+
+    #[test]
+    fn crypto_cut_off_from_a_side_is_rejected() {
+        let xml = REAL.replace(r#"<channel><end pd="crypto" id="1" /><end pd="net_black" id="1" /></channel>"#, "");
+        assert_ne!(xml, REAL);
+        rejected(&xml, &["crypto has no channel to the Black side"]);
+    }
+
+    #[test]
+    fn a_bypass_link_between_the_stacks_passes_and_is_reported() {
+        let xml = with_map("net_red", r#"<map mr="bypass_data" vaddr="0x7000000" perms="rw" setvar_vaddr="bypass_tx_data" />"#)
+            .replace("<memory_region name=\"crypto_config\"", "<memory_region name=\"bypass_data\" size=\"0x1000\" /><memory_region name=\"crypto_config\"");
+        let xml = with_map_in(&xml, "net_black", r#"<map mr="bypass_data" vaddr="0x7000000" perms="r" setvar_vaddr="bypass_rx_data" />"#)
+            .replace("</system>", "<channel><end pd=\"net_red\" id=\"2\" /><end pd=\"net_black\" id=\"2\" /></channel></system>");
+        let r = check(&xml);
+        assert!(r.ok(), "{:?}", r.violations);
+        assert_eq!(r.bypass_paths.len(), 2, "{:?}", r.bypass_paths);
+    }
+
+    fn with_map_in(xml: &str, pd: &str, extra: &str) -> String {
+        let start = xml.find(&format!("<protection_domain name=\"{pd}\"")).unwrap();
+        let end = start + xml[start..].find("</protection_domain>").unwrap();
+        format!("{}{extra}\n{}", &xml[..end], &xml[end..])
+    }
+}

@@ -1,0 +1,134 @@
+//! The red/black isolation check of a system description.
+//!
+//! From the regions, mappings, channels and devices alone it establishes:
+//! 1. red PDs and black PDs share no memory region and no channel, except a
+//!    bypass link between the two *stack* PDs, which is allowed only because the
+//!    operator configured split tunnelling, and is reported;
+//! 2. a region marked `secret` (key material) is mapped into crypto PDs only;
+//! 3. every data region has exactly one writer (the consumer of a ring maps its
+//!    producer's data read-only, so it cannot rewrite what it was given);
+//! 4. each PCI device and each device region (fixed physical address) belongs to
+//!    one PD only, and that PD is not crypto;
+//! 5. crypto is connected to both sides (otherwise nothing would be encrypted).
+//!
+//! Neutral PDs (timer, serial) may have channels to anyone but may not share
+//! memory with both sides (they could relay between them).
+
+use crate::{Domain, System};
+use std::collections::BTreeSet;
+
+/// The outcome: violations (the check fails if any) and reported bypass paths.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Each rule broken, naming the region, channel or device.
+    pub violations: Vec<String>,
+    /// Configured red↔black bypass paths, as region or channel descriptions.
+    pub bypass_paths: Vec<String>,
+}
+
+impl Report {
+    /// Whether the system passed.
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+fn is_stack(name: &str) -> bool {
+    name.starts_with("net_")
+}
+
+/// Checks `sys`.
+pub fn check(sys: &System) -> Report {
+    let mut r = Report::default();
+    let domain = |pd: &str| sys.pd(pd).map(|p| p.domain).unwrap_or(Domain::Neutral);
+
+    for region in &sys.memory_regions {
+        let users: Vec<_> = sys
+            .protection_domains
+            .iter()
+            .filter_map(|pd| pd.maps.iter().find(|m| m.mr == region.name).map(|m| (pd, m)))
+            .collect();
+        let red: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Red).map(|(p, _)| p.name.as_str()).collect();
+        let black: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Black).map(|(p, _)| p.name.as_str()).collect();
+        let neutral: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Neutral).map(|(p, _)| p.name.as_str()).collect();
+        if !red.is_empty() && !black.is_empty() {
+            // A bypass link joins the two stack PDs and nobody else.
+            if users.iter().all(|(p, _)| is_stack(&p.name) && p.domain != Domain::Crypto) && neutral.is_empty() {
+                r.bypass_paths.push(format!("region {} shared by {} and {}", region.name, red.join(","), black.join(",")));
+            } else {
+                r.violations.push(format!(
+                    "region {} is shared by red PD {} and black PD {} (only the stack PDs may share a bypass link)",
+                    region.name,
+                    red.join(","),
+                    black.join(",")
+                ));
+            }
+        }
+        if region.secret {
+            for (p, _) in users.iter().filter(|(p, _)| p.domain != Domain::Crypto) {
+                r.violations.push(format!("secret region {} (key material) is mapped into {}, which is not crypto", region.name, p.name));
+            }
+        }
+        let writers: Vec<_> = users.iter().filter(|(_, m)| m.perms.write).map(|(p, _)| p.name.as_str()).collect();
+        if region.name.ends_with("_data") && writers.len() > 1 {
+            r.violations.push(format!("data region {} has {} writers ({}); a ring's data has one", region.name, writers.len(), writers.join(",")));
+        }
+        if region.phys_addr.is_some() && users.len() > 1 {
+            let names: Vec<_> = users.iter().map(|(p, _)| p.name.as_str()).collect();
+            r.violations.push(format!("device region {} is mapped into {} PDs ({})", region.name, users.len(), names.join(",")));
+        }
+    }
+
+    for c in &sys.channels {
+        let [a, b] = &c.ends;
+        let (da, db) = (domain(&a.pd), domain(&b.pd));
+        let red_black = matches!((da, db), (Domain::Red, Domain::Black) | (Domain::Black, Domain::Red));
+        if red_black {
+            let what = format!("channel {}:{} <-> {}:{}", a.pd, a.id, b.pd, b.id);
+            if is_stack(&a.pd) && is_stack(&b.pd) {
+                r.bypass_paths.push(what);
+            } else {
+                r.violations.push(format!("{what} joins red and black directly"));
+            }
+        }
+    }
+
+    // A neutral PD that shared memory with both sides could relay between them.
+    for pd in sys.protection_domains.iter().filter(|p| p.domain == Domain::Neutral) {
+        let mut sides = BTreeSet::new();
+        for m in &pd.maps {
+            for other in sys.protection_domains.iter().filter(|o| o.name != pd.name) {
+                if other.maps.iter().any(|om| om.mr == m.mr) {
+                    sides.insert(other.domain);
+                }
+            }
+        }
+        if sides.contains(&Domain::Red) && sides.contains(&Domain::Black) {
+            r.violations.push(format!("neutral PD {} shares memory with both red and black PDs", pd.name));
+        }
+    }
+
+    let mut claimed = BTreeSet::new();
+    for pd in &sys.protection_domains {
+        for dev in &pd.pci_devices {
+            let key = format!("{dev:?}");
+            if !claimed.insert(key.clone()) {
+                r.violations.push(format!("PCI device {key} is claimed by more than one PD (again by {})", pd.name));
+            }
+            if pd.domain == Domain::Crypto {
+                r.violations.push(format!("crypto PD {} owns PCI device {key}", pd.name));
+            }
+        }
+    }
+
+    for side in [Domain::Red, Domain::Black] {
+        let linked = sys.channels.iter().any(|c| {
+            let d: Vec<_> = c.ends.iter().map(|e| domain(&e.pd)).collect();
+            d.contains(&Domain::Crypto) && d.contains(&side)
+        });
+        if !linked {
+            r.violations.push(format!("crypto has no channel to the {side:?} side"));
+        }
+    }
+    r
+}
