@@ -67,6 +67,24 @@ impl TestPd {
         }
     }
 
+    /// Joins link `name` of this PD to link `peer_name` of PD `peer` with shared
+    /// rings, as `system.xml` would: what one sends, the other receives.
+    pub fn connect(&self, name: &str, peer: &TestPd, peer_name: &str, slots: u32) {
+        let layout = Layout::new(slots);
+        let (ab_data, ab_ctl) = (region(layout.data_bytes()), region(layout.ctl_bytes()));
+        let (ba_data, ba_ctl) = (region(layout.data_bytes()), region(layout.ctl_bytes()));
+        let mut r = self.regions.lock().unwrap();
+        r.insert(format!("{name}_tx_data"), ab_data);
+        r.insert(format!("{name}_tx_ctl"), ab_ctl);
+        r.insert(format!("{name}_rx_data"), ba_data);
+        r.insert(format!("{name}_rx_ctl"), ba_ctl);
+        let mut p = peer.regions.lock().unwrap();
+        p.insert(format!("{peer_name}_tx_data"), ba_data);
+        p.insert(format!("{peer_name}_tx_ctl"), ba_ctl);
+        p.insert(format!("{peer_name}_rx_data"), ab_data);
+        p.insert(format!("{peer_name}_rx_ctl"), ab_ctl);
+    }
+
     /// Sets the monotonic clock.
     pub fn set_now_ns(&self, ns: u64) {
         self.now.store(ns, Ordering::Relaxed);
