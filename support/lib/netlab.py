@@ -18,7 +18,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST_BIN = os.path.join(ROOT, "target", "release", "encryptor-host")
-SYSTEM_XML = os.path.join(ROOT, "system.xml")
+# ENCRYPTOR_SYSTEM_XML overrides the system description (e.g. to run a binary against
+# the description it was built with).
+SYSTEM_XML = os.environ.get("ENCRYPTOR_SYSTEM_XML") or os.path.join(ROOT, "system.xml")
 GEN_CONFIGS = os.path.join(ROOT, "support", "gen-demo-configs")
 
 # The demo addressing (must match support/gen-demo-configs).
@@ -222,3 +224,96 @@ def iperf3(lab, client_ns, server_ns, server_addr, seconds=10, extra=()):
     if "sum_received" in end:
         return end["sum_received"]["bits_per_second"] / 1e6, end["sum_received"]["bytes"]
     return end["sum"]["bits_per_second"] / 1e6, end["sum"]["bytes"]
+
+
+# --- Helpers for the system tests (captures, scripts in namespaces) -----------------
+
+
+def run_python(lab, ns, code, *args, timeout=60, check=True):
+    """Runs a Python snippet (`code`, with sys.argv[1:] = args) inside `ns`."""
+    return lab.exec(ns, [sys.executable, "-c", code, *map(str, args)], check=check, timeout=timeout)
+
+
+def spawn_python(lab, ns, code, *args, log_name):
+    """Starts a Python snippet inside `ns` as a lab process (killed at lab close)."""
+    return lab.spawn(ns, [sys.executable, "-u", "-c", code, *map(str, args)], log_name)
+
+
+class Capture:
+    """A tcpdump capture to a pcap file in the lab's directory.
+
+        cap = Capture(lab, ns, "br0", "wan"); ...traffic...; frames = cap.stop()
+    """
+
+    def __init__(self, lab, ns, iface, name, bpf=()):
+        self.lab = lab
+        self.path = os.path.join(lab.tmp, f"{name}.pcap")
+        # -Z root: tcpdump must still be able to write into the lab's private tmp dir.
+        self.proc = lab.spawn(ns, ["tcpdump", "-n", "-i", iface, "-U", "--immediate-mode", "-s", "0", "-Z", "root",
+                                   "-w", self.path, *bpf], f"tcpdump-{name}.log")
+        wait_for_line(self.proc, r"listening on", 10)
+
+    def stop(self):
+        """Stops tcpdump (flushing the file) and returns the captured frames."""
+        time.sleep(0.2)  # frames in flight reach the file
+        self.log = self.lab.stop(self.proc)
+        return read_pcap(self.path)
+
+
+def read_pcap(path):
+    """The frames (bytes) of a classic pcap file; tolerates a cut-off last record."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return []
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    else:
+        raise ValueError(f"{path}: not a pcap file")
+    frames, off = [], 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(endian + "I", data[off + 8:off + 12])[0]
+        off += 16
+        if off + incl > len(data):
+            break
+        frames.append(data[off:off + incl])
+        off += incl
+    return frames
+
+
+def udp_ports(frame):
+    """(src port, dst port) of an Ethernet/IPv4-or-IPv6/UDP frame, else None."""
+    if len(frame) < 14:
+        return None
+    ethertype = int.from_bytes(frame[12:14], "big")
+    ip = frame[14:]
+    if ethertype == 0x0800 and len(ip) >= 20 and ip[9] == 17:
+        hl = (ip[0] & 0x0F) * 4
+        udp = ip[hl:hl + 4]
+    elif ethertype == 0x86DD and len(ip) >= 44 and ip[6] == 17:
+        udp = ip[40:44]
+    else:
+        return None
+    if len(udp) < 4:
+        return None
+    return int.from_bytes(udp[0:2], "big"), int.from_bytes(udp[2:4], "big")
+
+
+def mac_of(lab, ns, dev):
+    """The MAC address (bytes) of interface `dev` in `ns`."""
+    out = lab.ip(ns, "-o", "link", "show", "dev", dev).stdout
+    m = re.search(r"link/ether ([0-9a-f:]{17})", out)
+    if not m:
+        raise RuntimeError(f"no MAC for {dev} in {ns}: {out}")
+    return bytes.fromhex(m.group(1).replace(":", ""))
+
+
+def neighbour_mac(lab, ns, addr):
+    """The MAC (bytes) `ns` has learned for `addr`, or None."""
+    out = lab.ip(ns, "neigh", "show", addr, check=False).stdout
+    m = re.search(r"lladdr ([0-9a-f:]{17})", out)
+    return bytes.fromhex(m.group(1).replace(":", "")) if m else None

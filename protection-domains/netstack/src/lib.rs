@@ -272,7 +272,9 @@ impl Iface {
             self.counters.drop_bad_ipv4 += 1;
             return Received::Handled;
         };
-        if !pkt.verify_checksum() {
+        // The version must agree with the EtherType: otherwise later stages, which
+        // read the version nibble, would treat the packet as another protocol.
+        if pkt.version() != 4 || !pkt.verify_checksum() {
             self.counters.drop_bad_ipv4 += 1;
             return Received::Handled;
         }

@@ -1,0 +1,54 @@
+"""The demo topology with assertions: pc_a — enc_a — wan — enc_b — pc_b."""
+
+import os
+import re
+import subprocess
+
+import netlab
+from netlab import SITES
+
+
+def stop_both(t):
+    """Stops both encryptors; checks each exited 0 with a counter report."""
+    out = {}
+    for name in ("enc_a", "enc_b"):
+        enc = t[name]
+        text, counters = enc.stop()
+        assert enc.proc.returncode == 0, f"{name} exited {enc.proc.returncode}:\n{text[-2000:]}"
+        assert counters, f"{name} printed no counters:\n{text[-2000:]}"
+        out[name] = counters
+    return out
+
+
+def test_demo_topology():
+    with netlab.Lab("dm") as lab:
+        t = netlab.host_topology(lab)
+        assert netlab.ping_until(lab, t["pc_a"], SITES["b"]["pc"]), "ping pc_a -> pc_b (IPv4) failed"
+        assert netlab.ping(lab, t["pc_b"], SITES["a"]["pc"]), "ping pc_b -> pc_a (IPv4) failed"
+        assert netlab.ping_until(lab, t["pc_a"], SITES["b"]["pc6"], seconds=10), "ping pc_a -> pc_b (IPv6) failed"
+        _, nbytes = netlab.iperf3(lab, t["pc_a"], t["pc_b"], SITES["b"]["pc"], seconds=3)
+        assert nbytes > 0, "iperf3 moved no bytes"
+        c = stop_both(t)
+        a, b = c["enc_a"], c["enc_b"]
+        completed = a["crypto.handshakes_completed"] + b["crypto.handshakes_completed"]
+        assert completed >= 1, f"no completed handshake: enc_a {a['crypto.handshakes_completed']}, " \
+                               f"enc_b {b['crypto.handshakes_completed']}"
+        assert a["crypto.handshakes_answered"] + b["crypto.handshakes_answered"] >= 1
+        for name, k in (("enc_a", a), ("enc_b", b)):
+            assert k["crypto.sealed_packets"] > 0, f"{name} sealed nothing"
+            assert k["crypto.opened_packets"] > 0, f"{name} opened nothing"
+            assert k["net_red.to_crypto"] > 0 and k["net_red.from_crypto"] > 0, name
+            errors = {n: v for n, v in k.items() if (n.endswith("handler_errors") or "ring_error" in n) and v}
+            assert not errors, f"{name}: ring/handler errors {errors}"
+
+
+def test_demo_command():
+    """`support/demo` itself, as the README runs it (without the build step)."""
+    p = subprocess.run([os.path.join(netlab.ROOT, "support", "demo"), "--no-build", "--seconds", "2"],
+                       capture_output=True, text=True, timeout=120)
+    results = dict(re.findall(r"^RESULT (\S+) (\S+)$", p.stdout, re.M))
+    assert p.returncode == 0, f"demo exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-2000:]}"
+    assert results.get("ping_a_to_b") == "ok", p.stdout
+    assert results.get("ping_b_to_a") == "ok", p.stdout
+    assert float(results.get("iperf3_tcp_mbps", "0")) > 0, p.stdout
+    assert int(results.get("handshakes", "0")) >= 1, p.stdout
