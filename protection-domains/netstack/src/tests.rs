@@ -1,4 +1,5 @@
 use super::*;
+use alloc::vec;
 
 #[test]
 fn hop_limit_decrements_and_refuses_to_expire() {
