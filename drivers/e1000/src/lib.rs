@@ -1,0 +1,355 @@
+//! Driver for the Intel 82540EM ("e1000", QEMU `-device e1000`) and 82574L
+//! ("e1000e", QEMU `-device e1000e`): one receive and one transmit queue of
+//! legacy descriptors, 2 KiB receive buffers, FCS stripped on receive and
+//! appended on transmit, interrupt moderation through ITR.
+//!
+//! Both parts share this register-level path. The 82574L interrupts through
+//! MSI, which the driver of the device programs itself: see [`configure_msi`].
+
+#![no_std]
+#![warn(missing_docs)]
+
+pub mod regs;
+
+use nic_core::pci::{self, ConfigSpace, MsiError};
+use nic_core::ring::DescRing;
+use nic_core::{poll_until, Buffer, Counters, Hal, InitError, Interrupts, LinkState, Nic, MAX_FRAME_LEN};
+use regs::*;
+
+/// Which part the driver runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Model {
+    /// 82540EM (PCI 8086:100e).
+    I82540Em,
+    /// 82574L (PCI 8086:10d3).
+    I82574L,
+}
+
+impl Model {
+    /// The part with PCI device id `device_id` (vendor 8086), if supported.
+    pub fn from_device_id(device_id: u16) -> Option<Self> {
+        match device_id {
+            0x100E => Some(Self::I82540Em),
+            0x10D3 => Some(Self::I82574L),
+            _ => None,
+        }
+    }
+}
+
+/// How to bring the device up.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// PCI device id (vendor 8086), from the platform's PCI inventory.
+    pub device_id: u16,
+    /// Station address to program; `None` keeps the one the EEPROM loaded into RAL0/RAH0.
+    pub mac: Option<[u8; 6]>,
+    /// Accept every unicast and multicast frame (UPE, MPE).
+    pub promiscuous: bool,
+    /// Minimum time between interrupts in microseconds (ITR); 0 = no moderation.
+    pub interrupt_interval_us: u32,
+}
+
+/// Receive buffer size programmed in RCTL.BSIZE.
+pub const RX_BUFFER_SIZE: usize = 2048;
+
+/// Causes unmasked by [`Nic::set_interrupts`]: receive timer, receive overrun,
+/// receive descriptors low, link change, transmit written back.
+pub const INTERRUPT_CAUSES: u32 = ICR_RXT0 | ICR_RXO | ICR_RXDMT0 | ICR_LSC | ICR_TXDW;
+
+/// Reset completes in microseconds; allow 100 ms before calling the device dead.
+const RESET_TIMEOUT_US: u32 = 100_000;
+/// The EEPROM load of RAL0/RAH0 after reset takes a few milliseconds.
+const MAC_LOAD_TIMEOUT_US: u32 = 20_000;
+
+/// An 82540EM or 82574L with `RX` receive and `TX` transmit descriptors.
+pub struct E1000<H: Hal, const RX: usize = 256, const TX: usize = 256> {
+    hal: H,
+    model: Model,
+    mac: [u8; 6],
+    rx: DescRing<RX>,
+    tx: DescRing<TX>,
+    /// The current frame spans several buffers (longer than RX_BUFFER_SIZE): drop it to its EOP.
+    rx_discarding: bool,
+    counters: Counters,
+}
+
+impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
+    /// Resets and initialises the device: interrupts masked, link up requested,
+    /// rings programmed (receive ring empty until [`Nic::rx_post`]), receiver and
+    /// transmitter enabled. Bus mastering must already be on (see
+    /// [`nic_core::pci::enable_memory_and_bus_master`]).
+    pub fn new(mut hal: H, config: Config) -> Result<Self, InitError> {
+        let model = Model::from_device_id(config.device_id).ok_or(InitError::UnsupportedDevice(config.device_id))?;
+
+        // Global reset with every interrupt masked, before and after (reset unmasks nothing,
+        // but a cause latched before it must not fire into a half-built driver).
+        hal.write32(IMC, u32::MAX);
+        let ctrl = hal.read32(CTRL);
+        hal.write32(CTRL, ctrl | CTRL_RST);
+        hal.delay_us(1000);
+        if !poll_until(&mut hal, RESET_TIMEOUT_US, 100, |h| h.read32(CTRL) & CTRL_RST == 0) {
+            return Err(InitError::ResetTimeout);
+        }
+        hal.write32(IMC, u32::MAX);
+        let _ = hal.read32(ICR);
+
+        // MAC/PHY link: set link up with speed auto-detection; no forced speed,
+        // no VLAN tag handling, PHY out of reset.
+        let ctrl = hal.read32(CTRL);
+        let ctrl = (ctrl | CTRL_SLU | CTRL_ASDE)
+            & !(CTRL_LRST | CTRL_PHY_RST | CTRL_ILOS | CTRL_FRCSPD | CTRL_FRCDPLX | CTRL_VME);
+        hal.write32(CTRL, ctrl);
+
+        // No flow control frames: the datasheet asks for these zeroed if unused.
+        for reg in [FCAL, FCAH, FCT, FCTTV] {
+            hal.write32(reg, 0);
+        }
+        for i in 0..MTA_LEN {
+            hal.write32(MTA + 4 * i, 0);
+        }
+
+        let mac = match config.mac {
+            Some(mac) => {
+                hal.write32(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
+                hal.write32(RAH0, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
+                mac
+            }
+            None => {
+                if !poll_until(&mut hal, MAC_LOAD_TIMEOUT_US, 100, |h| h.read32(RAH0) & RAH_AV != 0) {
+                    return Err(InitError::NoMacAddress);
+                }
+                let (ral, rah) = (hal.read32(RAL0), hal.read32(RAH0));
+                let mac = [ral as u8, (ral >> 8) as u8, (ral >> 16) as u8, (ral >> 24) as u8, rah as u8, (rah >> 8) as u8];
+                if mac == [0; 6] {
+                    return Err(InitError::NoMacAddress);
+                }
+                mac
+            }
+        };
+
+        // Descriptor rings: 16-byte alignment is the datasheet minimum; 128 keeps each
+        // ring on whole cache lines.
+        let rx = DescRing::<RX>::new(&mut hal, 128)?;
+        let tx = DescRing::<TX>::new(&mut hal, 128)?;
+
+        hal.write32(RDBAL, rx.phys() as u32);
+        hal.write32(RDBAH, (rx.phys() >> 32) as u32);
+        hal.write32(RDLEN, rx.bytes());
+        hal.write32(RDH, 0);
+        hal.write32(RDT, 0);
+        // Moderation is ITR's job; the per-queue delay timers would only add latency.
+        hal.write32(RDTR, 0);
+        hal.write32(RADV, 0);
+
+        hal.write32(TDBAL, tx.phys() as u32);
+        hal.write32(TDBAH, (tx.phys() >> 32) as u32);
+        hal.write32(TDLEN, tx.bytes());
+        hal.write32(TDH, 0);
+        hal.write32(TDT, 0);
+        hal.write32(TIDV, 0);
+        hal.write32(TADV, 0);
+        hal.write32(TIPG, TIPG_COPPER);
+
+        hal.write32(ITR, itr_value(config.interrupt_interval_us));
+
+        hal.write32(
+            TCTL,
+            TCTL_EN | TCTL_PSP | TCTL_CT_DEFAULT << TCTL_CT_SHIFT | TCTL_COLD_FULL_DUPLEX << TCTL_COLD_SHIFT,
+        );
+        // Receiver last, once its ring is in place: 2 KiB buffers (BSIZE 00, BSEX 0),
+        // broadcast accepted, FCS stripped, no long frames, no bad frames stored.
+        let mut rctl = RCTL_EN | RCTL_BAM | RCTL_SECRC;
+        if config.promiscuous {
+            rctl |= RCTL_UPE | RCTL_MPE;
+        }
+        hal.write32(RCTL, rctl);
+
+        Ok(Self { hal, model, mac, rx, tx, rx_discarding: false, counters: Counters::default() })
+    }
+
+    /// Which part this is.
+    pub fn model(&self) -> Model {
+        self.model
+    }
+
+    /// The HAL, for the platform's own use (e.g. reading a register in a diagnostic).
+    pub fn hal(&self) -> &H {
+        &self.hal
+    }
+
+    fn repost(&mut self, buffer: Buffer) {
+        // The slot was just taken back, so there is room; status zeroed so DD reads clear.
+        self.rx.push(buffer, buffer.phys, 0);
+    }
+}
+
+/// ITR counts in 256 ns units; the register field is 16 bits.
+fn itr_value(interval_us: u32) -> u32 {
+    (interval_us.saturating_mul(1000) / 256).min(0xFFFF)
+}
+
+/// Programs the 82574L's MSI capability (via `cfg`, the function's config
+/// space) to send `vector` to local APIC `apic_id` (address 0xFEE00000, data =
+/// vector), enables MSI and disables INTx. Call before [`Nic::set_interrupts`].
+pub fn configure_msi(cfg: &mut impl ConfigSpace, apic_id: u8, vector: u8) -> Result<u16, MsiError> {
+    pci::configure_msi(cfg, apic_id, vector)
+}
+
+impl<H: Hal, const RX: usize, const TX: usize> Nic for E1000<H, RX, TX> {
+    fn mac_address(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn link(&mut self) -> LinkState {
+        let status = self.hal.read32(STATUS);
+        let up = status & STATUS_LU != 0;
+        let speed_mbps = match (status & STATUS_SPEED_MASK) >> STATUS_SPEED_SHIFT {
+            0 => 10,
+            1 => 100,
+            _ => 1000,
+        };
+        LinkState { up, speed_mbps: if up { speed_mbps } else { 0 }, full_duplex: up && status & STATUS_FD != 0 }
+    }
+
+    fn rx_buffer_size(&self) -> usize {
+        RX_BUFFER_SIZE
+    }
+
+    fn rx_room(&self) -> usize {
+        self.rx.room()
+    }
+
+    fn rx_post(&mut self, buffers: &[Buffer]) -> usize {
+        let mut posted = 0;
+        for &buffer in buffers {
+            if self.rx.room() == 0 || (buffer.len as usize) < RX_BUFFER_SIZE {
+                break;
+            }
+            self.rx.push(buffer, buffer.phys, 0);
+            posted += 1;
+        }
+        if posted > 0 {
+            self.rx.publish();
+            self.hal.write32(RDT, self.rx.tail());
+        }
+        posted
+    }
+
+    fn rx_poll(&mut self, out: &mut [Buffer]) -> usize {
+        let mut filled = 0;
+        let mut reposted = false;
+        while filled < out.len() {
+            let Some(hi) = self.rx.peek_status() else { break };
+            // Upper qword: length (bytes 8-9), checksum, status (byte 12), errors (byte 13).
+            let status = (hi >> 32) as u8;
+            if status & RXD_STAT_DD == 0 {
+                break;
+            }
+            let errors = (hi >> 40) as u8;
+            let len = hi as u16;
+            let mut buffer = self.rx.pop();
+            if self.rx_discarding || status & RXD_STAT_EOP == 0 {
+                // A fragment of a frame longer than one buffer: count it once, drop to its EOP.
+                if !self.rx_discarding {
+                    self.counters.rx_oversize += 1;
+                }
+                self.rx_discarding = status & RXD_STAT_EOP == 0;
+                self.repost(buffer);
+                reposted = true;
+                continue;
+            }
+            if errors & RXD_ERR_FRAME != 0 {
+                self.counters.rx_errors += 1;
+                self.repost(buffer);
+                reposted = true;
+                continue;
+            }
+            buffer.len = u32::from(len);
+            out[filled] = buffer;
+            filled += 1;
+            self.counters.rx_frames += 1;
+            self.counters.rx_bytes += u64::from(len);
+        }
+        if reposted {
+            self.rx.publish();
+            self.hal.write32(RDT, self.rx.tail());
+        }
+        filled
+    }
+
+    fn tx_room(&self) -> usize {
+        self.tx.room()
+    }
+
+    fn tx_submit(&mut self, frames: &[Buffer]) -> usize {
+        let mut queued = 0;
+        for &frame in frames {
+            if self.tx.room() == 0 || frame.len == 0 || frame.len as usize > MAX_FRAME_LEN {
+                break;
+            }
+            // Upper qword: length (bytes 8-9), CSO 0, CMD (byte 11): end of packet, insert FCS,
+            // report status (so every descriptor gets DD and can be reclaimed in order).
+            let cmd = TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS;
+            self.tx.push(frame, frame.phys, u64::from(frame.len) | u64::from(cmd) << 24);
+            self.counters.tx_frames += 1;
+            self.counters.tx_bytes += u64::from(frame.len);
+            queued += 1;
+        }
+        if queued > 0 {
+            self.tx.publish();
+            self.hal.write32(TDT, self.tx.tail());
+        }
+        queued
+    }
+
+    fn tx_reclaim(&mut self, out: &mut [Buffer]) -> usize {
+        let mut done = 0;
+        while done < out.len() {
+            let Some(hi) = self.tx.peek_status() else { break };
+            if (hi >> 32) as u8 & TXD_STAT_DD == 0 {
+                break;
+            }
+            out[done] = self.tx.pop();
+            done += 1;
+        }
+        self.counters.tx_completed += done as u64;
+        done
+    }
+
+    fn handle_interrupt(&mut self) -> Interrupts {
+        // Reading ICR clears it (and deasserts the interrupt).
+        let icr = self.hal.read32(ICR);
+        self.hal.irq_ack();
+        Interrupts {
+            rx: icr & ICR_RXT0 != 0,
+            tx: icr & (ICR_TXDW | ICR_TXQE) != 0,
+            link: icr & ICR_LSC != 0,
+            rx_overrun: icr & ICR_RXO != 0,
+            rx_low: icr & ICR_RXDMT0 != 0,
+        }
+    }
+
+    fn set_interrupts(&mut self, enabled: bool) {
+        if enabled {
+            self.hal.write32(IMS, INTERRUPT_CAUSES);
+        } else {
+            self.hal.write32(IMC, u32::MAX);
+        }
+    }
+
+    fn counters(&mut self) -> Counters {
+        let c = &mut self.counters;
+        let h = &self.hal;
+        c.hw_crc_errors += u64::from(h.read32(CRCERRS));
+        c.hw_rx_missed += u64::from(h.read32(MPC));
+        c.hw_rx_no_buffer += u64::from(h.read32(RNBC));
+        c.hw_rx_good_frames += u64::from(h.read32(GPRC));
+        c.hw_tx_good_frames += u64::from(h.read32(GPTC));
+        // Low half first: reading the high half clears the pair.
+        let lo = u64::from(h.read32(GORCL));
+        c.hw_rx_good_bytes += lo | u64::from(h.read32(GORCH)) << 32;
+        let lo = u64::from(h.read32(GOTCL));
+        c.hw_tx_good_bytes += lo | u64::from(h.read32(GOTCH)) << 32;
+        *c
+    }
+}

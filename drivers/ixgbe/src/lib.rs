@@ -1,0 +1,404 @@
+//! Driver for the Intel 82599 and X550 10 GbE controllers (the "ixgbe" family):
+//! one receive queue of advanced one-buffer descriptors with 2 KiB buffers, one
+//! transmit queue of advanced data descriptors, FCS stripped on receive and
+//! appended on transmit, interrupts mapped to two causes plus link change.
+//!
+//! Written from the 82599 datasheet's initialisation flow (section 4.6):
+//! global reset, EEPROM auto-read and DMA init done, MAC link setup (82599),
+//! statistics cleared, receive and transmit queue set-up, queue enables, then
+//! the receiver. Tested against a register-level model of the device
+//! (`tests/model`), not yet on hardware: see `drivers/README.md`.
+
+#![no_std]
+#![warn(missing_docs)]
+
+pub mod regs;
+
+use nic_core::ring::DescRing;
+use nic_core::{poll_until, Buffer, Counters, Hal, InitError, Interrupts, LinkState, Nic, MAX_FRAME_LEN};
+use regs::*;
+
+/// Which member of the family the driver runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Family {
+    /// 82599 (e.g. 8086:10fb SFP+, 10f7 KX4, 1517 KR, 151c 10GBASE-T).
+    I82599,
+    /// X550 10GBASE-T (8086:1563, 15d1).
+    X550,
+}
+
+impl Family {
+    /// The family member with PCI device id `device_id` (vendor 8086), if supported.
+    pub fn from_device_id(device_id: u16) -> Option<Self> {
+        match device_id {
+            0x10F7 | 0x10F9 | 0x10FB | 0x10FC | 0x1517 | 0x151C | 0x1529 | 0x152A | 0x154D | 0x1557 => {
+                Some(Self::I82599)
+            }
+            0x1563 | 0x15D1 => Some(Self::X550),
+            _ => None,
+        }
+    }
+}
+
+/// How to bring the device up.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// PCI device id (vendor 8086), from the platform's PCI inventory.
+    pub device_id: u16,
+    /// Station address to program; `None` keeps the one the EEPROM loaded into RAL0/RAH0.
+    pub mac: Option<[u8; 6]>,
+    /// Accept every unicast and multicast frame (FCTRL.UPE, MPE).
+    pub promiscuous: bool,
+    /// Minimum time between interrupts in microseconds (EITR0, 2 µs steps); 0 = none.
+    pub interrupt_interval_us: u32,
+}
+
+/// Receive buffer size programmed in SRRCTL.BSIZEPACKET.
+pub const RX_BUFFER_SIZE: usize = 2048;
+
+/// Causes unmasked by [`Nic::set_interrupts`].
+pub const INTERRUPT_CAUSES: u32 = EICR_RX0 | EICR_TX0 | EICR_LSC;
+
+/// Every maskable cause (EIMC bits 30:0).
+const ALL_CAUSES: u32 = 0x7FFF_FFFF;
+/// The datasheet asks for at least 10 ms after a global reset before polling it.
+const RESET_SETTLE_US: u32 = 10_000;
+const RESET_TIMEOUT_US: u32 = 100_000;
+/// EEPROM auto-read and DMA init finish within a few ms of reset.
+const INIT_DONE_TIMEOUT_US: u32 = 50_000;
+const QUEUE_ENABLE_TIMEOUT_US: u32 = 10_000;
+/// Transmit descriptor prefetch threshold and host threshold; write-back
+/// threshold 0 so each RS descriptor is written back at once (no stuck tail).
+const TXDCTL_PTHRESH: u32 = 36;
+const TXDCTL_HTHRESH: u32 = 8;
+
+/// An 82599 or X550 with `RX` receive and `TX` transmit descriptors.
+pub struct Ixgbe<H: Hal, const RX: usize = 512, const TX: usize = 512> {
+    hal: H,
+    family: Family,
+    mac: [u8; 6],
+    rx: DescRing<RX>,
+    tx: DescRing<TX>,
+    /// The current frame spans several buffers: drop it to its EOP.
+    rx_discarding: bool,
+    counters: Counters,
+}
+
+fn set_bits<H: Hal>(hal: &H, reg: usize, bits: u32) {
+    hal.write32(reg, hal.read32(reg) | bits);
+}
+
+fn clear_bits<H: Hal>(hal: &H, reg: usize, bits: u32) {
+    hal.write32(reg, hal.read32(reg) & !bits);
+}
+
+impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
+    /// Resets and initialises the device (datasheet 4.6.3): interrupts masked,
+    /// link set up, rings programmed (receive ring empty until
+    /// [`Nic::rx_post`]), queues, transmitter and receiver enabled. Bus mastering
+    /// must already be on.
+    pub fn new(mut hal: H, config: Config) -> Result<Self, InitError> {
+        let family =
+            Family::from_device_id(config.device_id).ok_or(InitError::UnsupportedDevice(config.device_id))?;
+
+        hal.write32(EIMC, ALL_CAUSES);
+        let ctrl = hal.read32(CTRL);
+        hal.write32(CTRL, ctrl | CTRL_RST_MASK);
+        hal.delay_us(RESET_SETTLE_US);
+        if !poll_until(&mut hal, RESET_TIMEOUT_US, 100, |h| h.read32(CTRL) & CTRL_RST_MASK == 0) {
+            return Err(InitError::ResetTimeout);
+        }
+        // Reset leaves the masks clear, but mask again so nothing fires mid-init.
+        hal.write32(EIMC, ALL_CAUSES);
+        let _ = hal.read32(EICR);
+
+        // The 82599's EEPROM auto-read loads RAL0/RAH0; the X550 keeps EEC
+        // elsewhere and its firmware has finished by the time reset clears.
+        if family == Family::I82599
+            && !poll_until(&mut hal, INIT_DONE_TIMEOUT_US, 100, |h| h.read32(EEC) & EEC_ARD != 0)
+        {
+            return Err(InitError::EepromTimeout);
+        }
+        if !poll_until(&mut hal, INIT_DONE_TIMEOUT_US, 100, |h| h.read32(RDRXCTL) & RDRXCTL_DMAIDONE != 0) {
+            return Err(InitError::DmaInitTimeout);
+        }
+
+        if family == Family::I82599 {
+            // 10 GbE serial link (SFP+): no auto-negotiation, XAUI PMA/PMD field
+            // cleared; then restart the link state machine with the new mode.
+            let autoc = hal.read32(AUTOC);
+            let autoc = (autoc & !(AUTOC_LMS_MASK | AUTOC_10G_PMA_PMD_MASK)) | AUTOC_LMS_10G_SERIAL;
+            hal.write32(AUTOC, autoc);
+            hal.write32(AUTOC, autoc | AUTOC_AN_RESTART);
+        }
+
+        // Statistics are clear-on-read: start from zero.
+        for reg in [CRCERRS, MPC0, QPRDC0, GPRC, GPTC, GORCL, GORCH, GOTCL, GOTCH] {
+            let _ = hal.read32(reg);
+        }
+
+        let mac = match config.mac {
+            Some(mac) => {
+                hal.write32(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
+                hal.write32(RAH0, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
+                mac
+            }
+            None => {
+                let (ral, rah) = (hal.read32(RAL0), hal.read32(RAH0));
+                let mac = [ral as u8, (ral >> 8) as u8, (ral >> 16) as u8, (ral >> 24) as u8, rah as u8, (rah >> 8) as u8];
+                if rah & RAH_AV == 0 || mac == [0; 6] {
+                    return Err(InitError::NoMacAddress);
+                }
+                mac
+            }
+        };
+        for i in 0..MTA_LEN {
+            hal.write32(MTA + 4 * i, 0);
+        }
+
+        // Rings: the datasheet wants 128-byte aligned bases and lengths.
+        let rx = DescRing::<RX>::new(&mut hal, 128)?;
+        let tx = DescRing::<TX>::new(&mut hal, 128)?;
+
+        // Receive path, with the receiver off until the queue is ready.
+        clear_bits(&hal, RXCTRL, RXCTRL_RXEN);
+        let hlreg0 = hal.read32(HLREG0);
+        hal.write32(
+            HLREG0,
+            (hlreg0 | HLREG0_RXCRCSTRP | HLREG0_TXCRCEN | HLREG0_TXPADEN) & !(HLREG0_JUMBOEN | HLREG0_LPBK),
+        );
+        // Must agree with HLREG0.RXCRCSTRP.
+        set_bits(&hal, RDRXCTL, RDRXCTL_CRCSTRIP);
+        let mut fctrl = (hal.read32(FCTRL) | FCTRL_BAM) & !(FCTRL_SBP | FCTRL_UPE | FCTRL_MPE);
+        if config.promiscuous {
+            fctrl |= FCTRL_UPE | FCTRL_MPE;
+        }
+        hal.write32(FCTRL, fctrl);
+
+        hal.write32(RDBAL0, rx.phys() as u32);
+        hal.write32(RDBAH0, (rx.phys() >> 32) as u32);
+        hal.write32(RDLEN0, rx.bytes());
+        hal.write32(RDH0, 0);
+        hal.write32(RDT0, 0);
+        // Advanced one-buffer descriptors, 2 KiB buffers; drop (and count) frames
+        // when the ring is empty instead of holding up the shared packet buffer.
+        let srrctl = hal.read32(SRRCTL0) & !(SRRCTL_BSIZEPACKET_MASK | SRRCTL_DESCTYPE_MASK);
+        hal.write32(SRRCTL0, srrctl | (RX_BUFFER_SIZE / 1024) as u32 | SRRCTL_DESCTYPE_ADV_ONEBUF | SRRCTL_DROP_EN);
+        clear_bits(&hal, DCA_RXCTRL0, DCA_RXCTRL_RESERVED_12 | DCA_RXCTRL_DATA_WRO_EN | DCA_RXCTRL_HEAD_WRO_EN);
+        set_bits(&hal, CTRL_EXT, CTRL_EXT_NS_DIS);
+
+        // Transmit path: one queue, no DCB or virtualisation (MTQC 0), set with the
+        // descriptor arbiter held off as the datasheet requires.
+        set_bits(&hal, RTTDCS, RTTDCS_ARBDIS);
+        hal.write32(MTQC, 0);
+        clear_bits(&hal, RTTDCS, RTTDCS_ARBDIS);
+        hal.write32(TDBAL0, tx.phys() as u32);
+        hal.write32(TDBAH0, (tx.phys() >> 32) as u32);
+        hal.write32(TDLEN0, tx.bytes());
+        hal.write32(TDH0, 0);
+        hal.write32(TDT0, 0);
+        let txdctl = hal.read32(TXDCTL0) & !TXDCTL_THRESH_MASK;
+        hal.write32(
+            TXDCTL0,
+            txdctl | TXDCTL_PTHRESH << TXDCTL_PTHRESH_SHIFT | TXDCTL_HTHRESH << TXDCTL_HTHRESH_SHIFT,
+        );
+        set_bits(&hal, DMATXCTL, DMATXCTL_TE);
+        set_bits(&hal, TXDCTL0, TXDCTL_ENABLE);
+        if !poll_until(&mut hal, QUEUE_ENABLE_TIMEOUT_US, 10, |h| h.read32(TXDCTL0) & TXDCTL_ENABLE != 0) {
+            return Err(InitError::QueueEnableTimeout);
+        }
+
+        set_bits(&hal, RXDCTL0, RXDCTL_ENABLE);
+        if !poll_until(&mut hal, QUEUE_ENABLE_TIMEOUT_US, 10, |h| h.read32(RXDCTL0) & RXDCTL_ENABLE != 0) {
+            return Err(InitError::QueueEnableTimeout);
+        }
+        set_bits(&hal, RXCTRL, RXCTRL_RXEN);
+
+        // Interrupt routing, still masked: RX queue 0 -> EICR bit 0, TX queue 0 -> bit 1.
+        hal.write32(IVAR0, IVAR_ALLOC_VAL | (1 | IVAR_ALLOC_VAL) << 8);
+        hal.write32(EITR0, eitr_value(config.interrupt_interval_us));
+
+        Ok(Self { hal, family, mac, rx, tx, rx_discarding: false, counters: Counters::default() })
+    }
+
+    /// Which family member this is.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The HAL, for the platform's own use.
+    pub fn hal(&self) -> &H {
+        &self.hal
+    }
+
+    fn repost(&mut self, buffer: Buffer) {
+        // Rewrites the whole read-format descriptor: write-back overwrote the address.
+        self.rx.push(buffer, buffer.phys, 0);
+    }
+}
+
+/// EITR interval field (bits 11:3) in 2 µs units.
+fn eitr_value(interval_us: u32) -> u32 {
+    ((interval_us / 2).min(0x1FF)) << 3
+}
+
+impl<H: Hal, const RX: usize, const TX: usize> Nic for Ixgbe<H, RX, TX> {
+    fn mac_address(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn link(&mut self) -> LinkState {
+        let links = self.hal.read32(LINKS);
+        let up = links & LINKS_UP != 0;
+        let speed_mbps = match links & LINKS_SPEED_MASK {
+            LINKS_SPEED_10G => 10_000,
+            LINKS_SPEED_1G => 1000,
+            LINKS_SPEED_100M => 100,
+            _ => 0,
+        };
+        LinkState { up, speed_mbps: if up { speed_mbps } else { 0 }, full_duplex: up }
+    }
+
+    fn rx_buffer_size(&self) -> usize {
+        RX_BUFFER_SIZE
+    }
+
+    fn rx_room(&self) -> usize {
+        self.rx.room()
+    }
+
+    fn rx_post(&mut self, buffers: &[Buffer]) -> usize {
+        let mut posted = 0;
+        for &buffer in buffers {
+            if self.rx.room() == 0 || (buffer.len as usize) < RX_BUFFER_SIZE {
+                break;
+            }
+            // Read format: packet address, header address 0 (its bit 0 is where DD lands).
+            self.rx.push(buffer, buffer.phys, 0);
+            posted += 1;
+        }
+        if posted > 0 {
+            self.rx.publish();
+            self.hal.write32(RDT0, self.rx.tail());
+        }
+        posted
+    }
+
+    fn rx_poll(&mut self, out: &mut [Buffer]) -> usize {
+        let mut filled = 0;
+        let mut reposted = false;
+        while filled < out.len() {
+            let Some(hi) = self.rx.peek_status() else { break };
+            // Write-back upper qword: extended status/error (bytes 8-11), length (12-13).
+            let status_error = hi as u32;
+            if status_error & RXDADV_STAT_DD == 0 {
+                break;
+            }
+            let len = (hi >> 32) as u16;
+            let mut buffer = self.rx.pop();
+            let eop = status_error & RXDADV_STAT_EOP != 0;
+            if self.rx_discarding || !eop {
+                if !self.rx_discarding {
+                    self.counters.rx_oversize += 1;
+                }
+                self.rx_discarding = !eop;
+                self.repost(buffer);
+                reposted = true;
+                continue;
+            }
+            if status_error & RXDADV_ERR_RXE != 0 {
+                self.counters.rx_errors += 1;
+                self.repost(buffer);
+                reposted = true;
+                continue;
+            }
+            buffer.len = u32::from(len);
+            out[filled] = buffer;
+            filled += 1;
+            self.counters.rx_frames += 1;
+            self.counters.rx_bytes += u64::from(len);
+        }
+        if reposted {
+            self.rx.publish();
+            self.hal.write32(RDT0, self.rx.tail());
+        }
+        filled
+    }
+
+    fn tx_room(&self) -> usize {
+        self.tx.room()
+    }
+
+    fn tx_submit(&mut self, frames: &[Buffer]) -> usize {
+        let mut queued = 0;
+        for &frame in frames {
+            if self.tx.room() == 0 || frame.len == 0 || frame.len as usize > MAX_FRAME_LEN {
+                break;
+            }
+            // One data descriptor per frame: end of packet, insert FCS, report status.
+            let cmd_type_len =
+                frame.len | ADVTXD_DTYP_DATA | ADVTXD_DCMD_DEXT | ADVTXD_DCMD_EOP | ADVTXD_DCMD_IFCS | ADVTXD_DCMD_RS;
+            let olinfo_status = frame.len << ADVTXD_PAYLEN_SHIFT;
+            self.tx.push(frame, frame.phys, u64::from(cmd_type_len) | u64::from(olinfo_status) << 32);
+            self.counters.tx_frames += 1;
+            self.counters.tx_bytes += u64::from(frame.len);
+            queued += 1;
+        }
+        if queued > 0 {
+            self.tx.publish();
+            self.hal.write32(TDT0, self.tx.tail());
+        }
+        queued
+    }
+
+    fn tx_reclaim(&mut self, out: &mut [Buffer]) -> usize {
+        let mut done = 0;
+        while done < out.len() {
+            let Some(hi) = self.tx.peek_status() else { break };
+            if (hi >> 32) as u32 & ADVTXD_STAT_DD == 0 {
+                break;
+            }
+            out[done] = self.tx.pop();
+            done += 1;
+        }
+        self.counters.tx_completed += done as u64;
+        done
+    }
+
+    fn handle_interrupt(&mut self) -> Interrupts {
+        // Legacy/MSI mode (GPIE.OCD clear): reading EICR clears it.
+        let eicr = self.hal.read32(EICR);
+        self.hal.irq_ack();
+        Interrupts {
+            rx: eicr & EICR_RX0 != 0,
+            tx: eicr & EICR_TX0 != 0,
+            link: eicr & EICR_LSC != 0,
+            rx_overrun: false,
+            rx_low: false,
+        }
+    }
+
+    fn set_interrupts(&mut self, enabled: bool) {
+        if enabled {
+            self.hal.write32(EIMS, INTERRUPT_CAUSES);
+        } else {
+            self.hal.write32(EIMC, ALL_CAUSES);
+        }
+    }
+
+    fn counters(&mut self) -> Counters {
+        let c = &mut self.counters;
+        let h = &self.hal;
+        c.hw_crc_errors += u64::from(h.read32(CRCERRS));
+        // Packet buffer full (MPC) plus queue empty with DROP_EN (QPRDC).
+        c.hw_rx_missed += u64::from(h.read32(MPC0)) + u64::from(h.read32(QPRDC0));
+        c.hw_rx_good_frames += u64::from(h.read32(GPRC));
+        c.hw_tx_good_frames += u64::from(h.read32(GPTC));
+        // Low half first: reading the high half clears the pair (36-bit counters).
+        let lo = u64::from(h.read32(GORCL));
+        c.hw_rx_good_bytes += lo | u64::from(h.read32(GORCH) & 0xF) << 32;
+        let lo = u64::from(h.read32(GOTCL));
+        c.hw_tx_good_bytes += lo | u64::from(h.read32(GOTCH) & 0xF) << 32;
+        *c
+    }
+}
