@@ -186,6 +186,16 @@ pub fn now_ns() -> u64 {
     with_platform(|p| p.now_ns())
 }
 
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn wall_clock_ns() -> u64 {
+    with_platform(|p| p.wall_clock_ns())
+}
+
+/// Fills `buf` with strong random bytes; false if the platform has no good source.
+pub fn fill_random(buf: &mut [u8]) -> bool {
+    with_platform(|p| p.fill_random(buf))
+}
+
 /// Writes a line to this PD's log (the console on seL4, stderr on the host).
 pub fn log(args: fmt::Arguments<'_>) {
     with_platform(|p| p.log(args))

@@ -173,7 +173,29 @@ impl Platform for HostPd {
         self.epoch.elapsed().as_nanos() as u64
     }
 
+    fn wall_clock_ns(&self) -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> bool {
+        fill_from_kernel(buf)
+    }
+
     fn log(&self, args: fmt::Arguments<'_>) {
         eprintln!("[{}] {}", self.name, args);
     }
+}
+
+/// Fills `buf` from the kernel's CSPRNG (getrandom(2)).
+fn fill_from_kernel(buf: &mut [u8]) -> bool {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: writes at most the remaining length into buf.
+        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
+        if n <= 0 {
+            return false;
+        }
+        done += n as usize;
+    }
+    true
 }

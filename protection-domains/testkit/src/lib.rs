@@ -122,6 +122,14 @@ impl Platform for TestPd {
     fn now_ns(&self) -> u64 {
         self.now.load(Ordering::Relaxed)
     }
+    fn wall_clock_ns(&self) -> u64 {
+        // Tests see real wall time: TAI64N timestamps must increase between runs too.
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    }
+    fn fill_random(&self, buf: &mut [u8]) -> bool {
+        // Tests need unpredictable keys as much as the product does.
+        std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, buf)).is_ok()
+    }
     fn log(&self, args: fmt::Arguments<'_>) {
         eprintln!("[{}] {}", self.name, args);
     }
