@@ -107,6 +107,10 @@ impl NetRed {
             Err(LinkError::MissingRegion(_)) => None,
             Err(e) => return Err(InitError::Link("bypass", e)),
         };
+        if bypass.is_none() && config.rules.iter().any(|r| r.action == Action::Bypass) {
+            // The operator asked for split tunnelling that system.xml does not grant.
+            pd_api::log!("Bypass rules are configured but system.xml gives no bypass link: they drop");
+        }
         let v4 = config.addresses.iter().find_map(|p| match p.addr {
             IpAddr::V4(a) => Some((a, p.len)),
             _ => None,
