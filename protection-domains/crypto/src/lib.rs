@@ -15,6 +15,25 @@
 //!   every peer, and the rate limiter's reset.
 //!
 //! Nothing is ever sent to net_black that boringtun did not produce.
+//!
+//! # Time and randomness
+//!
+//! boringtun comes from crates.io (0.7.1) with `support/boringtun/no-std.patch` applied by
+//! `support/boringtun/prepare`: without its `std` feature it reads no clock and no random source
+//! of its own, but calls the hooks that [`Crypto::new`] installs with
+//! `boringtun::platform::set_hooks`, and those are this PD's platform:
+//! - `pd_api::now_ns()`: the monotonic clock behind boringtun's timers (rekey, keepalive, expiry,
+//!   handshake retries), the rate limiter's window and the cookie secret's rotation;
+//! - `pd_api::wall_clock_ns()`: the wall clock behind the TAI64N timestamp of each handshake
+//!   initiation (read when a peer's handshake state is created, then advanced by the monotonic
+//!   clock), which peers require to increase, also across reboots;
+//! - `pd_api::fill_random()`: ephemeral keys and the rate limiter's cookie and nonce secrets.
+//!
+//! [`Crypto::new`] draws from the random source first and refuses to start
+//! ([`InitError::NoRandomness`]) if the platform has none; should the source fail later, the PD
+//! panics rather than make a key from nothing. The hooks are plain function pointers shared by
+//! the whole program; on the host, where every PD is a thread with its own platform, each call
+//! resolves to the platform of the PD that makes it.
 
 #![no_std]
 
@@ -116,6 +135,8 @@ pub enum InitError {
     Link(&'static str, LinkError),
     /// Two peers with the same public key.
     DuplicatePeer,
+    /// The platform has no strong random source: no keys can be made.
+    NoRandomness,
 }
 
 impl fmt::Display for InitError {
@@ -123,6 +144,7 @@ impl fmt::Display for InitError {
         match self {
             Self::Link(name, e) => write!(f, "link {name}: {e}"),
             Self::DuplicatePeer => f.write_str("two peers share a public key"),
+            Self::NoRandomness => f.write_str("no strong random source (fill_random failed): refusing to make keys"),
         }
     }
 }
@@ -134,6 +156,20 @@ pub struct RunError(RingError);
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// boringtun's clocks and random source: this PD's platform (see the crate documentation).
+static BORINGTUN_HOOKS: boringtun::platform::Hooks = boringtun::platform::Hooks {
+    now_ns: pd_api::now_ns,
+    wall_clock_ns: pd_api::wall_clock_ns,
+    fill_random: fill_random_or_die,
+};
+
+/// boringtun's random source. It cannot fail, so a source that stops working ends the PD.
+fn fill_random_or_die(buf: &mut [u8]) {
+    if !pd_api::fill_random(buf) {
+        panic!("crypto: the random source failed; not making keys without it");
     }
 }
 
@@ -180,6 +216,10 @@ pub struct Crypto {
 impl Crypto {
     /// Builds the PD from its configuration and the rings the platform mapped.
     pub fn new(config: CryptoConfig) -> Result<Self, InitError> {
+        if !pd_api::fill_random(&mut [0; 32]) {
+            return Err(InitError::NoRandomness);
+        }
+        boringtun::platform::set_hooks(&BORINGTUN_HOOKS);
         let red = Link::open("red", RED).map_err(|e| InitError::Link("red", e))?;
         let black = Link::open("black", BLACK).map_err(|e| InitError::Link("black", e))?;
         let private_key = StaticSecret::from(config.private_key);

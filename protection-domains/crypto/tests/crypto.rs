@@ -270,9 +270,59 @@ fn timers_send_keepalives_and_retry_handshakes() {
         persistent_keepalive: Some(1),
         ..peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])
     }]);
-    // No traffic at all: the persistent keepalive starts a handshake on a tick.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // No traffic at all: the persistent keepalive starts a handshake on a tick. boringtun's
+    // timers run on the PD's clock, which the test moves.
+    a.pd.advance_ns(1_100_000_000);
     a.run(TIMER);
     let sent = a.sent();
     assert!(sent.iter().any(|(_, m)| m[0] == 1), "persistent keepalive triggers a handshake");
+    // Unanswered: no retry before REKEY_TIMEOUT (5 s), a new initiation after it.
+    a.pd.advance_ns(1_000_000_000);
+    a.run(TIMER);
+    assert!(!a.sent().iter().any(|(_, m)| m[0] == 1), "no retry within REKEY_TIMEOUT");
+    a.pd.advance_ns(5_000_000_000);
+    a.run(TIMER);
+    assert!(a.sent().iter().any(|(_, m)| m[0] == 1), "the initiation is retried after REKEY_TIMEOUT");
+}
+
+/// A platform with everything but randomness.
+struct NoRandomness;
+
+impl pd_api::Platform for NoRandomness {
+    fn pd_name(&self) -> &str {
+        "crypto_norng"
+    }
+    fn notify(&self, _: pd_api::Channel) {}
+    fn irq_ack(&self, _: pd_api::Channel) {}
+    fn pp_call(&self, _: pd_api::Channel, m: pd_api::MessageInfo) -> pd_api::MessageInfo {
+        m
+    }
+    fn get_mr(&self, _: usize) -> u64 {
+        0
+    }
+    fn set_mr(&self, _: usize, _: u64) {}
+    fn memory_region(&self, _: &str) -> Option<pd_api::MemoryRegion> {
+        None
+    }
+    fn now_ns(&self) -> u64 {
+        0
+    }
+    fn wall_clock_ns(&self) -> u64 {
+        0
+    }
+    fn fill_random(&self, _: &mut [u8]) -> bool {
+        false
+    }
+    fn log(&self, _: std::fmt::Arguments<'_>) {}
+}
+
+#[test]
+fn refuses_to_start_without_randomness() {
+    pd_api::set_platform(&NoRandomness);
+    let config = CryptoConfig { private_key: A, listen_port: 51820, peers: vec![peer(B, None, &["10.2.0.0/24"])] };
+    match Crypto::new(config) {
+        Err(e @ pd_crypto::InitError::NoRandomness) => assert!(e.to_string().contains("random")),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("started without a random source"),
+    }
 }
