@@ -1,0 +1,357 @@
+//! Turns a Microkit-style `system.xml` into the seL4 system image (see the `sel4-system-spec`
+//! crate for the encoding).
+//!
+//! Accepted elements (Microkit's System Description File, plus the marked extensions):
+//! - `<system exit_when_idle="true">` (extension, for tests): when every PD is blocked the root
+//!   task prints `SYSTEM idle` and ends QEMU through the isa-debug-exit port.
+//! - `<memory_region name size [phys_addr]>`: sizes and addresses in decimal or `0x` hex,
+//!   multiples of 4 KiB.
+//! - `<protection_domain name priority [stack_size]>` with `<program_image path>`,
+//!   `<map mr vaddr [perms="rw"] [cached="true"] [setvar_vaddr]>` and (x86 extension)
+//!   `<irq pin id [trigger="level"|"edge"] [polarity="high"|"low"]>` for an IOAPIC pin.
+//! - `<channel><end pd id [pp="true"]/><end pd id/></channel>`: `pp` lets that end make
+//!   protected calls to the other, which must have a higher priority.
+//!
+//! Errors name the element and attribute: an unknown region or PD, a misaligned or overlapping
+//! mapping (also against the program's segments and the runtime's fixed pages), a duplicate
+//! channel id, a protected call to a PD of equal or lower priority.
+
+use sel4_system_spec::{layout, Channel, Irq, IrqSource, Mapping, MemoryRegion, Perms, ProtectionDomain, System};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+const PAGE: u64 = 4096;
+
+/// Parses a decimal or `0x` hexadecimal number.
+fn number(s: &str) -> Option<u64> {
+    let s = s.trim().replace('_', "");
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+fn attr<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> Result<&'a str, String> {
+    node.attribute(name).ok_or_else(|| format!("<{}> at {}: missing attribute {name}", node.tag_name().name(), pos(node)))
+}
+
+fn num_attr(node: roxmltree::Node, name: &str) -> Result<u64, String> {
+    let v = attr(node, name)?;
+    number(v).ok_or_else(|| format!("<{}> at {}: {name}=\"{v}\" is not a number", node.tag_name().name(), pos(node)))
+}
+
+fn bool_attr(node: roxmltree::Node, name: &str, default: bool) -> Result<bool, String> {
+    match node.attribute(name) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => Err(format!("<{}> at {}: {name}=\"{v}\" must be true or false", node.tag_name().name(), pos(node))),
+    }
+}
+
+fn pos(node: roxmltree::Node) -> String {
+    let p = node.document().text_pos_at(node.range().start);
+    format!("line {}", p.row)
+}
+
+/// A PD with the program file it names, before images are laid out.
+struct PdSource {
+    pd: ProtectionDomain,
+    program: String,
+}
+
+/// Parses and checks a system description; the PDs' ELF offsets are left zero.
+pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
+    let doc = roxmltree::Document::parse(text).map_err(|e| format!("not valid XML: {e}"))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "system" {
+        return Err("the root element must be <system>".into());
+    }
+    let mut sys = System { exit_when_idle: bool_attr(root, "exit_when_idle", false)?, ..Default::default() };
+    let mut region_index = HashMap::new();
+    for n in root.children().filter(|n| n.has_tag_name("memory_region")) {
+        let name = attr(n, "name")?.to_string();
+        let size = num_attr(n, "size")?;
+        let phys_addr = n.attribute("phys_addr").map(|_| num_attr(n, "phys_addr")).transpose()?;
+        if size == 0 || size % PAGE != 0 || phys_addr.is_some_and(|p| p % PAGE != 0) {
+            return Err(format!("memory_region {name} ({}): size and phys_addr must be non-zero multiples of 4 KiB", pos(n)));
+        }
+        if phys_addr.is_some() {
+            return Err(format!("memory_region {name} ({}): phys_addr is not supported by the root task yet", pos(n)));
+        }
+        if region_index.insert(name.clone(), sys.regions.len() as u32).is_some() {
+            return Err(format!("memory_region {name} ({}): defined twice", pos(n)));
+        }
+        sys.regions.push(MemoryRegion { name, size, phys_addr });
+    }
+    let mut sources = Vec::new();
+    let mut pd_index = HashMap::new();
+    for n in root.children().filter(|n| n.has_tag_name("protection_domain")) {
+        let name = attr(n, "name")?.to_string();
+        let priority = num_attr(n, "priority")?;
+        if !(1..=254).contains(&priority) {
+            return Err(format!("protection_domain {name}: priority {priority} must be 1..=254"));
+        }
+        let stack = n.attribute("stack_size").map(|_| num_attr(n, "stack_size")).transpose()?.unwrap_or(64 * 1024);
+        if stack == 0 || stack % PAGE != 0 || stack > 1 << 20 {
+            return Err(format!("protection_domain {name}: stack_size must be a multiple of 4 KiB up to 1 MiB"));
+        }
+        let program = n
+            .children()
+            .find(|c| c.has_tag_name("program_image"))
+            .ok_or_else(|| format!("protection_domain {name}: no <program_image>"))
+            .and_then(|c| attr(c, "path"))?
+            .to_string();
+        let mut maps = Vec::new();
+        for m in n.children().filter(|c| c.has_tag_name("map")) {
+            let mr = attr(m, "mr")?;
+            let region = *region_index.get(mr).ok_or_else(|| format!("protection_domain {name} ({}): map of unknown memory_region {mr}", pos(m)))?;
+            let vaddr = num_attr(m, "vaddr")?;
+            if vaddr % PAGE != 0 {
+                return Err(format!("protection_domain {name} ({}): map vaddr {vaddr:#x} is not page-aligned", pos(m)));
+            }
+            let p = m.attribute("perms").unwrap_or("rw");
+            if p.is_empty() || !p.chars().all(|c| "rwx".contains(c)) {
+                return Err(format!("protection_domain {name} ({}): perms=\"{p}\" must be letters of rwx", pos(m)));
+            }
+            let perms = Perms { read: p.contains('r'), write: p.contains('w'), execute: p.contains('x') };
+            let setvar = m.attribute("setvar_vaddr").unwrap_or("").to_string();
+            if setvar.len() > sel4_system_spec::pd_info::NAME_LEN {
+                return Err(format!("protection_domain {name}: setvar_vaddr {setvar} is longer than 32 bytes"));
+            }
+            maps.push(Mapping { region, vaddr, perms, uncached: !bool_attr(m, "cached", true)?, setvar });
+        }
+        if maps.len() > sel4_system_spec::pd_info::MAX_REGIONS {
+            return Err(format!("protection_domain {name}: more than {} maps", sel4_system_spec::pd_info::MAX_REGIONS));
+        }
+        let mut irqs = Vec::new();
+        for i in n.children().filter(|c| c.has_tag_name("irq")) {
+            let id = num_attr(i, "id")? as u32;
+            let pin = num_attr(i, "pin")? as u32;
+            let level = match i.attribute("trigger").unwrap_or("level") {
+                "level" => true,
+                "edge" => false,
+                t => return Err(format!("protection_domain {name}: irq trigger \"{t}\" must be level or edge")),
+            };
+            let active_low = match i.attribute("polarity").unwrap_or("high") {
+                "high" => false,
+                "low" => true,
+                t => return Err(format!("protection_domain {name}: irq polarity \"{t}\" must be high or low")),
+            };
+            irqs.push(Irq { id, source: IrqSource::IoApic { pin, level, active_low } });
+        }
+        if pd_index.insert(name.clone(), sources.len() as u32).is_some() {
+            return Err(format!("protection_domain {name}: defined twice"));
+        }
+        let pd = ProtectionDomain { name, priority: priority as u8, elf_offset: 0, elf_len: 0, stack_pages: (stack / PAGE) as u32, maps, irqs };
+        sources.push(PdSource { pd, program });
+    }
+    for c in root.children().filter(|n| n.has_tag_name("channel")) {
+        let ends: Vec<_> = c.children().filter(|e| e.has_tag_name("end")).collect();
+        if ends.len() != 2 {
+            return Err(format!("<channel> at {}: needs exactly two <end>", pos(c)));
+        }
+        let mut parsed = Vec::new();
+        for e in &ends {
+            let pd = attr(*e, "pd")?;
+            let idx = *pd_index.get(pd).ok_or_else(|| format!("<end> at {}: unknown protection_domain {pd}", pos(*e)))?;
+            parsed.push((idx, num_attr(*e, "id")? as u32, bool_attr(*e, "pp", false)?));
+        }
+        let (a, b) = (parsed[0], parsed[1]);
+        sys.channels.push(Channel { a: (a.0, a.1), b: (b.0, b.1), a_calls_b: a.2, b_calls_a: b.2 });
+    }
+    sys.pds = sources.iter().map(|s| s.pd.clone()).collect();
+    check_channels(&sys)?;
+    check_maps(&sys)?;
+    Ok((sys, sources.into_iter().map(|s| s.program).collect()))
+}
+
+fn check_channels(sys: &System) -> Result<(), String> {
+    let mut used: HashMap<(u32, u32), ()> = HashMap::new();
+    let ends = sys.channels.iter().flat_map(|c| [c.a, c.b]);
+    let irq_ends = sys.pds.iter().enumerate().flat_map(|(i, pd)| pd.irqs.iter().map(move |q| (i as u32, q.id)));
+    for (pd, id) in ends.chain(irq_ends) {
+        let name = &sys.pds[pd as usize].name;
+        if id >= layout::MAX_CHANNELS {
+            return Err(format!("protection_domain {name}: channel id {id} must be below {}", layout::MAX_CHANNELS));
+        }
+        if used.insert((pd, id), ()).is_some() {
+            return Err(format!("protection_domain {name}: channel id {id} used twice"));
+        }
+    }
+    for c in &sys.channels {
+        for (caller, callee, calls) in [(c.a.0, c.b.0, c.a_calls_b), (c.b.0, c.a.0, c.b_calls_a)] {
+            let (from, to) = (&sys.pds[caller as usize], &sys.pds[callee as usize]);
+            if calls && to.priority <= from.priority {
+                return Err(format!(
+                    "channel {} -> {}: a protected call needs the callee's priority ({}) above the caller's ({})",
+                    from.name, to.name, to.priority, from.priority
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fixed pages the runtime puts in every PD: IPC buffer and info page, and the stack.
+fn runtime_ranges(pd: &ProtectionDomain) -> [(u64, u64, &'static str); 2] {
+    [
+        (layout::IPC_BUFFER_VADDR, layout::INFO_VADDR + PAGE, "the IPC buffer and info page"),
+        (layout::STACK_TOP - (pd.stack_pages as u64 + 1) * PAGE, layout::STACK_TOP, "the stack"),
+    ]
+}
+
+fn check_maps(sys: &System) -> Result<(), String> {
+    for pd in &sys.pds {
+        let mut ranges: Vec<(u64, u64, String)> =
+            runtime_ranges(pd).iter().map(|(a, b, what)| (*a, *b, what.to_string())).collect();
+        for m in &pd.maps {
+            let r = &sys.regions[m.region as usize];
+            ranges.push((m.vaddr, m.vaddr + r.size, format!("memory_region {}", r.name)));
+        }
+        check_overlaps(&pd.name, &mut ranges)?;
+    }
+    Ok(())
+}
+
+fn check_overlaps(pd: &str, ranges: &mut [(u64, u64, String)]) -> Result<(), String> {
+    ranges.sort();
+    for w in ranges.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(format!(
+                "protection_domain {pd}: {} at {:#x} overlaps {} at {:#x}..{:#x}",
+                w[1].2, w[1].0, w[0].2, w[0].0, w[0].1
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The page ranges of an ELF's loadable segments.
+fn elf_segments(elf: &[u8]) -> Result<Vec<(u64, u64)>, String> {
+    let word = |o: usize, n: usize| -> Result<u64, String> {
+        let b = elf.get(o..o + n).ok_or("truncated ELF")?;
+        Ok(b.iter().rev().fold(0u64, |a, &x| a << 8 | x as u64))
+    };
+    if elf.get(..4) != Some(b"\x7fELF") || elf.get(4) != Some(&2) {
+        return Err("not a 64-bit ELF".into());
+    }
+    let (phoff, phentsize, phnum) = (word(0x20, 8)? as usize, word(0x36, 2)? as usize, word(0x38, 2)? as usize);
+    let mut segs = Vec::new();
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        if word(ph, 4)? == 1 {
+            let (vaddr, memsz) = (word(ph + 0x10, 8)?, word(ph + 0x28, 8)?);
+            segs.push((vaddr & !(PAGE - 1), (vaddr + memsz).div_ceil(PAGE) * PAGE));
+        }
+    }
+    Ok(segs)
+}
+
+fn find_program(name: &str, search: &[PathBuf]) -> Result<PathBuf, String> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    search
+        .iter()
+        .map(|d| d.join(name))
+        .find(|c| c.is_file())
+        .ok_or_else(|| format!("program_image {name} not found in {search:?}"))
+}
+
+/// Builds the image (spec + programs) and a human summary.
+pub fn build_image(xml: &Path, search: &[PathBuf]) -> Result<(Vec<u8>, String), String> {
+    let text = std::fs::read_to_string(xml).map_err(|e| e.to_string())?;
+    let (mut sys, programs) = parse(&text)?;
+    let mut elves = Vec::new();
+    for (pd, program) in sys.pds.iter().zip(&programs) {
+        let path = find_program(program, search)?;
+        let elf = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut ranges: Vec<(u64, u64, String)> = elf_segments(&elf)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .into_iter()
+            .map(|(a, b)| (a, b, format!("program {program}")))
+            .collect();
+        // Segments may share a page with each other, so merge them before the overlap check.
+        ranges.sort();
+        let mut merged: Vec<(u64, u64, String)> = Vec::new();
+        for r in ranges {
+            match merged.last_mut() {
+                Some(last) if r.0 <= last.1 => last.1 = last.1.max(r.1),
+                _ => merged.push(r),
+            }
+        }
+        for (a, b, what) in runtime_ranges(pd) {
+            merged.push((a, b, what.to_string()));
+        }
+        for m in &pd.maps {
+            let r = &sys.regions[m.region as usize];
+            merged.push((m.vaddr, m.vaddr + r.size, format!("memory_region {}", r.name)));
+        }
+        check_overlaps(&pd.name, &mut merged)?;
+        elves.push(elf);
+    }
+    // Offsets have fixed width, so the spec's length does not depend on them.
+    let spec_len = sys.encode().len() as u64;
+    let mut offset = spec_len.div_ceil(PAGE) * PAGE;
+    for (pd, elf) in sys.pds.iter_mut().zip(&elves) {
+        pd.elf_offset = offset;
+        pd.elf_len = elf.len() as u64;
+        offset = (offset + pd.elf_len).div_ceil(16) * 16;
+    }
+    let mut image = sys.encode();
+    assert_eq!(image.len() as u64, spec_len);
+    for (pd, elf) in sys.pds.iter().zip(&elves) {
+        image.resize(pd.elf_offset as usize, 0);
+        image.extend_from_slice(elf);
+    }
+    let mut summary = String::new();
+    let _ = write!(summary, "{} PDs, {} regions, {} channels, image {} bytes", sys.pds.len(), sys.regions.len(), sys.channels.len(), image.len());
+    Ok((image, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"<system exit_when_idle="true">
+        <memory_region name="buf" size="0x2000"/>
+        <protection_domain name="a" priority="10">
+            <program_image path="a.elf"/>
+            <map mr="buf" vaddr="0x20000000" perms="rw" setvar_vaddr="buf"/>
+        </protection_domain>
+        <protection_domain name="b" priority="20">
+            <program_image path="b.elf"/>
+            <map mr="buf" vaddr="0x20000000" perms="r" setvar_vaddr="buf"/>
+            <irq pin="11" id="5"/>
+        </protection_domain>
+        <channel><end pd="a" id="1" pp="true"/><end pd="b" id="2"/></channel>
+    </system>"#;
+
+    #[test]
+    fn parses_a_good_system() {
+        let (sys, programs) = parse(GOOD).unwrap();
+        assert!(sys.exit_when_idle);
+        assert_eq!(programs, ["a.elf", "b.elf"]);
+        assert_eq!(sys.pds[1].maps[0].perms, Perms { read: true, write: false, execute: false });
+        assert_eq!(sys.channels[0], Channel { a: (0, 1), b: (1, 2), a_calls_b: true, b_calls_a: false });
+        assert_eq!(sys.pds[1].irqs[0].source, IrqSource::IoApic { pin: 11, level: true, active_low: false });
+    }
+
+    #[test]
+    fn rejects_bad_systems_with_a_message_naming_the_problem() {
+        let cases = [
+            (GOOD.replace("mr=\"buf\" vaddr=\"0x20000000\" perms=\"r\"", "mr=\"nope\" vaddr=\"0x20000000\" perms=\"r\""), "unknown memory_region nope"),
+            (GOOD.replace("id=\"2\"", "id=\"5\""), "channel id 5 used twice"),
+            (GOOD.replace("priority=\"20\"", "priority=\"5\""), "protected call"),
+            (GOOD.replace("0x2000\"", "0x2001\""), "multiples of 4 KiB"),
+            (GOOD.replace("vaddr=\"0x20000000\" perms=\"rw\"", "vaddr=\"0x3fe00000\" perms=\"rw\""), "overlaps"),
+        ];
+        for (xml, want) in cases {
+            let err = parse(&xml).unwrap_err();
+            assert!(err.contains(want), "{err:?} should mention {want:?}");
+        }
+    }
+}
