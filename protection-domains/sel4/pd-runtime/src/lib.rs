@@ -1,0 +1,187 @@
+//! The seL4 side of the PD API: a PD crate writes `sel4_pd_runtime::protection_domain!(init)`
+//! with `fn init() -> impl pd_api::Handler`, and this crate supplies the rest.
+//!
+//! The root task starts the PD at `_start` with the stack pointer at the top of its stack and its
+//! info page ([`sel4_system_spec::pd_info::PdInfo`]) mapped read-only. The runtime installs the
+//! platform, calls `init`, then loops: wait on the PD's endpoint (to which its notification is
+//! bound), dispatch a protected call (badge bit 27 set) to `Handler::protected` and reply, or a
+//! notification word to `Handler::notified`. A panic prints the PD's name and message and is
+//! reported to the root task through the fault endpoint; the PD then stays blocked.
+
+#![no_std]
+
+extern crate alloc;
+
+use core::fmt::Write as _;
+use core::ptr::NonNull;
+use pd_api::{Channel, ChannelSet, Handler, MemoryRegion, MessageInfo, Platform};
+use sel4_abi::freestanding::{Heap, LineBuffer};
+use sel4_system_spec::layout;
+use sel4_system_spec::pd_info::{self, PdInfo};
+
+pub use pd_api;
+
+/// Bytes of heap each PD gets (in its .bss).
+pub const HEAP_BYTES: usize = 1 << 20;
+
+#[global_allocator]
+static HEAP: Heap<HEAP_BYTES> = Heap::new();
+
+core::arch::global_asm!(
+    ".section .text._start, \"ax\"",
+    ".global _start",
+    "_start:",
+    // The root task set RSP to the top of the stack; align it for the call as the ABI wants.
+    "and rsp, -16",
+    "call {main}",
+    "ud2",
+    main = sym runtime_main,
+);
+
+extern "Rust" {
+    /// Defined by [`protection_domain!`]: runs the PD's init and event loop.
+    fn __sel4_pd_main() -> !;
+}
+
+extern "C" fn runtime_main() -> ! {
+    // SAFETY: the symbol is defined by the protection_domain! macro in the PD's binary crate.
+    unsafe { __sel4_pd_main() }
+}
+
+/// The PD's info page, written by the root task before the PD started.
+fn info() -> &'static PdInfo {
+    // SAFETY: the root task maps the info page read-only at INFO_VADDR in every PD before it
+    // starts the PD, and never changes it afterwards.
+    unsafe { &*(layout::INFO_VADDR as *const PdInfo) }
+}
+
+/// This PD's name.
+pub fn pd_name() -> &'static str {
+    pd_info::name_str(&info().name)
+}
+
+struct Sel4Platform;
+
+static PLATFORM: Sel4Platform = Sel4Platform;
+static PLATFORM_REF: &dyn Platform = &PLATFORM;
+
+impl Platform for Sel4Platform {
+    fn pd_name(&self) -> &str {
+        pd_name()
+    }
+
+    fn notify(&self, channel: Channel) {
+        if info().notify_channels & (1 << channel.index()) == 0 {
+            panic!("notify on {channel}, which this PD has no notification for");
+        }
+        sel4_abi::signal(layout::SLOT_NOTIFY + channel.index() as u64);
+    }
+
+    fn irq_ack(&self, channel: Channel) {
+        if info().irq_channels & (1 << channel.index()) == 0 {
+            panic!("irq_ack on {channel}, which is not an IRQ channel of this PD");
+        }
+        if let Err(e) = sel4_abi::invoke(layout::SLOT_IRQ + channel.index() as u64, sel4_abi::label::IRQAckIRQ, &[], &[]) {
+            panic!("irq_ack on {channel}: {e}");
+        }
+    }
+
+    fn pp_call(&self, channel: Channel, msg: MessageInfo) -> MessageInfo {
+        if info().ppcall_channels & (1 << channel.index()) == 0 {
+            panic!("protected call on {channel}, which this PD may not call on");
+        }
+        let info = sel4_abi::MessageInfo::new(msg.label(), 0, 0, msg.count() as u64);
+        let reply = sel4_abi::call(layout::SLOT_PPCALL + channel.index() as u64, info);
+        MessageInfo::new(reply.label(), reply.length() as usize)
+    }
+
+    fn get_mr(&self, i: usize) -> u64 {
+        sel4_abi::get_mr(i)
+    }
+
+    fn set_mr(&self, i: usize, value: u64) {
+        sel4_abi::set_mr(i, value)
+    }
+
+    fn memory_region(&self, name: &str) -> Option<MemoryRegion> {
+        let info = info();
+        let regions = &info.regions[..(info.region_count as usize).min(pd_info::MAX_REGIONS)];
+        let r = regions.iter().find(|r| pd_info::name_str(&r.name) == name)?;
+        // SAFETY: the root task mapped `size` bytes at `vaddr` for the life of the PD, and the
+        // region is shared memory that pd-api users reach only through MemoryRegion's contract.
+        Some(unsafe { MemoryRegion::new(NonNull::new(r.vaddr as *mut u8)?, r.size as usize) })
+    }
+
+    fn now_ns(&self) -> u64 {
+        // SAFETY: RDTSC only reads the time-stamp counter.
+        let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+        let mhz = info().tsc_mhz.max(1);
+        (tsc as u128 * 1000 / mhz as u128) as u64
+    }
+
+    fn log(&self, args: core::fmt::Arguments<'_>) {
+        let mut line = LineBuffer::new();
+        let _ = write!(line, "{}: {}", pd_name(), args);
+        line.flush();
+    }
+}
+
+/// Prints a line without the PD-name prefix (for machine-readable `RESULT` lines).
+pub fn print_line(args: core::fmt::Arguments<'_>) {
+    let mut line = LineBuffer::new();
+    let _ = line.write_fmt(args);
+    line.flush();
+}
+
+/// Installs the platform, builds the handler and runs the event loop. Called by the code that
+/// [`protection_domain!`] generates.
+pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
+    if info().magic != pd_info::MAGIC {
+        sel4_abi::debug_halt();
+    }
+    pd_api::set_platform(&PLATFORM_REF);
+    let mut handler = init();
+    let mut reply: Option<sel4_abi::MessageInfo> = None;
+    loop {
+        let (msg, badge) = match reply.take() {
+            Some(r) => sel4_abi::reply_recv(layout::SLOT_ENDPOINT, r),
+            None => sel4_abi::recv(layout::SLOT_ENDPOINT),
+        };
+        if badge & layout::PPCALL_BADGE_FLAG != 0 {
+            let channel = Channel::new((badge & 0x3f) as usize);
+            let request = MessageInfo::new(msg.label(), msg.length() as usize);
+            let answer = handler.protected(channel, request).unwrap_or_else(|e| {
+                pd_api::log!("protected call on {channel} failed: {e}");
+                MessageInfo::new(u64::MAX, 0)
+            });
+            reply = Some(sel4_abi::MessageInfo::new(answer.label(), 0, 0, answer.count() as u64));
+        } else {
+            let channels = ChannelSet::from_badge(layout::channels_of_word(badge));
+            if let Err(e) = handler.notified(channels) {
+                pd_api::log!("notified({:#x}) failed: {e}", channels.badge());
+            }
+        }
+    }
+}
+
+/// Declares the PD's entry: `protection_domain!(init)` with `fn init() -> impl Handler`.
+#[macro_export]
+macro_rules! protection_domain {
+    ($init:path) => {
+        #[no_mangle]
+        fn __sel4_pd_main() -> ! {
+            $crate::run($init)
+        }
+    };
+}
+
+#[panic_handler]
+fn panic(panic: &core::panic::PanicInfo) -> ! {
+    let mut line = LineBuffer::new();
+    let _ = write!(line, "{}: PANIC: {}", pd_name(), panic);
+    line.flush();
+    // Report to the root task like a fault; it never replies, so the PD stays blocked here.
+    loop {
+        sel4_abi::call(layout::SLOT_FAULT, sel4_abi::MessageInfo::new(layout::PANIC_LABEL, 0, 0, 0));
+    }
+}

@@ -1,0 +1,121 @@
+//! Kernel objects for the system, retyped from the boot info's RAM untypeds into free slots of
+//! the root CNode; and mapping frames into address spaces, creating paging structures on demand.
+
+use alloc::vec::Vec;
+use sel4_abi::generated::error::seL4_FailedLookup;
+use sel4_abi::generated::error::seL4_NotEnoughMemory;
+use sel4_abi::{init_cap, label, object_type as ty, BootInfo, CPtr, CapRights, Error, Word};
+
+/// Depth of a cptr in the root CNode (the kernel gives its cap a guard for 64-bit lookups).
+pub const ROOT_DEPTH: Word = 64;
+
+/// An allocator of slots and objects.
+pub struct Objects {
+    next_slot: Word,
+    first_slot: Word,
+    end_slot: Word,
+    /// RAM untypeds (cptr, size bits), largest first.
+    untypeds: Vec<(CPtr, u8)>,
+    current: usize,
+    bytes: u64,
+}
+
+impl Objects {
+    /// The allocator over the boot info's empty slots and RAM untypeds.
+    pub fn new(bi: &BootInfo) -> Self {
+        let (empty, untyped) = (bi.empty, bi.untyped);
+        let mut untypeds: Vec<(CPtr, u8)> = (untyped.start..untyped.end)
+            .zip(bi.untyped_list.iter())
+            .filter(|(_, d)| d.is_device == 0)
+            .map(|(cptr, d)| (cptr, d.size_bits))
+            .collect();
+        untypeds.sort_by(|a, b| b.1.cmp(&a.1));
+        Self { next_slot: empty.start, first_slot: empty.start, end_slot: empty.end, untypeds, current: 0, bytes: 0 }
+    }
+
+    /// Slots used so far.
+    pub fn slots_used(&self) -> Word {
+        self.next_slot - self.first_slot
+    }
+
+    /// Bytes of objects created so far (approximate: object sizes, not alignment padding).
+    pub fn bytes_used(&self) -> u64 {
+        self.bytes
+    }
+
+    /// A free slot of the root CNode.
+    pub fn slot(&mut self) -> CPtr {
+        if self.next_slot >= self.end_slot {
+            crate::console::fatal(format_args!("the root CNode is full ({} slots used)", self.slots_used()));
+        }
+        self.next_slot += 1;
+        self.next_slot - 1
+    }
+
+    /// Creates one object of `object_type` (`size_bits` for CNodes and untypeds) and returns
+    /// its cap.
+    pub fn create(&mut self, object_type: Word, size_bits: Word) -> CPtr {
+        let slot = self.slot();
+        while let Some(&(untyped, _)) = self.untypeds.get(self.current) {
+            match sel4_abi::untyped_retype(untyped, object_type, size_bits, init_cap::seL4_CapInitThreadCNode, 0, 0, slot, 1) {
+                Ok(()) => {
+                    self.bytes += object_bytes(object_type, size_bits);
+                    return slot;
+                }
+                Err(Error(e)) if e == seL4_NotEnoughMemory => self.current += 1,
+                Err(e) => crate::console::fatal(format_args!("retype of object type {object_type}: {e}")),
+            }
+        }
+        crate::console::fatal(format_args!("out of memory after {} KiB", self.bytes / 1024))
+    }
+
+    /// Copies a cap of the root CNode into a new slot with `rights`.
+    pub fn copy(&mut self, cap: CPtr, rights: CapRights) -> CPtr {
+        let slot = self.slot();
+        let root = init_cap::seL4_CapInitThreadCNode;
+        if let Err(e) = sel4_abi::cnode_copy(root, slot, ROOT_DEPTH, root, cap, ROOT_DEPTH, rights) {
+            crate::console::fatal(format_args!("copy of cap {cap}: {e}"));
+        }
+        slot
+    }
+
+    /// Maps `frame` at `vaddr` in `vspace`, creating missing page tables, directories and PDPTs.
+    pub fn map_frame(&mut self, vspace: CPtr, frame: CPtr, vaddr: Word, rights: CapRights, attributes: Word) -> Result<(), Error> {
+        loop {
+            match sel4_abi::page_map(frame, vspace, vaddr, rights, attributes) {
+                Err(Error(e)) if e == seL4_FailedLookup => self.map_table(vspace, vaddr, 0)?,
+                other => return other,
+            }
+        }
+    }
+
+    /// Creates and maps the paging structure of `level` (0: page table, 1: page directory,
+    /// 2: PDPT) covering `vaddr`, and the levels above it if they are missing too.
+    fn map_table(&mut self, vspace: CPtr, vaddr: Word, level: usize) -> Result<(), Error> {
+        const LEVELS: [(Word, Word); 3] = [
+            (ty::seL4_X86_PageTableObject, label::X86PageTableMap),
+            (ty::seL4_X86_PageDirectoryObject, label::X86PageDirectoryMap),
+            (ty::seL4_X86_PDPTObject, label::X86PDPTMap),
+        ];
+        let (object_type, map_label) = LEVELS[level];
+        let table = self.create(object_type, 0);
+        match sel4_abi::paging_map(table, map_label, vspace, vaddr) {
+            Err(Error(e)) if e == seL4_FailedLookup && level < 2 => {
+                self.map_table(vspace, vaddr, level + 1)?;
+                sel4_abi::paging_map(table, map_label, vspace, vaddr)
+            }
+            other => other,
+        }
+    }
+}
+
+fn object_bytes(object_type: Word, size_bits: Word) -> u64 {
+    use sel4_abi::generated::consts::*;
+    match object_type {
+        t if t == ty::seL4_CapTableObject => (1 << size_bits) * (1 << seL4_SlotBits),
+        t if t == ty::seL4_TCBObject => 1 << seL4_TCBBits,
+        t if t == ty::seL4_EndpointObject => 1 << seL4_EndpointBits,
+        t if t == ty::seL4_NotificationObject => 1 << seL4_NotificationBits,
+        _ => 1 << seL4_PageBits,
+    }
+}

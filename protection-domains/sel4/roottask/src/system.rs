@@ -1,0 +1,339 @@
+//! Building the system from the spec, and serving the fault endpoint.
+
+use crate::objects::{Objects, ROOT_DEPTH};
+use crate::{console, out, println};
+use alloc::vec;
+use alloc::vec::Vec;
+use sel4_abi::generated::consts::{seL4_UserException_Number, seL4_VMFault_Addr, seL4_VMFault_FSR, seL4_VMFault_IP, seL4_VMFault_PrefetchFault};
+use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, CPtr, CapRights, Word};
+use sel4_system_spec::pd_info::{self, PdInfo, RegionInfo};
+use sel4_system_spec::{layout, IrqSource, System};
+
+/// QEMU's isa-debug-exit port (tests add `-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+const PAGE: Word = 4096;
+/// Where the root task maps a frame of a PD to fill it (one page, unmapped after each use).
+const SCRATCH_VADDR: Word = 0x3f00_0000;
+/// Rights for a cap that may only signal or call (Call needs Grant for the reply cap in 5.0).
+const SEND_GRANT: CapRights = CapRights(0b101);
+
+/// What the root task keeps of a started PD.
+pub struct RunningPd {
+    /// The PD's TCB, kept for restarting a faulted PD (not done yet).
+    #[allow(dead_code)]
+    pub tcb: CPtr,
+}
+
+/// The per-PD objects created before channels are wired.
+struct PdObjects {
+    cnode: CPtr,
+    vspace: CPtr,
+    tcb: CPtr,
+    endpoint: CPtr,
+    notification: CPtr,
+    ipc_frame: CPtr,
+    entry: Word,
+    info: PdInfo,
+}
+
+/// Copies `cap` of the root CNode into `slot` of a PD's CNode, with `rights` and `badge`.
+fn give(pd_cnode: CPtr, slot: Word, cap: CPtr, rights: CapRights, badge: Option<Word>) {
+    let root = init_cap::seL4_CapInitThreadCNode;
+    let result = match badge {
+        Some(b) => sel4_abi::cnode_mint(pd_cnode, slot, layout::CNODE_BITS, root, cap, ROOT_DEPTH, rights, b),
+        None => sel4_abi::cnode_copy(pd_cnode, slot, layout::CNODE_BITS, root, cap, ROOT_DEPTH, rights),
+    };
+    if let Err(e) = result {
+        console::fatal(format_args!("giving cap {cap} to slot {slot}: {e}"));
+    }
+}
+
+/// Runs `fill` on the 4 KiB of `frame`, mapped for the moment into the root task.
+fn fill_frame(objects: &mut Objects, frame: CPtr, fill: impl FnOnce(&mut [u8])) {
+    if let Err(e) = objects.map_frame(init_cap::seL4_CapInitThreadVSpace, frame, SCRATCH_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT) {
+        console::fatal(format_args!("mapping a frame into the root task: {e}"));
+    }
+    // SAFETY: the frame was just mapped read-write at SCRATCH_VADDR, a page nothing else in the
+    // root task uses, and it is unmapped before the slice's lifetime ends.
+    let page = unsafe { core::slice::from_raw_parts_mut(SCRATCH_VADDR as *mut u8, PAGE as usize) };
+    fill(page);
+    if let Err(e) = sel4_abi::page_unmap(frame) {
+        console::fatal(format_args!("unmapping the scratch frame: {e}"));
+    }
+}
+
+fn map_or_die(objects: &mut Objects, pd: &str, vspace: CPtr, frame: CPtr, vaddr: Word, rights: CapRights, attributes: Word) {
+    if let Err(e) = objects.map_frame(vspace, frame, vaddr, rights, attributes) {
+        console::fatal(format_args!("PD {pd}: mapping {vaddr:#x}: {e}"));
+    }
+}
+
+/// Reads a little-endian integer of `n` bytes at `o`.
+fn le(b: &[u8], o: usize, n: usize) -> Option<Word> {
+    Some(b.get(o..o + n)?.iter().rev().fold(0, |a, &x| a << 8 | x as Word))
+}
+
+/// Loads an ELF's PT_LOAD segments into fresh frames mapped in `vspace`; returns the entry.
+fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8]) -> Word {
+    let bad = |what: &str| -> ! { console::fatal(format_args!("PD {pd}: program: {what}")) };
+    if elf.get(..4) != Some(b"\x7fELF") || elf.get(4) != Some(&2) {
+        bad("not a 64-bit ELF");
+    }
+    let entry = le(elf, 0x18, 8).unwrap_or_else(|| bad("truncated header"));
+    let phoff = le(elf, 0x20, 8).unwrap_or_else(|| bad("truncated header")) as usize;
+    let phentsize = le(elf, 0x36, 2).unwrap_or_else(|| bad("truncated header")) as usize;
+    let phnum = le(elf, 0x38, 2).unwrap_or_else(|| bad("truncated header")) as usize;
+    // (vaddr, file offset, file size, memory size, writable)
+    let mut segments = Vec::new();
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let field = |o: usize, n: usize| le(elf, ph + o, n).unwrap_or_else(|| bad("truncated program header"));
+        if field(0, 4) != 1 {
+            continue;
+        }
+        let (flags, offset, vaddr, filesz, memsz) = (field(4, 4), field(8, 8), field(0x10, 8), field(0x20, 8), field(0x28, 8));
+        if offset.checked_add(filesz).is_none_or(|end| end > elf.len() as Word) || filesz > memsz {
+            bad("segment outside the file");
+        }
+        segments.push((vaddr, offset, filesz, memsz, flags & 2 != 0));
+    }
+    // Pages, each writable if any segment on it is (segments may share a boundary page).
+    let mut pages: Vec<(Word, bool)> = Vec::new();
+    for &(vaddr, _, _, memsz, writable) in &segments {
+        let mut page = vaddr & !(PAGE - 1);
+        while page < vaddr + memsz {
+            match pages.iter_mut().find(|p| p.0 == page) {
+                Some(p) => p.1 |= writable,
+                None => pages.push((page, writable)),
+            }
+            page += PAGE;
+        }
+    }
+    for (page, writable) in pages {
+        let frame = objects.create(ty::seL4_X86_4K, 0);
+        fill_frame(objects, frame, |bytes| {
+            for &(vaddr, offset, filesz, _, _) in &segments {
+                // The part of [vaddr, vaddr+filesz) on this page comes from the file; the rest
+                // (bss) stays zero, as retyped frames are.
+                let start = vaddr.max(page);
+                let end = (vaddr + filesz).min(page + PAGE);
+                if start < end {
+                    let src = (offset + start - vaddr) as usize;
+                    bytes[(start - page) as usize..(end - page) as usize].copy_from_slice(&elf[src..src + (end - start) as usize]);
+                }
+            }
+        });
+        let rights = if writable { CapRights::READ_WRITE } else { CapRights::READ };
+        map_or_die(objects, pd, vspace, frame, page, rights, vm_attributes::DEFAULT);
+    }
+    entry
+}
+
+/// Creates every region and PD, wires the channels and starts the PDs.
+pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mhz: Word) -> Vec<RunningPd> {
+    let fault_ep = FAULT_EP.get_or_create(objects);
+    // Region frames, created once; each mapping maps copies of these caps.
+    let region_frames: Vec<Vec<CPtr>> = system
+        .regions
+        .iter()
+        .map(|r| (0..r.size / PAGE).map(|_| objects.create(ty::seL4_X86_4K, 0)).collect())
+        .collect();
+
+    let mut pds = Vec::new();
+    for (index, pd) in system.pds.iter().enumerate() {
+        let name = pd.name.as_str();
+        let cnode = objects.create(ty::seL4_CapTableObject, layout::CNODE_BITS);
+        let vspace = objects.create(ty::seL4_X64_PML4Object, 0);
+        if let Err(e) = sel4_abi::asid_pool_assign(init_cap::seL4_CapInitThreadASIDPool, vspace) {
+            console::fatal(format_args!("PD {name}: ASID assignment: {e}"));
+        }
+        let elf = &image[pd.elf_offset as usize..(pd.elf_offset + pd.elf_len) as usize];
+        let entry = load_elf(objects, name, vspace, elf);
+        // The stack, with the page below it left unmapped as a guard.
+        for k in 0..pd.stack_pages as Word {
+            let frame = objects.create(ty::seL4_X86_4K, 0);
+            map_or_die(objects, name, vspace, frame, layout::STACK_TOP - (k + 1) * PAGE, CapRights::READ_WRITE, vm_attributes::DEFAULT);
+        }
+        let ipc_frame = objects.create(ty::seL4_X86_4K, 0);
+        map_or_die(objects, name, vspace, ipc_frame, layout::IPC_BUFFER_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT);
+
+        let mut info = PdInfo {
+            magic: pd_info::MAGIC,
+            name: pd_info::name_bytes(name),
+            notify_channels: 0,
+            ppcall_channels: 0,
+            irq_channels: 0,
+            tsc_mhz,
+            region_count: 0,
+            regions: [RegionInfo { name: [0; pd_info::NAME_LEN], vaddr: 0, size: 0, paddr: 0 }; pd_info::MAX_REGIONS],
+        };
+        for m in &pd.maps {
+            let rights = match (m.perms.read, m.perms.write) {
+                (_, true) => CapRights::READ_WRITE,
+                _ => CapRights::READ,
+            };
+            let attributes = if m.uncached { vm_attributes::CACHE_DISABLED } else { vm_attributes::DEFAULT };
+            let frames = &region_frames[m.region as usize];
+            for (k, &frame) in frames.iter().enumerate() {
+                let copy = objects.copy(frame, CapRights::ALL);
+                map_or_die(objects, name, vspace, copy, m.vaddr + k as Word * PAGE, rights, attributes);
+            }
+            if !m.setvar.is_empty() {
+                let slot = &mut info.regions[info.region_count as usize];
+                slot.name = pd_info::name_bytes(&m.setvar);
+                slot.vaddr = m.vaddr;
+                slot.size = system.regions[m.region as usize].size;
+                slot.paddr = frames.first().and_then(|&f| sel4_abi::page_get_address(f).ok()).unwrap_or(0);
+                info.region_count += 1;
+            }
+        }
+
+        let endpoint = objects.create(ty::seL4_EndpointObject, 0);
+        let notification = objects.create(ty::seL4_NotificationObject, 0);
+        let tcb = objects.create(ty::seL4_TCBObject, 0);
+        give(cnode, layout::SLOT_ENDPOINT, endpoint, CapRights::ALL, None);
+        give(cnode, layout::SLOT_FAULT, fault_ep, SEND_GRANT, Some(index as Word + 1));
+        pds.push(PdObjects { cnode, vspace, tcb, endpoint, notification, ipc_frame, entry, info });
+    }
+
+    for c in &system.channels {
+        for (from, to, calls) in [(c.a, c.b, c.a_calls_b), (c.b, c.a, c.b_calls_a)] {
+            let (peer_ntfn, peer_ep) = (pds[to.0 as usize].notification, pds[to.0 as usize].endpoint);
+            let me = &mut pds[from.0 as usize];
+            give(me.cnode, layout::SLOT_NOTIFY + from.1 as Word, peer_ntfn, CapRights::WRITE, Some(layout::notify_bit(to.1)));
+            me.info.notify_channels |= 1 << from.1;
+            if calls {
+                give(me.cnode, layout::SLOT_PPCALL + from.1 as Word, peer_ep, SEND_GRANT, Some(layout::PPCALL_BADGE_FLAG | to.1 as Word));
+                me.info.ppcall_channels |= 1 << from.1;
+            }
+        }
+    }
+
+    for (pd, objs) in system.pds.iter().zip(pds.iter_mut()) {
+        for irq in &pd.irqs {
+            let IrqSource::IoApic { pin, level, active_low } = irq.source;
+            let handler = objects.slot();
+            let args = [handler, ROOT_DEPTH, 0, pin as Word, level as Word, active_low as Word, pin as Word];
+            if let Err(e) = sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerIOAPIC, &args, &[init_cap::seL4_CapInitThreadCNode]) {
+                console::fatal(format_args!("PD {}: IOAPIC pin {pin}: {e}", pd.name));
+            }
+            let badged = objects.slot();
+            let root = init_cap::seL4_CapInitThreadCNode;
+            let minted = sel4_abi::cnode_mint(root, badged, ROOT_DEPTH, root, objs.notification, ROOT_DEPTH, CapRights::WRITE, layout::notify_bit(irq.id));
+            let bound = minted.and_then(|_| sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[badged]).map(drop));
+            if let Err(e) = bound {
+                console::fatal(format_args!("PD {}: IRQ pin {pin} to its notification: {e}", pd.name));
+            }
+            give(objs.cnode, layout::SLOT_IRQ + irq.id as Word, handler, CapRights::ALL, None);
+            objs.info.irq_channels |= 1 << irq.id;
+        }
+    }
+
+    let mut running = Vec::new();
+    for (pd, objs) in system.pds.iter().zip(pds) {
+        let info_frame = objects.create(ty::seL4_X86_4K, 0);
+        fill_frame(objects, info_frame, |bytes| {
+            // SAFETY: PdInfo is plain old data that fits in a page (checked at compile time in the
+            // spec crate); the page is 4 KiB-aligned, so the write is aligned.
+            unsafe { (bytes.as_mut_ptr() as *mut PdInfo).write(objs.info) };
+        });
+        map_or_die(objects, &pd.name, objs.vspace, info_frame, layout::INFO_VADDR, CapRights::READ, vm_attributes::DEFAULT);
+        let guard_bits = 64 - layout::CNODE_BITS;
+        let configured = sel4_abi::tcb_configure(
+            objs.tcb,
+            layout::SLOT_FAULT,
+            sel4_abi::prio_props(0, pd.priority),
+            objs.cnode,
+            sel4_abi::cnode_cap_data(0, guard_bits),
+            objs.vspace,
+            0,
+            layout::IPC_BUFFER_VADDR,
+            objs.ipc_frame,
+        )
+        .and_then(|_| sel4_abi::tcb_bind_notification(objs.tcb, objs.notification))
+        .and_then(|_| sel4_abi::tcb_start(objs.tcb, objs.entry, layout::STACK_TOP, 0, true));
+        if let Err(e) = configured {
+            console::fatal(format_args!("PD {}: starting its thread: {e}", pd.name));
+        }
+        println!("started PD {} (priority {}, entry {:#x}, {} regions)", pd.name, pd.priority, objs.entry, objs.info.region_count);
+        running.push(RunningPd { tcb: objs.tcb });
+    }
+    running
+}
+
+/// The fault endpoint, created on first use.
+struct FaultEndpoint(core::cell::Cell<CPtr>);
+// SAFETY: the root task has one thread.
+unsafe impl Sync for FaultEndpoint {}
+static FAULT_EP: FaultEndpoint = FaultEndpoint(core::cell::Cell::new(0));
+
+impl FaultEndpoint {
+    fn get_or_create(&self, objects: &mut Objects) -> CPtr {
+        if self.0.get() == 0 {
+            self.0.set(objects.create(ty::seL4_EndpointObject, 0));
+        }
+        self.0.get()
+    }
+}
+
+/// Reports PD faults forever. With `exit_when_idle`, the root task runs below every PD and polls:
+/// when it gets the CPU and no fault is waiting, every PD is blocked, so it reports the system
+/// idle and ends QEMU.
+pub fn serve_faults(running: &[RunningPd], system: &System) -> ! {
+    let fault_ep = FAULT_EP.0.get();
+    let mut faulted = vec![false; running.len()];
+    if system.exit_when_idle {
+        // Priority 0: below every PD (their priorities are 1..=254).
+        if let Err(e) = sel4_abi::tcb_set_priority(init_cap::seL4_CapInitThreadTCB, 0) {
+            console::fatal(format_args!("lowering the root task's priority: {e}"));
+        }
+    }
+    loop {
+        let (msg, badge) = if system.exit_when_idle { sel4_abi::nb_recv(fault_ep) } else { sel4_abi::recv(fault_ep) };
+        if badge == 0 {
+            let count = faulted.iter().filter(|f| **f).count();
+            out!("SYSTEM idle: every PD is blocked ({count} faulted)");
+            let _ = sel4_abi::ioport_out32(init_cap::seL4_CapIOPort, DEBUG_EXIT_PORT, 0);
+            // Not under QEMU: nothing more to do but serve faults.
+            let (m, b) = sel4_abi::recv(fault_ep);
+            report(system, &mut faulted, m, b);
+            continue;
+        }
+        report(system, &mut faulted, msg, badge);
+    }
+}
+
+fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, badge: Word) {
+    let index = badge as usize - 1;
+    let Some(pd) = system.pds.get(index) else {
+        println!("fault message with unknown badge {badge}");
+        return;
+    };
+    faulted[index] = true;
+    let mr = sel4_abi::get_mr;
+    match msg.label() {
+        l if l == fault_label::VMFault => {
+            let access = if mr(seL4_VMFault_PrefetchFault as usize) != 0 {
+                "execute"
+            } else if mr(seL4_VMFault_FSR as usize) & 2 != 0 {
+                "write"
+            } else {
+                "read"
+            };
+            out!(
+                "FAULT pd={} kind=vm-fault access={access} addr={:#x} ip={:#x}",
+                pd.name,
+                mr(seL4_VMFault_Addr as usize),
+                mr(seL4_VMFault_IP as usize)
+            );
+        }
+        l if l == fault_label::UserException => {
+            out!("FAULT pd={} kind=user-exception number={} ip={:#x}", pd.name, mr(seL4_UserException_Number as usize), mr(0));
+        }
+        l if l == fault_label::UnknownSyscall => out!("FAULT pd={} kind=unknown-syscall", pd.name),
+        l if l == fault_label::CapFault => out!("FAULT pd={} kind=cap-fault ip={:#x} addr={:#x}", pd.name, mr(0), mr(1)),
+        l if l == layout::PANIC_LABEL => out!("FAULT pd={} kind=panic", pd.name),
+        l => out!("FAULT pd={} kind=unknown label={l}", pd.name),
+    }
+}
