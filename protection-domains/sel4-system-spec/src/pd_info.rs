@@ -36,6 +36,8 @@ pub struct PdInfo {
     pub ppcall_channels: u64,
     /// IRQ channels (bit = id).
     pub irq_channels: u64,
+    /// TSC frequency in MHz (from the kernel's boot info), for the monotonic clock.
+    pub tsc_mhz: u64,
     /// Entries used in `regions`.
     pub region_count: u64,
     /// The regions.
