@@ -1,0 +1,62 @@
+"""Boot tests of the seL4 system: the root task builds tests/sel4/system-test.xml and the PDs
+report `RESULT <name> <value>` lines; the root task reports faults as `FAULT pd=... kind=...`
+and ends QEMU when every PD is blocked."""
+import subprocess
+
+from conftest import EXIT_IDLE, ROOT, run_qemu
+
+
+def test_system_runs_to_idle_and_exits(boot):
+    assert not boot.timed_out, boot.describe()
+    assert "SYSTEM idle" in boot.log, boot.describe()
+    assert boot.status == EXIT_IDLE, boot.describe()
+
+
+def test_notifications_both_ways(boot):
+    assert boot.results.get("notify") == "ok", boot.describe()
+    assert int(boot.results["notify_rounds"]) == 1000
+
+
+def test_ring_between_address_spaces_checks_every_buffer(boot):
+    assert int(boot.results.get("ring_buffers", 0)) >= 100_000, boot.describe()
+    assert int(boot.results["ring_sent"]) == int(boot.results["ring_buffers"])
+    assert boot.results["ring_bad"] == "0"
+    assert boot.results["ring"] == "ok"
+
+
+def test_protected_call(boot):
+    assert boot.results.get("ppcall") == "ok", boot.describe()
+
+
+def test_unmapped_access_is_reported_and_others_finish(boot):
+    vm = [f for f in boot.faults if f.get("pd") == "faulter"]
+    assert len(vm) == 1, boot.describe()
+    assert vm[0]["kind"] == "vm-fault"
+    assert vm[0]["access"] == "read"
+    assert int(vm[0]["addr"], 16) == 0x1234_5000
+    # Every other test PD still finished its work.
+    assert {"notify", "ring", "ppcall"} <= boot.results.keys()
+
+
+def test_panic_is_reported_by_name(boot):
+    assert "panicker: PANIC: " in boot.log, boot.describe()
+    assert [f["kind"] for f in boot.faults if f.get("pd") == "panicker"] == ["panic"]
+
+
+def test_pci_inventory_lists_the_nics(boot):
+    e1000 = [line for line in boot.pci if " 8086:100e " in line]
+    assert len(e1000) == 1, boot.describe()
+    assert " class 02.00.00 " in e1000[0] and " bar0 mem32 0x" in e1000[0]
+    e1000e = [line for line in boot.pci if " 8086:10d3 " in line]
+    assert len(e1000e) == 1 and " msi@0x" in e1000e[0], boot.describe()
+    # The host bridge is always there, and the count line matches the lines printed.
+    assert any(" 8086:1237 " in line for line in boot.pci)
+    assert f"PCI {len(boot.pci)} functions" in boot.log
+
+
+def test_grub_iso_boots_the_same_system(built_system):
+    iso = subprocess.run([str(ROOT / "support/sel4/mkiso"), str(built_system)], check=True,
+                         capture_output=True, text=True, timeout=300).stdout.strip()
+    boot = run_qemu(["-cdrom", iso], timeout=180)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    assert boot.results.get("ring") == "ok" and boot.results.get("notify") == "ok", boot.describe()
