@@ -307,7 +307,7 @@ impl System {
         let pds = self.pds.len() as u32;
         let regions = self.regions.len() as u32;
         let bad_pd = self.pds.iter().any(|pd| {
-            pd.elf_offset.checked_add(pd.elf_len).map_or(true, |end| end > image_len as u64)
+            pd.elf_offset.checked_add(pd.elf_len).is_none_or(|end| end > image_len as u64)
                 || pd.maps.iter().any(|m| m.region >= regions)
         });
         let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds);

@@ -8,6 +8,9 @@ use core::cell::UnsafeCell;
 use core::fmt;
 
 /// Copies `n` bytes; the regions must not overlap.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     // SAFETY: the caller guarantees both ranges are valid for n bytes (C memcpy contract);
@@ -17,6 +20,9 @@ pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut
 }
 
 /// Copies `n` bytes; the regions may overlap.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     if (dest as usize) <= (src as usize) || (dest as usize) >= (src as usize).wrapping_add(n) {
@@ -33,6 +39,9 @@ pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mu
 }
 
 /// Fills `n` bytes with `c`.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8 {
     // SAFETY: the caller guarantees dest is valid for n bytes.
@@ -41,6 +50,9 @@ pub unsafe extern "C" fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8 {
 }
 
 /// Compares `n` bytes.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     for i in 0..n {
@@ -54,6 +66,9 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 }
 
 /// Compares `n` bytes for equality only.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: same contract as memcmp.
