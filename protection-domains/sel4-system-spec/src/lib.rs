@@ -78,6 +78,54 @@ pub struct Irq {
     pub source: IrqSource,
 }
 
+/// How a `<pci_device>` names its device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PciSelect {
+    /// The `index`-th function (in bus order, from 0) with this vendor and device id.
+    Id {
+        /// Vendor id.
+        vendor: u16,
+        /// Device id.
+        device: u16,
+        /// Which of several equal devices.
+        index: u32,
+    },
+    /// A fixed bus:device.function.
+    Address {
+        /// Bus.
+        bus: u8,
+        /// Device.
+        dev: u8,
+        /// Function.
+        func: u8,
+    },
+}
+
+/// A memory BAR of a PCI device mapped into the PD (uncached).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PciBar {
+    /// BAR number (0..6).
+    pub index: u8,
+    /// Where the BAR appears in the PD.
+    pub vaddr: u64,
+    /// Most bytes to map (the BAR's size is only known at boot; a smaller BAR maps less).
+    pub size: u64,
+    /// Region name for `memory_region` lookups.
+    pub setvar: String,
+}
+
+/// A PCI device given to a PD (x86 extension): its BARs, and its INTx interrupt (the IOAPIC pin
+/// the firmware wrote into the interrupt-line register) on a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PciDevice {
+    /// Which device.
+    pub select: PciSelect,
+    /// BARs to map.
+    pub bars: Vec<PciBar>,
+    /// Channel id of its interrupt, if the PD takes it.
+    pub irq_id: Option<u32>,
+}
+
 /// A protection domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProtectionDomain {
@@ -95,6 +143,8 @@ pub struct ProtectionDomain {
     pub maps: Vec<Mapping>,
     /// Interrupts.
     pub irqs: Vec<Irq>,
+    /// PCI devices.
+    pub pci_devices: Vec<PciDevice>,
 }
 
 /// One `<channel>`: two ends, each a PD index and the channel id that PD uses.
@@ -245,6 +295,31 @@ impl System {
                     }
                 }
             }
+            w.u32(pd.pci_devices.len() as u32);
+            for d in &pd.pci_devices {
+                match d.select {
+                    PciSelect::Id { vendor, device, index } => {
+                        w.u8(0);
+                        w.u32(vendor as u32);
+                        w.u32(device as u32);
+                        w.u32(index);
+                    }
+                    PciSelect::Address { bus, dev, func } => {
+                        w.u8(1);
+                        w.u32(bus as u32);
+                        w.u32(dev as u32);
+                        w.u32(func as u32);
+                    }
+                }
+                w.u32(d.bars.len() as u32);
+                for b in &d.bars {
+                    w.u8(b.index);
+                    w.u64(b.vaddr);
+                    w.u64(b.size);
+                    w.str(&b.setvar);
+                }
+                w.u32(d.irq_id.map_or(u32::MAX, |i| i));
+            }
         }
         w.u32(self.channels.len() as u32);
         for c in &self.channels {
@@ -293,7 +368,19 @@ impl System {
                 };
                 Ok(Irq { id, source })
             })?;
-            Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs })
+            let pci_devices = r.list(|r| {
+                let tag = r.u8()?;
+                let (a, b, c) = (r.u32()?, r.u32()?, r.u32()?);
+                let select = match tag {
+                    0 => PciSelect::Id { vendor: a as u16, device: b as u16, index: c },
+                    1 => PciSelect::Address { bus: a as u8, dev: b as u8, func: c as u8 },
+                    _ => return Err(DecodeError::BadValue),
+                };
+                let bars = r.list(|r| Ok(PciBar { index: r.u8()?, vaddr: r.u64()?, size: r.u64()?, setvar: r.str()? }))?;
+                let irq = r.u32()?;
+                Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq) })
+            })?;
+            Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices })
         })?;
         let channels = r.list(|r| {
             Ok(Channel { a: (r.u32()?, r.u32()?), b: (r.u32()?, r.u32()?), a_calls_b: r.bool()?, b_calls_a: r.bool()? })
@@ -343,6 +430,14 @@ mod tests {
                     setvar: "ring".into(),
                 }],
                 irqs: vec![Irq { id: 3, source: IrqSource::IoApic { pin: 11, level: true, active_low: false } }],
+                pci_devices: vec![
+                    PciDevice {
+                        select: PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 },
+                        bars: vec![PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar: "regs".into() }],
+                        irq_id: Some(4),
+                    },
+                    PciDevice { select: PciSelect::Address { bus: 0, dev: 3, func: 0 }, bars: vec![], irq_id: None },
+                ],
             }],
             channels: vec![Channel { a: (0, 1), b: (0, 2), a_calls_b: true, b_calls_a: false }],
         };

@@ -5,10 +5,15 @@
 //! - `<system exit_when_idle="true">` (extension, for tests): when every PD is blocked the root
 //!   task prints `SYSTEM idle` and ends QEMU through the isa-debug-exit port.
 //! - `<memory_region name size [phys_addr]>`: sizes and addresses in decimal or `0x` hex,
-//!   multiples of 4 KiB.
+//!   multiples of 4 KiB. Without `phys_addr` the region is RAM, physically contiguous (the PD
+//!   finds its physical address for DMA); with it, device memory at that address.
 //! - `<protection_domain name priority [stack_size]>` with `<program_image path>`,
 //!   `<map mr vaddr [perms="rw"] [cached="true"] [setvar_vaddr]>` and (x86 extension)
-//!   `<irq pin id [trigger="level"|"edge"] [polarity="high"|"low"]>` for an IOAPIC pin.
+//!   `<irq pin id [trigger="level"|"edge"] [polarity="high"|"low"]>` for an IOAPIC pin, and
+//!   (x86 extension) `<pci_device vendor device [index] | bdf="bb:dd.f" [irq_id]>` with
+//!   `<bar index vaddr size [setvar_vaddr]>` children: the root task finds the device at boot,
+//!   maps its memory BARs uncached (at most `size` bytes), enables memory decoding and bus
+//!   mastering, and delivers its INTx interrupt on channel `irq_id`.
 //! - `<channel><end pd id [pp="true"]/><end pd id/></channel>`: `pp` lets that end make
 //!   protected calls to the other, which must have a higher priority.
 //!
@@ -16,7 +21,9 @@
 //! mapping (also against the program's segments and the runtime's fixed pages), a duplicate
 //! channel id, a protected call to a PD of equal or lower priority.
 
-use sel4_system_spec::{layout, Channel, Irq, IrqSource, Mapping, MemoryRegion, Perms, ProtectionDomain, System};
+use sel4_system_spec::{
+    layout, Channel, Irq, IrqSource, Mapping, MemoryRegion, PciBar, PciDevice, PciSelect, Perms, ProtectionDomain, System,
+};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -76,9 +83,6 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
         let phys_addr = n.attribute("phys_addr").map(|_| num_attr(n, "phys_addr")).transpose()?;
         if size == 0 || size % PAGE != 0 || phys_addr.is_some_and(|p| p % PAGE != 0) {
             return Err(format!("memory_region {name} ({}): size and phys_addr must be non-zero multiples of 4 KiB", pos(n)));
-        }
-        if phys_addr.is_some() {
-            return Err(format!("memory_region {name} ({}): phys_addr is not supported by the root task yet", pos(n)));
         }
         if region_index.insert(name.clone(), sys.regions.len() as u32).is_some() {
             return Err(format!("memory_region {name} ({}): defined twice", pos(n)));
@@ -141,10 +145,27 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
             };
             irqs.push(Irq { id, source: IrqSource::IoApic { pin, level, active_low } });
         }
+        let mut pci_devices = Vec::new();
+        for d in n.children().filter(|c| c.has_tag_name("pci_device")) {
+            pci_devices.push(parse_pci_device(&name, d)?);
+        }
+        let bar_count: usize = pci_devices.iter().map(|d: &PciDevice| d.bars.len()).sum();
+        if maps.len() + bar_count > sel4_system_spec::pd_info::MAX_REGIONS {
+            return Err(format!("protection_domain {name}: more than {} maps and BARs", sel4_system_spec::pd_info::MAX_REGIONS));
+        }
         if pd_index.insert(name.clone(), sources.len() as u32).is_some() {
             return Err(format!("protection_domain {name}: defined twice"));
         }
-        let pd = ProtectionDomain { name, priority: priority as u8, elf_offset: 0, elf_len: 0, stack_pages: (stack / PAGE) as u32, maps, irqs };
+        let pd = ProtectionDomain {
+            name,
+            priority: priority as u8,
+            elf_offset: 0,
+            elf_len: 0,
+            stack_pages: (stack / PAGE) as u32,
+            maps,
+            irqs,
+            pci_devices,
+        };
         sources.push(PdSource { pd, program });
     }
     for c in root.children().filter(|n| n.has_tag_name("channel")) {
@@ -167,10 +188,54 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
     Ok((sys, sources.into_iter().map(|s| s.program).collect()))
 }
 
+/// `<pci_device (vendor device [index] | bdf) [irq_id]>` with `<bar index vaddr size [setvar_vaddr]>`.
+fn parse_pci_device(pd: &str, d: roxmltree::Node) -> Result<PciDevice, String> {
+    let select = match d.attribute("bdf") {
+        Some(bdf) => {
+            let bad = || format!("protection_domain {pd} ({}): bdf=\"{bdf}\" must look like 00:03.0", pos(d));
+            let (bus, rest) = bdf.split_once(':').ok_or_else(bad)?;
+            let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
+            let hex = |s: &str| u8::from_str_radix(s, 16).map_err(|_| bad());
+            let (bus, dev, func) = (hex(bus)?, hex(dev)?, hex(func)?);
+            if dev >= 32 || func >= 8 {
+                return Err(bad());
+            }
+            PciSelect::Address { bus, dev, func }
+        }
+        None => {
+            let id = |a: &str| -> Result<u16, String> {
+                u16::try_from(num_attr(d, a)?).map_err(|_| format!("protection_domain {pd}: pci_device {a} must fit 16 bits"))
+            };
+            let index = d.attribute("index").map(|_| num_attr(d, "index")).transpose()?.unwrap_or(0) as u32;
+            PciSelect::Id { vendor: id("vendor")?, device: id("device")?, index }
+        }
+    };
+    let mut bars = Vec::new();
+    for b in d.children().filter(|c| c.has_tag_name("bar")) {
+        let index = num_attr(b, "index")?;
+        let vaddr = num_attr(b, "vaddr")?;
+        let size = num_attr(b, "size")?;
+        if index >= 6 || vaddr % PAGE != 0 || size == 0 || size % PAGE != 0 {
+            return Err(format!("protection_domain {pd} ({}): bar needs index 0..5 and page-aligned vaddr and size", pos(b)));
+        }
+        let setvar = b.attribute("setvar_vaddr").unwrap_or("").to_string();
+        if setvar.len() > sel4_system_spec::pd_info::NAME_LEN {
+            return Err(format!("protection_domain {pd}: setvar_vaddr {setvar} is longer than 32 bytes"));
+        }
+        bars.push(PciBar { index: index as u8, vaddr, size, setvar });
+    }
+    let irq_id = d.attribute("irq_id").map(|_| num_attr(d, "irq_id")).transpose()?.map(|i| i as u32);
+    Ok(PciDevice { select, bars, irq_id })
+}
+
 fn check_channels(sys: &System) -> Result<(), String> {
     let mut used: HashMap<(u32, u32), ()> = HashMap::new();
     let ends = sys.channels.iter().flat_map(|c| [c.a, c.b]);
-    let irq_ends = sys.pds.iter().enumerate().flat_map(|(i, pd)| pd.irqs.iter().map(move |q| (i as u32, q.id)));
+    let irq_ends = sys.pds.iter().enumerate().flat_map(|(i, pd)| {
+        let pins = pd.irqs.iter().map(|q| q.id);
+        let devices = pd.pci_devices.iter().filter_map(|d| d.irq_id);
+        pins.chain(devices).map(move |id| (i as u32, id))
+    });
     for (pd, id) in ends.chain(irq_ends) {
         let name = &sys.pds[pd as usize].name;
         if id >= layout::MAX_CHANNELS {
@@ -210,9 +275,17 @@ fn check_maps(sys: &System) -> Result<(), String> {
             let r = &sys.regions[m.region as usize];
             ranges.push((m.vaddr, m.vaddr + r.size, format!("memory_region {}", r.name)));
         }
+        ranges.extend(bar_ranges(pd));
         check_overlaps(&pd.name, &mut ranges)?;
     }
     Ok(())
+}
+
+fn bar_ranges(pd: &ProtectionDomain) -> Vec<(u64, u64, String)> {
+    pd.pci_devices
+        .iter()
+        .flat_map(|d| d.bars.iter().map(|b| (b.vaddr, b.vaddr + b.size, format!("PCI BAR {}", b.index))))
+        .collect()
 }
 
 fn check_overlaps(pd: &str, ranges: &mut [(u64, u64, String)]) -> Result<(), String> {
@@ -290,6 +363,7 @@ pub fn build_image(xml: &Path, search: &[PathBuf]) -> Result<(Vec<u8>, String), 
             let r = &sys.regions[m.region as usize];
             merged.push((m.vaddr, m.vaddr + r.size, format!("memory_region {}", r.name)));
         }
+        merged.extend(bar_ranges(pd));
         check_overlaps(&pd.name, &mut merged)?;
         elves.push(elf);
     }
@@ -326,6 +400,10 @@ mod tests {
             <program_image path="b.elf"/>
             <map mr="buf" vaddr="0x20000000" perms="r" setvar_vaddr="buf"/>
             <irq pin="11" id="5"/>
+            <pci_device vendor="0x8086" device="0x100e" index="1" irq_id="6">
+                <bar index="0" vaddr="0x50000000" size="0x20000" setvar_vaddr="regs"/>
+            </pci_device>
+            <pci_device bdf="00:05.0"/>
         </protection_domain>
         <channel><end pd="a" id="1" pp="true"/><end pd="b" id="2"/></channel>
     </system>"#;
@@ -338,6 +416,11 @@ mod tests {
         assert_eq!(sys.pds[1].maps[0].perms, Perms { read: true, write: false, execute: false });
         assert_eq!(sys.channels[0], Channel { a: (0, 1), b: (1, 2), a_calls_b: true, b_calls_a: false });
         assert_eq!(sys.pds[1].irqs[0].source, IrqSource::IoApic { pin: 11, level: true, active_low: false });
+        let nic = &sys.pds[1].pci_devices[0];
+        assert_eq!(nic.select, PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 });
+        assert_eq!(nic.bars, [PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar: "regs".into() }]);
+        assert_eq!(nic.irq_id, Some(6));
+        assert_eq!(sys.pds[1].pci_devices[1].select, PciSelect::Address { bus: 0, dev: 5, func: 0 });
     }
 
     #[test]
@@ -348,6 +431,9 @@ mod tests {
             (GOOD.replace("priority=\"20\"", "priority=\"5\""), "protected call"),
             (GOOD.replace("0x2000\"", "0x2001\""), "multiples of 4 KiB"),
             (GOOD.replace("vaddr=\"0x20000000\" perms=\"rw\"", "vaddr=\"0x3fe00000\" perms=\"rw\""), "overlaps"),
+            (GOOD.replace("vaddr=\"0x50000000\"", "vaddr=\"0x20000000\""), "overlaps"),
+            (GOOD.replace("irq_id=\"6\"", "irq_id=\"5\""), "channel id 5 used twice"),
+            (GOOD.replace("bdf=\"00:05.0\"", "bdf=\"00:40.0\""), "bdf"),
         ];
         for (xml, want) in cases {
             let err = parse(&xml).unwrap_err();

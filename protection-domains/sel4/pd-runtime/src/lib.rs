@@ -109,7 +109,8 @@ impl Platform for Sel4Platform {
         let r = regions.iter().find(|r| pd_info::name_str(&r.name) == name)?;
         // SAFETY: the root task mapped `size` bytes at `vaddr` for the life of the PD, and the
         // region is shared memory that pd-api users reach only through MemoryRegion's contract.
-        Some(unsafe { MemoryRegion::new(NonNull::new(r.vaddr as *mut u8)?, r.size as usize) })
+        let region = unsafe { MemoryRegion::new(NonNull::new(r.vaddr as *mut u8)?, r.size as usize) };
+        Some(if r.paddr != 0 { region.with_phys_addr(r.paddr) } else { region })
     }
 
     fn now_ns(&self) -> u64 {

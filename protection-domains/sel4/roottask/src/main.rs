@@ -58,14 +58,14 @@ extern "C" fn root_main(bootinfo: *const BootInfo) -> ! {
         untyped.end - untyped.start,
         { bi.arch_info }
     );
-    pci::print_inventory(init_cap::seL4_CapIOPort);
+    let pci = pci::print_inventory(init_cap::seL4_CapIOPort);
 
     let system = match sel4_system_spec::System::decode(SYSTEM_IMAGE) {
         Ok(s) => s,
         Err(e) => console::fatal(format_args!("system image: {e}")),
     };
     let mut objects = objects::Objects::new(bi);
-    let running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, bi.arch_info);
+    let running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, bi.arch_info, &pci);
     println!("system started: {} PDs; {} slots and {} KiB of untyped memory used", system.pds.len(), objects.slots_used(), objects.bytes_used() / 1024);
     system::serve_faults(&running, &system);
 }

@@ -18,6 +18,8 @@ pub struct Objects {
     untypeds: Vec<(CPtr, u8)>,
     current: usize,
     bytes: u64,
+    /// Unused pieces of device untypeds (physical address, size bits, cptr), split on demand.
+    device: Vec<(Word, u8, CPtr)>,
 }
 
 impl Objects {
@@ -30,7 +32,12 @@ impl Objects {
             .map(|(cptr, d)| (cptr, d.size_bits))
             .collect();
         untypeds.sort_by(|a, b| b.1.cmp(&a.1));
-        Self { next_slot: empty.start, first_slot: empty.start, end_slot: empty.end, untypeds, current: 0, bytes: 0 }
+        let device = (untyped.start..untyped.end)
+            .zip(bi.untyped_list.iter())
+            .filter(|(_, d)| d.is_device != 0)
+            .map(|(cptr, d)| (d.paddr, d.size_bits, cptr))
+            .collect();
+        Self { next_slot: empty.start, first_slot: empty.start, end_slot: empty.end, untypeds, current: 0, bytes: 0, device }
     }
 
     /// Slots used so far.
@@ -67,6 +74,53 @@ impl Objects {
             }
         }
         crate::console::fatal(format_args!("out of memory after {} KiB", self.bytes / 1024))
+    }
+
+    /// `pages` frames of physically contiguous RAM, in address order (for DMA: the first frame's
+    /// address locates them all). They come from one fresh untyped of the next power-of-two size.
+    pub fn contiguous_frames(&mut self, pages: Word) -> Vec<CPtr> {
+        let bits = (pages * 4096).next_power_of_two().trailing_zeros().max(12) as Word;
+        let untyped = self.create(ty::seL4_UntypedObject, bits);
+        (0..pages)
+            .map(|_| {
+                let frame = self.slot();
+                let root = init_cap::seL4_CapInitThreadCNode;
+                if let Err(e) = sel4_abi::untyped_retype(untyped, ty::seL4_X86_4K, 0, root, 0, 0, frame, 1) {
+                    crate::console::fatal(format_args!("frame from a {bits}-bit untyped: {e}"));
+                }
+                frame
+            })
+            .collect()
+    }
+
+    /// The device frame at physical address `paddr` (device registers, or memory a device
+    /// exposes), split out of the device untyped that covers it: each step halves the piece
+    /// that contains `paddr` and keeps the other half for later requests.
+    pub fn device_frame(&mut self, paddr: Word) -> Result<CPtr, &'static str> {
+        let i = self
+            .device
+            .iter()
+            .position(|&(base, bits, _)| paddr >= base && paddr - base < 1 << bits)
+            .ok_or("no free device memory there (RAM, kernel-reserved, or already given out)")?;
+        let (mut base, mut bits, mut cap) = self.device.swap_remove(i);
+        let root = init_cap::seL4_CapInitThreadCNode;
+        while bits > 12 {
+            let (low, high) = (self.slot(), self.slot());
+            sel4_abi::untyped_retype(cap, ty::seL4_UntypedObject, bits as Word - 1, root, 0, 0, low, 2)
+                .map_err(|_| "splitting a device untyped failed")?;
+            bits -= 1;
+            if paddr < base + (1 << bits) {
+                self.device.push((base + (1 << bits), bits, high));
+                cap = low;
+            } else {
+                self.device.push((base, bits, low));
+                cap = high;
+                base += 1 << bits;
+            }
+        }
+        let frame = self.slot();
+        sel4_abi::untyped_retype(cap, ty::seL4_X86_4K, 0, root, 0, 0, frame, 1).map_err(|_| "device frame retype failed")?;
+        Ok(frame)
     }
 
     /// Copies a cap of the root CNode into a new slot with `rights`.
@@ -113,6 +167,7 @@ fn object_bytes(object_type: Word, size_bits: Word) -> u64 {
     use sel4_abi::generated::consts::*;
     match object_type {
         t if t == ty::seL4_CapTableObject => (1 << size_bits) * (1 << seL4_SlotBits),
+        t if t == ty::seL4_UntypedObject => 1 << size_bits,
         t if t == ty::seL4_TCBObject => 1 << seL4_TCBBits,
         t if t == ty::seL4_EndpointObject => 1 << seL4_EndpointBits,
         t if t == ty::seL4_NotificationObject => 1 << seL4_NotificationBits,

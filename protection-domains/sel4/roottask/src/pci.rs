@@ -7,11 +7,45 @@
 
 use crate::out;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::Write as _;
 use sel4_abi::CPtr;
 
 const CONFIG_ADDRESS: u16 = 0xcf8;
 const CONFIG_DATA: u16 = 0xcfc;
+
+/// Kinds of BAR.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BarKind {
+    /// I/O ports.
+    Io,
+    /// 32-bit memory.
+    Mem32,
+    /// 64-bit memory (occupies two BAR registers).
+    Mem64,
+}
+
+/// A BAR: kind, base address, size.
+pub type Bar = Option<(BarKind, u64, u64)>;
+
+/// One PCI function as found at boot.
+#[derive(Clone, Debug)]
+pub struct Function {
+    /// Bus number.
+    pub bus: u8,
+    /// Device number.
+    pub dev: u8,
+    /// Function number.
+    pub func: u8,
+    /// Vendor id.
+    pub vendor: u16,
+    /// Device id.
+    pub device: u16,
+    /// The interrupt line register (the IOAPIC pin on PC firmware; 0xff: none).
+    pub irq_line: u8,
+    /// BARs by number.
+    pub bars: [Bar; 6],
+}
 
 struct Config {
     ioport: CPtr,
@@ -47,10 +81,10 @@ impl Config {
     }
 }
 
-/// Prints one line per PCI function and returns how many were found.
-pub fn print_inventory(ioport: CPtr) -> usize {
+/// Prints one line per PCI function and returns them.
+pub fn print_inventory(ioport: CPtr) -> Vec<Function> {
     let config = Config { ioport };
-    let mut count = 0;
+    let mut found = Vec::new();
     for bus in 0..=255u8 {
         for dev in 0..32u8 {
             let id = config.read32(bus, dev, 0, 0);
@@ -60,17 +94,24 @@ pub fn print_inventory(ioport: CPtr) -> usize {
             let multifunction = config.read32(bus, dev, 0, 0x0c) >> 16 & 0x80 != 0;
             for func in 0..if multifunction { 8 } else { 1 } {
                 if config.read32(bus, dev, func, 0) & 0xffff != 0xffff {
-                    print_function(&config, bus, dev, func);
-                    count += 1;
+                    found.push(print_function(&config, bus, dev, func));
                 }
             }
         }
     }
-    out!("PCI {count} functions");
-    count
+    out!("PCI {} functions", found.len());
+    found
 }
 
-fn print_function(c: &Config, bus: u8, dev: u8, func: u8) {
+/// Switches on memory decoding and bus mastering (DMA) of a function given to a driver PD.
+pub fn enable(ioport: CPtr, f: &Function) {
+    let c = Config { ioport };
+    let command = c.read32(f.bus, f.dev, f.func, 0x04) & 0xffff;
+    // Writing zeros to the status half leaves its write-one-to-clear bits alone.
+    c.write32(f.bus, f.dev, f.func, 0x04, command | 0x6);
+}
+
+fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
     let id = c.read32(bus, dev, func, 0);
     let class = c.read32(bus, dev, func, 0x08);
     let header = (c.read32(bus, dev, func, 0x0c) >> 16) as u8 & 0x7f;
@@ -100,6 +141,7 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) {
         1 => 2,
         _ => 0,
     };
+    let mut found = [None; 6];
     let mut i = 0;
     while i < bars {
         let offset = 0x10 + 4 * i as u8;
@@ -111,15 +153,18 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) {
         if bar & 1 == 1 {
             let size = c.bar_size(bus, dev, func, offset, true);
             let _ = write!(line, " bar{i} io {:#x} size {size:#x}", bar & !0x3);
+            found[i] = Some((BarKind::Io, (bar & !0x3) as u64, size as u64));
             i += 1;
         } else if bar >> 1 & 0x3 == 2 {
             let high = c.read32(bus, dev, func, offset + 4) as u64;
             let size = c.bar_size(bus, dev, func, offset, false);
             let _ = write!(line, " bar{i} mem64 {:#x} size {size:#x}", high << 32 | (bar & !0xf) as u64);
+            found[i] = Some((BarKind::Mem64, high << 32 | (bar & !0xf) as u64, size as u64));
             i += 2;
         } else {
             let size = c.bar_size(bus, dev, func, offset, false);
             let _ = write!(line, " bar{i} mem32 {:#x} size {size:#x}", bar & !0xf);
+            found[i] = Some((BarKind::Mem32, (bar & !0xf) as u64, size as u64));
             i += 1;
         }
     }
@@ -143,4 +188,5 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) {
         }
     }
     out!("{line}");
+    Function { bus, dev, func, vendor: id as u16, device: (id >> 16) as u16, irq_line: irq as u8, bars: found }
 }

@@ -7,7 +7,8 @@ use alloc::vec::Vec;
 use sel4_abi::generated::consts::{seL4_UserException_Number, seL4_VMFault_Addr, seL4_VMFault_FSR, seL4_VMFault_IP, seL4_VMFault_PrefetchFault};
 use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, CPtr, CapRights, Word};
 use sel4_system_spec::pd_info::{self, PdInfo, RegionInfo};
-use sel4_system_spec::{layout, IrqSource, System};
+use crate::pci;
+use sel4_system_spec::{layout, IrqSource, PciSelect, System};
 
 /// QEMU's isa-debug-exit port (tests add `-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
 pub const DEBUG_EXIT_PORT: u16 = 0xf4;
@@ -131,13 +132,23 @@ fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8]) -> Word {
 }
 
 /// Creates every region and PD, wires the channels and starts the PDs.
-pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mhz: Word) -> Vec<RunningPd> {
+pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mhz: Word, pci: &[pci::Function]) -> Vec<RunningPd> {
     let fault_ep = FAULT_EP.get_or_create(objects);
-    // Region frames, created once; each mapping maps copies of these caps.
+    // Region frames, created once; each mapping maps copies of these caps. RAM regions are
+    // physically contiguous so that a driver can hand them to a device for DMA.
     let region_frames: Vec<Vec<CPtr>> = system
         .regions
         .iter()
-        .map(|r| (0..r.size / PAGE).map(|_| objects.create(ty::seL4_X86_4K, 0)).collect())
+        .map(|r| match r.phys_addr {
+            None => objects.contiguous_frames(r.size / PAGE),
+            Some(base) => (0..r.size / PAGE)
+                .map(|k| {
+                    objects.device_frame(base + k * PAGE).unwrap_or_else(|e| {
+                        console::fatal(format_args!("memory_region {} at {:#x}: {e}", r.name, base + k * PAGE))
+                    })
+                })
+                .collect(),
+        })
         .collect();
 
     let mut pds = Vec::new();
@@ -213,20 +224,42 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
     for (pd, objs) in system.pds.iter().zip(pds.iter_mut()) {
         for irq in &pd.irqs {
             let IrqSource::IoApic { pin, level, active_low } = irq.source;
-            let handler = objects.slot();
-            let args = [handler, ROOT_DEPTH, 0, pin as Word, level as Word, active_low as Word, pin as Word];
-            if let Err(e) = sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerIOAPIC, &args, &[init_cap::seL4_CapInitThreadCNode]) {
-                console::fatal(format_args!("PD {}: IOAPIC pin {pin}: {e}", pd.name));
+            wire_ioapic(objects, &pd.name, objs, pin, level, active_low, irq.id);
+        }
+        for device in &pd.pci_devices {
+            let f = find_pci(pci, device.select).unwrap_or_else(|| {
+                console::fatal(format_args!("PD {}: PCI device {} not found (see the PCI lines above)", pd.name, describe(device.select)))
+            });
+            for bar in &device.bars {
+                let Some((kind, base, size)) = f.bars[bar.index as usize].filter(|b| b.0 != pci::BarKind::Io) else {
+                    console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no memory BAR {}", pd.name, f.bus, f.dev, f.func, bar.index))
+                };
+                let mapped = size.min(bar.size).next_multiple_of(PAGE);
+                for k in 0..mapped / PAGE {
+                    let frame = objects.device_frame(base + k * PAGE).unwrap_or_else(|e| {
+                        console::fatal(format_args!("PD {}: BAR {} ({kind:?}) page {:#x}: {e}", pd.name, bar.index, base + k * PAGE))
+                    });
+                    map_or_die(objects, &pd.name, objs.vspace, frame, bar.vaddr + k * PAGE, CapRights::READ_WRITE, vm_attributes::CACHE_DISABLED);
+                }
+                if !bar.setvar.is_empty() {
+                    let slot = &mut objs.info.regions[objs.info.region_count as usize];
+                    slot.name = pd_info::name_bytes(&bar.setvar);
+                    slot.vaddr = bar.vaddr;
+                    slot.size = mapped;
+                    slot.paddr = base;
+                    objs.info.region_count += 1;
+                }
             }
-            let badged = objects.slot();
-            let root = init_cap::seL4_CapInitThreadCNode;
-            let minted = sel4_abi::cnode_mint(root, badged, ROOT_DEPTH, root, objs.notification, ROOT_DEPTH, CapRights::WRITE, layout::notify_bit(irq.id));
-            let bound = minted.and_then(|_| sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[badged]).map(drop));
-            if let Err(e) = bound {
-                console::fatal(format_args!("PD {}: IRQ pin {pin} to its notification: {e}", pd.name));
+            pci::enable(init_cap::seL4_CapIOPort, f);
+            if let Some(id) = device.irq_id {
+                if f.irq_line == 0 || f.irq_line >= 24 {
+                    console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no IOAPIC interrupt line", pd.name, f.bus, f.dev, f.func));
+                }
+                // PCI INTx is level-triggered; on QEMU and PC firmware the line register is the
+                // IOAPIC pin, active high as the IOAPIC sees it.
+                wire_ioapic(objects, &pd.name, objs, f.irq_line as u32, true, false, id);
             }
-            give(objs.cnode, layout::SLOT_IRQ + irq.id as Word, handler, CapRights::ALL, None);
-            objs.info.irq_channels |= 1 << irq.id;
+            println!("PD {}: PCI {:02x}:{:02x}.{} {:04x}:{:04x} mapped", pd.name, f.bus, f.dev, f.func, f.vendor, f.device);
         }
     }
 
@@ -260,6 +293,41 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
         running.push(RunningPd { tcb: objs.tcb });
     }
     running
+}
+
+fn find_pci(pci: &[pci::Function], select: PciSelect) -> Option<&pci::Function> {
+    match select {
+        PciSelect::Id { vendor, device, index } => {
+            pci.iter().filter(|f| f.vendor == vendor && f.device == device).nth(index as usize)
+        }
+        PciSelect::Address { bus, dev, func } => pci.iter().find(|f| (f.bus, f.dev, f.func) == (bus, dev, func)),
+    }
+}
+
+fn describe(select: PciSelect) -> alloc::string::String {
+    match select {
+        PciSelect::Id { vendor, device, index } => alloc::format!("{vendor:04x}:{device:04x} #{index}"),
+        PciSelect::Address { bus, dev, func } => alloc::format!("{bus:02x}:{dev:02x}.{func}"),
+    }
+}
+
+/// Issues the IRQ handler of an IOAPIC pin, delivers it to the PD's notification on channel
+/// `id`, and gives the PD the handler cap (for `irq_ack`).
+fn wire_ioapic(objects: &mut Objects, pd: &str, objs: &mut PdObjects, pin: u32, level: bool, active_low: bool, id: u32) {
+    let handler = objects.slot();
+    let args = [handler, ROOT_DEPTH, 0, pin as Word, level as Word, active_low as Word, pin as Word];
+    if let Err(e) = sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerIOAPIC, &args, &[init_cap::seL4_CapInitThreadCNode]) {
+        console::fatal(format_args!("PD {pd}: IOAPIC pin {pin} (already given to another PD?): {e}"));
+    }
+    let badged = objects.slot();
+    let root = init_cap::seL4_CapInitThreadCNode;
+    let minted = sel4_abi::cnode_mint(root, badged, ROOT_DEPTH, root, objs.notification, ROOT_DEPTH, CapRights::WRITE, layout::notify_bit(id));
+    let bound = minted.and_then(|_| sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[badged]).map(drop));
+    if let Err(e) = bound {
+        console::fatal(format_args!("PD {pd}: IRQ pin {pin} to its notification: {e}"));
+    }
+    give(objs.cnode, layout::SLOT_IRQ + id as Word, handler, CapRights::ALL, None);
+    objs.info.irq_channels |= 1 << id;
 }
 
 /// The fault endpoint, created on first use.
