@@ -3,7 +3,7 @@ report `RESULT <name> <value>` lines; the root task reports faults as `FAULT pd=
 and ends QEMU when every PD is blocked."""
 import subprocess
 
-from conftest import EXIT_IDLE, ROOT, run_qemu
+from sel4_qemu import EXIT_IDLE, ROOT, run_qemu
 
 
 def test_system_runs_to_idle_and_exits(boot):
