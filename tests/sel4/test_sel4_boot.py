@@ -57,25 +57,32 @@ def test_pci_inventory_lists_the_nics(boot):
 def test_grub_iso_boots_the_same_system(built_system):
     iso = subprocess.run([str(ROOT / "support/sel4/mkiso"), str(built_system)], check=True,
                          capture_output=True, text=True, timeout=300).stdout.strip()
-    boot = run_qemu(["-cdrom", iso, "-device", "e1000"], timeout=180)
+    boot = run_qemu(["-cdrom", iso, "-device", "e1000", "-device", "e1000e"], timeout=180)
     assert boot.status == EXIT_IDLE, boot.describe()
     assert boot.results.get("ring") == "ok" and boot.results.get("notify") == "ok", boot.describe()
 
 
-def test_driver_pd_gets_its_pci_device_registers_and_interrupt(boot):
+def test_driver_pd_gets_its_pci_device_registers_and_intx_interrupt(boot):
     # STATUS read through the BAR the root task found and mapped: QEMU's e1000 has link up.
-    assert boot.results.get("e1000_link") == "up", boot.describe()
+    assert boot.results.get("nic_intx_link") == "up", boot.describe()
     # The PD made the NIC raise an interrupt; it arrived on the PD's IRQ channel and was acked.
-    assert boot.results.get("e1000_irq") == "ok", boot.describe()
+    assert boot.results.get("nic_intx_irq") == "ok", boot.describe()
 
 
-def test_dma_region_has_a_physical_address(boot):
-    paddr = int(boot.results.get("dma_paddr", "0"), 16)
-    assert paddr != 0 and paddr % 4096 == 0, boot.describe()
+def test_driver_pd_gets_msi_interrupts(boot):
+    assert boot.results.get("nic_msi_link") == "up", boot.describe()
+    assert boot.results.get("nic_msi_irq") == "ok", boot.describe()
+
+
+def test_dma_regions_have_distinct_physical_addresses(boot):
+    addresses = [int(boot.results.get(f"{pd}_dma_paddr", "0"), 16) for pd in ("nic_intx", "nic_msi")]
+    assert all(a != 0 and a % 4096 == 0 for a in addresses), boot.describe()
+    # dma0 is 16 KiB and physically contiguous, so the regions cannot overlap.
+    assert abs(addresses[0] - addresses[1]) >= 0x3000
 
 
 def test_missing_pci_device_is_a_clear_boot_error(built_system):
     boot = run_qemu(["-kernel", str(built_system / "kernel32.elf"),
                      "-initrd", str(built_system / "roottask")], timeout=60)
     assert boot.status == 3, boot.describe()
-    assert "FATAL: PD nic_probe: PCI device 8086:100e #0 not found" in boot.log, boot.describe()
+    assert "FATAL: PD nic_intx: PCI device 8086:100e #0 not found" in boot.log, boot.describe()

@@ -124,6 +124,8 @@ pub struct PciDevice {
     pub bars: Vec<PciBar>,
     /// Channel id of its interrupt, if the PD takes it.
     pub irq_id: Option<u32>,
+    /// Deliver the interrupt by MSI (programmed by the root task) instead of the INTx line.
+    pub msi: bool,
 }
 
 /// A protection domain.
@@ -319,6 +321,7 @@ impl System {
                     w.str(&b.setvar);
                 }
                 w.u32(d.irq_id.map_or(u32::MAX, |i| i));
+                w.u8(d.msi as u8);
             }
         }
         w.u32(self.channels.len() as u32);
@@ -378,7 +381,8 @@ impl System {
                 };
                 let bars = r.list(|r| Ok(PciBar { index: r.u8()?, vaddr: r.u64()?, size: r.u64()?, setvar: r.str()? }))?;
                 let irq = r.u32()?;
-                Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq) })
+                let msi = r.bool()?;
+                Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), msi })
             })?;
             Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices })
         })?;
@@ -435,8 +439,9 @@ mod tests {
                         select: PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 },
                         bars: vec![PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar: "regs".into() }],
                         irq_id: Some(4),
+                        msi: true,
                     },
-                    PciDevice { select: PciSelect::Address { bus: 0, dev: 3, func: 0 }, bars: vec![], irq_id: None },
+                    PciDevice { select: PciSelect::Address { bus: 0, dev: 3, func: 0 }, bars: vec![], irq_id: None, msi: false },
                 ],
             }],
             channels: vec![Channel { a: (0, 1), b: (0, 2), a_calls_b: true, b_calls_a: false }],

@@ -11,9 +11,10 @@
 //!   `<map mr vaddr [perms="rw"] [cached="true"] [setvar_vaddr]>` and (x86 extension)
 //!   `<irq pin id [trigger="level"|"edge"] [polarity="high"|"low"]>` for an IOAPIC pin, and
 //!   (x86 extension) `<pci_device vendor device [index] | bdf="bb:dd.f" [irq_id]>` with
-//!   `<bar index vaddr size [setvar_vaddr]>` children: the root task finds the device at boot,
-//!   maps its memory BARs uncached (at most `size` bytes), enables memory decoding and bus
-//!   mastering, and delivers its INTx interrupt on channel `irq_id`.
+//!   `<bar index vaddr size [setvar_vaddr]>` children, and `[irq="intx"|"msi"]`: the root task
+//!   finds the device at boot, maps its memory BARs uncached (at most `size` bytes), enables
+//!   memory decoding and bus mastering, and delivers its interrupt on channel `irq_id`, either
+//!   the INTx line through the IOAPIC or MSI (the root task programs the MSI capability).
 //! - `<channel><end pd id [pp="true"]/><end pd id/></channel>`: `pp` lets that end make
 //!   protected calls to the other, which must have a higher priority.
 //!
@@ -225,7 +226,12 @@ fn parse_pci_device(pd: &str, d: roxmltree::Node) -> Result<PciDevice, String> {
         bars.push(PciBar { index: index as u8, vaddr, size, setvar });
     }
     let irq_id = d.attribute("irq_id").map(|_| num_attr(d, "irq_id")).transpose()?.map(|i| i as u32);
-    Ok(PciDevice { select, bars, irq_id })
+    let msi = match d.attribute("irq").unwrap_or("intx") {
+        "intx" => false,
+        "msi" => true,
+        other => return Err(format!("protection_domain {pd} ({}): irq=\"{other}\" must be intx or msi", pos(d))),
+    };
+    Ok(PciDevice { select, bars, irq_id, msi })
 }
 
 fn check_channels(sys: &System) -> Result<(), String> {
@@ -400,7 +406,7 @@ mod tests {
             <program_image path="b.elf"/>
             <map mr="buf" vaddr="0x20000000" perms="r" setvar_vaddr="buf"/>
             <irq pin="11" id="5"/>
-            <pci_device vendor="0x8086" device="0x100e" index="1" irq_id="6">
+            <pci_device vendor="0x8086" device="0x100e" index="1" irq_id="6" irq="msi">
                 <bar index="0" vaddr="0x50000000" size="0x20000" setvar_vaddr="regs"/>
             </pci_device>
             <pci_device bdf="00:05.0"/>
@@ -420,6 +426,7 @@ mod tests {
         assert_eq!(nic.select, PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 });
         assert_eq!(nic.bars, [PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar: "regs".into() }]);
         assert_eq!(nic.irq_id, Some(6));
+        assert!(nic.msi);
         assert_eq!(sys.pds[1].pci_devices[1].select, PciSelect::Address { bus: 0, dev: 5, func: 0 });
     }
 

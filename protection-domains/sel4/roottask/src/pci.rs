@@ -45,6 +45,8 @@ pub struct Function {
     pub irq_line: u8,
     /// BARs by number.
     pub bars: [Bar; 6],
+    /// Config-space offset of the MSI capability.
+    pub msi_cap: Option<u8>,
 }
 
 struct Config {
@@ -111,6 +113,32 @@ pub fn enable(ioport: CPtr, f: &Function) {
     c.write32(f.bus, f.dev, f.func, 0x04, command | 0x6);
 }
 
+/// Points the function's MSI capability at the local APIC of CPU 0 with `vector` (fixed
+/// delivery, edge), enables it, and masks the INTx line.
+pub fn program_msi(ioport: CPtr, f: &Function, vector: u8) -> Result<(), &'static str> {
+    let cap = f.msi_cap.ok_or("has no MSI capability")?;
+    let c = Config { ioport };
+    let (b, d, fu) = (f.bus, f.dev, f.func);
+    let header = c.read32(b, d, fu, cap);
+    let control = header >> 16;
+    let is_64bit = control & 0x80 != 0;
+    c.write32(b, d, fu, cap + 4, 0xfee0_0000);
+    let data_offset = if is_64bit {
+        c.write32(b, d, fu, cap + 8, 0);
+        cap + 12
+    } else {
+        cap + 8
+    };
+    // The data register is 16 bits; the dword's upper half is reserved (or mask bits, which
+    // stay zero: unmasked).
+    c.write32(b, d, fu, data_offset, vector as u32);
+    // Enable with one message (multiple-message enable = 0).
+    c.write32(b, d, fu, cap, (header & 0xffff) | ((control & !0x70) | 1) << 16);
+    let command = c.read32(b, d, fu, 0x04) & 0xffff;
+    c.write32(b, d, fu, 0x04, command | 1 << 10);
+    Ok(())
+}
+
 fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
     let id = c.read32(bus, dev, func, 0);
     let class = c.read32(bus, dev, func, 0x08);
@@ -169,6 +197,7 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
         }
     }
     // Capability list (status bit 4): report MSI and MSI-X, which the NIC drivers need.
+    let mut msi_cap = None;
     if status & 0x10 != 0 {
         let mut ptr = (c.read32(bus, dev, func, 0x34) & 0xfc) as u8;
         let mut guard = 0;
@@ -177,6 +206,7 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
             match cap & 0xff {
                 0x05 => {
                     let _ = write!(line, " msi@{ptr:#x}");
+                    msi_cap = Some(ptr);
                 }
                 0x11 => {
                     let _ = write!(line, " msix@{ptr:#x}");
@@ -188,5 +218,5 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
         }
     }
     out!("{line}");
-    Function { bus, dev, func, vendor: id as u16, device: (id >> 16) as u16, irq_line: irq as u8, bars: found }
+    Function { bus, dev, func, vendor: id as u16, device: (id >> 16) as u16, irq_line: irq as u8, bars: found, msi_cap }
 }

@@ -251,7 +251,9 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
                 }
             }
             pci::enable(init_cap::seL4_CapIOPort, f);
-            if let Some(id) = device.irq_id {
+            if let (Some(id), true) = (device.irq_id, device.msi) {
+                wire_msi(objects, &pd.name, objs, f, id);
+            } else if let Some(id) = device.irq_id {
                 if f.irq_line == 0 || f.irq_line >= 24 {
                     console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no IOAPIC interrupt line", pd.name, f.bus, f.dev, f.func));
                 }
@@ -319,12 +321,39 @@ fn wire_ioapic(objects: &mut Objects, pd: &str, objs: &mut PdObjects, pin: u32, 
     if let Err(e) = sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerIOAPIC, &args, &[init_cap::seL4_CapInitThreadCNode]) {
         console::fatal(format_args!("PD {pd}: IOAPIC pin {pin} (already given to another PD?): {e}"));
     }
+    bind_irq(objects, pd, objs, handler, id);
+}
+
+/// IRQ numbers handed to IssueIRQHandlerIOAPIC are the pins (0..24); MSIs take the next ones.
+const FIRST_MSI_IRQ: Word = 24;
+/// The kernel's vector for IRQ number n is n + 16 (PIC lines) + 0x20 (exceptions).
+const IRQ_VECTOR_OFFSET: Word = 0x30;
+static NEXT_MSI: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(FIRST_MSI_IRQ);
+
+/// Issues an MSI IRQ handler for a PCI function, programs the function's MSI capability with
+/// the matching vector, and delivers it to the PD on channel `id`.
+fn wire_msi(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Function, id: u32) {
+    let irq = NEXT_MSI.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let handler = objects.slot();
+    let args = [handler, ROOT_DEPTH, f.bus as Word, f.dev as Word, f.func as Word, 0, irq];
+    if let Err(e) = sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerMSI, &args, &[init_cap::seL4_CapInitThreadCNode]) {
+        console::fatal(format_args!("PD {pd}: MSI IRQ {irq}: {e}"));
+    }
+    bind_irq(objects, pd, objs, handler, id);
+    if let Err(e) = pci::program_msi(init_cap::seL4_CapIOPort, f, (irq + IRQ_VECTOR_OFFSET) as u8) {
+        console::fatal(format_args!("PD {pd}: PCI {:02x}:{:02x}.{} {e}", f.bus, f.dev, f.func));
+    }
+}
+
+/// Delivers an issued IRQ handler's interrupts to the PD's notification on channel `id`, and
+/// gives the PD the handler cap (for `irq_ack`).
+fn bind_irq(objects: &mut Objects, pd: &str, objs: &mut PdObjects, handler: CPtr, id: u32) {
     let badged = objects.slot();
     let root = init_cap::seL4_CapInitThreadCNode;
     let minted = sel4_abi::cnode_mint(root, badged, ROOT_DEPTH, root, objs.notification, ROOT_DEPTH, CapRights::WRITE, layout::notify_bit(id));
     let bound = minted.and_then(|_| sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[badged]).map(drop));
     if let Err(e) = bound {
-        console::fatal(format_args!("PD {pd}: IRQ pin {pin} to its notification: {e}"));
+        console::fatal(format_args!("PD {pd}: IRQ channel {id} to its notification: {e}"));
     }
     give(objs.cnode, layout::SLOT_IRQ + id as Word, handler, CapRights::ALL, None);
     objs.info.irq_channels |= 1 << id;

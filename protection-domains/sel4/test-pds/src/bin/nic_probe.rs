@@ -1,7 +1,8 @@
-//! Gets the e1000 (8086:100e) from system.xml's `<pci_device>`: reads its STATUS register through
-//! the mapped BAR 0, makes it raise a link-status-change interrupt (by writing the interrupt cause
-//! set register) and waits for the interrupt on its IRQ channel. Also reports the physical address
-//! of its DMA region.
+//! Gets an e1000-family NIC (82540EM or 82574L) from system.xml's `<pci_device>`: reads its
+//! STATUS register through the mapped BAR 0, makes it raise a link-status-change interrupt (by
+//! writing the interrupt cause set register) and waits for the interrupt on its IRQ channel, by
+//! INTx or MSI as system.xml says. Also reports the physical address of its DMA region. Result
+//! names start with the PD's name, so that several probes can run side by side.
 #![no_std]
 #![no_main]
 
@@ -50,7 +51,8 @@ impl Handler for NicProbe {
         self.write(IMC, u32::MAX);
         NIC_IRQ.irq_ack();
         self.interrupts += 1;
-        result!("e1000_irq", "{}", if cause & LSC != 0 && self.interrupts == 1 { "ok" } else { "fail" });
+        let name = sel4_pd_runtime::pd_name();
+        result!(format_args!("{name}_irq"), "{}", if cause & LSC != 0 && self.interrupts == 1 { "ok" } else { "fail" });
         Ok(())
     }
 }
@@ -60,9 +62,10 @@ fn init() -> NicProbe {
     let dma = pd_api::memory_region("dma").expect("dma not mapped");
     let probe = NicProbe { regs, interrupts: 0 };
     let status = probe.read(STATUS);
-    result!("e1000_status", "{status:#x}");
-    result!("e1000_link", "{}", if status & 2 != 0 { "up" } else { "down" });
-    result!("dma_paddr", "{:#x}", dma.phys_addr().unwrap_or(0));
+    let name = sel4_pd_runtime::pd_name();
+    result!(format_args!("{name}_status"), "{status:#x}");
+    result!(format_args!("{name}_link"), "{}", if status & 2 != 0 { "up" } else { "down" });
+    result!(format_args!("{name}_dma_paddr"), "{:#x}", dma.phys_addr().unwrap_or(0));
     probe.read(ICR);
     probe.write(IMS, LSC);
     probe.write(ICS, LSC);
