@@ -86,3 +86,8 @@ def test_missing_pci_device_is_a_clear_boot_error(built_system):
                      "-initrd", str(built_system / "roottask")], timeout=60)
     assert boot.status == 3, boot.describe()
     assert "FATAL: PD nic_intx: PCI device 8086:100e #0 not found" in boot.log, boot.describe()
+
+
+def test_pd_uses_its_io_ports_and_no_others(boot):
+    assert boot.results.get("ioport") == "ok", boot.describe()
+    assert boot.results.get("ioport_outside_refused") == "ok", boot.describe()

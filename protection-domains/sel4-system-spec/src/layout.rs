@@ -21,6 +21,10 @@ pub const SLOT_NOTIFY: u64 = 10;
 pub const SLOT_PPCALL: u64 = 80;
 /// Slot of the IRQ handler cap of IRQ channel `id`: `SLOT_IRQ + id`.
 pub const SLOT_IRQ: u64 = 150;
+/// Slot of the I/O-port cap of range `id`: `SLOT_IOPORT + id`.
+pub const SLOT_IOPORT: u64 = 220;
+/// Highest I/O-port range id plus one.
+pub const MAX_IOPORT_RANGES: u32 = 16;
 /// Highest channel id plus one.
 pub const MAX_CHANNELS: u32 = 63;
 

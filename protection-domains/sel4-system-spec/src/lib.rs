@@ -78,6 +78,17 @@ pub struct Irq {
     pub source: IrqSource,
 }
 
+/// A range of I/O ports given to a PD (x86 extension `<ioport>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoPortRange {
+    /// The id the PD names the range by (`sel4_pd_runtime::ioport(id)`).
+    pub id: u32,
+    /// First port.
+    pub base: u16,
+    /// Number of ports.
+    pub size: u16,
+}
+
 /// How a `<pci_device>` names its device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PciSelect {
@@ -147,6 +158,8 @@ pub struct ProtectionDomain {
     pub irqs: Vec<Irq>,
     /// PCI devices.
     pub pci_devices: Vec<PciDevice>,
+    /// I/O port ranges.
+    pub ioports: Vec<IoPortRange>,
 }
 
 /// One `<channel>`: two ends, each a PD index and the channel id that PD uses.
@@ -323,6 +336,12 @@ impl System {
                 w.u32(d.irq_id.map_or(u32::MAX, |i| i));
                 w.u8(d.msi as u8);
             }
+            w.u32(pd.ioports.len() as u32);
+            for io in &pd.ioports {
+                w.u32(io.id);
+                w.u32(io.base as u32);
+                w.u32(io.size as u32);
+            }
         }
         w.u32(self.channels.len() as u32);
         for c in &self.channels {
@@ -384,7 +403,8 @@ impl System {
                 let msi = r.bool()?;
                 Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), msi })
             })?;
-            Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices })
+            let ioports = r.list(|r| Ok(IoPortRange { id: r.u32()?, base: r.u32()? as u16, size: r.u32()? as u16 }))?;
+            Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports })
         })?;
         let channels = r.list(|r| {
             Ok(Channel { a: (r.u32()?, r.u32()?), b: (r.u32()?, r.u32()?), a_calls_b: r.bool()?, b_calls_a: r.bool()? })
@@ -443,6 +463,7 @@ mod tests {
                     },
                     PciDevice { select: PciSelect::Address { bus: 0, dev: 3, func: 0 }, bars: vec![], irq_id: None, msi: false },
                 ],
+                ioports: vec![IoPortRange { id: 2, base: 0x3f8, size: 8 }],
             }],
             channels: vec![Channel { a: (0, 1), b: (0, 2), a_calls_b: true, b_calls_a: false }],
         };

@@ -38,6 +38,8 @@ pub struct PdInfo {
     pub irq_channels: u64,
     /// TSC frequency in MHz (from the kernel's boot info), for the monotonic clock.
     pub tsc_mhz: u64,
+    /// I/O port ranges by id: (first port, number of ports); size 0 where the id is unused.
+    pub ioports: [[u16; 2]; crate::layout::MAX_IOPORT_RANGES as usize],
     /// Entries used in `regions`.
     pub region_count: u64,
     /// The regions.

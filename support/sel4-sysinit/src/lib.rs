@@ -14,7 +14,9 @@
 //!   `<bar index vaddr size [setvar_vaddr]>` children, and `[irq="intx"|"msi"]`: the root task
 //!   finds the device at boot, maps its memory BARs uncached (at most `size` bytes), enables
 //!   memory decoding and bus mastering, and delivers its interrupt on channel `irq_id`, either
-//!   the INTx line through the IOAPIC or MSI (the root task programs the MSI capability).
+//!   the INTx line through the IOAPIC or MSI (the root task programs the MSI capability); and
+//!   (x86 extension) `<ioport id base size>`: a range of I/O ports the PD reaches with
+//!   `sel4_pd_runtime::ioport(id)`. A range may belong to one PD only.
 //! - `<channel><end pd id [pp="true"]/><end pd id/></channel>`: `pp` lets that end make
 //!   protected calls to the other, which must have a higher priority.
 //!
@@ -23,7 +25,8 @@
 //! channel id, a protected call to a PD of equal or lower priority.
 
 use sel4_system_spec::{
-    layout, Channel, Irq, IrqSource, Mapping, MemoryRegion, PciBar, PciDevice, PciSelect, Perms, ProtectionDomain, System,
+    layout, Channel, IoPortRange, Irq, IrqSource, Mapping, MemoryRegion, PciBar, PciDevice, PciSelect, Perms, ProtectionDomain,
+    System,
 };
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -150,6 +153,21 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
         for d in n.children().filter(|c| c.has_tag_name("pci_device")) {
             pci_devices.push(parse_pci_device(&name, d)?);
         }
+        let mut ioports = Vec::new();
+        for io in n.children().filter(|c| c.has_tag_name("ioport")) {
+            let (id, base, size) = (num_attr(io, "id")?, num_attr(io, "base")?, num_attr(io, "size")?);
+            if id >= layout::MAX_IOPORT_RANGES as u64 || size == 0 || base + size > 0x10000 {
+                return Err(format!(
+                    "protection_domain {name} ({}): ioport needs id below {} and base + size within 0x10000",
+                    pos(io),
+                    layout::MAX_IOPORT_RANGES
+                ));
+            }
+            if ioports.iter().any(|r: &IoPortRange| r.id == id as u32) {
+                return Err(format!("protection_domain {name}: ioport id {id} used twice"));
+            }
+            ioports.push(IoPortRange { id: id as u32, base: base as u16, size: size as u16 });
+        }
         let bar_count: usize = pci_devices.iter().map(|d: &PciDevice| d.bars.len()).sum();
         if maps.len() + bar_count > sel4_system_spec::pd_info::MAX_REGIONS {
             return Err(format!("protection_domain {name}: more than {} maps and BARs", sel4_system_spec::pd_info::MAX_REGIONS));
@@ -166,6 +184,7 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
             maps,
             irqs,
             pci_devices,
+            ioports,
         };
         sources.push(PdSource { pd, program });
     }
@@ -186,6 +205,7 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
     sys.pds = sources.iter().map(|s| s.pd.clone()).collect();
     check_channels(&sys)?;
     check_maps(&sys)?;
+    check_ioports(&sys)?;
     Ok((sys, sources.into_iter().map(|s| s.program).collect()))
 }
 
@@ -232,6 +252,25 @@ fn parse_pci_device(pd: &str, d: roxmltree::Node) -> Result<PciDevice, String> {
         other => return Err(format!("protection_domain {pd} ({}): irq=\"{other}\" must be intx or msi", pos(d))),
     };
     Ok(PciDevice { select, bars, irq_id, msi })
+}
+
+/// An I/O port range belongs to one PD: two PDs driving the same device would be an
+/// isolation hole that nothing at run time would report.
+fn check_ioports(sys: &System) -> Result<(), String> {
+    let mut all: Vec<(u32, u32, &str)> = Vec::new();
+    for pd in &sys.pds {
+        for r in &pd.ioports {
+            let (first, end) = (r.base as u32, r.base as u32 + r.size as u32);
+            if let Some(other) = all.iter().find(|o| first < o.1 && o.0 < end) {
+                return Err(format!(
+                    "protection_domain {}: ioport range {first:#x}..{end:#x} overlaps one given to {}",
+                    pd.name, other.2
+                ));
+            }
+            all.push((first, end, &pd.name));
+        }
+    }
+    Ok(())
 }
 
 fn check_channels(sys: &System) -> Result<(), String> {
@@ -410,6 +449,7 @@ mod tests {
                 <bar index="0" vaddr="0x50000000" size="0x20000" setvar_vaddr="regs"/>
             </pci_device>
             <pci_device bdf="00:05.0"/>
+            <ioport id="0" base="0x3f8" size="8"/>
         </protection_domain>
         <channel><end pd="a" id="1" pp="true"/><end pd="b" id="2"/></channel>
     </system>"#;
@@ -427,6 +467,7 @@ mod tests {
         assert_eq!(nic.bars, [PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar: "regs".into() }]);
         assert_eq!(nic.irq_id, Some(6));
         assert!(nic.msi);
+        assert_eq!(sys.pds[1].ioports, [IoPortRange { id: 0, base: 0x3f8, size: 8 }]);
         assert_eq!(sys.pds[1].pci_devices[1].select, PciSelect::Address { bus: 0, dev: 5, func: 0 });
     }
 
@@ -441,6 +482,8 @@ mod tests {
             (GOOD.replace("vaddr=\"0x50000000\"", "vaddr=\"0x20000000\""), "overlaps"),
             (GOOD.replace("irq_id=\"6\"", "irq_id=\"5\""), "channel id 5 used twice"),
             (GOOD.replace("bdf=\"00:05.0\"", "bdf=\"00:40.0\""), "bdf"),
+            (GOOD.replace("<program_image path=\"a.elf\"/>", "<program_image path=\"a.elf\"/><ioport id=\"1\" base=\"0x3fc\" size=\"2\"/>"), "overlaps one given to a"),
+            (GOOD.replace("size=\"8\"/>", "size=\"0\"/>"), "ioport needs"),
         ];
         for (xml, want) in cases {
             let err = parse(&xml).unwrap_err();

@@ -246,6 +246,16 @@ pub fn ioport_in8(ioport: CPtr, port: u16) -> Result<u8, Error> {
     invoke(ioport, label::X86IOPortIn8, &[port as Word], &[]).map(|mr| mr[0] as u8)
 }
 
+/// X86_IOPort_In16.
+pub fn ioport_in16(ioport: CPtr, port: u16) -> Result<u16, Error> {
+    invoke(ioport, label::X86IOPortIn16, &[port as Word], &[]).map(|mr| mr[0] as u16)
+}
+
+/// X86_IOPort_Out16.
+pub fn ioport_out16(ioport: CPtr, port: u16, value: u16) -> Result<(), Error> {
+    invoke(ioport, label::X86IOPortOut16, &[port as Word, value as Word], &[]).map(drop)
+}
+
 /// X86_IOPort_In32.
 pub fn ioport_in32(ioport: CPtr, port: u16) -> Result<u32, Error> {
     invoke(ioport, label::X86IOPortIn32, &[port as Word], &[]).map(|mr| mr[0] as u32)

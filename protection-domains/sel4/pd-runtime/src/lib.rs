@@ -127,6 +127,87 @@ impl Platform for Sel4Platform {
     }
 }
 
+/// A range of I/O ports this PD was given by `<ioport id base size>` (x86; seL4 only: the host
+/// runtime has no port I/O, so this lives here rather than in pd-api).
+#[derive(Clone, Copy, Debug)]
+pub struct IoPort {
+    cap: u64,
+    base: u16,
+    size: u16,
+}
+
+/// Why a port access failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoPortError {
+    /// The port is outside the range system.xml gives this PD.
+    OutOfRange,
+    /// The kernel refused (the cap's range is narrower than the info page says).
+    Kernel(u64),
+}
+
+impl IoPort {
+    fn check(&self, port: u16, width: u16) -> Result<(), IoPortError> {
+        let end = self.base as u32 + self.size as u32;
+        if port < self.base || port as u32 + width as u32 > end {
+            return Err(IoPortError::OutOfRange);
+        }
+        Ok(())
+    }
+
+    /// First port of the range.
+    pub fn base(&self) -> u16 {
+        self.base
+    }
+
+    /// Reads a byte.
+    pub fn in8(&self, port: u16) -> Result<u8, IoPortError> {
+        self.check(port, 1)?;
+        sel4_abi::ioport_in8(self.cap, port).map_err(|e| IoPortError::Kernel(e.0))
+    }
+
+    /// Writes a byte.
+    pub fn out8(&self, port: u16, value: u8) -> Result<(), IoPortError> {
+        self.check(port, 1)?;
+        sel4_abi::ioport_out8(self.cap, port, value).map_err(|e| IoPortError::Kernel(e.0))
+    }
+
+    /// Reads 16 bits.
+    pub fn in16(&self, port: u16) -> Result<u16, IoPortError> {
+        self.check(port, 2)?;
+        sel4_abi::ioport_in16(self.cap, port).map_err(|e| IoPortError::Kernel(e.0))
+    }
+
+    /// Writes 16 bits.
+    pub fn out16(&self, port: u16, value: u16) -> Result<(), IoPortError> {
+        self.check(port, 2)?;
+        sel4_abi::ioport_out16(self.cap, port, value).map_err(|e| IoPortError::Kernel(e.0))
+    }
+
+    /// Reads 32 bits.
+    pub fn in32(&self, port: u16) -> Result<u32, IoPortError> {
+        self.check(port, 4)?;
+        sel4_abi::ioport_in32(self.cap, port).map_err(|e| IoPortError::Kernel(e.0))
+    }
+
+    /// Writes 32 bits.
+    pub fn out32(&self, port: u16, value: u32) -> Result<(), IoPortError> {
+        self.check(port, 4)?;
+        sel4_abi::ioport_out32(self.cap, port, value).map_err(|e| IoPortError::Kernel(e.0))
+    }
+
+    /// The same cap with no local range check, so that a test can watch the kernel refuse.
+    #[doc(hidden)]
+    pub fn unchecked_in8(&self, port: u16) -> Result<u8, IoPortError> {
+        sel4_abi::ioport_in8(self.cap, port).map_err(|e| IoPortError::Kernel(e.0))
+    }
+}
+
+/// The I/O port range `id` of this PD, if system.xml gives it one.
+pub fn ioport(id: u32) -> Option<IoPort> {
+    let [base, size] = *info().ioports.get(id as usize)?;
+    (size != 0).then_some(IoPort { cap: layout::SLOT_IOPORT + id as u64, base, size })
+}
+
 /// Prints a line without the PD-name prefix (for machine-readable `RESULT` lines).
 pub fn print_line(args: core::fmt::Arguments<'_>) {
     let mut line = LineBuffer::new();

@@ -176,6 +176,7 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
             ppcall_channels: 0,
             irq_channels: 0,
             tsc_mhz,
+            ioports: [[0; 2]; layout::MAX_IOPORT_RANGES as usize],
             region_count: 0,
             regions: [RegionInfo { name: [0; pd_info::NAME_LEN], vaddr: 0, size: 0, paddr: 0 }; pd_info::MAX_REGIONS],
         };
@@ -205,6 +206,12 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
         let tcb = objects.create(ty::seL4_TCBObject, 0);
         give(cnode, layout::SLOT_ENDPOINT, endpoint, CapRights::ALL, None);
         give(cnode, layout::SLOT_FAULT, fault_ep, SEND_GRANT, Some(index as Word + 1));
+        for io in &pd.ioports {
+            // Minting the I/O-port cap with (first, last) narrows it to that range (5.0).
+            let last = io.base as Word + io.size as Word - 1;
+            give(cnode, layout::SLOT_IOPORT + io.id as Word, init_cap::seL4_CapIOPort, CapRights::ALL, Some((io.base as Word) << 16 | last));
+            info.ioports[io.id as usize] = [io.base, io.size];
+        }
         pds.push(PdObjects { cnode, vspace, tcb, endpoint, notification, ipc_frame, entry, info });
     }
 
