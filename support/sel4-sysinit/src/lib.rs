@@ -15,8 +15,14 @@
 //!   finds the device at boot, maps its memory BARs uncached (at most `size` bytes), enables
 //!   memory decoding and bus mastering, and delivers its interrupt on channel `irq_id`, either
 //!   the INTx line through the IOAPIC or MSI (the root task programs the MSI capability); and
-//!   (x86 extension) `<ioport id base size>`: a range of I/O ports the PD reaches with
-//!   `sel4_pd_runtime::ioport(id)`. A range may belong to one PD only.
+//!   (x86 extension) `<ioport [id] base size>`: a range of I/O ports the PD reaches with
+//!   `sel4_pd_runtime::ioport(id)` (ids default to document order). A range may belong to one
+//!   PD only.
+//! - The spellings of the host side's `support/sdf` are accepted too: `<pci_device
+//!   id="vvvv:dddd" [index]>`, `<irq pci="K" id>` (the interrupt of the PD's pci_device, or of
+//!   its K-th one if it has several),
+//!   `<irq ioapic="pin">` or `<irq irq="pin">`; attributes and elements for other tools
+//!   (`domain`, `secret`, `<host_tap>`) are ignored here.
 //! - `<channel><end pd id [pp="true"]/><end pd id/></channel>`: `pp` lets that end make
 //!   protected calls to the other, which must have a higher priority.
 //!
@@ -134,9 +140,19 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
             return Err(format!("protection_domain {name}: more than {} maps", sel4_system_spec::pd_info::MAX_REGIONS));
         }
         let mut irqs = Vec::new();
+        // `<irq pci="K" id>`: the interrupt of the PD's K-th <pci_device> (resolved below).
+        let mut pci_irqs = Vec::new();
         for i in n.children().filter(|c| c.has_tag_name("irq")) {
             let id = num_attr(i, "id")? as u32;
-            let pin = num_attr(i, "pin")? as u32;
+            if i.attribute("pci").is_some() {
+                pci_irqs.push((num_attr(i, "pci")? as usize, id, pos(i)));
+                continue;
+            }
+            if i.attribute("msi").is_some() {
+                return Err(format!("protection_domain {name} ({}): <irq msi> is not supported; use <pci_device irq=\"msi\">", pos(i)));
+            }
+            let pin_attr = ["pin", "ioapic", "irq"].into_iter().find(|a| i.attribute(*a).is_some()).unwrap_or("pin");
+            let pin = num_attr(i, pin_attr)? as u32;
             let level = match i.attribute("trigger").unwrap_or("level") {
                 "level" => true,
                 "edge" => false,
@@ -153,9 +169,23 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
         for d in n.children().filter(|c| c.has_tag_name("pci_device")) {
             pci_devices.push(parse_pci_device(&name, d)?);
         }
+        let device_count = pci_devices.len();
+        for (k, id, at) in pci_irqs {
+            // support/sdf reads `pci=` as "the PD's PCI device"; with one device, the number
+            // (which there repeats the device's index on the bus) is not a position.
+            let k = if device_count == 1 { 0 } else { k };
+            let device: &mut PciDevice = pci_devices
+                .get_mut(k)
+                .ok_or_else(|| format!("protection_domain {name} ({at}): <irq pci=\"{k}\"> but the PD has {device_count} pci_device"))?;
+            if device.irq_id.replace(id).is_some() {
+                return Err(format!("protection_domain {name} ({at}): pci_device {k} already has an interrupt channel"));
+            }
+        }
         let mut ioports = Vec::new();
-        for io in n.children().filter(|c| c.has_tag_name("ioport")) {
-            let (id, base, size) = (num_attr(io, "id")?, num_attr(io, "base")?, num_attr(io, "size")?);
+        for (k, io) in n.children().filter(|c| c.has_tag_name("ioport")).enumerate() {
+            // Without an id, ranges are numbered in document order.
+            let id = io.attribute("id").map(|_| num_attr(io, "id")).transpose()?.unwrap_or(k as u64);
+            let (base, size) = (num_attr(io, "base")?, num_attr(io, "size")?);
             if id >= layout::MAX_IOPORT_RANGES as u64 || size == 0 || base + size > 0x10000 {
                 return Err(format!(
                     "protection_domain {name} ({}): ioport needs id below {} and base + size within 0x10000",
@@ -224,11 +254,21 @@ fn parse_pci_device(pd: &str, d: roxmltree::Node) -> Result<PciDevice, String> {
             PciSelect::Address { bus, dev, func }
         }
         None => {
-            let id = |a: &str| -> Result<u16, String> {
-                u16::try_from(num_attr(d, a)?).map_err(|_| format!("protection_domain {pd}: pci_device {a} must fit 16 bits"))
-            };
             let index = d.attribute("index").map(|_| num_attr(d, "index")).transpose()?.unwrap_or(0) as u32;
-            PciSelect::Id { vendor: id("vendor")?, device: id("device")?, index }
+            let (vendor, device) = match d.attribute("id") {
+                Some(id) => {
+                    let bad = || format!("protection_domain {pd} ({}): pci_device id=\"{id}\" must be vvvv:dddd in hex", pos(d));
+                    let (v, dv) = id.split_once(':').ok_or_else(bad)?;
+                    (u16::from_str_radix(v, 16).map_err(|_| bad())?, u16::from_str_radix(dv, 16).map_err(|_| bad())?)
+                }
+                None => {
+                    let id = |a: &str| -> Result<u16, String> {
+                        u16::try_from(num_attr(d, a)?).map_err(|_| format!("protection_domain {pd}: pci_device {a} must fit 16 bits"))
+                    };
+                    (id("vendor")?, id("device")?)
+                }
+            };
+            PciSelect::Id { vendor, device, index }
         }
     };
     let mut bars = Vec::new();
@@ -372,9 +412,11 @@ fn find_program(name: &str, search: &[PathBuf]) -> Result<PathBuf, String> {
     if p.is_absolute() {
         return Ok(p.to_path_buf());
     }
+    // Cargo names binaries without an extension; system.xml files often say `x.elf`.
+    let stem = name.strip_suffix(".elf").unwrap_or(name);
     search
         .iter()
-        .map(|d| d.join(name))
+        .flat_map(|d| [d.join(name), d.join(stem)])
         .find(|c| c.is_file())
         .ok_or_else(|| format!("program_image {name} not found in {search:?}"))
 }
@@ -469,6 +511,32 @@ mod tests {
         assert!(nic.msi);
         assert_eq!(sys.pds[1].ioports, [IoPortRange { id: 0, base: 0x3f8, size: 8 }]);
         assert_eq!(sys.pds[1].pci_devices[1].select, PciSelect::Address { bus: 0, dev: 5, func: 0 });
+    }
+
+    #[test]
+    fn accepts_the_host_sdf_spellings() {
+        let xml = r#"<system>
+            <memory_region name="cfg" size="0x1000" secret="true"/>
+            <protection_domain name="nic" domain="red" priority="200">
+                <program_image path="nic_e1000.elf"/>
+                <map mr="cfg" vaddr="0x10000000" perms="r" setvar_vaddr="config"/>
+                <pci_device id="8086:100e" index="1"/>
+                <irq pci="0" id="1"/>
+                <irq ioapic="4" id="2"/>
+                <ioport base="0x3f8" size="8"/>
+                <host_tap side="red"/>
+            </protection_domain>
+        </system>"#;
+        let (sys, programs) = parse(xml).unwrap();
+        assert_eq!(programs, ["nic_e1000.elf"]);
+        let pd = &sys.pds[0];
+        assert_eq!(pd.pci_devices[0].select, PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 });
+        assert_eq!(pd.pci_devices[0].irq_id, Some(1));
+        assert_eq!(pd.irqs[0].source, IrqSource::IoApic { pin: 4, level: true, active_low: false });
+        assert_eq!(pd.ioports, [IoPortRange { id: 0, base: 0x3f8, size: 8 }]);
+        let two = xml.replace("<irq pci=\"0\"", "<pci_device bdf=\"00:04.0\"/><irq pci=\"3\"");
+        let err = parse(&two).unwrap_err();
+        assert!(err.contains("<irq pci=\"3\"> but the PD has 2"), "{err}");
     }
 
     #[test]

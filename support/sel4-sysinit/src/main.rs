@@ -1,4 +1,5 @@
-//! `sel4-sysinit SYSTEM.xml -o IMAGE [-L DIR]...`
+//! `sel4-sysinit SYSTEM.xml -o IMAGE [-L DIR]...`, or `sel4-sysinit --check SYSTEM.xml` to
+//! check a description without building an image.
 //!
 //! Reads a Microkit-style system description, checks it, and writes the system image the root
 //! task links in: the encoded spec followed by every PD's program (found in the `-L` directories).
@@ -12,8 +13,10 @@ fn main() -> ExitCode {
     let mut xml = None;
     let mut out = None;
     let mut search = Vec::new();
+    let mut check_only = false;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--check" => check_only = true,
             "-o" => out = args.next().map(PathBuf::from),
             "-L" => search.extend(args.next().map(PathBuf::from)),
             _ if xml.is_none() => xml = Some(PathBuf::from(a)),
@@ -23,8 +26,27 @@ fn main() -> ExitCode {
             }
         }
     }
+    if let (true, Some(xml)) = (check_only, &xml) {
+        let text = match std::fs::read_to_string(xml) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("sel4-sysinit: {}: {e}", xml.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        return match sel4_sysinit::parse(&text) {
+            Ok((sys, _)) => {
+                println!("{}: {} PDs, {} regions, {} channels: ok", xml.display(), sys.pds.len(), sys.regions.len(), sys.channels.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("sel4-sysinit: {}: {e}", xml.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     let (Some(xml), Some(out)) = (xml, out) else {
-        eprintln!("usage: sel4-sysinit SYSTEM.xml -o IMAGE [-L PROGRAM_DIR]...");
+        eprintln!("usage: sel4-sysinit SYSTEM.xml -o IMAGE [-L PROGRAM_DIR]...   or   sel4-sysinit --check SYSTEM.xml");
         return ExitCode::from(2);
     };
     if search.is_empty() {
