@@ -34,7 +34,8 @@ def test_unmapped_access_is_reported_and_others_finish(boot):
     assert vm[0]["kind"] == "vm-fault"
     assert vm[0]["access"] == "read"
     assert int(vm[0]["addr"], 16) == 0x1234_5000
-    # Every other test PD still finished its work.
+    # Every other test PD still finished its work, and the faults were only the deliberate ones.
+    assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher"}
     assert {"notify", "ring", "ppcall"} <= boot.results.keys()
 
 
@@ -91,3 +92,18 @@ def test_missing_pci_device_is_a_clear_boot_error(built_system):
 def test_pd_uses_its_io_ports_and_no_others(boot):
     assert boot.results.get("ioport") == "ok", boot.describe()
     assert boot.results.get("ioport_outside_refused") == "ok", boot.describe()
+
+
+def test_stack_overflow_hits_the_guard_page(boot):
+    # overflow has a 16 KiB stack ending at 0x3ff00000; the page below it is never mapped.
+    faults = [f for f in boot.faults if f.get("pd") == "overflow"]
+    assert len(faults) == 1 and faults[0]["kind"] == "vm-fault", boot.describe()
+    assert faults[0]["access"] == "write"
+    guard = 0x3FF0_0000 - 0x4000 - 0x1000
+    assert guard <= int(faults[0]["addr"], 16) < guard + 0x1000
+
+
+def test_undefined_instruction_is_reported(boot):
+    faults = [f for f in boot.faults if f.get("pd") == "crasher"]
+    # Vector 6 is #UD.
+    assert [(f["kind"], f["number"]) for f in faults] == [("user-exception", "6")], boot.describe()
