@@ -9,12 +9,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sel4_qemu import BUILD_DIR, ROOT, SYSTEM_XML, run_qemu  # noqa: E402
 
 
+def build(xml, out):
+    """Builds the kernel, the test PDs and the root task for `xml` into `out`."""
+    subprocess.run([str(ROOT / "support/sel4/build"), str(xml), str(out)], check=True, timeout=1800)
+    return out
+
+
 @pytest.fixture(scope="session")
 def built_system():
-    """Builds the kernel, the test PDs and the root task for tests/sel4/system-test.xml."""
-    subprocess.run([str(ROOT / "support/sel4/build"), str(SYSTEM_XML), str(BUILD_DIR)],
-                   check=True, timeout=1800)
-    return BUILD_DIR
+    """The build of tests/sel4/system-test.xml."""
+    return build(SYSTEM_XML, BUILD_DIR)
+
+
+@pytest.fixture(scope="session")
+def built_timer_system(built_system):
+    """The build of tests/sel4/system-timer.xml (after the main one: builds never overlap)."""
+    return build(ROOT / "tests/sel4/system-timer.xml", ROOT / "build/sel4/system-timer")
+
+
+@pytest.fixture(scope="session")
+def built_concurrent_irq_system(built_timer_system):
+    """The build of tests/sel4/system-irq-concurrent.xml."""
+    return build(ROOT / "tests/sel4/system-irq-concurrent.xml", ROOT / "build/sel4/system-irq-concurrent")
 
 
 @pytest.fixture(scope="session")

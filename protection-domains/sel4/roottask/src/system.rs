@@ -381,10 +381,23 @@ impl FaultEndpoint {
     }
 }
 
+/// How long every PD must stay blocked before the system counts as idle: longer than the gaps
+/// between the interrupts a PD waits for (a timer PD's ticks), so that waiting for the next
+/// interrupt is not mistaken for having finished.
+const IDLE_SETTLE_MS: u64 = 100;
+/// A gap this long between two polls means a PD ran meanwhile (kernel timer ticks alone take
+/// a few microseconds).
+const ACTIVITY_GAP_US: u64 = 500;
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads the time-stamp counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
 /// Reports PD faults forever. With `exit_when_idle`, the root task runs below every PD and polls:
-/// when it gets the CPU and no fault is waiting, every PD is blocked, so it reports the system
-/// idle and ends QEMU.
-pub fn serve_faults(running: &[RunningPd], system: &System) -> ! {
+/// it gets the CPU only when every PD is blocked. When that lasts IDLE_SETTLE_MS with no fault
+/// and no sign of a PD running in between, it reports the system idle and ends QEMU.
+pub fn serve_faults(running: &[RunningPd], system: &System, tsc_mhz: u64) -> ! {
     let fault_ep = FAULT_EP.0.get();
     let mut faulted = vec![false; running.len()];
     if system.exit_when_idle {
@@ -393,18 +406,34 @@ pub fn serve_faults(running: &[RunningPd], system: &System) -> ! {
             console::fatal(format_args!("lowering the root task's priority: {e}"));
         }
     }
+    let tsc_mhz = tsc_mhz.max(1);
+    let (settle, gap) = (IDLE_SETTLE_MS * 1000 * tsc_mhz, ACTIVITY_GAP_US * tsc_mhz);
+    let mut idle_since = rdtsc();
+    let mut last_poll = idle_since;
     loop {
         let (msg, badge) = if system.exit_when_idle { sel4_abi::nb_recv(fault_ep) } else { sel4_abi::recv(fault_ep) };
-        if badge == 0 {
-            let count = faulted.iter().filter(|f| **f).count();
-            out!("SYSTEM idle: every PD is blocked ({count} faulted)");
-            let _ = sel4_abi::ioport_out32(init_cap::seL4_CapIOPort, DEBUG_EXIT_PORT, 0);
-            // Not under QEMU: nothing more to do but serve faults.
-            let (m, b) = sel4_abi::recv(fault_ep);
-            report(system, &mut faulted, m, b);
+        if badge != 0 {
+            report(system, &mut faulted, msg, badge);
+            idle_since = rdtsc();
+            last_poll = idle_since;
             continue;
         }
-        report(system, &mut faulted, msg, badge);
+        let now = rdtsc();
+        if now.wrapping_sub(last_poll) > gap {
+            idle_since = now;
+        }
+        last_poll = now;
+        if now.wrapping_sub(idle_since) < settle {
+            continue;
+        }
+        let count = faulted.iter().filter(|f| **f).count();
+        out!("SYSTEM idle: every PD is blocked ({count} faulted)");
+        let _ = sel4_abi::ioport_out32(init_cap::seL4_CapIOPort, DEBUG_EXIT_PORT, 0);
+        // Not under QEMU: nothing more to do but serve faults.
+        loop {
+            let (m, b) = sel4_abi::recv(fault_ep);
+            report(system, &mut faulted, m, b);
+        }
     }
 }
 
