@@ -22,14 +22,9 @@ def built_system():
 
 
 @pytest.fixture(scope="session")
-def built_timer_system(built_system):
-    """The build of tests/sel4/system-timer.xml (after the main one: builds never overlap)."""
-    return build(ROOT / "tests/sel4/system-timer.xml", ROOT / "build/sel4/system-timer")
-
-
-@pytest.fixture(scope="session")
-def built_concurrent_irq_system(built_timer_system):
-    """The build of tests/sel4/system-irq-concurrent.xml."""
+def built_concurrent_irq_system(built_system):
+    """The build of tests/sel4/system-irq-concurrent.xml (after the main one: builds never
+    overlap)."""
     return build(ROOT / "tests/sel4/system-irq-concurrent.xml", ROOT / "build/sel4/system-irq-concurrent")
 
 
