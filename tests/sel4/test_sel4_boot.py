@@ -82,6 +82,12 @@ def test_dma_regions_have_distinct_physical_addresses(boot):
     assert abs(addresses[0] - addresses[1]) >= 0x3000
 
 
+def test_nic_dma_uses_the_reported_physical_address(boot):
+    # The e1000 read a transmit descriptor at the region's physical address and wrote its status
+    # back, and the PD saw the write through its own mapping of the region.
+    assert boot.results.get("nic_intx_dma") == "ok", boot.describe()
+
+
 def test_missing_pci_device_is_a_clear_boot_error(built_system):
     boot = run_qemu(["-kernel", str(built_system / "kernel32.elf"),
                      "-initrd", str(built_system / "roottask")], timeout=60)

@@ -37,3 +37,54 @@ pub fn ring_check(seq: u64, buf: &[u8]) -> bool {
     let len = ring_fill(seq, &mut want);
     buf.len() == len && buf == &want[..len]
 }
+
+/// Device registers or DMA memory reached through a mapped region, with volatile accesses.
+pub struct Mmio(pd_api::MemoryRegion);
+
+impl Mmio {
+    /// The region.
+    pub fn new(region: pd_api::MemoryRegion) -> Self {
+        Self(region)
+    }
+
+    /// The region's physical address (for DMA descriptors).
+    pub fn phys_addr(&self) -> u64 {
+        self.0.phys_addr().unwrap_or(0)
+    }
+
+    fn at<T>(&self, offset: usize) -> *mut T {
+        assert!(offset % core::mem::size_of::<T>() == 0 && offset + core::mem::size_of::<T>() <= self.0.size());
+        // SAFETY: in bounds and aligned (checked above) of a region mapped for the PD's life.
+        unsafe { self.0.base().as_ptr().add(offset).cast() }
+    }
+
+    /// Reads 32 bits at `offset`.
+    pub fn read32(&self, offset: usize) -> u32 {
+        // SAFETY: at() checked bounds and alignment; device memory needs volatile accesses.
+        unsafe { self.at::<u32>(offset).read_volatile() }
+    }
+
+    /// Writes 32 bits at `offset`.
+    pub fn write32(&self, offset: usize, value: u32) {
+        // SAFETY: as in read32.
+        unsafe { self.at::<u32>(offset).write_volatile(value) }
+    }
+
+    /// Reads a byte at `offset`.
+    pub fn read8(&self, offset: usize) -> u8 {
+        // SAFETY: as in read32.
+        unsafe { self.at::<u8>(offset).read_volatile() }
+    }
+
+    /// Writes a byte at `offset`.
+    pub fn write8(&self, offset: usize, value: u8) {
+        // SAFETY: as in read32.
+        unsafe { self.at::<u8>(offset).write_volatile(value) }
+    }
+
+    /// Writes 64 bits at `offset` as two 32-bit halves (descriptor addresses).
+    pub fn write64(&self, offset: usize, value: u64) {
+        self.write32(offset, value as u32);
+        self.write32(offset + 4, (value >> 32) as u32);
+    }
+}

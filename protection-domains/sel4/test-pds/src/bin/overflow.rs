@@ -12,6 +12,7 @@ impl Handler for Overflow {
 }
 
 #[inline(never)]
+#[allow(unconditional_recursion)]
 fn recurse(depth: u64) -> u64 {
     let frame = [depth; 64];
     // black_box keeps the frame and the recursion from being optimised away.
