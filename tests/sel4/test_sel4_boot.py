@@ -22,6 +22,8 @@ def test_ring_between_address_spaces_checks_every_buffer(boot):
     assert int(boot.results["ring_sent"]) == int(boot.results["ring_buffers"])
     assert boot.results["ring_bad"] == "0"
     assert boot.results["ring"] == "ok"
+    # A figure, not a target: TCG emulation sets it (about 70k buffers/s on the dev machine).
+    assert int(boot.results["ring_buffers_per_s"]) > 0
 
 
 def test_protected_call(boot):
