@@ -331,10 +331,11 @@ fn wire_ioapic(objects: &mut Objects, pd: &str, objs: &mut PdObjects, pin: u32, 
     bind_irq(objects, pd, objs, handler, id);
 }
 
-/// IRQ numbers for IOAPIC pins: FIRST_IOAPIC_IRQ + pin (24 pins). Numbering them from 0
-/// (vectors 0x30..0x47) made concurrent interrupts end, about one boot in three, in a #GP naming
-/// IDT vector 100 under QEMU TCG; from 32 on, 60 boots in a row were clean. The cause is not
-/// understood yet (see tests/sel4/system-irq-concurrent.xml).
+/// IRQ numbers for IOAPIC pins: FIRST_IOAPIC_IRQ + pin (24 pins). Numbered from 0 (vectors
+/// 0x30..0x47), concurrent interrupts broke about one boot in three: the kernel took a nested
+/// interrupt with its stack pointer inside the IDT and overwrote the gates below about 0x45.
+/// Vectors from 0x50 keep our gates out of that range; the kernel problem itself is open (see
+/// support/sel4/README.md, "Known problems").
 const FIRST_IOAPIC_IRQ: Word = 32;
 /// MSIs take the IRQ numbers after the IOAPIC's.
 const FIRST_MSI_IRQ: Word = FIRST_IOAPIC_IRQ + 24;
