@@ -331,12 +331,10 @@ fn wire_ioapic(objects: &mut Objects, pd: &str, objs: &mut PdObjects, pin: u32, 
     bind_irq(objects, pd, objs, handler, id);
 }
 
-/// IRQ numbers for IOAPIC pins: FIRST_IOAPIC_IRQ + pin (24 pins). Numbered from 0 (vectors
-/// 0x30..0x47), concurrent interrupts broke about one boot in three: the kernel took a nested
-/// interrupt with its stack pointer inside the IDT and overwrote the gates below about 0x45.
-/// Vectors from 0x50 keep our gates out of that range; the kernel problem itself is open (see
-/// support/sel4/README.md, "Known problems").
-const FIRST_IOAPIC_IRQ: Word = 32;
+/// IRQ numbers for IOAPIC pins: FIRST_IOAPIC_IRQ + pin (24 pins), so vectors 0x30 + pin. These
+/// low gates are the ones an unpatched 5.0 kernel overwrote (support/sel4/patches/0003), so
+/// tests/sel4/system-irq-concurrent.xml also guards that patch.
+const FIRST_IOAPIC_IRQ: Word = 0;
 /// MSIs take the IRQ numbers after the IOAPIC's.
 const FIRST_MSI_IRQ: Word = FIRST_IOAPIC_IRQ + 24;
 /// The kernel's vector for IRQ number n is n + 16 (PIC lines) + 0x20 (exceptions).
