@@ -37,7 +37,7 @@ def test_unmapped_access_is_reported_and_others_finish(boot):
     assert vm[0]["access"] == "read"
     assert int(vm[0]["addr"], 16) == 0x1234_5000
     # Every other test PD still finished its work, and the faults were only the deliberate ones.
-    assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher"}
+    assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher", "ro_writer"}
     assert {"notify", "ring", "ppcall"} <= boot.results.keys()
 
 
@@ -131,3 +131,10 @@ def test_concurrent_interrupts_over_several_boots(built_concurrent_irq_system):
         assert boot.results.get("pit_ticks") == "20", boot.describe()
         assert boot.results.get("nic_intx_irq") == "ok", boot.describe()
         assert not boot.faults and "KERNEL EXCEPTION" not in boot.log, boot.describe()
+
+
+def test_read_only_mapping_is_enforced(boot):
+    faults = [f for f in boot.faults if f.get("pd") == "ro_writer"]
+    assert len(faults) == 1, boot.describe()
+    assert (faults[0]["kind"], faults[0]["access"]) == ("vm-fault", "write")
+    assert int(faults[0]["addr"], 16) == 0x2000_0018
