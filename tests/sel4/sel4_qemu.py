@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_XML = ROOT / "tests/sel4/system-test.xml"
 BUILD_DIR = ROOT / "build/sel4/system-test"
 QEMU_BASE = [
-    "qemu-system-x86_64", "-machine", "pc", "-cpu", "qemu64,+pdpe1gb", "-m", "512",
+    "qemu-system-x86_64", "-machine", "pc", "-cpu", "qemu64,+pdpe1gb,+rdrand", "-m", "512",
     # COM1 is the console; COM2 exists (to nothing) for the I/O-port test PD.
     "-nographic", "-serial", "stdio", "-serial", "null", "-monitor", "none", "-nic", "none", "-no-reboot",
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",

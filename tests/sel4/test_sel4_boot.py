@@ -138,3 +138,11 @@ def test_read_only_mapping_is_enforced(boot):
     assert len(faults) == 1, boot.describe()
     assert (faults[0]["kind"], faults[0]["access"]) == ("vm-fault", "write")
     assert int(faults[0]["addr"], 16) == 0x2000_0018
+
+
+def test_wall_clock_and_random_source(boot):
+    import time
+    # The RTC is the host's clock under QEMU: within a day of the test's own.
+    assert abs(int(boot.results.get("wall_clock_s", "0")) - time.time()) < 86_400, boot.describe()
+    # QEMU runs with +rdrand, as the Xeon D has it.
+    assert boot.results.get("random") == "ok", boot.describe()

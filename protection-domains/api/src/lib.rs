@@ -199,6 +199,16 @@ pub fn now_ns() -> u64 {
     with_platform(|p| p.now_ns())
 }
 
+/// Wall-clock time in nanoseconds since the Unix epoch.
+pub fn wall_clock_ns() -> u64 {
+    with_platform(|p| p.wall_clock_ns())
+}
+
+/// Fills `buf` with strong random bytes; false if the platform has no good source.
+pub fn fill_random(buf: &mut [u8]) -> bool {
+    with_platform(|p| p.fill_random(buf))
+}
+
 /// Writes a line to this PD's log (the console on seL4, stderr on the host).
 pub fn log(args: fmt::Arguments<'_>) {
     with_platform(|p| p.log(args))
@@ -237,4 +247,34 @@ pub trait Handler {
     fn counters(&self, report: &mut dyn FnMut(&str, u64)) {
         let _ = report;
     }
+}
+
+/// Declares a struct of `u64` counters with a `report` method that feeds
+/// [`Handler::counters`]: one place names each counter.
+///
+/// ```
+/// pd_api::counters! {
+///     /// Counters of an example PD.
+///     pub struct Counters { rx_frames, drop_bad_frame }
+/// }
+/// let mut c = Counters::default();
+/// c.rx_frames += 1;
+/// let mut seen = Vec::new();
+/// c.report(&mut |name, v| seen.push((name.to_string(), v)));
+/// assert_eq!(seen[0], ("rx_frames".to_string(), 1));
+/// ```
+#[macro_export]
+macro_rules! counters {
+    ($(#[$m:meta])* $vis:vis struct $name:ident { $($(#[$fm:meta])* $field:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Default, Clone, Debug)]
+        $vis struct $name { $($(#[$fm])* pub $field: u64),* }
+
+        impl $name {
+            /// Reports every counter by name.
+            pub fn report(&self, report: &mut dyn FnMut(&str, u64)) {
+                $(report(stringify!($field), self.$field);)*
+            }
+        }
+    };
 }

@@ -22,6 +22,12 @@ pub trait Platform: Sync {
     fn memory_region(&self, name: &str) -> Option<MemoryRegion>;
     /// Monotonic nanoseconds.
     fn now_ns(&self) -> u64;
+    /// Wall-clock nanoseconds since the Unix epoch (WireGuard's TAI64N handshake
+    /// timestamps must keep increasing across reboots).
+    fn wall_clock_ns(&self) -> u64;
+    /// Fills `buf` from a cryptographically strong source; false if the platform
+    /// has none (the caller must then refuse to make keys).
+    fn fill_random(&self, buf: &mut [u8]) -> bool;
     /// One log line.
     fn log(&self, args: fmt::Arguments<'_>);
 }

@@ -38,6 +38,11 @@ pub struct PdInfo {
     pub irq_channels: u64,
     /// TSC frequency in MHz (from the kernel's boot info), for the monotonic clock.
     pub tsc_mhz: u64,
+    /// Wall-clock time (ns since the Unix epoch, from the CMOS RTC) when the TSC read `boot_tsc`;
+    /// 0 if the root task could not read the RTC.
+    pub boot_unix_ns: u64,
+    /// The TSC value that goes with `boot_unix_ns`.
+    pub boot_tsc: u64,
     /// I/O port ranges by id: (first port, number of ports); size 0 where the id is unused.
     pub ioports: [[u16; 2]; crate::layout::MAX_IOPORT_RANGES as usize],
     /// Entries used in `regions`.

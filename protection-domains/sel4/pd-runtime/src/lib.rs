@@ -120,6 +120,18 @@ impl Platform for Sel4Platform {
         (tsc as u128 * 1000 / mhz as u128) as u64
     }
 
+    fn wall_clock_ns(&self) -> u64 {
+        let info = info();
+        // SAFETY: RDTSC only reads the time-stamp counter.
+        let tsc = unsafe { core::arch::x86_64::_rdtsc() };
+        let since_boot = (tsc.saturating_sub(info.boot_tsc) as u128 * 1000 / info.tsc_mhz.max(1) as u128) as u64;
+        info.boot_unix_ns + since_boot
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> bool {
+        hw_random(buf)
+    }
+
     fn log(&self, args: core::fmt::Arguments<'_>) {
         let mut line = LineBuffer::new();
         let _ = write!(line, "{}: {}", pd_name(), args);
@@ -206,6 +218,37 @@ impl IoPort {
 pub fn ioport(id: u32) -> Option<IoPort> {
     let [base, size] = *info().ioports.get(id as usize)?;
     (size != 0).then_some(IoPort { cap: layout::SLOT_IOPORT + id as u64, base, size })
+}
+
+/// Fills `buf` from the CPU's RDRAND, if it has one (the Xeon D does; QEMU's `qemu64` model
+/// needs `+rdrand`). RDRAND may fail transiently: each word is retried a few times.
+fn hw_random(buf: &mut [u8]) -> bool {
+    use core::arch::x86_64::__cpuid;
+    // SAFETY: CPUID leaf 1 exists on every x86_64 CPU.
+    let has_rdrand = unsafe { __cpuid(1) }.ecx & (1 << 30) != 0;
+    if !has_rdrand {
+        return false;
+    }
+    for chunk in buf.chunks_mut(8) {
+        let mut word = 0u64;
+        // SAFETY: CPUID said the CPU has RDRAND.
+        let ok = (0..10).any(|_| unsafe { rdrand(&mut word) });
+        if !ok {
+            return false;
+        }
+        chunk.copy_from_slice(&word.to_le_bytes()[..chunk.len()]);
+    }
+    true
+}
+
+/// One RDRAND; true if the CPU delivered a random word.
+///
+/// # Safety
+/// The CPU must support RDRAND (CPUID.1:ECX bit 30).
+#[target_feature(enable = "rdrand")]
+unsafe fn rdrand(word: &mut u64) -> bool {
+    // SAFETY: the caller checked CPUID; the intrinsic writes only `word`.
+    unsafe { core::arch::x86_64::_rdrand64_step(word) == 1 }
 }
 
 /// Prints a line without the PD-name prefix (for machine-readable `RESULT` lines).

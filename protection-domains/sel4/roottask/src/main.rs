@@ -11,10 +11,11 @@
 
 extern crate alloc;
 
-mod system;
 mod console;
 mod objects;
 mod pci;
+mod rtc;
+mod system;
 
 use sel4_abi::freestanding::Heap;
 use sel4_abi::{init_cap, BootInfo};

@@ -134,6 +134,12 @@ fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8]) -> Word {
 /// Creates every region and PD, wires the channels and starts the PDs.
 pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mhz: Word, pci: &[pci::Function]) -> Vec<RunningPd> {
     let fault_ep = FAULT_EP.get_or_create(objects);
+    let boot_tsc = rdtsc();
+    let boot_unix_ns = crate::rtc::unix_ns(init_cap::seL4_CapIOPort).unwrap_or_else(|| {
+        println!("the CMOS clock could not be read: PDs get no wall-clock time");
+        0
+    });
+    println!("wall clock at boot: {} s since 1970 (CMOS RTC)", boot_unix_ns / 1_000_000_000);
     // Region frames, created once; each mapping maps copies of these caps. RAM regions are
     // physically contiguous so that a driver can hand them to a device for DMA.
     let region_frames: Vec<Vec<CPtr>> = system
@@ -176,6 +182,8 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
             ppcall_channels: 0,
             irq_channels: 0,
             tsc_mhz,
+            boot_unix_ns,
+            boot_tsc,
             ioports: [[0; 2]; layout::MAX_IOPORT_RANGES as usize],
             region_count: 0,
             regions: [RegionInfo { name: [0; pd_info::NAME_LEN], vaddr: 0, size: 0, paddr: 0 }; pd_info::MAX_REGIONS],

@@ -12,13 +12,16 @@ const RX: Channel = Channel::new(1);
 struct RingTx {
     tx: Sender,
     next: u64,
+    buf: [u8; pd_ring::SLOT_SIZE],
 }
 
 impl RingTx {
     fn pump(&mut self) -> Result<(), RingError> {
         while self.next < RING_BUFFERS {
-            let seq = self.next;
-            if self.tx.send_with(|buf| ring_fill(seq, buf))? {
+            // Fill a private buffer and send a copy: `send` has the same shape on every version
+            // of the ring crate (`send_with`'s closure changed).
+            let len = ring_fill(self.next, &mut self.buf);
+            if self.tx.send(&self.buf[..len])? {
                 self.next += 1;
                 continue;
             }
@@ -49,7 +52,7 @@ impl Handler for RingTx {
 fn init() -> RingTx {
     let region = |name| pd_api::memory_region(name).unwrap_or_else(|| panic!("region {name} not mapped"));
     let tx = Sender::new(region("ring_data"), region("ring_ctl")).expect("ring layout");
-    let mut me = RingTx { tx, next: 0 };
+    let mut me = RingTx { tx, next: 0, buf: [0; pd_ring::SLOT_SIZE] };
     me.pump().expect("ring");
     me
 }
