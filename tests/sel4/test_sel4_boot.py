@@ -146,3 +146,12 @@ def test_wall_clock_and_random_source(boot):
     assert abs(int(boot.results.get("wall_clock_s", "0")) - time.time()) < 86_400, boot.describe()
     # QEMU runs with +rdrand, as the Xeon D has it.
     assert boot.results.get("random") == "ok", boot.describe()
+
+
+def test_large_regions_and_many_frames(built_system):
+    from conftest import build
+    d = build(ROOT / "tests/sel4/system-scale.xml", ROOT / "build/sel4/system-scale")
+    boot = run_qemu(["-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask")], timeout=120)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    assert boot.results.get("ring") == "ok", boot.describe()
+    assert int(boot.results["ring_buffers"]) == 100_000

@@ -44,7 +44,9 @@
 
 #define CONFIG_FASTPATH 1
 #define CONFIG_KERNEL_STACK_BITS 12
-#define CONFIG_ROOT_CNODE_SIZE_BITS 12
+/* 65536 slots (2 MiB): the root task holds one cap per 4 KiB frame of every region and mapping,
+ * and the product's sixteen 1 MiB ring regions, mapped twice each, alone need over 8000. */
+#define CONFIG_ROOT_CNODE_SIZE_BITS 16
 #define CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS 167
 #define CONFIG_NUM_DOMAINS 1
 #define CONFIG_NUM_PRIORITIES 256
