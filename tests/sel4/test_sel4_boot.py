@@ -155,3 +155,9 @@ def test_large_regions_and_many_frames(built_system):
     assert boot.status == EXIT_IDLE, boot.describe()
     assert boot.results.get("ring") == "ok", boot.describe()
     assert int(boot.results["ring_buffers"]) == 100_000
+
+
+def test_region_filled_from_a_file(boot):
+    text = (ROOT / "tests/sel4/fill-test.conf").read_bytes()
+    assert boot.results.get("fill_len") == str(len(text)), boot.describe()
+    assert boot.results.get("fill_first_line") == "[Interface]", boot.describe()

@@ -27,6 +27,9 @@ pub struct MemoryRegion {
     pub size: u64,
     /// Required physical address (device memory or DMA with a known address), if any.
     pub phys_addr: Option<u64>,
+    /// Initial contents: (offset, length) of bytes in the image that the root task copies to
+    /// the start of the region before any PD runs (the crypto PD's configuration).
+    pub fill: Option<(u64, u64)>,
 }
 
 /// Access a PD gets to a mapped region.
@@ -280,6 +283,9 @@ impl System {
             w.str(&r.name);
             w.u64(r.size);
             w.u64(r.phys_addr.unwrap_or(u64::MAX));
+            let (offset, len) = r.fill.unwrap_or((u64::MAX, 0));
+            w.u64(offset);
+            w.u64(len);
         }
         w.u32(self.pds.len() as u32);
         for pd in &self.pds {
@@ -366,7 +372,13 @@ impl System {
             let name = r.str()?;
             let size = r.u64()?;
             let phys = r.u64()?;
-            Ok(MemoryRegion { name, size, phys_addr: (phys != u64::MAX).then_some(phys) })
+            let (offset, len) = (r.u64()?, r.u64()?);
+            Ok(MemoryRegion {
+                name,
+                size,
+                phys_addr: (phys != u64::MAX).then_some(phys),
+                fill: (offset != u64::MAX).then_some((offset, len)),
+            })
         })?;
         let pds = r.list(|r| {
             let name = r.str()?;
@@ -422,7 +434,10 @@ impl System {
                 || pd.maps.iter().any(|m| m.region >= regions)
         });
         let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds);
-        if bad_pd || bad_channel {
+        let bad_fill = self.regions.iter().any(|r| {
+            r.fill.is_some_and(|(o, l)| l > r.size || o.checked_add(l).is_none_or(|end| end > image_len as u64))
+        });
+        if bad_pd || bad_channel || bad_fill {
             return Err(DecodeError::BadValue);
         }
         Ok(())
@@ -439,7 +454,7 @@ mod tests {
     fn encode_decode_round_trip() {
         let sys = System {
             exit_when_idle: true,
-            regions: vec![MemoryRegion { name: "ring".into(), size: 8192, phys_addr: None }],
+            regions: vec![MemoryRegion { name: "ring".into(), size: 8192, phys_addr: None, fill: None }],
             pds: vec![ProtectionDomain {
                 name: "a".into(),
                 priority: 100,

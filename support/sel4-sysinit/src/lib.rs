@@ -4,9 +4,11 @@
 //! Accepted elements (Microkit's System Description File, plus the marked extensions):
 //! - `<system exit_when_idle="true">` (extension, for tests): when every PD is blocked the root
 //!   task prints `SYSTEM idle` and ends QEMU through the isa-debug-exit port.
-//! - `<memory_region name size [phys_addr]>`: sizes and addresses in decimal or `0x` hex,
+//! - `<memory_region name size [phys_addr] [fill]>`: sizes and addresses in decimal or `0x` hex,
 //!   multiples of 4 KiB. Without `phys_addr` the region is RAM, physically contiguous (the PD
-//!   finds its physical address for DMA); with it, device memory at that address.
+//!   finds its physical address for DMA); with it, device memory at that address. `fill` names
+//!   a file (relative to the description) copied to the start of the region at boot; the
+//!   command line's `--fill region=file` replaces it (one description, per-encryptor configs).
 //! - `<protection_domain name priority [stack_size]>` with `<program_image path>`,
 //!   `<map mr vaddr [perms="rw"] [cached="true"] [setvar_vaddr]>` and (x86 extension)
 //!   `<irq pin id [trigger="level"|"edge"] [polarity="high"|"low"]>` for an IOAPIC pin, and
@@ -80,6 +82,12 @@ struct PdSource {
 
 /// Parses and checks a system description; the PDs' ELF offsets are left zero.
 pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
+    parse_with_fills(text).map(|(sys, programs, _)| (sys, programs))
+}
+
+/// Parses like [`parse`], and also returns the `fill` files named in the description
+/// (region name, path as written).
+pub fn parse_with_fills(text: &str) -> Result<(System, Vec<String>, Vec<(String, PathBuf)>), String> {
     let doc = roxmltree::Document::parse(text).map_err(|e| format!("not valid XML: {e}"))?;
     let root = doc.root_element();
     if root.tag_name().name() != "system" {
@@ -87,6 +95,7 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
     }
     let mut sys = System { exit_when_idle: bool_attr(root, "exit_when_idle", false)?, ..Default::default() };
     let mut region_index = HashMap::new();
+    let mut fills = Vec::new();
     for n in root.children().filter(|n| n.has_tag_name("memory_region")) {
         let name = attr(n, "name")?.to_string();
         let size = num_attr(n, "size")?;
@@ -97,7 +106,13 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
         if region_index.insert(name.clone(), sys.regions.len() as u32).is_some() {
             return Err(format!("memory_region {name} ({}): defined twice", pos(n)));
         }
-        sys.regions.push(MemoryRegion { name, size, phys_addr });
+        if let Some(path) = n.attribute("fill") {
+            if phys_addr.is_some() {
+                return Err(format!("memory_region {name} ({}): fill and phys_addr do not go together", pos(n)));
+            }
+            fills.push((name.clone(), PathBuf::from(path)));
+        }
+        sys.regions.push(MemoryRegion { name, size, phys_addr, fill: None });
     }
     let mut sources = Vec::new();
     let mut pd_index = HashMap::new();
@@ -236,7 +251,7 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
     check_channels(&sys)?;
     check_maps(&sys)?;
     check_ioports(&sys)?;
-    Ok((sys, sources.into_iter().map(|s| s.program).collect()))
+    Ok((sys, sources.into_iter().map(|s| s.program).collect(), fills))
 }
 
 /// `<pci_device (vendor device [index] | bdf) [irq_id]>` with `<bar index vaddr size [setvar_vaddr]>`.
@@ -421,10 +436,29 @@ fn find_program(name: &str, search: &[PathBuf]) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("program_image {name} not found in {search:?}"))
 }
 
-/// Builds the image (spec + programs) and a human summary.
-pub fn build_image(xml: &Path, search: &[PathBuf]) -> Result<(Vec<u8>, String), String> {
+/// Builds the image (spec + programs + region contents) and a human summary. `fills` gives
+/// region contents on the command line (region name, file); they replace the description's
+/// `fill` attributes, whose paths are relative to the description's directory.
+pub fn build_image(xml: &Path, search: &[PathBuf], fills: &[(String, PathBuf)]) -> Result<(Vec<u8>, String), String> {
     let text = std::fs::read_to_string(xml).map_err(|e| e.to_string())?;
-    let (mut sys, programs) = parse(&text)?;
+    let (mut sys, programs, xml_fills) = parse_with_fills(&text)?;
+    let base = xml.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut contents: Vec<(usize, Vec<u8>)> = Vec::new();
+    let all_fills = xml_fills.into_iter().map(|(n, p)| (n, base.join(p))).filter(|(n, _)| !fills.iter().any(|(f, _)| f == n));
+    for (name, path) in all_fills.chain(fills.iter().cloned()) {
+        let index = sys.regions.iter().position(|r| r.name == name).ok_or_else(|| format!("--fill {name}: no such memory_region"))?;
+        let region = &sys.regions[index];
+        if region.phys_addr.is_some() {
+            return Err(format!("--fill {name}: the region is device memory"));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("fill of {name}: {}: {e}", path.display()))?;
+        if bytes.len() as u64 > region.size {
+            return Err(format!("fill of {name}: {} is {} bytes, the region {}", path.display(), bytes.len(), region.size));
+        }
+        // Placeholder so that the spec has its final length; the offset is set below.
+        sys.regions[index].fill = Some((0, bytes.len() as u64));
+        contents.push((index, bytes));
+    }
     let mut elves = Vec::new();
     for (pd, program) in sys.pds.iter().zip(&programs) {
         let path = find_program(program, search)?;
@@ -462,11 +496,20 @@ pub fn build_image(xml: &Path, search: &[PathBuf]) -> Result<(Vec<u8>, String), 
         pd.elf_len = elf.len() as u64;
         offset = (offset + pd.elf_len).div_ceil(16) * 16;
     }
+    for (index, bytes) in &contents {
+        sys.regions[*index].fill = Some((offset, bytes.len() as u64));
+        offset = (offset + bytes.len() as u64).div_ceil(16) * 16;
+    }
     let mut image = sys.encode();
     assert_eq!(image.len() as u64, spec_len);
     for (pd, elf) in sys.pds.iter().zip(&elves) {
         image.resize(pd.elf_offset as usize, 0);
         image.extend_from_slice(elf);
+    }
+    for (index, bytes) in &contents {
+        let (at, _) = sys.regions[*index].fill.expect("set above");
+        image.resize(at as usize, 0);
+        image.extend_from_slice(bytes);
     }
     let mut summary = String::new();
     let _ = write!(summary, "{} PDs, {} regions, {} channels, image {} bytes", sys.pds.len(), sys.regions.len(), sys.channels.len(), image.len());
@@ -511,6 +554,35 @@ mod tests {
         assert!(nic.msi);
         assert_eq!(sys.pds[1].ioports, [IoPortRange { id: 0, base: 0x3f8, size: 8 }]);
         assert_eq!(sys.pds[1].pci_devices[1].select, PciSelect::Address { bus: 0, dev: 5, func: 0 });
+    }
+
+    #[test]
+    fn fills_regions_from_files_and_the_command_line_wins() {
+        let dir = std::env::temp_dir().join(format!("sel4-sysinit-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A 64-bit ELF header with no program headers is enough for the image builder.
+        let mut elf = vec![0u8; 64];
+        elf[..5].copy_from_slice(b"\x7fELF\x02");
+        std::fs::write(dir.join("p"), &elf).unwrap();
+        std::fs::write(dir.join("a.conf"), b"from the description").unwrap();
+        std::fs::write(dir.join("b.conf"), b"from the command line").unwrap();
+        let xml = r#"<system>
+            <memory_region name="cfg" size="0x1000" fill="a.conf"/>
+            <protection_domain name="x" priority="1"><program_image path="p"/>
+                <map mr="cfg" vaddr="0x10000000" perms="r" setvar_vaddr="config"/></protection_domain>
+        </system>"#;
+        std::fs::write(dir.join("s.xml"), xml).unwrap();
+        let contents = |fills: &[(String, PathBuf)]| {
+            let (image, _) = build_image(&dir.join("s.xml"), &[dir.clone()], fills).unwrap();
+            let sys = System::decode(&image).unwrap();
+            let (o, l) = sys.regions[0].fill.unwrap();
+            image[o as usize..(o + l) as usize].to_vec()
+        };
+        assert_eq!(contents(&[]), b"from the description");
+        assert_eq!(contents(&[("cfg".into(), dir.join("b.conf"))]), b"from the command line");
+        let too_big = build_image(&dir.join("s.xml"), &[dir.clone()], &[("nope".into(), dir.join("b.conf"))]);
+        assert!(too_big.unwrap_err().contains("no such memory_region"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `sel4-sysinit SYSTEM.xml -o IMAGE [-L DIR]...`, or `sel4-sysinit --check SYSTEM.xml` to
+//! `sel4-sysinit SYSTEM.xml -o IMAGE [-L DIR]... [--fill REGION=FILE]...`, or `sel4-sysinit --check SYSTEM.xml` to
 //! check a description without building an image.
 //!
 //! Reads a Microkit-style system description, checks it, and writes the system image the root
@@ -14,9 +14,17 @@ fn main() -> ExitCode {
     let mut out = None;
     let mut search = Vec::new();
     let mut check_only = false;
+    let mut fills = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--check" => check_only = true,
+            "--fill" => match args.next().as_deref().and_then(|a| a.split_once('=')) {
+                Some((region, path)) => fills.push((region.to_string(), PathBuf::from(path))),
+                None => {
+                    eprintln!("sel4-sysinit: --fill needs REGION=FILE");
+                    return ExitCode::from(2);
+                }
+            },
             "-o" => out = args.next().map(PathBuf::from),
             "-L" => search.extend(args.next().map(PathBuf::from)),
             _ if xml.is_none() => xml = Some(PathBuf::from(a)),
@@ -46,13 +54,13 @@ fn main() -> ExitCode {
         };
     }
     let (Some(xml), Some(out)) = (xml, out) else {
-        eprintln!("usage: sel4-sysinit SYSTEM.xml -o IMAGE [-L PROGRAM_DIR]...   or   sel4-sysinit --check SYSTEM.xml");
+        eprintln!("usage: sel4-sysinit SYSTEM.xml -o IMAGE [-L PROGRAM_DIR]... [--fill REGION=FILE]...   or   sel4-sysinit --check SYSTEM.xml");
         return ExitCode::from(2);
     };
     if search.is_empty() {
         search.push(xml.parent().map(PathBuf::from).unwrap_or_default());
     }
-    match sel4_sysinit::build_image(&xml, &search) {
+    match sel4_sysinit::build_image(&xml, &search, &fills) {
         Ok((image, summary)) => {
             if let Err(e) = std::fs::write(&out, image) {
                 eprintln!("sel4-sysinit: {}: {e}", out.display());

@@ -156,6 +156,14 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
                 .collect(),
         })
         .collect();
+    for (region, frames) in system.regions.iter().zip(&region_frames) {
+        let Some((offset, len)) = region.fill else { continue };
+        let bytes = &image[offset as usize..(offset + len) as usize];
+        for (chunk, &frame) in bytes.chunks(PAGE as usize).zip(frames) {
+            fill_frame(objects, frame, |page| page[..chunk.len()].copy_from_slice(chunk));
+        }
+        println!("memory_region {}: {len} bytes of initial contents", region.name);
+    }
 
     let mut pds = Vec::new();
     for (index, pd) in system.pds.iter().enumerate() {
