@@ -13,6 +13,11 @@ fn main() {
     let text = std::fs::read_to_string(&generated).unwrap_or_else(|e| {
         panic!("{}: {e}; run support/sel4/build-kernel first", generated.display())
     });
+    // Debug kernels have the DebugPutChar/DebugHalt system calls; release kernels do not.
+    println!("cargo:rustc-check-cfg=cfg(sel4_debug_syscalls)");
+    if text.contains("SysDebugPutChar") {
+        println!("cargo:rustc-cfg=sel4_debug_syscalls");
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("sel4_constants.rs");
     std::fs::write(out, text).unwrap();
 }

@@ -82,7 +82,8 @@ pub extern "C" fn rust_eh_personality() {}
 /// Referenced by `core` when it was built with unwinding; never called (panic = abort).
 #[no_mangle]
 pub extern "C" fn _Unwind_Resume() -> ! {
-    crate::debug_halt()
+    // SAFETY: an undefined instruction: the thread faults and its fault handler reports it.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
 }
 
 /// A heap over a static array, for a program with one thread of control.
@@ -131,32 +132,26 @@ unsafe impl<const N: usize> GlobalAlloc for Heap<N> {
     }
 }
 
-/// Writes to the kernel's debug console, one character per system call.
-pub struct DebugConsole;
-
-impl fmt::Write for DebugConsole {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        s.bytes().for_each(crate::debug_put_char);
-        Ok(())
-    }
-}
-
-/// A line assembled in memory first, so that lines from different threads interleave less.
+/// A console line assembled in memory, so that it can be printed, or sent to the root task, in
+/// one piece. Bytes past [`LineBuffer::CAPACITY`] are dropped and the line ends in `...`.
 pub struct LineBuffer {
-    buf: [u8; 256],
+    buf: [u8; Self::CAPACITY],
     len: usize,
+    truncated: bool,
 }
 
 impl LineBuffer {
+    /// Most bytes of one line (what fits in the message registers of one IPC, with its length).
+    pub const CAPACITY: usize = 118 * 8;
+
     /// An empty line.
     pub const fn new() -> Self {
-        Self { buf: [0; 256], len: 0 }
+        Self { buf: [0; Self::CAPACITY], len: 0, truncated: false }
     }
-    /// Prints the line (and a newline) and empties the buffer.
-    pub fn flush(&mut self) {
-        self.buf[..self.len].iter().copied().for_each(crate::debug_put_char);
-        crate::debug_put_char(b'\n');
-        self.len = 0;
+
+    /// The line's bytes (without a newline).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -170,9 +165,11 @@ impl fmt::Write for LineBuffer {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for &b in s.as_bytes() {
             if self.len == self.buf.len() {
-                // Long lines are printed in pieces rather than cut.
-                self.buf.iter().copied().for_each(crate::debug_put_char);
-                self.len = 0;
+                if !self.truncated {
+                    self.buf[self.len - 3..].copy_from_slice(b"...");
+                    self.truncated = true;
+                }
+                break;
             }
             self.buf[self.len] = b;
             self.len += 1;

@@ -126,6 +126,7 @@ pub fn yield_now() {
 }
 
 /// Writes one byte to the kernel's debug console (debug kernels only).
+#[cfg(sel4_debug_syscalls)]
 pub fn debug_put_char(c: u8) {
     // SAFETY: SysDebugPutChar takes the character in RDI and changes no user state; RSP is kept
     // in RBX as for every syscall.
@@ -146,6 +147,7 @@ pub fn debug_put_char(c: u8) {
 }
 
 /// Halts the kernel (debug kernels only).
+#[cfg(sel4_debug_syscalls)]
 pub fn debug_halt() -> ! {
     raw_syscall(sys::SysDebugHalt, 0, 0);
     loop {

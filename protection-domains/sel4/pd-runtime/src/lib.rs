@@ -6,7 +6,8 @@
 //! platform, calls `init`, then loops: wait on the PD's endpoint (to which its notification is
 //! bound), dispatch a protected call (badge bit 27 set) to `Handler::protected` and reply, or a
 //! notification word to `Handler::notified`. A panic prints the PD's name and message and is
-//! reported to the root task through the fault endpoint; the PD then stays blocked.
+//! reported to the root task through the fault endpoint; the PD then stays blocked. Console
+//! lines go to the root task too (a call on the fault endpoint), which prints each whole.
 
 #![no_std]
 
@@ -135,7 +136,7 @@ impl Platform for Sel4Platform {
     fn log(&self, args: core::fmt::Arguments<'_>) {
         let mut line = LineBuffer::new();
         let _ = write!(line, "{}: {}", pd_name(), args);
-        line.flush();
+        send_line(line.as_bytes());
     }
 }
 
@@ -224,8 +225,8 @@ pub fn ioport(id: u32) -> Option<IoPort> {
 /// needs `+rdrand`). RDRAND may fail transiently: each word is retried a few times.
 fn hw_random(buf: &mut [u8]) -> bool {
     use core::arch::x86_64::__cpuid;
-    // SAFETY: CPUID leaf 1 exists on every x86_64 CPU.
-    let has_rdrand = unsafe { __cpuid(1) }.ecx & (1 << 30) != 0;
+    // CPUID leaf 1 exists on every x86_64 CPU.
+    let has_rdrand = __cpuid(1).ecx & (1 << 30) != 0;
     if !has_rdrand {
         return false;
     }
@@ -247,22 +248,36 @@ fn hw_random(buf: &mut [u8]) -> bool {
 /// The CPU must support RDRAND (CPUID.1:ECX bit 30).
 #[target_feature(enable = "rdrand")]
 unsafe fn rdrand(word: &mut u64) -> bool {
-    // SAFETY: the caller checked CPUID; the intrinsic writes only `word`.
-    unsafe { core::arch::x86_64::_rdrand64_step(word) == 1 }
+    // The caller checked CPUID (this function's contract); the intrinsic writes only `word`.
+    core::arch::x86_64::_rdrand64_step(word) == 1
 }
 
 /// Prints a line without the PD-name prefix (for machine-readable `RESULT` lines).
 pub fn print_line(args: core::fmt::Arguments<'_>) {
     let mut line = LineBuffer::new();
     let _ = line.write_fmt(args);
-    line.flush();
+    send_line(line.as_bytes());
+}
+
+/// Hands one console line to the root task, which prints it whole (so lines of different PDs
+/// never interleave) on COM1 and replies.
+fn send_line(bytes: &[u8]) {
+    sel4_abi::set_mr(0, bytes.len() as u64);
+    for (i, chunk) in bytes.chunks(8).enumerate() {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        sel4_abi::set_mr(1 + i, u64::from_le_bytes(word));
+    }
+    let words = 1 + bytes.len().div_ceil(8) as u64;
+    sel4_abi::call(layout::SLOT_FAULT, sel4_abi::MessageInfo::new(layout::LOG_LABEL, 0, 0, words));
 }
 
 /// Installs the platform, builds the handler and runs the event loop. Called by the code that
 /// [`protection_domain!`] generates.
 pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
     if info().magic != pd_info::MAGIC {
-        sel4_abi::debug_halt();
+        // SAFETY: without its info page the PD cannot run; the fault reports it to the root task.
+        unsafe { core::arch::asm!("ud2", options(noreturn)) }
     }
     pd_api::set_platform(&PLATFORM_REF);
     let mut handler = init();
@@ -304,7 +319,7 @@ macro_rules! protection_domain {
 fn panic(panic: &core::panic::PanicInfo) -> ! {
     let mut line = LineBuffer::new();
     let _ = write!(line, "{}: PANIC: {}", pd_name(), panic);
-    line.flush();
+    send_line(line.as_bytes());
     // Report to the root task like a fault; it never replies, so the PD stays blocked here.
     loop {
         sel4_abi::call(layout::SLOT_FAULT, sel4_abi::MessageInfo::new(layout::PANIC_LABEL, 0, 0, 0));

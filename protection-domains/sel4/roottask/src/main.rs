@@ -68,7 +68,7 @@ extern "C" fn root_main(bootinfo: *const BootInfo) -> ! {
     let mut objects = objects::Objects::new(bi);
     let running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, bi.arch_info, &pci);
     println!("system started: {} PDs; {} slots and {} KiB of untyped memory used", system.pds.len(), objects.slots_used(), objects.bytes_used() / 1024);
-    system::serve_faults(&running, &system, bi.arch_info);
+    system::serve_faults(&running, &system, &mut objects, bi.arch_info);
 }
 
 #[panic_handler]

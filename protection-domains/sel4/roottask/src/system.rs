@@ -8,6 +8,7 @@ use sel4_abi::generated::consts::{seL4_UserException_Number, seL4_VMFault_Addr, 
 use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, CPtr, CapRights, Word};
 use sel4_system_spec::pd_info::{self, PdInfo, RegionInfo};
 use crate::pci;
+use sel4_abi::freestanding::LineBuffer;
 use sel4_system_spec::{layout, IrqSource, PciSelect, System};
 
 /// QEMU's isa-debug-exit port (tests add `-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
@@ -405,56 +406,105 @@ impl FaultEndpoint {
 /// between the interrupts a PD waits for (a timer PD's ticks), so that waiting for the next
 /// interrupt is not mistaken for having finished.
 const IDLE_SETTLE_MS: u64 = 100;
-/// A gap this long between two polls means a PD ran meanwhile (kernel timer ticks alone take
-/// a few microseconds).
+/// A gap this long between two polls means another thread ran meanwhile (kernel timer ticks
+/// alone take a few microseconds).
 const ACTIVITY_GAP_US: u64 = 500;
+/// Where the idle watcher's IPC buffer is mapped in the root task.
+const WATCHER_IPC_VADDR: Word = 0x3f10_0000;
+const WATCHER_STACK_BYTES: usize = 16 * 1024;
 
 fn rdtsc() -> u64 {
     // SAFETY: RDTSC only reads the time-stamp counter.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
-/// Reports PD faults forever. With `exit_when_idle`, the root task runs below every PD and polls:
-/// it gets the CPU only when every PD is blocked. When that lasts IDLE_SETTLE_MS with no fault
-/// and no sign of a PD running in between, it reports the system idle and ends QEMU.
-pub fn serve_faults(running: &[RunningPd], system: &System, tsc_mhz: u64) -> ! {
+/// The idle watcher's stack (a second thread of the root task).
+#[repr(align(16))]
+struct WatcherStack(#[allow(dead_code)] [u8; WATCHER_STACK_BYTES]);
+static mut WATCHER_STACK: WatcherStack = WatcherStack([0; WATCHER_STACK_BYTES]);
+/// TSC MHz and the number of PDs, for the watcher (written before it starts).
+static WATCHER_TSC_MHZ: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
+/// The idle watcher: a root-task thread at priority 0, below every PD and below the root task's
+/// main thread, so it runs only when every other thread is blocked. When that lasts
+/// IDLE_SETTLE_MS with no sign of anyone running in between, it reports the system idle and
+/// ends QEMU through the isa-debug-exit port.
+extern "C" fn idle_watcher() -> ! {
+    let tsc_mhz = WATCHER_TSC_MHZ.load(core::sync::atomic::Ordering::Relaxed).max(1);
+    let (settle, gap) = (IDLE_SETTLE_MS * 1000 * tsc_mhz, ACTIVITY_GAP_US * tsc_mhz);
+    let mut idle_since = rdtsc();
+    let mut last = idle_since;
+    loop {
+        let now = rdtsc();
+        if now.wrapping_sub(last) > gap {
+            idle_since = now;
+        }
+        last = now;
+        if now.wrapping_sub(idle_since) >= settle {
+            out!("SYSTEM idle: every PD is blocked");
+            let _ = sel4_abi::ioport_out32(init_cap::seL4_CapIOPort, DEBUG_EXIT_PORT, 0);
+            // Not under QEMU: the watcher's work is done.
+            loop {
+                sel4_abi::yield_now();
+            }
+        }
+    }
+}
+
+/// Starts the idle watcher thread (for systems with exit_when_idle).
+fn start_idle_watcher(objects: &mut Objects, tsc_mhz: u64) {
+    WATCHER_TSC_MHZ.store(tsc_mhz, core::sync::atomic::Ordering::Relaxed);
+    let tcb = objects.create(ty::seL4_TCBObject, 0);
+    let ipc = objects.create(ty::seL4_X86_4K, 0);
+    let vspace = init_cap::seL4_CapInitThreadVSpace;
+    if let Err(e) = objects.map_frame(vspace, ipc, WATCHER_IPC_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT) {
+        console::fatal(format_args!("idle watcher IPC buffer: {e}"));
+    }
+    // Only the address of the stack is taken here; the watcher thread is its only user.
+    let stack_top = (core::ptr::addr_of_mut!(WATCHER_STACK) as usize + WATCHER_STACK_BYTES) as Word;
+    let started = sel4_abi::tcb_configure(tcb, 0, sel4_abi::prio_props(0, 0), init_cap::seL4_CapInitThreadCNode, 0, vspace, 0, WATCHER_IPC_VADDR, ipc)
+        // A function is entered with RSP 8 below a 16-byte boundary (as after a call).
+        .and_then(|_| sel4_abi::tcb_start(tcb, idle_watcher as extern "C" fn() -> ! as usize as Word, stack_top - 8, 0, true));
+    if let Err(e) = started {
+        console::fatal(format_args!("starting the idle watcher: {e}"));
+    }
+}
+
+/// Serves the fault endpoint forever: console lines from PDs (printed whole, then the PD is
+/// released), their faults and panics (reported; the PD stays blocked).
+pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Objects, tsc_mhz: u64) -> ! {
     let fault_ep = FAULT_EP.0.get();
     let mut faulted = vec![false; running.len()];
     if system.exit_when_idle {
-        // Priority 0: below every PD (their priorities are 1..=254).
-        if let Err(e) = sel4_abi::tcb_set_priority(init_cap::seL4_CapInitThreadTCB, 0) {
-            console::fatal(format_args!("lowering the root task's priority: {e}"));
-        }
+        start_idle_watcher(objects, tsc_mhz);
     }
-    let tsc_mhz = tsc_mhz.max(1);
-    let (settle, gap) = (IDLE_SETTLE_MS * 1000 * tsc_mhz, ACTIVITY_GAP_US * tsc_mhz);
-    let mut idle_since = rdtsc();
-    let mut last_poll = idle_since;
+    let (mut msg, mut badge) = sel4_abi::recv(fault_ep);
     loop {
-        let (msg, badge) = if system.exit_when_idle { sel4_abi::nb_recv(fault_ep) } else { sel4_abi::recv(fault_ep) };
-        if badge != 0 {
-            report(system, &mut faulted, msg, badge);
-            idle_since = rdtsc();
-            last_poll = idle_since;
+        if msg.label() == layout::LOG_LABEL {
+            print_pd_line(msg);
+            (msg, badge) = sel4_abi::reply_recv(fault_ep, sel4_abi::MessageInfo::new(0, 0, 0, 0));
             continue;
         }
-        let now = rdtsc();
-        if now.wrapping_sub(last_poll) > gap {
-            idle_since = now;
-        }
-        last_poll = now;
-        if now.wrapping_sub(idle_since) < settle {
-            continue;
-        }
-        let count = faulted.iter().filter(|f| **f).count();
-        out!("SYSTEM idle: every PD is blocked ({count} faulted)");
-        let _ = sel4_abi::ioport_out32(init_cap::seL4_CapIOPort, DEBUG_EXIT_PORT, 0);
-        // Not under QEMU: nothing more to do but serve faults.
-        loop {
-            let (m, b) = sel4_abi::recv(fault_ep);
-            report(system, &mut faulted, m, b);
-        }
+        report(system, &mut faulted, msg, badge);
+        (msg, badge) = sel4_abi::recv(fault_ep);
     }
+}
+
+/// Prints a console line a PD sent: MR0 the length, then the bytes (checked against the message
+/// length: a PD cannot make the root task read past what it sent).
+fn print_pd_line(msg: sel4_abi::MessageInfo) {
+    let words = msg.length() as usize;
+    if words == 0 {
+        return;
+    }
+    let len = (sel4_abi::get_mr(0) as usize).min((words - 1) * 8).min(LineBuffer::CAPACITY);
+    let mut buf = [0u8; LineBuffer::CAPACITY];
+    for (i, chunk) in buf[..len].chunks_mut(8).enumerate() {
+        let word = sel4_abi::get_mr(1 + i).to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
+    }
+    console::write_bytes(&buf[..len]);
+    console::write_bytes(b"\n");
 }
 
 fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, badge: Word) {
