@@ -1,4 +1,5 @@
 """Fixtures for the seL4 boot tests: build the test system once, boot it once in QEMU."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sel4_qemu import BUILD_DIR, ROOT, SYSTEM_XML, run_qemu  # noqa: E402
 
 
-def build(xml, out):
-    """Builds the kernel, the test PDs and the root task for `xml` into `out`."""
-    subprocess.run([str(ROOT / "support/sel4/build"), str(xml), str(out)], check=True, timeout=1800)
+def build(xml, out, kernel="debug"):
+    """Builds the kernel (debug or release configuration), the test PDs and the root task for
+    `xml` into `out`."""
+    env = dict(os.environ, SEL4_KERNEL=kernel)
+    subprocess.run([str(ROOT / "support/sel4/build"), str(xml), str(out)], check=True, timeout=1800, env=env)
     return out
 
 

@@ -161,3 +161,17 @@ def test_region_filled_from_a_file(boot):
     text = (ROOT / "tests/sel4/fill-test.conf").read_bytes()
     assert boot.results.get("fill_len") == str(len(text)), boot.describe()
     assert boot.results.get("fill_first_line") == "[Interface]", boot.describe()
+
+
+def test_release_kernel_runs_the_same_system(built_system):
+    # The release configuration has no debug system calls; the console is the root task's own
+    # COM1 driver, so the same lines must appear.
+    from conftest import build
+    d = build(ROOT / "tests/sel4/system-test.xml", ROOT / "build/sel4/system-test-release", kernel="release")
+    boot = run_qemu(["-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask"),
+                     "-device", "e1000", "-device", "e1000e"], timeout=120)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    assert "Boot config" not in boot.log, "not the release kernel: it printed its boot messages"
+    for name in ("notify", "ring", "ppcall", "nic_intx_irq", "nic_msi_irq", "ioport"):
+        assert boot.results.get(name) == "ok", boot.describe()
+    assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher", "ro_writer"}
