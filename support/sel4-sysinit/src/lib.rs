@@ -85,9 +85,11 @@ pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
     parse_with_fills(text).map(|(sys, programs, _)| (sys, programs))
 }
 
-/// Parses like [`parse`], and also returns the `fill` files named in the description
-/// (region name, path as written).
-pub fn parse_with_fills(text: &str) -> Result<(System, Vec<String>, Vec<(String, PathBuf)>), String> {
+/// A `fill` file named in a description: region name, path as written.
+pub type Fill = (String, PathBuf);
+
+/// Parses like [`parse`], and also returns the `fill` files named in the description.
+pub fn parse_with_fills(text: &str) -> Result<(System, Vec<String>, Vec<Fill>), String> {
     let doc = roxmltree::Document::parse(text).map_err(|e| format!("not valid XML: {e}"))?;
     let root = doc.root_element();
     if root.tag_name().name() != "system" {

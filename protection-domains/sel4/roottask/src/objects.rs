@@ -31,7 +31,7 @@ impl Objects {
             .filter(|(_, d)| d.is_device == 0)
             .map(|(cptr, d)| (cptr, d.size_bits))
             .collect();
-        untypeds.sort_by(|a, b| b.1.cmp(&a.1));
+        untypeds.sort_by_key(|u| core::cmp::Reverse(u.1));
         let device = (untyped.start..untyped.end)
             .zip(bi.untyped_list.iter())
             .filter(|(_, d)| d.is_device != 0)

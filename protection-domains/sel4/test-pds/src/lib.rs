@@ -53,7 +53,7 @@ impl Mmio {
     }
 
     fn at<T>(&self, offset: usize) -> *mut T {
-        assert!(offset % core::mem::size_of::<T>() == 0 && offset + core::mem::size_of::<T>() <= self.0.size());
+        assert!(offset.is_multiple_of(core::mem::size_of::<T>()) && offset + core::mem::size_of::<T>() <= self.0.size());
         // SAFETY: in bounds and aligned (checked above) of a region mapped for the PD's life.
         unsafe { self.0.base().as_ptr().add(offset).cast() }
     }
