@@ -148,6 +148,7 @@ pub fn set_mr(i: usize, value: u64) {
 pub struct MemoryRegion {
     base: NonNull<u8>,
     size: usize,
+    phys_addr: Option<u64>,
 }
 
 // SAFETY: a region is plain shared memory; every access to it goes through the
@@ -162,7 +163,19 @@ impl MemoryRegion {
     /// `base..base+size` must stay mapped for the life of the PD and must not
     /// be used as ordinary Rust references by anyone (it is shared memory).
     pub const unsafe fn new(base: NonNull<u8>, size: usize) -> Self {
-        Self { base, size }
+        Self { base, size, phys_addr: None }
+    }
+
+    /// The same region, recorded as physically contiguous from `phys_addr` (what a driver
+    /// programs into a device for DMA). Platforms without physical addresses never call this.
+    pub const fn with_phys_addr(self, phys_addr: u64) -> Self {
+        Self { phys_addr: Some(phys_addr), ..self }
+    }
+
+    /// The physical address of the first byte, if the platform knows it (seL4 DMA and device
+    /// regions); `None` on the host runtime.
+    pub const fn phys_addr(&self) -> Option<u64> {
+        self.phys_addr
     }
 
     /// The first byte of the region.

@@ -1,0 +1,179 @@
+//! What a freestanding static program built from the `x86_64-unknown-linux-gnu` target needs and
+//! the C library would otherwise provide: `memcpy` and friends, the unwinding symbols that
+//! `core` references, a heap and a console writer. Both the root task and every PD link this.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::arch::asm;
+use core::cell::UnsafeCell;
+use core::fmt;
+
+/// Copies `n` bytes; the regions must not overlap.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller guarantees both ranges are valid for n bytes (C memcpy contract);
+    // `rep movsb` copies forwards with the direction flag clear (the ABI's default).
+    unsafe { asm!("rep movsb", inout("rcx") n => _, inout("rdi") dest => _, inout("rsi") src => _, options(nostack, preserves_flags)) };
+    dest
+}
+
+/// Copies `n` bytes; the regions may overlap.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    if (dest as usize) <= (src as usize) || (dest as usize) >= (src as usize).wrapping_add(n) {
+        // SAFETY: forward copy is correct when dest is below src or the ranges do not overlap.
+        return unsafe { memcpy(dest, src, n) };
+    }
+    // SAFETY: copies backwards from the last byte with the direction flag set, then clears it
+    // again as the ABI requires; the ranges are valid for n bytes (caller's contract).
+    unsafe {
+        asm!("std", "rep movsb", "cld",
+             inout("rcx") n => _, inout("rdi") dest.add(n - 1) => _, inout("rsi") src.add(n - 1) => _, options(nostack));
+    }
+    dest
+}
+
+/// Fills `n` bytes with `c`.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8 {
+    // SAFETY: the caller guarantees dest is valid for n bytes.
+    unsafe { asm!("rep stosb", inout("rcx") n => _, inout("rdi") dest => _, in("al") c as u8, options(nostack, preserves_flags)) };
+    dest
+}
+
+/// Compares `n` bytes.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    for i in 0..n {
+        // SAFETY: the caller guarantees both ranges are valid for n bytes.
+        let (x, y) = unsafe { (a.add(i).read_volatile(), b.add(i).read_volatile()) };
+        if x != y {
+            return x as i32 - y as i32;
+        }
+    }
+    0
+}
+
+/// Compares `n` bytes for equality only.
+///
+/// # Safety
+/// The C contract: every pointer is valid for `n` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: same contract as memcmp.
+    unsafe { memcmp(a, b, n) }
+}
+
+/// Referenced by `core` when it was built with unwinding; never called (panic = abort).
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}
+
+/// Referenced by `core` when it was built with unwinding; never called (panic = abort).
+#[no_mangle]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    // SAFETY: an undefined instruction: the thread faults and its fault handler reports it.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}
+
+/// A heap over a static array, for a program with one thread of control.
+pub struct Heap<const N: usize> {
+    arena: UnsafeCell<[u8; N]>,
+    heap: UnsafeCell<Option<linked_list_allocator::Heap>>,
+}
+
+// SAFETY: every seL4 program here (root task, PD) runs one thread and never allocates from an
+// interrupt context, so the allocator is never entered twice at once.
+unsafe impl<const N: usize> Sync for Heap<N> {}
+
+impl<const N: usize> Heap<N> {
+    /// An empty heap of N bytes (set up on first use).
+    pub const fn new() -> Self {
+        Self { arena: UnsafeCell::new([0; N]), heap: UnsafeCell::new(None) }
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    fn get(&self) -> &mut linked_list_allocator::Heap {
+        // SAFETY: single thread of control (see the Sync impl); the arena is used only by the heap.
+        unsafe {
+            let heap = &mut *self.heap.get();
+            heap.get_or_insert_with(|| linked_list_allocator::Heap::new(self.arena.get().cast(), N))
+        }
+    }
+}
+
+impl<const N: usize> Default for Heap<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: allocation is delegated to linked_list_allocator, which returns blocks of the
+// requested layout inside the arena or null.
+unsafe impl<const N: usize> GlobalAlloc for Heap<N> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.get().allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = core::ptr::NonNull::new(ptr) {
+            // SAFETY: ptr came from alloc with this layout (GlobalAlloc contract).
+            unsafe { self.get().deallocate(p, layout) }
+        }
+    }
+}
+
+/// A console line assembled in memory, so that it can be printed, or sent to the root task, in
+/// one piece. Bytes past [`LineBuffer::CAPACITY`] are dropped and the line ends in `...`.
+pub struct LineBuffer {
+    buf: [u8; Self::CAPACITY],
+    len: usize,
+    truncated: bool,
+}
+
+impl LineBuffer {
+    /// Most bytes of one line (what fits in the message registers of one IPC, with its length).
+    pub const CAPACITY: usize = 118 * 8;
+
+    /// An empty line.
+    pub const fn new() -> Self {
+        Self { buf: [0; Self::CAPACITY], len: 0, truncated: false }
+    }
+
+    /// The line's bytes (without a newline).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Default for LineBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Write for LineBuffer {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == self.buf.len() {
+                if !self.truncated {
+                    self.buf[self.len - 3..].copy_from_slice(b"...");
+                    self.truncated = true;
+                }
+                break;
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}

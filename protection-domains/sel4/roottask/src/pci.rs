@@ -1,0 +1,222 @@
+//! The PCI inventory: every function on every bus, read through configuration mechanism #1
+//! (ports 0xCF8/0xCFC) with the root task's I/O-port cap. This is what the thesis had to boot
+//! Linux and run lspci for: it identifies NICs and their BARs and interrupts on new hardware.
+//!
+//! Line format: `PCI bb:dd.f vvvv:dddd class cc.ss.pp irq line N pin X [bar<i> mem32|mem64|io
+//! 0xADDR size 0xSIZE]... [msi@0xOFF] [msix@0xOFF]`.
+
+use crate::out;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+use sel4_abi::CPtr;
+
+const CONFIG_ADDRESS: u16 = 0xcf8;
+const CONFIG_DATA: u16 = 0xcfc;
+
+/// Kinds of BAR.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BarKind {
+    /// I/O ports.
+    Io,
+    /// 32-bit memory.
+    Mem32,
+    /// 64-bit memory (occupies two BAR registers).
+    Mem64,
+}
+
+/// A BAR: kind, base address, size.
+pub type Bar = Option<(BarKind, u64, u64)>;
+
+/// One PCI function as found at boot.
+#[derive(Clone, Debug)]
+pub struct Function {
+    /// Bus number.
+    pub bus: u8,
+    /// Device number.
+    pub dev: u8,
+    /// Function number.
+    pub func: u8,
+    /// Vendor id.
+    pub vendor: u16,
+    /// Device id.
+    pub device: u16,
+    /// The interrupt line register (the IOAPIC pin on PC firmware; 0xff: none).
+    pub irq_line: u8,
+    /// BARs by number.
+    pub bars: [Bar; 6],
+    /// Config-space offset of the MSI capability.
+    pub msi_cap: Option<u8>,
+}
+
+struct Config {
+    ioport: CPtr,
+}
+
+impl Config {
+    fn address(bus: u8, dev: u8, func: u8, offset: u8) -> u32 {
+        1 << 31 | (bus as u32) << 16 | (dev as u32) << 11 | (func as u32) << 8 | (offset as u32 & 0xfc)
+    }
+
+    fn read32(&self, bus: u8, dev: u8, func: u8, offset: u8) -> u32 {
+        let _ = sel4_abi::ioport_out32(self.ioport, CONFIG_ADDRESS, Self::address(bus, dev, func, offset));
+        sel4_abi::ioport_in32(self.ioport, CONFIG_DATA).unwrap_or(u32::MAX)
+    }
+
+    fn write32(&self, bus: u8, dev: u8, func: u8, offset: u8, value: u32) {
+        let _ = sel4_abi::ioport_out32(self.ioport, CONFIG_ADDRESS, Self::address(bus, dev, func, offset));
+        let _ = sel4_abi::ioport_out32(self.ioport, CONFIG_DATA, value);
+    }
+
+    /// A BAR's size: write all ones, read back the mask, restore. Decoding is switched off
+    /// meanwhile so that the device never answers at the probe address.
+    fn bar_size(&self, bus: u8, dev: u8, func: u8, offset: u8, io: bool) -> u32 {
+        let command = self.read32(bus, dev, func, 0x04);
+        self.write32(bus, dev, func, 0x04, command & !0x3 & 0xffff);
+        let original = self.read32(bus, dev, func, offset);
+        self.write32(bus, dev, func, offset, u32::MAX);
+        let mask = self.read32(bus, dev, func, offset);
+        self.write32(bus, dev, func, offset, original);
+        self.write32(bus, dev, func, 0x04, command & 0xffff);
+        let mask = if io { mask & !0x3 } else { mask & !0xf };
+        (!mask).wrapping_add(1)
+    }
+}
+
+/// Prints one line per PCI function and returns them.
+pub fn print_inventory(ioport: CPtr) -> Vec<Function> {
+    let config = Config { ioport };
+    let mut found = Vec::new();
+    for bus in 0..=255u8 {
+        for dev in 0..32u8 {
+            let id = config.read32(bus, dev, 0, 0);
+            if id & 0xffff == 0xffff {
+                continue;
+            }
+            let multifunction = config.read32(bus, dev, 0, 0x0c) >> 16 & 0x80 != 0;
+            for func in 0..if multifunction { 8 } else { 1 } {
+                if config.read32(bus, dev, func, 0) & 0xffff != 0xffff {
+                    found.push(print_function(&config, bus, dev, func));
+                }
+            }
+        }
+    }
+    out!("PCI {} functions", found.len());
+    found
+}
+
+/// Switches on memory decoding and bus mastering (DMA) of a function given to a driver PD.
+pub fn enable(ioport: CPtr, f: &Function) {
+    let c = Config { ioport };
+    let command = c.read32(f.bus, f.dev, f.func, 0x04) & 0xffff;
+    // Writing zeros to the status half leaves its write-one-to-clear bits alone.
+    c.write32(f.bus, f.dev, f.func, 0x04, command | 0x6);
+}
+
+/// Points the function's MSI capability at the local APIC of CPU 0 with `vector` (fixed
+/// delivery, edge), enables it, and masks the INTx line.
+pub fn program_msi(ioport: CPtr, f: &Function, vector: u8) -> Result<(), &'static str> {
+    let cap = f.msi_cap.ok_or("has no MSI capability")?;
+    let c = Config { ioport };
+    let (b, d, fu) = (f.bus, f.dev, f.func);
+    let header = c.read32(b, d, fu, cap);
+    let control = header >> 16;
+    let is_64bit = control & 0x80 != 0;
+    c.write32(b, d, fu, cap + 4, 0xfee0_0000);
+    let data_offset = if is_64bit {
+        c.write32(b, d, fu, cap + 8, 0);
+        cap + 12
+    } else {
+        cap + 8
+    };
+    // The data register is 16 bits; the dword's upper half is reserved (or mask bits, which
+    // stay zero: unmasked).
+    c.write32(b, d, fu, data_offset, vector as u32);
+    // Enable with one message (multiple-message enable = 0).
+    c.write32(b, d, fu, cap, (header & 0xffff) | ((control & !0x70) | 1) << 16);
+    let command = c.read32(b, d, fu, 0x04) & 0xffff;
+    c.write32(b, d, fu, 0x04, command | 1 << 10);
+    Ok(())
+}
+
+fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
+    let id = c.read32(bus, dev, func, 0);
+    let class = c.read32(bus, dev, func, 0x08);
+    let header = (c.read32(bus, dev, func, 0x0c) >> 16) as u8 & 0x7f;
+    let irq = c.read32(bus, dev, func, 0x3c);
+    let status = c.read32(bus, dev, func, 0x04) >> 16;
+    let mut line = String::new();
+    let _ = write!(
+        line,
+        "PCI {bus:02x}:{dev:02x}.{func} {:04x}:{:04x} class {:02x}.{:02x}.{:02x} irq line {} pin {}",
+        id & 0xffff,
+        id >> 16,
+        class >> 24,
+        class >> 16 & 0xff,
+        class >> 8 & 0xff,
+        irq & 0xff,
+        match irq >> 8 & 0xff {
+            1 => "A",
+            2 => "B",
+            3 => "C",
+            4 => "D",
+            _ => "-",
+        }
+    );
+    // Type 0 headers have six BARs, PCI-to-PCI bridges two.
+    let bars = match header {
+        0 => 6,
+        1 => 2,
+        _ => 0,
+    };
+    let mut found = [None; 6];
+    let mut i = 0;
+    while i < bars {
+        let offset = 0x10 + 4 * i as u8;
+        let bar = c.read32(bus, dev, func, offset);
+        if bar == 0 {
+            i += 1;
+            continue;
+        }
+        if bar & 1 == 1 {
+            let size = c.bar_size(bus, dev, func, offset, true);
+            let _ = write!(line, " bar{i} io {:#x} size {size:#x}", bar & !0x3);
+            found[i] = Some((BarKind::Io, (bar & !0x3) as u64, size as u64));
+            i += 1;
+        } else if bar >> 1 & 0x3 == 2 {
+            let high = c.read32(bus, dev, func, offset + 4) as u64;
+            let size = c.bar_size(bus, dev, func, offset, false);
+            let _ = write!(line, " bar{i} mem64 {:#x} size {size:#x}", high << 32 | (bar & !0xf) as u64);
+            found[i] = Some((BarKind::Mem64, high << 32 | (bar & !0xf) as u64, size as u64));
+            i += 2;
+        } else {
+            let size = c.bar_size(bus, dev, func, offset, false);
+            let _ = write!(line, " bar{i} mem32 {:#x} size {size:#x}", bar & !0xf);
+            found[i] = Some((BarKind::Mem32, (bar & !0xf) as u64, size as u64));
+            i += 1;
+        }
+    }
+    // Capability list (status bit 4): report MSI and MSI-X, which the NIC drivers need.
+    let mut msi_cap = None;
+    if status & 0x10 != 0 {
+        let mut ptr = (c.read32(bus, dev, func, 0x34) & 0xfc) as u8;
+        let mut guard = 0;
+        while ptr != 0 && guard < 48 {
+            let cap = c.read32(bus, dev, func, ptr);
+            match cap & 0xff {
+                0x05 => {
+                    let _ = write!(line, " msi@{ptr:#x}");
+                    msi_cap = Some(ptr);
+                }
+                0x11 => {
+                    let _ = write!(line, " msix@{ptr:#x}");
+                }
+                _ => {}
+            }
+            ptr = (cap >> 8 & 0xfc) as u8;
+            guard += 1;
+        }
+    }
+    out!("{line}");
+    Function { bus, dev, func, vendor: id as u16, device: (id >> 16) as u16, irq_line: irq as u8, bars: found, msi_cap }
+}

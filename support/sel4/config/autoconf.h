@@ -1,0 +1,58 @@
+/*
+ * The project's seL4 5.0.0 kernel configuration for x86_64 pc99.
+ *
+ * Replaces include/plat/pc99/autoconf.h in the build copy of the kernel tree (the shipped file is
+ * a test configuration with x2APIC and an IOMMU, and the include order prefers it to any copy in
+ * the build directory). Chosen so that the kernel boots under QEMU 7.2 TCG and on a Xeon D board:
+ * xAPIC (TCG has no x2APIC), IOAPIC interrupts, FS/GS base through MSRs, SYSCALL entry, FXSAVE FPU
+ * state so user threads may use SSE, 1 GiB pages, one core. DEBUG_BUILD and PRINTING give the
+ * DebugPutChar syscall and fault messages that the root task and the PD runtime use for the console.
+ * Off: IOMMU, PCID, VT-x, the hardware debug API and VERIFICATION_BUILD.
+ */
+#ifndef PROJECT_SEL4_AUTOCONF_H
+#define PROJECT_SEL4_AUTOCONF_H
+#define AUTOCONF_INCLUDED
+
+#define CONFIG_ARCH_X86 1
+#define CONFIG_ARCH_X86_64 1
+/* Accept any CPU model at boot (the model table in boot_sys.c predates the Xeon D-2100). */
+#define CONFIG_ARCH_X86_GENERIC 1
+#define CONFIG_PLAT_PC99 1
+#define CONFIG_WORD_SIZE 64
+#define CONFIG_MAX_NUM_NODES 1
+
+#define CONFIG_XAPIC 1
+#define CONFIG_IRQ_IOAPIC 1
+#define CONFIG_MAX_NUM_IOAPIC 1
+#define CONFIG_FSGSBASE_MSR 1
+#define CONFIG_SYSCALL 1
+#define CONFIG_HAVE_FPU 1
+#define CONFIG_FXSAVE 1
+#define CONFIG_XSAVE_SIZE 512
+#define CONFIG_FPU_MAX_RESTORES_SINCE_SWITCH 64
+#define CONFIG_HUGE_PAGE 1
+#define CONFIG_HAVE_CACHE 1
+#define CONFIG_CACHE_LN_SZ 64
+#define CONFIG_MAX_RMRR_ENTRIES 32
+/* No video mode request in the multiboot header: the console is COM1 only. */
+#define CONFIG_MULTIBOOT_GRAPHICS_MODE_NONE 1
+
+#define CONFIG_DEBUG_BUILD 1
+#define CONFIG_PRINTING 1
+#define CONFIG_IRQ_REPORTING 1
+#define CONFIG_USER_STACK_TRACE_LENGTH 16
+
+#define CONFIG_FASTPATH 1
+#define CONFIG_KERNEL_STACK_BITS 12
+/* 65536 slots (2 MiB): the root task holds one cap per 4 KiB frame of every region and mapping,
+ * and the product's sixteen 1 MiB ring regions, mapped twice each, alone need over 8000. */
+#define CONFIG_ROOT_CNODE_SIZE_BITS 16
+#define CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS 167
+#define CONFIG_NUM_DOMAINS 1
+#define CONFIG_NUM_PRIORITIES 256
+#define CONFIG_TIMER_TICK_MS 2
+#define CONFIG_TIME_SLICE 5
+#define CONFIG_RETYPE_FAN_OUT_LIMIT 256
+#define CONFIG_MAX_NUM_WORK_UNITS_PER_PREEMPTION 100
+
+#endif

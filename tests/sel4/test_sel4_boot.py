@@ -1,0 +1,177 @@
+"""Boot tests of the seL4 system: the root task builds tests/sel4/system-test.xml and the PDs
+report `RESULT <name> <value>` lines; the root task reports faults as `FAULT pd=... kind=...`
+and ends QEMU when every PD is blocked."""
+import subprocess
+
+from sel4_qemu import EXIT_IDLE, ROOT, run_qemu
+
+
+def test_system_runs_to_idle_and_exits(boot):
+    assert not boot.timed_out, boot.describe()
+    assert "SYSTEM idle" in boot.log, boot.describe()
+    assert boot.status == EXIT_IDLE, boot.describe()
+
+
+def test_notifications_both_ways(boot):
+    assert boot.results.get("notify") == "ok", boot.describe()
+    assert int(boot.results["notify_rounds"]) == 1000
+
+
+def test_ring_between_address_spaces_checks_every_buffer(boot):
+    assert int(boot.results.get("ring_buffers", 0)) >= 100_000, boot.describe()
+    assert int(boot.results["ring_sent"]) == int(boot.results["ring_buffers"])
+    assert boot.results["ring_bad"] == "0"
+    assert boot.results["ring"] == "ok"
+    # A figure, not a target: TCG emulation sets it (about 70k buffers/s on the dev machine).
+    assert int(boot.results["ring_buffers_per_s"]) > 0
+
+
+def test_protected_call(boot):
+    assert boot.results.get("ppcall") == "ok", boot.describe()
+
+
+def test_unmapped_access_is_reported_and_others_finish(boot):
+    vm = [f for f in boot.faults if f.get("pd") == "faulter"]
+    assert len(vm) == 1, boot.describe()
+    assert vm[0]["kind"] == "vm-fault"
+    assert vm[0]["access"] == "read"
+    assert int(vm[0]["addr"], 16) == 0x1234_5000
+    # Every other test PD still finished its work, and the faults were only the deliberate ones.
+    assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher", "ro_writer"}
+    assert {"notify", "ring", "ppcall"} <= boot.results.keys()
+
+
+def test_panic_is_reported_by_name(boot):
+    assert "panicker: PANIC: " in boot.log, boot.describe()
+    assert [f["kind"] for f in boot.faults if f.get("pd") == "panicker"] == ["panic"]
+
+
+def test_pci_inventory_lists_the_nics(boot):
+    e1000 = [line for line in boot.pci if " 8086:100e " in line]
+    assert len(e1000) == 1, boot.describe()
+    assert " class 02.00.00 " in e1000[0] and " bar0 mem32 0x" in e1000[0]
+    e1000e = [line for line in boot.pci if " 8086:10d3 " in line]
+    assert len(e1000e) == 1 and " msi@0x" in e1000e[0], boot.describe()
+    # The host bridge is always there, and the count line matches the lines printed.
+    assert any(" 8086:1237 " in line for line in boot.pci)
+    assert f"PCI {len(boot.pci)} functions" in boot.log
+
+
+def test_grub_iso_boots_the_same_system(built_system):
+    iso = subprocess.run([str(ROOT / "support/sel4/mkiso"), str(built_system)], check=True,
+                         capture_output=True, text=True, timeout=300).stdout.strip()
+    boot = run_qemu(["-cdrom", iso, "-device", "e1000", "-device", "e1000e"], timeout=180)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    assert boot.results.get("ring") == "ok" and boot.results.get("notify") == "ok", boot.describe()
+
+
+def test_driver_pd_gets_its_pci_device_registers_and_intx_interrupt(boot):
+    # STATUS read through the BAR the root task found and mapped: QEMU's e1000 has link up.
+    assert boot.results.get("nic_intx_link") == "up", boot.describe()
+    # The PD made the NIC raise an interrupt; it arrived on the PD's IRQ channel and was acked.
+    assert boot.results.get("nic_intx_irq") == "ok", boot.describe()
+
+
+def test_driver_pd_gets_msi_interrupts(boot):
+    assert boot.results.get("nic_msi_link") == "up", boot.describe()
+    assert boot.results.get("nic_msi_irq") == "ok", boot.describe()
+
+
+def test_dma_regions_have_distinct_physical_addresses(boot):
+    addresses = [int(boot.results.get(f"{pd}_dma_paddr", "0"), 16) for pd in ("nic_intx", "nic_msi")]
+    assert all(a != 0 and a % 4096 == 0 for a in addresses), boot.describe()
+    # dma0 is 16 KiB and physically contiguous, so the regions cannot overlap.
+    assert abs(addresses[0] - addresses[1]) >= 0x3000
+
+
+def test_nic_dma_uses_the_reported_physical_address(boot):
+    # The e1000 read a transmit descriptor at the region's physical address and wrote its status
+    # back, and the PD saw the write through its own mapping of the region.
+    assert boot.results.get("nic_intx_dma") == "ok", boot.describe()
+
+
+def test_missing_pci_device_is_a_clear_boot_error(built_system):
+    boot = run_qemu(["-kernel", str(built_system / "kernel32.elf"),
+                     "-initrd", str(built_system / "roottask")], timeout=60)
+    assert boot.status == 3, boot.describe()
+    assert "FATAL: PD nic_intx: PCI device 8086:100e #0 not found" in boot.log, boot.describe()
+
+
+def test_pd_uses_its_io_ports_and_no_others(boot):
+    assert boot.results.get("ioport") == "ok", boot.describe()
+    assert boot.results.get("ioport_outside_refused") == "ok", boot.describe()
+
+
+def test_stack_overflow_hits_the_guard_page(boot):
+    # overflow has a 16 KiB stack ending at 0x3ff00000; the page below it is never mapped.
+    faults = [f for f in boot.faults if f.get("pd") == "overflow"]
+    assert len(faults) == 1 and faults[0]["kind"] == "vm-fault", boot.describe()
+    assert faults[0]["access"] == "write"
+    guard = 0x3FF0_0000 - 0x4000 - 0x1000
+    assert guard <= int(faults[0]["addr"], 16) < guard + 0x1000
+
+
+def test_undefined_instruction_is_reported(boot):
+    faults = [f for f in boot.faults if f.get("pd") == "crasher"]
+    # Vector 6 is #UD.
+    assert [(f["kind"], f["number"]) for f in faults] == [("user-exception", "6")], boot.describe()
+
+
+def test_timer_interrupts_through_an_ioapic_pin(boot):
+    # The PIT PD counts 20 interrupts at 1 kHz; the root task must not call the system idle
+    # while a PD is only waiting for its next tick.
+    assert boot.results.get("pit_ticks") == "20", boot.describe()
+
+
+def test_concurrent_interrupts_over_several_boots(built_concurrent_irq_system):
+    d = built_concurrent_irq_system
+    for _ in range(5):
+        boot = run_qemu(["-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask"),
+                         "-device", "e1000"], timeout=60)
+        assert boot.results.get("pit_ticks") == "20", boot.describe()
+        assert boot.results.get("nic_intx_irq") == "ok", boot.describe()
+        assert not boot.faults and "KERNEL EXCEPTION" not in boot.log, boot.describe()
+
+
+def test_read_only_mapping_is_enforced(boot):
+    faults = [f for f in boot.faults if f.get("pd") == "ro_writer"]
+    assert len(faults) == 1, boot.describe()
+    assert (faults[0]["kind"], faults[0]["access"]) == ("vm-fault", "write")
+    assert int(faults[0]["addr"], 16) == 0x2000_0018
+
+
+def test_wall_clock_and_random_source(boot):
+    import time
+    # The RTC is the host's clock under QEMU: within a day of the test's own.
+    assert abs(int(boot.results.get("wall_clock_s", "0")) - time.time()) < 86_400, boot.describe()
+    # QEMU runs with +rdrand, as the Xeon D has it.
+    assert boot.results.get("random") == "ok", boot.describe()
+
+
+def test_large_regions_and_many_frames(built_system):
+    from conftest import build
+    d = build(ROOT / "tests/sel4/system-scale.xml", ROOT / "build/sel4/system-scale")
+    boot = run_qemu(["-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask")], timeout=120)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    assert boot.results.get("ring") == "ok", boot.describe()
+    assert int(boot.results["ring_buffers"]) == 100_000
+
+
+def test_region_filled_from_a_file(boot):
+    text = (ROOT / "tests/sel4/fill-test.conf").read_bytes()
+    assert boot.results.get("fill_len") == str(len(text)), boot.describe()
+    assert boot.results.get("fill_first_line") == "[Interface]", boot.describe()
+
+
+def test_release_kernel_runs_the_same_system(built_system):
+    # The release configuration has no debug system calls; the console is the root task's own
+    # COM1 driver, so the same lines must appear.
+    from conftest import build
+    d = build(ROOT / "tests/sel4/system-test.xml", ROOT / "build/sel4/system-test-release", kernel="release")
+    boot = run_qemu(["-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask"),
+                     "-device", "e1000", "-device", "e1000e"], timeout=120)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    assert "Boot config" not in boot.log, "not the release kernel: it printed its boot messages"
+    for name in ("notify", "ring", "ppcall", "nic_intx_irq", "nic_msi_irq", "ioport"):
+        assert boot.results.get(name) == "ok", boot.describe()
+    assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher", "ro_writer"}
