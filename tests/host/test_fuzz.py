@@ -16,10 +16,7 @@ SECONDS = int(os.environ.get("FUZZ_TEST_SECONDS", "4"))
 
 # Targets whose regression inputs still crash because of a reported, unfixed PD bug:
 # the test is an expected failure for them until the fix lands (then remove the entry).
-KNOWN_BUGS = {
-    "crypto_black": "crypto delivers decrypted packets whose IP length field is shorter than an IP header "
-                    "(tests/fuzz/regressions/crypto_black/)",
-}
+KNOWN_BUGS = {}
 
 
 @pytest.fixture(scope="module")

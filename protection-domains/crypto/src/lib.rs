@@ -104,6 +104,7 @@ pd_api::counters! {
         drop_under_load,
         drop_wrong_state,
         drop_source_not_allowed,
+        drop_malformed_inner,
         drop_other_error,
     }
 }
@@ -508,6 +509,12 @@ impl Crypto {
             c.opened_packets += 1;
             // Authenticated: the peer may roam to a new endpoint.
             peer.endpoint = Some(src);
+            // boringtun trusts the inner length field: a packet cut shorter than its
+            // own header would reach net_red with a source address it does not hold.
+            if !holds_ip_header(out) {
+                c.drop_malformed_inner += 1;
+                return None;
+            }
             if !peer.allowed_ips.iter().any(|p| p.contains(inner_src)) {
                 c.drop_source_not_allowed += 1;
                 return None;
@@ -549,6 +556,15 @@ impl Crypto {
                 }
             }
         }
+    }
+}
+
+/// Whether a decrypted packet is at least as long as its IP header says it is.
+fn holds_ip_header(packet: &[u8]) -> bool {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => packet.len() >= 20 && packet.len() >= usize::from(packet[0] & 0x0f) * 4,
+        Some(6) => packet.len() >= 40,
+        _ => false,
     }
 }
 

@@ -326,3 +326,19 @@ fn refuses_to_start_without_randomness() {
         Ok(_) => panic!("started without a random source"),
     }
 }
+
+#[test]
+fn a_decrypted_packet_shorter_than_its_header_is_dropped() {
+    let (mut a, mut b) = pair();
+    establish(&mut a, &mut b);
+    for claimed_len in [0u8, 9, 19] {
+        let mut p = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"short");
+        p[2] = 0;
+        p[3] = claimed_len;
+        a.red.send(&p);
+    }
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert!(b.red.drain().is_empty(), "nothing shorter than an IP header reaches net_red");
+    assert_eq!(b.counter("drop_malformed_inner"), 3);
+}

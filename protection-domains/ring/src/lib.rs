@@ -40,7 +40,8 @@ pub enum RingError {
     /// An active descriptor points outside the data region, off a slot boundary,
     /// or is longer than a slot.
     BadDescriptor,
-    /// A free descriptor names no slot of the data region.
+    /// A free descriptor names no slot of the data region, or a slot that was not
+    /// on loan (forged, or handed back twice).
     BadFreeDescriptor,
     /// The peer queued more descriptors than it can own; the excess was dropped.
     Overflow,
@@ -117,10 +118,38 @@ pub struct Sender {
     layout: Layout,
     active: ProducerQueue,
     free: ConsumerQueue,
-    /// Slots `fresh..slots` have never been used; they are ours without asking.
-    fresh: u32,
-    /// A slot taken for a send that was then abandoned; used first next time.
-    spare: Option<u32>,
+    /// Slots this side holds (free to fill).
+    owned: SlotSet,
+    /// Slots handed to the receiver and not yet given back.
+    lent: SlotSet,
+}
+
+/// A set of slot numbers (a bitmap over [`MAX_SLOTS`]).
+struct SlotSet([u64; MAX_SLOTS as usize / 64]);
+
+impl SlotSet {
+    const EMPTY: Self = Self([0; MAX_SLOTS as usize / 64]);
+
+    fn first_n(n: u32) -> Self {
+        let mut s = Self::EMPTY;
+        for slot in 0..n {
+            s.insert(slot);
+        }
+        s
+    }
+    fn insert(&mut self, slot: u32) {
+        self.0[slot as usize / 64] |= 1 << (slot % 64);
+    }
+    /// Removes `slot`; false if it was not there.
+    fn remove(&mut self, slot: u32) -> bool {
+        let (w, b) = (slot as usize / 64, 1u64 << (slot % 64));
+        let had = self.0[w] & b != 0;
+        self.0[w] &= !b;
+        had
+    }
+    fn first(&self) -> Option<u32> {
+        self.0.iter().enumerate().find(|(_, w)| **w != 0).map(|(i, w)| i as u32 * 64 + w.trailing_zeros())
+    }
 }
 
 // SAFETY: the data pointer is into a region this PD owns for the life of the ring.
@@ -137,29 +166,32 @@ impl Sender {
             // SAFETY: both queues lie inside ctl, which is 64-aligned and long enough.
             active: unsafe { ProducerQueue::new(a, layout.slots) },
             free: unsafe { ConsumerQueue::new(f, layout.slots) },
-            fresh: 0,
-            spare: None,
+            owned: SlotSet::first_n(layout.slots),
+            lent: SlotSet::EMPTY,
         })
     }
 
+    /// A slot to fill. When this side holds none, it takes back everything the
+    /// receiver has returned; a returned slot that was not on loan (forged, or
+    /// handed back twice) is refused, so a slot still queued is never reused.
     fn take_slot(&mut self) -> Result<Option<u32>, RingError> {
-        if let Some(slot) = self.spare.take() {
-            return Ok(Some(slot));
-        }
-        if self.fresh < self.layout.slots {
-            self.fresh += 1;
-            return Ok(Some(self.fresh - 1));
-        }
-        match self.free.dequeue()? {
-            None => Ok(None),
-            Some(desc) => {
+        // A corrupt free queue breaks the ring even while this side still holds
+        // slots: report it at once rather than after the slots run out.
+        let returned = !self.free.is_empty()?;
+        if returned && self.owned.first().is_none() {
+            while let Some(desc) = self.free.dequeue()? {
                 let slot = desc.offset / SLOT_SIZE as u32;
-                if desc.offset % SLOT_SIZE as u32 != 0 || slot >= self.layout.slots {
+                if desc.offset % SLOT_SIZE as u32 != 0 || slot >= self.layout.slots || !self.lent.remove(slot) {
                     return Err(RingError::BadFreeDescriptor);
                 }
-                Ok(Some(slot))
+                self.owned.insert(slot);
             }
         }
+        let slot = self.owned.first();
+        if let Some(slot) = slot {
+            self.owned.remove(slot);
+        }
+        Ok(slot)
     }
 
     /// Fills a slot with `fill` (given the whole slot, returning the length used,
@@ -178,10 +210,11 @@ impl Sender {
             core::slice::from_raw_parts_mut(self.data.as_ptr().add(slot as usize * SLOT_SIZE), SLOT_SIZE)
         };
         let Some(len) = fill(buf) else {
-            self.spare = Some(slot);
+            self.owned.insert(slot);
             return Ok(false);
         };
         let len = len.min(SLOT_SIZE);
+        self.lent.insert(slot);
         let queued = self.active.enqueue(Desc { offset: slot * SLOT_SIZE as u32, len: len as u32 })?;
         debug_assert!(queued, "checked not full above and only we enqueue");
         Ok(queued)
@@ -212,18 +245,30 @@ impl Sender {
     /// Whether a send would find a slot now; if not, asks the receiver for a
     /// signal when it frees one, so that the caller may stop consuming its own
     /// input and sleep (backpressure) without losing the wake-up.
+    ///
+    /// A ring whose peer corrupted it counts as ready: the send then fails with
+    /// the error, which the caller counts. Waiting on a broken peer would stall
+    /// every other ring the caller serves, with nothing counted.
     pub fn ready(&self) -> bool {
-        if self.has_room() {
-            return true;
+        match self.room() {
+            Ok(true) | Err(_) => true,
+            Ok(false) => {
+                self.request_free_signal();
+                !matches!(self.room(), Ok(false))
+            }
         }
-        self.request_free_signal();
-        self.has_room()
     }
 
-    /// Whether a send would find a slot now.
+    /// Whether a send would find a slot now (false when the ring is corrupt).
     pub fn has_room(&self) -> bool {
-        !matches!(self.active.is_full(), Ok(true) | Err(_))
-            && (self.spare.is_some() || self.fresh < self.layout.slots || matches!(self.free.is_empty(), Ok(false)))
+        matches!(self.room(), Ok(true))
+    }
+
+    fn room(&self) -> Result<bool, RingError> {
+        if self.active.is_full()? {
+            return Ok(false);
+        }
+        Ok(self.owned.first().is_some() || !self.free.is_empty()?)
     }
 }
 

@@ -134,10 +134,32 @@ fn sender_rejects_forged_free_descriptors() {
         *w.add(free_words + 48 + 2) = 7 * SLOT_SIZE as u32; // entry 1: outside the region
         *w.add(free_words + 48 + 4) = 100; // entry 2: off a slot boundary
     }
-    assert!(tx.send(b"a").unwrap(), "entry 0 is a real slot");
-    assert_eq!(tx.send(b"b"), Err(RingError::BadFreeDescriptor));
-    assert_eq!(tx.send(b"c"), Err(RingError::BadFreeDescriptor));
+    // The sender takes returns back in a batch: entry 0 is fine, entry 1 is refused.
+    assert_eq!(tx.send(b"a"), Err(RingError::BadFreeDescriptor));
+    assert!(tx.send(b"b").unwrap(), "slot 0, taken back before the forgery, is used");
+    assert_eq!(tx.send(b"c"), Err(RingError::BadFreeDescriptor), "entry 2");
     assert!(tx.send(b"d").unwrap(), "entry 3 is a real slot: the sender carries on");
+}
+
+#[test]
+fn a_slot_handed_back_twice_is_refused() {
+    let (mut tx, mut rx, _d, ctl) = pair(4);
+    let mut out = [0u8; SLOT_SIZE];
+    for _ in 0..4 {
+        assert!(tx.send(b"x").unwrap());
+    }
+    for _ in 0..4 {
+        assert!(rx.recv(&mut out).unwrap().is_some());
+    }
+    // The free queue now names slots 0,1,2,3; make entry 1 name slot 0 again.
+    let free_words = queue_bytes(4) / 4;
+    // SAFETY: test memory inside the control region.
+    unsafe { *ctl.words().add(free_words + 48 + 2) = 0 };
+    assert_eq!(tx.send(b"a"), Err(RingError::BadFreeDescriptor));
+    // Only slot 0 came back; it is used once, then the ring has nothing to give.
+    assert!(tx.send(b"b").unwrap());
+    assert_eq!(rx.recv(&mut out).unwrap(), Some(1));
+    assert_eq!(&out[..1], b"b");
 }
 
 #[test]
