@@ -17,7 +17,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HOST_BIN = os.path.join(ROOT, "target", "release", "encryptor-host")
+# ENCRYPTOR_HOST_BIN overrides the binary (e.g. one built in another target directory).
+HOST_BIN = os.environ.get("ENCRYPTOR_HOST_BIN") or os.path.join(ROOT, "target", "release", "encryptor-host")
 # ENCRYPTOR_SYSTEM_XML overrides the system description (e.g. to run a binary against
 # the description it was built with).
 SYSTEM_XML = os.environ.get("ENCRYPTOR_SYSTEM_XML") or os.path.join(ROOT, "system.xml")
@@ -317,3 +318,121 @@ def neighbour_mac(lab, ns, addr):
     out = lab.ip(ns, "neigh", "show", addr, check=False).stdout
     m = re.search(r"lladdr ([0-9a-f:]{17})", out)
     return bytes.fromhex(m.group(1).replace(":", "")) if m else None
+
+
+# ---- seL4 encryptors in QEMU ------------------------------------------------------------
+
+SEL4_BUILD = os.path.join(ROOT, "support", "sel4", "build")
+# The PD packages of the product image: the encryptor's PDs and the NIC driver PD.
+SEL4_PD_PACKAGES = "sel4-encryptor-pds sel4-nic"
+# One MAC per NIC (QEMU gives every NIC of the same model the same default MAC); the config file
+# of each encryptor names the same ones (RedMac/BlackMac), so the stacks answer ARP with the
+# address the NIC filters on.
+SEL4_MACS = {"a": ("02:00:00:0a:00:01", "02:00:00:0a:00:02"), "b": ("02:00:00:0b:00:01", "02:00:00:0b:00:02")}
+# The lines an seL4 encryptor prints once its data path runs.
+SEL4_READY = ("crypto: crypto ready", "net_red: net_red ready", "net_black: net_black ready")
+
+
+def sel4_config(config, site, out_dir):
+    """A copy of an encryptor config file with the seL4 NICs' MACs added to [Encryptor]
+    (the file's last section, as support/gen-demo-configs writes it)."""
+    red_mac, black_mac = SEL4_MACS[site]
+    with open(config) as f:
+        text = f.read()
+    path = os.path.join(out_dir, f"enc_{site}.sel4.conf")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text.rstrip("\n") + f"\nRedMac = {red_mac}\nBlackMac = {black_mac}\n")
+    return path
+
+
+def sel4_build(config, out_dir, system_xml=None):
+    """Builds the seL4 image of the product system with `config` as the crypto PD's config (the
+    stack PDs get it without keys): kernel32.elf + roottask in out_dir."""
+    env = dict(os.environ, SEL4_PD_PACKAGES=SEL4_PD_PACKAGES)
+    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir, "--fill", f"crypto_config={config}"], env=env)
+    return out_dir
+
+
+# The CPU the seL4 image needs (1 GiB pages) with RDRAND, the crypto PD's random source.
+SEL4_CPU = "qemu64,+pdpe1gb,+rdrand"
+
+
+def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU):
+    """QEMU booting an seL4 image (-kernel/-initrd) with `nics`: (model, netdev id, TAP, MAC)."""
+    cmd = ["qemu-system-x86_64", "-machine", "pc", "-cpu", cpu, "-m", "512",
+           "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot",
+           "-kernel", os.path.join(image_dir, "kernel32.elf"), "-initrd", os.path.join(image_dir, "roottask")]
+    for model, netdev, tap, mac in nics:
+        cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no",
+                "-device", f"{model},netdev={netdev},mac={mac}"]
+    cmd += list(extra)
+    # QEMU must not read the operator's terminal.
+    return ["sh", "-c", 'exec "$@" </dev/null', "qemu", *cmd]
+
+
+class QemuEncryptor:
+    """One seL4 encryptor: QEMU with an e1000 (red, INTx) and an e1000e (black, MSI), each on a
+    TAP device made in the encryptor's namespace and then moved to the PC's (red) and the WAN's
+    (black) namespace, as the host encryptor's TAPs are."""
+
+    def __init__(self, lab, site, image_dir, red_ns, black_ns, black_bridge, ready_timeout=120, extra=(),
+                 cpu=SEL4_CPU, ready_lines=SEL4_READY):
+        self.lab, self.site = lab, site
+        self.ns = lab.ns(f"enc_{site}")
+        self.red_tap = f"{lab.prefix}{site}r"
+        self.black_tap = f"{lab.prefix}{site}k"
+        red_mac, black_mac = SEL4_MACS[site]
+        nics = [("e1000", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
+        started = time.time()
+        # QEMU creates the TAP devices (in the encryptor's namespace).
+        self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu), f"enc_{site}.console")
+        self.wait_ready(ready_lines, ready_timeout)
+        self.boot_to_ready_s = time.time() - started
+        lab.ip(self.ns, "link", "set", self.red_tap, "netns", red_ns)
+        lab.ip(self.ns, "link", "set", self.black_tap, "netns", black_ns)
+        lab.ip(black_ns, "link", "set", self.black_tap, "master", black_bridge, "up")
+
+    def wait_ready(self, lines, timeout):
+        """Waits for each of `lines` on the console; fails early on a fatal root-task error, and
+        on a PD refusing to start unless a refusal is among `lines`."""
+        deadline = time.time() + timeout
+        stoppers = "FATAL" if any("refusing" in line for line in lines) else "refusing to start|FATAL"
+        for line in lines:
+            text = wait_for_line(self.proc, f"{re.escape(line)}|{stoppers}", max(1, deadline - time.time()))
+            bad = re.search(f".*({stoppers}).*", text)
+            if bad:
+                raise RuntimeError(f"enc_{self.site}: {bad.group(0)}")
+
+    def console(self):
+        with open(self.proc.log_path) as f:
+            return f.read()
+
+    def handshakes(self):
+        """The highest `crypto: handshake #N` the console has shown."""
+        return max((int(n) for n in re.findall(r"crypto: handshake #(\d+)", self.console())), default=0)
+
+    def stop(self):
+        """Stops QEMU; returns the console text."""
+        return self.lab.stop(self.proc, sig=signal.SIGTERM)
+
+
+def sel4_topology(lab, configs=None, build=True):
+    """pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b. Returns a dict of namespaces and
+    encryptors; `boot_to_ready_s` is the slower encryptor's time from QEMU start to ready."""
+    cfg_a, cfg_b = configs or make_configs(lab)
+    images = {}
+    for site, cfg in (("a", cfg_a), ("b", cfg_b)):
+        out = os.path.join(lab.tmp, f"sel4-enc_{site}")
+        images[site] = out
+        if build:
+            sel4_build(sel4_config(cfg, site, lab.tmp), out)
+    pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
+    lab.ip(wan, "link", "add", "br0", "type", "bridge")
+    lab.ip(wan, "link", "set", "br0", "up")
+    enc_a = QemuEncryptor(lab, "a", images["a"], pc_a, wan, "br0")
+    enc_b = QemuEncryptor(lab, "b", images["b"], pc_b, wan, "br0")
+    setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
+    setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
+    return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,
+            "boot_to_ready_s": max(enc_a.boot_to_ready_s, enc_b.boot_to_ready_s)}

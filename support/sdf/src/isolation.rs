@@ -111,7 +111,7 @@ pub fn check(sys: &System) -> Report {
     let mut claimed = BTreeSet::new();
     for pd in &sys.protection_domains {
         for dev in &pd.pci_devices {
-            let key = format!("{dev:?}");
+            let key = format!("{:?}", dev.select);
             if !claimed.insert(key.clone()) {
                 r.violations.push(format!("PCI device {key} is claimed by more than one PD (again by {})", pd.name));
             }

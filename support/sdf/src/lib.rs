@@ -8,14 +8,30 @@
 //! - `<channel>` with two `<end pd id>`
 //!
 //! Extensions of this project:
+//! - `<system exit_when_idle="true">` (seL4 tests): the root task ends QEMU once every PD
+//!   stays blocked.
+//! - `<memory_region fill="file">`: the region starts with the file's bytes (a path
+//!   relative to the description); only for RAM regions.
+//! - `<memory_region fill_without_keys="other">`: the region starts with the file that fills
+//!   region `other` (an encryptor config file), with its key material taken out: every
+//!   `PresharedKey` line dropped and the `PrivateKey` value replaced by the all-zero key, so the
+//!   stack PDs parse the same format but never see a key.
 //! - `<protection_domain>` may hold `<host_tap side="red|black"/>`: on the Linux
 //!   host runtime this PD is replaced by a TAP-device PD (the NIC driver PDs).
-//! - `<protection_domain>` may hold `<pci_device id="vvvv:dddd" [index] | bdf="bb:dd.f">`
-//!   (the NIC a driver PD owns) and `<ioport base size>`; the seL4 root task
+//! - `<protection_domain>` may hold `<pci_device (id="vvvv:dddd" | vendor device) [index] |
+//!   bdf="bb:dd.f" [irq_id] [irq="intx|msi"]>` with `<bar index vaddr size [setvar_vaddr]>`
+//!   children (the NIC a driver PD owns), and `<ioport [id] base size>`; the seL4 root task
 //!   resolves them at boot.
-//! - `<irq>` may say `ioapic="pin"` or `msi="vector"` instead of Microkit's `irq`.
+//! - `<irq>` may say `pin="N"` / `ioapic="N"` (an IOAPIC pin, with `trigger="level|edge"` and
+//!   `polarity="high|low"`), `msi="vector"` or `pci="K"` (the interrupt of the PD's K-th
+//!   `<pci_device>`; with a single device, that device) instead of Microkit's `irq`.
+//! - `<end pp="true">` lets that end make protected calls to the other, whose priority
+//!   must be higher.
 //! - `<protection_domain domain="red|black|crypto|neutral">` and
 //!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
+//!
+//! This is the only parser of the format: the host runtime, the isolation check and the
+//! seL4 image builder (`sel4-sysinit`, which adds that platform's own limits) all read it.
 //!
 //! Every problem is an error that names the element and attribute at fault.
 
@@ -35,6 +51,11 @@ pub struct MemoryRegion {
     pub phys_addr: Option<u64>,
     /// Holds key material (extension): only the crypto domain may map it.
     pub secret: bool,
+    /// A file whose bytes the region starts with (extension), as written (relative to the
+    /// description's directory).
+    pub fill: Option<String>,
+    /// The region whose `fill` file, without its keys, this region starts with (extension).
+    pub fill_without_keys: Option<String>,
 }
 
 /// Access rights of a mapping.
@@ -75,21 +96,59 @@ pub struct Irq {
 /// Where an interrupt comes from (x86).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IrqSource {
-    /// An IOAPIC pin (level-triggered unless said otherwise).
-    Ioapic { pin: u32, level: bool },
+    /// An IOAPIC pin (level-triggered and active-high unless said otherwise).
+    Ioapic { pin: u32, level: bool, active_low: bool },
     /// An MSI vector.
     Msi { vector: u32 },
-    /// The interrupt of the PD's PCI device, found at boot.
-    Pci,
+    /// The interrupt of the PD's PCI device number `device` (position among its
+    /// `<pci_device>`s), found at boot.
+    Pci { device: usize },
 }
 
-/// A PCI function a driver PD owns.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PciDevice {
+/// Which PCI function a driver PD owns.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PciSelect {
     /// The `index`-th function with this vendor and device id.
     Id { vendor: u16, device: u16, index: u32 },
     /// A fixed bus:device.function.
     Bdf { bus: u8, dev: u8, func: u8 },
+}
+
+/// A memory BAR of a PCI device mapped into its PD (uncached).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PciBar {
+    /// BAR number, 0–5.
+    pub index: u8,
+    /// Where in the PD's address space.
+    pub vaddr: u64,
+    /// How many bytes of the BAR to map (a multiple of 4 KiB).
+    pub size: u64,
+    /// The name under which the PD looks the mapping up.
+    pub setvar_vaddr: Option<String>,
+}
+
+/// A PCI function a driver PD owns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PciDevice {
+    /// How it is found on the bus.
+    pub select: PciSelect,
+    /// Its BARs mapped into the PD.
+    pub bars: Vec<PciBar>,
+    /// The channel on which its interrupt arrives (`irq_id`, or an `<irq pci>`).
+    pub irq_id: Option<u8>,
+    /// Whether the interrupt is MSI (`irq="msi"`) rather than the INTx line.
+    pub msi: bool,
+}
+
+/// A range of x86 I/O ports a PD owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoPort {
+    /// The id the PD uses for it, if given (otherwise its position among the PD's ranges).
+    pub id: Option<u32>,
+    /// First port.
+    pub base: u16,
+    /// Number of ports.
+    pub size: u16,
 }
 
 /// One protection domain.
@@ -99,6 +158,10 @@ pub struct ProtectionDomain {
     pub name: String,
     /// Scheduling priority, 0–254.
     pub priority: u8,
+    /// Stack bytes (a multiple of 4 KiB), if given.
+    pub stack_size: Option<u64>,
+    /// The line of its element in the file, for platform tools' messages.
+    pub line: u32,
     /// The ELF file of its program.
     pub program_image: String,
     /// Its mappings.
@@ -107,8 +170,8 @@ pub struct ProtectionDomain {
     pub irqs: Vec<Irq>,
     /// Its PCI devices (x86 extension).
     pub pci_devices: Vec<PciDevice>,
-    /// Its I/O-port ranges (x86 extension): (base, size).
-    pub ioports: Vec<(u16, u16)>,
+    /// Its I/O-port ranges (x86 extension).
+    pub ioports: Vec<IoPort>,
     /// On the host runtime, the TAP side that replaces this PD (extension).
     pub host_tap: Option<String>,
     /// Which side of the encryptor it belongs to (extension): `red`, `black`,
@@ -136,6 +199,8 @@ pub struct End {
     pub pd: String,
     /// The channel id in that PD.
     pub id: u8,
+    /// Whether this end may make protected calls to the other (`pp="true"`).
+    pub pp: bool,
 }
 
 /// A channel between two PDs.
@@ -148,6 +213,8 @@ pub struct Channel {
 /// A whole system description.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct System {
+    /// End QEMU once every PD stays blocked (extension, for seL4 tests).
+    pub exit_when_idle: bool,
     /// Memory regions, in file order.
     pub memory_regions: Vec<MemoryRegion>,
     /// Protection domains, in file order.
@@ -205,6 +272,15 @@ fn num_attr(node: roxmltree::Node, name: &str) -> Result<u64, SdfError> {
     number(node, name, attr(node, name)?)
 }
 
+fn bool_attr(node: roxmltree::Node, name: &str, default: bool) -> Result<bool, SdfError> {
+    match node.attribute(name) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(err(node, format!("<{}> {name}=\"{other}\" must be true or false", node.tag_name().name()))),
+    }
+}
+
 fn check_known(node: roxmltree::Node, known: &[&str]) -> Result<(), SdfError> {
     for a in node.attributes() {
         if !known.contains(&a.name()) {
@@ -222,7 +298,8 @@ impl System {
         if root.tag_name().name() != "system" {
             return Err(err(root, "the root element must be <system>"));
         }
-        let mut sys = System::default();
+        check_known(root, &["exit_when_idle"])?;
+        let mut sys = System { exit_when_idle: bool_attr(root, "exit_when_idle", false)?, ..System::default() };
         let mut lines = BTreeMap::new();
         for node in root.children().filter(|n| n.is_element()) {
             match node.tag_name().name() {
@@ -244,6 +321,13 @@ impl System {
         for r in &self.memory_regions {
             if !names.insert(r.name.as_str()) {
                 return Err(err(*root, format!("memory_region {} is defined twice", r.name)));
+            }
+        }
+        for r in &self.memory_regions {
+            if let Some(source) = &r.fill_without_keys {
+                if self.region(source).is_none() {
+                    return Err(err(*root, format!("memory_region {}: fill_without_keys names no memory_region {source}", r.name)));
+                }
             }
         }
         let mut pd_names = BTreeSet::new();
@@ -272,10 +356,35 @@ impl System {
                     }
                 }
             }
+            for bar in pd.pci_devices.iter().flat_map(|d| &d.bars) {
+                let end = bar.vaddr.checked_add(bar.size).ok_or_else(|| err(node, format!("{}: a <bar> overflows", pd.name)))?;
+                if let Some(o) = spans.iter().find(|(s, e, _)| bar.vaddr < *e && *s < end) {
+                    return Err(err(node, format!("{}: <bar index=\"{}\"> at 0x{:x} overlaps the mapping of {}", pd.name, bar.index, bar.vaddr, o.2)));
+                }
+                spans.push((bar.vaddr, end, "a PCI BAR"));
+                if let Some(v) = &bar.setvar_vaddr {
+                    if !vars.insert(v.as_str()) {
+                        return Err(err(node, format!("{}: setvar_vaddr {v} is used twice", pd.name)));
+                    }
+                }
+            }
             let mut ids = BTreeSet::new();
-            for irq in &pd.irqs {
-                if !ids.insert(irq.id) {
-                    return Err(err(node, format!("{}: channel id {} is used twice", pd.name, irq.id)));
+            let device_irqs = pd.pci_devices.iter().filter_map(|d| d.irq_id);
+            for id in pd.irqs.iter().filter(|i| !matches!(i.source, IrqSource::Pci { .. })).map(|i| i.id).chain(device_irqs) {
+                if !ids.insert(id) {
+                    return Err(err(node, format!("{}: channel id {id} is used twice", pd.name)));
+                }
+            }
+            let mut io_ids = BTreeSet::new();
+            for (k, io) in pd.ioports.iter().enumerate() {
+                if !io_ids.insert(io.id.unwrap_or(k as u32)) {
+                    return Err(err(node, format!("{}: ioport id {} is used twice", pd.name, io.id.unwrap_or(k as u32))));
+                }
+                let (first, end) = (u32::from(io.base), u32::from(io.base) + u32::from(io.size));
+                for other in self.protection_domains[..i].iter() {
+                    if other.ioports.iter().any(|o| first < u32::from(o.base) + u32::from(o.size) && u32::from(o.base) < end) {
+                        return Err(err(node, format!("{}: ioport range 0x{first:x}..0x{end:x} overlaps one given to {}", pd.name, other.name)));
+                    }
                 }
             }
             for c in &self.channels {
@@ -294,6 +403,15 @@ impl System {
             }
             if c.ends[0].pd == c.ends[1].pd {
                 return Err(err(*root, format!("a <channel> joins {} to itself", c.ends[0].pd)));
+            }
+            for (from, to) in [(&c.ends[0], &c.ends[1]), (&c.ends[1], &c.ends[0])] {
+                let (Some(caller), Some(callee)) = (self.pd(&from.pd), self.pd(&to.pd)) else { continue };
+                if from.pp && callee.priority <= caller.priority {
+                    return Err(err(*root, format!(
+                        "channel {} -> {}: a protected call needs the callee's priority ({}) above the caller's ({})",
+                        caller.name, callee.name, callee.priority, caller.priority
+                    )));
+                }
             }
         }
         Ok(())
@@ -320,18 +438,30 @@ impl System {
 }
 
 fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
-    check_known(node, &["name", "size", "page_size", "phys_addr", "secret"])?;
+    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "fill_without_keys"])?;
+    let name = attr(node, "name")?.to_string();
     let size = num_attr(node, "size")?;
     if size == 0 || size % PAGE != 0 {
-        return Err(err(node, format!("memory_region size 0x{size:x} is not a positive multiple of 4 KiB")));
+        return Err(err(node, format!("memory_region {name}: size 0x{size:x} is not a positive multiple of 4 KiB")));
     }
     let phys_addr = node.attribute("phys_addr").map(|t| number(node, "phys_addr", t)).transpose()?;
+    if phys_addr.is_some_and(|p| p % PAGE != 0) {
+        return Err(err(node, format!("memory_region {name}: phys_addr is not a multiple of 4 KiB")));
+    }
     let secret = match node.attribute("secret").unwrap_or("false") {
         "true" => true,
         "false" => false,
         other => return Err(err(node, format!("memory_region secret=\"{other}\" must be true or false"))),
     };
-    Ok(MemoryRegion { name: attr(node, "name")?.to_string(), size, phys_addr, secret })
+    let fill = node.attribute("fill").map(str::to_string);
+    let fill_without_keys = node.attribute("fill_without_keys").map(str::to_string);
+    if (fill.is_some() || fill_without_keys.is_some()) && phys_addr.is_some() {
+        return Err(err(node, format!("memory_region {name}: fill and phys_addr do not go together")));
+    }
+    if fill.is_some() && fill_without_keys.is_some() {
+        return Err(err(node, format!("memory_region {name}: fill and fill_without_keys do not go together")));
+    }
+    Ok(MemoryRegion { name, size, phys_addr, secret, fill, fill_without_keys })
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
@@ -348,10 +478,18 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         "neutral" => Domain::Neutral,
         other => return Err(err(node, format!("{name}: domain=\"{other}\" must be red, black, crypto or neutral"))),
     };
+    let stack_size = node.attribute("stack_size").map(|t| number(node, "stack_size", t)).transpose()?;
+    if stack_size.is_some_and(|s| s == 0 || s % PAGE != 0) {
+        return Err(err(node, format!("{name}: stack_size is not a positive multiple of 4 KiB")));
+    }
+    let line = node.document().text_pos_at(node.range().start).row;
+    let mut pci_irqs = Vec::new();
     let mut pd = ProtectionDomain {
         domain,
         name,
         priority: priority as u8,
+        stack_size,
+        line,
         program_image: String::new(),
         maps: Vec::new(),
         irqs: Vec::new(),
@@ -386,28 +524,42 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
                 });
             }
             "irq" => {
-                check_known(c, &["irq", "ioapic", "msi", "pci", "id", "trigger"])?;
+                check_known(c, &["irq", "ioapic", "pin", "msi", "pci", "id", "trigger", "polarity"])?;
                 let id = channel_id(c)?;
-                let level = c.attribute("trigger").unwrap_or("level") == "level";
-                let source = if let Some(t) = c.attribute("ioapic").or(c.attribute("irq")) {
-                    IrqSource::Ioapic { pin: number(c, "ioapic", t)? as u32, level }
+                let level = match c.attribute("trigger").unwrap_or("level") {
+                    "level" => true,
+                    "edge" => false,
+                    other => return Err(err(c, format!("{}: <irq trigger=\"{other}\"> must be level or edge", pd.name))),
+                };
+                let active_low = match c.attribute("polarity").unwrap_or("high") {
+                    "high" => false,
+                    "low" => true,
+                    other => return Err(err(c, format!("{}: <irq polarity=\"{other}\"> must be high or low", pd.name))),
+                };
+                let pin = ["pin", "ioapic", "irq"].into_iter().find_map(|a| c.attribute(a).map(|t| (a, t)));
+                let source = if let Some((name, t)) = pin {
+                    IrqSource::Ioapic { pin: number(c, name, t)? as u32, level, active_low }
                 } else if let Some(t) = c.attribute("msi") {
                     IrqSource::Msi { vector: number(c, "msi", t)? as u32 }
-                } else if c.attribute("pci").is_some() {
-                    IrqSource::Pci
+                } else if let Some(t) = c.attribute("pci") {
+                    let device = number(c, "pci", t)? as usize;
+                    pci_irqs.push((c, device, id));
+                    IrqSource::Pci { device }
                 } else {
-                    return Err(err(c, format!("{}: <irq> needs ioapic=, msi= or pci=", pd.name)));
+                    return Err(err(c, format!("{}: <irq> needs pin=, ioapic=, msi= or pci=", pd.name)));
                 };
                 pd.irqs.push(Irq { source, id });
             }
-            "pci_device" => pd.pci_devices.push(parse_pci(c)?),
+            "pci_device" => pd.pci_devices.push(parse_pci(&pd.name, c)?),
             "ioport" => {
+                check_known(c, &["id", "base", "size"])?;
+                let id = c.attribute("id").map(|t| number(c, "id", t)).transpose()?.map(|i| i as u32);
                 let base = num_attr(c, "base")?;
                 let size = num_attr(c, "size")?;
-                if base + size > 0x10000 || size == 0 {
+                if base.saturating_add(size) > 0x10000 || size == 0 {
                     return Err(err(c, format!("{}: <ioport> range 0x{base:x}+0x{size:x} is outside 0-0xffff", pd.name)));
                 }
-                pd.ioports.push((base as u16, size as u16));
+                pd.ioports.push(IoPort { id, base: base as u16, size: size as u16 });
             }
             "host_tap" => {
                 let side = attr(c, "side")?;
@@ -423,18 +575,66 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
     if pd.program_image.is_empty() {
         return Err(err(node, format!("{}: <program_image> is missing", pd.name)));
     }
+    // `<irq pci="K">` is the interrupt of the K-th <pci_device>; with one device, of that one
+    // (older files repeat the device's index on the bus there).
+    let devices = pd.pci_devices.len();
+    for (c, k, id) in pci_irqs {
+        let k = if devices == 1 { 0 } else { k };
+        let Some(device) = pd.pci_devices.get_mut(k) else {
+            return Err(err(c, format!("{}: <irq pci=\"{k}\"> but the PD has {devices} pci_device", pd.name)));
+        };
+        if device.irq_id.replace(id).is_some() {
+            return Err(err(c, format!("{}: pci_device {k} already has an interrupt channel", pd.name)));
+        }
+    }
+    for irq in &mut pd.irqs {
+        if let IrqSource::Pci { device } = &mut irq.source {
+            if devices == 1 {
+                *device = 0;
+            }
+        }
+    }
     Ok(pd)
 }
 
-fn parse_pci(c: roxmltree::Node) -> Result<PciDevice, SdfError> {
-    check_known(c, &["id", "index", "bdf"])?;
+fn parse_pci(pd: &str, c: roxmltree::Node) -> Result<PciDevice, SdfError> {
+    check_known(c, &["id", "vendor", "device", "index", "bdf", "irq_id", "irq"])?;
+    let select = parse_pci_select(c)?;
+    let irq_id = c.attribute("irq_id").map(|_| channel_id_attr(c, "irq_id")).transpose()?;
+    let msi = match c.attribute("irq").unwrap_or("intx") {
+        "intx" => false,
+        "msi" => true,
+        other => return Err(err(c, format!("{pd}: <pci_device irq=\"{other}\"> must be intx or msi"))),
+    };
+    let mut bars = Vec::new();
+    for b in c.children().filter(|n| n.is_element()) {
+        if b.tag_name().name() != "bar" {
+            return Err(err(b, format!("{pd}: <pci_device> holds <bar> only, not <{}>", b.tag_name().name())));
+        }
+        check_known(b, &["index", "vaddr", "size", "setvar_vaddr"])?;
+        let (index, vaddr, size) = (num_attr(b, "index")?, num_attr(b, "vaddr")?, num_attr(b, "size")?);
+        if index >= 6 || vaddr % PAGE != 0 || size == 0 || size % PAGE != 0 {
+            return Err(err(b, format!("{pd}: <bar> needs index 0..5 and page-aligned vaddr and size")));
+        }
+        bars.push(PciBar { index: index as u8, vaddr, size, setvar_vaddr: b.attribute("setvar_vaddr").map(str::to_string) });
+    }
+    Ok(PciDevice { select, bars, irq_id, msi })
+}
+
+fn parse_pci_select(c: roxmltree::Node) -> Result<PciSelect, SdfError> {
+    let index = || -> Result<u32, SdfError> { Ok(c.attribute("index").map(|t| number(c, "index", t)).transpose()?.unwrap_or(0) as u32) };
     if let Some(id) = c.attribute("id") {
         let bad = || err(c, format!("<pci_device id=\"{id}\"> must be vvvv:dddd in hex"));
         let (v, d) = id.split_once(':').ok_or_else(bad)?;
         let vendor = u16::from_str_radix(v, 16).map_err(|_| bad())?;
         let device = u16::from_str_radix(d, 16).map_err(|_| bad())?;
-        let index = c.attribute("index").map(|t| number(c, "index", t)).transpose()?.unwrap_or(0) as u32;
-        return Ok(PciDevice::Id { vendor, device, index });
+        return Ok(PciSelect::Id { vendor, device, index: index()? });
+    }
+    if c.attribute("vendor").is_some() || c.attribute("device").is_some() {
+        let id16 = |a: &str| -> Result<u16, SdfError> {
+            u16::try_from(num_attr(c, a)?).map_err(|_| err(c, format!("<pci_device> {a} must fit 16 bits")))
+        };
+        return Ok(PciSelect::Id { vendor: id16("vendor")?, device: id16("device")?, index: index()? });
     }
     let bdf = attr(c, "bdf")?;
     let bad = || err(c, format!("<pci_device bdf=\"{bdf}\"> must be bb:dd.f in hex"));
@@ -446,11 +646,15 @@ fn parse_pci(c: roxmltree::Node) -> Result<PciDevice, SdfError> {
     if dev > 31 || func > 7 {
         return Err(bad());
     }
-    Ok(PciDevice::Bdf { bus, dev, func })
+    Ok(PciSelect::Bdf { bus, dev, func })
 }
 
 fn channel_id(node: roxmltree::Node) -> Result<u8, SdfError> {
-    let id = num_attr(node, "id")?;
+    channel_id_attr(node, "id")
+}
+
+fn channel_id_attr(node: roxmltree::Node, name: &str) -> Result<u8, SdfError> {
+    let id = num_attr(node, name)?;
     if id > u64::from(MAX_CHANNEL_ID) {
         return Err(err(node, format!("channel id {id} is above {MAX_CHANNEL_ID}")));
     }
@@ -466,7 +670,7 @@ fn parse_channel(node: roxmltree::Node) -> Result<Channel, SdfError> {
                 return Err(err(e, format!("<channel> holds <end> only, not <{}>", e.tag_name().name())));
             }
             check_known(e, &["pd", "id", "pp", "notify"])?;
-            Ok(End { pd: attr(e, "pd")?.to_string(), id: channel_id(e)? })
+            Ok(End { pd: attr(e, "pd")?.to_string(), id: channel_id(e)?, pp: bool_attr(e, "pp", false)? })
         })
         .collect::<Result<_, _>>()?;
     let [a, b]: [End; 2] = ends.try_into().map_err(|_| err(node, "a <channel> must have exactly two <end>s"))?;

@@ -8,7 +8,7 @@ fn the_real_system_parses() {
     let names: Vec<_> = s.protection_domains.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["nic_red", "net_red", "crypto", "net_black", "nic_black", "timer"]);
     assert_eq!(s.pd("nic_red").unwrap().host_tap.as_deref(), Some("red"));
-    assert_eq!(s.peer("net_red", 1).unwrap(), &End { pd: "crypto".into(), id: 0 });
+    assert_eq!(s.peer("net_red", 1).unwrap(), &End { pd: "crypto".into(), id: 0, pp: false });
     let crypto = s.pd("crypto").unwrap();
     assert!(crypto.maps.iter().any(|m| m.setvar_vaddr.as_deref() == Some("black_tx_data") && m.perms.write));
     assert!(crypto.maps.iter().any(|m| m.setvar_vaddr.as_deref() == Some("red_rx_data") && !m.perms.write));
@@ -31,6 +31,11 @@ fn broken_descriptions_are_rejected_with_names() {
     reject(&pd(r#"<pci_device bdf="00:20.0"/>"#), "bb:dd.f");
     reject(&pd(r#"<host_tap side="green"/>"#), "green");
     reject(&pd(r#"<irq id="1"/>"#), "ioapic");
+    reject(&pd(r#"<irq pci="0" id="1"/>"#), "has 0 pci_device");
+    reject(&pd(r#"<pci_device bdf="00:03.0" irq_id="2"/><irq pin="4" id="2"/>"#), "channel id 2 is used twice");
+    reject(&pd(r#"<map mr="m" vaddr="0x50000000"/><pci_device bdf="00:03.0"><bar index="0" vaddr="0x50000000" size="0x1000"/></pci_device>"#), "overlaps the mapping of m");
+    reject(&pd(r#"<ioport base="0x3f8" size="8"/><ioport id="0" base="0x60" size="1"/>"#), "ioport id 0 is used twice");
+    reject(&pd(r#"<irq pin="4" id="1" polarity="sideways"/>"#), "polarity");
     reject(&pd(r#"<irq ioapic="11" id="63"/>"#), "above 62");
     reject(&pd(r#"<frobnicate/>"#), "frobnicate");
     reject("<system><memory_region name=\"m\" size=\"100\"/></system>", "4 KiB");
@@ -143,4 +148,44 @@ mod isolation_check {
         let end = start + xml[start..].find("</protection_domain>").unwrap();
         format!("{}{extra}\n{}", &xml[..end], &xml[end..])
     }
+}
+
+#[test]
+fn the_sel4_extensions_parse() {
+    let xml = r#"<system exit_when_idle="true">
+        <memory_region name="buf" size="0x2000" fill="buf.bin"/>
+        <protection_domain name="a" priority="10" stack_size="0x4000">
+            <program_image path="a.elf"/>
+            <map mr="buf" vaddr="0x20000000" perms="rw" setvar_vaddr="buf"/>
+        </protection_domain>
+        <protection_domain name="b" priority="20">
+            <program_image path="b.elf"/>
+            <irq pin="11" id="5" trigger="edge" polarity="low"/>
+            <pci_device vendor="0x8086" device="0x100e" index="1" irq_id="6" irq="msi">
+                <bar index="0" vaddr="0x50000000" size="0x20000" setvar_vaddr="regs"/>
+            </pci_device>
+            <ioport id="3" base="0x3f8" size="8"/>
+        </protection_domain>
+        <channel><end pd="a" id="1" pp="true"/><end pd="b" id="2"/></channel>
+    </system>"#;
+    let s = System::parse(xml).unwrap();
+    assert!(s.exit_when_idle);
+    assert_eq!(s.memory_regions[0].fill.as_deref(), Some("buf.bin"));
+    assert_eq!(s.pd("a").unwrap().stack_size, Some(0x4000));
+    let b = s.pd("b").unwrap();
+    assert_eq!(b.irqs[0].source, IrqSource::Ioapic { pin: 11, level: false, active_low: true });
+    let nic = &b.pci_devices[0];
+    assert_eq!(nic.select, PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 });
+    assert_eq!(nic.bars, [PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar_vaddr: Some("regs".into()) }]);
+    assert_eq!((nic.irq_id, nic.msi), (Some(6), true));
+    assert_eq!(b.ioports, [IoPort { id: Some(3), base: 0x3f8, size: 8 }]);
+    assert!(s.channels[0].ends[0].pp);
+    reject(&xml.replace("priority=\"20\"", "priority=\"5\""), "protected call");
+    reject(&xml.replace("irq_id=\"6\"", "irq_id=\"5\""), "channel id 5 is used twice");
+    reject(&xml.replace("fill=\"buf.bin\"", "fill=\"buf.bin\" phys_addr=\"0x1000\""), "fill and phys_addr");
+    let public = xml.replace("<protection_domain name=\"a\"", "<memory_region name=\"pub\" size=\"0x1000\" fill_without_keys=\"buf\"/><protection_domain name=\"a\"");
+    assert_eq!(System::parse(&public).unwrap().region("pub").unwrap().fill_without_keys.as_deref(), Some("buf"));
+    reject(&public.replace("fill_without_keys=\"buf\"", "fill_without_keys=\"nope\""), "names no memory_region nope");
+    let two = xml.replace("<ioport id=\"3\"", "<ioport base=\"0x3fc\" size=\"2\"/></protection_domain><protection_domain name=\"c\"><program_image path=\"c\"/><ioport id=\"3\"");
+    reject(&two, "overlaps one given to");
 }

@@ -1,84 +1,28 @@
 //! Turns a Microkit-style `system.xml` into the seL4 system image (see the `sel4-system-spec`
 //! crate for the encoding).
 //!
-//! Accepted elements (Microkit's System Description File, plus the marked extensions):
-//! - `<system exit_when_idle="true">` (extension, for tests): when every PD is blocked the root
-//!   task prints `SYSTEM idle` and ends QEMU through the isa-debug-exit port.
-//! - `<memory_region name size [phys_addr] [fill]>`: sizes and addresses in decimal or `0x` hex,
-//!   multiples of 4 KiB. Without `phys_addr` the region is RAM, physically contiguous (the PD
-//!   finds its physical address for DMA); with it, device memory at that address. `fill` names
-//!   a file (relative to the description) copied to the start of the region at boot; the
-//!   command line's `--fill region=file` replaces it (one description, per-encryptor configs).
-//! - `<protection_domain name priority [stack_size]>` with `<program_image path>`,
-//!   `<map mr vaddr [perms="rw"] [cached="true"] [setvar_vaddr]>` and (x86 extension)
-//!   `<irq pin id [trigger="level"|"edge"] [polarity="high"|"low"]>` for an IOAPIC pin, and
-//!   (x86 extension) `<pci_device vendor device [index] | bdf="bb:dd.f" [irq_id]>` with
-//!   `<bar index vaddr size [setvar_vaddr]>` children, and `[irq="intx"|"msi"]`: the root task
-//!   finds the device at boot, maps its memory BARs uncached (at most `size` bytes), enables
-//!   memory decoding and bus mastering, and delivers its interrupt on channel `irq_id`, either
-//!   the INTx line through the IOAPIC or MSI (the root task programs the MSI capability); and
-//!   (x86 extension) `<ioport [id] base size>`: a range of I/O ports the PD reaches with
-//!   `sel4_pd_runtime::ioport(id)` (ids default to document order). A range may belong to one
-//!   PD only.
-//! - The spellings of the host side's `support/sdf` are accepted too: `<pci_device
-//!   id="vvvv:dddd" [index]>`, `<irq pci="K" id>` (the interrupt of the PD's pci_device, or of
-//!   its K-th one if it has several),
-//!   `<irq ioapic="pin">` or `<irq irq="pin">`; attributes and elements for other tools
-//!   (`domain`, `secret`, `<host_tap>`) are ignored here.
-//! - `<channel><end pd id [pp="true"]/><end pd id/></channel>`: `pp` lets that end make
-//!   protected calls to the other, which must have a higher priority.
+//! The description is read by the project's one parser of the format, the `sdf` crate (which
+//! documents the elements and this project's extensions: `exit_when_idle`, `fill`,
+//! `stack_size`, IOAPIC pins, `<pci_device>` with `<bar>`s and INTx or MSI, `<ioport>`,
+//! `<end pp>`), so that a description means the same to the host runtime, the isolation check
+//! and this tool. Here it is translated into the root task's spec, and checked against what
+//! only this platform limits: priorities 1..=254 (0 is the root task's idle watcher), stacks
+//! up to 1 MiB, channel ids below `layout::MAX_CHANNELS`, I/O-port ids below
+//! `layout::MAX_IOPORT_RANGES`, the PD info page's number of regions and name length, MSI only
+//! through `<pci_device irq="msi">`, and mappings that overlap the runtime's fixed pages or the
+//! program's segments. Attributes for other tools (`domain`, `secret`, `<host_tap>`) mean
+//! nothing here.
 //!
-//! Errors name the element and attribute: an unknown region or PD, a misaligned or overlapping
-//! mapping (also against the program's segments and the runtime's fixed pages), a duplicate
-//! channel id, a protected call to a PD of equal or lower priority.
+//! Errors name the element and attribute (and, from the parser, the line).
 
 use sel4_system_spec::{
     layout, Channel, IoPortRange, Irq, IrqSource, Mapping, MemoryRegion, PciBar, PciDevice, PciSelect, Perms, ProtectionDomain,
     System,
 };
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 const PAGE: u64 = 4096;
-
-/// Parses a decimal or `0x` hexadecimal number.
-fn number(s: &str) -> Option<u64> {
-    let s = s.trim().replace('_', "");
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
-fn attr<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> Result<&'a str, String> {
-    node.attribute(name).ok_or_else(|| format!("<{}> at {}: missing attribute {name}", node.tag_name().name(), pos(node)))
-}
-
-fn num_attr(node: roxmltree::Node, name: &str) -> Result<u64, String> {
-    let v = attr(node, name)?;
-    number(v).ok_or_else(|| format!("<{}> at {}: {name}=\"{v}\" is not a number", node.tag_name().name(), pos(node)))
-}
-
-fn bool_attr(node: roxmltree::Node, name: &str, default: bool) -> Result<bool, String> {
-    match node.attribute(name) {
-        None => Ok(default),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(v) => Err(format!("<{}> at {}: {name}=\"{v}\" must be true or false", node.tag_name().name(), pos(node))),
-    }
-}
-
-fn pos(node: roxmltree::Node) -> String {
-    let p = node.document().text_pos_at(node.range().start);
-    format!("line {}", p.row)
-}
-
-/// A PD with the program file it names, before images are laid out.
-struct PdSource {
-    pd: ProtectionDomain,
-    program: String,
-}
 
 /// Parses and checks a system description; the PDs' ELF offsets are left zero.
 pub fn parse(text: &str) -> Result<(System, Vec<String>), String> {
@@ -90,141 +34,86 @@ pub type Fill = (String, PathBuf);
 
 /// Parses like [`parse`], and also returns the `fill` files named in the description.
 pub fn parse_with_fills(text: &str) -> Result<(System, Vec<String>, Vec<Fill>), String> {
-    let doc = roxmltree::Document::parse(text).map_err(|e| format!("not valid XML: {e}"))?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "system" {
-        return Err("the root element must be <system>".into());
-    }
-    let mut sys = System { exit_when_idle: bool_attr(root, "exit_when_idle", false)?, ..Default::default() };
-    let mut region_index = HashMap::new();
+    let sdf = sdf::System::parse(text).map_err(|e| e.to_string())?;
+    translate(&sdf)
+}
+
+/// The seL4 spec of a parsed description, with the program names and `fill` files.
+pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), String> {
+    let mut sys = System { exit_when_idle: sdf.exit_when_idle, ..Default::default() };
+    let region_index = |name: &str| sdf.memory_regions.iter().position(|r| r.name == name).map(|i| i as u32);
     let mut fills = Vec::new();
-    for n in root.children().filter(|n| n.has_tag_name("memory_region")) {
-        let name = attr(n, "name")?.to_string();
-        let size = num_attr(n, "size")?;
-        let phys_addr = n.attribute("phys_addr").map(|_| num_attr(n, "phys_addr")).transpose()?;
-        if size == 0 || size % PAGE != 0 || phys_addr.is_some_and(|p| p % PAGE != 0) {
-            return Err(format!("memory_region {name} ({}): size and phys_addr must be non-zero multiples of 4 KiB", pos(n)));
+    for r in &sdf.memory_regions {
+        if let Some(path) = &r.fill {
+            fills.push((r.name.clone(), PathBuf::from(path)));
         }
-        if region_index.insert(name.clone(), sys.regions.len() as u32).is_some() {
-            return Err(format!("memory_region {name} ({}): defined twice", pos(n)));
-        }
-        if let Some(path) = n.attribute("fill") {
-            if phys_addr.is_some() {
-                return Err(format!("memory_region {name} ({}): fill and phys_addr do not go together", pos(n)));
-            }
-            fills.push((name.clone(), PathBuf::from(path)));
-        }
-        sys.regions.push(MemoryRegion { name, size, phys_addr, fill: None });
+        sys.regions.push(MemoryRegion { name: r.name.clone(), size: r.size, phys_addr: r.phys_addr, fill: None });
     }
-    let mut sources = Vec::new();
-    let mut pd_index = HashMap::new();
-    for n in root.children().filter(|n| n.has_tag_name("protection_domain")) {
-        let name = attr(n, "name")?.to_string();
-        let priority = num_attr(n, "priority")?;
-        if !(1..=254).contains(&priority) {
-            return Err(format!("protection_domain {name}: priority {priority} must be 1..=254"));
+    let setvar = |pd: &str, name: &Option<String>| -> Result<String, String> {
+        let name = name.clone().unwrap_or_default();
+        if name.len() > sel4_system_spec::pd_info::NAME_LEN {
+            return Err(format!("protection_domain {pd}: setvar_vaddr {name} is longer than {} bytes", sel4_system_spec::pd_info::NAME_LEN));
         }
-        let stack = n.attribute("stack_size").map(|_| num_attr(n, "stack_size")).transpose()?.unwrap_or(64 * 1024);
-        if stack == 0 || stack % PAGE != 0 || stack > 1 << 20 {
-            return Err(format!("protection_domain {name}: stack_size must be a multiple of 4 KiB up to 1 MiB"));
+        Ok(name)
+    };
+    let mut programs = Vec::new();
+    for p in &sdf.protection_domains {
+        let name = &p.name;
+        let at = format!("protection_domain {name} (line {})", p.line);
+        if p.priority == 0 {
+            return Err(format!("{at}: priority 0 is the root task's; use 1..=254"));
         }
-        let program = n
-            .children()
-            .find(|c| c.has_tag_name("program_image"))
-            .ok_or_else(|| format!("protection_domain {name}: no <program_image>"))
-            .and_then(|c| attr(c, "path"))?
-            .to_string();
+        let stack = p.stack_size.unwrap_or(64 * 1024);
+        if stack > 1 << 20 {
+            return Err(format!("{at}: stack_size must be at most 1 MiB"));
+        }
         let mut maps = Vec::new();
-        for m in n.children().filter(|c| c.has_tag_name("map")) {
-            let mr = attr(m, "mr")?;
-            let region = *region_index.get(mr).ok_or_else(|| format!("protection_domain {name} ({}): map of unknown memory_region {mr}", pos(m)))?;
-            let vaddr = num_attr(m, "vaddr")?;
-            if vaddr % PAGE != 0 {
-                return Err(format!("protection_domain {name} ({}): map vaddr {vaddr:#x} is not page-aligned", pos(m)));
-            }
-            let p = m.attribute("perms").unwrap_or("rw");
-            if p.is_empty() || !p.chars().all(|c| "rwx".contains(c)) {
-                return Err(format!("protection_domain {name} ({}): perms=\"{p}\" must be letters of rwx", pos(m)));
-            }
-            let perms = Perms { read: p.contains('r'), write: p.contains('w'), execute: p.contains('x') };
-            let setvar = m.attribute("setvar_vaddr").unwrap_or("").to_string();
-            if setvar.len() > sel4_system_spec::pd_info::NAME_LEN {
-                return Err(format!("protection_domain {name}: setvar_vaddr {setvar} is longer than 32 bytes"));
-            }
-            maps.push(Mapping { region, vaddr, perms, uncached: !bool_attr(m, "cached", true)?, setvar });
-        }
-        if maps.len() > sel4_system_spec::pd_info::MAX_REGIONS {
-            return Err(format!("protection_domain {name}: more than {} maps", sel4_system_spec::pd_info::MAX_REGIONS));
+        for m in &p.maps {
+            let region = region_index(&m.mr).expect("the parser checked the region");
+            let perms = Perms { read: m.perms.read, write: m.perms.write, execute: m.perms.execute };
+            maps.push(Mapping { region, vaddr: m.vaddr, perms, uncached: !m.cached, setvar: setvar(name, &m.setvar_vaddr)? });
         }
         let mut irqs = Vec::new();
-        // `<irq pci="K" id>`: the interrupt of the PD's K-th <pci_device> (resolved below).
-        let mut pci_irqs = Vec::new();
-        for i in n.children().filter(|c| c.has_tag_name("irq")) {
-            let id = num_attr(i, "id")? as u32;
-            if i.attribute("pci").is_some() {
-                pci_irqs.push((num_attr(i, "pci")? as usize, id, pos(i)));
-                continue;
+        for i in &p.irqs {
+            match i.source {
+                sdf::IrqSource::Ioapic { pin, level, active_low } => {
+                    irqs.push(Irq { id: u32::from(i.id), source: IrqSource::IoApic { pin, level, active_low } })
+                }
+                sdf::IrqSource::Msi { .. } => {
+                    return Err(format!("{at}: <irq msi> is not supported; use <pci_device irq=\"msi\">"));
+                }
+                // The parser has given the device its channel (`irq_id`).
+                sdf::IrqSource::Pci { .. } => {}
             }
-            if i.attribute("msi").is_some() {
-                return Err(format!("protection_domain {name} ({}): <irq msi> is not supported; use <pci_device irq=\"msi\">", pos(i)));
-            }
-            let pin_attr = ["pin", "ioapic", "irq"].into_iter().find(|a| i.attribute(*a).is_some()).unwrap_or("pin");
-            let pin = num_attr(i, pin_attr)? as u32;
-            let level = match i.attribute("trigger").unwrap_or("level") {
-                "level" => true,
-                "edge" => false,
-                t => return Err(format!("protection_domain {name}: irq trigger \"{t}\" must be level or edge")),
-            };
-            let active_low = match i.attribute("polarity").unwrap_or("high") {
-                "high" => false,
-                "low" => true,
-                t => return Err(format!("protection_domain {name}: irq polarity \"{t}\" must be high or low")),
-            };
-            irqs.push(Irq { id, source: IrqSource::IoApic { pin, level, active_low } });
         }
         let mut pci_devices = Vec::new();
-        for d in n.children().filter(|c| c.has_tag_name("pci_device")) {
-            pci_devices.push(parse_pci_device(&name, d)?);
-        }
-        let device_count = pci_devices.len();
-        for (k, id, at) in pci_irqs {
-            // support/sdf reads `pci=` as "the PD's PCI device"; with one device, the number
-            // (which there repeats the device's index on the bus) is not a position.
-            let k = if device_count == 1 { 0 } else { k };
-            let device: &mut PciDevice = pci_devices
-                .get_mut(k)
-                .ok_or_else(|| format!("protection_domain {name} ({at}): <irq pci=\"{k}\"> but the PD has {device_count} pci_device"))?;
-            if device.irq_id.replace(id).is_some() {
-                return Err(format!("protection_domain {name} ({at}): pci_device {k} already has an interrupt channel"));
+        for d in &p.pci_devices {
+            let select = match d.select {
+                sdf::PciSelect::Id { vendor, device, index } => PciSelect::Id { vendor, device, index },
+                sdf::PciSelect::Bdf { bus, dev, func } => PciSelect::Address { bus, dev, func },
+            };
+            let mut bars = Vec::new();
+            for b in &d.bars {
+                bars.push(PciBar { index: b.index, vaddr: b.vaddr, size: b.size, setvar: setvar(name, &b.setvar_vaddr)? });
             }
+            pci_devices.push(PciDevice { select, bars, irq_id: d.irq_id.map(u32::from), msi: d.msi });
         }
         let mut ioports = Vec::new();
-        for (k, io) in n.children().filter(|c| c.has_tag_name("ioport")).enumerate() {
+        for (k, io) in p.ioports.iter().enumerate() {
             // Without an id, ranges are numbered in document order.
-            let id = io.attribute("id").map(|_| num_attr(io, "id")).transpose()?.unwrap_or(k as u64);
-            let (base, size) = (num_attr(io, "base")?, num_attr(io, "size")?);
-            if id >= layout::MAX_IOPORT_RANGES as u64 || size == 0 || base + size > 0x10000 {
-                return Err(format!(
-                    "protection_domain {name} ({}): ioport needs id below {} and base + size within 0x10000",
-                    pos(io),
-                    layout::MAX_IOPORT_RANGES
-                ));
+            let id = io.id.unwrap_or(k as u32);
+            if id >= layout::MAX_IOPORT_RANGES {
+                return Err(format!("{at}: ioport needs id below {}", layout::MAX_IOPORT_RANGES));
             }
-            if ioports.iter().any(|r: &IoPortRange| r.id == id as u32) {
-                return Err(format!("protection_domain {name}: ioport id {id} used twice"));
-            }
-            ioports.push(IoPortRange { id: id as u32, base: base as u16, size: size as u16 });
+            ioports.push(IoPortRange { id, base: io.base, size: io.size });
         }
         let bar_count: usize = pci_devices.iter().map(|d: &PciDevice| d.bars.len()).sum();
         if maps.len() + bar_count > sel4_system_spec::pd_info::MAX_REGIONS {
-            return Err(format!("protection_domain {name}: more than {} maps and BARs", sel4_system_spec::pd_info::MAX_REGIONS));
+            return Err(format!("{at}: more than {} maps and BARs", sel4_system_spec::pd_info::MAX_REGIONS));
         }
-        if pd_index.insert(name.clone(), sources.len() as u32).is_some() {
-            return Err(format!("protection_domain {name}: defined twice"));
-        }
-        let pd = ProtectionDomain {
-            name,
-            priority: priority as u8,
+        sys.pds.push(ProtectionDomain {
+            name: name.clone(),
+            priority: p.priority,
             elf_offset: 0,
             elf_len: 0,
             stack_pages: (stack / PAGE) as u32,
@@ -232,106 +121,26 @@ pub fn parse_with_fills(text: &str) -> Result<(System, Vec<String>, Vec<Fill>), 
             irqs,
             pci_devices,
             ioports,
-        };
-        sources.push(PdSource { pd, program });
+        });
+        programs.push(p.program_image.clone());
     }
-    for c in root.children().filter(|n| n.has_tag_name("channel")) {
-        let ends: Vec<_> = c.children().filter(|e| e.has_tag_name("end")).collect();
-        if ends.len() != 2 {
-            return Err(format!("<channel> at {}: needs exactly two <end>", pos(c)));
-        }
-        let mut parsed = Vec::new();
-        for e in &ends {
-            let pd = attr(*e, "pd")?;
-            let idx = *pd_index.get(pd).ok_or_else(|| format!("<end> at {}: unknown protection_domain {pd}", pos(*e)))?;
-            parsed.push((idx, num_attr(*e, "id")? as u32, bool_attr(*e, "pp", false)?));
-        }
-        let (a, b) = (parsed[0], parsed[1]);
-        sys.channels.push(Channel { a: (a.0, a.1), b: (b.0, b.1), a_calls_b: a.2, b_calls_a: b.2 });
+    let pd_index = |name: &str| sdf.protection_domains.iter().position(|p| p.name == name).expect("the parser checked the PD") as u32;
+    for c in &sdf.channels {
+        let [a, b] = &c.ends;
+        sys.channels.push(Channel {
+            a: (pd_index(&a.pd), u32::from(a.id)),
+            b: (pd_index(&b.pd), u32::from(b.id)),
+            a_calls_b: a.pp,
+            b_calls_a: b.pp,
+        });
     }
-    sys.pds = sources.iter().map(|s| s.pd.clone()).collect();
-    check_channels(&sys)?;
+    check_channel_limit(&sys)?;
     check_maps(&sys)?;
-    check_ioports(&sys)?;
-    Ok((sys, sources.into_iter().map(|s| s.program).collect(), fills))
+    Ok((sys, programs, fills))
 }
 
-/// `<pci_device (vendor device [index] | bdf) [irq_id]>` with `<bar index vaddr size [setvar_vaddr]>`.
-fn parse_pci_device(pd: &str, d: roxmltree::Node) -> Result<PciDevice, String> {
-    let select = match d.attribute("bdf") {
-        Some(bdf) => {
-            let bad = || format!("protection_domain {pd} ({}): bdf=\"{bdf}\" must look like 00:03.0", pos(d));
-            let (bus, rest) = bdf.split_once(':').ok_or_else(bad)?;
-            let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
-            let hex = |s: &str| u8::from_str_radix(s, 16).map_err(|_| bad());
-            let (bus, dev, func) = (hex(bus)?, hex(dev)?, hex(func)?);
-            if dev >= 32 || func >= 8 {
-                return Err(bad());
-            }
-            PciSelect::Address { bus, dev, func }
-        }
-        None => {
-            let index = d.attribute("index").map(|_| num_attr(d, "index")).transpose()?.unwrap_or(0) as u32;
-            let (vendor, device) = match d.attribute("id") {
-                Some(id) => {
-                    let bad = || format!("protection_domain {pd} ({}): pci_device id=\"{id}\" must be vvvv:dddd in hex", pos(d));
-                    let (v, dv) = id.split_once(':').ok_or_else(bad)?;
-                    (u16::from_str_radix(v, 16).map_err(|_| bad())?, u16::from_str_radix(dv, 16).map_err(|_| bad())?)
-                }
-                None => {
-                    let id = |a: &str| -> Result<u16, String> {
-                        u16::try_from(num_attr(d, a)?).map_err(|_| format!("protection_domain {pd}: pci_device {a} must fit 16 bits"))
-                    };
-                    (id("vendor")?, id("device")?)
-                }
-            };
-            PciSelect::Id { vendor, device, index }
-        }
-    };
-    let mut bars = Vec::new();
-    for b in d.children().filter(|c| c.has_tag_name("bar")) {
-        let index = num_attr(b, "index")?;
-        let vaddr = num_attr(b, "vaddr")?;
-        let size = num_attr(b, "size")?;
-        if index >= 6 || vaddr % PAGE != 0 || size == 0 || size % PAGE != 0 {
-            return Err(format!("protection_domain {pd} ({}): bar needs index 0..5 and page-aligned vaddr and size", pos(b)));
-        }
-        let setvar = b.attribute("setvar_vaddr").unwrap_or("").to_string();
-        if setvar.len() > sel4_system_spec::pd_info::NAME_LEN {
-            return Err(format!("protection_domain {pd}: setvar_vaddr {setvar} is longer than 32 bytes"));
-        }
-        bars.push(PciBar { index: index as u8, vaddr, size, setvar });
-    }
-    let irq_id = d.attribute("irq_id").map(|_| num_attr(d, "irq_id")).transpose()?.map(|i| i as u32);
-    let msi = match d.attribute("irq").unwrap_or("intx") {
-        "intx" => false,
-        "msi" => true,
-        other => return Err(format!("protection_domain {pd} ({}): irq=\"{other}\" must be intx or msi", pos(d))),
-    };
-    Ok(PciDevice { select, bars, irq_id, msi })
-}
-
-/// An I/O port range belongs to one PD: two PDs driving the same device would be an
-/// isolation hole that nothing at run time would report.
-fn check_ioports(sys: &System) -> Result<(), String> {
-    let mut all: Vec<(u32, u32, &str)> = Vec::new();
-    for pd in &sys.pds {
-        for r in &pd.ioports {
-            let (first, end) = (r.base as u32, r.base as u32 + r.size as u32);
-            if let Some(other) = all.iter().find(|o| first < o.1 && o.0 < end) {
-                return Err(format!(
-                    "protection_domain {}: ioport range {first:#x}..{end:#x} overlaps one given to {}",
-                    pd.name, other.2
-                ));
-            }
-            all.push((first, end, &pd.name));
-        }
-    }
-    Ok(())
-}
-
-fn check_channels(sys: &System) -> Result<(), String> {
-    let mut used: HashMap<(u32, u32), ()> = HashMap::new();
+/// Channel ids this platform can deliver (notification badge bits).
+fn check_channel_limit(sys: &System) -> Result<(), String> {
     let ends = sys.channels.iter().flat_map(|c| [c.a, c.b]);
     let irq_ends = sys.pds.iter().enumerate().flat_map(|(i, pd)| {
         let pins = pd.irqs.iter().map(|q| q.id);
@@ -339,23 +148,8 @@ fn check_channels(sys: &System) -> Result<(), String> {
         pins.chain(devices).map(move |id| (i as u32, id))
     });
     for (pd, id) in ends.chain(irq_ends) {
-        let name = &sys.pds[pd as usize].name;
         if id >= layout::MAX_CHANNELS {
-            return Err(format!("protection_domain {name}: channel id {id} must be below {}", layout::MAX_CHANNELS));
-        }
-        if used.insert((pd, id), ()).is_some() {
-            return Err(format!("protection_domain {name}: channel id {id} used twice"));
-        }
-    }
-    for c in &sys.channels {
-        for (caller, callee, calls) in [(c.a.0, c.b.0, c.a_calls_b), (c.b.0, c.a.0, c.b_calls_a)] {
-            let (from, to) = (&sys.pds[caller as usize], &sys.pds[callee as usize]);
-            if calls && to.priority <= from.priority {
-                return Err(format!(
-                    "channel {} -> {}: a protected call needs the callee's priority ({}) above the caller's ({})",
-                    from.name, to.name, to.priority, from.priority
-                ));
-            }
+            return Err(format!("protection_domain {}: channel id {id} must be below {}", sys.pds[pd as usize].name, layout::MAX_CHANNELS));
         }
     }
     Ok(())
@@ -403,6 +197,27 @@ fn check_overlaps(pd: &str, ranges: &mut [(u64, u64, String)]) -> Result<(), Str
     Ok(())
 }
 
+/// An encryptor config file with its key material taken out: `PresharedKey` lines are dropped
+/// and the `PrivateKey` value becomes the all-zero key, so that the file still parses (the
+/// stack PDs read the same format) but holds no secret.
+pub fn without_keys(config: &str) -> String {
+    const ZERO_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let mut out = String::new();
+    for line in config.lines() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        if key.eq_ignore_ascii_case("PresharedKey") {
+            continue;
+        }
+        if key.eq_ignore_ascii_case("PrivateKey") {
+            let _ = writeln!(out, "PrivateKey = {ZERO_KEY}");
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// The page ranges of an ELF's loadable segments.
 fn elf_segments(elf: &[u8]) -> Result<Vec<(u64, u64)>, String> {
     let word = |o: usize, n: usize| -> Result<u64, String> {
@@ -443,17 +258,30 @@ fn find_program(name: &str, search: &[PathBuf]) -> Result<PathBuf, String> {
 /// `fill` attributes, whose paths are relative to the description's directory.
 pub fn build_image(xml: &Path, search: &[PathBuf], fills: &[(String, PathBuf)]) -> Result<(Vec<u8>, String), String> {
     let text = std::fs::read_to_string(xml).map_err(|e| e.to_string())?;
-    let (mut sys, programs, xml_fills) = parse_with_fills(&text)?;
+    let described = sdf::System::parse(&text).map_err(|e| e.to_string())?;
+    let (mut sys, programs, xml_fills) = translate(&described)?;
     let base = xml.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut contents: Vec<(usize, Vec<u8>)> = Vec::new();
-    let all_fills = xml_fills.into_iter().map(|(n, p)| (n, base.join(p))).filter(|(n, _)| !fills.iter().any(|(f, _)| f == n));
-    for (name, path) in all_fills.chain(fills.iter().cloned()) {
+    let all_fills: Vec<Fill> =
+        xml_fills.into_iter().map(|(n, p)| (n, base.join(p))).filter(|(n, _)| !fills.iter().any(|(f, _)| f == n)).chain(fills.iter().cloned()).collect();
+    // Regions filled with another region's file, keys taken out (the stack PDs' configs).
+    let derived = described.memory_regions.iter().filter_map(|r| {
+        let source = r.fill_without_keys.as_ref()?;
+        let (_, path) = all_fills.iter().find(|(n, _)| n == source)?;
+        Some((r.name.clone(), path.clone(), true))
+    });
+    let plain = all_fills.iter().map(|(n, p)| (n.clone(), p.clone(), false));
+    for (name, path, keyless) in plain.collect::<Vec<_>>().into_iter().chain(derived) {
         let index = sys.regions.iter().position(|r| r.name == name).ok_or_else(|| format!("--fill {name}: no such memory_region"))?;
         let region = &sys.regions[index];
         if region.phys_addr.is_some() {
             return Err(format!("--fill {name}: the region is device memory"));
         }
-        let bytes = std::fs::read(&path).map_err(|e| format!("fill of {name}: {}: {e}", path.display()))?;
+        let mut bytes = std::fs::read(&path).map_err(|e| format!("fill of {name}: {}: {e}", path.display()))?;
+        if keyless {
+            let text = String::from_utf8(bytes).map_err(|_| format!("fill of {name}: {} is not UTF-8 text", path.display()))?;
+            bytes = without_keys(&text).into_bytes();
+        }
         if bytes.len() as u64 > region.size {
             return Err(format!("fill of {name}: {} is {} bytes, the region {}", path.display(), bytes.len(), region.size));
         }
@@ -581,6 +409,10 @@ mod tests {
             image[o as usize..(o + l) as usize].to_vec()
         };
         assert_eq!(contents(&[]), b"from the description");
+        let keyed = "[Interface]\nPrivateKey = c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=\n[Peer]\n presharedkey=c2VjcmV0\nPublicKey = x\n";
+        let public = without_keys(keyed);
+        assert!(!public.contains("c2VjcmV0"), "{public}");
+        assert!(public.contains("PrivateKey = AAAA") && public.contains("PublicKey = x"), "{public}");
         assert_eq!(contents(&[("cfg".into(), dir.join("b.conf"))]), b"from the command line");
         let too_big = build_image(&dir.join("s.xml"), &[dir.clone()], &[("nope".into(), dir.join("b.conf"))]);
         assert!(too_big.unwrap_err().contains("no such memory_region"));
@@ -616,16 +448,19 @@ mod tests {
     #[test]
     fn rejects_bad_systems_with_a_message_naming_the_problem() {
         let cases = [
-            (GOOD.replace("mr=\"buf\" vaddr=\"0x20000000\" perms=\"r\"", "mr=\"nope\" vaddr=\"0x20000000\" perms=\"r\""), "unknown memory_region nope"),
-            (GOOD.replace("id=\"2\"", "id=\"5\""), "channel id 5 used twice"),
+            (GOOD.replace("mr=\"buf\" vaddr=\"0x20000000\" perms=\"r\"", "mr=\"nope\" vaddr=\"0x20000000\" perms=\"r\""), "nope"),
+            (GOOD.replace("id=\"2\"", "id=\"5\""), "channel id 5 is used twice"),
             (GOOD.replace("priority=\"20\"", "priority=\"5\""), "protected call"),
-            (GOOD.replace("0x2000\"", "0x2001\""), "multiples of 4 KiB"),
+            (GOOD.replace("0x2000\"", "0x2001\""), "multiple of 4 KiB"),
             (GOOD.replace("vaddr=\"0x20000000\" perms=\"rw\"", "vaddr=\"0x3fe00000\" perms=\"rw\""), "overlaps"),
             (GOOD.replace("vaddr=\"0x50000000\"", "vaddr=\"0x20000000\""), "overlaps"),
-            (GOOD.replace("irq_id=\"6\"", "irq_id=\"5\""), "channel id 5 used twice"),
+            (GOOD.replace("irq_id=\"6\"", "irq_id=\"5\""), "channel id 5 is used twice"),
             (GOOD.replace("bdf=\"00:05.0\"", "bdf=\"00:40.0\""), "bdf"),
             (GOOD.replace("<program_image path=\"a.elf\"/>", "<program_image path=\"a.elf\"/><ioport id=\"1\" base=\"0x3fc\" size=\"2\"/>"), "overlaps one given to a"),
-            (GOOD.replace("size=\"8\"/>", "size=\"0\"/>"), "ioport needs"),
+            (GOOD.replace("size=\"8\"/>", "size=\"0\"/>"), "outside 0-0xffff"),
+            (GOOD.replace("priority=\"10\"", "priority=\"0\""), "priority 0"),
+            (GOOD.replace("<program_image path=\"b.elf\"/>", "<program_image path=\"b.elf\"/><irq msi=\"3\" id=\"9\"/>"), "not supported"),
+            (GOOD.replace("id=\"0\" base", "id=\"40\" base"), "ioport needs id below"),
         ];
         for (xml, want) in cases {
             let err = parse(&xml).unwrap_err();

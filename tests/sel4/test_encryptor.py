@@ -1,0 +1,135 @@
+"""The encryptor on seL4, end to end: QEMU (TCG) booting the seL4 image of system.xml, each
+encryptor with its own config file, NICs on TAP devices in namespaces the tests create.
+
+- two encryptors, pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b: ping both ways, then marked
+  UDP and TCP traffic while the wan bridge is captured: no plaintext on the wan;
+- one encryptor against wireguard-go (a stock WireGuard peer): pc_a pings the peer's tunnel
+  address;
+- the crypto PD on a CPU without RDRAND/RDSEED: it says so and refuses to start, and the rest of
+  the system stays up (the red stack still answers pings for its own address);
+- a PD that faults (net_black, given a read-only ring by a system.xml variant) is reported by
+  the root task while crypto and the red side run on.
+
+Needs root (namespaces, TAP devices), qemu-system-x86_64, wireguard-go and wg.
+"""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "support/lib"))
+sys.path.insert(0, str(ROOT / "tests/host"))
+import netlab  # noqa: E402
+from netlab import SITES  # noqa: E402
+import test_interop as host_interop  # noqa: E402  (its helpers: keys, files, the peer)
+import test_leak as host_leak  # noqa: E402  (its traffic generator and receiver)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, TAP devices)")
+
+
+def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the_wan():
+    marker = "LEAK-MARKER-" + os.urandom(12).hex()
+    with netlab.Lab("s4e") as lab:
+        t = netlab.sel4_topology(lab)
+        pc_a, pc_b, wan = t["pc_a"], t["pc_b"], t["wan"]
+        wan_cap = netlab.Capture(lab, wan, "br0", "wan")
+        assert netlab.ping_until(lab, pc_a, SITES["b"]["pc"], seconds=60), "ping pc_a -> pc_b failed\n" + \
+            t["enc_a"].console()[-3000:]
+        assert netlab.ping_until(lab, pc_b, SITES["a"]["pc"], seconds=30), "ping pc_b -> pc_a failed\n" + \
+            t["enc_b"].console()[-3000:]
+        server = netlab.spawn_python(lab, pc_b, host_leak.SERVER, SITES["b"]["pc"], marker, log_name="server.log")
+        netlab.wait_for_line(server, "listening", 10)
+        netlab.run_python(lab, pc_a, host_leak.CLIENT, SITES["b"]["pc"], marker, host_leak.UDP_COUNT, 200,
+                          timeout=120)
+        out = netlab.wait_for_line(server, r"udp \d+ tcp \d+", 60)
+        wan_frames = wan_cap.stop()
+        handshakes = t["enc_a"].handshakes()
+        consoles = [enc.stop() for enc in (t["enc_a"], t["enc_b"])]
+    for text in consoles:
+        assert "FATAL" not in text and "PANIC" not in text, text[-3000:]
+    assert handshakes >= 1
+    udp, tcp = map(int, re.search(r"udp (\d+) tcp (\d+)", out).groups())
+    assert udp > 0, f"no marked UDP datagram reached pc_b: {out}"
+    assert tcp == 200, f"the TCP stream did not arrive whole: {out}"
+    wg = [f for f in wan_frames if netlab.udp_ports(f) and 51820 in netlab.udp_ports(f)]
+    assert len(wg) >= udp, f"only {len(wg)} WireGuard frames of {len(wan_frames)} on the wan capture"
+    wan_bytes = b"".join(wan_frames)
+    m = marker.encode()
+    for needle in (m, m[-16:], b"LEAK-MARKER", m[::-1]):
+        assert needle not in wan_bytes, f"plaintext {needle!r} on the wan side"
+
+
+def sel4_interop_topology(lab, tag):
+    """host_interop's topology with enc_a an seL4 encryptor in QEMU instead of a host process."""
+    real = netlab.HostEncryptor
+
+    def qemu_encryptor(lab, site, config, red_ns, black_ns, bridge):
+        image = netlab.sel4_build(netlab.sel4_config(config, site, lab.tmp), os.path.join(lab.tmp, f"sel4-enc_{site}"))
+        return netlab.QemuEncryptor(lab, site, image, red_ns, black_ns, bridge)
+
+    netlab.HostEncryptor = qemu_encryptor
+    try:
+        return host_interop.interop_topology(lab, tag)
+    finally:
+        netlab.HostEncryptor = real
+
+
+def test_a_sel4_encryptor_interoperates_with_wireguard_go():
+    with host_interop.InteropLab("s4i") as lab:
+        t = sel4_interop_topology(lab, "s")
+        ok = netlab.ping_until(lab, t["pc_a"], host_interop.PEER_TUNNEL, seconds=60)
+        console = t["enc_a"].stop()
+        assert ok, f"pc_a could not ping the wireguard-go peer's tunnel address\n{console[-3000:]}\n" + \
+            open(t["wg"].log_path).read()[-2000:]
+        assert "handshake #" in console, console[-3000:]
+
+
+def test_crypto_refuses_to_start_without_rdrand_and_the_rest_stays_up():
+    with netlab.Lab("s4r") as lab:
+        cfg_a, _ = netlab.make_configs(lab)
+        image = netlab.sel4_build(netlab.sel4_config(cfg_a, "a", lab.tmp), os.path.join(lab.tmp, "sel4-enc_a"))
+        pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
+        lab.ip(wan, "link", "add", "br0", "type", "bridge")
+        lab.ip(wan, "link", "set", "br0", "up")
+        enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0", cpu="qemu64,+pdpe1gb",
+                                   ready_lines=("crypto: refusing to start", "net_red: net_red ready"))
+        netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
+        alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        console = enc.stop()
+    refusal = re.search(r"crypto: refusing to start: .*", console)
+    assert refusal and "random" in refusal.group(0), console[-3000:]
+    assert "crypto: crypto ready" not in console
+    assert alive, f"net_red stopped answering once crypto refused to start\n{console[-3000:]}"
+
+
+def test_a_faulting_pd_is_reported_and_the_others_stay_up():
+    """net_black is given its receive ring's control region read-only (a system.xml variant): its
+    first write there is a VM fault. The root task reports it; crypto and the red side run on."""
+    with open(netlab.SYSTEM_XML) as f:
+        xml = f.read()
+    writable = 'mr="crypto_to_net_black_ctl" vaddr="0x20200000" perms="rw" setvar_vaddr="crypto_rx_ctl"'
+    assert xml.count(writable) == 1
+    with netlab.Lab("s4f") as lab:
+        broken = os.path.join(lab.tmp, "system-net_black-faults.xml")
+        with open(broken, "w") as f:
+            f.write(xml.replace(writable, writable.replace('perms="rw"', 'perms="r"')))
+        cfg_a, _ = netlab.make_configs(lab)
+        image = netlab.sel4_build(netlab.sel4_config(cfg_a, "a", lab.tmp), os.path.join(lab.tmp, "sel4-enc_a"),
+                                  system_xml=broken)
+        pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
+        lab.ip(wan, "link", "add", "br0", "type", "bridge")
+        lab.ip(wan, "link", "set", "br0", "up")
+        enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0",
+                                   ready_lines=("FAULT pd=net_black", "crypto: crypto ready", "net_red: net_red ready"))
+        netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
+        alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        console = enc.stop()
+    faults = re.findall(r"FAULT pd=(\S+)", console)
+    assert faults == ["net_black"], console[-3000:]
+    assert "net_black: net_black ready" not in console
+    assert alive, f"net_red stopped answering after net_black faulted\n{console[-3000:]}"

@@ -1,0 +1,180 @@
+"""The NIC PDs on seL4 in QEMU, against a TAP device in a namespace the test creates.
+
+For each emulated NIC (e1000, e1000e, virtio-net), a system of two PDs (tests/sel4/nic-<nic>.xml): the NIC PD and a
+responder PD on its ring link "net" (ARP, ICMP echo, UDP counting). QEMU runs inside the
+namespace (`ip netns exec`), so its TAP device appears there; the namespace side gets
+10.77.0.1/24 and the responder is 10.77.0.2. Checked:
+- ping from the namespace gets replies;
+- 10,000 UDP datagrams from the namespace are all counted by the responder, or each loss is
+  accounted for by a counter (the TAP device's transmit drops, the NIC's missed frames, the NIC
+  PD's drops by reason);
+- the 1,000 frames the responder sends back after the end marker all arrive in the namespace
+  (counted with a packet socket).
+Every test removes its namespace and QEMU, pass or fail.
+"""
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "support/lib"))
+import netlab  # noqa: E402
+from sel4_qemu import QEMU_BASE, ROOT  # noqa: E402
+
+# The responder's addresses (protection-domains/sel4/test-pds/src/bin/nic_responder.rs).
+PD_MAC = "52:54:00:4e:49:43"
+PD_ADDR = "10.77.0.2"
+NS_ADDR = "10.77.0.1"
+UDP_FRAMES = 10_000
+BURST = 1000
+# QEMU device per NIC PD system.
+NICS = {"e1000": "e1000", "e1000e": "e1000e", "virtio": "virtio-net-pci,disable-legacy=on"}
+PD_PACKAGES = "sel4-test-pds sel4-nic"
+
+SEND_UDP = r"""
+import socket, sys, time
+count, addr, pace = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "paced"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+payload = bytes(range(64))
+sent = 0
+deadline = time.time() + 60
+for i in range(count):
+    while time.time() < deadline:
+        try:
+            s.sendto(i.to_bytes(4, "big") + payload, (addr, 9000))
+            sent += 1
+            break
+        except BlockingIOError:
+            time.sleep(0.001)
+    # Paced: 100 frames, then a pause, so that QEMU keeps up and the TAP queue rarely overflows.
+    if pace and i % 100 == 99:
+        time.sleep(0.004)
+time.sleep(0.5)
+s.sendto(b"end", (addr, 9001))
+print("sent", sent, flush=True)
+"""
+
+# Counts the frames the PD sends to UDP port 9002, with a packet socket on the TAP device.
+CAPTURE = r"""
+import socket, sys, time
+iface, want, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind((iface, 0))
+s.settimeout(0.2)
+print("listening", flush=True)
+seen = set()
+first = last = None
+deadline = time.time() + timeout
+while len(seen) < want and time.time() < deadline:
+    try:
+        frame = s.recv(2048)
+    except socket.timeout:
+        continue
+    ip = frame[14:]
+    if len(ip) >= 36 and ip[9] == 17 and ip[12:16] == bytes([10, 77, 0, 2]) and ip[22:24] == (9002).to_bytes(2, "big"):
+        seen.add(int.from_bytes(ip[28:36], "big"))
+        last = time.monotonic()
+        first = first or last
+print("captured", len(seen), "seconds", (last - first) if first else 0, flush=True)
+"""
+
+
+def build_nic_system(nic, kernel="debug"):
+    """Builds tests/sel4/nic-<nic>.xml (kernel, NIC and test PDs, root task) on the debug or
+    release kernel configuration."""
+    out = ROOT / f"build/sel4/nic-{nic}" if kernel == "debug" else ROOT / f"build/sel4/nic-{nic}-{kernel}"
+    env = dict(os.environ, SEL4_PD_PACKAGES=PD_PACKAGES, SEL4_KERNEL=kernel)
+    netlab.run([str(ROOT / "support/sel4/build"), str(HERE / f"nic-{nic}.xml"), str(out)], env=env, timeout=1800)
+    return out
+
+
+class NicBoot:
+    """QEMU booting a NIC system inside a fresh namespace of `lab`, its TAP device addressed."""
+
+    def __init__(self, lab, nic, build):
+        self.lab = lab
+        self.ns = lab.ns("n")
+        self.tap = f"{lab.prefix}t"[:15]
+        device = NICS[nic]
+        cmd = QEMU_BASE + [
+            "-kernel", str(build / "kernel32.elf"), "-initrd", str(build / "roottask"),
+            "-netdev", f"tap,id=n0,ifname={self.tap},script=no,downscript=no",
+            "-device", f"{device},netdev=n0,mac={PD_MAC}",
+        ]
+        self.qemu = lab.spawn(self.ns, cmd, f"qemu-{nic}.log")
+        deadline = time.time() + 20
+        while lab.ip(self.ns, "link", "show", self.tap, check=False).returncode != 0:
+            if time.time() > deadline or self.qemu.poll() is not None:
+                raise RuntimeError(f"no TAP device {self.tap}:\n{self.console()}")
+            time.sleep(0.05)
+        lab.ip(self.ns, "addr", "add", f"{NS_ADDR}/24", "dev", self.tap)
+        lab.ip(self.ns, "link", "set", self.tap, "up")
+        netlab.wait_for_line(self.qemu, r"(?m)^nic: .* link (up|down)", 60)
+
+    def console(self):
+        with open(self.qemu.log_path, errors="replace") as f:
+            return f.read().replace("\r", "")
+
+    def results(self):
+        return dict(re.findall(r"^RESULT (\S+) (\S+)\s*$", self.console(), re.M))
+
+    def tap_stats(self):
+        """The TAP device's counters (`ip -s -j`): what the namespace sent toward QEMU and dropped."""
+        info = json.loads(self.lab.ip(self.ns, "-s", "-j", "link", "show", "dev", self.tap).stdout)[0]
+        return info["stats64"]
+
+    def udp_run(self, count, paced=True, timeout=120):
+        """Sends `count` datagrams to port 9000 and the end marker; waits for the responder's
+        burst to be sent. Returns (results, TAP transmit drops during the run, burst frames
+        captured, seconds from the first to the last of them)."""
+        capture = netlab.spawn_python(self.lab, self.ns, CAPTURE, self.tap, BURST, timeout, log_name="capture.log")
+        netlab.wait_for_line(capture, r"listening", 10)
+        dropped_before = self.tap_stats()["tx"]["dropped"]
+        sender = netlab.run_python(self.lab, self.ns, SEND_UDP, count, PD_ADDR, "paced" if paced else "fast",
+                                   timeout=timeout)
+        assert f"sent {count}" in sender.stdout, sender.stdout
+        dropped = self.tap_stats()["tx"]["dropped"] - dropped_before
+        netlab.wait_for_line(self.qemu, r"RESULT nic_responder_burst_sent", 60)
+        text = netlab.wait_for_line(capture, r"captured \d+", timeout + 10)
+        m = re.search(r"captured (\d+) seconds (\S+)", text)
+        return self.results(), dropped, int(m.group(1)), float(m.group(2))
+
+
+# Every NIC on the debug kernel, and one on the release kernel (the one for the hardware).
+SYSTEMS = [(nic, "debug") for nic in sorted(NICS)] + [("e1000e", "release")]
+
+
+@pytest.fixture(scope="module", params=SYSTEMS, ids=lambda p: f"{p[0]}-{p[1]}")
+def nic_system(request):
+    nic, kernel = request.param
+    return nic, build_nic_system(nic, kernel)
+
+
+def test_nic_pd_ping_udp_and_burst(nic_system):
+    nic, build = nic_system
+    with netlab.Lab("nq") as lab:
+        boot = NicBoot(lab, nic, build)
+        ping = lab.exec(boot.ns, ["ping", "-c", "5", "-i", "0.2", "-W", "2", PD_ADDR], check=False, timeout=30)
+        replies = int(re.search(r"(\d+) received", ping.stdout).group(1))
+        assert replies == 5, f"{ping.stdout}\n{boot.console()[-3000:]}"
+
+        results, tap_dropped, captured, _ = boot.udp_run(UDP_FRAMES)
+        counted = int(results["nic_responder_udp_frames"])
+        nic_losses = sum(int(results.get(f"nic_{name}", 0)) for name in (
+            "hw_rx_missed", "rx_errors", "rx_oversize", "drop_rx_ring_full", "drop_rx_oversize", "drop_ring_error"))
+        print(f"{nic}: counted {counted} of {UDP_FRAMES}, TAP dropped {tap_dropped}, NIC/PD losses {nic_losses}, "
+              f"burst captured {captured}, rx pps in the PD {results.get('nic_responder_udp_pps')}")
+        assert counted + tap_dropped + nic_losses == UDP_FRAMES, boot.console()[-3000:]
+        assert counted > 0
+        assert int(results["nic_responder_echo_replies"]) >= 5
+        assert int(results["nic_responder_burst_sent"]) == BURST
+        assert captured == BURST
+        assert int(results["nic_responder_ring_errors"]) == 0
+        assert not re.search(r"PANIC|FAULT|FATAL", boot.console())
