@@ -43,8 +43,8 @@ def test_demo_topology():
 
 
 def test_demo_command():
-    """`support/demo` itself, as the README runs it (without the build step)."""
-    p = subprocess.run([os.path.join(netlab.ROOT, "support", "demo"), "--no-build", "--seconds", "2"],
+    """`support/demo --platform host` itself (without the set-up step)."""
+    p = subprocess.run([os.path.join(netlab.ROOT, "support", "demo"), "--platform", "host", "--no-build", "--seconds", "2"],
                        capture_output=True, text=True, timeout=120)
     results = dict(re.findall(r"^RESULT (\S+) (\S+)$", p.stdout, re.M))
     assert p.returncode == 0, f"demo exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-2000:]}"
