@@ -150,16 +150,6 @@ impl fmt::Display for InitError {
     }
 }
 
-/// A ring error while the PD was running (counted; the PD keeps running).
-#[derive(Debug)]
-pub struct RunError(RingError);
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// boringtun's clocks and random source: this PD's platform (see the crate documentation).
 static BORINGTUN_HOOKS: boringtun::platform::Hooks = boringtun::platform::Hooks {
     now_ns: pd_api::now_ns,
@@ -284,7 +274,7 @@ impl Crypto {
     }
 
     /// Plaintext from net_red: seal and send.
-    fn drain_red(&mut self) -> Result<(), RunError> {
+    fn drain_red(&mut self) -> Result<(), RingError> {
         // Backpressure: take no input while the output ring is full.
         while self.black.tx.ready() {
             let len = match self.red.rx.recv(&mut self.packet) {
@@ -292,7 +282,7 @@ impl Crypto {
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.counters.drop_red_ring_error += 1;
-                    return Err(RunError(e));
+                    return Err(e);
                 }
             };
             self.counters.red_rx_packets += 1;
@@ -345,7 +335,7 @@ impl Crypto {
                 }
                 Err(e) => {
                     self.counters.drop_black_ring_error += 1;
-                    return Err(RunError(e));
+                    return Err(e);
                 }
             }
         }
@@ -388,14 +378,14 @@ impl Crypto {
     }
 
     /// Datagrams from net_black: authenticate, open, forward.
-    fn drain_black(&mut self) -> Result<(), RunError> {
+    fn drain_black(&mut self) -> Result<(), RingError> {
         while self.red.tx.ready() && self.black.tx.ready() {
             let len = match self.black.rx.recv(&mut self.packet) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.counters.drop_black_ring_error += 1;
-                    return Err(RunError(e));
+                    return Err(e);
                 }
             };
             self.counters.black_rx_datagrams += 1;
@@ -569,9 +559,9 @@ fn holds_ip_header(packet: &[u8]) -> bool {
 }
 
 impl Handler for Crypto {
-    type Error = RunError;
+    type Error = RingError;
 
-    fn notified(&mut self, channels: ChannelSet) -> Result<(), RunError> {
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), RingError> {
         if channels.contains(TIMER) {
             self.tick();
         }

@@ -83,16 +83,6 @@ impl fmt::Display for InitError {
     }
 }
 
-/// A ring error while running (counted; the PD keeps running).
-#[derive(Debug)]
-pub struct RunError(pub RingError);
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// The net_black PD.
 pub struct NetBlack {
     nic: Link,
@@ -158,14 +148,14 @@ impl NetBlack {
         self.nic.tx.ready() && self.crypto.tx.ready() && self.bypass.as_ref().is_none_or(|b| b.tx.ready())
     }
 
-    fn drain_nic(&mut self, now: u64) -> Result<(), RunError> {
+    fn drain_nic(&mut self, now: u64) -> Result<(), RingError> {
         while self.nic_outputs_ready() {
             let len = match self.nic.rx.recv(&mut self.buf) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.counters.ring_errors += 1;
-                    return Err(RunError(e));
+                    return Err(e);
                 }
             };
             match self.iface.receive(&self.buf[..len], &mut self.nic.tx, now) {
@@ -232,14 +222,14 @@ impl NetBlack {
         }
     }
 
-    fn drain_crypto(&mut self, now: u64) -> Result<(), RunError> {
+    fn drain_crypto(&mut self, now: u64) -> Result<(), RingError> {
         while self.nic.tx.ready() {
             let len = match self.crypto.rx.recv(&mut self.buf) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.counters.ring_errors += 1;
-                    return Err(RunError(e));
+                    return Err(e);
                 }
             };
             let Some((EndpointHeader(to), payload)) = EndpointHeader::parse(&self.buf[..len]) else {
@@ -271,7 +261,7 @@ impl NetBlack {
         Ok(())
     }
 
-    fn drain_bypass(&mut self, now: u64) -> Result<(), RunError> {
+    fn drain_bypass(&mut self, now: u64) -> Result<(), RingError> {
         while self.nic.tx.ready() {
             let Some(link) = self.bypass.as_mut() else { return Ok(()) };
             let len = match link.rx.recv(&mut self.buf) {
@@ -279,7 +269,7 @@ impl NetBlack {
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.counters.ring_errors += 1;
-                    return Err(RunError(e));
+                    return Err(e);
                 }
             };
             let Some(n) = ip_len(&self.buf[..len]).filter(|&n| n <= len) else {
@@ -355,9 +345,9 @@ fn write_udp(buf: &mut [u8], src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
 }
 
 impl Handler for NetBlack {
-    type Error = RunError;
+    type Error = RingError;
 
-    fn notified(&mut self, channels: ChannelSet) -> Result<(), RunError> {
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), RingError> {
         let now = pd_api::now_ns();
         if channels.contains(TIMER) {
             self.iface.tick(&mut self.nic.tx, now);

@@ -74,16 +74,6 @@ impl fmt::Display for InitError {
     }
 }
 
-/// A ring error while running (counted; the PD keeps running).
-#[derive(Debug)]
-pub struct RunError(pub RingError);
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// The net_red PD.
 pub struct NetRed {
     nic: Link,
@@ -135,14 +125,14 @@ impl NetRed {
         self.nic.tx.ready() && self.crypto.tx.ready() && self.bypass.as_ref().is_none_or(|b| b.tx.ready())
     }
 
-    fn drain_nic(&mut self, now: u64) -> Result<(), RunError> {
+    fn drain_nic(&mut self, now: u64) -> Result<(), RingError> {
         while self.nic_outputs_ready() {
             let len = match self.nic.rx.recv(&mut self.buf) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.counters.ring_errors += 1;
-                    return Err(RunError(e));
+                    return Err(e);
                 }
             };
             let range = match self.iface.receive(&self.buf[..len], &mut self.nic.tx, now) {
@@ -182,7 +172,7 @@ impl NetRed {
     }
 
     /// Delivers packets from crypto (`from_bypass` false) or net_black to PCs.
-    fn drain_inbound(&mut self, from_bypass: bool, now: u64) -> Result<(), RunError> {
+    fn drain_inbound(&mut self, from_bypass: bool, now: u64) -> Result<(), RingError> {
         while self.nic.tx.ready() {
             let link = if from_bypass {
                 match self.bypass.as_mut() {
@@ -197,7 +187,7 @@ impl NetRed {
                 Ok(None) => return Ok(()),
                 Err(e) => {
                     self.counters.ring_errors += 1;
-                    return Err(RunError(e));
+                    return Err(e);
                 }
             };
             let Some(len) = ip_len(&self.buf[..len]).filter(|&n| n <= len) else {
@@ -237,9 +227,9 @@ impl NetRed {
 }
 
 impl Handler for NetRed {
-    type Error = RunError;
+    type Error = RingError;
 
-    fn notified(&mut self, channels: ChannelSet) -> Result<(), RunError> {
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), RingError> {
         let now = pd_api::now_ns();
         if channels.contains(TIMER) {
             self.iface.tick(&mut self.nic.tx, now);
