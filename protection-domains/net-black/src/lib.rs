@@ -12,13 +12,13 @@ extern crate alloc;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::fmt;
 use core::net::{IpAddr, SocketAddr};
 use encryptor_config::{BlackConfig, Prefix};
 use pd_api::{Channel, ChannelSet, Handler};
-use pd_netstack::{ip_addresses, ip_len, Iface, Received, HOP_LIMIT};
+use pd_netstack::{ip_addresses, ip_len, Iface, Received, StackLinks, HOP_LIMIT};
+pub use pd_netstack::InitError;
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
-use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
+use pd_ring::{Link, RingError, SLOT_SIZE};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     EthernetAddress, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, UdpPacket,
@@ -68,21 +68,6 @@ pd_api::counters! {
     }
 }
 
-/// Why net_black could not start.
-#[derive(Debug)]
-pub enum InitError {
-    /// A required ring is missing or malformed.
-    Link(&'static str, LinkError),
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Link(name, e) => write!(f, "link {name}: {e}"),
-        }
-    }
-}
-
 /// The net_black PD.
 pub struct NetBlack {
     nic: Link,
@@ -101,26 +86,12 @@ pub struct NetBlack {
 impl NetBlack {
     /// Builds the PD from its configuration and the rings the platform mapped.
     pub fn new(config: BlackConfig) -> Result<Self, InitError> {
-        let nic = Link::open("nic", NIC).map_err(|e| InitError::Link("nic", e))?;
-        let crypto = Link::open("crypto", CRYPTO).map_err(|e| InitError::Link("crypto", e))?;
-        let bypass = match Link::open("bypass", BYPASS) {
-            Ok(l) => Some(l),
-            Err(LinkError::MissingRegion(_)) => None,
-            Err(e) => return Err(InitError::Link("bypass", e)),
-        };
-        let v4 = config.addresses.iter().find_map(|p| match p.addr {
-            IpAddr::V4(a) => Some((a, p.len)),
-            _ => None,
-        });
-        let v6 = config.addresses.iter().find_map(|p| match p.addr {
-            IpAddr::V6(a) => Some((a, p.len)),
-            _ => None,
-        });
+        let StackLinks { nic, crypto, bypass } = StackLinks::open(NIC, CRYPTO, BYPASS)?;
         Ok(Self {
             nic,
             crypto,
             bypass,
-            iface: Iface::new(config.mac, v4, v6),
+            iface: Iface::with_addresses(config.mac, config.addresses.iter().map(|p| (p.addr, p.len))),
             bypass_prefixes: config.bypass.clone(),
             config,
             buf: Box::new([0; SLOT_SIZE]),

@@ -13,12 +13,11 @@ extern crate alloc;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::fmt;
-use core::net::IpAddr;
 use encryptor_config::{lookup, Action, RedConfig, Rule};
 use pd_api::{Channel, ChannelSet, Handler};
-use pd_netstack::{decrement_hop_limit, ip_addresses, ip_len, Iface, Received};
-use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
+use pd_netstack::{decrement_hop_limit, ip_addresses, ip_len, Iface, Received, StackLinks};
+pub use pd_netstack::InitError;
+use pd_ring::{Link, RingError, SLOT_SIZE};
 
 /// Channel to the red NIC PD (rings named `nic`).
 pub const NIC: Channel = Channel::new(0);
@@ -59,21 +58,6 @@ pd_api::counters! {
     }
 }
 
-/// Why net_red could not start.
-#[derive(Debug)]
-pub enum InitError {
-    /// A required ring is missing or malformed.
-    Link(&'static str, LinkError),
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Link(name, e) => write!(f, "link {name}: {e}"),
-        }
-    }
-}
-
 /// The net_red PD.
 pub struct NetRed {
     nic: Link,
@@ -90,30 +74,16 @@ impl NetRed {
     /// Builds the PD from its configuration and the rings the platform mapped. The
     /// bypass link is optional: without it, Bypass rules drop.
     pub fn new(config: RedConfig) -> Result<Self, InitError> {
-        let nic = Link::open("nic", NIC).map_err(|e| InitError::Link("nic", e))?;
-        let crypto = Link::open("crypto", CRYPTO).map_err(|e| InitError::Link("crypto", e))?;
-        let bypass = match Link::open("bypass", BYPASS) {
-            Ok(l) => Some(l),
-            Err(LinkError::MissingRegion(_)) => None,
-            Err(e) => return Err(InitError::Link("bypass", e)),
-        };
+        let StackLinks { nic, crypto, bypass } = StackLinks::open(NIC, CRYPTO, BYPASS)?;
         if bypass.is_none() && config.rules.iter().any(|r| r.action == Action::Bypass) {
             // The operator asked for split tunnelling that system.xml does not grant.
             pd_api::log!("Bypass rules are configured but system.xml gives no bypass link: they drop");
         }
-        let v4 = config.addresses.iter().find_map(|p| match p.addr {
-            IpAddr::V4(a) => Some((a, p.len)),
-            _ => None,
-        });
-        let v6 = config.addresses.iter().find_map(|p| match p.addr {
-            IpAddr::V6(a) => Some((a, p.len)),
-            _ => None,
-        });
         Ok(Self {
             nic,
             crypto,
             bypass,
-            iface: Iface::new(config.mac, v4, v6),
+            iface: Iface::with_addresses(config.mac, config.addresses.iter().map(|p| (p.addr, p.len))),
             rules: config.rules,
             buf: Box::new([0; SLOT_SIZE]),
             counters: Counters::default(),

@@ -15,7 +15,9 @@ extern crate alloc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use pd_ring::{Sender, SLOT_SIZE};
+use core::fmt;
+use pd_api::Channel;
+use pd_ring::{Link, LinkError, Sender, SLOT_SIZE};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet,
@@ -73,6 +75,46 @@ pd_api::counters! {
         drop_nic_full,
         /// The NIC ring misbehaved.
         drop_nic_ring_error,
+    }
+}
+
+/// Why a stack PD could not start.
+#[derive(Debug)]
+pub enum InitError {
+    /// A required ring is missing or malformed.
+    Link(&'static str, LinkError),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Link(name, e) => write!(f, "link {name}: {e}"),
+        }
+    }
+}
+
+/// The rings of a stack PD: to its NIC, to crypto, and (only when `system.xml`
+/// grants split tunnelling) the bypass link to the other stack PD.
+pub struct StackLinks {
+    /// Frames to and from the NIC PD.
+    pub nic: Link,
+    /// Packets or datagrams to and from crypto.
+    pub crypto: Link,
+    /// Clear packets to and from the other stack PD, if configured.
+    pub bypass: Option<Link>,
+}
+
+impl StackLinks {
+    /// Opens the links named `nic`, `crypto` and (optionally) `bypass` on the given channels.
+    pub fn open(nic: Channel, crypto: Channel, bypass: Channel) -> Result<Self, InitError> {
+        let nic = Link::open("nic", nic).map_err(|e| InitError::Link("nic", e))?;
+        let crypto = Link::open("crypto", crypto).map_err(|e| InitError::Link("crypto", e))?;
+        let bypass = match Link::open("bypass", bypass) {
+            Ok(l) => Some(l),
+            Err(LinkError::MissingRegion(_)) => None,
+            Err(e) => return Err(InitError::Link("bypass", e)),
+        };
+        Ok(Self { nic, crypto, bypass })
     }
 }
 
@@ -158,6 +200,20 @@ impl Iface {
             solicited: Vec::new(),
             counters: LinkCounters::default(),
         }
+    }
+
+    /// An interface with `mac` and the first IPv4 and first IPv6 of `addresses`
+    /// (address, prefix length), as a config file lists them.
+    pub fn with_addresses(mac: [u8; 6], addresses: impl Iterator<Item = (IpAddr, u8)> + Clone) -> Self {
+        let v4 = addresses.clone().find_map(|(a, l)| match a {
+            IpAddr::V4(a) => Some((a, l)),
+            _ => None,
+        });
+        let v6 = addresses.into_iter().find_map(|(a, l)| match a {
+            IpAddr::V6(a) => Some((a, l)),
+            _ => None,
+        });
+        Self::new(mac, v4, v6)
     }
 
     /// Our IPv4 address, if any.
