@@ -358,8 +358,10 @@ def sel4_build(config, out_dir, system_xml=None):
 SEL4_CPU = "qemu64,+pdpe1gb,+rdrand"
 
 
-def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU):
-    """QEMU booting an seL4 image (-kernel/-initrd) with `nics`: (model, netdev id, TAP, MAC)."""
+def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, console_in=None):
+    """QEMU booting an seL4 image (-kernel/-initrd) with `nics`: (model, netdev id, TAP, MAC).
+    The serial console is QEMU's stdio; its input comes from the FIFO `console_in` (operator
+    commands), or from nothing."""
     cmd = ["qemu-system-x86_64", "-machine", "pc", "-cpu", cpu, "-m", "512",
            "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot",
            "-kernel", os.path.join(image_dir, "kernel32.elf"), "-initrd", os.path.join(image_dir, "roottask")]
@@ -367,7 +369,10 @@ def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU):
         cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no",
                 "-device", f"{model},netdev={netdev},mac={mac}"]
     cmd += list(extra)
-    # QEMU must not read the operator's terminal.
+    # QEMU must not read the operator's terminal. The FIFO is opened read-write so that the open
+    # does not wait for a writer, and QEMU never sees end-of-file between commands.
+    if console_in:
+        return ["sh", "-c", 'f="$1"; shift; exec "$@" <>"$f"', "qemu", console_in, *cmd]
     return ["sh", "-c", 'exec "$@" </dev/null', "qemu", *cmd]
 
 
@@ -385,8 +390,10 @@ class QemuEncryptor:
         red_mac, black_mac = SEL4_MACS[site]
         nics = [("e1000", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
         started = time.time()
+        self.console_in = os.path.join(lab.tmp, f"enc_{site}.console-in")
+        os.mkfifo(self.console_in, 0o600)
         # QEMU creates the TAP devices (in the encryptor's namespace).
-        self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu), f"enc_{site}.console")
+        self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu, self.console_in), f"enc_{site}.console")
         self.wait_ready(ready_lines, ready_timeout)
         self.boot_to_ready_s = time.time() - started
         lab.ip(self.ns, "link", "set", self.red_tap, "netns", red_ns)
@@ -407,6 +414,31 @@ class QemuEncryptor:
     def console(self):
         with open(self.proc.log_path) as f:
             return f.read()
+
+    def command(self, line, until, timeout=30):
+        """Types `line` on the serial console and returns the console text that followed it,
+        once that text matches the regex `until`."""
+        start = len(self.console())
+        fd = os.open(self.console_in, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, line.encode() + b"\r")
+        finally:
+            os.close(fd)
+        deadline = time.time() + timeout
+        rx = re.compile(until, re.M)
+        while time.time() < deadline:
+            after = self.console()[start:]
+            if rx.search(after):
+                return after
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"enc_{self.site}: QEMU ended ({self.proc.returncode})")
+            time.sleep(0.1)
+        raise TimeoutError(f"enc_{self.site}: no console output matching {until!r} within {timeout}s after {line!r}:\n{self.console()[start:]}")
+
+    def counters(self):
+        """The `counters` command's table: {(pd, counter): value}."""
+        text = self.command("counters", r"^serial unknown_commands \d+")
+        return {(m.group(1), m.group(2)): int(m.group(3)) for m in re.finditer(r"^(\w+) (\w+) (\d+)\r?$", text, re.M)}
 
     def handshakes(self):
         """The highest `crypto: handshake #N` the console has shown."""

@@ -8,7 +8,9 @@ encryptor with its own config file, NICs on TAP devices in namespaces the tests 
 - the crypto PD on a CPU without RDRAND/RDSEED: it says so and refuses to start, and the rest of
   the system stays up (the red stack still answers pings for its own address);
 - a PD that faults (net_black, given a read-only ring by a system.xml variant) is reported by
-  the root task while crypto and the red side run on.
+  the root task while crypto and the red side run on;
+- the operator console on COM1 (the serial PD): `status` shows each peer like `wg show` and each
+  PD's state (running, refused to start, faulted), `counters` each PD's counters.
 
 Needs root (namespaces, TAP devices), qemu-system-x86_64, wireguard-go and wg.
 """
@@ -49,6 +51,9 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
         out = netlab.wait_for_line(server, r"udp \d+ tcp \d+", 60)
         wan_frames = wan_cap.stop()
         handshakes = t["enc_a"].handshakes()
+        # The operator console, after the traffic: status pages are republished every 200 ms.
+        status = t["enc_a"].command("status", r"^pd timer .*\n")
+        counters = t["enc_a"].counters()
         consoles = [enc.stop() for enc in (t["enc_a"], t["enc_b"])]
     for text in consoles:
         assert "FATAL" not in text and "PANIC" not in text, text[-3000:]
@@ -62,6 +67,19 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
     m = marker.encode()
     for needle in (m, m[-16:], b"LEAK-MARKER", m[::-1]):
         assert needle not in wan_bytes, f"plaintext {needle!r} on the wan side"
+    # status: enc_a's one peer is enc_b, at enc_b's black address, with a handshake and traffic.
+    peer = re.search(r"^crypto peer 0 \S{43}= endpoint (\S+) latest-handshake (\d+) s ago "
+                     r"transfer (\d+) B received, (\d+) B sent", status, re.M)
+    assert peer, status
+    assert peer.group(1) == f"{SITES['b']['black']}:51820", status
+    assert int(peer.group(3)) > 0 and int(peer.group(4)) > 0, status
+    for pd in ("nic_red", "net_red", "crypto", "net_black", "nic_black", "timer"):
+        assert re.search(rf"^pd {pd} running", status, re.M), status
+    # counters: the traffic is counted where it went, by each PD.
+    assert counters[("crypto", "handshakes_completed")] + counters[("crypto", "handshakes_answered")] >= 1, counters
+    assert counters[("nic_red", "rx_to_ring")] > 0 and counters[("nic_black", "tx_to_nic")] > 0, counters
+    assert counters[("net_black", "to_crypto")] > 0 and counters[("net_black", "from_crypto")] > 0, counters
+    assert counters[("serial", "log_errors")] == 0 and counters[("serial", "console_log_dropped")] == 0, counters
 
 
 def sel4_interop_topology(lab, tag):
@@ -100,7 +118,10 @@ def test_crypto_refuses_to_start_without_rdrand_and_the_rest_stays_up():
                                    ready_lines=("crypto: refusing to start", "net_red: net_red ready"))
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        status = enc.command("status", r"^pd timer .*\n")
         console = enc.stop()
+    assert re.search(r"^crypto refused to start: .*random", status, re.M), status
+    assert re.search(r"^pd net_red running", status, re.M), status
     refusal = re.search(r"crypto: refusing to start: .*", console)
     assert refusal and "random" in refusal.group(0), console[-3000:]
     assert "crypto: crypto ready" not in console
@@ -128,7 +149,16 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
                                    ready_lines=("FAULT pd=net_black", "crypto: crypto ready", "net_red: net_red ready"))
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        status = enc.command("status", r"^pd timer .*\n")
+        help_text = enc.command("help", r"^  help ")
+        unknown = enc.command("reboot now", r"unknown command")
         console = enc.stop()
+    # The console reports the crashed PD, the others running.
+    assert re.search(r"^pd net_black FAULTED \(vm-fault\)", status, re.M), status
+    for pd in ("nic_red", "net_red", "crypto", "nic_black", "timer"):
+        assert re.search(rf"^pd {pd} running", status, re.M), status
+    assert "status" in help_text and "counters" in help_text, help_text
+    assert 'unknown command "reboot now"' in unknown, unknown
     faults = re.findall(r"FAULT pd=(\S+)", console)
     assert faults == ["net_black"], console[-3000:]
     assert "net_black: net_black ready" not in console

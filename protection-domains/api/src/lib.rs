@@ -247,6 +247,13 @@ pub trait Handler {
     fn counters(&self, report: &mut dyn FnMut(&str, u64)) {
         let _ = report;
     }
+
+    /// Reports the PD's state for the operator console's `status` command, one line per call
+    /// (crypto: one line per peer, as `wg show` gives). Most PDs have nothing to add to their
+    /// counters and keep this default.
+    fn status(&self, report: &mut dyn FnMut(fmt::Arguments<'_>)) {
+        let _ = report;
+    }
 }
 
 /// Declares a struct of `u64` counters with a `report` method that feeds

@@ -26,6 +26,7 @@ use core::str::FromStr;
 pub use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 mod parse;
+pub use parse::PublicKeyText;
 #[cfg(test)]
 mod tests;
 

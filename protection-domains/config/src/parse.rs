@@ -733,3 +733,32 @@ pub(crate) fn decode_key(s: &str) -> Option<[u8; 32]> {
     out[31] = (v >> 2) as u8;
     Some(out)
 }
+
+/// A public key as WireGuard writes it (standard base64, 44 characters), for status output.
+/// Only for public keys: the config's secrets are never printed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PublicKeyText([u8; 44]);
+
+impl PublicKeyText {
+    /// The base64 text of `key`.
+    pub fn new(key: &[u8; 32]) -> Self {
+        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = [b'='; 44];
+        for (g, chunk) in key.chunks(3).enumerate() {
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let v = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+            let chars = chunk.len() + 1;
+            for i in 0..chars {
+                out[g * 4 + i] = ALPHABET[(v >> (18 - 6 * i) & 63) as usize];
+            }
+        }
+        Self(out)
+    }
+}
+
+impl core::fmt::Display for PublicKeyText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Only ASCII from ALPHABET and '=' is ever stored.
+        f.write_str(core::str::from_utf8(&self.0).unwrap_or("?"))
+    }
+}

@@ -1393,3 +1393,13 @@ fn gen_demo_configs_makes_a_matching_pair() {
         }
     }
 }
+
+#[test]
+fn public_key_text_is_the_inverse_of_decoding() {
+    for key in [hex32(PRIV_HEX), hex32(PSK_HEX), [0; 32], [0xff; 32]] {
+        let text = alloc::format!("{}", crate::PublicKeyText::new(&key));
+        assert_eq!(text.len(), 44);
+        assert_eq!(decode_key(&text), Some(key), "{text}");
+    }
+    assert_eq!(alloc::format!("{}", crate::PublicKeyText::new(&hex32(PRIV_HEX))), PRIV);
+}

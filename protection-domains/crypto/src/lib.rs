@@ -589,4 +589,33 @@ impl Handler for Crypto {
     fn counters(&self, report: &mut dyn FnMut(&str, u64)) {
         self.counters.report(report);
     }
+
+    /// One line per peer, as `wg show` gives: public key, endpoint, latest handshake, transfer.
+    fn status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+        report(format_args!("interface public key {}", encryptor_config::PublicKeyText::new(self.public_key.as_bytes())));
+        for (i, p) in self.peer_status().iter().enumerate() {
+            let key = encryptor_config::PublicKeyText::new(&p.public_key);
+            let endpoint = EndpointText(p.endpoint);
+            let (rx, tx) = (p.rx_bytes, p.tx_bytes);
+            match p.latest_handshake {
+                Some(ago) => report(format_args!(
+                    "peer {i} {key} endpoint {endpoint} latest-handshake {} s ago transfer {rx} B received, {tx} B sent",
+                    ago.as_secs()
+                )),
+                None => report(format_args!("peer {i} {key} endpoint {endpoint} latest-handshake never transfer {rx} B received, {tx} B sent")),
+            }
+        }
+    }
+}
+
+/// An endpoint for status lines: the address, or `(none)` before the peer was heard from.
+struct EndpointText(Option<SocketAddr>);
+
+impl core::fmt::Display for EndpointText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("(none)"),
+        }
+    }
 }

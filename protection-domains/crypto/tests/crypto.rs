@@ -342,3 +342,33 @@ fn a_decrypted_packet_shorter_than_its_header_is_dropped() {
     assert!(b.red.drain().is_empty(), "nothing shorter than an IP header reaches net_red");
     assert_eq!(b.counter("drop_malformed_inner"), 3);
 }
+
+impl Box_ {
+    fn status(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        self.crypto.status(&mut |l| lines.push(l.to_string()));
+        lines
+    }
+}
+
+#[test]
+fn status_shows_each_peer_like_wg_show_and_no_secret() {
+    let (mut a, mut b) = pair();
+    let b_key = encryptor_config::PublicKeyText::new(&public(B)).to_string();
+    let before = b.status();
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert!(before[1].contains("endpoint (none) latest-handshake never"), "{before:?}");
+    let s = a.status();
+    assert_eq!(s[0], format!("interface public key {}", encryptor_config::PublicKeyText::new(&public(A))));
+    assert!(s[1].starts_with(&format!("peer 0 {b_key} endpoint 192.0.2.2:51820 latest-handshake never")), "{s:?}");
+    establish(&mut a, &mut b);
+    let after = b.status();
+    // B learned A's endpoint and received the first packet.
+    assert!(after[1].contains("endpoint 192.0.2.1:51820 latest-handshake 0 s ago"), "{after:?}");
+    assert!(!after[1].contains("transfer 0 B received"), "{after:?}");
+    // The private keys appear in no form.
+    for secret in [A, B] {
+        let text = encryptor_config::PublicKeyText::new(&secret).to_string();
+        assert!(a.status().iter().chain(after.iter()).all(|l| !l.contains(&text)));
+    }
+}

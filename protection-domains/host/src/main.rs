@@ -174,6 +174,8 @@ fn run(args: Args) -> Result<(), String> {
                     let cfg = black_cfg.take().ok_or("two net_black PDs")?;
                     Box::new(move || serve(pd, ready, || pd_net_black::NetBlack::new(cfg)))
                 }
+                // The host runtime's console is its own stdout and stderr: no serial PD.
+                "serial" => continue,
                 "timer" => Box::new(move || {
                     let _ = ready.send(Ok(()));
                     timer(pd)

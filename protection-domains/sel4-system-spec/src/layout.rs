@@ -41,6 +41,10 @@ pub const fn notify_bit(id: u32) -> u64 {
     }
 }
 
+/// The channel on which the root task rings the console-log reader (the serial PD) after it
+/// appends a line: no PD-to-PD channel of that PD may use this id (support/sdf checks).
+pub const CONSOLE_LOG_CHANNEL: u32 = 62;
+
 /// The channel-id set (bit = id) of a notification word.
 pub const fn channels_of_word(word: u64) -> u64 {
     let low = word & ((1 << 27) - 1);

@@ -189,6 +189,9 @@ pub struct System {
     pub pds: Vec<ProtectionDomain>,
     /// Channels.
     pub channels: Vec<Channel>,
+    /// The region the root task writes console lines to once PDs run (index), if any: the
+    /// serial PD that maps it owns COM1 from then on.
+    pub console_log: Option<u32>,
 }
 
 /// Why an image could not be decoded.
@@ -358,6 +361,7 @@ impl System {
             w.u8(c.a_calls_b as u8);
             w.u8(c.b_calls_a as u8);
         }
+        w.u32(self.console_log.unwrap_or(u32::MAX));
         w.0
     }
 
@@ -421,7 +425,9 @@ impl System {
         let channels = r.list(|r| {
             Ok(Channel { a: (r.u32()?, r.u32()?), b: (r.u32()?, r.u32()?), a_calls_b: r.bool()?, b_calls_a: r.bool()? })
         })?;
-        let system = Self { exit_when_idle, regions, pds, channels };
+        let console_log = r.u32()?;
+        let console_log = (console_log != u32::MAX).then_some(console_log);
+        let system = Self { exit_when_idle, regions, pds, channels, console_log };
         system.check_indices(image.len())?;
         Ok(system)
     }
@@ -433,7 +439,8 @@ impl System {
             pd.elf_offset.checked_add(pd.elf_len).is_none_or(|end| end > image_len as u64)
                 || pd.maps.iter().any(|m| m.region >= regions)
         });
-        let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds);
+        let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds)
+            || self.console_log.is_some_and(|r| r >= regions);
         let bad_fill = self.regions.iter().any(|r| {
             r.fill.is_some_and(|(o, l)| l > r.size || o.checked_add(l).is_none_or(|end| end > image_len as u64))
         });
@@ -454,6 +461,7 @@ mod tests {
     fn encode_decode_round_trip() {
         let sys = System {
             exit_when_idle: true,
+            console_log: Some(0),
             regions: vec![MemoryRegion { name: "ring".into(), size: 8192, phys_addr: None, fill: None }],
             pds: vec![ProtectionDomain {
                 name: "a".into(),

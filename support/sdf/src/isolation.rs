@@ -12,7 +12,11 @@
 //! 5. crypto is connected to both sides (otherwise nothing would be encrypted).
 //!
 //! Neutral PDs (timer, serial) may have channels to anyone but may not share
-//! memory with both sides (they could relay between them).
+//! memory with both sides (they could relay between them), with one exception: an
+//! *observer* that maps every region it shares with other PDs read-only and has no
+//! channel to a red or black PD. Information only flows into it, so it cannot carry
+//! anything from one side to the other; the serial PD reads the PDs' status pages
+//! this way for the operator console.
 
 use crate::{Domain, System};
 use std::collections::BTreeSet;
@@ -104,7 +108,31 @@ pub fn check(sys: &System) -> Report {
             }
         }
         if sides.contains(&Domain::Red) && sides.contains(&Domain::Black) {
-            r.violations.push(format!("neutral PD {} shares memory with both red and black PDs", pd.name));
+            let shared = |mr: &str| sys.protection_domains.iter().any(|o| o.name != pd.name && o.maps.iter().any(|om| om.mr == mr));
+            let writable: Vec<_> = pd.maps.iter().filter(|m| m.perms.write && shared(&m.mr)).map(|m| m.mr.as_str()).collect();
+            let side_channels: Vec<_> = sys
+                .channels
+                .iter()
+                .filter_map(|c| {
+                    let [a, b] = &c.ends;
+                    let other = if a.pd == pd.name { b } else if b.pd == pd.name { a } else { return None };
+                    matches!(domain(&other.pd), Domain::Red | Domain::Black).then(|| other.pd.as_str())
+                })
+                .collect();
+            if !writable.is_empty() || !side_channels.is_empty() {
+                let mut why = Vec::new();
+                if !writable.is_empty() {
+                    why.push(format!("it maps {} writable", writable.join(",")));
+                }
+                if !side_channels.is_empty() {
+                    why.push(format!("it has channels to {}", side_channels.join(",")));
+                }
+                r.violations.push(format!(
+                    "neutral PD {} shares memory with both red and black PDs and is not a read-only observer ({})",
+                    pd.name,
+                    why.join("; ")
+                ));
+            }
         }
     }
 

@@ -27,6 +27,9 @@
 //!   `<pci_device>`; with a single device, that device) instead of Microkit's `irq`.
 //! - `<end pp="true">` lets that end make protected calls to the other, whose priority
 //!   must be higher.
+//! - `<memory_region console="true">`: the console log (seL4): once PDs start, the root task
+//!   appends every console line (its own, fault reports, PD log lines) to this region instead
+//!   of writing COM1, and the one PD that maps it (the serial PD) drains it to the UART.
 //! - `<protection_domain domain="red|black|crypto|neutral">` and
 //!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
 //!
@@ -56,6 +59,8 @@ pub struct MemoryRegion {
     pub fill: Option<String>,
     /// The region whose `fill` file, without its keys, this region starts with (extension).
     pub fill_without_keys: Option<String>,
+    /// The console log the root task writes and the serial PD drains (extension).
+    pub console: bool,
 }
 
 /// Access rights of a mapping.
@@ -330,6 +335,21 @@ impl System {
                 }
             }
         }
+        let consoles: Vec<_> = self.memory_regions.iter().filter(|r| r.console).collect();
+        if consoles.len() > 1 {
+            return Err(err(*root, format!("memory_regions {} and {} are both console logs; there is one console", consoles[0].name, consoles[1].name)));
+        }
+        if let Some(log) = consoles.first() {
+            let readers: Vec<_> = self.protection_domains.iter().filter(|pd| pd.maps.iter().any(|m| m.mr == log.name)).collect();
+            match readers.as_slice() {
+                [pd] if self.channels.iter().flat_map(|c| &c.ends).any(|e| e.pd == pd.name && e.id == CONSOLE_LOG_CHANNEL) => {
+                    return Err(err(*root, format!("console log {}: {} uses channel id {CONSOLE_LOG_CHANNEL}, which the root task rings it on", log.name, pd.name)))
+                }
+                [pd] if pd.maps.iter().any(|m| m.mr == log.name && m.perms.write) => {}
+                [pd] => return Err(err(*root, format!("console log {}: {} must map it rw (it stores how far it read)", log.name, pd.name))),
+                _ => return Err(err(*root, format!("console log {} must be mapped by exactly one PD (the serial PD), not {}", log.name, readers.len()))),
+            }
+        }
         let mut pd_names = BTreeSet::new();
         for (i, pd) in self.protection_domains.iter().enumerate() {
             let node = pd_nodes[&i];
@@ -437,8 +457,12 @@ impl System {
     }
 }
 
+/// The channel id on which the root task signals the console log's reader (the seL4 runtime's
+/// `layout::CONSOLE_LOG_CHANNEL`).
+pub const CONSOLE_LOG_CHANNEL: u8 = 62;
+
 fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
-    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "fill_without_keys"])?;
+    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "fill_without_keys", "console"])?;
     let name = attr(node, "name")?.to_string();
     let size = num_attr(node, "size")?;
     if size == 0 || size % PAGE != 0 {
@@ -461,7 +485,11 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
     if fill.is_some() && fill_without_keys.is_some() {
         return Err(err(node, format!("memory_region {name}: fill and fill_without_keys do not go together")));
     }
-    Ok(MemoryRegion { name, size, phys_addr, secret, fill, fill_without_keys })
+    let console = bool_attr(node, "console", false)?;
+    if console && (phys_addr.is_some() || fill.is_some() || fill_without_keys.is_some() || secret) {
+        return Err(err(node, format!("memory_region {name}: a console log is plain RAM (no phys_addr, fill or secret)")));
+    }
+    Ok(MemoryRegion { name, size, phys_addr, secret, fill, fill_without_keys, console })
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {

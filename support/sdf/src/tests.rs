@@ -6,7 +6,9 @@ const REAL: &str = include_str!("../../../system.xml");
 fn the_real_system_parses() {
     let s = System::parse(REAL).unwrap();
     let names: Vec<_> = s.protection_domains.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["nic_red", "net_red", "crypto", "net_black", "nic_black", "timer"]);
+    assert_eq!(names, ["nic_red", "net_red", "crypto", "net_black", "nic_black", "timer", "serial"]);
+    let logs: Vec<_> = s.memory_regions.iter().filter(|r| r.console).map(|r| r.name.as_str()).collect();
+    assert_eq!(logs, ["console_log"]);
     assert_eq!(s.pd("nic_red").unwrap().host_tap.as_deref(), Some("red"));
     assert_eq!(s.peer("net_red", 1).unwrap(), &End { pd: "crypto".into(), id: 0, pp: false });
     let crypto = s.pd("crypto").unwrap();
@@ -38,6 +40,16 @@ fn broken_descriptions_are_rejected_with_names() {
     reject(&pd(r#"<irq pin="4" id="1" polarity="sideways"/>"#), "polarity");
     reject(&pd(r#"<irq ioapic="11" id="63"/>"#), "above 62");
     reject(&pd(r#"<frobnicate/>"#), "frobnicate");
+    let console = |region: &str, maps: &str| format!("<system>{region}<protection_domain name=\"s\"><program_image path=\"s.elf\"/>{maps}</protection_domain><protection_domain name=\"t\"><program_image path=\"t.elf\"/>{maps}</protection_domain></system>");
+    let log = r#"<memory_region name="log" size="0x4000" console="true"/>"#;
+    reject(&console(log, r#"<map mr="log" vaddr="0x10000000"/>"#), "exactly one PD");
+    reject(&console(r#"<memory_region name="log" size="0x4000" console="true" secret="true"/>"#, ""), "plain RAM");
+    reject(&console(&format!("{log}<memory_region name=\"log2\" size=\"0x4000\" console=\"true\"/>"), ""), "both console logs");
+    let one_reader = r#"<system><memory_region name="log" size="0x4000" console="true"/><protection_domain name="s"><program_image path="s.elf"/><map mr="log" vaddr="0x10000000" perms="r"/></protection_domain></system>"#;
+    reject(one_reader, "must map it rw");
+    let rung = REAL.replace(r#"<end pd="serial" id="0" />"#, r#"<end pd="serial" id="62" />"#);
+    assert_ne!(rung, REAL);
+    reject(&rung, "channel id 62");
     reject("<system><memory_region name=\"m\" size=\"100\"/></system>", "4 KiB");
     reject("<system><memory_region name=\"m\" size=\"0x1000\"/><memory_region name=\"m\" size=\"0x1000\"/></system>", "defined twice");
     reject("<system><protection_domain name=\"a\"/></system>", "program_image");
@@ -123,6 +135,20 @@ mod isolation_check {
     fn a_neutral_pd_bridging_the_sides_is_rejected() {
         let xml = with_map("timer", r#"<map mr="nic_red_to_net_red_data" vaddr="0x7000000" perms="r" /><map mr="nic_black_to_net_black_data" vaddr="0x7200000" perms="r" />"#);
         rejected(&xml, &["neutral PD timer"]);
+    }
+
+    #[test]
+    fn the_console_may_observe_both_sides_but_not_write_or_signal_them() {
+        // Writable access to a status page it shares with a red PD.
+        let xml = REAL.replace(
+            r#"<map mr="net_red_status" vaddr="0x11001000" perms="r""#,
+            r#"<map mr="net_red_status" vaddr="0x11001000" perms="rw""#,
+        );
+        assert_ne!(xml, REAL, "the test must change the file");
+        rejected(&xml, &["neutral PD serial", "maps net_red_status writable"]);
+        // A channel to a black PD.
+        let xml = REAL.replace("</system>", "<channel><end pd=\"serial\" id=\"5\" /><end pd=\"net_black\" id=\"9\" /></channel></system>");
+        rejected(&xml, &["neutral PD serial", "channels to net_black"]);
     }
 
     #[test]

@@ -40,8 +40,9 @@ pub fn parse_with_fills(text: &str) -> Result<(System, Vec<String>, Vec<Fill>), 
 
 /// The seL4 spec of a parsed description, with the program names and `fill` files.
 pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), String> {
-    let mut sys = System { exit_when_idle: sdf.exit_when_idle, ..Default::default() };
     let region_index = |name: &str| sdf.memory_regions.iter().position(|r| r.name == name).map(|i| i as u32);
+    let console_log = sdf.memory_regions.iter().find(|r| r.console).and_then(|r| region_index(&r.name));
+    let mut sys = System { exit_when_idle: sdf.exit_when_idle, console_log, ..Default::default() };
     let mut fills = Vec::new();
     for r in &sdf.memory_regions {
         if let Some(path) = &r.fill {

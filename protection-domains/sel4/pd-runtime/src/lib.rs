@@ -140,6 +140,16 @@ impl Platform for Sel4Platform {
     }
 }
 
+/// Every region mapped into this PD under a name (`setvar_vaddr`), in system.xml's order: for a
+/// PD that finds its regions by a name pattern (the serial PD's `status:<pd>` pages).
+pub fn regions() -> impl Iterator<Item = (&'static str, MemoryRegion)> {
+    let info = info();
+    info.regions[..(info.region_count as usize).min(pd_info::MAX_REGIONS)].iter().filter_map(|r| {
+        let name = pd_info::name_str(&r.name);
+        Some((name, PLATFORM.memory_region(name)?))
+    })
+}
+
 /// A range of I/O ports this PD was given by `<ioport id base size>` (x86; seL4 only: the host
 /// runtime has no port I/O, so this lives here rather than in pd-api).
 #[derive(Clone, Copy, Debug)]
@@ -281,8 +291,12 @@ pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
     }
     pd_api::set_platform(&PLATFORM_REF);
     let mut handler = init();
+    let mut status = StatusPublisher::find();
     let mut reply: Option<sel4_abi::MessageInfo> = None;
     loop {
+        if let Some(s) = status.as_mut() {
+            s.maybe_publish(&handler);
+        }
         let (msg, badge) = match reply.take() {
             Some(r) => sel4_abi::reply_recv(layout::SLOT_ENDPOINT, r),
             None => sel4_abi::recv(layout::SLOT_ENDPOINT),
@@ -301,6 +315,48 @@ pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
                 pd_api::log!("notified({:#x}) failed: {e}", channels.badge());
             }
         }
+    }
+}
+
+/// Republishes the PD's counters and status lines on its status page (a region mapped under
+/// the name `status`, read by the serial PD's console), at most every [`STATUS_PERIOD_NS`]: the
+/// check after each event is one TSC read, so a busy PD pays next to nothing for it.
+struct StatusPublisher {
+    writer: pd_console::status::StatusWriter,
+    next_ns: u64,
+}
+
+/// Shortest time between two status publications.
+pub const STATUS_PERIOD_NS: u64 = 200_000_000;
+
+impl StatusPublisher {
+    fn find() -> Option<Self> {
+        let region = PLATFORM.memory_region("status")?;
+        // SAFETY: the root task mapped the region for the PD's life, page-aligned; system.xml
+        // maps it writable only here (the serial PD maps it read-only).
+        match unsafe { pd_console::status::StatusWriter::new(region.base(), region.size()) } {
+            Ok(writer) => Some(Self { writer, next_ns: 0 }),
+            Err(e) => {
+                pd_api::log!("status page not used: {e}");
+                None
+            }
+        }
+    }
+
+    fn maybe_publish<H: Handler>(&mut self, handler: &H) {
+        let now = PLATFORM.now_ns();
+        if now < self.next_ns {
+            return;
+        }
+        self.next_ns = now + STATUS_PERIOD_NS;
+        self.writer.publish(now, |text| {
+            handler.counters(&mut |name, value| {
+                let _ = writeln!(text, "counter {name} {value}");
+            });
+            handler.status(&mut |line| {
+                let _ = writeln!(text, "status {line}");
+            });
+        });
     }
 }
 

@@ -71,8 +71,8 @@ fn alloc_copy(region: pd_api::MemoryRegion, len: usize) -> alloc::vec::Vec<u8> {
 pub enum Started<H> {
     /// The PD runs.
     Running(H),
-    /// The PD refused to start.
-    Refused,
+    /// The PD refused to start, for this reason (shown by the console's `status`).
+    Refused(alloc::string::String),
 }
 
 impl<H: Handler> Started<H> {
@@ -90,7 +90,7 @@ impl<H: Handler> Started<H> {
             }
             Err(e) => {
                 pd_api::log!("refusing to start: {e}");
-                Self::Refused
+                Self::Refused(alloc::format!("{e}"))
             }
         }
     }
@@ -102,20 +102,27 @@ impl<H: Handler> Handler for Started<H> {
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
         match self {
             Self::Running(h) => h.notified(channels),
-            Self::Refused => Ok(()),
+            Self::Refused(_) => Ok(()),
         }
     }
 
     fn protected(&mut self, channel: pd_api::Channel, msg_info: pd_api::MessageInfo) -> Result<pd_api::MessageInfo, Self::Error> {
         match self {
             Self::Running(h) => h.protected(channel, msg_info),
-            Self::Refused => Ok(pd_api::MessageInfo::new(u64::MAX, 0)),
+            Self::Refused(_) => Ok(pd_api::MessageInfo::new(u64::MAX, 0)),
         }
     }
 
     fn counters(&self, report: &mut dyn FnMut(&str, u64)) {
         if let Self::Running(h) = self {
             h.counters(report);
+        }
+    }
+
+    fn status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+        match self {
+            Self::Running(h) => h.status(report),
+            Self::Refused(why) => report(format_args!("refused to start: {why}")),
         }
     }
 }

@@ -1,10 +1,18 @@
 //! The console: COM1 (0x3F8, 115200 8N1) driven by the root task through its I/O-port cap, for
-//! its own lines and for the lines PDs send it. The root task is the only writer of the UART
-//! (the debug kernel prints there too, but only on kernel errors), so lines never interleave, and
-//! it works on a release kernel, which has no DebugPutChar.
+//! its own lines and for the lines PDs send it, until the serial PD runs. The root task is the
+//! only writer of the UART (the debug kernel prints there too, but only on kernel errors), so
+//! lines never interleave, and it works on a release kernel, which has no DebugPutChar.
+//!
+//! When system.xml has a console log (`<memory_region console="true">`), the root task hands the
+//! UART over: from [`attach_log`] on, every line goes into that ring, tagged with its source,
+//! and the serial PD drains it to COM1 (and reads operator commands). If the serial PD faults,
+//! the root task takes the UART back and prints what was left unread ([`reader_faulted`]).
 
+use core::cell::UnsafeCell;
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use pd_console::log::{LogReader, LogWriter, Source, TooSmall, MAX_LINE};
 use sel4_abi::freestanding::LineBuffer;
 use sel4_abi::init_cap::seL4_CapIOPort;
 
@@ -26,7 +34,7 @@ fn init() {
 }
 
 /// Writes bytes to COM1, LF as CR LF.
-pub fn write_bytes(bytes: &[u8]) {
+fn write_bytes(bytes: &[u8]) {
     if !READY.load(Ordering::Relaxed) {
         init();
     }
@@ -64,13 +72,131 @@ macro_rules! out {
 pub fn line(args: core::fmt::Arguments<'_>) {
     let mut l = LineBuffer::new();
     let _ = l.write_fmt(args);
-    write_bytes(l.as_bytes());
-    write_bytes(b"\n");
+    emit(Source::Root, l.as_bytes());
+}
+
+/// The console log once the UART is handed over.
+struct LogSink {
+    writer: LogWriter,
+    base: NonNull<u8>,
+    len: usize,
+    /// Index of the PD that drains it (the serial PD).
+    reader_pd: usize,
+}
+
+/// The sink, used by the fault-serving thread and (rarely) the idle watcher: a try-lock, because
+/// a thread that finds it taken must not spin against a lower-priority holder; it writes the
+/// UART directly instead.
+struct SinkCell {
+    busy: AtomicBool,
+    sink: UnsafeCell<Option<LogSink>>,
+}
+
+// SAFETY: `sink` is only reached while `busy` is held (see `with_sink`).
+unsafe impl Sync for SinkCell {}
+
+static SINK: SinkCell = SinkCell { busy: AtomicBool::new(false), sink: UnsafeCell::new(None) };
+
+/// The root task's cap to signal the console log's reader (0: none yet).
+static DOORBELL: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the cap (a badged copy of the reader's notification) signalled after each line.
+pub fn set_doorbell(cap: u64) {
+    DOORBELL.store(cap, Ordering::Relaxed);
+}
+
+/// The PD that drains the console log, if the UART was handed over.
+pub fn reader_pd() -> Option<usize> {
+    with_sink(|sink| sink.as_ref().map(|s| s.reader_pd)).flatten()
+}
+
+fn with_sink<R>(f: impl FnOnce(&mut Option<LogSink>) -> R) -> Option<R> {
+    if SINK.busy.swap(true, Ordering::Acquire) {
+        return None;
+    }
+    // SAFETY: `busy` was false and is now ours: no other reference to the cell exists.
+    let r = f(unsafe { &mut *SINK.sink.get() });
+    SINK.busy.store(false, Ordering::Release);
+    Some(r)
+}
+
+/// Sends one line to the console log if the UART was handed over, else to COM1.
+pub fn emit(source: Source, bytes: &[u8]) {
+    let logged = with_sink(|sink| match sink {
+        // A full log counts the line as dropped; the serial PD reports the count.
+        Some(s) => {
+            s.writer.push(source, bytes);
+            true
+        }
+        None => false,
+    });
+    if logged == Some(true) {
+        let doorbell = DOORBELL.load(Ordering::Relaxed);
+        if doorbell != 0 {
+            sel4_abi::signal(doorbell);
+        }
+    } else {
+        write_bytes(bytes);
+        write_bytes(b"\n");
+    }
+}
+
+/// Hands the UART to the PD `reader_pd`, which drains the console log at `base` (`len` bytes,
+/// mapped into the root task for good).
+///
+/// # Safety
+/// `base..base+len` stays mapped in the root task, 8-byte aligned, and is shared only with
+/// `reader_pd`, which has not started yet.
+pub unsafe fn attach_log(base: NonNull<u8>, len: usize, reader_pd: usize) -> Result<(), TooSmall> {
+    // SAFETY: the caller's contract.
+    let writer = unsafe { LogWriter::init(base, len) }?;
+    with_sink(|sink| *sink = Some(LogSink { writer, base, len, reader_pd }));
+    Ok(())
+}
+
+/// The PD `pd` faulted: if it was the console's reader, take the UART back and print what it
+/// left unread, so the fault report and everything after it still reach the operator.
+pub fn reader_faulted(pd: usize) {
+    let taken = with_sink(|sink| if sink.as_ref().is_some_and(|s| s.reader_pd == pd) { sink.take() } else { None });
+    if let Some(Some(s)) = taken {
+        DOORBELL.store(0, Ordering::Relaxed);
+        flush(s);
+    }
+}
+
+/// Takes the UART back for good (fatal errors), printing what the log still holds.
+fn detach() {
+    if let Some(Some(s)) = with_sink(|sink| sink.take()) {
+        DOORBELL.store(0, Ordering::Relaxed);
+        flush(s);
+    }
+}
+
+fn flush(s: LogSink) {
+    // SAFETY: the same region the writer used; the reader PD is stopped (faulted) or the system
+    // is ending, so the root task is the only user left.
+    let Ok(mut reader) = (unsafe { LogReader::attach(s.base, s.len) }) else { return };
+    let mut buf = [0u8; MAX_LINE];
+    // At most what the ring can hold; a corrupt ring ends the loop through its error.
+    for _ in 0..s.len {
+        match reader.pop(&mut buf) {
+            Ok(Some(l)) => {
+                write_bytes(&buf[..l.len]);
+                write_bytes(b"\n");
+            }
+            _ => break,
+        }
+    }
+    let dropped = reader.dropped();
+    if dropped > 0 {
+        line(format_args!("root: {dropped} console lines were dropped (console log full)"));
+    }
 }
 
 /// Reports an error the root task cannot recover from, ends QEMU if the isa-debug-exit device
 /// is there (status 3), and stops.
 pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
+    detach();
     line(format_args!("root: FATAL: {args}"));
     line(format_args!("SYSTEM fatal"));
     let _ = sel4_abi::ioport_out32(seL4_CapIOPort, crate::system::DEBUG_EXIT_PORT, 1);

@@ -17,6 +17,8 @@ pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 const PAGE: Word = 4096;
 /// Where the root task maps a frame of a PD to fill it (one page, unmapped after each use).
 const SCRATCH_VADDR: Word = 0x3f00_0000;
+/// Where the root task maps the console log for good (below the scratch page; at most 16 MiB).
+const CONSOLE_LOG_VADDR: Word = 0x3e00_0000;
 /// Rights for a cap that may only signal or call (Call needs Grant for the reply cap in 5.0).
 const SEND_GRANT: CapRights = CapRights(0b101);
 
@@ -62,6 +64,31 @@ fn fill_frame(objects: &mut Objects, frame: CPtr, fill: impl FnOnce(&mut [u8])) 
     fill(page);
     if let Err(e) = sel4_abi::page_unmap(frame) {
         console::fatal(format_args!("unmapping the scratch frame: {e}"));
+    }
+}
+
+/// Maps the console log into the root task and sends every later console line there: the serial
+/// PD (the one PD that maps the region, as support/sdf checks) owns COM1 from now on.
+fn hand_over_console(objects: &mut Objects, system: &System, index: usize, frames: &[CPtr]) {
+    let region = &system.regions[index];
+    let Some(reader) = system.pds.iter().position(|pd| pd.maps.iter().any(|m| m.region as usize == index)) else {
+        println!("console log {}: no PD maps it; the root task keeps COM1", region.name);
+        return;
+    };
+    if region.size > SCRATCH_VADDR - CONSOLE_LOG_VADDR {
+        println!("console log {}: {} bytes is more than the root task maps; it keeps COM1", region.name, region.size);
+        return;
+    }
+    for (k, &frame) in frames.iter().enumerate() {
+        let copy = objects.copy(frame, CapRights::ALL);
+        map_or_die(objects, "root", init_cap::seL4_CapInitThreadVSpace, copy, CONSOLE_LOG_VADDR + k as Word * PAGE, CapRights::READ_WRITE, vm_attributes::DEFAULT);
+    }
+    println!("console: COM1 goes to PD {} from here on (console log {})", system.pds[reader].name, region.name);
+    let base = core::ptr::NonNull::new(CONSOLE_LOG_VADDR as *mut u8).expect("non-zero constant");
+    // SAFETY: the region was just mapped read-write at CONSOLE_LOG_VADDR for good, page-aligned,
+    // and only `reader` maps it besides the root task; no PD has started yet.
+    if let Err(e) = unsafe { console::attach_log(base, region.size as usize, reader) } {
+        println!("console log {}: {e}; the root task keeps COM1", region.name);
     }
 }
 
@@ -165,6 +192,9 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
         }
         println!("memory_region {}: {len} bytes of initial contents", region.name);
     }
+    if let Some(index) = system.console_log {
+        hand_over_console(objects, system, index as usize, &region_frames[index as usize]);
+    }
 
     let mut pds = Vec::new();
     for (index, pd) in system.pds.iter().enumerate() {
@@ -230,6 +260,17 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
             info.ioports[io.id as usize] = [io.base, io.size];
         }
         pds.push(PdObjects { cnode, vspace, tcb, endpoint, notification, ipc_frame, entry, info });
+    }
+    if let Some(reader) = console::reader_pd() {
+        // The doorbell: the root task signals the reader after each line it appends, so lines
+        // reach COM1 as soon as the serial PD runs rather than at its next timer tick.
+        let slot = objects.slot();
+        let root = init_cap::seL4_CapInitThreadCNode;
+        let badge = layout::notify_bit(layout::CONSOLE_LOG_CHANNEL);
+        match sel4_abi::cnode_mint(root, slot, ROOT_DEPTH, root, pds[reader].notification, ROOT_DEPTH, CapRights::WRITE, badge) {
+            Ok(()) => console::set_doorbell(slot),
+            Err(e) => println!("console log: no doorbell ({e}); the serial PD drains it on its ticks"),
+        }
     }
 
     for c in &system.channels {
@@ -481,7 +522,7 @@ pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Object
     let (mut msg, mut badge) = sel4_abi::recv(fault_ep);
     loop {
         if msg.label() == layout::LOG_LABEL {
-            print_pd_line(msg);
+            print_pd_line(msg, badge);
             (msg, badge) = sel4_abi::reply_recv(fault_ep, sel4_abi::MessageInfo::new(0, 0, 0, 0));
             continue;
         }
@@ -492,7 +533,7 @@ pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Object
 
 /// Prints a console line a PD sent: MR0 the length, then the bytes (checked against the message
 /// length: a PD cannot make the root task read past what it sent).
-fn print_pd_line(msg: sel4_abi::MessageInfo) {
+fn print_pd_line(msg: sel4_abi::MessageInfo, badge: Word) {
     let words = msg.length() as usize;
     if words == 0 {
         return;
@@ -503,8 +544,8 @@ fn print_pd_line(msg: sel4_abi::MessageInfo) {
         let word = sel4_abi::get_mr(1 + i).to_le_bytes();
         chunk.copy_from_slice(&word[..chunk.len()]);
     }
-    console::write_bytes(&buf[..len]);
-    console::write_bytes(b"\n");
+    let source = pd_console::log::Source::Pd(badge.saturating_sub(1).min(u16::MAX as Word - 1) as u16);
+    console::emit(source, &buf[..len]);
 }
 
 fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, badge: Word) {
@@ -514,6 +555,7 @@ fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, bad
         return;
     };
     faulted[index] = true;
+    console::reader_faulted(index);
     let mr = sel4_abi::get_mr;
     match msg.label() {
         l if l == fault_label::VMFault => {

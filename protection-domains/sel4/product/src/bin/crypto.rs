@@ -33,6 +33,10 @@ impl Handler for CryptoPd {
     fn counters(&self, report: &mut dyn FnMut(&str, u64)) {
         self.crypto.counters(report);
     }
+
+    fn status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+        self.crypto.status(report);
+    }
 }
 
 fn init() -> Started<CryptoPd> {
