@@ -11,8 +11,10 @@ for the module; the tests run on it in order:
 3. truncated, oversized, fragmented and random datagrams to the WireGuard port and other ports,
    and garbage frames onto the wan bridge: the tunnel and net_black still answer after.
 
-seL4 prints no counters at exit: the assertions use wan and PC captures and the QEMU consoles
-(`crypto: handshake #N`, and no FATAL/PANIC/FAULT). No assertion is about speed.
+Besides wan and PC captures and the QEMU consoles (`crypto: handshake #N`, and no
+FATAL/PANIC/FAULT), each test reads the encryptors' counters through the operator console
+(`counters`) before and after, and asserts that the attack was counted under its drop reason.
+No assertion is about speed.
 Needs root (namespaces, TAP devices), qemu-system-x86_64, tcpdump and wg.
 """
 
@@ -50,6 +52,16 @@ def ok_consoles(t):
         text = t[name].console()
         bad = re.search(r".*(FATAL|PANIC|panicked|FAULT pd=).*", text)
         assert not bad, f"{name}: {bad.group(0)}\n{text[-3000:]}"
+
+
+def counters(t):
+    """Both encryptors' console counters: {"enc_a": {(pd, name): value}, "enc_b": ...}."""
+    return {name: t[name].counters() for name in ("enc_a", "enc_b")}
+
+
+def grew(before, after, enc, pd, name):
+    """How much counter `pd name` of `enc` grew."""
+    return after[enc][(pd, name)] - before[enc][(pd, name)]
 
 
 def tunnel_works(lab, t, what):
@@ -108,6 +120,7 @@ def test_sel4_handshake_flood_gets_cookies_and_the_tunnel_holds(lab_t):
     count, seconds = 2000, 10
     key = host_attacks.mac1_key(host_attacks.config_public_key(t["cfg_a"]))
     handshakes_before = t["enc_a"].handshakes()
+    c_before = counters(t)
     cap = netlab.Capture(lab, wan, "br0", "flood", bpf=["udp", "and", "src", "port", str(WG_PORT), "and",
                                                        "dst", "host", WAN_IP])
     # The legitimate ping runs for the whole flood (about 40 echoes over 10 s).
@@ -119,6 +132,8 @@ def test_sel4_handshake_flood_gets_cookies_and_the_tunnel_holds(lab_t):
     assert netlab.ping_until(lab, pc_a, SITES["b"]["pc"], seconds=15), "ping pc_a -> pc_b failed after the flood"
     assert netlab.ping_until(lab, pc_b, SITES["a"]["pc"], seconds=15), "ping pc_b -> pc_a failed after the flood"
     frames = cap.stop()
+    c_after = counters(t)
+    cookies_counted = grew(c_before, c_after, "enc_a", "crypto", "cookie_replies_sent")
     m = re.search(r"sent (\d+) errors (\d+) cookies (\d+) seconds ([\d.]+)", out)
     assert m, out
     sent, cookies_seen, took = int(m.group(1)), int(m.group(3)), float(m.group(4))
@@ -131,6 +146,8 @@ def test_sel4_handshake_flood_gets_cookies_and_the_tunnel_holds(lab_t):
           f"{received}/{transmitted}; enc_a handshakes {handshakes_before} -> {handshakes_after}")
     assert sent >= count * 0.5, f"the flood itself fell short: {out}"
     assert type3 > 0, f"no cookie reply (type 3, 64 bytes) on the wan: {len(frames)} frames to the flooder"
+    # Every cookie reply on the wire was counted by the crypto PD that sent it.
+    assert cookies_counted >= type3, f"crypto counted {cookies_counted} cookie replies, the wan saw {type3}"
     # Nothing the flood sent may complete a handshake (the static keys inside are junk), nor
     # may the responder answer it with handshake responses.
     assert other == 0, f"{other} replies to the flooder other than cookie replies"
@@ -149,6 +166,7 @@ def test_sel4_replayed_datagrams_are_dropped_and_the_tunnel_holds(lab_t):
     assert kinds[1] and kinds[2] and len(kinds[4]) >= 4, \
         f"bring-up capture lacks handshake or data: {[(k, len(v)) for k, v in kinds.items()]}"
     handshakes = (t["enc_a"].handshakes(), t["enc_b"].handshakes())
+    c_before = counters(t)
     # Whatever the replay makes the encryptors send, and whatever reaches the PCs.
     wan_cap = netlab.Capture(lab, wan, "br0", "replay-wan", bpf=["udp", "src", "port", str(WG_PORT)])
     pc_caps = [netlab.Capture(lab, ns, t[enc].red_tap, f"replay-{enc}", bpf=["icmp"])
@@ -165,6 +183,9 @@ def test_sel4_replayed_datagrams_are_dropped_and_the_tunnel_holds(lab_t):
     pc_control, pc_frames = zip(*(split_control(c.stop()) for c in pc_caps))
     wan_frames = wan_cap.stop()
     after = (t["enc_a"].handshakes(), t["enc_b"].handshakes())
+    c_after = counters(t)
+    replay_drops = {enc: grew(c_before, c_after, enc, "crypto", "drop_replay") for enc in ("enc_a", "enc_b")}
+    stale = sum(grew(c_before, c_after, enc, "crypto", "drop_stale_timestamp") for enc in ("enc_a", "enc_b"))
     responses = [f for f in wan_frames if wg_type(f) == 2]
     print(f"replayed {3 * len(captured)} datagrams ({', '.join(f'type {k}: {len(v)}' for k, v in kinds.items())}"
           f" each time); the encryptors sent {len(wan_frames)} datagrams meanwhile ({len(responses)} handshake "
@@ -176,6 +197,14 @@ def test_sel4_replayed_datagrams_are_dropped_and_the_tunnel_holds(lab_t):
     # control ping (which shows the captures see what crosses the tunnel).
     assert control_ok and all(pc_control), f"the control ping failed: {[len(f) for f in pc_control]}"
     assert list(pc_frames) == [[], []], f"replayed data reached the PCs: {[len(f) for f in pc_frames]} ICMP frames"
+    # ...and counted as replays, by the encryptor each copy was sent to; the replayed
+    # initiations as stale timestamps.
+    data_to = {enc: sum(1 for d in kinds[4] if d[0] == SITES[enc[-1]]["black"]) for enc in ("enc_a", "enc_b")}
+    print(f"counted: drop_replay {replay_drops}, drop_stale_timestamp {stale} (data sent to {data_to}, 3 times)")
+    for enc in ("enc_a", "enc_b"):
+        if data_to[enc]:
+            assert replay_drops[enc] >= 3 * data_to[enc] * 0.9, f"{enc}: {replay_drops[enc]} replays counted of {3 * data_to[enc]}"
+    assert stale >= 1, "no replayed initiation counted as a stale timestamp"
     tunnel_works(lab, t, "after the replay")
     ok_consoles(t)
 
@@ -187,6 +216,7 @@ def test_sel4_black_garbage_leaves_the_tunnel_working(lab_t):
     assert netlab.ping(lab, wan, ENC_A), "enc_a's black address does not answer pings"
     enc_mac = mac_bytes(netlab.SEL4_MACS["a"][1])
     handshakes = (t["enc_a"].handshakes(), t["enc_b"].handshakes())
+    c_before = counters(t)
     br_mac = netlab.mac_of(lab, wan, "br0")
     pc_caps = [netlab.Capture(lab, t[pc], t[enc].red_tap, f"garbage-{enc}", bpf=["not", "icmp6", "and", "not",
                                                                                   "arp"])
@@ -217,13 +247,21 @@ def test_sel4_black_garbage_leaves_the_tunnel_working(lab_t):
     control_ok = control_ping(lab, t)
     pc_control, pc_frames = zip(*(split_control(c.stop()) for c in pc_caps))
     after = (t["enc_a"].handshakes(), t["enc_b"].handshakes())
+    c_after = counters(t)
+    drops = {(pd, name): c_after["enc_a"][(pd, name)] - c_before["enc_a"][(pd, name)]
+             for pd, name in c_after["enc_a"] if name.startswith("drop_") and pd in ("net_black", "crypto", "nic_black")}
     print(f"garbage: {len(lines)} datagrams, {len(sizes)} size classes, {sent} frames; "
-          f"frames at pc_a/pc_b: {[len(f) for f in pc_frames]}")
+          f"frames at pc_a/pc_b: {[len(f) for f in pc_frames]}; enc_a drops: {[(k, v) for k, v in drops.items() if v]}")
     # Nothing of it came out on the red side (the control ping shows the captures work), and
     # nothing of it (10 initiations with a valid MAC1 among it) completed a handshake.
     assert control_ok and all(pc_control), f"the control ping failed: {[len(f) for f in pc_control]}"
     assert list(pc_frames) == [[], []], f"garbage reached the red side: {[len(f) for f in pc_frames]} frames"
     assert after == handshakes, f"handshakes logged during the garbage: {handshakes} -> {after}"
+    # Counted by reason: datagrams to other ports and IPv4 fragments by net_black, malformed
+    # WireGuard messages by crypto.
+    to_other_ports = len(other_ports) * 5 + sum(n for p, _, _, n in sizes if p != WG_PORT)
+    assert drops[("net_black", "drop_not_wireguard")] >= to_other_ports, drops
+    assert drops[("crypto", "drop_invalid_packet")] >= 60, drops  # types 1-3 with the wrong length, and random
     tunnel_works(lab, t, "after the garbage")
     assert netlab.ping(lab, wan, ENC_A), "net_black stopped answering pings"
     ok_consoles(t)
