@@ -88,6 +88,9 @@ impl Queue {
 pub struct ProducerQueue {
     q: Queue,
     tail: u32,
+    /// Entries were published since the last [`ProducerQueue::take_signal_request`]: only
+    /// then can the consumer be waiting for them.
+    published: bool,
 }
 
 impl ProducerQueue {
@@ -99,7 +102,7 @@ impl ProducerQueue {
         let q = unsafe { Queue::new(base, capacity) };
         // Start from whatever index is there, so a producer that restarts keeps in step.
         let tail = q.word(TAIL).load(Ordering::Relaxed);
-        Self { q, tail }
+        Self { q, tail, published: false }
     }
 
     /// Entries in flight, checked against the capacity.
@@ -125,12 +128,21 @@ impl ProducerQueue {
         self.q.entry(self.tail).store(desc.pack(), Ordering::Relaxed);
         self.tail = self.tail.wrapping_add(1);
         self.q.word(TAIL).store(self.tail, Ordering::Release);
+        self.published = true;
         Ok(true)
     }
 
     /// After a batch of `enqueue`s: whether the consumer asked to be signalled. The
     /// flag is cleared, so the caller must notify when this returns true.
+    ///
+    /// With nothing published since the last call, the answer is no and the flag is left
+    /// set: the consumer saw every earlier entry when it re-checked after setting the flag,
+    /// so it waits only for later ones. Signalling it anyway made two idle PDs wake each
+    /// other forever (each found the other armed), which kept the CPU busy with no traffic.
     pub fn take_signal_request(&mut self) -> bool {
+        if !core::mem::take(&mut self.published) {
+            return false;
+        }
         fence(Ordering::SeqCst);
         let flag = self.q.word(WANTS_SIGNAL);
         flag.load(Ordering::Relaxed) != 0 && flag.swap(0, Ordering::Relaxed) != 0

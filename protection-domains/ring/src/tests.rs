@@ -202,6 +202,28 @@ fn signal_flag_protocol() {
     assert!(tx.has_room());
 }
 
+#[test]
+fn an_armed_peer_is_signalled_only_for_new_entries() {
+    let (mut tx, mut rx, _d, _c) = pair(4);
+    let mut out = [0u8; SLOT_SIZE];
+    // The consumer is idle and armed; the producer has published nothing: no signal (two idle
+    // PDs that signalled each other on every wake-up kept the CPU busy forever).
+    rx.request_signal();
+    assert!(!tx.take_signal_request());
+    assert!(!tx.take_signal_request());
+    // The request stays armed for the next entry.
+    tx.send(b"new").unwrap();
+    assert!(tx.take_signal_request());
+    // Same for free signals: the receiver handed nothing back, so no signal.
+    for _ in 0..3 {
+        tx.send(b"x").unwrap();
+    }
+    tx.request_free_signal();
+    assert!(!rx.take_signal_request());
+    rx.recv(&mut out).unwrap();
+    assert!(rx.take_signal_request());
+}
+
 /// Two threads move 1M buffers; order and content are checked, and both sides
 /// sleep with the signal protocol (a lost wake-up would hang, caught by the timeout).
 #[test]

@@ -4,6 +4,10 @@
 //! This is a model of `src/queue.rs`: the same fields, the same orderings, the
 //! same sequence on each side. If you change one, change the other.
 //!
+//! The producer side is the path after an `enqueue`: `take_signal_request` returns
+//! false at once when nothing was published since its last call, which needs no model
+//! (the consumer's re-check after setting the flag already saw every earlier entry).
+//!
 //! Property: when the consumer decides to sleep, the producer has notified it
 //! (no lost wake-up). The second model drops the SeqCst fences and must fail,
 //! which shows that the check can catch a lost wake-up.
