@@ -346,11 +346,19 @@ def sel4_config(config, site, out_dir):
     return path
 
 
-def sel4_build(config, out_dir, system_xml=None):
-    """Builds the seL4 image of the product system with `config` as the crypto PD's config (the
-    stack PDs get it without keys): kernel32.elf + roottask in out_dir."""
+# Where the product image is built: one image for every encryptor (each gets its config file
+# as a boot module), kept between runs so that an unchanged tree rebuilds in seconds.
+SEL4_IMAGE_DIR = os.path.join(ROOT, "build", "sel4", "encryptor")
+
+
+def sel4_build(out_dir=None, system_xml=None):
+    """Builds the seL4 image of the product system (kernel32.elf + roottask in out_dir, by
+    default SEL4_IMAGE_DIR). It holds no config: QemuEncryptor passes each encryptor's file as
+    the second boot module, which the root task copies to the crypto PD (and, without its keys,
+    to the stack PDs)."""
+    out_dir = out_dir or SEL4_IMAGE_DIR
     env = dict(os.environ, SEL4_PD_PACKAGES=SEL4_PD_PACKAGES)
-    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir, "--fill", f"crypto_config={config}"], env=env)
+    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir], env=env)
     return out_dir
 
 
@@ -358,13 +366,17 @@ def sel4_build(config, out_dir, system_xml=None):
 SEL4_CPU = "qemu64,+pdpe1gb,+rdrand"
 
 
-def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, console_in=None):
-    """QEMU booting an seL4 image (-kernel/-initrd) with `nics`: (model, netdev id, TAP, MAC).
-    The serial console is QEMU's stdio; its input comes from the FIFO `console_in` (operator
-    commands), or from nothing."""
+def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_in=None):
+    """QEMU booting an seL4 image (-kernel/-initrd) with `nics`: (model, netdev id, TAP, MAC),
+    and `config` (a file) as the second boot module, the encryptor's config. The serial console
+    is QEMU's stdio; its input comes from the FIFO `console_in` (operator commands), or from
+    nothing."""
+    modules = [os.path.join(image_dir, "roottask")] + ([config] if config else [])
+    if any("," in m for m in modules):
+        raise ValueError(f"QEMU separates -initrd modules by commas: {modules}")
     cmd = ["qemu-system-x86_64", "-machine", "pc", "-cpu", cpu, "-m", "512",
            "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot",
-           "-kernel", os.path.join(image_dir, "kernel32.elf"), "-initrd", os.path.join(image_dir, "roottask")]
+           "-kernel", os.path.join(image_dir, "kernel32.elf"), "-initrd", ",".join(modules)]
     for model, netdev, tap, mac in nics:
         cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no",
                 "-device", f"{model},netdev={netdev},mac={mac}"]
@@ -379,10 +391,11 @@ def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, console_in=None):
 class QemuEncryptor:
     """One seL4 encryptor: QEMU with an e1000 (red, INTx) and an e1000e (black, MSI), each on a
     TAP device made in the encryptor's namespace and then moved to the PC's (red) and the WAN's
-    (black) namespace, as the host encryptor's TAPs are."""
+    (black) namespace, as the host encryptor's TAPs are; `config` is its config file, given at
+    boot (the image is the same for every encryptor)."""
 
     def __init__(self, lab, site, image_dir, red_ns, black_ns, black_bridge, ready_timeout=120, extra=(),
-                 cpu=SEL4_CPU, ready_lines=SEL4_READY):
+                 cpu=SEL4_CPU, ready_lines=SEL4_READY, config=None):
         self.lab, self.site = lab, site
         self.ns = lab.ns(f"enc_{site}")
         self.red_tap = f"{lab.prefix}{site}r"
@@ -393,7 +406,8 @@ class QemuEncryptor:
         self.console_in = os.path.join(lab.tmp, f"enc_{site}.console-in")
         os.mkfifo(self.console_in, 0o600)
         # QEMU creates the TAP devices (in the encryptor's namespace).
-        self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu, self.console_in), f"enc_{site}.console")
+        self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu, config, self.console_in),
+                              f"enc_{site}.console")
         self.wait_ready(ready_lines, ready_timeout)
         self.boot_to_ready_s = time.time() - started
         lab.ip(self.ns, "link", "set", self.red_tap, "netns", red_ns)
@@ -450,20 +464,16 @@ class QemuEncryptor:
 
 
 def sel4_topology(lab, configs=None, build=True):
-    """pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b. Returns a dict of namespaces and
+    """pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b: one seL4 image, booted twice, each time
+    with that encryptor's config file as its boot module. Returns a dict of namespaces and
     encryptors; `boot_to_ready_s` is the slower encryptor's time from QEMU start to ready."""
     cfg_a, cfg_b = configs or make_configs(lab)
-    images = {}
-    for site, cfg in (("a", cfg_a), ("b", cfg_b)):
-        out = os.path.join(lab.tmp, f"sel4-enc_{site}")
-        images[site] = out
-        if build:
-            sel4_build(sel4_config(cfg, site, lab.tmp), out)
+    image = sel4_build() if build else SEL4_IMAGE_DIR
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
-    enc_a = QemuEncryptor(lab, "a", images["a"], pc_a, wan, "br0")
-    enc_b = QemuEncryptor(lab, "b", images["b"], pc_b, wan, "br0")
+    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=sel4_config(cfg_a, "a", lab.tmp))
+    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=sel4_config(cfg_b, "b", lab.tmp))
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,

@@ -10,7 +10,10 @@ encryptor with its own config file, NICs on TAP devices in namespaces the tests 
 - a PD that faults (net_black, given a read-only ring by a system.xml variant) is reported by
   the root task while crypto and the red side run on;
 - the operator console on COM1 (the serial PD): `status` shows each peer like `wg show` and each
-  PD's state (running, refused to start, faulted), `counters` each PD's counters.
+  PD's state (running, refused to start, faulted), `counters` each PD's counters;
+- the config is a boot module: both encryptors boot the same image, each with its own file; a
+  file with a broken key line makes crypto refuse to start naming the line while the stack PDs
+  (which get the file without keys) run; no module at all is reported by the root task.
 
 Needs root (namespaces, TAP devices), qemu-system-x86_64, wireguard-go and wg.
 """
@@ -55,8 +58,12 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
         status = t["enc_a"].command("status", r"^pd timer .*\n")
         counters = t["enc_a"].counters()
         consoles = [enc.stop() for enc in (t["enc_a"], t["enc_b"])]
-    for text in consoles:
+    for site, text in zip("ab", consoles):
         assert "FATAL" not in text and "PANIC" not in text, text[-3000:]
+        # One image, two configs: each encryptor took its own file from its boot module.
+        assert re.search(rf"memory_region crypto_config: \d+ bytes from boot module 1 \('[^']*enc_{site}\.sel4\.conf'", text), \
+            text[-3000:]
+        assert "memory_region net_red_config: " in text and "crypto_config without its keys" in text, text[-3000:]
     assert handshakes >= 1
     udp, tcp = map(int, re.search(r"udp (\d+) tcp (\d+)", out).groups())
     assert udp > 0, f"no marked UDP datagram reached pc_b: {out}"
@@ -87,8 +94,8 @@ def sel4_interop_topology(lab, tag):
     real = netlab.HostEncryptor
 
     def qemu_encryptor(lab, site, config, red_ns, black_ns, bridge):
-        image = netlab.sel4_build(netlab.sel4_config(config, site, lab.tmp), os.path.join(lab.tmp, f"sel4-enc_{site}"))
-        return netlab.QemuEncryptor(lab, site, image, red_ns, black_ns, bridge)
+        return netlab.QemuEncryptor(lab, site, netlab.sel4_build(), red_ns, black_ns, bridge,
+                                    config=netlab.sel4_config(config, site, lab.tmp))
 
     netlab.HostEncryptor = qemu_encryptor
     try:
@@ -110,12 +117,13 @@ def test_a_sel4_encryptor_interoperates_with_wireguard_go():
 def test_crypto_refuses_to_start_without_rdrand_and_the_rest_stays_up():
     with netlab.Lab("s4r") as lab:
         cfg_a, _ = netlab.make_configs(lab)
-        image = netlab.sel4_build(netlab.sel4_config(cfg_a, "a", lab.tmp), os.path.join(lab.tmp, "sel4-enc_a"))
+        image = netlab.sel4_build()
         pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
         lab.ip(wan, "link", "add", "br0", "type", "bridge")
         lab.ip(wan, "link", "set", "br0", "up")
         enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0", cpu="qemu64,+pdpe1gb",
-                                   ready_lines=("crypto: refusing to start", "net_red: net_red ready"))
+                                   ready_lines=("crypto: refusing to start", "net_red: net_red ready"),
+                                   config=netlab.sel4_config(cfg_a, "a", lab.tmp))
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
         status = enc.command("status", r"^pd timer .*\n")
@@ -140,13 +148,13 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
         with open(broken, "w") as f:
             f.write(xml.replace(writable, writable.replace('perms="rw"', 'perms="r"')))
         cfg_a, _ = netlab.make_configs(lab)
-        image = netlab.sel4_build(netlab.sel4_config(cfg_a, "a", lab.tmp), os.path.join(lab.tmp, "sel4-enc_a"),
-                                  system_xml=broken)
+        image = netlab.sel4_build(os.path.join(lab.tmp, "sel4-net_black-faults"), system_xml=broken)
         pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
         lab.ip(wan, "link", "add", "br0", "type", "bridge")
         lab.ip(wan, "link", "set", "br0", "up")
         enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0",
-                                   ready_lines=("FAULT pd=net_black", "crypto: crypto ready", "net_red: net_red ready"))
+                                   ready_lines=("FAULT pd=net_black", "crypto: crypto ready", "net_red: net_red ready"),
+                                   config=netlab.sel4_config(cfg_a, "a", lab.tmp))
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
         status = enc.command("status", r"^pd timer .*\n")
@@ -163,3 +171,46 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
     assert faults == ["net_black"], console[-3000:]
     assert "net_black: net_black ready" not in console
     assert alive, f"net_red stopped answering after net_black faulted\n{console[-3000:]}"
+
+
+def test_a_config_module_with_a_broken_key_line_stops_crypto_only_and_names_the_line():
+    """enc_a's config with a PresharedKey that is not a key: crypto refuses to start and names
+    the line; the stack PDs get the file without that line (no keys), so net_red starts and
+    answers pings for its own address."""
+    with netlab.Lab("s4c") as lab:
+        cfg_a, _ = netlab.make_configs(lab)
+        good = netlab.sel4_config(cfg_a, "a", lab.tmp)
+        with open(good) as f:
+            lines = f.read().splitlines()
+        peer = next(i for i, line in enumerate(lines) if line.strip().lower() == "[peer]")
+        lines.insert(peer + 1, "PresharedKey = this-is-not-a-key")
+        broken = os.path.join(lab.tmp, "enc_a.broken.conf")
+        with open(broken, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
+        lab.ip(wan, "link", "add", "br0", "type", "bridge")
+        lab.ip(wan, "link", "set", "br0", "up")
+        enc = netlab.QemuEncryptor(lab, "a", netlab.sel4_build(), pc_a, wan, "br0", config=broken,
+                                   ready_lines=("crypto: refusing to start", "net_red: net_red ready",
+                                                "net_black: net_black ready"))
+        netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
+        alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        console = enc.stop()
+    refusal = re.search(r"crypto: refusing to start: .*", console)
+    assert refusal and f"line {peer + 2}" in refusal.group(0) and "PresharedKey" in refusal.group(0), console[-3000:]
+    assert "this-is-not-a-key" not in refusal.group(0), "a key value must never be echoed"
+    assert "crypto: crypto ready" not in console and "FATAL" not in console and "FAULT" not in console
+    assert alive, f"net_red stopped answering once crypto refused to start\n{console[-3000:]}"
+
+
+def test_without_a_config_module_the_root_task_says_so_and_crypto_refuses():
+    with netlab.Lab("s4n") as lab:
+        pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
+        lab.ip(wan, "link", "add", "br0", "type", "bridge")
+        lab.ip(wan, "link", "set", "br0", "up")
+        enc = netlab.QemuEncryptor(lab, "a", netlab.sel4_build(), pc_a, wan, "br0",
+                                   ready_lines=("crypto: refusing to start", "net_red: refusing to start"))
+        console = enc.stop()
+    assert "memory_region crypto_config: boot module 1 missing" in console, console[-3000:]
+    assert re.search(r"crypto: refusing to start: no config", console), console[-3000:]
+    assert "FATAL" not in console and "FAULT" not in console, console[-3000:]

@@ -1,7 +1,10 @@
 """Boot tests of the seL4 system: the root task builds tests/sel4/system-test.xml and the PDs
 report `RESULT <name> <value>` lines; the root task reports faults as `FAULT pd=... kind=...`
 and ends QEMU when every PD is blocked."""
+import re
 import subprocess
+
+import pytest
 
 from sel4_qemu import EXIT_IDLE, ROOT, run_qemu
 
@@ -57,12 +60,21 @@ def test_pci_inventory_lists_the_nics(boot):
     assert f"PCI {len(boot.pci)} functions" in boot.log
 
 
-def test_grub_iso_boots_the_same_system(built_system):
+def test_grub_iso_boots_the_same_system_with_its_config_from_a_second_disk(built_system, tmp_path):
+    """The hardware's path: GRUB finds /encryptor.conf on another disk (a USB stick or virtual
+    medium; here a FAT image) and loads it as the second module."""
     iso = subprocess.run([str(ROOT / "support/sel4/mkiso"), str(built_system)], check=True,
                          capture_output=True, text=True, timeout=300).stdout.strip()
-    boot = run_qemu(["-cdrom", iso, "-device", "e1000", "-device", "e1000e"], timeout=180)
+    config = tmp_path / "keyed.conf"
+    config.write_text(KEYED_CONFIG)
+    disk = tmp_path / "config.img"
+    subprocess.run([str(ROOT / "support/sel4/mkconfig-disk"), str(config), str(disk)], check=True, timeout=60)
+    boot = run_qemu(["-cdrom", iso, "-boot", "d", "-drive", f"file={disk},format=raw,if=ide,index=0",
+                     "-device", "e1000", "-device", "e1000e"], timeout=180)
     assert boot.status == EXIT_IDLE, boot.describe()
     assert boot.results.get("ring") == "ok" and boot.results.get("notify") == "ok", boot.describe()
+    assert boot.results.get("fill_len") == str(len(KEYED_CONFIG)), boot.describe()
+    assert boot.results.get("public_keys_found") == "0", boot.describe()
 
 
 def test_driver_pd_gets_its_pci_device_registers_and_intx_interrupt(boot):
@@ -158,9 +170,59 @@ def test_large_regions_and_many_frames(built_system):
 
 
 def test_region_filled_from_a_file(boot):
+    """Without a boot module, the file built into the image (the fallback)."""
     text = (ROOT / "tests/sel4/fill-test.conf").read_bytes()
     assert boot.results.get("fill_len") == str(len(text)), boot.describe()
     assert boot.results.get("fill_first_line") == "[Interface]", boot.describe()
+    assert "memory_region config: no boot module 1; 81 bytes built into the image instead" in boot.log
+
+
+# A config with both kinds of key (the values are test data, no one's keys).
+KEYED_CONFIG = """[Interface]
+PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=
+ListenPort = 51820
+[Peer]
+PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=
+presharedkey=/UwcSPg38hW/D9Y3tcS1FOV0K1wuURMbS0sesJEP5ak=
+"""
+
+
+def boot_with_module(built_system, module):
+    return run_qemu(["-kernel", str(built_system / "kernel32.elf"),
+                     "-initrd", f"{built_system / 'roottask'},{module}",
+                     "-device", "e1000", "-device", "e1000e"])
+
+
+def test_config_module_fills_its_region_and_the_keyless_copy_holds_no_key(built_system, tmp_path):
+    module = tmp_path / "keyed.conf"
+    module.write_text(KEYED_CONFIG)
+    boot = boot_with_module(built_system, module)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    assert f"memory_region config: {len(KEYED_CONFIG)} bytes from boot module 1" in boot.log, boot.describe()
+    assert boot.results.get("fill_len") == str(len(KEYED_CONFIG)), boot.describe()
+    # The reader found both keys in `config`, and neither in the root task's keyless copy, which
+    # keeps the file's lines (so a parse error names the same line in every PD).
+    assert boot.results.get("config_keys") == "2", boot.describe()
+    assert boot.results.get("public_keys_found") == "0", boot.describe()
+    assert boot.results.get("public_lines") == str(len(KEYED_CONFIG.splitlines())), boot.describe()
+    assert boot.results.get("ring") == "ok", "the rest of the system must run as before"
+
+
+@pytest.mark.parametrize("size, cause", [
+    (0, "is empty: left empty"),
+    (0x2000 + 1, "is larger than the region (8192 bytes): left empty"),
+    (100_000, "is larger than the 65536 bytes the kernel passes on: left empty"),
+])
+def test_a_bad_config_module_is_refused_with_its_cause_and_the_system_runs(built_system, tmp_path, size, cause):
+    module = tmp_path / "bad.conf"
+    module.write_bytes(b"#" * size)
+    boot = boot_with_module(built_system, module)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    assert re.search(rf"memory_region config: boot module 1 \('[^']*', {size} bytes\) {re.escape(cause)}",
+                     boot.log), boot.describe()
+    assert "memory_region public_config: left empty (config has no contents)" in boot.log, boot.describe()
+    assert boot.results.get("fill_len") == "0", boot.describe()
+    assert boot.results.get("ring") == "ok", boot.describe()
 
 
 def test_release_kernel_runs_the_same_system(built_system):

@@ -24,7 +24,9 @@ use core::fmt;
 use core::str::FromStr;
 
 pub use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+pub use keys::without_keys;
 
+mod keys;
 mod parse;
 pub use parse::PublicKeyText;
 #[cfg(test)]

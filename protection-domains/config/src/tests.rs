@@ -1403,3 +1403,47 @@ fn public_key_text_is_the_inverse_of_decoding() {
     }
     assert_eq!(alloc::format!("{}", crate::PublicKeyText::new(&hex32(PRIV_HEX))), PRIV);
 }
+
+// ---------------------------------------------------------------------------
+// without_keys: the stack PDs' copy of the file
+// ---------------------------------------------------------------------------
+
+#[test]
+fn without_keys_takes_out_every_key_and_keeps_the_rest() {
+    let text = full_text();
+    let public = without_keys(&text);
+    for secret in [PRIV, PSK, &PRIV[..12], &PSK[..12]] {
+        assert!(!public.contains(secret), "{secret} left in:\n{public}");
+    }
+    assert_eq!(public.lines().count(), text.lines().count(), "line numbers must stay the same");
+    let (crypto, red, black) = Config::parse(&text).unwrap().into_parts();
+    let (public_crypto, public_red, public_black) = Config::parse(&public).unwrap().into_parts();
+    assert_eq!((public_red, public_black), (red, black), "the stack PDs' share must not change");
+    assert_eq!(public_crypto.private_key, [0; 32]);
+    assert!(public_crypto.peers.iter().all(|p| p.preshared_key.is_none()));
+    assert_eq!(public_crypto.peers.len(), crypto.peers.len());
+}
+
+#[test]
+fn without_keys_catches_odd_spellings_and_comments() {
+    let text = format!(
+        "[Interface]\n  private key={PRIV}\nPrivateKey {PRIV}\nListenPort = 1 # was {PSK}\n[Peer]\n\tPRESHAREDKEY\t=\t{PSK}\r\nPreShared Key {PSK}\n"
+    );
+    let public = without_keys(&text);
+    assert!(!public.contains(&PRIV[..12]) && !public.contains(&PSK[..12]), "{public}");
+    assert_eq!(public.lines().count(), 7, "{public}");
+    assert_eq!(public.lines().nth(3), Some("ListenPort = 1"));
+}
+
+#[test]
+fn without_keys_keeps_the_line_number_of_an_error() {
+    let mut lines = min_lines();
+    lines.insert(2, "# a comment".into());
+    let broken = lines.iter().position(|l| l.starts_with("ListenPort")).unwrap();
+    lines[broken] = "ListenPort = not-a-port".into();
+    let text = lines.join("\n");
+    let original = Config::parse(&text).unwrap_err();
+    let public = Config::parse(&without_keys(&text)).unwrap_err();
+    assert_eq!(original.line, broken + 1);
+    assert_eq!(public.line, original.line);
+}

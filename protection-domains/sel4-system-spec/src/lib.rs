@@ -16,7 +16,7 @@ pub mod layout;
 pub mod pd_info;
 
 /// First bytes of an encoded system image.
-pub const MAGIC: &[u8; 8] = b"SEL4SYS1";
+pub const MAGIC: &[u8; 8] = b"SEL4SYS2";
 
 /// A memory region (`<memory_region>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,8 +28,15 @@ pub struct MemoryRegion {
     /// Required physical address (device memory or DMA with a known address), if any.
     pub phys_addr: Option<u64>,
     /// Initial contents: (offset, length) of bytes in the image that the root task copies to
-    /// the start of the region before any PD runs (the crypto PD's configuration).
+    /// the start of the region before any PD runs (with `boot_module`, only when the machine
+    /// was booted without that module).
     pub fill: Option<(u64, u64)>,
+    /// Initial contents from the boot loader's module N (1 = the first after the root task),
+    /// which the kernel passes to the root task (the crypto PD's configuration).
+    pub boot_module: Option<u32>,
+    /// Initial contents: those of region K (an index into [`System::regions`]) with their key
+    /// material taken out by the root task at boot (the stack PDs' configuration).
+    pub without_keys_of: Option<u32>,
 }
 
 /// Access a PD gets to a mapped region.
@@ -289,6 +296,8 @@ impl System {
             let (offset, len) = r.fill.unwrap_or((u64::MAX, 0));
             w.u64(offset);
             w.u64(len);
+            w.u32(r.boot_module.unwrap_or(u32::MAX));
+            w.u32(r.without_keys_of.unwrap_or(u32::MAX));
         }
         w.u32(self.pds.len() as u32);
         for pd in &self.pds {
@@ -377,11 +386,14 @@ impl System {
             let size = r.u64()?;
             let phys = r.u64()?;
             let (offset, len) = (r.u64()?, r.u64()?);
+            let (module, source) = (r.u32()?, r.u32()?);
             Ok(MemoryRegion {
                 name,
                 size,
                 phys_addr: (phys != u64::MAX).then_some(phys),
                 fill: (offset != u64::MAX).then_some((offset, len)),
+                boot_module: (module != u32::MAX).then_some(module),
+                without_keys_of: (source != u32::MAX).then_some(source),
             })
         })?;
         let pds = r.list(|r| {
@@ -443,6 +455,7 @@ impl System {
             || self.console_log.is_some_and(|r| r >= regions);
         let bad_fill = self.regions.iter().any(|r| {
             r.fill.is_some_and(|(o, l)| l > r.size || o.checked_add(l).is_none_or(|end| end > image_len as u64))
+                || r.without_keys_of.is_some_and(|k| k >= regions)
         });
         if bad_pd || bad_channel || bad_fill {
             return Err(DecodeError::BadValue);
@@ -462,7 +475,10 @@ mod tests {
         let sys = System {
             exit_when_idle: true,
             console_log: Some(0),
-            regions: vec![MemoryRegion { name: "ring".into(), size: 8192, phys_addr: None, fill: None }],
+            regions: vec![
+                MemoryRegion { name: "ring".into(), size: 8192, phys_addr: None, fill: None, boot_module: Some(1), without_keys_of: None },
+                MemoryRegion { name: "public".into(), size: 4096, phys_addr: None, fill: None, boot_module: None, without_keys_of: Some(0) },
+            ],
             pds: vec![ProtectionDomain {
                 name: "a".into(),
                 priority: 100,

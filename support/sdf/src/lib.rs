@@ -12,10 +12,14 @@
 //!   stays blocked.
 //! - `<memory_region fill="file">`: the region starts with the file's bytes (a path
 //!   relative to the description); only for RAM regions.
-//! - `<memory_region fill_without_keys="other">`: the region starts with the file that fills
-//!   region `other` (an encryptor config file), with its key material taken out: every
-//!   `PresharedKey` line dropped and the `PrivateKey` value replaced by the all-zero key, so the
-//!   stack PDs parse the same format but never see a key.
+//! - `<memory_region boot_module="N">` (seL4): the region starts with the boot loader's
+//!   module N (1 = the first module after the root task; GRUB's second `module` line, QEMU's
+//!   second `-initrd` file), copied by the root task at boot. With `fill` too, the file is
+//!   the fallback when the machine was booted without that module.
+//! - `<memory_region fill_without_keys="other">`: the region starts with whatever fills
+//!   region `other` (an encryptor config file), with its key material taken out
+//!   (`encryptor_config::without_keys`: `PresharedKey` lines emptied, the `PrivateKey` value
+//!   replaced by the all-zero key), so the stack PDs parse the same format but never see a key.
 //! - `<protection_domain>` may hold `<host_tap side="red|black"/>`: on the Linux
 //!   host runtime this PD is replaced by a TAP-device PD (the NIC driver PDs).
 //! - `<protection_domain>` may hold `<pci_device (id="vvvv:dddd" | vendor device) [index] |
@@ -57,7 +61,10 @@ pub struct MemoryRegion {
     /// A file whose bytes the region starts with (extension), as written (relative to the
     /// description's directory).
     pub fill: Option<String>,
-    /// The region whose `fill` file, without its keys, this region starts with (extension).
+    /// The boot module (1 = the first after the root task) whose bytes the region starts with
+    /// (extension, seL4).
+    pub boot_module: Option<u32>,
+    /// The region whose contents, without their keys, this region starts with (extension).
     pub fill_without_keys: Option<String>,
     /// The console log the root task writes and the serial PD drains (extension).
     pub console: bool,
@@ -462,7 +469,7 @@ impl System {
 pub const CONSOLE_LOG_CHANNEL: u8 = 62;
 
 fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
-    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "fill_without_keys", "console"])?;
+    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "boot_module", "fill_without_keys", "console"])?;
     let name = attr(node, "name")?.to_string();
     let size = num_attr(node, "size")?;
     if size == 0 || size % PAGE != 0 {
@@ -482,14 +489,24 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
     if (fill.is_some() || fill_without_keys.is_some()) && phys_addr.is_some() {
         return Err(err(node, format!("memory_region {name}: fill and phys_addr do not go together")));
     }
-    if fill.is_some() && fill_without_keys.is_some() {
-        return Err(err(node, format!("memory_region {name}: fill and fill_without_keys do not go together")));
+    let boot_module = match node.attribute("boot_module") {
+        None => None,
+        Some(t) => match number(node, "boot_module", t)? {
+            n @ 1..=8 => Some(n as u32),
+            _ => return Err(err(node, format!("memory_region {name}: boot_module must be 1..8 (module 0 is the root task)"))),
+        },
+    };
+    if (fill.is_some() || boot_module.is_some()) && fill_without_keys.is_some() {
+        return Err(err(node, format!("memory_region {name}: fill_without_keys goes with neither fill nor boot_module")));
+    }
+    if boot_module.is_some() && phys_addr.is_some() {
+        return Err(err(node, format!("memory_region {name}: boot_module and phys_addr do not go together")));
     }
     let console = bool_attr(node, "console", false)?;
-    if console && (phys_addr.is_some() || fill.is_some() || fill_without_keys.is_some() || secret) {
-        return Err(err(node, format!("memory_region {name}: a console log is plain RAM (no phys_addr, fill or secret)")));
+    if console && (phys_addr.is_some() || fill.is_some() || fill_without_keys.is_some() || secret || boot_module.is_some()) {
+        return Err(err(node, format!("memory_region {name}: a console log is plain RAM (no phys_addr, fill, boot_module or secret)")));
     }
-    Ok(MemoryRegion { name, size, phys_addr, secret, fill, fill_without_keys, console })
+    Ok(MemoryRegion { name, size, phys_addr, secret, fill, boot_module, fill_without_keys, console })
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {

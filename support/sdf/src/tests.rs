@@ -212,6 +212,11 @@ fn the_sel4_extensions_parse() {
     let public = xml.replace("<protection_domain name=\"a\"", "<memory_region name=\"pub\" size=\"0x1000\" fill_without_keys=\"buf\"/><protection_domain name=\"a\"");
     assert_eq!(System::parse(&public).unwrap().region("pub").unwrap().fill_without_keys.as_deref(), Some("buf"));
     reject(&public.replace("fill_without_keys=\"buf\"", "fill_without_keys=\"nope\""), "names no memory_region nope");
+    let module = xml.replace("fill=\"buf.bin\"", "fill=\"buf.bin\" boot_module=\"1\"");
+    assert_eq!(System::parse(&module).unwrap().region("buf").unwrap().boot_module, Some(1));
+    reject(&xml.replace("fill=\"buf.bin\"", "boot_module=\"0\""), "boot_module must be 1..8");
+    reject(&xml.replace("fill=\"buf.bin\"", "boot_module=\"1\" phys_addr=\"0x1000\""), "boot_module and phys_addr");
+    reject(&public.replace("fill_without_keys=\"buf\"", "fill_without_keys=\"buf\" boot_module=\"2\""), "goes with neither");
     let two = xml.replace("<ioport id=\"3\"", "<ioport base=\"0x3fc\" size=\"2\"/></protection_domain><protection_domain name=\"c\"><program_image path=\"c\"/><ioport id=\"3\"");
     reject(&two, "overlaps one given to");
 }

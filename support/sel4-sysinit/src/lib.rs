@@ -48,7 +48,15 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
         if let Some(path) = &r.fill {
             fills.push((r.name.clone(), PathBuf::from(path)));
         }
-        sys.regions.push(MemoryRegion { name: r.name.clone(), size: r.size, phys_addr: r.phys_addr, fill: None });
+        let without_keys_of = r.fill_without_keys.as_ref().and_then(|source| region_index(source));
+        sys.regions.push(MemoryRegion {
+            name: r.name.clone(),
+            size: r.size,
+            phys_addr: r.phys_addr,
+            fill: None,
+            boot_module: r.boot_module,
+            without_keys_of,
+        });
     }
     let setvar = |pd: &str, name: &Option<String>| -> Result<String, String> {
         let name = name.clone().unwrap_or_default();
@@ -198,27 +206,6 @@ fn check_overlaps(pd: &str, ranges: &mut [(u64, u64, String)]) -> Result<(), Str
     Ok(())
 }
 
-/// An encryptor config file with its key material taken out: `PresharedKey` lines are dropped
-/// and the `PrivateKey` value becomes the all-zero key, so that the file still parses (the
-/// stack PDs read the same format) but holds no secret.
-pub fn without_keys(config: &str) -> String {
-    const ZERO_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-    let mut out = String::new();
-    for line in config.lines() {
-        let key = line.split('=').next().unwrap_or("").trim();
-        if key.eq_ignore_ascii_case("PresharedKey") {
-            continue;
-        }
-        if key.eq_ignore_ascii_case("PrivateKey") {
-            let _ = writeln!(out, "PrivateKey = {ZERO_KEY}");
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
 /// The page ranges of an ELF's loadable segments.
 fn elf_segments(elf: &[u8]) -> Result<Vec<(u64, u64)>, String> {
     let word = |o: usize, n: usize| -> Result<u64, String> {
@@ -256,7 +243,10 @@ fn find_program(name: &str, search: &[PathBuf]) -> Result<PathBuf, String> {
 
 /// Builds the image (spec + programs + region contents) and a human summary. `fills` gives
 /// region contents on the command line (region name, file); they replace the description's
-/// `fill` attributes, whose paths are relative to the description's directory.
+/// `fill` attributes, whose paths are relative to the description's directory. Regions with
+/// `fill_without_keys` are not filled here: the root task derives them at boot from whatever
+/// fills their source (a boot module or this image), with the one `without_keys` there is
+/// (`encryptor_config`).
 pub fn build_image(xml: &Path, search: &[PathBuf], fills: &[(String, PathBuf)]) -> Result<(Vec<u8>, String), String> {
     let text = std::fs::read_to_string(xml).map_err(|e| e.to_string())?;
     let described = sdf::System::parse(&text).map_err(|e| e.to_string())?;
@@ -265,24 +255,17 @@ pub fn build_image(xml: &Path, search: &[PathBuf], fills: &[(String, PathBuf)]) 
     let mut contents: Vec<(usize, Vec<u8>)> = Vec::new();
     let all_fills: Vec<Fill> =
         xml_fills.into_iter().map(|(n, p)| (n, base.join(p))).filter(|(n, _)| !fills.iter().any(|(f, _)| f == n)).chain(fills.iter().cloned()).collect();
-    // Regions filled with another region's file, keys taken out (the stack PDs' configs).
-    let derived = described.memory_regions.iter().filter_map(|r| {
-        let source = r.fill_without_keys.as_ref()?;
-        let (_, path) = all_fills.iter().find(|(n, _)| n == source)?;
-        Some((r.name.clone(), path.clone(), true))
-    });
-    let plain = all_fills.iter().map(|(n, p)| (n.clone(), p.clone(), false));
-    for (name, path, keyless) in plain.collect::<Vec<_>>().into_iter().chain(derived) {
+    for (name, path) in all_fills {
         let index = sys.regions.iter().position(|r| r.name == name).ok_or_else(|| format!("--fill {name}: no such memory_region"))?;
         let region = &sys.regions[index];
         if region.phys_addr.is_some() {
             return Err(format!("--fill {name}: the region is device memory"));
         }
-        let mut bytes = std::fs::read(&path).map_err(|e| format!("fill of {name}: {}: {e}", path.display()))?;
-        if keyless {
-            let text = String::from_utf8(bytes).map_err(|_| format!("fill of {name}: {} is not UTF-8 text", path.display()))?;
-            bytes = without_keys(&text).into_bytes();
+        if let Some(source) = region.without_keys_of {
+            let source = &sys.regions[source as usize].name;
+            return Err(format!("--fill {name}: the region is filled at boot from {source} without its keys"));
         }
+        let bytes = std::fs::read(&path).map_err(|e| format!("fill of {name}: {}: {e}", path.display()))?;
         if bytes.len() as u64 > region.size {
             return Err(format!("fill of {name}: {} is {} bytes, the region {}", path.display(), bytes.len(), region.size));
         }
@@ -410,13 +393,20 @@ mod tests {
             image[o as usize..(o + l) as usize].to_vec()
         };
         assert_eq!(contents(&[]), b"from the description");
-        let keyed = "[Interface]\nPrivateKey = c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=\n[Peer]\n presharedkey=c2VjcmV0\nPublicKey = x\n";
-        let public = without_keys(keyed);
-        assert!(!public.contains("c2VjcmV0"), "{public}");
-        assert!(public.contains("PrivateKey = AAAA") && public.contains("PublicKey = x"), "{public}");
         assert_eq!(contents(&[("cfg".into(), dir.join("b.conf"))]), b"from the command line");
         let too_big = build_image(&dir.join("s.xml"), &[dir.clone()], &[("nope".into(), dir.join("b.conf"))]);
         assert!(too_big.unwrap_err().contains("no such memory_region"));
+        // The config from a boot module, the stack's copy derived at boot (nothing in the image).
+        let module = xml
+            .replace("fill=\"a.conf\"", "boot_module=\"1\"")
+            .replace("<protection_domain", "<memory_region name=\"pub\" size=\"0x1000\" fill_without_keys=\"cfg\"/><protection_domain");
+        std::fs::write(dir.join("m.xml"), &module).unwrap();
+        let (image, _) = build_image(&dir.join("m.xml"), &[dir.clone()], &[]).unwrap();
+        let sys = System::decode(&image).unwrap();
+        assert_eq!((sys.regions[0].boot_module, sys.regions[0].fill), (Some(1), None));
+        assert_eq!((sys.regions[1].without_keys_of, sys.regions[1].fill), (Some(0), None));
+        let derived = build_image(&dir.join("m.xml"), &[dir.clone()], &[("pub".into(), dir.join("b.conf"))]);
+        assert!(derived.unwrap_err().contains("filled at boot from cfg without its keys"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

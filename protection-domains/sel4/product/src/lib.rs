@@ -19,7 +19,8 @@ const MAX_CONFIG: usize = 64 * 1024;
 pub enum ConfigProblem {
     /// system.xml maps no `config` region into this PD.
     NoRegion,
-    /// The region was not filled (its first byte is zero).
+    /// The region was not filled (its first byte is zero): no config module was given at boot,
+    /// or the root task rejected it (and said why).
     Empty,
     /// The file is not UTF-8.
     NotText,
@@ -31,7 +32,7 @@ impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoRegion => write!(f, "no memory region named {CONFIG_REGION:?} (system.xml)"),
-            Self::Empty => write!(f, "the config region is empty (build with --fill <region>=<file>)"),
+            Self::Empty => write!(f, "no config: the config region is empty (the root task's memory_region line above says why)"),
             Self::NotText => write!(f, "the config region does not hold UTF-8 text"),
             Self::Invalid(e) => write!(f, "config: {e}"),
         }

@@ -1,7 +1,8 @@
 //! The seL4 root task: the system initializer.
 //!
 //! At boot it prints the PCI inventory, decodes the system image that `sel4-sysinit` made from
-//! `system.xml` (linked in by build.rs), creates every PD (CSpace, VSpace, program, stack, IPC
+//! `system.xml` (linked in by build.rs), fills the regions that start with a boot module (the
+//! encryptor's config, given to the boot loader: see `boot_modules`) or a file, creates every PD (CSpace, VSpace, program, stack, IPC
 //! buffer, info page, regions, endpoint, bound notification, channel caps, IRQs, TCB) and starts
 //! them. It then serves the fault endpoint: a PD that faults or panics is reported by name, with
 //! the address and kind, and left blocked while the others run on.
@@ -11,9 +12,11 @@
 
 extern crate alloc;
 
+mod boot_modules;
 mod console;
 mod objects;
 mod pci;
+mod region_contents;
 mod rtc;
 mod system;
 
@@ -65,8 +68,10 @@ extern "C" fn root_main(bootinfo: *const BootInfo) -> ! {
         Ok(s) => s,
         Err(e) => console::fatal(format_args!("system image: {e}")),
     };
+    let mut modules = boot_modules::BootModules::find(bi, bootinfo as usize);
     let mut objects = objects::Objects::new(bi);
-    let running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, bi.arch_info, &pci);
+    let running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, &modules, bi.arch_info, &pci);
+    modules.clear();
     println!("system started: {} PDs; {} slots and {} KiB of untyped memory used", system.pds.len(), objects.slots_used(), objects.bytes_used() / 1024);
     system::serve_faults(&running, &system, &mut objects, bi.arch_info);
 }

@@ -160,7 +160,14 @@ fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8]) -> Word {
 }
 
 /// Creates every region and PD, wires the channels and starts the PDs.
-pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mhz: Word, pci: &[pci::Function]) -> Vec<RunningPd> {
+pub fn build_system(
+    objects: &mut Objects,
+    system: &System,
+    image: &[u8],
+    modules: &crate::boot_modules::BootModules,
+    tsc_mhz: Word,
+    pci: &[pci::Function],
+) -> Vec<RunningPd> {
     let fault_ep = FAULT_EP.get_or_create(objects);
     let boot_tsc = rdtsc();
     let boot_unix_ns = crate::rtc::unix_ns(init_cap::seL4_CapIOPort).unwrap_or_else(|| {
@@ -184,14 +191,14 @@ pub fn build_system(objects: &mut Objects, system: &System, image: &[u8], tsc_mh
                 .collect(),
         })
         .collect();
-    for (region, frames) in system.regions.iter().zip(&region_frames) {
-        let Some((offset, len)) = region.fill else { continue };
-        let bytes = &image[offset as usize..(offset + len) as usize];
+    let mut contents = crate::region_contents::initial_contents(system, image, modules);
+    for (bytes, frames) in contents.iter().zip(&region_frames) {
+        let Some(bytes) = bytes else { continue };
         for (chunk, &frame) in bytes.chunks(PAGE as usize).zip(frames) {
             fill_frame(objects, frame, |page| page[..chunk.len()].copy_from_slice(chunk));
         }
-        println!("memory_region {}: {len} bytes of initial contents", region.name);
     }
+    crate::region_contents::wipe(&mut contents);
     if let Some(index) = system.console_log {
         hand_over_console(objects, system, index as usize, &region_frames[index as usize]);
     }
