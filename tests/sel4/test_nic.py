@@ -43,8 +43,9 @@ PD_PACKAGES = "sel4-test-pds sel4-nic"
 SEND_UDP = r"""
 import socket, sys, time
 count, addr, pace = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "paced"
+size = int(sys.argv[4]) if len(sys.argv) > 4 else 64
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-payload = bytes(range(64))
+payload = bytes(i % 256 for i in range(size))
 sent = 0
 deadline = time.time() + 60
 for i in range(count):
@@ -133,14 +134,14 @@ class NicBoot:
         info = json.loads(self.lab.ip(self.ns, "-s", "-j", "link", "show", "dev", self.tap).stdout)[0]
         return info["stats64"]
 
-    def udp_run(self, count, paced=True, timeout=120):
+    def udp_run(self, count, paced=True, timeout=120, payload=64):
         """Sends `count` datagrams to port 9000 and the end marker; waits for the responder's
         burst to be sent. Returns (results, TAP transmit drops during the run, burst frames
         captured, seconds from the first to the last of them)."""
         capture = netlab.spawn_python(self.lab, self.ns, CAPTURE, self.tap, BURST, timeout, log_name="capture.log")
         netlab.wait_for_line(capture, r"listening", 10)
         dropped_before = self.tap_stats()["tx"]["dropped"]
-        sender = netlab.run_python(self.lab, self.ns, SEND_UDP, count, PD_ADDR, "paced" if paced else "fast",
+        sender = netlab.run_python(self.lab, self.ns, SEND_UDP, count, PD_ADDR, "paced" if paced else "fast", payload,
                                    timeout=timeout)
         assert f"sent {count}" in sender.stdout, sender.stdout
         dropped = self.tap_stats()["tx"]["dropped"] - dropped_before

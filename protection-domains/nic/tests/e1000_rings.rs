@@ -5,7 +5,6 @@
 //! descriptors are the ring slots' physical addresses, the stack PD sees each frame in the slot
 //! the NIC wrote, and a transmit slot stays out of the stack PD's hands until the NIC is done.
 
-#[allow(dead_code)]
 #[path = "../../../drivers/e1000/tests/model/mod.rs"]
 mod model;
 

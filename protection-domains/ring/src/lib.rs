@@ -129,7 +129,7 @@ impl Layout {
     /// The slot starting at byte `offset`, if that is the start of one.
     fn slot_of(self, offset: u32) -> Option<u32> {
         let slot = offset / SLOT_SIZE as u32;
-        (offset % SLOT_SIZE as u32 == 0 && slot < self.slots).then_some(slot)
+        (offset.is_multiple_of(SLOT_SIZE as u32) && slot < self.slots).then_some(slot)
     }
 }
 

@@ -465,7 +465,7 @@ fn two_threads_lend_slots_without_copies() {
             continue;
         };
         let b = if n + 1 < N { tx.reserve().unwrap() } else { None };
-        let mut fill = |r: &Reserved, n: u64| {
+        let fill = |r: &Reserved, n: u64| {
             let len = 8 + (n % 100) as usize;
             // SAFETY: the slot is reserved: this side's alone; test memory.
             unsafe {
