@@ -15,6 +15,18 @@
 //! duplicated free descriptor. A misbehaving peer yields a [`RingError`] that the
 //! PD counts; it can never cause out-of-bounds access or a panic.
 //!
+//! **Lending without copies** (for a NIC PD whose device DMAs straight into and
+//! out of the data regions, in the sDDF manner): [`Sender::reserve`] takes a free
+//! slot without filling it (the PD posts it to the NIC as a receive buffer) and
+//! [`Sender::commit`] later publishes it with the length the device wrote;
+//! [`Receiver::take`] takes the next active slot by reference (the PD hands it to
+//! the NIC to transmit) and [`Receiver::release`] hands it back once the device
+//! has read it. Only a PD that never looks at the bytes itself should lend this
+//! way: the producer can still rewrite a slot the consumer holds, so anything
+//! the consumer *decides* on must be copied out first ([`Receiver::recv`]).
+//! Both sides keep a bitmap of the slots they hold, so a slot is never lent
+//! twice, and a descriptor naming a held slot is refused like any forged one.
+//!
 //! Wake-ups follow the signal-flag protocol documented in [`queue`]: a busy
 //! pipeline makes no notifications at all.
 
@@ -47,6 +59,9 @@ pub enum RingError {
     Overflow,
     /// The regions do not fit the ring layout.
     BadLayout,
+    /// This side was asked to commit, release or unreserve a slot it does not hold
+    /// (a bug in the caller, e.g. a driver handing back a buffer it was not lent).
+    NotHeld,
 }
 
 impl fmt::Display for RingError {
@@ -57,6 +72,7 @@ impl fmt::Display for RingError {
             Self::BadFreeDescriptor => "free descriptor not on loan",
             Self::Overflow => "ring peer overflowed the queue",
             Self::BadLayout => "ring regions do not fit the layout",
+            Self::NotHeld => "ring slot not held by this side",
         })
     }
 }
@@ -106,9 +122,14 @@ impl Layout {
 
     /// Checks an active descriptor and returns its slot number.
     fn check(self, desc: Desc) -> Option<u32> {
-        let slot = desc.offset / SLOT_SIZE as u32;
-        let ok = desc.offset % SLOT_SIZE as u32 == 0 && slot < self.slots && desc.len as usize <= SLOT_SIZE;
-        ok.then_some(slot)
+        let slot = self.slot_of(desc.offset)?;
+        (desc.len as usize <= SLOT_SIZE).then_some(slot)
+    }
+
+    /// The slot starting at byte `offset`, if that is the start of one.
+    fn slot_of(self, offset: u32) -> Option<u32> {
+        let slot = offset / SLOT_SIZE as u32;
+        (offset.is_multiple_of(SLOT_SIZE as u32) && slot < self.slots).then_some(slot)
     }
 }
 
@@ -122,6 +143,31 @@ pub struct Sender {
     owned: SlotSet,
     /// Slots handed to the receiver and not yet given back.
     lent: SlotSet,
+    /// Slots taken by [`Sender::reserve`] and not yet committed or unreserved.
+    reserved: SlotSet,
+}
+
+/// A slot taken from the sender's free slots without being filled (see
+/// [`Sender::reserve`]): whoever fills it (a device, by DMA) names it by
+/// [`Reserved::offset`] when it is committed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Reserved {
+    offset: u32,
+    data: NonNull<u8>,
+}
+
+impl Reserved {
+    /// Byte offset of the slot in the data region (add the region's physical address
+    /// for a device).
+    pub fn offset(&self) -> u32 {
+        self.offset
+    }
+
+    /// The slot's first byte ([`SLOT_SIZE`] bytes, this side's until committed). A raw
+    /// pointer rather than a slice: a device may write the slot while it is reserved.
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.data.as_ptr()
+    }
 }
 
 /// A set of slot numbers (a bitmap over [`MAX_SLOTS`]).
@@ -147,6 +193,9 @@ impl SlotSet {
         self.0[w] &= !b;
         had
     }
+    fn contains(&self, slot: u32) -> bool {
+        self.0[slot as usize / 64] & 1 << (slot % 64) != 0
+    }
     fn first(&self) -> Option<u32> {
         self.0.iter().enumerate().find(|(_, w)| **w != 0).map(|(i, w)| i as u32 * 64 + w.trailing_zeros())
     }
@@ -168,6 +217,7 @@ impl Sender {
             free: unsafe { ConsumerQueue::new(f, layout.slots) },
             owned: SlotSet::first_n(layout.slots),
             lent: SlotSet::EMPTY,
+            reserved: SlotSet::EMPTY,
         })
     }
 
@@ -180,11 +230,10 @@ impl Sender {
         let returned = !self.free.is_empty()?;
         if returned && self.owned.first().is_none() {
             while let Some(desc) = self.free.dequeue()? {
-                let slot = desc.offset / SLOT_SIZE as u32;
-                if desc.offset % SLOT_SIZE as u32 != 0 || slot >= self.layout.slots || !self.lent.remove(slot) {
-                    return Err(RingError::BadFreeDescriptor);
+                match self.layout.slot_of(desc.offset) {
+                    Some(slot) if self.lent.remove(slot) => self.owned.insert(slot),
+                    _ => return Err(RingError::BadFreeDescriptor),
                 }
-                self.owned.insert(slot);
             }
         }
         let slot = self.owned.first();
@@ -218,6 +267,48 @@ impl Sender {
         let queued = self.active.enqueue(Desc { offset: slot * SLOT_SIZE as u32, len: len as u32 })?;
         debug_assert!(queued, "checked not full above and only we enqueue");
         Ok(queued)
+    }
+
+    /// Takes a free slot without filling it, for a device to fill by DMA; publish it
+    /// with [`Sender::commit`] or give it back with [`Sender::unreserve`]. `Ok(None)`
+    /// when no slot is free (the receiver is behind). A reserved slot counts as
+    /// taken: [`Sender::send`] never hands it out.
+    pub fn reserve(&mut self) -> Result<Option<Reserved>, RingError> {
+        let Some(slot) = self.take_slot()? else { return Ok(None) };
+        self.reserved.insert(slot);
+        let offset = slot * SLOT_SIZE as u32;
+        // SAFETY: slot < slots, so the slot lies inside the data region.
+        let data = unsafe { self.data.add(offset as usize) };
+        Ok(Some(Reserved { offset, data }))
+    }
+
+    /// Publishes the reserved slot at `offset` with `len` bytes (at most a slot) on
+    /// the active queue. `Ok(false)`: the active queue is full (only a peer that
+    /// corrupts its index can cause that); the slot stays reserved. `NotHeld`: no
+    /// slot is reserved at `offset`.
+    pub fn commit(&mut self, offset: u32, len: usize) -> Result<bool, RingError> {
+        let slot = self.reserved_slot(offset)?;
+        if len > SLOT_SIZE {
+            return Err(RingError::BadDescriptor);
+        }
+        if !self.active.enqueue(Desc { offset, len: len as u32 })? {
+            return Ok(false);
+        }
+        self.reserved.remove(slot);
+        self.lent.insert(slot);
+        Ok(true)
+    }
+
+    /// Gives the reserved slot at `offset` back to the free slots unpublished.
+    pub fn unreserve(&mut self, offset: u32) -> Result<(), RingError> {
+        let slot = self.reserved_slot(offset)?;
+        self.reserved.remove(slot);
+        self.owned.insert(slot);
+        Ok(())
+    }
+
+    fn reserved_slot(&self, offset: u32) -> Result<u32, RingError> {
+        self.layout.slot_of(offset).filter(|&s| self.reserved.contains(s)).ok_or(RingError::NotHeld)
     }
 
     /// Queues a copy of `bytes` (at most a slot).
@@ -278,6 +369,28 @@ pub struct Receiver {
     layout: Layout,
     active: ConsumerQueue,
     free: ProducerQueue,
+    /// Slots taken by [`Receiver::take`] and not yet released.
+    held: SlotSet,
+}
+
+/// An active slot taken without copying (see [`Receiver::take`]): checked to lie
+/// inside the data region; the producer's until [`Receiver::release`]d.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taken {
+    /// Byte offset of the slot in the data region (add the region's physical
+    /// address for a device).
+    pub offset: u32,
+    /// Bytes the producer said it wrote (at most [`SLOT_SIZE`]).
+    pub len: u32,
+    data: NonNull<u8>,
+}
+
+impl Taken {
+    /// The slot's first byte. A raw pointer: the producer can still write the slot,
+    /// so its bytes are only fit for a device to read, or to be copied out.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.data.as_ptr()
+    }
 }
 
 // SAFETY: the data pointer is into a region mapped for the life of the ring.
@@ -294,15 +407,51 @@ impl Receiver {
             // SAFETY: both queues lie inside ctl, which is 64-aligned and long enough.
             active: unsafe { ConsumerQueue::new(a, layout.slots) },
             free: unsafe { ProducerQueue::new(f, layout.slots) },
+            held: SlotSet::EMPTY,
         })
+    }
+
+    /// The next active descriptor, checked: inside the data region, at most a slot,
+    /// and not naming a slot this side still holds (the producer cannot lend one
+    /// slot twice).
+    fn next(&mut self) -> Result<Option<(u32, Desc)>, RingError> {
+        let Some(desc) = self.active.dequeue()? else { return Ok(None) };
+        match self.layout.check(desc) {
+            Some(slot) if !self.held.contains(slot) => Ok(Some((slot, desc))),
+            _ => Err(RingError::BadDescriptor),
+        }
+    }
+
+    /// Takes the next buffer without copying it; hand its slot back with
+    /// [`Receiver::release`]. `Ok(None)` when the ring is empty. A bad descriptor
+    /// is consumed and reported, so the next call moves on.
+    pub fn take(&mut self) -> Result<Option<Taken>, RingError> {
+        let Some((slot, desc)) = self.next()? else { return Ok(None) };
+        self.held.insert(slot);
+        // SAFETY: check() put the slot inside the data region.
+        let data = unsafe { self.data.add(desc.offset as usize) };
+        Ok(Some(Taken { offset: desc.offset, len: desc.len, data }))
+    }
+
+    /// Hands the slot at `offset`, taken with [`Receiver::take`], back to the sender
+    /// (in any order). `NotHeld`: this side holds no slot there.
+    pub fn release(&mut self, offset: u32) -> Result<(), RingError> {
+        let slot = self.layout.slot_of(offset).ok_or(RingError::NotHeld)?;
+        if !self.held.remove(slot) {
+            return Err(RingError::NotHeld);
+        }
+        if !self.free.enqueue(Desc { offset, len: 0 })? {
+            // More descriptors than slots: the peer lied; the slot is lost to it.
+            return Err(RingError::Overflow);
+        }
+        Ok(())
     }
 
     /// Copies the next buffer into `out` and hands its slot back. `Ok(None)` when
     /// the ring is empty. A bad descriptor is consumed and reported, so the next
     /// call moves on.
     pub fn recv(&mut self, out: &mut [u8; SLOT_SIZE]) -> Result<Option<usize>, RingError> {
-        let Some(desc) = self.active.dequeue()? else { return Ok(None) };
-        let Some(_slot) = self.layout.check(desc) else { return Err(RingError::BadDescriptor) };
+        let Some((_slot, desc)) = self.next()? else { return Ok(None) };
         let len = desc.len as usize;
         // SAFETY: check() put offset+len inside the data region. The producer owns
         // the bytes; a misbehaving producer rewriting them concurrently can only

@@ -303,3 +303,215 @@ use std::sync::Mutex;
 use std::thread::Thread;
 static UNPARK_CONSUMER: Mutex<Option<Thread>> = Mutex::new(None);
 static UNPARK_PRODUCER: Mutex<Option<Thread>> = Mutex::new(None);
+
+/// Reads `len` bytes at a slot pointer (test memory, not written meanwhile).
+fn bytes_at(p: *const u8, len: usize) -> Vec<u8> {
+    // SAFETY: the pointer is a slot of test memory; len <= SLOT_SIZE.
+    unsafe { std::slice::from_raw_parts(p, len) }.to_vec()
+}
+
+#[test]
+fn reserved_slots_are_filled_in_place_and_committed_in_any_order() {
+    let (mut tx, mut rx, data, _c) = pair(4);
+    let a = tx.reserve().unwrap().unwrap();
+    let b = tx.reserve().unwrap().unwrap();
+    assert_ne!(a.offset(), b.offset());
+    assert_eq!(a.offset() % SLOT_SIZE as u32, 0);
+    // The slot pointer is the data region's own memory: a device writes there, no copy.
+    assert_eq!(a.as_mut_ptr() as usize, data.region().base().as_ptr() as usize + a.offset() as usize);
+    // SAFETY: reserved slots are this side's; test memory.
+    unsafe {
+        a.as_mut_ptr().copy_from(b"first".as_ptr(), 5);
+        b.as_mut_ptr().copy_from(b"second".as_ptr(), 6);
+    }
+    assert!(tx.send(b"copied").unwrap(), "send uses a slot that is not reserved");
+    assert!(tx.commit(b.offset(), 6).unwrap(), "commit order is the caller's");
+    assert!(tx.commit(a.offset(), 5).unwrap());
+    let mut out = [0u8; SLOT_SIZE];
+    for want in [&b"copied"[..], b"second", b"first"] {
+        let n = rx.recv(&mut out).unwrap().unwrap();
+        assert_eq!(&out[..n], want);
+    }
+    assert_eq!(tx.commit(a.offset(), 5), Err(RingError::NotHeld), "committed twice");
+}
+
+#[test]
+fn reserved_slots_are_not_reused_until_they_come_back() {
+    let (mut tx, mut rx, _d, _c) = pair(4);
+    let held: Vec<Reserved> = (0..4).map(|_| tx.reserve().unwrap().unwrap()).collect();
+    assert_eq!(tx.reserve().unwrap(), None, "all four reserved");
+    assert!(!tx.send(b"x").unwrap());
+    assert!(!tx.has_room());
+    tx.unreserve(held[3].offset()).unwrap();
+    assert_eq!(tx.reserve().unwrap().map(|r| r.offset()), Some(held[3].offset()), "unreserved slot is free again");
+    for r in &held[..3] {
+        assert!(tx.commit(r.offset(), 1).unwrap());
+    }
+    let mut out = [0u8; SLOT_SIZE];
+    assert_eq!(rx.recv(&mut out).unwrap(), Some(1));
+    let again = tx.reserve().unwrap().unwrap();
+    assert_eq!(again.offset(), held[0].offset(), "the slot the receiver freed");
+}
+
+#[test]
+fn commit_and_unreserve_refuse_slots_not_reserved() {
+    let (mut tx, _rx, _d, _c) = pair(4);
+    let r = tx.reserve().unwrap().unwrap();
+    for bad in [r.offset() + 1, 4 * SLOT_SIZE as u32, u32::MAX, r.offset() + SLOT_SIZE as u32] {
+        assert_eq!(tx.commit(bad, 1), Err(RingError::NotHeld), "{bad:#x}");
+        assert_eq!(tx.unreserve(bad), Err(RingError::NotHeld), "{bad:#x}");
+    }
+    assert_eq!(tx.commit(r.offset(), SLOT_SIZE + 1), Err(RingError::BadDescriptor));
+    assert!(tx.commit(r.offset(), SLOT_SIZE).unwrap(), "still reserved after the refusals");
+    assert_eq!(tx.unreserve(r.offset()), Err(RingError::NotHeld), "a committed slot is lent, not reserved");
+}
+
+#[test]
+fn a_freed_slot_that_is_reserved_is_a_forgery() {
+    let (mut tx, mut rx, _d, ctl) = pair(4);
+    let mut out = [0u8; SLOT_SIZE];
+    let kept = tx.reserve().unwrap().unwrap();
+    for _ in 0..3 {
+        assert!(tx.send(b"x").unwrap());
+    }
+    for _ in 0..3 {
+        assert!(rx.recv(&mut out).unwrap().is_some());
+    }
+    // The receiver names the reserved slot in its second free entry.
+    let free_words = queue_bytes(4) / 4;
+    // SAFETY: test memory inside the control region.
+    unsafe { *ctl.words().add(free_words + 48 + 2) = kept.offset() };
+    assert_eq!(tx.reserve(), Err(RingError::BadFreeDescriptor));
+    assert!(tx.commit(kept.offset(), 3).unwrap(), "the reservation survived the forgery");
+}
+
+#[test]
+fn taken_slots_are_read_in_place_and_released_later() {
+    let (mut tx, mut rx, data, _c) = pair(4);
+    for f in [&b"one"[..], b"two", b"three"] {
+        assert!(tx.send(f).unwrap());
+    }
+    let t1 = rx.take().unwrap().unwrap();
+    let t2 = rx.take().unwrap().unwrap();
+    assert_eq!(t1.as_ptr() as usize, data.region().base().as_ptr() as usize + t1.offset as usize, "no copy");
+    assert_eq!(bytes_at(t1.as_ptr(), t1.len as usize), b"one");
+    assert_eq!(bytes_at(t2.as_ptr(), t2.len as usize), b"two");
+    // Held slots do not come back to the sender: one slot is left.
+    assert!(tx.send(b"four").unwrap());
+    assert!(!tx.send(b"five").unwrap());
+    // The copying API still works beside lending.
+    let mut out = [0u8; SLOT_SIZE];
+    assert_eq!(rx.recv(&mut out).unwrap(), Some(5));
+    assert_eq!(&out[..5], b"three");
+    rx.release(t1.offset).unwrap();
+    assert_eq!(rx.release(t1.offset), Err(RingError::NotHeld), "released twice");
+    assert_eq!(rx.release(t2.offset + 8), Err(RingError::NotHeld));
+    assert_eq!(rx.release(64 * SLOT_SIZE as u32), Err(RingError::NotHeld));
+    assert!(tx.send(b"five").unwrap(), "released slots are free again");
+    rx.release(t2.offset).unwrap();
+    assert!(tx.send(b"six").unwrap());
+}
+
+#[test]
+fn a_descriptor_naming_a_held_slot_is_refused() {
+    let (_tx, mut rx, _d, ctl) = pair(4);
+    forge_active(&ctl, 0, Desc { offset: SLOT_SIZE as u32, len: 10 }, 1);
+    let t = rx.take().unwrap().unwrap();
+    // The producer lends the same slot again while the receiver (a device) still reads it.
+    forge_active(&ctl, 1, Desc { offset: SLOT_SIZE as u32, len: 20 }, 2);
+    assert_eq!(rx.take(), Err(RingError::BadDescriptor));
+    forge_active(&ctl, 2, Desc { offset: SLOT_SIZE as u32, len: 20 }, 3);
+    let mut out = [0u8; SLOT_SIZE];
+    assert_eq!(rx.recv(&mut out), Err(RingError::BadDescriptor), "recv refuses it too");
+    // Out-of-bounds descriptors are refused by take as by recv.
+    forge_active(&ctl, 3, Desc { offset: 9 * SLOT_SIZE as u32, len: 1 }, 4);
+    assert_eq!(rx.take(), Err(RingError::BadDescriptor));
+    rx.release(t.offset).unwrap();
+    forge_active(&ctl, 0, Desc { offset: SLOT_SIZE as u32, len: 7 }, 5);
+    assert_eq!(rx.take().unwrap().map(|t| t.len), Some(7), "once released the slot may come again");
+}
+
+/// Two threads lend slots both ways: the producer fills reserved slots in place
+/// and commits each pair in the reverse of the order it reserved them; the consumer takes slots, holds up to
+/// 8 at once (as a NIC holds frames it is sending), checks them and releases them
+/// oldest first. Content and order are checked; a slot reused too early would
+/// show as corrupt content.
+#[test]
+fn two_threads_lend_slots_without_copies() {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    const N: u64 = 200_000;
+    let layout = Layout::new(32);
+    let data = Arc::new(Mem::new(layout.data_bytes()));
+    let ctl = Arc::new(Mem::new(layout.ctl_bytes()));
+    let (d2, c2) = (data.clone(), ctl.clone());
+    let consumer = thread::spawn(move || {
+        let mut rx = Receiver::new(d2.region(), c2.region()).unwrap();
+        let mut held = VecDeque::new();
+        let mut seen = Vec::with_capacity(N as usize);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while (seen.len() as u64) < N {
+            assert!(Instant::now() < deadline, "consumer stalled");
+            if held.len() < 8 {
+                if let Some(t) = rx.take().unwrap() {
+                    let b = bytes_at(t.as_ptr(), t.len as usize);
+                    let n = u64::from_le_bytes(b[..8].try_into().unwrap());
+                    assert_eq!(t.len as usize, 8 + (n % 100) as usize);
+                    assert!(b[8..].iter().all(|&x| x == n as u8), "slot {n} rewritten while held");
+                    held.push_back((t, n));
+                    continue;
+                }
+            }
+            if let Some((t, n)) = held.pop_front() {
+                // Still intact at release time: the producer did not reuse it early.
+                let b = bytes_at(t.as_ptr(), t.len as usize);
+                assert_eq!(u64::from_le_bytes(b[..8].try_into().unwrap()), n, "slot reused while held");
+                rx.release(t.offset).unwrap();
+                seen.push(n);
+            } else {
+                thread::yield_now();
+            }
+        }
+        seen
+    });
+    let mut tx = Sender::new(data.region(), ctl.region()).unwrap();
+    let mut n = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while n < N {
+        assert!(Instant::now() < deadline, "producer stalled");
+        let Some(a) = tx.reserve().unwrap() else {
+            thread::yield_now();
+            continue;
+        };
+        let b = if n + 1 < N { tx.reserve().unwrap() } else { None };
+        let fill = |r: &Reserved, n: u64| {
+            let len = 8 + (n % 100) as usize;
+            // SAFETY: the slot is reserved: this side's alone; test memory.
+            unsafe {
+                r.as_mut_ptr().copy_from(n.to_le_bytes().as_ptr(), 8);
+                r.as_mut_ptr().add(8).write_bytes(n as u8, len - 8);
+            }
+            len
+        };
+        match b {
+            Some(b) => {
+                // The slot reserved second carries the earlier frame and is committed first.
+                let lb = fill(&b, n);
+                let la = fill(&a, n + 1);
+                assert!(tx.commit(b.offset(), lb).unwrap());
+                assert!(tx.commit(a.offset(), la).unwrap());
+                n += 2;
+            }
+            None => {
+                let la = fill(&a, n);
+                assert!(tx.commit(a.offset(), la).unwrap());
+                n += 1;
+            }
+        }
+    }
+    let seen = consumer.join().unwrap();
+    assert!(seen.iter().enumerate().all(|(i, &n)| n == i as u64), "out of order or lost");
+}

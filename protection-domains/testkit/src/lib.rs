@@ -67,6 +67,25 @@ impl TestPd {
         }
     }
 
+    /// As [`TestPd::link`], over data regions the test provides (e.g. DMA memory with a
+    /// physical address, for a NIC PD that lends ring slots to its device); the control
+    /// regions are made here. Each data region must fit a ring layout.
+    pub fn link_over(&self, name: &str, tx_data: MemoryRegion, rx_data: MemoryRegion) -> FarEnd {
+        let slots = (tx_data.size() / SLOT_SIZE) as u32;
+        let layout = Layout::new(slots);
+        let (tx_ctl, rx_ctl) = (region(layout.ctl_bytes()), region(layout.ctl_bytes()));
+        let mut r = self.regions.lock().unwrap();
+        r.insert(format!("{name}_tx_data"), tx_data);
+        r.insert(format!("{name}_tx_ctl"), tx_ctl);
+        r.insert(format!("{name}_rx_data"), rx_data);
+        r.insert(format!("{name}_rx_ctl"), rx_ctl);
+        FarEnd {
+            rx: Receiver::new(tx_data, tx_ctl).unwrap(),
+            tx: Sender::new(rx_data, rx_ctl).unwrap(),
+            ctl: [tx_ctl, rx_ctl],
+        }
+    }
+
     /// Joins link `name` of this PD to link `peer_name` of PD `peer` with shared
     /// rings, as `system.xml` would: what one sends, the other receives.
     pub fn connect(&self, name: &str, peer: &TestPd, peer_name: &str, slots: u32) {

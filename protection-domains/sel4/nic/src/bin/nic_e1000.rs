@@ -6,14 +6,15 @@
 //! - the device with BAR 0 named `e1000_regs` (82540EM) or `e1000e_regs` (82574L): the name
 //!   says which part it is, since the PD never reads PCI configuration space;
 //! - a RAM region `nic_dma` of at least [`DMA_BYTES`] (no `phys_addr`: the root task reports
-//!   the physical address), for descriptor rings and frame buffers;
+//!   the physical address), for descriptor rings (and frame buffers, used only if a ring data
+//!   region had no physical address: then the PD copies);
 //! - the link "net" (channel 0) and the device's interrupt on channel 1.
 #![no_std]
 #![no_main]
 
 use nic_core::{Hal, Nic};
 use nic_e1000::{Config, E1000};
-use sel4_nic::{region, DmaLayout, FrameMover, Sel4Hal, NIC_IRQ};
+use sel4_nic::{print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, NIC_IRQ};
 
 /// Receive and transmit descriptors.
 const RX_DESCRIPTORS: usize = 256;
@@ -71,7 +72,8 @@ fn start() -> Result<FrameMover<Driver>, &'static str> {
         if link.up { "up" } else { "down" },
         link.speed_mbps
     );
-    FrameMover::new(nic, &dma, rekick, 0)
+    // Legacy descriptors take a frame where it lies: receive into and transmit from ring slots.
+    FrameMover::new(nic, &dma, MoverConfig { rekick, tx_headroom: 0, zero_copy: true, report: print_result })
 }
 
 sel4_pd_runtime::protection_domain!(init);

@@ -10,7 +10,7 @@
 
 use nic_core::Nic;
 use sel4_nic::virtio::{self, QemuVirtioConfig, VirtioNic, NET_HEADER_BYTES};
-use sel4_nic::{region, DmaLayout, FrameMover, NIC_IRQ};
+use sel4_nic::{print_result, region, DmaLayout, FrameMover, MoverConfig, NIC_IRQ};
 
 /// Receive and transmit frame buffers (as many as fit 0x110000 bytes).
 const RX_BUFFERS: usize = 256;
@@ -53,7 +53,11 @@ fn start() -> Result<FrameMover<VirtioNic>, &'static str> {
         mac[4],
         mac[5]
     );
-    FrameMover::new(nic, &dma, rekick, NET_HEADER_BYTES as u32)
+    // Copying both ways: virtio-drivers (VirtIONetRaw) wants the 12-byte virtio-net header in the
+    // same buffer as the frame, so a received frame does not start at a ring slot's start and a
+    // transmitted one would need its header written into the stack PD's read-only slot.
+    let config = MoverConfig { rekick, tx_headroom: NET_HEADER_BYTES as u32, zero_copy: false, report: print_result };
+    FrameMover::new(nic, &dma, config)
 }
 
 sel4_pd_runtime::protection_domain!(init);
