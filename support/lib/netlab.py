@@ -387,6 +387,9 @@ class QemuEncryptor:
         self.black_tap = f"{lab.prefix}{site}k"
         red_mac, black_mac = SEL4_MACS[site]
         nics = [("e1000", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
+        # A QMP socket lets a benchmark pause the guest (its virtual clock stops with it).
+        self.qmp_path = os.path.join(lab.tmp, f"enc_{site}.qmp")
+        extra = [*extra, "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         started = time.time()
         # QEMU creates the TAP devices (in the encryptor's namespace).
         self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu, boot), f"enc_{site}.console")
@@ -406,6 +409,33 @@ class QemuEncryptor:
             bad = re.search(f".*({stoppers}).*", text)
             if bad:
                 raise RuntimeError(f"enc_{self.site}: {bad.group(0)}")
+
+    def qmp(self, command):
+        """Runs one QMP command without arguments (e.g. "stop", "cont") and returns its result."""
+        import json
+        import socket
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(self.qmp_path)
+            f = sock.makefile("rw")
+            json.loads(f.readline())  # the greeting
+            for cmd in ("qmp_capabilities", command):
+                f.write(json.dumps({"execute": cmd}) + "\n")
+                f.flush()
+                while True:  # asynchronous events may come before the answer
+                    reply = json.loads(f.readline())
+                    if "error" in reply:
+                        raise RuntimeError(f"enc_{self.site}: QMP {cmd}: {reply['error']}")
+                    if "return" in reply:
+                        break
+        return reply["return"]
+
+    def pause(self):
+        """Stops the guest's CPU (it then costs the host nothing) until resume()."""
+        self.qmp("stop")
+
+    def resume(self):
+        self.qmp("cont")
 
     def console(self):
         with open(self.proc.log_path) as f:
