@@ -366,17 +366,19 @@ def sel4_build(out_dir=None, system_xml=None):
 SEL4_CPU = "qemu64,+pdpe1gb,+rdrand"
 
 
-def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_in=None):
+def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_in=None, boot=None):
     """QEMU booting an seL4 image (-kernel/-initrd) with `nics`: (model, netdev id, TAP, MAC),
     and `config` (a file) as the second boot module, the encryptor's config. The serial console
     is QEMU's stdio; its input comes from the FIFO `console_in` (operator commands), or from
-    nothing."""
-    modules = [os.path.join(image_dir, "roottask")] + ([config] if config else [])
-    if any("," in m for m in modules):
-        raise ValueError(f"QEMU separates -initrd modules by commas: {modules}")
+    nothing. `boot` replaces the -kernel/-initrd arguments (the Linux guest's kernel, initrd and
+    command line); everything else is the same for both guests."""
+    if boot is None:
+        modules = [os.path.join(image_dir, "roottask")] + ([config] if config else [])
+        if any("," in m for m in modules):
+            raise ValueError(f"QEMU separates -initrd modules by commas: {modules}")
+        boot = ["-kernel", os.path.join(image_dir, "kernel32.elf"), "-initrd", ",".join(modules)]
     cmd = ["qemu-system-x86_64", "-machine", "pc", "-cpu", cpu, "-m", "512",
-           "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot",
-           "-kernel", os.path.join(image_dir, "kernel32.elf"), "-initrd", ",".join(modules)]
+           "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot", *boot]
     for model, netdev, tap, mac in nics:
         cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no",
                 "-device", f"{model},netdev={netdev},mac={mac}"]
@@ -395,18 +397,21 @@ class QemuEncryptor:
     boot (the image is the same for every encryptor)."""
 
     def __init__(self, lab, site, image_dir, red_ns, black_ns, black_bridge, ready_timeout=120, extra=(),
-                 cpu=SEL4_CPU, ready_lines=SEL4_READY, config=None):
+                 cpu=SEL4_CPU, ready_lines=SEL4_READY, config=None, boot=None):
         self.lab, self.site = lab, site
         self.ns = lab.ns(f"enc_{site}")
         self.red_tap = f"{lab.prefix}{site}r"
         self.black_tap = f"{lab.prefix}{site}k"
         red_mac, black_mac = SEL4_MACS[site]
         nics = [("e1000", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
+        # A QMP socket lets a benchmark pause the guest (its virtual clock stops with it).
+        self.qmp_path = os.path.join(lab.tmp, f"enc_{site}.qmp")
+        extra = [*extra, "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         started = time.time()
         self.console_in = os.path.join(lab.tmp, f"enc_{site}.console-in")
         os.mkfifo(self.console_in, 0o600)
         # QEMU creates the TAP devices (in the encryptor's namespace).
-        self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu, config, self.console_in),
+        self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot),
                               f"enc_{site}.console")
         self.wait_ready(ready_lines, ready_timeout)
         self.boot_to_ready_s = time.time() - started
@@ -424,6 +429,33 @@ class QemuEncryptor:
             bad = re.search(f".*({stoppers}).*", text)
             if bad:
                 raise RuntimeError(f"enc_{self.site}: {bad.group(0)}")
+
+    def qmp(self, command):
+        """Runs one QMP command without arguments (e.g. "stop", "cont") and returns its result."""
+        import json
+        import socket
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(self.qmp_path)
+            f = sock.makefile("rw")
+            json.loads(f.readline())  # the greeting
+            for cmd in ("qmp_capabilities", command):
+                f.write(json.dumps({"execute": cmd}) + "\n")
+                f.flush()
+                while True:  # asynchronous events may come before the answer
+                    reply = json.loads(f.readline())
+                    if "error" in reply:
+                        raise RuntimeError(f"enc_{self.site}: QMP {cmd}: {reply['error']}")
+                    if "return" in reply:
+                        break
+        return reply["return"]
+
+    def pause(self):
+        """Stops the guest's CPU (it then costs the host nothing) until resume()."""
+        self.qmp("stop")
+
+    def resume(self):
+        self.qmp("cont")
 
     def console(self):
         with open(self.proc.log_path) as f:
@@ -474,6 +506,82 @@ def sel4_topology(lab, configs=None, build=True):
     lab.ip(wan, "link", "set", "br0", "up")
     enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=sel4_config(cfg_a, "a", lab.tmp))
     enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=sel4_config(cfg_b, "b", lab.tmp))
+    setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
+    setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
+    return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,
+            "boot_to_ready_s": max(enc_a.boot_to_ready_s, enc_b.boot_to_ready_s)}
+
+
+# ---- Linux guests with kernel WireGuard in QEMU (the baseline) ------------------------------
+
+LINUX_GUEST_BUILD = os.path.join(ROOT, "support", "linux-guest", "build")
+LINUX_READY = ("linux-guest: ready",)
+
+
+def read_encryptor_config(path):
+    """{section: [(key, value)]} of an encryptor config file (gen-demo-configs' format)."""
+    sections, cur = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                cur = sections.setdefault(line[1:-1], [])
+            elif "=" in line and cur is not None:
+                k, v = line.split("=", 1)
+                cur.append((k.strip(), v.strip()))
+    return sections
+
+
+def linux_guest_initrd(config, site, guest_dir, out_dir):
+    """The Linux guest's initrd for one encryptor: the cached image of support/linux-guest/build
+    with a second archive appended that holds this run's keys and addresses, taken from the
+    encryptor's config file (so both pairs get the same keys' kind, peers and addressing).
+    The file holds a private key: mode 0600 in the lab's directory."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from initramfs import Cpio
+    sec = read_encryptor_config(config)
+    enc = dict(sec["Encryptor"])
+    wg = "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in sec[name]) for name in ("Interface", "Peer"))
+    peer_nets = " ".join(a.strip() for a in dict(sec["Peer"])["AllowedIPs"].split(","))
+    red_addrs = " ".join(a.strip() for a in enc["RedAddress"].split(","))
+    red_mac, black_mac = SEL4_MACS[site]
+    env = (f"RED_MAC={red_mac}\nBLACK_MAC={black_mac}\nRED_ADDRS='{red_addrs}'\n"
+           f"BLACK_ADDR={enc['BlackAddress']}\nPEER_NETS='{peer_nets}'\n")
+    c = Cpio()
+    c.file("etc/encryptor.env", env.encode())
+    c.file("etc/wg0.conf", wg.encode(), 0o600)
+    path = os.path.join(out_dir, f"linux-enc_{site}.initrd")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f, open(os.path.join(guest_dir, "initrd.gz"), "rb") as base:
+        f.write(base.read())
+        f.write(c.gzipped())
+    return path
+
+
+def linux_guest_build():
+    """Builds (or finds cached) the Linux guest; returns its directory."""
+    return run([LINUX_GUEST_BUILD]).stdout.strip().splitlines()[-1]
+
+
+def linux_topology(lab, configs=None, guest_dir=None):
+    """pc_a — [QEMU Linux enc_a] — wan — [QEMU Linux enc_b] — pc_b: sel4_topology with each
+    encryptor a Linux guest running kernel WireGuard (support/linux-guest) on the same QEMU
+    command line (machine, CPU model, memory, NIC models and MACs, TAPs), and the same PC
+    set-up. Returns the same dict as sel4_topology."""
+    cfg_a, cfg_b = configs or make_configs(lab)
+    guest_dir = guest_dir or linux_guest_build()
+    boots = {}
+    for site, cfg in (("a", cfg_a), ("b", cfg_b)):
+        initrd = linux_guest_initrd(cfg, site, guest_dir, lab.tmp)
+        boots[site] = ["-kernel", os.path.join(guest_dir, "vmlinuz"), "-initrd", initrd,
+                       "-append", "console=ttyS0 panic=-1 quiet"]
+    pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
+    lab.ip(wan, "link", "add", "br0", "type", "bridge")
+    lab.ip(wan, "link", "set", "br0", "up")
+    enc_a = QemuEncryptor(lab, "a", None, pc_a, wan, "br0", ready_lines=LINUX_READY, boot=boots["a"])
+    enc_b = QemuEncryptor(lab, "b", None, pc_b, wan, "br0", ready_lines=LINUX_READY, boot=boots["b"])
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,

@@ -1,4 +1,5 @@
-"""The benchmark harness works and its output is well formed (quick mode).
+"""The benchmark harness works and its output is well formed (quick mode), the QEMU rows
+included (our seL4 pair and the Linux kernel-WireGuard pair, one short run each).
 Nothing here asserts anything about speed."""
 
 import json
@@ -17,7 +18,10 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
     for key in ("host_tcp_mbps_ours", "host_tcp_mbps_wireguard_go", "host_tcp_ratio_ours_vs_wireguard_go",
                 "host_udp_mbps_ours", "host_tcp_cpu_s_per_gb_ours", "instructions_per_packet_seal",
                 "instructions_per_packet_crypto", "instructions_per_packet_pipeline",
-                "cost_ratio_crypto_vs_seal", "cost_ratio_pipeline_vs_seal"):
+                "cost_ratio_crypto_vs_seal", "cost_ratio_pipeline_vs_seal",
+                "qemu_tcp_mbps_sel4", "qemu_tcp_mbps_linux", "qemu_tcp_ratio_sel4_vs_linux",
+                "qemu_ping_ms_sel4", "qemu_ping_ms_linux", "qemu_tcp_cpu_s_per_gb_sel4",
+                "qemu_tcp_cpu_s_per_gb_linux", "qemu_boot_to_ready_s_sel4", "qemu_boot_to_ready_s_linux"):
         assert key in results, f"missing RESULT {key}"
         float(results[key])
     # Each path costs at least the seal it contains: a harness that measured
@@ -25,8 +29,17 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
     assert float(results["cost_ratio_crypto_vs_seal"]) > 1.0
     assert float(results["cost_ratio_pipeline_vs_seal"]) > float(results["cost_ratio_crypto_vs_seal"])
     assert float(results["host_tcp_mbps_ours"]) > 0, "no traffic went through our pair"
+    # Traffic went through both QEMU pairs, and the ratio is the ratio of the two medians.
+    sel4, linux = float(results["qemu_tcp_mbps_sel4"]), float(results["qemu_tcp_mbps_linux"])
+    assert sel4 > 0 and linux > 0, "no traffic through a QEMU pair"
+    assert abs(float(results["qemu_tcp_ratio_sel4_vs_linux"]) - sel4 / linux) < 0.01
+    assert float(results["qemu_ping_ms_sel4"]) > 0 and float(results["qemu_ping_ms_linux"]) > 0
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["quick"] is True and "ours" in data["host"] and "seal" in data["cost"]
-    for svg in ("throughput.svg", "cost.svg"):
+    for name in ("sel4", "linux"):
+        runs = data["qemu"][name]["tcp"]["runs"]
+        assert len(runs) == data["reps"] and all(r and r["bytes"] > 0 for r in runs), data["qemu"][name]
+    assert "| sel4 |" in p.stdout and "| linux |" in p.stdout, "the QEMU table is printed"
+    for svg in ("throughput.svg", "cost.svg", "qemu.svg"):
         assert (tmp_path / svg).read_text().startswith("<svg")
     assert "| ours |" in p.stdout, "the table is printed"
