@@ -408,7 +408,9 @@ def black_datagrams(enc_a_public):
     # Forged data messages: random receiver index and counter.
     d += [("forged_data", le32(4) + le32(rand_len(256, 65535) << 8 | rand_len(0, 255)) + os.urandom(8)
            + os.urandom(rand_len(16, 1400))) for _ in range(150)]
-    d += [("forged_data_peer0", le32(4) + le32(rand_len(0, 255)) + os.urandom(8) + os.urandom(rand_len(16, 200)))
+    # Receiver indices 0-255: the first peer's sessions, back when the index was the peer number
+    # (it is random now, so these name no peer, or by a 1 in 2^24 chance a real session).
+    d += [("forged_data_low_index", le32(4) + le32(rand_len(0, 255)) + os.urandom(8) + os.urandom(rand_len(16, 200)))
           for _ in range(50)]
     # Correct lengths, garbage content: MAC1 does not verify.
     d += [("bad_mac", le32(1) + os.urandom(144)) for _ in range(50)]
@@ -478,7 +480,7 @@ CRYPTO_DROPS = {
     "random": ["drop_invalid_packet"],
     "truncated": ["drop_invalid_packet"],
     "forged_data": ["drop_bad_index"],
-    "forged_data_peer0": ["drop_bad_index", "drop_no_session", "drop_bad_aead", "drop_bad_counter", "drop_replay"],
+    "forged_data_low_index": ["drop_bad_index", "drop_no_session", "drop_bad_aead", "drop_bad_counter", "drop_replay"],
     "bad_mac": ["drop_invalid_mac"],
     "bad_init": ["drop_bad_aead", "drop_unknown_peer", "drop_stale_timestamp", "drop_other_error"],
     "cookie": ["drop_bad_index", "drop_invalid_packet", "drop_wrong_state", "drop_bad_aead", "drop_other_error",

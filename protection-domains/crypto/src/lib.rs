@@ -195,6 +195,12 @@ pub struct Crypto {
     public_key: PublicKey,
     limiter: Arc<RateLimiter>,
     peers: Vec<Peer>,
+    /// (receiver index tag, peer index), sorted by tag: the peer a handshake response, cookie
+    /// reply or data message is for. The tag is the top 24 bits of the 32-bit receiver index
+    /// (boringtun numbers each peer's sessions in the low 8 bits); it is random per peer and
+    /// per start, as WireGuard asks, so the wire does not reveal a peer's position in the
+    /// config or the order peers were added.
+    index_tags: Vec<(u32, usize)>,
     /// (prefix, peer index), longest prefix first: cryptokey routing table.
     routes: Vec<(Prefix, usize)>,
     /// The message being handled, copied out of the ring (no TOCTOU).
@@ -218,16 +224,19 @@ impl Crypto {
         let limiter = Arc::new(RateLimiter::new(&public_key, HANDSHAKE_RATE_LIMIT));
         let mut peers: Vec<Peer> = Vec::new();
         let mut routes = Vec::new();
+        let mut index_tags: Vec<(u32, usize)> = Vec::new();
         for (i, p) in config.peers.into_iter().enumerate() {
             if peers.iter().any(|q| q.public_key == p.public_key) {
                 return Err(InitError::DuplicatePeer);
             }
+            let tag = random_index_tag(&index_tags)?;
+            index_tags.push((tag, i));
             let tunn = Tunn::new(
                 private_key.clone(),
                 PublicKey::from(p.public_key),
                 p.preshared_key,
                 p.persistent_keepalive,
-                i as u32,
+                tag,
                 Some(limiter.clone()),
             );
             routes.extend(p.allowed_ips.iter().map(|a| (a.network(), i)));
@@ -239,7 +248,9 @@ impl Crypto {
             });
         }
         routes.sort_by(|a, b| b.0.len.cmp(&a.0.len));
+        index_tags.sort_unstable();
         Ok(Self {
+            index_tags,
             red,
             black,
             private_key,
@@ -267,6 +278,15 @@ impl Crypto {
                 PeerStatus { public_key: p.public_key, endpoint: p.endpoint, latest_handshake: hs, tx_bytes: tx, rx_bytes: rx }
             })
             .collect()
+    }
+
+    /// The peer whose sessions carry `receiver_index`, or `usize::MAX` (counted as a bad index).
+    fn peer_of_index(&self, receiver_index: u32) -> usize {
+        let tag = receiver_index >> 8;
+        match self.index_tags.binary_search_by_key(&tag, |&(t, _)| t) {
+            Ok(k) => self.index_tags[k].1,
+            Err(_) => usize::MAX,
+        }
     }
 
     fn route(&self, dst: IpAddr) -> Option<usize> {
@@ -431,9 +451,9 @@ impl Crypto {
                     }
                 }
             }
-            Ok(Packet::HandshakeResponse(p)) => (p.receiver_idx >> 8) as usize,
-            Ok(Packet::PacketCookieReply(p)) => (p.receiver_idx >> 8) as usize,
-            Ok(Packet::PacketData(p)) => (p.receiver_idx >> 8) as usize,
+            Ok(Packet::HandshakeResponse(p)) => self.peer_of_index(p.receiver_idx),
+            Ok(Packet::PacketCookieReply(p)) => self.peer_of_index(p.receiver_idx),
+            Ok(Packet::PacketData(p)) => self.peer_of_index(p.receiver_idx),
         };
         if peer_index >= self.peers.len() {
             self.counters.drop_bad_index += 1;
@@ -556,6 +576,22 @@ fn holds_ip_header(packet: &[u8]) -> bool {
         Some(6) => packet.len() >= 40,
         _ => false,
     }
+}
+
+/// A random 24-bit receiver index tag that no peer in `taken` has.
+fn random_index_tag(taken: &[(u32, usize)]) -> Result<u32, InitError> {
+    // With 2^24 tags, a collision is rare; a bounded number of draws keeps start-up finite.
+    for _ in 0..64 {
+        let mut bytes = [0u8; 4];
+        if !pd_api::fill_random(&mut bytes) {
+            return Err(InitError::NoRandomness);
+        }
+        let tag = u32::from_le_bytes(bytes) >> 8;
+        if !taken.iter().any(|&(t, _)| t == tag) {
+            return Ok(tag);
+        }
+    }
+    Err(InitError::NoRandomness)
 }
 
 impl Handler for Crypto {

@@ -372,3 +372,49 @@ fn status_shows_each_peer_like_wg_show_and_no_secret() {
         assert!(a.status().iter().chain(after.iter()).all(|l| !l.contains(&text)));
     }
 }
+
+/// The sender index of a handshake initiation (bytes 4..8), which is the initiator's receiver
+/// index for the session.
+fn sender_index(init: &[u8]) -> u32 {
+    u32::from_le_bytes(init[4..8].try_into().unwrap())
+}
+
+#[test]
+fn receiver_indices_are_random_per_start_not_the_peer_number() {
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (mut a, _b) = pair();
+        a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"go"));
+        a.run(RED);
+        let sent = a.sent();
+        assert_eq!(sent[0].1[0], 1, "a handshake initiation");
+        seen.push(sender_index(&sent[0].1) >> 8);
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    // Four starts of the same configuration: four different tags (a repeat has odds 6 in 2^24).
+    assert_eq!(seen.len(), 4, "{seen:?}");
+}
+
+#[test]
+fn forged_data_for_a_live_session_is_dropped_by_the_aead_and_the_tunnel_lives() {
+    let (mut a, mut b) = pair();
+    let data = establish(&mut a, &mut b);
+    // The real receiver index of B's session, taken from A's data message; garbage after it.
+    let mut forged = data.clone();
+    forged[16..].iter_mut().for_each(|x| *x ^= 0xa5);
+    forged[8..16].copy_from_slice(&1000u64.to_le_bytes());
+    b.receive(a.addr, &forged);
+    assert!(b.red.drain().is_empty());
+    assert_eq!(b.counter("drop_bad_aead"), 1);
+    assert_eq!(b.counter("drop_bad_index"), 0);
+    // The index with its tag changed names no peer.
+    let mut wrong = data.clone();
+    wrong[7] ^= 0x80;
+    b.receive(a.addr, &wrong);
+    assert_eq!(b.counter("drop_bad_index"), 1);
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"alive"));
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain().len(), 1);
+}
