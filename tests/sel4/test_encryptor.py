@@ -173,6 +173,37 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
     assert alive, f"net_red stopped answering after net_black faulted\n{console[-3000:]}"
 
 
+def test_when_the_serial_pd_dies_the_root_task_takes_com1_back_and_loses_no_line():
+    """The serial PD is given no I/O ports for COM1 (a system.xml variant), so it panics at start.
+    The root task reports the fault, prints what the console log still held, and prints every
+    later line itself: all PDs' ready lines reach the console, and the system runs on."""
+    with open(netlab.SYSTEM_XML) as f:
+        xml = f.read()
+    ioport = '<ioport id="0" base="0x3f8" size="8" />'
+    assert xml.count(ioport) == 1
+    with netlab.Lab("s4c") as lab:
+        broken = os.path.join(lab.tmp, "system-serial-dies.xml")
+        with open(broken, "w") as f:
+            f.write(xml.replace(ioport, ""))
+        cfg_a, _ = netlab.make_configs(lab)
+        image = netlab.sel4_build(os.path.join(lab.tmp, "sel4-serial-dies"), system_xml=broken)
+        pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
+        lab.ip(wan, "link", "add", "br0", "type", "bridge")
+        lab.ip(wan, "link", "set", "br0", "up")
+        enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0",
+                                   ready_lines=("FAULT pd=serial", "crypto: crypto ready", "net_red: net_red ready",
+                                                "net_black: net_black ready"),
+                                   config=netlab.sel4_config(cfg_a, "a", lab.tmp))
+        netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
+        alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        console = enc.stop()
+    assert re.search(r"^FAULT pd=serial kind=panic", console, re.M), console[-3000:]
+    assert "serial: PANIC:" in console and "no I/O ports for COM1" in console, console[-3000:]
+    assert "COM1 is back with the root task" in console, console[-3000:]
+    assert "console log dropped" not in console and "lines were dropped" not in console
+    assert alive, f"net_red stopped answering after the serial PD died\n{console[-3000:]}"
+
+
 def test_a_config_module_with_a_broken_key_line_stops_crypto_only_and_names_the_line():
     """enc_a's config with a PresharedKey that is not a key: crypto refuses to start and names
     the line; the stack PDs get the file without that line (no keys), so net_red starts and

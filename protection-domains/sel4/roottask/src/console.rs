@@ -161,6 +161,7 @@ pub fn reader_faulted(pd: usize) {
     if let Some(Some(s)) = taken {
         DOORBELL.store(0, Ordering::Relaxed);
         flush(s);
+        line(format_args!("root: console: the serial PD stopped; COM1 is back with the root task (no operator console)"));
     }
 }
 

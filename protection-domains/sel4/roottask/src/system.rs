@@ -562,7 +562,6 @@ fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, bad
         return;
     };
     faulted[index] = true;
-    console::reader_faulted(index);
     let mr = sel4_abi::get_mr;
     match msg.label() {
         l if l == fault_label::VMFault => {
@@ -588,4 +587,6 @@ fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, bad
         l if l == layout::PANIC_LABEL => out!("FAULT pd={} kind=panic", pd.name),
         l => out!("FAULT pd={} kind=unknown label={l}", pd.name),
     }
+    // If the PD was the serial console, the fault line and all later ones go to COM1 directly.
+    console::reader_faulted(index);
 }
