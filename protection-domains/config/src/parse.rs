@@ -22,6 +22,14 @@ fn err(line: usize, key: &str, kind: ErrorKind) -> ConfigError {
 
 /// A value as echoed in an error: at most 64 characters.
 fn shown(v: &str) -> String {
+    // Never echo what could be key material put in the wrong place, or text that a terminal
+    // would not show as written.
+    if v.chars().any(|c| c.is_control()) {
+        return String::from("(not shown: it holds control characters)");
+    }
+    if v.split(|c: char| c.is_whitespace() || c == ',').any(|t| decode_key(t).is_some()) {
+        return String::from("(not shown: it holds a key)");
+    }
     match v.char_indices().nth(64) {
         Some((i, _)) => {
             let mut s = String::from(&v[..i]);

@@ -1447,3 +1447,25 @@ fn without_keys_keeps_the_line_number_of_an_error() {
     assert_eq!(original.line, broken + 1);
     assert_eq!(public.line, original.line);
 }
+
+#[test]
+fn without_keys_blanks_lines_that_hide_a_second_line() {
+    // A lone CR or a NUL inside a line: one line for the parser, two for a terminal.
+    for sep in ["\r", "\0", "\x0c", "\x0b"] {
+        let text = format!("[Interface]\nListenPort = 51820{sep}PrivateKey = {PRIV}\nAddress = 10.0.0.1/24\n");
+        let public = without_keys(&text);
+        assert!(!public.contains(&PRIV[..12]), "{sep:?}: {public:?}");
+        assert_eq!(public.lines().count(), text.lines().count(), "{sep:?}");
+    }
+}
+
+#[test]
+fn errors_never_echo_a_key_or_control_characters() {
+    let key_in_wrong_place = format!("[Interface]\nPrivateKey = {PRIV}\nListenPort = {PSK}\n");
+    let e = Config::parse(&key_in_wrong_place).unwrap_err();
+    assert!(!format!("{e}").contains(&PSK[..12]), "{e}");
+    let hidden = format!("[Interface]\nPrivateKey = {PRIV}\nListenPort = 1\rPrivateKey = {PSK}\n");
+    let e = Config::parse(&hidden).unwrap_err();
+    let shown = format!("{e}");
+    assert!(!shown.contains(&PSK[..12]) && !shown.contains('\r'), "{shown:?}");
+}
