@@ -198,8 +198,9 @@ pub struct Crypto {
     /// (receiver index tag, peer index), sorted by tag: the peer a handshake response, cookie
     /// reply or data message is for. The tag is the top 24 bits of the 32-bit receiver index
     /// (boringtun numbers each peer's sessions in the low 8 bits); it is random per peer and
-    /// per start, as WireGuard asks, so the wire does not reveal a peer's position in the
-    /// config or the order peers were added.
+    /// per start, so the wire does not reveal a peer's position in the config or the order
+    /// peers were added. WireGuard asks for a random index per session: here the sessions of
+    /// one peer share the tag until a restart, so they can be linked to each other.
     index_tags: Vec<(u32, usize)>,
     /// (prefix, peer index), longest prefix first: cryptokey routing table.
     routes: Vec<(Prefix, usize)>,

@@ -123,6 +123,8 @@ pd_api::counters! {
         drop_tx_empty,
         /// Frames from the stack PD dropped: longer than the NIC sends (1518 bytes).
         drop_tx_oversize,
+        /// Frames from the stack PD dropped: the driver refused them after reporting room.
+        drop_tx_refused,
         /// Frames dropped: received frame longer than a ring slot (cannot happen with 2 KiB
         /// receive buffers; counted rather than trusted).
         drop_rx_oversize,
@@ -461,9 +463,10 @@ impl<N: Nic> FrameMover<N> {
         };
         if count > 0 {
             let queued = self.nic.tx_submit(&batch[..count]);
-            // tx_room() was checked, so everything fits; anything refused is counted and freed.
+            // tx_room() was checked, so everything fits; anything refused is dropped, counted and
+            // its slot handed back.
             for b in &batch[queued..count] {
-                self.counters.tx_nic_full += 1;
+                self.counters.drop_tx_refused += 1;
                 match &mut self.tx {
                     Path::ZeroCopy { .. } => {
                         let _ = self.link.rx.release(b.offset);

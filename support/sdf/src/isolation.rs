@@ -13,10 +13,12 @@
 //!
 //! Neutral PDs (timer, serial) may have channels to anyone but may not share
 //! memory with both sides (they could relay between them), with one exception: an
-//! *observer* that maps every region it shares with other PDs read-only and has no
-//! channel to a red or black PD. Information only flows into it, so it cannot carry
-//! anything from one side to the other; the serial PD reads the PDs' status pages
-//! this way for the operator console.
+//! *observer* that maps every region it shares with other PDs read-only, has channels
+//! to neutral PDs only (and makes no protected calls on them), and owns no PCI device
+//! or device memory. Data only flows into it, and it has no network to send it to, so
+//! it cannot carry anything from one side to the other; the serial PD reads the PDs'
+//! status pages this way for the operator console (its only way out is the operator's
+//! serial line).
 
 use crate::{Domain, System};
 use std::collections::BTreeSet;
@@ -110,22 +112,32 @@ pub fn check(sys: &System) -> Report {
         if sides.contains(&Domain::Red) && sides.contains(&Domain::Black) {
             let shared = |mr: &str| sys.protection_domains.iter().any(|o| o.name != pd.name && o.maps.iter().any(|om| om.mr == mr));
             let writable: Vec<_> = pd.maps.iter().filter(|m| m.perms.write && shared(&m.mr)).map(|m| m.mr.as_str()).collect();
-            let side_channels: Vec<_> = sys
-                .channels
-                .iter()
-                .filter_map(|c| {
-                    let [a, b] = &c.ends;
-                    let other = if a.pd == pd.name { b } else if b.pd == pd.name { a } else { return None };
-                    matches!(domain(&other.pd), Domain::Red | Domain::Black).then(|| other.pd.as_str())
-                })
-                .collect();
-            if !writable.is_empty() || !side_channels.is_empty() {
+            let mut side_channels = Vec::new();
+            let mut calls = Vec::new();
+            for c in &sys.channels {
+                let [a, b] = &c.ends;
+                let (mine, other) = if a.pd == pd.name { (a, b) } else if b.pd == pd.name { (b, a) } else { continue };
+                if domain(&other.pd) != Domain::Neutral {
+                    side_channels.push(other.pd.as_str());
+                } else if mine.pp {
+                    calls.push(other.pd.as_str());
+                }
+            }
+            let devices = !pd.pci_devices.is_empty()
+                || pd.maps.iter().any(|m| sys.memory_regions.iter().any(|r| r.name == m.mr && r.phys_addr.is_some()));
+            if !writable.is_empty() || !side_channels.is_empty() || !calls.is_empty() || devices {
                 let mut why = Vec::new();
                 if !writable.is_empty() {
                     why.push(format!("it maps {} writable", writable.join(",")));
                 }
                 if !side_channels.is_empty() {
                     why.push(format!("it has channels to {}", side_channels.join(",")));
+                }
+                if !calls.is_empty() {
+                    why.push(format!("it makes protected calls to {}", calls.join(",")));
+                }
+                if devices {
+                    why.push("it owns a device".to_string());
                 }
                 r.violations.push(format!(
                     "neutral PD {} shares memory with both red and black PDs and is not a read-only observer ({})",

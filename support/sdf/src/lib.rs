@@ -349,7 +349,9 @@ impl System {
         if let Some(log) = consoles.first() {
             let readers: Vec<_> = self.protection_domains.iter().filter(|pd| pd.maps.iter().any(|m| m.mr == log.name)).collect();
             match readers.as_slice() {
-                [pd] if self.channels.iter().flat_map(|c| &c.ends).any(|e| e.pd == pd.name && e.id == CONSOLE_LOG_CHANNEL) => {
+                [pd] if self.channels.iter().flat_map(|c| &c.ends).any(|e| e.pd == pd.name && e.id == CONSOLE_LOG_CHANNEL)
+                    || pd.irqs.iter().any(|i| i.id == CONSOLE_LOG_CHANNEL) =>
+                {
                     return Err(err(*root, format!("console log {}: {} uses channel id {CONSOLE_LOG_CHANNEL}, which the root task rings it on", log.name, pd.name)))
                 }
                 [pd] if pd.maps.iter().any(|m| m.mr == log.name && m.perms.write) => {}

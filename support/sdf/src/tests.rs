@@ -50,6 +50,9 @@ fn broken_descriptions_are_rejected_with_names() {
     let rung = REAL.replace(r#"<end pd="serial" id="0" />"#, r#"<end pd="serial" id="62" />"#);
     assert_ne!(rung, REAL);
     reject(&rung, "channel id 62");
+    let irq62 = REAL.replace(r#"<irq pin="4" id="10" trigger="edge" />"#, r#"<irq pin="4" id="62" trigger="edge" />"#);
+    assert_ne!(irq62, REAL);
+    reject(&irq62, "channel id 62");
     reject("<system><memory_region name=\"m\" size=\"100\"/></system>", "4 KiB");
     reject("<system><memory_region name=\"m\" size=\"0x1000\"/><memory_region name=\"m\" size=\"0x1000\"/></system>", "defined twice");
     reject("<system><protection_domain name=\"a\"/></system>", "program_image");
@@ -149,6 +152,10 @@ mod isolation_check {
         // A channel to a black PD.
         let xml = REAL.replace("</system>", "<channel><end pd=\"serial\" id=\"5\" /><end pd=\"net_black\" id=\"9\" /></channel></system>");
         rejected(&xml, &["neutral PD serial", "channels to net_black"]);
+        // A channel to crypto (which reaches both sides), and a NIC of its own.
+        let xml = REAL.replace("</system>", "<channel><end pd=\"serial\" id=\"5\" /><end pd=\"crypto\" id=\"9\" /></channel></system>");
+        rejected(&xml, &["neutral PD serial", "channels to crypto"]);
+        rejected(&with_map("serial", r#"<pci_device id="8086:10fb" index="0" />"#), &["neutral PD serial", "owns a device"]);
     }
 
     #[test]

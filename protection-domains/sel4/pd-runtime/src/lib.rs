@@ -332,8 +332,10 @@ pub const STATUS_PERIOD_NS: u64 = 200_000_000;
 impl StatusPublisher {
     fn find() -> Option<Self> {
         let region = PLATFORM.memory_region("status")?;
-        // SAFETY: the root task mapped the region for the PD's life, page-aligned; system.xml
-        // maps it writable only here (the serial PD maps it read-only).
+        // SAFETY: the root task mapped the region for the PD's life, page-aligned. The serial
+        // PD maps it read-only (the isolation check requires that of an observer); if
+        // system.xml gave a second PD write access, that PD could only garble the text, which
+        // the reader treats as untrusted and bounds-checks.
         match unsafe { pd_console::status::StatusWriter::new(region.base(), region.size()) } {
             Ok(writer) => Some(Self { writer, next_ns: 0 }),
             Err(e) => {

@@ -75,6 +75,17 @@ pub fn line(args: core::fmt::Arguments<'_>) {
     emit(Source::Root, l.as_bytes());
 }
 
+/// Prints one line straight to COM1, never through the console log: for the idle watcher, a
+/// second root-task thread at the lowest priority. If it took the log's lock it could be
+/// preempted holding it, and the fault-serving thread would then find the lock taken. It prints
+/// only when every PD, the serial PD included, is blocked.
+pub fn line_direct(args: core::fmt::Arguments<'_>) {
+    let mut l = LineBuffer::new();
+    let _ = l.write_fmt(args);
+    write_bytes(l.as_bytes());
+    write_bytes(b"\n");
+}
+
 /// The console log once the UART is handed over.
 struct LogSink {
     writer: LogWriter,
@@ -84,9 +95,9 @@ struct LogSink {
     reader_pd: usize,
 }
 
-/// The sink, used by the fault-serving thread and (rarely) the idle watcher: a try-lock, because
-/// a thread that finds it taken must not spin against a lower-priority holder; it writes the
-/// UART directly instead.
+/// The sink, used only by the fault-serving thread (the idle watcher prints with
+/// [`line_direct`]). The lock is a try-lock all the same: a thread that found it taken must not
+/// spin against a lower-priority holder; it would write the UART directly instead.
 struct SinkCell {
     busy: AtomicBool,
     sink: UnsafeCell<Option<LogSink>>,

@@ -77,6 +77,8 @@ fn primary(region: &sel4_system_spec::MemoryRegion, image: &[u8], modules: &Boot
         None
     } else if bytes.len() as u64 > region.size {
         println!("memory_region {name}: {what} is larger than the region ({} bytes): left empty", region.size);
+        // It may hold keys: wipe the copy before its memory goes back to the heap.
+        wipe(&mut [Some(bytes)]);
         None
     } else {
         println!("memory_region {name}: {} bytes from {what}", bytes.len());

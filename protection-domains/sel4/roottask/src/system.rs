@@ -489,7 +489,7 @@ extern "C" fn idle_watcher() -> ! {
         }
         last = now;
         if now.wrapping_sub(idle_since) >= settle {
-            out!("SYSTEM idle: every PD is blocked");
+            console::line_direct(format_args!("SYSTEM idle: every PD is blocked"));
             let _ = sel4_abi::ioport_out32(init_cap::seL4_CapIOPort, DEBUG_EXIT_PORT, 0);
             // Not under QEMU: the watcher's work is done.
             loop {

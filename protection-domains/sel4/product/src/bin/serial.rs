@@ -173,7 +173,7 @@ impl Serial {
             self.c.input_bytes += 1;
             match b {
                 b'\r' | b'\n' => {
-                    self.out.extend(*b"\r\n");
+                    self.echo(b"\r\n");
                     if !self.input.is_empty() {
                         let line = core::mem::take(&mut self.input);
                         self.command(&line);
@@ -182,16 +182,24 @@ impl Serial {
                 // Backspace and DEL erase one character.
                 0x08 | 0x7f => {
                     if self.input.pop().is_some() {
-                        self.out.extend(*b"\x08 \x08");
+                        self.echo(b"\x08 \x08");
                     }
                 }
                 0x20..=0x7e if self.input.len() < INPUT_LIMIT => {
                     self.input.push(b);
-                    self.out.push_back(b);
+                    self.echo(&[b]);
                 }
                 0x20..=0x7e => self.c.input_overflows += 1,
                 _ => {}
             }
+        }
+    }
+
+    /// Echoes typed input, within the same bound as all output (a stalled line must not make
+    /// the queue grow without end while input keeps coming).
+    fn echo(&mut self, bytes: &[u8]) {
+        if self.out.len() + bytes.len() <= OUT_LIMIT {
+            self.out.extend(bytes.iter().copied());
         }
     }
 
