@@ -160,6 +160,9 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
         status = enc.command("status", r"^pd timer .*\n")
         help_text = enc.command("help", r"^  help ")
         unknown = enc.command("reboot now", r"unknown command")
+        crypto_only = enc.command("counters crypto", r"^\d+ counters of crypto")
+        no_such = enc.command("counters nobody", r"^no PD")
+        drops = enc.command("drops", r"^\d+ drop counters above zero")
         console = enc.stop()
     # The console reports the crashed PD, the others running.
     assert re.search(r"^pd net_black FAULTED \(vm-fault\)", status, re.M), status
@@ -167,6 +170,15 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
         assert re.search(rf"^pd {pd} running", status, re.M), status
     assert "status" in help_text and "counters" in help_text, help_text
     assert 'unknown command "reboot now"' in unknown, unknown
+    # `counters PD` gives that PD's counters only; `drops` only drop counters above zero.
+    rows = re.findall(r"^(\w+) (\w+) (\d+)\r?$", crypto_only, re.M)
+    assert rows and {pd for pd, _, _ in rows} == {"crypto"}, crypto_only
+    assert any(name == "handshakes_completed" for _, name, _ in rows), crypto_only
+    assert re.search(r"^(\d+) counters of crypto", crypto_only, re.M).group(1) == str(len(rows)), crypto_only
+    assert 'no PD "nobody"' in no_such, no_such
+    drop_rows = re.findall(r"^(\w+) (\w+) (\d+)\r?$", drops, re.M)
+    assert all(("drop" in name) and int(v) > 0 for _, name, v in drop_rows), drops
+    assert re.search(r"^(\d+) drop counters above zero", drops, re.M).group(1) == str(len(drop_rows)), drops
     faults = re.findall(r"FAULT pd=(\S+)", console)
     assert faults == ["net_black"], console[-3000:]
     assert "net_black: net_black ready" not in console

@@ -211,10 +211,14 @@ impl Serial {
                 self.say(format_args!("commands:"));
                 self.say(format_args!("  status    each PD's state; per peer: endpoint, latest handshake, transfer"));
                 self.say(format_args!("  counters  each PD's counters: packets, drops by reason (<pd> <counter> <value>)"));
+                self.say(format_args!("  counters PD   one PD's counters (a name from status, or serial)"));
+                self.say(format_args!("  drops     every drop counter that is not zero"));
                 self.say(format_args!("  help      this list"));
             }
             "status" => self.status(),
             "counters" => self.counters(),
+            "drops" => self.drops(),
+            other if other.starts_with("counters ") => self.counters_of(other["counters ".len()..].trim()),
             other => {
                 self.c.unknown_commands += 1;
                 let shown: String = other.chars().take(32).collect();
@@ -223,8 +227,8 @@ impl Serial {
         }
     }
 
-    /// Runs `each` over the lines of PD `i`'s latest snapshot; the snapshot's age in ms, or why
-    /// there is none.
+    /// Copies PD `i`'s latest snapshot into `buf`: its length and age in ms, or why there is
+    /// none.
     fn snapshot(&self, i: usize, buf: &mut [u8]) -> Result<(usize, u64), StatusError> {
         let s = self.pages[i].reader.read(buf)?;
         let age_ms = pd_api::now_ns().saturating_sub(s.published_ns) / 1_000_000;
@@ -257,24 +261,68 @@ impl Serial {
         }
     }
 
-    fn counters(&mut self) {
+    /// Every PD's `(pd, counter, value)`, the serial PD's own last; a PD without a readable
+    /// snapshot gives `(pd, why, None)`.
+    fn all_counters(&self) -> Vec<(String, String, Option<u64>)> {
         let mut buf = alloc::vec![0u8; 4096];
+        let mut all = Vec::new();
         for i in 0..self.pages.len() {
-            let pd = self.pages[i].pd.clone();
+            let pd = &self.pages[i].pd;
             match self.snapshot(i, &mut buf) {
                 Ok((len, _)) => {
                     let text = core::str::from_utf8(&buf[..len]).unwrap_or("");
                     for line in text.lines().filter_map(|l| l.strip_prefix("counter ")) {
-                        self.say(format_args!("{pd} {line}"));
+                        let (name, value) = line.split_once(' ').unwrap_or((line, ""));
+                        all.push((pd.clone(), String::from(name), value.parse().ok()));
                     }
                 }
-                Err(e) => self.say(format_args!("{pd} (no counters: {e})")),
+                Err(e) => all.push((pd.clone(), alloc::format!("(no counters: {e})"), None)),
             }
         }
         let log_dropped = self.log.as_ref().map_or(0, |l| l.dropped());
-        self.say(format_args!("serial console_log_dropped {log_dropped}"));
-        let own = self.c.clone();
-        own.report(&mut |name, value| self.say(format_args!("serial {name} {value}")));
+        all.push((String::from("serial"), String::from("console_log_dropped"), Some(log_dropped)));
+        self.c.report(&mut |name, value| all.push((String::from("serial"), String::from(name), Some(value))));
+        all
+    }
+
+    /// `counters PD`: one PD's counters, then how many there were.
+    fn counters_of(&mut self, pd: &str) {
+        let mine: Vec<_> = self.all_counters().into_iter().filter(|(p, _, _)| p == pd).collect();
+        if mine.is_empty() {
+            let names: Vec<_> = self.pages.iter().map(|p| p.pd.as_str()).collect();
+            let shown: String = pd.chars().take(32).collect();
+            self.say(format_args!("no PD {shown:?} (PDs: {}, serial)", names.join(", ")));
+            return;
+        }
+        for (p, name, value) in &mine {
+            match value {
+                Some(v) => self.say(format_args!("{p} {name} {v}")),
+                None => self.say(format_args!("{p} {name}")),
+            }
+        }
+        self.say(format_args!("{} counters of {pd}", mine.len()));
+    }
+
+    /// `drops`: the drop counters that are not zero, then how many there were.
+    fn drops(&mut self) {
+        let nonzero: Vec<_> = self
+            .all_counters()
+            .into_iter()
+            .filter(|(_, name, v)| (name.starts_with("drop_") || name.ends_with("_dropped")) && v.is_some_and(|v| v > 0))
+            .collect();
+        for (p, name, v) in &nonzero {
+            self.say(format_args!("{p} {name} {}", v.unwrap_or(0)));
+        }
+        self.say(format_args!("{} drop counters above zero", nonzero.len()));
+    }
+
+    fn counters(&mut self) {
+        for (pd, name, value) in self.all_counters() {
+            match value {
+                Some(v) => self.say(format_args!("{pd} {name} {v}")),
+                None => self.say(format_args!("{pd} {name}")),
+            }
+        }
     }
 
     /// Fills the transmit FIFO from the output queue and asks for the transmit-empty interrupt
