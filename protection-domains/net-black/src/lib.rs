@@ -115,8 +115,8 @@ impl NetBlack {
     }
 
     /// Whether every ring a frame from the network may go to has room (backpressure).
-    fn nic_outputs_ready(&mut self) -> bool {
-        self.nic.tx.ready() && self.crypto.tx.ready() && self.bypass.as_ref().is_none_or(|b| b.tx.ready())
+    fn nic_outputs_ready(&self) -> bool {
+        pd_netstack::nic_outputs_ready(&self.nic, &self.crypto, self.bypass.as_ref())
     }
 
     fn drain_nic(&mut self, now: u64) -> Result<(), RingError> {
@@ -265,9 +265,6 @@ impl NetBlack {
         Ok(())
     }
 
-    fn links(&mut self) -> impl Iterator<Item = &mut Link> {
-        [Some(&mut self.nic), Some(&mut self.crypto), self.bypass.as_mut()].into_iter().flatten()
-    }
 }
 
 fn ip_header_len(ip: IpAddr) -> usize {
@@ -330,15 +327,7 @@ impl Handler for NetBlack {
                     result = r;
                 }
             }
-            for link in self.links() {
-                link.signal_peer();
-            }
-            // Input left behind a full output waits for that output's free signal.
-            let nic_waiting = self.nic.arm();
-            let crypto_waiting = self.crypto.arm();
-            let bypass_waiting = self.bypass.as_mut().is_some_and(|b| b.arm());
-            let more = (nic_waiting && self.nic_outputs_ready())
-                || ((crypto_waiting || bypass_waiting) && self.nic.tx.ready());
+            let more = pd_netstack::settle(&mut self.nic, &mut self.crypto, self.bypass.as_mut());
             if !more || result.is_err() {
                 return result;
             }

@@ -118,6 +118,29 @@ impl StackLinks {
     }
 }
 
+/// Whether every link a frame from the NIC may go out on has room (asking for a free signal on
+/// those that do not): a stack PD reads its NIC input only then (backpressure).
+pub fn nic_outputs_ready(nic: &Link, crypto: &Link, bypass: Option<&Link>) -> bool {
+    nic.tx.ready() && crypto.tx.ready() && bypass.is_none_or(|b| b.tx.ready())
+}
+
+/// The end of one pass of a stack PD's `notified` loop: signals every peer that asked, arms
+/// every input, and says whether input is waiting that can be handled now (the caller drains
+/// again), or the PD may sleep. Input left behind a full output waits for that output's free
+/// signal.
+pub fn settle(nic: &mut Link, crypto: &mut Link, mut bypass: Option<&mut Link>) -> bool {
+    nic.signal_peer();
+    crypto.signal_peer();
+    if let Some(b) = bypass.as_deref_mut() {
+        b.signal_peer();
+    }
+    let nic_waiting = nic.arm();
+    let crypto_waiting = crypto.arm();
+    let bypass_waiting = bypass.as_deref_mut().is_some_and(|b| b.arm());
+    (nic_waiting && nic_outputs_ready(nic, crypto, bypass.as_deref()))
+        || ((crypto_waiting || bypass_waiting) && nic.tx.ready())
+}
+
 /// What became of a received frame.
 #[derive(Debug)]
 pub enum Received {
