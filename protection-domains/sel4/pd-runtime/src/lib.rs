@@ -140,6 +140,11 @@ impl Platform for Sel4Platform {
     }
 }
 
+/// The channels this PD may notify (its channel ends in system.xml), as a set.
+pub fn notify_channels() -> ChannelSet {
+    ChannelSet::from_badge(info().notify_channels)
+}
+
 /// Every region mapped into this PD under a name (`setvar_vaddr`), in system.xml's order: for a
 /// PD that finds its regions by a name pattern (the serial PD's `status:<pd>` pages).
 pub fn regions() -> impl Iterator<Item = (&'static str, MemoryRegion)> {

@@ -1,6 +1,7 @@
 //! The timer PD: the PC's interval timer (PIT, ports 0x40–0x43, ISA IRQ 0 = IOAPIC pin 2, edge)
 //! interrupts every 50 ms; every 100 ms of TSC time it notifies its subscribers (crypto's
-//! WireGuard timers, the stacks' neighbour ageing, the serial console) on channels 0 to 3. Monotonic time
+//! WireGuard timers, the stacks' neighbour ageing, the serial console): every PD it has a
+//! channel to in system.xml, as the host runtime's timer does. Monotonic time
 //! itself comes from every PD's own TSC clock (the PD runtime).
 #![no_std]
 #![no_main]
@@ -10,8 +11,6 @@ use sel4_pd_runtime::IoPort;
 
 /// The PIT's interrupt (system.xml `<irq pin="2" id="10" trigger="edge"/>`).
 const PIT_IRQ: Channel = Channel::new(10);
-/// The PDs that get a tick: system.xml's channels 0 to 3 of this PD.
-const SUBSCRIBERS: [Channel; 4] = [Channel::new(0), Channel::new(1), Channel::new(2), Channel::new(3)];
 /// Time between ticks.
 const TICK_NS: u64 = 100_000_000;
 const PIT_CHANNEL0: u16 = 0x40;
@@ -33,7 +32,7 @@ impl Handler for Timer {
         }
         let now = pd_api::now_ns();
         if now >= self.next_tick_ns {
-            for s in SUBSCRIBERS {
+            for s in sel4_pd_runtime::notify_channels().iter() {
                 s.notify();
             }
             self.ticks += 1;
