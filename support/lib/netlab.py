@@ -407,17 +407,34 @@ class QemuEncryptor:
         # A QMP socket lets a benchmark pause the guest (its virtual clock stops with it).
         self.qmp_path = os.path.join(lab.tmp, f"enc_{site}.qmp")
         extra = [*extra, "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
-        started = time.time()
         self.console_in = os.path.join(lab.tmp, f"enc_{site}.console-in")
         os.mkfifo(self.console_in, 0o600)
-        # QEMU creates the TAP devices (in the encryptor's namespace).
-        self.proc = lab.spawn(self.ns, qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot),
-                              f"enc_{site}.console")
-        self.wait_ready(ready_lines, ready_timeout)
+        self.command_line = qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot)
+        self.red_ns, self.black_ns, self.black_bridge = red_ns, black_ns, black_bridge
+        self.ready_lines, self.ready_timeout = ready_lines, ready_timeout
+        self.boots = 0
+        self._boot()
+
+    def _boot(self):
+        """Starts QEMU (which creates the TAP devices in the encryptor's namespace), waits for the
+        ready lines, then moves the TAPs to the PC's and the WAN's namespaces."""
+        started = time.time()
+        self.boots += 1
+        log = f"enc_{self.site}.console" + ("" if self.boots == 1 else f".{self.boots}")
+        self.proc = self.lab.spawn(self.ns, self.command_line, log)
+        self.wait_ready(self.ready_lines, self.ready_timeout)
         self.boot_to_ready_s = time.time() - started
-        lab.ip(self.ns, "link", "set", self.red_tap, "netns", red_ns)
-        lab.ip(self.ns, "link", "set", self.black_tap, "netns", black_ns)
-        lab.ip(black_ns, "link", "set", self.black_tap, "master", black_bridge, "up")
+        self.lab.ip(self.ns, "link", "set", self.red_tap, "netns", self.red_ns)
+        self.lab.ip(self.ns, "link", "set", self.black_tap, "netns", self.black_ns)
+        self.lab.ip(self.black_ns, "link", "set", self.black_tap, "master", self.black_bridge, "up")
+
+    def reboot(self):
+        """Powers the encryptor off and boots the same image and config again (its TAP devices
+        go with QEMU and come back new: the caller sets the PC's side up again). Returns the
+        console text of the boot that ended."""
+        text = self.stop()
+        self._boot()
+        return text
 
     def wait_ready(self, lines, timeout):
         """Waits for each of `lines` on the console; fails early on a fatal root-task error, and
@@ -482,7 +499,8 @@ class QemuEncryptor:
         raise TimeoutError(f"enc_{self.site}: no console output matching {until!r} within {timeout}s after {line!r}:\n{self.console()[start:]}")
 
     def counters(self):
-        """The `counters` command's table: {(pd, counter): value}."""
+        """The `counters` command's table: {(pd, counter): value}. PDs republish their counters
+        every 200 ms, so a count is up to that old."""
         text = self.command("counters", r"^serial unknown_commands \d+")
         return {(m.group(1), m.group(2)): int(m.group(3)) for m in re.finditer(r"^(\w+) (\w+) (\d+)\r?$", text, re.M)}
 

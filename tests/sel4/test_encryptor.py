@@ -21,6 +21,7 @@ Needs root (namespaces, TAP devices), qemu-system-x86_64, wireguard-go and wg.
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,30 @@ def sel4_interop_topology(lab, tag):
         return host_interop.interop_topology(lab, tag)
     finally:
         netlab.HostEncryptor = real
+
+
+def test_a_rebooted_encryptor_handshakes_again_because_its_clock_kept_going():
+    """WireGuard rejects an initiation whose TAI64N timestamp is not newer than the last one it
+    accepted from that peer. enc_a takes it from the CMOS wall clock; booted with no clock, it
+    would restart from the same small time and enc_b would refuse it as stale until enc_b's
+    own state expired. So: handshake, reboot enc_a, and the tunnel must come back at once,
+    with a new handshake that enc_b accepted and no stale timestamp counted."""
+    with netlab.Lab("s4w") as lab:
+        t = netlab.sel4_topology(lab)
+        pc_a, pc_b = t["pc_a"], t["pc_b"]
+        assert netlab.ping_until(lab, pc_a, SITES["b"]["pc"], seconds=60), t["enc_a"].console()[-3000:]
+        before = t["enc_b"].counters()
+        first_boot = t["enc_a"].reboot()
+        netlab.setup_pc(lab, pc_a, t["enc_a"].red_tap, "a", "b")
+        back = netlab.ping_until(lab, pc_a, SITES["b"]["pc"], seconds=30)
+        time.sleep(0.5)  # status pages are republished every 200 ms
+        after = t["enc_b"].counters()
+        second_boot = t["enc_a"].console()
+    assert "wall clock at boot" in first_boot and "handshake #" in first_boot, first_boot[-3000:]
+    assert back, f"no tunnel after enc_a rebooted\n{second_boot[-3000:]}"
+    answered = after[("crypto", "handshakes_answered")] - before[("crypto", "handshakes_answered")]
+    stale = after[("crypto", "drop_stale_timestamp")] - before[("crypto", "drop_stale_timestamp")]
+    assert answered >= 1 and stale == 0, f"enc_b answered {answered} new initiations, refused {stale} as stale"
 
 
 def test_a_sel4_encryptor_interoperates_with_wireguard_go():
