@@ -294,11 +294,8 @@ impl Serial {
             self.say(format_args!("no PD {shown:?} (PDs: {}, serial)", names.join(", ")));
             return;
         }
-        for (p, name, value) in &mine {
-            match value {
-                Some(v) => self.say(format_args!("{p} {name} {v}")),
-                None => self.say(format_args!("{p} {name}")),
-            }
+        for row in &mine {
+            self.say_counter(row);
         }
         self.say(format_args!("{} counters of {pd}", mine.len()));
     }
@@ -310,18 +307,23 @@ impl Serial {
             .into_iter()
             .filter(|(_, name, v)| (name.starts_with("drop_") || name.ends_with("_dropped")) && v.is_some_and(|v| v > 0))
             .collect();
-        for (p, name, v) in &nonzero {
-            self.say(format_args!("{p} {name} {}", v.unwrap_or(0)));
+        for row in &nonzero {
+            self.say_counter(row);
         }
         self.say(format_args!("{} drop counters above zero", nonzero.len()));
     }
 
     fn counters(&mut self) {
-        for (pd, name, value) in self.all_counters() {
-            match value {
-                Some(v) => self.say(format_args!("{pd} {name} {v}")),
-                None => self.say(format_args!("{pd} {name}")),
-            }
+        for row in &self.all_counters() {
+            self.say_counter(row);
+        }
+    }
+
+    /// One `<pd> <counter> <value>` line (or `<pd> (no counters: why)`).
+    fn say_counter(&mut self, (pd, name, value): &(String, String, Option<u64>)) {
+        match value {
+            Some(v) => self.say(format_args!("{pd} {name} {v}")),
+            None => self.say(format_args!("{pd} {name}")),
         }
     }
 
