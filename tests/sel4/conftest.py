@@ -38,3 +38,9 @@ def boot(built_system):
     return run_qemu(["-kernel", str(built_system / "kernel32.elf"),
                      "-initrd", str(built_system / "roottask"),
                      "-device", "e1000", "-device", "e1000e"])
+
+
+@pytest.fixture(scope="session")
+def built_handover_irq_system(built_system):
+    """The build of tests/sel4/system-irq-handover.xml."""
+    return build(ROOT / "tests/sel4/system-irq-handover.xml", ROOT / "build/sel4/system-irq-handover")

@@ -229,6 +229,12 @@ pub trait Handler {
 
     /// Called with every channel that was notified since the last call (and every
     /// interrupt delivered on an IRQ channel). The PD drains its rings here.
+    ///
+    /// Right after `init`, the platform calls it once with all of the PD's IRQ
+    /// channels, whether or not they fired: an interrupt raised before the PD ran
+    /// may have been consumed before anyone listened (an edge, or an MSI), so a
+    /// driver polls its device once after arming it. An IRQ channel in `channels`
+    /// therefore means "look at the device", not "it interrupted".
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
         let _ = channels;
         Ok(())

@@ -297,6 +297,13 @@ pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
     pd_api::set_platform(&PLATFORM_REF);
     let mut handler = init();
     let mut status = StatusPublisher::find();
+    // Poll every device once now that it is armed (Handler::notified says why).
+    if info().irq_channels != 0 {
+        let irqs = ChannelSet::from_badge(info().irq_channels);
+        if let Err(e) = handler.notified(irqs) {
+            pd_api::log!("notified({:#x}) failed: {e}", irqs.badge());
+        }
+    }
     let mut reply: Option<sel4_abi::MessageInfo> = None;
     loop {
         if let Some(s) = status.as_mut() {

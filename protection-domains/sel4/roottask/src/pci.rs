@@ -105,10 +105,15 @@ pub fn print_inventory(ioport: CPtr) -> Vec<Function> {
     found
 }
 
-/// Switches on memory decoding and bus mastering (DMA) of a function given to a driver PD.
-pub fn enable(ioport: CPtr, f: &Function) {
+/// Command register: Interrupt Disable (the INTx line stays deasserted while set).
+const COMMAND_INTX_DISABLE: u32 = 1 << 10;
+
+/// Switches on memory decoding and bus mastering (DMA) of a function given to a driver PD, with
+/// its INTx line disabled or enabled (`intx`). MSI leaves INTx disabled (see [`program_msi`]).
+pub fn enable(ioport: CPtr, f: &Function, intx: bool) {
     let c = Config { ioport };
     let command = c.read32(f.bus, f.dev, f.func, 0x04) & 0xffff;
+    let command = if intx { command & !COMMAND_INTX_DISABLE } else { command | COMMAND_INTX_DISABLE };
     // Writing zeros to the status half leaves its write-one-to-clear bits alone.
     c.write32(f.bus, f.dev, f.func, 0x04, command | 0x6);
 }
@@ -135,7 +140,7 @@ pub fn program_msi(ioport: CPtr, f: &Function, vector: u8) -> Result<(), &'stati
     // Enable with one message (multiple-message enable = 0).
     c.write32(b, d, fu, cap, (header & 0xffff) | ((control & !0x70) | 1) << 16);
     let command = c.read32(b, d, fu, 0x04) & 0xffff;
-    c.write32(b, d, fu, 0x04, command | 1 << 10);
+    c.write32(b, d, fu, 0x04, command | COMMAND_INTX_DISABLE);
     Ok(())
 }
 

@@ -322,7 +322,9 @@ pub fn build_system(
                     objs.info.region_count += 1;
                 }
             }
-            pci::enable(init_cap::seL4_CapIOPort, f);
+            // The function keeps its INTx line quiet (command register's Interrupt Disable)
+            // until its handler is bound: firmware may have left it interrupting.
+            pci::enable(init_cap::seL4_CapIOPort, f, false);
             if let (Some(id), true) = (device.irq_id, device.msi) {
                 wire_msi(objects, &pd.name, objs, f, id);
             } else if let Some(id) = device.irq_id {
@@ -332,6 +334,7 @@ pub fn build_system(
                 // PCI INTx is level-triggered; on QEMU and PC firmware the line register is the
                 // IOAPIC pin, active high as the IOAPIC sees it.
                 wire_ioapic(objects, &pd.name, objs, f.irq_line as u32, true, false, id);
+                pci::enable(init_cap::seL4_CapIOPort, f, true);
             }
             println!("PD {}: PCI {:02x}:{:02x}.{} {:04x}:{:04x} mapped", pd.name, f.bus, f.dev, f.func, f.vendor, f.device);
         }
@@ -423,11 +426,20 @@ fn wire_msi(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Func
 
 /// Delivers an issued IRQ handler's interrupts to the PD's notification on channel `id`, and
 /// gives the PD the handler cap (for `irq_ack`).
+///
+/// Issuing a handler unmasks its interrupt at once, before any notification is bound. One that
+/// fires in between (a timer or a device that firmware left running) is "Undelivered" and the
+/// kernel masks it until the handler is acked, which a PD waiting for its first interrupt would
+/// never do. So the handler is acked once here, after binding: a masked line is unmasked and a
+/// still-asserted one is delivered to the PD. An edge that came and went before the bind is
+/// gone; the PD runtime makes every PD poll its devices once after `init` for that.
 fn bind_irq(objects: &mut Objects, pd: &str, objs: &mut PdObjects, handler: CPtr, id: u32) {
     let badged = objects.slot();
     let root = init_cap::seL4_CapInitThreadCNode;
     let minted = sel4_abi::cnode_mint(root, badged, ROOT_DEPTH, root, objs.notification, ROOT_DEPTH, CapRights::WRITE, layout::notify_bit(id));
-    let bound = minted.and_then(|_| sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[badged]).map(drop));
+    let bound = minted
+        .and_then(|_| sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[badged]).map(drop))
+        .and_then(|_| sel4_abi::invoke(handler, label::IRQAckIRQ, &[], &[]).map(drop));
     if let Err(e) = bound {
         console::fatal(format_args!("PD {pd}: IRQ channel {id} to its notification: {e}"));
     }
