@@ -181,9 +181,13 @@ class HostEncryptor:
         return text, parse_counters(text)
 
 
-def setup_pc(lab, ns, dev, site, peer_site, mtu=1420):
+def setup_pc(lab, ns, dev, site, peer_site, mtu=None):
+    """A PC as it comes: its link's own MTU (1500 on the TAP devices), its addresses and routes
+    to the other site through the encryptor. `mtu` sets another MTU (benchmarks compare)."""
     s, o = SITES[site], SITES[peer_site]
-    lab.ip(ns, "link", "set", dev, "mtu", str(mtu), "up")
+    if mtu:
+        lab.ip(ns, "link", "set", dev, "mtu", str(mtu))
+    lab.ip(ns, "link", "set", dev, "up")
     lab.ip(ns, "addr", "add", f"{s['pc']}/24", "dev", dev)
     lab.ip(ns, "addr", "add", f"{s['pc6']}/64", "dev", dev, "nodad")
     lab.ip(ns, "route", "add", o["net"], "via", s["red_gw"])
@@ -196,18 +200,84 @@ def make_configs(lab):
     return os.path.join(out, "enc_a.conf"), os.path.join(out, "enc_b.conf")
 
 
-def host_topology(lab, configs=None):
-    """pc_a — enc_a — wan — enc_b — pc_b with two host encryptors.
-    Returns a dict of namespaces and encryptors."""
+def host_topology(lab, configs=None, pc_mtu=None):
+    """pc_a — enc_a — wan — enc_b — pc_b with two host encryptors; the PCs keep their links'
+    MTU (1500) unless `pc_mtu` says otherwise. Returns a dict of namespaces and encryptors."""
     cfg_a, cfg_b = configs or make_configs(lab)
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
     enc_a = HostEncryptor(lab, "a", cfg_a, pc_a, wan, "br0")
     enc_b = HostEncryptor(lab, "b", cfg_b, pc_b, wan, "br0")
-    setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
-    setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
+    setup_pc(lab, pc_a, enc_a.red_tap, "a", "b", mtu=pc_mtu)
+    setup_pc(lab, pc_b, enc_b.red_tap, "b", "a", mtu=pc_mtu)
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b}
+
+
+def tcp_syn_mss(frames):
+    """(source address, MSS) of every TCP SYN (and SYN-ACK) in Ethernet `frames`."""
+    import ipaddress
+    out = []
+    for f in frames:
+        ethertype = int.from_bytes(f[12:14], "big")
+        ip = f[14:]
+        if ethertype == 0x0800 and len(ip) >= 20 and ip[9] == 6:
+            src, tcp = str(ipaddress.IPv4Address(ip[12:16])), ip[(ip[0] & 0x0F) * 4:]
+        elif ethertype == 0x86DD and len(ip) >= 40 and ip[6] == 6:
+            src, tcp = str(ipaddress.IPv6Address(ip[8:24])), ip[40:]
+        else:
+            continue
+        if len(tcp) < 20 or not tcp[13] & 0x02:
+            continue
+        opts, i = tcp[20:(tcp[12] >> 4) * 4], 0
+        while i < len(opts) and opts[i] != 0:
+            if opts[i] == 1:
+                i += 1
+                continue
+            if i + 1 >= len(opts) or opts[i + 1] < 2:
+                break
+            if opts[i] == 2 and opts[i + 1] == 4:
+                out.append((src, int.from_bytes(opts[i + 2:i + 4], "big")))
+            i += opts[i + 1]
+    return out
+
+
+def check_path_mtu(lab, t, seconds=3):
+    """What PCs at MTU 1500 see through two encryptors whose tunnel MTU is 1420: runs the
+    checks of the README's "PCs as they come" (issue: no MTU black holes) and returns what was
+    observed, for the caller to assert on (the host and the seL4 tests share it):
+      big_ping_v4 / big_ping_v6: `ping -s 3000` replies (IPv4: fragmented by the PC, then again
+        by net_red; IPv6: packet too big, then fragmented by the PC to the tunnel MTU);
+      frag_needed: the output of `ping -M do -s 1472` (ICMP "fragmentation needed", mtu 1420);
+      too_big_v6: the output of `ping -6 -M do -s 1452` (ICMPv6 "packet too big", mtu 1420);
+      tcp_v4_bytes / tcp_v6_bytes: iperf3 TCP through the tunnel, each way's SYNs captured;
+      syn_mss_at_b / syn_mss_at_a: (source, MSS) of the SYNs seen on pc_b's and pc_a's links."""
+    pc_a, pc_b = t["pc_a"], t["pc_b"]
+    a, b = SITES["a"], SITES["b"]
+    seen = {}
+    assert ping_until(lab, pc_a, b["pc"], seconds=60), "no tunnel"
+    assert ping_until(lab, pc_a, b["pc6"], seconds=30), "no tunnel for IPv6"
+    # TCP first: after an ICMP error the PC knows the path MTU and would lower its MSS itself.
+    cap_b = Capture(lab, pc_b, t["enc_b"].red_tap, "pc_b-syn", bpf=("tcp[tcpflags] & tcp-syn != 0 or "
+                                                                     "(ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)",))
+    cap_a = Capture(lab, pc_a, t["enc_a"].red_tap, "pc_a-syn", bpf=("tcp[tcpflags] & tcp-syn != 0 or "
+                                                                     "(ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)",))
+    seen["tcp_v4_bytes"] = iperf3(lab, pc_a, pc_b, b["pc"], seconds=seconds)[1]
+    seen["tcp_v6_bytes"] = iperf3(lab, pc_a, pc_b, b["pc6"], seconds=seconds)[1]
+    seen["syn_mss_at_b"] = tcp_syn_mss(cap_b.stop())
+    seen["syn_mss_at_a"] = tcp_syn_mss(cap_a.stop())
+    # The large IPv4 ping before the DF one: the ICMP error leaves the PC a cached path MTU, and it
+    # would then fragment to fit by itself instead of net_red. IPv6 routers never fragment: the
+    # first "packet too big" teaches the PC, which fragments from then on.
+    seen["big_ping_v4"] = lab.exec(pc_a, ["ping", "-c", "3", "-W", "3", "-i", "0.3", "-s", "3000", b["pc"]],
+                                   check=False, timeout=30).returncode == 0
+    seen["frag_needed"] = lab.exec(pc_a, ["ping", "-M", "do", "-c", "1", "-W", "3", "-s", "1472", b["pc"]],
+                                   check=False, timeout=30).stdout
+    seen["too_big_v6"] = lab.exec(pc_a, ["ping", "-6", "-M", "do", "-c", "1", "-W", "3", "-s", "1452", b["pc6"]],
+                                  check=False, timeout=30).stdout
+    seen["big_ping_v6"] = lab.exec(pc_a, ["ping", "-6", "-c", "3", "-W", "3", "-i", "0.3", "-s", "3000", b["pc6"]],
+                                   check=False, timeout=30).returncode == 0
+    return seen
 
 
 def iperf3(lab, client_ns, server_ns, server_addr, seconds=10, extra=()):
@@ -221,6 +291,8 @@ def iperf3(lab, client_ns, server_ns, server_addr, seconds=10, extra=()):
     if p.returncode != 0:
         raise RuntimeError(f"iperf3 failed: {p.stdout[-500:]} {p.stderr[-500:]}")
     result = json.loads(p.stdout)
+    if "error" in result:
+        raise RuntimeError(f"iperf3 to {server_addr} failed: {result['error']}")
     end = result["end"]
     if "sum_received" in end:
         return end["sum_received"]["bits_per_second"] / 1e6, end["sum_received"]["bytes"]

@@ -148,3 +148,44 @@ with open(os.path.join(ROOT, "system.xml"), "rb") as f:
 write("sdf", "tiny.xml", b'<?xml version="1.0"?>\n<system>\n  <memory_region name="r" size="0x1000"/>\n'
       b'  <protection_domain name="crypto" priority="100"><program_image path="crypto"/>\n'
       b'    <map mr="r" vaddr="0x2000000" perms="rw" setvar_vaddr="r"/></protection_domain>\n</system>\n')
+
+# fragment: MTU (16-bit LE), a shuffle byte, then the packet.
+write("fragment", "udp_1500_at_1420", struct.pack("<HB", 1420, 3)
+      + ipv4("10.1.0.2", "10.2.0.2", 17, udp("10.1.0.2", "10.2.0.2", 4000, 9, bytes(range(256)) * 5 + b"x" * 172)))
+write("fragment", "udp_1900_at_576", struct.pack("<HB", 576, 200)
+      + ipv4("10.1.0.2", "10.2.0.2", 17, udp("10.1.0.2", "10.2.0.2", 4000, 9, b"f" * 1872)))
+v6_payload = udp("10.1.0.2", "10.2.0.2", 4000, 9, b"6" * 1500)
+write("fragment", "v6_udp_at_1280", struct.pack("<HB", 1280, 9) + b"\x60\0\0\0" + struct.pack("!H", len(v6_payload))
+      + bytes([17, 64]) + bytes.fromhex("fd000001000000000000000000000002") + bytes.fromhex("fd000002000000000000000000000002")
+      + v6_payload)
+
+
+def frag4(ident, offset, more, payload):
+    h = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, (0x2000 if more else 0) | offset // 8,
+                              64, 17, 0, ip4("192.0.2.2"), ip4("192.0.2.1")))
+    h[10:12] = struct.pack("!H", csum(bytes(h)))
+    return bytes(h) + payload
+
+
+# reassembly: records (selector high nibble < 8: IPv4, else IPv6; low nibble: time passing).
+datagram = udp("192.0.2.2", "192.0.2.1", 51820, 51820, WG_DATA * 20)
+write("reassembly", "two_fragments", rec(0x00, frag4(7, 0, True, datagram[:800])) + rec(0x00, frag4(7, 800, False, datagram[800:])))
+write("reassembly", "overlap", rec(0x00, frag4(8, 0, True, datagram[:800])) + rec(0x00, frag4(8, 400, False, datagram[400:])))
+write("reassembly", "timeout", rec(0x00, frag4(9, 0, True, datagram[:800])) + rec(0x0f, frag4(9, 800, False, datagram[800:])))
+v6frag = (b"\x60\0\0\0" + struct.pack("!H", 8 + 800) + bytes([44, 64]) + bytes.fromhex("20010db8000000000000000000000002")
+          + bytes.fromhex("20010db8000000000000000000000001") + bytes([17, 0]) + struct.pack("!HI", 1, 77) + datagram[:800])
+write("reassembly", "v6_first", rec(0x80, v6frag))
+
+
+def tcp_syn(src, dst, options):
+    hdr = struct.pack("!HHIIBBHHH", 40000, 5201, 1, 0, (5 + len(options) // 4) << 4, 0x02, 64240, 0, 0) + options
+    pseudo = ip4(src) + ip4(dst) + struct.pack("!BBH", 0, 6, len(hdr))
+    c = csum(pseudo + hdr)
+    return hdr[:16] + struct.pack("!H", c) + hdr[18:]
+
+
+# mss: IPv4 limit, IPv6 limit (16-bit LE each), then the packet.
+write("mss", "syn_mss_1460", struct.pack("<HH", 1380, 1360)
+      + ipv4("10.1.0.2", "10.2.0.2", 6, tcp_syn("10.1.0.2", "10.2.0.2", b"\x02\x04\x05\xb4\x01\x03\x03\x07")))
+write("mss", "syn_mss_after_nop", struct.pack("<HH", 1380, 1360)
+      + ipv4("10.1.0.2", "10.2.0.2", 6, tcp_syn("10.1.0.2", "10.2.0.2", b"\x01\x02\x04\x05\xb4\x04\x02\x00")))

@@ -242,7 +242,11 @@ def test_oversized_datagrams_and_fragments_are_dropped_and_counted():
     oversized_wg = [(WG_PORT, 1, 1472, 20), (WG_PORT, 2, 1400, 20), (WG_PORT, 3, 1472, 20), (WG_PORT, 4, 1472, 20),
                     (WG_PORT, 256, 1472, 20), (WG_PORT, 1, 149, 10), (WG_PORT, 2, 93, 10)]
     other_ports = [(53, 256, 1472, 20), (51821, 1, 1472, 20), (9, 256, 1000, 20)]
-    fragmented = [(WG_PORT, 1, 3000, 20), (WG_PORT, 4, 8000, 10), (53, 256, 4000, 10)]
+    # Fragmented: one size that reassembles (and reaches crypto, which finds it invalid), and
+    # sizes beyond what net_black reassembles (a ring slot).
+    reassembled = [(WG_PORT, 1, 1800, 10)]
+    too_big = [(WG_PORT, 1, 3000, 20), (WG_PORT, 4, 8000, 10), (53, 256, 4000, 10)]
+    fragmented = reassembled + too_big
     with netlab.Lab("ov") as lab:
         t = lab_with_wan(lab)
         pc_a, pc_b, wan = t["pc_a"], t["pc_b"], t["wan"]
@@ -267,10 +271,16 @@ def test_oversized_datagrams_and_fragments_are_dropped_and_counted():
     # what matters is that every captured fragment is counted as a drop, below.
     n_fragmented = sum(n for *_, n in fragmented)
     assert frag_frames >= n_fragmented, f"only {frag_frames} fragments on the wire (expected up to {expected_frags})"
-    # Every fragment is dropped by net_black (no reassembly), none reaches crypto.
-    assert ca["net_black.drop_not_wireguard"] >= frag_frames + sum(n for *_, n in other_ports) * 0.9, report
-    # Oversized datagrams to the WireGuard port reach crypto and are dropped there as invalid.
-    n_wg = sum(n for *_, n in oversized_wg)
+    # Every fragment went into reassembly; the datagrams that fit a slot came out whole, the
+    # larger ones were discarded as oversize; datagrams to other ports were not WireGuard.
+    assert ca["net_black.frags_received"] >= frag_frames, report
+    n_reassembled = sum(n for *_, n in reassembled)
+    assert n_reassembled * 0.9 <= ca["net_black.frags_reassembled"] <= n_reassembled, report
+    assert ca["net_black.drop_frag_oversize"] >= sum(n for *_, n in too_big) * 0.9, report
+    assert ca["net_black.drop_not_wireguard"] >= sum(n for *_, n in other_ports) * 0.9, report
+    # Oversized datagrams to the WireGuard port (whole, or put back together) reach crypto and
+    # are dropped there as invalid.
+    n_wg = sum(n for *_, n in oversized_wg) + n_reassembled
     dropped = sum(ca.get(f"crypto.{k}", 0) for k in ("drop_invalid_packet", "drop_bad_index", "drop_invalid_mac"))
     assert dropped >= n_wg * 0.9, report
     assert ca["crypto.drop_invalid_packet"] >= 60, report  # types 1-3 with the wrong length, and random

@@ -101,6 +101,8 @@ CASES = [
      "AllowedIPs", "line 10"),
     ("no-equals", with_lines(replace={4: "ListenPort 51820"}), 4, "ListenPort", "Key = Value"),
     ("key-outside-section", with_lines(insert={2: ["ListenPort = 51820"]}), 2, "ListenPort", "before any"),
+    ("bad-mtu", with_lines(insert={4: ["MTU = 9000"]}), 4, "MTU", "576-1500"),
+    ("bad-mss-clamp", with_lines(append=["MssClamp = 100"]), 16, "MssClamp", "auto, off or 536-1460"),
 ]
 
 
@@ -123,8 +125,12 @@ def test_good_config_is_accepted(tmp_path):
     path.write_text(with_lines(append=SECOND_PEER))
     p = subprocess.run([netlab.HOST_BIN, "check-config", str(path)], capture_output=True, text=True, timeout=10)
     assert p.returncode == 0, p.stderr
-    assert f"{path}: ok (2 peers)" in p.stdout
+    assert f"{path}: ok (2 peers, MTU 1420 (IPv6 1420), MssClamp auto (IPv4 1380, IPv6 1360))" in p.stdout
     assert PRIV not in p.stdout + p.stderr
+    # The MTU in force, as wg-quick spells the key, and a fixed MSS clamp.
+    path.write_text(with_lines(insert={4: ["MTU = 1380"]}))
+    p = subprocess.run([netlab.HOST_BIN, "check-config", str(path)], capture_output=True, text=True, timeout=10)
+    assert "MTU 1380 (IPv6 1380), MssClamp auto (IPv4 1340, IPv6 1320)" in p.stdout, p.stdout + p.stderr
 
 
 def test_bad_config_is_refused_at_start(tmp_path):

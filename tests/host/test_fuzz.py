@@ -11,7 +11,7 @@ import pytest
 import netlab
 
 FUZZ = os.path.join(netlab.ROOT, "support", "fuzz")
-TARGETS = ["ring", "net_red", "net_black", "crypto_black", "config", "sdf"]
+TARGETS = ["ring", "net_red", "net_black", "crypto_black", "config", "sdf", "fragment", "reassembly", "mss"]
 SECONDS = int(os.environ.get("FUZZ_TEST_SECONDS", "4"))
 
 # Targets whose regression inputs still crash because of a reported, unfixed PD bug:

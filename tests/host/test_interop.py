@@ -2,8 +2,13 @@
 
     pc_a ─ enc_a ─ wan(br0) ─ peer: wireguard-go <if> 10.9.0.1/24, black 192.0.2.3/24
 
+or, with a smaller MTU on the peer's side of the untrusted network (outer fragmentation):
+
+    pc_a ─ enc_a ─ wan(br0) ─ router ─(MTU 1280)─ peer: black 198.18.0.2/24
+
 The peer is configured only through `wg setconf` / `ip`, as any WireGuard
-user would; enc_a gets a config in the encryptor's format.
+user would; enc_a gets a config in the encryptor's format. pc_a keeps its
+link's own MTU (1500).
 """
 
 import os
@@ -17,6 +22,8 @@ from netlab import SITES
 
 PEER_BLACK = "192.0.2.3"
 PEER_TUNNEL = "10.9.0.1"
+# Behind a router whose link to the peer carries only 1280 bytes.
+ROUTER_WAN, ROUTER_PEER, PEER_BEHIND = "192.0.2.254", "198.18.0.1", "198.18.0.2"
 
 
 def genkey():
@@ -32,10 +39,13 @@ def write_file(path, text):
     return path
 
 
-def interop_topology(lab, tag):
-    """Builds pc_a — enc_a — wan — peer(wireguard-go). Returns a dict."""
+def interop_topology(lab, tag, peer_path_mtu=None):
+    """Builds pc_a — enc_a — wan — peer(wireguard-go), with a router and a link of
+    `peer_path_mtu` bytes before the peer if given. Returns a dict."""
     a_priv, a_pub = genkey()
     p_priv, p_pub = genkey()
+    peer_black = PEER_BEHIND if peer_path_mtu else PEER_BLACK
+    gateway = f"BlackGateway = {ROUTER_WAN}\n" if peer_path_mtu else ""
     cfg_a = write_file(os.path.join(lab.tmp, "enc_a.conf"), f"""\
 # enc_a against a wireguard-go peer
 [Interface]
@@ -44,27 +54,44 @@ ListenPort = 51820
 
 [Peer]
 PublicKey = {p_pub}
-Endpoint = {PEER_BLACK}:51820
+Endpoint = {peer_black}:51820
 AllowedIPs = 10.9.0.0/24
 PersistentKeepalive = 25
 
 [Encryptor]
 RedAddress = 10.1.0.1/24
 BlackAddress = 192.0.2.1/24
-""")
+{gateway}""")
     pc_a, wan, peer = lab.ns("pc_a"), lab.ns("wan"), lab.ns("peer")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
     enc_a = netlab.HostEncryptor(lab, "a", cfg_a, pc_a, wan, "br0")
     # pc_a: the PC behind enc_a, with a route to the peer's tunnel network.
-    lab.ip(pc_a, "link", "set", enc_a.red_tap, "mtu", "1420", "up")
+    lab.ip(pc_a, "link", "set", enc_a.red_tap, "up")
     lab.ip(pc_a, "addr", "add", f"{SITES['a']['pc']}/24", "dev", enc_a.red_tap)
     lab.ip(pc_a, "route", "add", "10.9.0.0/24", "via", SITES["a"]["red_gw"])
-    # The peer's black side: a veth into the wan bridge.
-    lab.ip(peer, "link", "add", "eth0", "type", "veth", "peer", "name", "peerlink", "netns", wan)
-    lab.ip(wan, "link", "set", "peerlink", "master", "br0", "up")
-    lab.ip(peer, "addr", "add", f"{PEER_BLACK}/24", "dev", "eth0")
-    lab.ip(peer, "link", "set", "eth0", "up")
+    if peer_path_mtu:
+        # A router between the wan and the peer: its link to the peer is small, so it splits
+        # enc_a's datagrams (they carry no DF), and the peer's own kernel splits the peer's.
+        router = lab.ns("router")
+        lab.ip(router, "link", "add", "wan0", "type", "veth", "peer", "name", "rtrlink", "netns", wan)
+        lab.ip(wan, "link", "set", "rtrlink", "master", "br0", "up")
+        lab.ip(router, "addr", "add", f"{ROUTER_WAN}/24", "dev", "wan0")
+        lab.ip(router, "link", "set", "wan0", "up")
+        lab.ip(router, "link", "add", "p0", "type", "veth", "peer", "name", "eth0", "netns", peer)
+        lab.ip(router, "link", "set", "p0", "mtu", str(peer_path_mtu), "up")
+        lab.ip(router, "addr", "add", f"{ROUTER_PEER}/24", "dev", "p0")
+        lab.exec(router, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        lab.ip(peer, "link", "set", "eth0", "mtu", str(peer_path_mtu))
+        lab.ip(peer, "addr", "add", f"{PEER_BEHIND}/24", "dev", "eth0")
+        lab.ip(peer, "link", "set", "eth0", "up")
+        lab.ip(peer, "route", "add", "default", "via", ROUTER_PEER)
+    else:
+        # The peer's black side: a veth into the wan bridge.
+        lab.ip(peer, "link", "add", "eth0", "type", "veth", "peer", "name", "peerlink", "netns", wan)
+        lab.ip(wan, "link", "set", "peerlink", "master", "br0", "up")
+        lab.ip(peer, "addr", "add", f"{PEER_BLACK}/24", "dev", "eth0")
+        lab.ip(peer, "link", "set", "eth0", "up")
     # wireguard-go: the interface name is machine-wide (its control socket is
     # /var/run/wireguard/<ifname>.sock), so it carries the lab's prefix.
     ifname = f"wg{lab.prefix}{tag}"[:15]
@@ -90,6 +117,7 @@ AllowedIPs = 10.1.0.0/24
     lab.exec(peer, ["wg", "setconf", ifname, wg_conf])
     lab.exec(peer, ["wg", "set", ifname, "private-key", key_file])
     lab.ip(peer, "addr", "add", f"{PEER_TUNNEL}/24", "dev", ifname)
+    # wg-quick's default tunnel MTU, as a stock peer has it.
     lab.ip(peer, "link", "set", ifname, "mtu", "1420", "up")
     lab.ip(peer, "route", "add", "10.1.0.0/24", "dev", ifname)
     return {"pc_a": pc_a, "wan": wan, "peer": peer, "enc_a": enc_a, "wg": wg, "ifname": ifname, "sock": sock,
@@ -147,3 +175,32 @@ def test_interop_wireguard_go(initiator):
     else:
         assert c["crypto.handshakes_answered"] >= 1, f"{counters}\nwireguard-go log:\n{wg_log[-2000:]}"
     assert c["crypto.sealed_packets"] >= 1 and c["crypto.opened_packets"] >= 1, counters
+
+
+def test_interop_wireguard_go_with_outer_fragmentation_both_ways():
+    """The peer sits behind a 1280-byte link: full-size datagrams reach it as fragments that a
+    router made of enc_a's (no DF), and reach enc_a as fragments the peer's kernel made, which
+    net_black reassembles. pc_a (MTU 1500) and the peer run TCP both ways."""
+    with InteropLab("iof") as lab:
+        t = interop_topology(lab, "f", peer_path_mtu=1280)
+        cap = netlab.Capture(lab, t["peer"], "eth0", "peer-link", bpf=("udp or (ip[6:2] & 0x3fff != 0)",))
+        assert netlab.ping_until(lab, t["pc_a"], PEER_TUNNEL), "pc_a -> peer through a 1280-byte path failed"
+        up, up_bytes = netlab.iperf3(lab, t["pc_a"], t["peer"], PEER_TUNNEL, seconds=3)
+        down, down_bytes = netlab.iperf3(lab, t["pc_a"], t["peer"], PEER_TUNNEL, seconds=3, extra=("-R",))
+        frames = cap.stop()
+        lab.stop(t["wg"])
+        c = finish(lab, t)
+    assert up_bytes > 0 and down_bytes > 0, (up, down)
+    # The peer's link saw fragments in both directions: from enc_a (split by the router) and
+    # from the peer itself.
+    def fragments_from(src):
+        return [f for f in frames if f[12:14] == b"\x08\x00" and f[26:30] == bytes(map(int, src.split(".")))
+                and int.from_bytes(f[20:22], "big") & 0x3FFF]
+    assert fragments_from(SITES["a"]["black"]), "no fragment of enc_a's datagrams reached the peer"
+    assert fragments_from(PEER_BEHIND), "the peer sent no fragments"
+    frags = {k: v for k, v in c.items() if "frag" in k}
+    assert c["net_black.frags_reassembled"] > 0, frags
+    # A fragment lost on the way (a full queue under TCP) times its datagram out, as it would
+    # anywhere; but the peer's fragments never overlap.
+    assert c["net_black.drop_frag_overlap"] == 0, frags
+    assert c["net_black.drop_frag_timeout"] * 20 <= c["net_black.frags_reassembled"], frags

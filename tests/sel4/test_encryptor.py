@@ -90,7 +90,25 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
     assert counters[("serial", "log_errors")] == 0 and counters[("serial", "console_log_dropped")] == 0, counters
 
 
-def sel4_interop_topology(lab, tag):
+def test_pcs_at_mtu_1500_get_through_two_sel4_encryptors_without_black_holes():
+    """tests/host/test_mtu.py's path-MTU checks against the seL4 encryptors: big pings with and
+    without DF (IPv4 and IPv6), TCP both families with the SYNs' MSS clamped."""
+    import test_mtu as host_mtu
+    with netlab.Lab("s4m") as lab:
+        t = netlab.sel4_topology(lab)
+        seen = netlab.check_path_mtu(lab, t, seconds=2)
+        time.sleep(0.5)  # status pages are republished every 200 ms
+        counters = [enc.counters() for enc in (t["enc_a"], t["enc_b"])]
+        status = t["enc_a"].command("status", r"^pd timer .*\n")
+        for enc in (t["enc_a"], t["enc_b"]):
+            enc.stop()
+    a, b = ({f"{pd}.{name}": v for (pd, name), v in c.items()} for c in counters)
+    host_mtu.assert_no_black_hole(seen, a, b)
+    # The status line shows the MTU in force.
+    assert re.search(r"^net_red tunnel mtu 1420 \(ipv6 1420\)", status, re.M), status
+
+
+def sel4_interop_topology(lab, tag, peer_path_mtu=None):
     """host_interop's topology with enc_a an seL4 encryptor in QEMU instead of a host process."""
     real = netlab.HostEncryptor
 
@@ -100,7 +118,7 @@ def sel4_interop_topology(lab, tag):
 
     netlab.HostEncryptor = qemu_encryptor
     try:
-        return host_interop.interop_topology(lab, tag)
+        return host_interop.interop_topology(lab, tag, peer_path_mtu)
     finally:
         netlab.HostEncryptor = real
 
@@ -129,14 +147,25 @@ def test_a_rebooted_encryptor_handshakes_again_because_its_clock_kept_going():
     assert answered >= 1 and stale == 0, f"enc_b answered {answered} new initiations, refused {stale} as stale"
 
 
-def test_a_sel4_encryptor_interoperates_with_wireguard_go():
+def test_a_sel4_encryptor_interoperates_with_wireguard_go_behind_a_1280_byte_path():
+    """The peer sits behind a router and a 1280-byte link (tests/host/test_interop.py): enc_a's
+    datagrams reach it as fragments the router made, the peer's reach enc_a as fragments that
+    net_black reassembles."""
     with host_interop.InteropLab("s4i") as lab:
-        t = sel4_interop_topology(lab, "s")
+        t = sel4_interop_topology(lab, "s", peer_path_mtu=1280)
         ok = netlab.ping_until(lab, t["pc_a"], host_interop.PEER_TUNNEL, seconds=60)
+        # Full-size packets both ways (pc_a's MTU is 1500: net_red fragments to the tunnel's).
+        big = netlab.ping(lab, t["pc_a"], host_interop.PEER_TUNNEL, count=3) and \
+            lab.exec(t["peer"], ["ping", "-c", "3", "-W", "3", "-s", "1392", SITES["a"]["pc"]],
+                     check=False, timeout=30).returncode == 0
+        time.sleep(0.5)
+        counters = t["enc_a"].counters()
         console = t["enc_a"].stop()
         assert ok, f"pc_a could not ping the wireguard-go peer's tunnel address\n{console[-3000:]}\n" + \
             open(t["wg"].log_path).read()[-2000:]
+        assert big, f"full-size pings through the 1280-byte path failed\n{console[-3000:]}"
         assert "handshake #" in console, console[-3000:]
+        assert counters[("net_black", "frags_reassembled")] > 0, counters
 
 
 def test_crypto_refuses_to_start_without_rdrand_and_the_rest_stays_up():

@@ -45,6 +45,9 @@ pub struct Config {
     pub mac: Option<[u8; 6]>,
     /// Accept every unicast and multicast frame (UPE, MPE).
     pub promiscuous: bool,
+    /// Accept every multicast frame (MPE): IPv6 neighbour discovery reaches the stack at its
+    /// solicited-node groups, which the driver is not told, so the stack filters instead.
+    pub all_multicast: bool,
     /// Minimum time between interrupts in microseconds (ITR); 0 = no moderation.
     pub interrupt_interval_us: u32,
 }
@@ -161,6 +164,9 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
         let mut rctl = RCTL_EN | RCTL_BAM | RCTL_SECRC;
         if config.promiscuous {
             rctl |= RCTL_UPE | RCTL_MPE;
+        }
+        if config.all_multicast {
+            rctl |= RCTL_MPE;
         }
         hal.write32(RCTL, rctl);
 

@@ -28,7 +28,7 @@ struct Rig<const RX: usize, const TX: usize> {
 }
 
 fn config() -> Config {
-    Config { device_id: 0x100E, mac: None, promiscuous: false, interrupt_interval_us: 0 }
+    Config { device_id: 0x100E, mac: None, promiscuous: false, all_multicast: false, interrupt_interval_us: 0 }
 }
 
 fn rig<const RX: usize, const TX: usize>(config: Config) -> Rig<RX, TX> {
@@ -133,6 +133,9 @@ fn init_resets_and_programs_the_datasheet_registers() {
     let rctl = m.reg(RCTL);
     assert_eq!(rctl & (RCTL_EN | RCTL_BAM | RCTL_SECRC), RCTL_EN | RCTL_BAM | RCTL_SECRC);
     assert_eq!(rctl & (RCTL_BSIZE_MASK | RCTL_BSEX | RCTL_UPE | RCTL_MPE | RCTL_LPE | RCTL_SBP), 0);
+    // All multicast (for IPv6 neighbour discovery) without accepting others' unicast.
+    let r = rig::<16, 16>(Config { all_multicast: true, ..config() });
+    assert_eq!(r.model().reg(RCTL) & (RCTL_MPE | RCTL_UPE), RCTL_MPE);
     // Transmitter: enabled, short frames padded, datasheet collision and IPG values.
     let tctl = m.reg(TCTL);
     assert_eq!(tctl & (TCTL_EN | TCTL_PSP), TCTL_EN | TCTL_PSP);

@@ -49,6 +49,9 @@ pub struct Config {
     pub mac: Option<[u8; 6]>,
     /// Accept every unicast and multicast frame (FCTRL.UPE, MPE).
     pub promiscuous: bool,
+    /// Accept every multicast frame (FCTRL.MPE): IPv6 neighbour discovery reaches the stack at
+    /// its solicited-node groups, which the driver is not told, so the stack filters instead.
+    pub all_multicast: bool,
     /// Minimum time between interrupts in microseconds (EITR0, 2 µs steps); 0 = none.
     pub interrupt_interval_us: u32,
 }
@@ -172,6 +175,9 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         let mut fctrl = (hal.read32(FCTRL) | FCTRL_BAM) & !(FCTRL_SBP | FCTRL_UPE | FCTRL_MPE);
         if config.promiscuous {
             fctrl |= FCTRL_UPE | FCTRL_MPE;
+        }
+        if config.all_multicast {
+            fctrl |= FCTRL_MPE;
         }
         hal.write32(FCTRL, fctrl);
 

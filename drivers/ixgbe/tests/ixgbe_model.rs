@@ -26,7 +26,7 @@ struct Rig<const RX: usize, const TX: usize> {
 }
 
 fn config() -> Config {
-    Config { device_id: 0x10FB, mac: None, promiscuous: false, interrupt_interval_us: 0 }
+    Config { device_id: 0x10FB, mac: None, promiscuous: false, all_multicast: false, interrupt_interval_us: 0 }
 }
 
 fn hal_for(part: Part) -> TestHal<IxgbeModel> {

@@ -246,6 +246,56 @@ pub struct RedConfig {
     pub mac: Mac,
     /// Tunnel/Bypass/Drop rules, prefixes as `network()`; for [`lookup`].
     pub rules: Vec<Rule>,
+    /// `[Interface] MTU`: the largest inner packet the tunnel carries whole (IPv6: at least
+    /// [`IPV6_MIN_MTU`]).
+    pub mtu: u16,
+    /// `[Encryptor] MssClamp`.
+    pub mss_clamp: MssClamp,
+}
+
+/// wg-quick's default tunnel MTU: a 1500-byte link less WireGuard over IPv6's 80 bytes.
+pub const DEFAULT_MTU: u16 = 1420;
+/// Smallest `MTU` accepted: the datagram size every IPv4 host must accept (RFC 791).
+pub const MIN_MTU: u16 = 576;
+/// Largest `MTU` accepted: the PCs' Ethernet MTU (bigger packets cannot arrive).
+pub const MAX_MTU: u16 = 1500;
+/// The minimum MTU of an IPv6 link (RFC 8200): the tunnel carries IPv6 packets this large
+/// whatever `MTU` says, and never asks a sender for less.
+pub const IPV6_MIN_MTU: u16 = 1280;
+/// Range of a numeric `MssClamp`: IPv4's default MSS to a 1500-byte MTU's.
+pub const MIN_MSS: u16 = 536;
+/// See [`MIN_MSS`].
+pub const MAX_MSS: u16 = 1460;
+
+/// `[Encryptor] MssClamp`: how net_red lowers the MSS of TCP SYNs through the tunnel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MssClamp {
+    /// What fits the tunnel MTU: MTU − 40 (IPv4), max(MTU, 1280) − 60 (IPv6). The default.
+    Auto,
+    /// No clamping.
+    Off,
+    /// At most this, for both families.
+    Fixed(u16),
+}
+
+impl RedConfig {
+    /// The tunnel MTU for an IPv4 (`ipv6` false) or IPv6 packet.
+    pub fn tunnel_mtu(&self, ipv6: bool) -> u16 {
+        if ipv6 {
+            self.mtu.max(IPV6_MIN_MTU)
+        } else {
+            self.mtu
+        }
+    }
+
+    /// The MSS limits (IPv4, IPv6) that `MssClamp` asks for, or None for `off`.
+    pub fn mss_limits(&self) -> Option<(u16, u16)> {
+        match self.mss_clamp {
+            MssClamp::Auto => Some((self.tunnel_mtu(false) - 40, self.tunnel_mtu(true) - 60)),
+            MssClamp::Off => None,
+            MssClamp::Fixed(m) => Some((m, m)),
+        }
+    }
 }
 
 /// Ciphertext-side stack PD (net_black): no key material.
@@ -356,6 +406,10 @@ pub enum ErrorKind {
     BadKeepalive(String),
     /// Not six hex pairs separated by `:` or `-`, or not a unicast address.
     BadMac(String),
+    /// An `MTU` outside [`MIN_MTU`]..=[`MAX_MTU`].
+    BadMtu(String),
+    /// An `MssClamp` other than `auto`, `off` or [`MIN_MSS`]..=[`MAX_MSS`].
+    BadMssClamp(String),
     /// A BlackGateway of a family no BlackAddress has.
     GatewayFamily,
     /// A peer Endpoint of a family no BlackAddress has.
@@ -411,6 +465,10 @@ impl fmt::Display for ErrorKind {
                     f,
                     "must be a unicast MAC such as 02:00:00:00:01:01, got {v:?}"
                 )
+            }
+            ErrorKind::BadMtu(v) => write!(f, "must be {MIN_MTU}-{MAX_MTU} bytes, got {v:?}"),
+            ErrorKind::BadMssClamp(v) => {
+                write!(f, "must be auto, off or {MIN_MSS}-{MAX_MSS} bytes, got {v:?}")
             }
             ErrorKind::GatewayFamily => {
                 f.write_str("no BlackAddress of the same IP family as this gateway")

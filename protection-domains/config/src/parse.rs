@@ -7,7 +7,8 @@ use core::fmt::Write;
 
 use crate::{
     Action, BlackConfig, Config, ConfigError, CryptoConfig, ErrorKind, IpAddr, Ipv4Addr, Ipv6Addr,
-    Mac, PeerConfig, Prefix, RedConfig, Rule, SocketAddr,
+    Mac, MssClamp, PeerConfig, Prefix, RedConfig, Rule, SocketAddr, DEFAULT_MTU, MAX_MSS, MAX_MTU,
+    MIN_MSS, MIN_MTU,
 };
 
 type Res<T> = Result<T, ConfigError>;
@@ -84,6 +85,7 @@ struct Interface {
     header: usize,
     private_key: At<[u8; 32]>,
     listen_port: At<u16>,
+    mtu: At<u16>,
 }
 
 struct Peer {
@@ -108,6 +110,7 @@ struct Encryptor {
     tunnel_given: bool,
     red_mac: At<Mac>,
     black_mac: At<Mac>,
+    mss_clamp: At<MssClamp>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -166,6 +169,7 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
                         header: n,
                         private_key: None,
                         listen_port: None,
+                        mtu: None,
                     });
                     section = Section::Interface;
                 }
@@ -201,6 +205,7 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
                         tunnel_given: false,
                         red_mac: None,
                         black_mac: None,
+                        mss_clamp: None,
                     });
                     section = Section::Encryptor;
                 }
@@ -252,7 +257,7 @@ fn known(key: &str, names: &[&'static str]) -> Option<&'static str> {
 }
 
 fn interface_key(i: &mut Interface, n: usize, key: &str, value: &str) -> Res<()> {
-    match known(key, &["PrivateKey", "ListenPort"]) {
+    match known(key, &["PrivateKey", "ListenPort", "MTU"]) {
         Some(k @ "PrivateKey") => {
             check_once(&i.private_key, n, k)?;
             let v = decode_key(value).ok_or_else(|| err(n, k, ErrorKind::BadKey))?;
@@ -262,6 +267,13 @@ fn interface_key(i: &mut Interface, n: usize, key: &str, value: &str) -> Res<()>
             check_once(&i.listen_port, n, k)?;
             let v = parse_port(value).ok_or_else(|| err(n, k, ErrorKind::BadPort(shown(value))))?;
             set_once(&mut i.listen_port, v, n, k)
+        }
+        Some(k @ "MTU") => {
+            check_once(&i.mtu, n, k)?;
+            let v = parse_u16(value)
+                .filter(|m| (MIN_MTU..=MAX_MTU).contains(m))
+                .ok_or_else(|| err(n, k, ErrorKind::BadMtu(shown(value))))?;
+            set_once(&mut i.mtu, v, n, k)
         }
         _ => Err(err(
             n,
@@ -333,6 +345,7 @@ fn encryptor_key(e: &mut Encryptor, n: usize, key: &str, value: &str) -> Res<()>
         "Drop",
         "RedMac",
         "BlackMac",
+        "MssClamp",
     ];
     match known(key, &names) {
         Some(k @ ("RedAddress" | "BlackAddress")) => {
@@ -393,6 +406,12 @@ fn encryptor_key(e: &mut Encryptor, n: usize, key: &str, value: &str) -> Res<()>
             check_once(slot, n, k)?;
             let mac = parse_mac(value).ok_or_else(|| err(n, k, ErrorKind::BadMac(shown(value))))?;
             set_once(slot, mac, n, k)
+        }
+        Some(k @ "MssClamp") => {
+            check_once(&e.mss_clamp, n, k)?;
+            let v = parse_mss_clamp(value)
+                .ok_or_else(|| err(n, k, ErrorKind::BadMssClamp(shown(value))))?;
+            set_once(&mut e.mss_clamp, v, n, k)
         }
         _ => Err(err(
             n,
@@ -553,6 +572,8 @@ fn finish(
             addresses: red_addresses,
             mac: red_mac,
             rules,
+            mtu: iface.mtu.map_or(DEFAULT_MTU, |(m, _)| m),
+            mss_clamp: enc.mss_clamp.map_or(MssClamp::Auto, |(c, _)| c),
         },
         black: BlackConfig {
             addresses: black_addresses,
@@ -583,6 +604,17 @@ fn parse_u16(v: &str) -> Option<u16> {
         return None;
     }
     v.parse::<u32>().ok().and_then(|n| u16::try_from(n).ok())
+}
+
+/// `auto`, `off`, or a segment size in MIN_MSS..=MAX_MSS.
+fn parse_mss_clamp(v: &str) -> Option<MssClamp> {
+    if v.eq_ignore_ascii_case("auto") {
+        return Some(MssClamp::Auto);
+    }
+    if v.eq_ignore_ascii_case("off") {
+        return Some(MssClamp::Off);
+    }
+    parse_u16(v).filter(|m| (MIN_MSS..=MAX_MSS).contains(m)).map(MssClamp::Fixed)
 }
 
 /// `off` or 0 -> None; 1-65535 -> Some.

@@ -225,6 +225,8 @@ fn minimal_file_and_defaults() {
     assert_eq!(c.black.gateway_v4, None);
     assert_eq!(c.black.gateway_v6, None);
     assert!(c.black.bypass.is_empty());
+    assert_eq!((c.red.mtu, c.red.mss_clamp), (DEFAULT_MTU, MssClamp::Auto));
+    assert_eq!(c.red.mss_limits(), Some((1380, 1360)));
     assert_eq!(
         c.red.rules,
         vec![Rule {
@@ -963,6 +965,54 @@ fn error_bad_addresses() {
 }
 
 #[test]
+fn mtu_and_mss_clamp_set_the_tunnel_limits() {
+    let c = Config::parse(&inserted(3, "MTU = 1500")).unwrap();
+    assert_eq!((c.red.tunnel_mtu(false), c.red.tunnel_mtu(true)), (1500, 1500));
+    assert_eq!(c.red.mss_limits(), Some((1460, 1440)));
+    // Below IPv6's minimum the tunnel still carries 1280-byte IPv6 packets.
+    let c = Config::parse(&inserted(3, "mtu = 1000")).unwrap();
+    assert_eq!((c.red.tunnel_mtu(false), c.red.tunnel_mtu(true)), (1000, 1280));
+    assert_eq!(c.red.mss_limits(), Some((960, 1220)));
+    let c = Config::parse(&inserted(11, "MssClamp = off")).unwrap();
+    assert_eq!(c.red.mss_limits(), None);
+    let c = Config::parse(&inserted(11, "MssClamp = 1200")).unwrap();
+    assert_eq!(c.red.mss_limits(), Some((1200, 1200)));
+    let c = Config::parse(&inserted(11, "MssClamp = AUTO")).unwrap();
+    assert_eq!(c.red.mss_clamp, MssClamp::Auto);
+    // The stacks' keyless copy keeps both.
+    let text = inserted(3, "MTU = 1400");
+    assert_eq!(Config::parse(&without_keys(&text)).unwrap().red.mtu, 1400);
+}
+
+#[test]
+fn error_bad_mtu_and_mss_clamp() {
+    for bad in ["575", "1501", "9000", "-1", "", "1420 bytes", "0x500", "99999999"] {
+        expect_err(&inserted(3, &format!("MTU = {bad}")), 4, "MTU", ErrorKind::BadMtu(bad.into()));
+    }
+    expect_err(
+        &join(&[min_lines(), vec!["[Interface]".into()]].concat()),
+        12,
+        "[Interface]",
+        ErrorKind::DuplicateSection { first_line: 1 },
+    );
+    let twice = {
+        let mut l = min_lines();
+        l.insert(3, "MTU = 1400".into());
+        l.insert(4, "MTU = 1300".into());
+        join(&l)
+    };
+    expect_err(&twice, 5, "MTU", ErrorKind::Duplicate { first_line: 4 });
+    for bad in ["535", "1461", "on", "", "auto,off"] {
+        expect_err(
+            &inserted(11, &format!("MssClamp = {bad}")),
+            12,
+            "MssClamp",
+            ErrorKind::BadMssClamp(bad.into()),
+        );
+    }
+}
+
+#[test]
 fn error_bad_macs() {
     for bad in [
         "01:00:00:00:00:01", // multicast
@@ -1106,6 +1156,8 @@ fn every_error_kind_displays() {
         BadEndpoint("x".into()),
         BadKeepalive("x".into()),
         BadMac("x".into()),
+        BadMtu("x".into()),
+        BadMssClamp("x".into()),
         GatewayFamily,
         EndpointFamily,
         ConflictingRule { first_line: 1 },

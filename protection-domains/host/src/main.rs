@@ -73,7 +73,19 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).peekable();
     let result = match args.peek().map(String::as_str) {
         Some("check-config") => args.nth(1).ok_or_else(|| USAGE.to_string()).and_then(|p| {
-            read_config(&p).map(|c| println!("{p}: ok ({} peers)", c.crypto.peers.len()))
+            read_config(&p).map(|c| {
+                let mss = match (c.red.mss_clamp, c.red.mss_limits()) {
+                    (encryptor_config::MssClamp::Auto, Some((v4, v6))) => format!("auto (IPv4 {v4}, IPv6 {v6})"),
+                    (_, Some((v4, _))) => format!("{v4}"),
+                    (_, None) => "off".to_string(),
+                };
+                println!(
+                    "{p}: ok ({} peers, MTU {} (IPv6 {}), MssClamp {mss})",
+                    c.crypto.peers.len(),
+                    c.red.tunnel_mtu(false),
+                    c.red.tunnel_mtu(true)
+                )
+            })
         }),
         Some("check-system") => args.nth(1).ok_or_else(|| USAGE.to_string()).and_then(|p| {
             read_system(&p).map(|s| println!("{p}: ok ({} protection domains)", s.protection_domains.len()))

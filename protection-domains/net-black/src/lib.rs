@@ -5,6 +5,16 @@
 //! the gateway, and drops (and counts) everything else. With bypass configured
 //! it also relays clear traffic between the network and net_red for the bypass
 //! prefixes only. It never sees plaintext of tunnelled traffic or keys.
+//!
+//! # Fragments
+//!
+//! A path with a smaller MTU than ours may split our peers' datagrams: fragments
+//! addressed to us are put back together ([`pd_netstack::reassembly`], bounded, every
+//! drop counted) before the datagram goes to crypto. Our own IPv4 datagrams leave
+//! without DF and with a fresh identification, so routers on such a path can split
+//! them, as Linux's WireGuard does; an ICMPv6 "packet too big" for one of our IPv6
+//! datagrams lowers that endpoint's path MTU for a while. A datagram larger than the
+//! black link or the path is fragmented here.
 
 #![no_std]
 
@@ -12,9 +22,11 @@ extern crate alloc;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::net::{IpAddr, SocketAddr};
-use encryptor_config::{BlackConfig, Prefix};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
+use encryptor_config::{BlackConfig, Prefix, IPV6_MIN_MTU};
 use pd_api::{Channel, ChannelSet, Handler};
+use pd_netstack::fragment::{Ipv4Fragmenter, Ipv6Fragmenter};
+use pd_netstack::reassembly::{Reassembler, Reassembly};
 use pd_netstack::{ip_addresses, ip_len, Iface, Received, StackLinks, HOP_LIMIT};
 pub use pd_netstack::InitError;
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
@@ -35,6 +47,14 @@ pub const BYPASS: Channel = Channel::new(2);
 pub const TIMER: Channel = Channel::new(3);
 
 const UDP_HEADER_LEN: usize = 8;
+/// The black link: Ethernet.
+pub const BLACK_LINK_MTU: usize = 1500;
+/// Endpoints whose IPv6 path MTU is remembered.
+const PATH_MTUS: usize = 8;
+/// How long a lowered path MTU holds (RFC 8201 §4 suggests 10 minutes at least).
+const PATH_MTU_TTL_NS: u64 = 10 * 60 * 1_000_000_000;
+/// The largest datagram built here: a full slot from crypto plus IP and UDP headers.
+const MAX_DATAGRAM: usize = SLOT_SIZE + 48;
 
 pd_api::counters! {
     /// What net_black did, and every drop by reason.
@@ -65,7 +85,25 @@ pd_api::counters! {
         drop_ring_full,
         /// A ring misbehaved.
         ring_errors,
+        /// A reassembled datagram too large to hand to crypto.
+        drop_too_big,
+        /// Our datagrams fragmented to fit the black link or the path.
+        outer_fragmented,
+        /// Fragments made of them.
+        outer_fragments_sent,
+        /// ICMPv6 "packet too big" for our datagrams, believed (path MTU lowered).
+        path_mtu_lowered,
+        /// ICMPv6 "packet too big" not about our WireGuard port, or not lowering anything.
+        drop_path_mtu_ignored,
     }
+}
+
+/// A lowered IPv6 path MTU to one endpoint.
+#[derive(Clone, Copy)]
+struct PathMtu {
+    to: Ipv6Addr,
+    mtu: usize,
+    until_ns: u64,
 }
 
 /// The net_black PD.
@@ -78,8 +116,16 @@ pub struct NetBlack {
     bypass_prefixes: Vec<Prefix>,
     /// The message being handled, copied out of its ring.
     buf: Box<[u8; SLOT_SIZE]>,
-    /// Where datagrams are built when their next hop is still unresolved.
-    out: Box<[u8; SLOT_SIZE]>,
+    /// Where datagrams are built when their next hop is still unresolved or they are
+    /// fragmented.
+    out: Box<[u8; MAX_DATAGRAM]>,
+    /// Where one fragment at a time is built.
+    fragment: Box<[u8; SLOT_SIZE]>,
+    reassembler: Reassembler,
+    path_mtus: Vec<PathMtu>,
+    /// Identification of our next IPv4 datagram and IPv6 fragmented datagram.
+    ident_v4: u16,
+    ident_v6: u32,
     counters: Counters,
 }
 
@@ -95,9 +141,46 @@ impl NetBlack {
             bypass_prefixes: config.bypass.clone(),
             config,
             buf: Box::new([0; SLOT_SIZE]),
-            out: Box::new([0; SLOT_SIZE]),
+            out: Box::new([0; MAX_DATAGRAM]),
+            fragment: Box::new([0; SLOT_SIZE]),
+            reassembler: Reassembler::new(),
+            path_mtus: Vec::with_capacity(PATH_MTUS),
+            // Identifications start at random: sequential ones from a known start would tell
+            // an observer how many datagrams this encryptor has sent.
+            ident_v4: random_u32() as u16,
+            ident_v6: random_u32(),
             counters: Counters::default(),
         })
+    }
+
+    /// The largest datagram that goes whole to `dst`: the black link's MTU, or a lower path
+    /// MTU learned for that IPv6 endpoint.
+    fn datagram_mtu(&self, dst: IpAddr, now: u64) -> usize {
+        match dst {
+            IpAddr::V6(to) => self
+                .path_mtus
+                .iter()
+                .find(|p| p.to == to && p.until_ns > now)
+                .map_or(BLACK_LINK_MTU, |p| p.mtu),
+            IpAddr::V4(_) => BLACK_LINK_MTU,
+        }
+    }
+
+    /// An ICMPv6 "packet too big" about a datagram from our WireGuard port: remember the
+    /// lower path MTU (never below IPv6's 1280) for a while.
+    fn packet_too_big(&mut self, to: Ipv6Addr, mtu: u32, src_port: u16, now: u64) {
+        let mtu = (mtu as usize).max(usize::from(IPV6_MIN_MTU));
+        if src_port != self.config.listen_port || mtu >= self.datagram_mtu(IpAddr::V6(to), now) {
+            self.counters.drop_path_mtu_ignored += 1;
+            return;
+        }
+        let entry = PathMtu { to, mtu, until_ns: now.saturating_add(PATH_MTU_TTL_NS) };
+        self.path_mtus.retain(|p| p.to != to && p.until_ns > now);
+        if self.path_mtus.len() >= PATH_MTUS {
+            self.path_mtus.remove(0);
+        }
+        self.path_mtus.push(entry);
+        self.counters.path_mtu_lowered += 1;
     }
 
     fn next_hop(&self, dst: IpAddr) -> Option<IpAddr> {
@@ -131,7 +214,8 @@ impl NetBlack {
             };
             match self.iface.receive(&self.buf[..len], &mut self.nic.tx, now) {
                 Received::Handled => {}
-                Received::Local(r) => self.local(r),
+                Received::PacketTooBig { to, mtu, src_port } => self.packet_too_big(to, mtu, src_port, now),
+                Received::Local(r) => self.local(r, now),
                 Received::Forward(r) => {
                     let packet = &self.buf[r];
                     match ip_addresses(packet) {
@@ -151,46 +235,20 @@ impl NetBlack {
         Ok(())
     }
 
-    /// A packet to our own address: only UDP to the WireGuard port goes on, to crypto.
-    fn local(&mut self, range: core::ops::Range<usize>) {
+    /// A packet to our own address: fragments are put back together first; then only UDP to
+    /// the WireGuard port goes on, to crypto.
+    fn local(&mut self, range: core::ops::Range<usize>, now: u64) {
         let packet = &self.buf[range];
-        let caps = ChecksumCapabilities::default();
-        let (src, dst, proto, payload) = match packet[0] >> 4 {
-            4 => {
-                let Ok(p) = Ipv4Packet::new_checked(packet) else { return self.counters.drop_bad_udp += 1 };
-                if p.more_frags() || p.frag_offset() != 0 {
-                    return self.counters.drop_not_wireguard += 1;
-                }
-                let hl = usize::from(p.header_len());
-                (IpAddress::Ipv4(p.src_addr()), IpAddress::Ipv4(p.dst_addr()), p.next_header(), &packet[hl..])
-            }
-            _ => {
-                let Ok(p) = Ipv6Packet::new_checked(packet) else { return self.counters.drop_bad_udp += 1 };
-                (IpAddress::Ipv6(p.src_addr()), IpAddress::Ipv6(p.dst_addr()), p.next_header(), &packet[40..])
-            }
+        let packet = match if packet[0] >> 4 == 4 {
+            self.reassembler.push_ipv4(packet, now)
+        } else {
+            self.reassembler.push_ipv6(packet, now)
+        } {
+            Reassembly::Whole => packet,
+            Reassembly::Held => return,
+            Reassembly::Complete(whole) => whole,
         };
-        if proto != IpProtocol::Udp {
-            return self.counters.drop_not_wireguard += 1;
-        }
-        let Ok(udp) = UdpPacket::new_checked(payload) else { return self.counters.drop_bad_udp += 1 };
-        let Ok(repr) = UdpRepr::parse(&udp, &src, &dst, &caps) else { return self.counters.drop_bad_udp += 1 };
-        if repr.dst_port != self.config.listen_port {
-            return self.counters.drop_not_wireguard += 1;
-        }
-        let data = udp.payload();
-        let from = SocketAddr::new(IpAddr::from(src), repr.src_port);
-        let sent = self.crypto.tx.send_with(|slot| {
-            let total = ENDPOINT_HEADER_LEN + data.len();
-            let buf = slot.get_mut(..total)?;
-            EndpointHeader(from).emit(buf);
-            buf[ENDPOINT_HEADER_LEN..].copy_from_slice(data);
-            Some(total)
-        });
-        match sent {
-            Ok(true) => self.counters.to_crypto += 1,
-            Ok(false) => self.counters.drop_ring_full += 1,
-            Err(_) => self.counters.ring_errors += 1,
-        }
+        deliver_datagram(packet, self.config.listen_port, &mut self.crypto, &mut self.counters);
     }
 
     fn drain_crypto(&mut self, now: u64) -> Result<(), RingError> {
@@ -217,16 +275,40 @@ impl NetBlack {
             };
             let src = SocketAddr::new(src, self.config.listen_port);
             let ip_len = ip_header_len(to.ip()) + UDP_HEADER_LEN + payload.len();
-            if let Some(mac) = self.iface.neighbour(hop, now) {
+            let ident = self.ident_v4;
+            self.ident_v4 = self.ident_v4.wrapping_add(1);
+            let mtu = self.datagram_mtu(to.ip(), now);
+            if let (Some(mac), true) = (self.iface.neighbour(hop, now), ip_len <= mtu) {
                 // Fast path: build the datagram straight into the NIC slot.
                 let proto = if to.is_ipv4() { EthernetProtocol::Ipv4 } else { EthernetProtocol::Ipv6 };
-                if self.iface.emit(&mut self.nic.tx, EthernetAddress(mac), proto, ip_len, |b| write_udp(b, src, to, payload)) {
+                if self.iface.emit(&mut self.nic.tx, EthernetAddress(mac), proto, ip_len, |b| write_udp(b, src, to, payload, ident)) {
                     self.counters.from_crypto += 1;
                 }
-            } else if ip_len <= SLOT_SIZE {
-                write_udp(&mut self.out[..ip_len], src, to, payload);
+                continue;
+            }
+            // Build it aside: its next hop is unresolved (it waits in the neighbour queue), or
+            // it is fragmented.
+            write_udp(&mut self.out[..ip_len], src, to, payload, ident);
+            self.counters.from_crypto += 1;
+            if ip_len <= mtu {
                 self.iface.send_ip(&mut self.nic.tx, hop, &self.out[..ip_len], now);
-                self.counters.from_crypto += 1;
+                continue;
+            }
+            self.counters.outer_fragmented += 1;
+            let datagram = &self.out[..ip_len];
+            if to.is_ipv4() {
+                let Ok(mut f) = Ipv4Fragmenter::new(datagram, mtu) else { continue };
+                while let Some(n) = f.write_next(&mut self.fragment[..]) {
+                    self.counters.outer_fragments_sent += 1;
+                    self.iface.send_ip(&mut self.nic.tx, hop, &self.fragment[..n], now);
+                }
+            } else {
+                let Ok(mut f) = Ipv6Fragmenter::new(datagram, mtu, self.ident_v6) else { continue };
+                self.ident_v6 = self.ident_v6.wrapping_add(1);
+                while let Some(n) = f.write_next(&mut self.fragment[..]) {
+                    self.counters.outer_fragments_sent += 1;
+                    self.iface.send_ip(&mut self.nic.tx, hop, &self.fragment[..n], now);
+                }
             }
         }
         Ok(())
@@ -275,10 +357,60 @@ fn ip_header_len(ip: IpAddr) -> usize {
     }
 }
 
+/// A UDP datagram to our address (one IP packet, whole): to crypto with its source endpoint if
+/// it is for the WireGuard port, else counted.
+fn deliver_datagram(packet: &[u8], listen_port: u16, crypto: &mut Link, counters: &mut Counters) {
+    let caps = ChecksumCapabilities::default();
+    let (src, dst, proto, payload) = match packet[0] >> 4 {
+        4 => {
+            let Ok(p) = Ipv4Packet::new_checked(packet) else { return counters.drop_bad_udp += 1 };
+            let hl = usize::from(p.header_len());
+            (IpAddress::Ipv4(p.src_addr()), IpAddress::Ipv4(p.dst_addr()), p.next_header(), &packet[hl..])
+        }
+        _ => {
+            let Ok(p) = Ipv6Packet::new_checked(packet) else { return counters.drop_bad_udp += 1 };
+            (IpAddress::Ipv6(p.src_addr()), IpAddress::Ipv6(p.dst_addr()), p.next_header(), &packet[40..])
+        }
+    };
+    if proto != IpProtocol::Udp {
+        return counters.drop_not_wireguard += 1;
+    }
+    let Ok(udp) = UdpPacket::new_checked(payload) else { return counters.drop_bad_udp += 1 };
+    let Ok(repr) = UdpRepr::parse(&udp, &src, &dst, &caps) else { return counters.drop_bad_udp += 1 };
+    if repr.dst_port != listen_port {
+        return counters.drop_not_wireguard += 1;
+    }
+    let data = udp.payload();
+    if ENDPOINT_HEADER_LEN + data.len() > SLOT_SIZE {
+        return counters.drop_too_big += 1;
+    }
+    let from = SocketAddr::new(IpAddr::from(src), repr.src_port);
+    let sent = crypto.tx.send_with(|slot| {
+        let total = ENDPOINT_HEADER_LEN + data.len();
+        let buf = slot.get_mut(..total)?;
+        EndpointHeader(from).emit(buf);
+        buf[ENDPOINT_HEADER_LEN..].copy_from_slice(data);
+        Some(total)
+    });
+    match sent {
+        Ok(true) => counters.to_crypto += 1,
+        Ok(false) => counters.drop_ring_full += 1,
+        Err(_) => counters.ring_errors += 1,
+    }
+}
+
+/// Four random bytes from the platform, or zeros without a random source.
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = pd_api::fill_random(&mut b);
+    u32::from_le_bytes(b)
+}
+
 /// Writes IP + UDP headers and `payload` into `buf` (exactly the packet's length).
 /// The IPv4 UDP checksum is left zero, which RFC 768 allows and WireGuard's own
-/// authentication makes redundant; IPv6 requires it, so it is computed there.
-fn write_udp(buf: &mut [u8], src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
+/// authentication makes redundant; IPv6 requires it, so it is computed there. IPv4 datagrams
+/// carry `ident` and no DF, so a router before a smaller MTU may fragment them.
+fn write_udp(buf: &mut [u8], src: SocketAddr, dst: SocketAddr, payload: &[u8], ident: u16) {
     let caps = ChecksumCapabilities::default();
     let udp_len = UDP_HEADER_LEN + payload.len();
     let udp = UdpRepr { src_port: src.port(), dst_port: dst.port() };
@@ -287,6 +419,9 @@ fn write_udp(buf: &mut [u8], src: SocketAddr, dst: SocketAddr, payload: &[u8]) {
             let ip = Ipv4Repr { src_addr: s, dst_addr: d, next_header: IpProtocol::Udp, payload_len: udp_len, hop_limit: HOP_LIMIT };
             let mut p = Ipv4Packet::new_unchecked(buf);
             ip.emit(&mut p, &caps);
+            p.set_dont_frag(false);
+            p.set_ident(ident);
+            p.fill_checksum();
             let mut u = UdpPacket::new_unchecked(p.payload_mut());
             u.set_src_port(udp.src_port);
             u.set_dst_port(udp.dst_port);
@@ -319,6 +454,7 @@ impl Handler for NetBlack {
         let now = pd_api::now_ns();
         if channels.contains(TIMER) {
             self.iface.tick(&mut self.nic.tx, now);
+            self.reassembler.expire(now);
         }
         let mut result = Ok(());
         loop {
@@ -336,6 +472,7 @@ impl Handler for NetBlack {
 
     fn counters(&self, report: &mut dyn FnMut(&str, u64)) {
         self.iface.counters.report(report);
+        self.reassembler.counters.report(report);
         self.counters.report(report);
     }
 }

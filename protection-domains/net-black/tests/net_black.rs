@@ -179,3 +179,206 @@ fn answers_ping_and_drops_everything_else() {
     assert_eq!(r.counter("drop_not_wireguard"), 1);
     assert!(r.crypto.drain().is_empty());
 }
+
+// --- Fragments on the black side ---------------------------------------------------------
+
+use pd_netstack::fragment::{Ipv4Fragmenter, Ipv6Fragmenter};
+use std::net::Ipv6Addr;
+
+const OUR6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const PEER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+/// The fragments a sender's stack makes of `packet` (DF cleared, as for a datagram it splits).
+fn frags_v4(packet: &[u8], mtu: usize) -> Vec<Vec<u8>> {
+    let mut packet = packet.to_vec();
+    let mut p = Ipv4Packet::new_unchecked(&mut packet[..]);
+    p.set_dont_frag(false);
+    p.fill_checksum();
+    let mut f = Ipv4Fragmenter::new(&packet, mtu).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Some(n) = f.write_next(&mut buf) {
+        out.push(buf[..n].to_vec());
+    }
+    out
+}
+
+fn udp6(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let ip = Ipv6Repr { src_addr: src, dst_addr: dst, next_header: IpProtocol::Udp, payload_len: 8 + payload.len(), hop_limit: 64 };
+    let mut b = vec![0u8; 48 + payload.len()];
+    let mut pkt = Ipv6Packet::new_unchecked(&mut b[..]);
+    ip.emit(&mut pkt);
+    UdpRepr { src_port: sport, dst_port: dport }.emit(
+        &mut UdpPacket::new_unchecked(pkt.payload_mut()),
+        &IpAddress::Ipv6(src),
+        &IpAddress::Ipv6(dst),
+        payload.len(),
+        |x| x.copy_from_slice(payload),
+        &caps(),
+    );
+    b
+}
+
+fn message(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + 7) as u8).collect()
+}
+
+fn from_crypto(r: &mut Rig, to: &str, payload: &[u8]) {
+    let mut m = vec![0u8; ENDPOINT_HEADER_LEN + payload.len()];
+    EndpointHeader(to.parse().unwrap()).emit(&mut m);
+    m[ENDPOINT_HEADER_LEN..].copy_from_slice(payload);
+    r.crypto.send(&m);
+    r.run(CRYPTO);
+}
+
+#[test]
+fn a_wireguard_datagram_in_fragments_reaches_crypto_whole_v4_and_v6() {
+    let mut r = rig();
+    let data = message(1452);
+    let datagram = udp4(PEER, OUR, 40000, 51820, &data, true);
+    let mut frags = frags_v4(&datagram, 576);
+    frags.reverse();
+    for f in &frags {
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, f));
+    }
+    r.run(NIC);
+    let datagram6 = udp6(PEER6, OUR6, 40001, 51820, &data);
+    let mut f6 = Ipv6Fragmenter::new(&datagram6, 1280, 77).unwrap();
+    let mut buf = [0u8; 2048];
+    while let Some(n) = f6.write_next(&mut buf) {
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv6, &buf[..n]));
+    }
+    r.run(NIC);
+    let out = r.crypto.drain();
+    assert_eq!(out.len(), 2, "one message per datagram");
+    let (EndpointHeader(from), payload) = EndpointHeader::parse(&out[0]).unwrap();
+    assert_eq!((from, payload), (SocketAddr::new(IpAddr::V4(PEER), 40000), &data[..]));
+    let (EndpointHeader(from), payload) = EndpointHeader::parse(&out[1]).unwrap();
+    assert_eq!((from, payload), (SocketAddr::new(IpAddr::V6(PEER6), 40001), &data[..]));
+    assert_eq!(r.counter("frags_reassembled"), 2);
+    assert_eq!(r.counter("to_crypto"), 2);
+}
+
+#[test]
+fn our_datagrams_leave_without_df_and_with_fresh_identifications() {
+    let mut r = rig();
+    r.learn(PEER_MAC, PEER);
+    from_crypto(&mut r, "192.0.2.2:51820", b"one");
+    from_crypto(&mut r, "192.0.2.2:51820", b"two");
+    let out = r.nic.drain();
+    let ids: Vec<u16> = out
+        .iter()
+        .map(|f| {
+            let ip = Ipv4Packet::new_checked(EthernetFrame::new_checked(&f[..]).unwrap().payload()).unwrap();
+            assert!(!ip.dont_frag(), "a router before a smaller MTU must be able to split it");
+            assert!(ip.verify_checksum());
+            ip.ident()
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[test]
+fn a_datagram_larger_than_the_black_link_is_fragmented() {
+    let mut r = rig();
+    r.learn(PEER_MAC, PEER);
+    // MTU = 1500 inside: 1500 + 32 bytes of WireGuard, more than the 1500-byte black link.
+    let data = message(1532);
+    from_crypto(&mut r, "192.0.2.2:51820", &data);
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|f| f.len() <= 14 + 1500));
+    let mut reassembler = pd_netstack::reassembly::Reassembler::new();
+    let mut whole = None;
+    for f in &out {
+        if let pd_netstack::reassembly::Reassembly::Complete(p) = reassembler.push_ipv4(EthernetFrame::new_checked(&f[..]).unwrap().payload(), 0) {
+            whole = Some(p.to_vec());
+        }
+    }
+    let whole = whole.unwrap();
+    assert_eq!(UdpPacket::new_checked(Ipv4Packet::new_checked(&whole[..]).unwrap().payload()).unwrap().payload(), &data[..]);
+    assert_eq!((r.counter("outer_fragmented"), r.counter("outer_fragments_sent")), (1, 2));
+}
+
+/// An ICMPv6 "packet too big" from a router at `from` about a datagram we sent from `sport`.
+fn packet_too_big(from: Ipv6Addr, mtu: u32, sport: u16) -> Vec<u8> {
+    let quoted = udp6(OUR6, PEER6, sport, 51820, &message(1400));
+    let header = Ipv6Repr::parse(&Ipv6Packet::new_checked(&quoted[..]).unwrap()).unwrap();
+    let icmp = Icmpv6Repr::PktTooBig { mtu, header, data: &quoted[40..600] };
+    let mut b = vec![0u8; 40 + icmp.buffer_len()];
+    let ip = Ipv6Repr { src_addr: from, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: icmp.buffer_len(), hop_limit: 64 };
+    ip.emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
+    icmp.emit(&from, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
+    b
+}
+
+#[test]
+fn packet_too_big_for_our_datagrams_lowers_the_path_mtu_of_that_endpoint() {
+    let mut r = rig();
+    let router: Ipv6Addr = "2001:db8::fe".parse().unwrap();
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &packet_too_big(router, 1000, 51820)));
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &packet_too_big(router, 1300, 4444)));
+    r.run(NIC);
+    assert_eq!((r.counter("path_mtu_lowered"), r.counter("drop_path_mtu_ignored")), (1, 1));
+    // The peer is on-link: learn its MAC by its solicitation.
+    let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
+        target_addr: OUR6,
+        lladdr: Some(RawHardwareAddress::from(EthernetAddress(PEER_MAC))),
+    });
+    let mut b = vec![0u8; 40 + ns.buffer_len()];
+    Ipv6Repr { src_addr: PEER6, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: ns.buffer_len(), hop_limit: 255 }
+        .emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
+    ns.emit(&PEER6, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
+    r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv6, &b));
+    r.run(NIC);
+    r.nic.drain();
+    from_crypto(&mut r, "[2001:db8::2]:51820", &message(1452));
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 2, "fragmented to the path MTU, which is never below 1280");
+    for f in &out {
+        let ip = EthernetFrame::new_checked(&f[..]).unwrap();
+        assert!(ip.payload().len() <= 1280);
+        assert_eq!(Ipv6Packet::new_checked(ip.payload()).unwrap().next_header(), IpProtocol::Ipv6Frag);
+    }
+}
+
+#[test]
+fn a_fragment_flood_costs_bounded_memory_is_counted_and_the_tunnel_keeps_working() {
+    let mut r = rig();
+    // Thousands of first fragments of datagrams that never complete.
+    for id in 0..3000u16 {
+        let mut f = udp4(PEER, OUR, 40000, 51820, &message(512), true);
+        let mut p = Ipv4Packet::new_unchecked(&mut f[..]);
+        p.set_ident(id);
+        p.set_more_frags(true);
+        p.fill_checksum();
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &f));
+        if id % 50 == 49 {
+            r.run(NIC);
+        }
+    }
+    // Overlapping offsets, and a 64 KiB datagram's worth of fragments.
+    for k in 0..60u16 {
+        let mut f = udp4(PEER, OUR, 40000, 51820, &message(1000), true);
+        let mut p = Ipv4Packet::new_unchecked(&mut f[..]);
+        p.set_ident(50_000);
+        p.set_more_frags(true);
+        p.set_frag_offset(k * 1000 - k * 1000 % 8);
+        p.fill_checksum();
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &f));
+        if k % 30 == 29 {
+            r.run(NIC);
+        }
+    }
+    r.run(NIC);
+    assert!(r.counter("drop_frag_evicted") >= 2990);
+    assert!(r.counter("drop_frag_overlap") + r.counter("drop_frag_oversize") >= 2);
+    assert!(r.crypto.drain().is_empty(), "nothing incomplete goes to crypto");
+    // A whole datagram and a genuine fragmented one still get through.
+    r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &udp4(PEER, OUR, 40000, 51820, b"whole", true)));
+    for f in frags_v4(&udp4(PEER, OUR, 40000, 51820, &message(1200), true), 600) {
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &f));
+    }
+    r.run(NIC);
+    assert_eq!(r.crypto.drain().len(), 2);
+}

@@ -6,6 +6,20 @@
 //! granted a link in `system.xml`), or nowhere (`Drop`, also the default).
 //! Packets coming back from crypto (decrypted) or from net_black (bypass) go to
 //! on-link PCs only. It never sees keys or ciphertext.
+//!
+//! # The tunnel MTU
+//!
+//! PCs send packets as large as their link allows (1500 bytes), and the tunnel carries
+//! at most `MTU` (the config's, default 1420): WireGuard's overhead must still fit the
+//! black link. net_red is the router in front of the tunnel and does what a router does,
+//! so that no packet vanishes:
+//! - TCP SYNs and SYN-ACKs, both ways, get their MSS lowered to what fits (`MssClamp`),
+//!   so TCP never sends a segment too large;
+//! - an IPv4 packet without DF that does not fit is fragmented, each fragment a
+//!   packet of its own to crypto;
+//! - an IPv4 packet with DF, or an IPv6 packet (routers never fragment IPv6), gets an
+//!   ICMP "fragmentation needed" / ICMPv6 "packet too big" back with the MTU (IPv6:
+//!   never below 1280), at most [`ICMP_ERRORS_PER_S`] a second.
 
 #![no_std]
 
@@ -13,11 +27,16 @@ extern crate alloc;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use encryptor_config::{lookup, Action, RedConfig, Rule};
+use core::net::IpAddr;
+use core::ops::Range;
+use encryptor_config::{lookup, Action, MssClamp, RedConfig, Rule};
 use pd_api::{Channel, ChannelSet, Handler};
-use pd_netstack::{decrement_hop_limit, ip_addresses, ip_len, Iface, Received, StackLinks};
+use pd_netstack::fragment::{FragmentError, Ipv4Fragmenter};
+use pd_netstack::icmp_error::{frag_needed, packet_too_big, TokenBucket};
+use pd_netstack::mss::{clamp_mss, Clamp};
+use pd_netstack::{decrement_hop_limit, ip_addresses, ip_len, Iface, Received, StackLinks, HOP_LIMIT};
 pub use pd_netstack::InitError;
-use pd_ring::{Link, RingError, SLOT_SIZE};
+use pd_ring::{Link, RingError, Sender, SLOT_SIZE};
 
 /// Channel to the red NIC PD (rings named `nic`).
 pub const NIC: Channel = Channel::new(0);
@@ -27,6 +46,14 @@ pub const CRYPTO: Channel = Channel::new(1);
 pub const BYPASS: Channel = Channel::new(2);
 /// Channel from the timer PD.
 pub const TIMER: Channel = Channel::new(3);
+
+/// ICMP "too big" errors sent per second at most, after a burst of [`ICMP_ERROR_BURST`]: a
+/// flood of oversize packets costs a bounded number of replies.
+pub const ICMP_ERRORS_PER_S: u32 = 20;
+/// See [`ICMP_ERRORS_PER_S`].
+pub const ICMP_ERROR_BURST: u32 = 10;
+/// The PCs' link: Ethernet.
+const RED_LINK_MTU: usize = 1500;
 
 pd_api::counters! {
     /// What net_red did with packets, and every drop by reason.
@@ -55,6 +82,20 @@ pd_api::counters! {
         drop_ring_full,
         /// A ring misbehaved.
         ring_errors,
+        /// TCP SYNs whose MSS was lowered to fit the tunnel.
+        mss_clamped,
+        /// Packets split into fragments to fit the tunnel (or, from crypto, the PCs' link).
+        fragmented,
+        /// Fragments made of them.
+        fragments_sent,
+        /// Too big for the tunnel with DF set, or IPv6 (answered by ICMP within the rate limit).
+        drop_too_big,
+        /// From crypto, too big for the PCs' link and not fragmentable.
+        drop_too_big_for_red,
+        /// ICMP "fragmentation needed" / "packet too big" sent to PCs.
+        icmp_too_big_sent,
+        /// ICMP errors held back by the rate limit.
+        icmp_rate_limited,
     }
 }
 
@@ -65,8 +106,17 @@ pub struct NetRed {
     bypass: Option<Link>,
     iface: Iface,
     rules: Vec<Rule>,
+    /// The tunnel MTU for IPv4 and for IPv6 packets.
+    mtu_v4: u16,
+    mtu_v6: u16,
+    mss_clamp: MssClamp,
+    /// MSS limits (IPv4, IPv6), or None with `MssClamp = off`.
+    mss: Option<(u16, u16)>,
+    icmp_errors: TokenBucket,
     /// The packet being handled, copied out of its ring.
     buf: Box<[u8; SLOT_SIZE]>,
+    /// Where ICMP errors and fragments for the PCs are built.
+    out: Box<[u8; SLOT_SIZE]>,
     counters: Counters,
 }
 
@@ -84,10 +134,98 @@ impl NetRed {
             crypto,
             bypass,
             iface: Iface::with_addresses(config.mac, config.addresses.iter().map(|p| (p.addr, p.len))),
+            mtu_v4: config.tunnel_mtu(false),
+            mtu_v6: config.tunnel_mtu(true),
+            mss_clamp: config.mss_clamp,
+            mss: config.mss_limits(),
+            icmp_errors: TokenBucket::new(ICMP_ERRORS_PER_S, ICMP_ERROR_BURST),
             rules: config.rules,
             buf: Box::new([0; SLOT_SIZE]),
+            out: Box::new([0; SLOT_SIZE]),
             counters: Counters::default(),
         })
+    }
+
+    /// Lowers the MSS of a TCP SYN in `packet` to what fits the tunnel.
+    fn clamp(mss: Option<(u16, u16)>, counters: &mut Counters, packet: &mut [u8]) {
+        if let Some((v4, v6)) = mss {
+            if let Clamp::Lowered(_) = clamp_mss(packet, v4, v6) {
+                counters.mss_clamped += 1;
+            }
+        }
+    }
+
+    /// A PC's packet for the tunnel (in `buf[range]`, hop limit already decremented): whole if
+    /// it fits, in fragments if it may be split, else an ICMP error back to the PC.
+    fn to_tunnel(&mut self, range: Range<usize>, now: u64) {
+        let packet = &mut self.buf[range.clone()];
+        Self::clamp(self.mss, &mut self.counters, packet);
+        let ipv6 = packet[0] >> 4 == 6;
+        let mtu = usize::from(if ipv6 { self.mtu_v6 } else { self.mtu_v4 });
+        if packet.len() <= mtu {
+            match self.crypto.tx.send(packet) {
+                Ok(true) => self.counters.to_crypto += 1,
+                Ok(false) => self.counters.drop_ring_full += 1,
+                Err(_) => self.counters.ring_errors += 1,
+            }
+            return;
+        }
+        if ipv6 {
+            return self.too_big(range, now);
+        }
+        match Ipv4Fragmenter::new(packet, mtu) {
+            Ok(fragments) => {
+                if send_fragments(fragments, &mut self.crypto.tx, &mut self.counters) {
+                    self.counters.to_crypto += 1;
+                }
+            }
+            Err(FragmentError::DontFragment) => self.too_big(range, now),
+            Err(_) => self.counters.drop_bad_ip += 1,
+        }
+    }
+
+    /// Answers a packet too big for the tunnel with ICMP "fragmentation needed" (IPv4, DF) or
+    /// "packet too big" (IPv6), within the rate limit, from our address on the PC's link.
+    fn too_big(&mut self, range: Range<usize>, now: u64) {
+        self.counters.drop_too_big += 1;
+        let original = &self.buf[range];
+        let Some((src, _)) = ip_addresses(original) else { return };
+        if !self.iface.is_on_link(src) || self.iface.is_ours(src) {
+            return;
+        }
+        if !self.icmp_errors.take(now) {
+            self.counters.icmp_rate_limited += 1;
+            return;
+        }
+        let len = match src {
+            IpAddr::V4(_) => self.iface.ipv4().and_then(|us| frag_needed(&mut self.out[..], us, original, self.mtu_v4, HOP_LIMIT)),
+            IpAddr::V6(_) => self
+                .iface
+                .ipv6()
+                .and_then(|us| packet_too_big(&mut self.out[..], us, original, u32::from(self.mtu_v6), HOP_LIMIT)),
+        };
+        if let Some(len) = len {
+            self.counters.icmp_too_big_sent += 1;
+            self.iface.send_ip(&mut self.nic.tx, src, &self.out[..len], now);
+        }
+    }
+
+    /// A packet from crypto or net_black for the PC at `dst` (in `buf[..len]`): whole, or in
+    /// fragments if it is larger than the PCs' link carries.
+    fn to_pc(&mut self, len: usize, dst: IpAddr, now: u64) {
+        if len <= RED_LINK_MTU {
+            self.iface.send_ip(&mut self.nic.tx, dst, &self.buf[..len], now);
+            return;
+        }
+        let Ok(mut fragments) = Ipv4Fragmenter::new(&self.buf[..len], RED_LINK_MTU) else {
+            self.counters.drop_too_big_for_red += 1;
+            return;
+        };
+        self.counters.fragmented += 1;
+        while let Some(n) = fragments.write_next(&mut self.out[..]) {
+            self.counters.fragments_sent += 1;
+            self.iface.send_ip(&mut self.nic.tx, dst, &self.out[..n], now);
+        }
     }
 
     /// Whether every ring a PC packet may go to has room (backpressure).
@@ -107,32 +245,33 @@ impl NetRed {
             };
             let range = match self.iface.receive(&self.buf[..len], &mut self.nic.tx, now) {
                 Received::Handled => continue,
-                Received::Local(_) => {
+                // net_red sends no datagrams of its own, so no path MTU concerns it.
+                Received::Local(_) | Received::PacketTooBig { .. } => {
                     self.counters.drop_local += 1;
                     continue;
                 }
                 Received::Forward(r) => r,
             };
-            let packet = &mut self.buf[range];
+            let packet = &mut self.buf[range.clone()];
             let Some((_, dst)) = ip_addresses(packet) else {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
             let action = lookup(&self.rules, dst).unwrap_or(Action::Drop);
-            let link = match (action, self.bypass.as_mut()) {
-                (Action::Tunnel, _) => &mut self.crypto,
-                (Action::Bypass, Some(b)) => b,
-                _ => {
-                    self.counters.drop_policy += 1;
-                    continue;
-                }
-            };
+            if action == Action::Drop || (action == Action::Bypass && self.bypass.is_none()) {
+                self.counters.drop_policy += 1;
+                continue;
+            }
             if !decrement_hop_limit(packet) {
                 self.counters.drop_ttl += 1;
                 continue;
             }
-            match link.tx.send(packet) {
-                Ok(true) if action == Action::Tunnel => self.counters.to_crypto += 1,
+            if action == Action::Tunnel {
+                self.to_tunnel(range, now);
+                continue;
+            }
+            let bypass = self.bypass.as_mut().expect("checked above");
+            match bypass.tx.send(packet) {
                 Ok(true) => self.counters.to_bypass += 1,
                 Ok(false) => self.counters.drop_ring_full += 1,
                 Err(_) => self.counters.ring_errors += 1,
@@ -184,9 +323,10 @@ impl NetRed {
             if from_bypass {
                 self.counters.from_bypass += 1;
             } else {
+                Self::clamp(self.mss, &mut self.counters, packet);
                 self.counters.from_crypto += 1;
             }
-            self.iface.send_ip(&mut self.nic.tx, dst, packet, now);
+            self.to_pc(len, dst, now);
         }
         Ok(())
     }
@@ -219,4 +359,36 @@ impl Handler for NetRed {
         self.iface.counters.report(report);
         self.counters.report(report);
     }
+
+    /// The tunnel MTU and MSS clamp in force.
+    fn status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+        report(format_args!("tunnel mtu {} (ipv6 {})", self.mtu_v4, self.mtu_v6));
+        match (self.mss_clamp, self.mss) {
+            (MssClamp::Off, _) | (_, None) => report(format_args!("mss clamp off")),
+            (c, Some((v4, v6))) => report(format_args!(
+                "mss clamp {} (ipv4 {v4}, ipv6 {v6})",
+                if c == MssClamp::Auto { "auto" } else { "fixed" }
+            )),
+        }
+    }
+}
+
+/// Sends every fragment of a packet to `ring`, counting them; false if the ring filled up
+/// part-way (the fragments already sent are wasted: the destination times them out).
+fn send_fragments(mut fragments: Ipv4Fragmenter<'_>, ring: &mut Sender, counters: &mut Counters) -> bool {
+    counters.fragmented += 1;
+    while !fragments.is_done() {
+        match ring.send_with(|slot| fragments.write_next(slot)) {
+            Ok(true) => counters.fragments_sent += 1,
+            Ok(false) => {
+                counters.drop_ring_full += 1;
+                return false;
+            }
+            Err(_) => {
+                counters.ring_errors += 1;
+                return false;
+            }
+        }
+    }
+    true
 }

@@ -44,6 +44,8 @@ fn rig() -> Rig {
             Rule { prefix: p("10.2.0.0/24"), action: Action::Tunnel },
             Rule { prefix: p("198.51.100.0/24"), action: Action::Bypass },
         ],
+        mtu: encryptor_config::DEFAULT_MTU,
+        mss_clamp: encryptor_config::MssClamp::Auto,
     };
     Rig { red: NetRed::new(config).unwrap(), nic, crypto, bypass }
 }

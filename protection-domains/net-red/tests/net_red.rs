@@ -30,6 +30,14 @@ struct Rig {
 }
 
 fn rig(with_bypass: bool) -> Rig {
+    rig_full(with_bypass, encryptor_config::DEFAULT_MTU, encryptor_config::MssClamp::Auto)
+}
+
+fn rig_with(mtu: u16, mss_clamp: encryptor_config::MssClamp) -> Rig {
+    rig_full(false, mtu, mss_clamp)
+}
+
+fn rig_full(with_bypass: bool, mtu: u16, mss_clamp: encryptor_config::MssClamp) -> Rig {
     let pd = TestPd::new("net_red");
     let nic = pd.link("nic", 64);
     let crypto = pd.link("crypto", 64);
@@ -43,6 +51,8 @@ fn rig(with_bypass: bool) -> Rig {
             Rule { prefix: p("10.2.0.128/25"), action: Action::Drop },
             Rule { prefix: p("198.51.100.0/24"), action: Action::Bypass },
         ],
+        mtu,
+        mss_clamp,
     };
     let red = NetRed::new(config).unwrap();
     Rig { pd, red, nic, crypto, bypass }
@@ -323,4 +333,227 @@ fn a_corrupt_ring_is_counted_and_the_other_rings_still_work() {
     r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &ipv4_udp(PC, REMOTE, 64, b"still")));
     let _ = r.red.notified(ChannelSet::EMPTY.with(NIC));
     assert_eq!(r.crypto.drain().len(), 1, "the NIC ring is still served");
+}
+
+// --- The tunnel MTU: MSS clamping, fragmentation, ICMP "too big" -------------------------
+
+fn udp_sized(src: Ipv4Addr, dst: Ipv4Addr, total: usize, df: bool) -> Vec<u8> {
+    let mut b = ipv4_udp(src, dst, 64, &vec![0x5a; total - 28]);
+    let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+    p.set_dont_frag(df);
+    p.fill_checksum();
+    b
+}
+
+fn udp6_sized(src: Ipv6Addr, dst: Ipv6Addr, total: usize) -> Vec<u8> {
+    let mut b = vec![0u8; total];
+    let ip = Ipv6Repr { src_addr: src, dst_addr: dst, next_header: IpProtocol::Udp, payload_len: total - 40, hop_limit: 64 };
+    ip.emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
+    b
+}
+
+/// A TCP SYN (or SYN-ACK) with an MSS option of `mss`.
+fn tcp_syn(src: IpAddress, dst: IpAddress, mss: u16, ack: bool) -> Vec<u8> {
+    let tcp = TcpRepr {
+        src_port: 40000,
+        dst_port: 5201,
+        control: TcpControl::Syn,
+        seq_number: TcpSeqNumber(1),
+        ack_number: ack.then_some(TcpSeqNumber(9)),
+        window_len: 64240,
+        window_scale: Some(7),
+        max_seg_size: Some(mss),
+        sack_permitted: true,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload: &[],
+    };
+    let (mut b, start) = match (src, dst) {
+        (IpAddress::Ipv4(s), IpAddress::Ipv4(d)) => {
+            let ip = Ipv4Repr { src_addr: s, dst_addr: d, next_header: IpProtocol::Tcp, payload_len: tcp.buffer_len(), hop_limit: 64 };
+            let mut b = vec![0u8; 20 + tcp.buffer_len()];
+            ip.emit(&mut Ipv4Packet::new_unchecked(&mut b[..]), &caps());
+            (b, 20)
+        }
+        (IpAddress::Ipv6(s), IpAddress::Ipv6(d)) => {
+            let ip = Ipv6Repr { src_addr: s, dst_addr: d, next_header: IpProtocol::Tcp, payload_len: tcp.buffer_len(), hop_limit: 64 };
+            let mut b = vec![0u8; 40 + tcp.buffer_len()];
+            ip.emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
+            (b, 40)
+        }
+        _ => unreachable!(),
+    };
+    tcp.emit(&mut TcpPacket::new_unchecked(&mut b[start..]), &src, &dst, &caps());
+    b
+}
+
+/// The MSS of a TCP SYN in an IP packet, checking its checksum.
+fn syn_mss(packet: &[u8]) -> u16 {
+    let (src, dst, start) = if packet[0] >> 4 == 4 {
+        let ip = Ipv4Packet::new_checked(packet).unwrap();
+        (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()), 20)
+    } else {
+        let ip = Ipv6Packet::new_checked(packet).unwrap();
+        (IpAddress::Ipv6(ip.src_addr()), IpAddress::Ipv6(ip.dst_addr()), 40)
+    };
+    let tcp = TcpPacket::new_checked(&packet[start..]).unwrap();
+    assert!(tcp.verify_checksum(&src, &dst), "TCP checksum after clamping");
+    TcpRepr::parse(&tcp, &src, &dst, &caps()).unwrap().max_seg_size.unwrap()
+}
+
+#[test]
+fn syns_both_ways_get_the_mss_that_fits_the_tunnel() {
+    let mut r = rig(false);
+    learn_pc(&mut r);
+    let remote6: Ipv6Addr = "fd00:2::2".parse().unwrap();
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &tcp_syn(PC.into(), REMOTE.into(), 1460, false)));
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv6, &tcp_syn(PC6.into(), remote6.into(), 1440, false)));
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &tcp_syn(PC.into(), REMOTE.into(), 1200, false)));
+    r.run(&[NIC]);
+    let out = r.crypto.drain();
+    assert_eq!(out.iter().map(|p| syn_mss(p)).collect::<Vec<_>>(), vec![1380, 1360, 1200]);
+    // The far side's SYN-ACK, decrypted, on its way to the PC.
+    r.crypto.send(&tcp_syn(REMOTE.into(), PC.into(), 1460, true));
+    r.run(&[CRYPTO]);
+    let out = r.nic.drain();
+    assert_eq!(syn_mss(EthernetFrame::new_checked(&out[0][..]).unwrap().payload()), 1380);
+    assert_eq!(r.counter("mss_clamped"), 3);
+}
+
+#[test]
+fn a_df_packet_too_big_for_the_tunnel_gets_fragmentation_needed_with_the_mtu() {
+    let mut r = rig(false);
+    learn_pc(&mut r);
+    let big = udp_sized(PC, REMOTE, 1500, true);
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &big));
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &udp_sized(PC, REMOTE, 1420, true)));
+    r.run(&[NIC]);
+    let to_crypto = r.crypto.drain();
+    assert_eq!(to_crypto.len(), 1, "the one that fits (1420 bytes) goes through");
+    assert_eq!(to_crypto[0].len(), 1420);
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 1);
+    let f = EthernetFrame::new_checked(&out[0][..]).unwrap();
+    assert_eq!(f.dst_addr(), EthernetAddress(PC_MAC));
+    let ip = Ipv4Packet::new_checked(f.payload()).unwrap();
+    assert_eq!((ip.src_addr(), ip.dst_addr()), (OUR, PC));
+    let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
+    assert!(icmp.verify_checksum());
+    assert_eq!((u8::from(icmp.msg_type()), icmp.msg_code()), (3, 4));
+    assert_eq!(u16::from_be_bytes([ip.payload()[6], ip.payload()[7]]), 1420, "next-hop MTU");
+    // The quoted header is the packet's (TTL already decremented by this router).
+    let quoted = Ipv4Packet::new_unchecked(&ip.payload()[8..28]);
+    assert_eq!((quoted.src_addr(), quoted.dst_addr(), quoted.total_len()), (PC, REMOTE, 1500));
+    assert_eq!((r.counter("drop_too_big"), r.counter("icmp_too_big_sent")), (1, 1));
+}
+
+#[test]
+fn an_ipv6_packet_too_big_gets_packet_too_big_never_below_1280() {
+    for (mtu, expect) in [(1420u16, 1420u32), (1000, 1280)] {
+        let mut r = rig_with(mtu, encryptor_config::MssClamp::Auto);
+        let remote6: Ipv6Addr = "fd00:2::2".parse().unwrap();
+        r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv6, &udp6_sized(PC6, remote6, 1500)));
+        r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv6, &udp6_sized(PC6, remote6, 1280)));
+        r.run(&[NIC]);
+        assert_eq!(r.crypto.drain().len(), 1, "a 1280-byte IPv6 packet always fits");
+        // The PC is not in the neighbour cache yet: the error waits for NDP.
+        let out = r.nic.drain();
+        let ns = EthernetFrame::new_checked(&out[0][..]).unwrap();
+        assert_eq!(ns.ethertype(), EthernetProtocol::Ipv6, "a neighbour solicitation for the PC");
+        // Answer it; the ICMPv6 error follows.
+        let na = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+            flags: NdiscNeighborFlags::SOLICITED,
+            target_addr: PC6,
+            lladdr: Some(RawHardwareAddress::from(EthernetAddress(PC_MAC))),
+        });
+        let mut b = vec![0u8; 40 + na.buffer_len()];
+        let ip = Ipv6Repr { src_addr: PC6, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: na.buffer_len(), hop_limit: 255 };
+        ip.emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
+        na.emit(&PC6, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
+        r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv6, &b));
+        r.run(&[NIC]);
+        let out = r.nic.drain();
+        assert_eq!(out.len(), 1);
+        let f = EthernetFrame::new_checked(&out[0][..]).unwrap();
+        let ip = Ipv6Packet::new_checked(f.payload()).unwrap();
+        assert!(f.payload().len() <= 1280);
+        let icmp = Icmpv6Packet::new_checked(ip.payload()).unwrap();
+        assert!(icmp.verify_checksum(&ip.src_addr(), &ip.dst_addr()));
+        assert_eq!((u8::from(icmp.msg_type()), icmp.pkt_too_big_mtu()), (2, expect));
+    }
+}
+
+#[test]
+fn a_packet_without_df_too_big_for_the_tunnel_is_fragmented_before_encryption() {
+    let mut r = rig(false);
+    let big = udp_sized(PC, REMOTE, 1500, false);
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &big));
+    r.run(&[NIC]);
+    let frags = r.crypto.drain();
+    assert_eq!(frags.len(), 2, "one packet to crypto per fragment");
+    let mut reassembler = pd_netstack::reassembly::Reassembler::new();
+    let mut whole = None;
+    for f in &frags {
+        assert!(f.len() <= 1420);
+        assert!(Ipv4Packet::new_checked(&f[..]).unwrap().verify_checksum());
+        if let pd_netstack::reassembly::Reassembly::Complete(p) = reassembler.push_ipv4(f, 0) {
+            whole = Some(p.to_vec());
+        }
+    }
+    let whole = whole.expect("the fragments make the packet");
+    let mut expected = big.clone();
+    let mut p = Ipv4Packet::new_unchecked(&mut expected[..]);
+    p.set_hop_limit(63);
+    p.fill_checksum();
+    assert_eq!(whole, expected);
+    assert_eq!((r.counter("fragmented"), r.counter("fragments_sent"), r.counter("to_crypto")), (1, 2, 1));
+    assert!(r.nic.drain().is_empty(), "no ICMP for a packet that may be fragmented");
+}
+
+#[test]
+fn a_flood_of_oversize_packets_gets_a_bounded_number_of_icmp_errors() {
+    let mut r = rig(false);
+    learn_pc(&mut r);
+    let big = eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &udp_sized(PC, REMOTE, 1500, true));
+    let mut errors = 0;
+    for _ in 0..50 {
+        for _ in 0..20 {
+            r.nic.send(&big);
+        }
+        r.run(&[NIC]);
+        errors += r.nic.drain().len();
+        r.pd.advance_ns(10_000_000);
+    }
+    // 1000 packets over 0.5 s: the burst of 10 plus 20 per second.
+    assert!((10..=21).contains(&errors), "{errors} ICMP errors");
+    assert_eq!(r.counter("drop_too_big"), 1000);
+    assert_eq!(r.counter("icmp_too_big_sent") + r.counter("icmp_rate_limited"), 1000);
+    r.pd.advance_ns(1_000_000_000);
+    r.nic.send(&big);
+    r.run(&[NIC]);
+    assert_eq!(r.nic.drain().len(), 1, "the bucket refills");
+}
+
+#[test]
+fn decrypted_packets_larger_than_the_pcs_link_are_fragmented_or_counted() {
+    let mut r = rig(false);
+    learn_pc(&mut r);
+    r.crypto.send(&udp_sized(REMOTE, PC, 1800, false));
+    r.crypto.send(&udp_sized(REMOTE, PC, 1800, true));
+    r.run(&[CRYPTO]);
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 2, "two fragments of the first, nothing of the second");
+    assert!(out.iter().all(|f| f.len() <= 14 + 1500));
+    assert_eq!(r.counter("drop_too_big_for_red"), 1);
+}
+
+#[test]
+fn with_mss_clamp_off_syns_pass_untouched() {
+    let mut r = rig_with(1420, encryptor_config::MssClamp::Off);
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &tcp_syn(PC.into(), REMOTE.into(), 1460, false)));
+    r.run(&[NIC]);
+    assert_eq!(syn_mss(&r.crypto.drain()[0]), 1460);
+    let mut status = Vec::new();
+    r.red.status(&mut |l| status.push(l.to_string()));
+    assert_eq!(status, ["tunnel mtu 1420 (ipv6 1420)", "mss clamp off"]);
 }

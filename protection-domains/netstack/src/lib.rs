@@ -12,6 +12,11 @@
 
 extern crate alloc;
 
+pub mod fragment;
+pub mod icmp_error;
+pub mod mss;
+pub mod reassembly;
+
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -153,6 +158,21 @@ pub enum Received {
     /// An IP packet to one of our addresses that the link layer does not serve
     /// (UDP, for instance): the PD decides.
     Local(core::ops::Range<usize>),
+    /// An ICMPv6 "packet too big" to us about a UDP datagram we sent from `src_port` to
+    /// `to`: the path to `to` carries at most `mtu` bytes (RFC 8201). The PD decides whether to
+    /// believe it.
+    PacketTooBig { to: Ipv6Addr, mtu: u32, src_port: u16 },
+}
+
+impl Received {
+    /// The same, with packet ranges moved `by` bytes (past the Ethernet header).
+    fn offset(self, by: usize) -> Self {
+        match self {
+            Received::Forward(r) => Received::Forward(by + r.start..by + r.end),
+            Received::Local(r) => Received::Local(by + r.start..by + r.end),
+            other => other,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -284,16 +304,8 @@ impl Iface {
                 self.receive_arp(eth.payload(), nic, now_ns);
                 Received::Handled
             }
-            EthernetProtocol::Ipv4 => match self.receive_ipv4(eth.payload(), nic) {
-                Received::Forward(r) => Received::Forward(base + r.start..base + r.end),
-                Received::Local(r) => Received::Local(base + r.start..base + r.end),
-                Received::Handled => Received::Handled,
-            },
-            EthernetProtocol::Ipv6 => match self.receive_ipv6(eth.payload(), src_mac, nic, now_ns) {
-                Received::Forward(r) => Received::Forward(base + r.start..base + r.end),
-                Received::Local(r) => Received::Local(base + r.start..base + r.end),
-                Received::Handled => Received::Handled,
-            },
+            EthernetProtocol::Ipv4 => self.receive_ipv4(eth.payload(), nic).offset(base),
+            EthernetProtocol::Ipv6 => self.receive_ipv6(eth.payload(), src_mac, nic, now_ns).offset(base),
             _ => {
                 self.counters.drop_ethertype += 1;
                 Received::Handled
@@ -492,6 +504,11 @@ impl Iface {
                 self.counters.echo_replies += 1;
                 self.send_ip(nic, IpAddr::V6(repr.src_addr), &out[..n], now_ns);
                 Received::Handled
+            }
+            Ok(Icmpv6Repr::PktTooBig { mtu, header, data })
+                if ours && Some(header.src_addr) == self.ipv6() && header.next_header == IpProtocol::Udp && data.len() >= 2 =>
+            {
+                Received::PacketTooBig { to: header.dst_addr, mtu, src_port: u16::from_be_bytes([data[0], data[1]]) }
             }
             Ok(_) => {
                 self.counters.drop_ignored += 1;

@@ -62,7 +62,7 @@ fn rig(phys: bool) -> Rig {
     let arena = Arena::new(ARENA_BYTES);
     let device = Rc::new(RefCell::new(E1000Model::new(arena.clone(), MAC)));
     let hal = TestHal::new(device, arena.clone(), DESC_AREA);
-    let config = Config { device_id: 0x100E, mac: None, promiscuous: false, interrupt_interval_us: 0 };
+    let config = Config { device_id: 0x100E, mac: None, promiscuous: false, all_multicast: false, interrupt_interval_us: 0 };
     let nic = Driver::new(hal.clone(), config).expect("init");
     let ring_bytes = SLOTS * SLOT_SIZE;
     let stack =

@@ -153,6 +153,8 @@ fn pipeline(n: usize) {
         addresses: vec!["10.1.0.1/24".parse().unwrap()],
         mac: [2, 0, 0, 0, 1, 1],
         rules: vec![Rule { prefix: "10.2.0.0/24".parse().unwrap(), action: Action::Tunnel }],
+        mtu: encryptor_config::DEFAULT_MTU,
+        mss_clamp: encryptor_config::MssClamp::Auto,
     })
     .unwrap();
     crypto_pd.enter();

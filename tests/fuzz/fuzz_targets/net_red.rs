@@ -1,7 +1,8 @@
 //! net_red's frame handling: arbitrary Ethernet frames from the red NIC, and
 //! arbitrary packets on its crypto and bypass links, with timer ticks between.
 //! Oracles: no panic; nothing reaches crypto unless a Tunnel rule covers its
-//! destination; nothing reaches the bypass link unless a Bypass rule covers it.
+//! destination, and nothing larger than the tunnel MTU; nothing reaches the bypass link
+//! unless a Bypass rule covers it.
 
 #![no_main]
 
@@ -44,6 +45,8 @@ fn rig() -> Rig {
         addresses: vec![p("10.1.0.1/24"), p("fd00:1::1/64")],
         mac: [2, 0, 0, 0, 1, 1],
         rules: rules.clone(),
+        mtu: encryptor_config::DEFAULT_MTU,
+        mss_clamp: encryptor_config::MssClamp::Auto,
     };
     let red = NetRed::new(config).unwrap();
     Rig { pd, red, rules, nic, crypto, bypass }
@@ -83,6 +86,7 @@ fuzz_target!(|data: &[u8]| {
             for pkt in drain(&mut r.crypto.rx) {
                 let (_, dst) = ip_src_dst(&pkt).expect("net_red sent crypto a packet that is not IP");
                 assert_eq!(lookup(&r.rules, dst), Some(Action::Tunnel), "net_red sent {dst} to crypto");
+                assert!(pkt.len() <= usize::from(encryptor_config::DEFAULT_MTU), "{} bytes to crypto", pkt.len());
             }
             for pkt in drain(&mut r.bypass.rx) {
                 let (_, dst) = ip_src_dst(&pkt).expect("net_red sent net_black a bypass packet that is not IP");
