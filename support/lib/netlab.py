@@ -394,9 +394,7 @@ def neighbour_mac(lab, ns, addr):
 
 # ---- seL4 encryptors in QEMU ------------------------------------------------------------
 
-SEL4_BUILD = os.path.join(ROOT, "support", "sel4", "build")
-# The PD packages of the product image: the encryptor's PDs and the NIC driver PD.
-SEL4_PD_PACKAGES = "sel4-encryptor-pds sel4-nic"
+SEL4_BUILD = os.path.join(ROOT, "platforms", "sel4", "build")
 # One MAC per NIC (QEMU gives every NIC of the same model the same default MAC); the config file
 # of each encryptor names the same ones (RedMac/BlackMac), so the stacks answer ARP with the
 # address the NIC filters on.
@@ -429,8 +427,7 @@ def sel4_build(out_dir=None, system_xml=None):
     the second boot module, which the root task copies to the crypto PD (and, without its keys,
     to the stack PDs)."""
     out_dir = out_dir or SEL4_IMAGE_DIR
-    env = dict(os.environ, SEL4_PD_PACKAGES=SEL4_PD_PACKAGES)
-    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir], env=env)
+    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir])
     return out_dir
 
 

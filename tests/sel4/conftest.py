@@ -14,7 +14,7 @@ def build(xml, out, kernel="debug"):
     """Builds the kernel (debug or release configuration), the test PDs and the root task for
     `xml` into `out`."""
     env = dict(os.environ, SEL4_KERNEL=kernel)
-    subprocess.run([str(ROOT / "support/sel4/build"), str(xml), str(out)], check=True, timeout=1800, env=env)
+    subprocess.run([str(ROOT / "platforms/sel4/build"), str(xml), str(out)], check=True, timeout=1800, env=env)
     return out
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parents[1] / "support/lib"))
 import netlab  # noqa: E402
 from sel4_qemu import QEMU_BASE, ROOT  # noqa: E402
 
-# The responder's addresses (protection-domains/sel4/test-pds/src/bin/nic_responder.rs).
+# The responder's addresses (tests/pds/src/bin/nic_responder.rs).
 PD_MAC = "52:54:00:4e:49:43"
 PD_ADDR = "10.77.0.2"
 NS_ADDR = "10.77.0.1"
@@ -38,7 +38,6 @@ BURST = 1000
 NICS = {"e1000": "e1000", "e1000e": "e1000e", "virtio": "virtio-net-pci,disable-legacy=on"}
 # The NIC PDs whose NIC reads and writes the ring slots directly (see protection-domains/nic).
 ZERO_COPY = {"e1000", "e1000e"}
-PD_PACKAGES = "sel4-test-pds sel4-nic"
 
 SEND_UDP = r"""
 import socket, sys, time
@@ -94,8 +93,8 @@ def build_nic_system(nic, kernel="debug"):
     """Builds tests/sel4/nic-<nic>.xml (kernel, NIC and test PDs, root task) on the debug or
     release kernel configuration."""
     out = ROOT / f"build/sel4/nic-{nic}" if kernel == "debug" else ROOT / f"build/sel4/nic-{nic}-{kernel}"
-    env = dict(os.environ, SEL4_PD_PACKAGES=PD_PACKAGES, SEL4_KERNEL=kernel)
-    netlab.run([str(ROOT / "support/sel4/build"), str(HERE / f"nic-{nic}.xml"), str(out)], env=env, timeout=1800)
+    env = dict(os.environ, SEL4_KERNEL=kernel)
+    netlab.run([str(ROOT / "platforms/sel4/build"), str(HERE / f"nic-{nic}.xml"), str(out)], env=env, timeout=1800)
     return out
 
 

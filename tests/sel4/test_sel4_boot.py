@@ -64,12 +64,12 @@ def test_pci_inventory_lists_the_nics(boot):
 def test_grub_iso_boots_the_same_system_with_its_config_from_a_second_disk(built_system, tmp_path):
     """The hardware's path: GRUB finds /encryptor.conf on another disk (a USB stick or virtual
     medium; here a FAT image) and loads it as the second module."""
-    iso = subprocess.run([str(ROOT / "support/sel4/mkiso"), str(built_system)], check=True,
+    iso = subprocess.run([str(ROOT / "platforms/sel4/mkiso"), str(built_system)], check=True,
                          capture_output=True, text=True, timeout=300).stdout.strip()
     config = tmp_path / "keyed.conf"
     config.write_text(KEYED_CONFIG)
     disk = tmp_path / "config.img"
-    subprocess.run([str(ROOT / "support/sel4/mkconfig-disk"), str(config), str(disk)], check=True, timeout=60)
+    subprocess.run([str(ROOT / "platforms/sel4/mkconfig-disk"), str(config), str(disk)], check=True, timeout=60)
     boot = run_qemu(["-cdrom", iso, "-boot", "d", "-drive", f"file={disk},format=raw,if=ide,index=0",
                      "-device", "e1000", "-device", "e1000e"], timeout=180)
     assert boot.status == EXIT_IDLE, boot.describe()
@@ -136,7 +136,7 @@ def test_timer_interrupts_through_an_ioapic_pin(boot):
     assert boot.results.get("pit_ticks") == "20", boot.describe()
 
 
-# Boots per interrupt test: a few in CI; support/sel4/stress-irq sets SEL4_IRQ_BOOTS=50.
+# Boots per interrupt test: a few in CI; platforms/sel4/stress-irq sets SEL4_IRQ_BOOTS=50.
 IRQ_BOOTS = int(os.environ.get("SEL4_IRQ_BOOTS", "5"))
 
 
@@ -156,7 +156,7 @@ def test_interrupts_raised_before_handover_are_not_lost(built_handover_irq_syste
     task issues its handler, before a notification is bound. Every PD must still get its
     interrupts, on every boot."""
     iso = tmp_path / "handover.iso"
-    subprocess.run([str(ROOT / "support/sel4/mkiso"), str(built_handover_irq_system), str(iso), "--before-boot",
+    subprocess.run([str(ROOT / "platforms/sel4/mkiso"), str(built_handover_irq_system), str(iso), "--before-boot",
                     str(ROOT / "tests/sel4/firmware-leaves-interrupts.grub")], check=True, capture_output=True,
                    timeout=300)
     raced = 0

@@ -49,7 +49,7 @@ use boringtun::noise::{Packet, Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
-use encryptor_config::{CryptoConfig, Prefix};
+use encryptor_config::{CryptoConfig, Prefix, StartError};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
@@ -209,6 +209,8 @@ pub struct Crypto {
     /// Output for handshake messages and timer results.
     scratch: Box<[u8; SLOT_SIZE]>,
     counters: Counters,
+    /// Handshakes (completed + answered) already logged as `handshake #N`.
+    handshakes_logged: u64,
 }
 
 impl Crypto {
@@ -262,7 +264,28 @@ impl Crypto {
             packet: Box::new([0; SLOT_SIZE]),
             scratch: Box::new([0; SLOT_SIZE]),
             counters: Counters::default(),
+            handshakes_logged: 0,
         })
+    }
+
+    /// The crypto PD as both platforms start it: from the whole config file (keys included) in
+    /// its `config` region.
+    pub fn start() -> Result<Self, StartError<InitError>> {
+        let (crypto, _, _) = encryptor_config::read_config().map_err(StartError::Config)?.into_parts();
+        let peers = crypto.peers.len();
+        let pd = Self::new(crypto).map_err(StartError::Init)?;
+        pd_api::log!("{peers} peer(s)");
+        Ok(pd)
+    }
+
+    /// Logs `handshake #N` for every handshake completed or answered since the last call (the
+    /// demo and the tests count them on the console).
+    fn log_handshakes(&mut self) {
+        let handshakes = self.counters.handshakes_completed + self.counters.handshakes_answered;
+        if handshakes > self.handshakes_logged {
+            self.handshakes_logged = handshakes;
+            pd_api::log!("handshake #{handshakes}");
+        }
     }
 
     /// This PD's counters.
@@ -620,6 +643,7 @@ impl Handler for Crypto {
                 break;
             }
         }
+        self.log_handshakes();
         result
     }
 

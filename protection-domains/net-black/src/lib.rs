@@ -23,7 +23,7 @@ extern crate alloc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
-use encryptor_config::{BlackConfig, Prefix, IPV6_MIN_MTU};
+use encryptor_config::{BlackConfig, Prefix, StartError, IPV6_MIN_MTU};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_netstack::fragment::{Ipv4Fragmenter, Ipv6Fragmenter};
 use pd_netstack::reassembly::{Reassembler, Reassembly};
@@ -151,6 +151,13 @@ impl NetBlack {
             ident_v6: random_u32(),
             counters: Counters::default(),
         })
+    }
+
+    /// net_black as both platforms start it: from the config file without its keys in its
+    /// `config` region.
+    pub fn start() -> Result<Self, StartError<InitError>> {
+        let (_, _, black) = encryptor_config::read_config().map_err(StartError::Config)?.into_parts();
+        Self::new(black).map_err(StartError::Init)
     }
 
     /// The largest datagram that goes whole to `dst`: the black link's MTU, or a lower path

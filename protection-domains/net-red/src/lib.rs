@@ -29,7 +29,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::net::IpAddr;
 use core::ops::Range;
-use encryptor_config::{lookup, Action, MssClamp, RedConfig, Rule};
+use encryptor_config::{lookup, Action, MssClamp, RedConfig, Rule, StartError};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_netstack::fragment::{FragmentError, Ipv4Fragmenter};
 use pd_netstack::icmp_error::{frag_needed, packet_too_big, TokenBucket};
@@ -144,6 +144,13 @@ impl NetRed {
             out: Box::new([0; SLOT_SIZE]),
             counters: Counters::default(),
         })
+    }
+
+    /// net_red as both platforms start it: from the config file without its keys in its
+    /// `config` region.
+    pub fn start() -> Result<Self, StartError<InitError>> {
+        let (_, red, _) = encryptor_config::read_config().map_err(StartError::Config)?.into_parts();
+        Self::new(red).map_err(StartError::Init)
     }
 
     /// Lowers the MSS of a TCP SYN in `packet` to what fits the tunnel.

@@ -1,7 +1,7 @@
 //! The NIC PD's data path, independent of the platform: [`FrameMover`] moves frames between a
 //! driver (any `nic_core::Nic`) and the ring link `"net"` to the stack PD, in batches, with
 //! backpressure both ways and the ring signalling protocol, and counts what it could not move
-//! by reason. The seL4 NIC PDs (`protection-domains/sel4/nic`) run it over their HAL; the host
+//! by reason. The seL4 NIC PDs (`protection-domains/nic/sel4`) run it over their HAL; the host
 //! tests run it over the drivers' register models.
 //!
 //! **Zero-copy**, per direction, where the ring's data region is DMA memory (seL4 gives every

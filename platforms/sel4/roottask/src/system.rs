@@ -1,0 +1,604 @@
+//! Building the system from the spec, and serving the fault endpoint.
+
+use crate::objects::{Objects, ROOT_DEPTH};
+use crate::{console, out, println};
+use alloc::vec;
+use alloc::vec::Vec;
+use sel4_abi::generated::consts::{seL4_UserException_Number, seL4_VMFault_Addr, seL4_VMFault_FSR, seL4_VMFault_IP, seL4_VMFault_PrefetchFault};
+use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, CPtr, CapRights, Word};
+use sel4_system_spec::pd_info::{self, PdInfo, RegionInfo};
+use crate::pci;
+use sel4_abi::freestanding::LineBuffer;
+use sel4_system_spec::{layout, IrqSource, PciSelect, System};
+
+/// QEMU's isa-debug-exit port (tests add `-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
+pub const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+const PAGE: Word = 4096;
+/// Where the root task maps a frame of a PD to fill it (one page, unmapped after each use).
+const SCRATCH_VADDR: Word = 0x3f00_0000;
+/// Where the root task maps the console log for good (below the scratch page; at most 16 MiB).
+const CONSOLE_LOG_VADDR: Word = 0x3e00_0000;
+/// Rights for a cap that may only signal or call (Call needs Grant for the reply cap in 5.0).
+const SEND_GRANT: CapRights = CapRights(0b101);
+
+/// What the root task keeps of a started PD.
+pub struct RunningPd {
+    /// The PD's TCB, kept for restarting a faulted PD (not done yet).
+    #[allow(dead_code)]
+    pub tcb: CPtr,
+}
+
+/// The per-PD objects created before channels are wired.
+struct PdObjects {
+    cnode: CPtr,
+    vspace: CPtr,
+    tcb: CPtr,
+    endpoint: CPtr,
+    notification: CPtr,
+    ipc_frame: CPtr,
+    entry: Word,
+    info: PdInfo,
+}
+
+/// Copies `cap` of the root CNode into `slot` of a PD's CNode, with `rights` and `badge`.
+fn give(pd_cnode: CPtr, slot: Word, cap: CPtr, rights: CapRights, badge: Option<Word>) {
+    let root = init_cap::seL4_CapInitThreadCNode;
+    let result = match badge {
+        Some(b) => sel4_abi::cnode_mint(pd_cnode, slot, layout::CNODE_BITS, root, cap, ROOT_DEPTH, rights, b),
+        None => sel4_abi::cnode_copy(pd_cnode, slot, layout::CNODE_BITS, root, cap, ROOT_DEPTH, rights),
+    };
+    if let Err(e) = result {
+        console::fatal(format_args!("giving cap {cap} to slot {slot}: {e}"));
+    }
+}
+
+/// Runs `fill` on the 4 KiB of `frame`, mapped for the moment into the root task.
+fn fill_frame(objects: &mut Objects, frame: CPtr, fill: impl FnOnce(&mut [u8])) {
+    if let Err(e) = objects.map_frame(init_cap::seL4_CapInitThreadVSpace, frame, SCRATCH_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT) {
+        console::fatal(format_args!("mapping a frame into the root task: {e}"));
+    }
+    // SAFETY: the frame was just mapped read-write at SCRATCH_VADDR, a page nothing else in the
+    // root task uses, and it is unmapped before the slice's lifetime ends.
+    let page = unsafe { core::slice::from_raw_parts_mut(SCRATCH_VADDR as *mut u8, PAGE as usize) };
+    fill(page);
+    if let Err(e) = sel4_abi::page_unmap(frame) {
+        console::fatal(format_args!("unmapping the scratch frame: {e}"));
+    }
+}
+
+/// Maps the console log into the root task and sends every later console line there: the serial
+/// PD (the one PD that maps the region, as libraries/sdf checks) owns COM1 from now on.
+fn hand_over_console(objects: &mut Objects, system: &System, index: usize, frames: &[CPtr]) {
+    let region = &system.regions[index];
+    let Some(reader) = system.pds.iter().position(|pd| pd.maps.iter().any(|m| m.region as usize == index)) else {
+        println!("console log {}: no PD maps it; the root task keeps COM1", region.name);
+        return;
+    };
+    if region.size > SCRATCH_VADDR - CONSOLE_LOG_VADDR {
+        println!("console log {}: {} bytes is more than the root task maps; it keeps COM1", region.name, region.size);
+        return;
+    }
+    for (k, &frame) in frames.iter().enumerate() {
+        let copy = objects.copy(frame, CapRights::ALL);
+        map_or_die(objects, "root", init_cap::seL4_CapInitThreadVSpace, copy, CONSOLE_LOG_VADDR + k as Word * PAGE, CapRights::READ_WRITE, vm_attributes::DEFAULT);
+    }
+    println!("console: COM1 goes to PD {} from here on (console log {})", system.pds[reader].name, region.name);
+    let base = core::ptr::NonNull::new(CONSOLE_LOG_VADDR as *mut u8).expect("non-zero constant");
+    // SAFETY: the region was just mapped read-write at CONSOLE_LOG_VADDR for good, page-aligned,
+    // and only `reader` maps it besides the root task; no PD has started yet.
+    if let Err(e) = unsafe { console::attach_log(base, region.size as usize, reader) } {
+        println!("console log {}: {e}; the root task keeps COM1", region.name);
+    }
+}
+
+fn map_or_die(objects: &mut Objects, pd: &str, vspace: CPtr, frame: CPtr, vaddr: Word, rights: CapRights, attributes: Word) {
+    if let Err(e) = objects.map_frame(vspace, frame, vaddr, rights, attributes) {
+        console::fatal(format_args!("PD {pd}: mapping {vaddr:#x}: {e}"));
+    }
+}
+
+/// Reads a little-endian integer of `n` bytes at `o`.
+fn le(b: &[u8], o: usize, n: usize) -> Option<Word> {
+    Some(b.get(o..o + n)?.iter().rev().fold(0, |a, &x| a << 8 | x as Word))
+}
+
+/// Loads an ELF's PT_LOAD segments into fresh frames mapped in `vspace`; returns the entry.
+fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8]) -> Word {
+    let bad = |what: &str| -> ! { console::fatal(format_args!("PD {pd}: program: {what}")) };
+    if elf.get(..4) != Some(b"\x7fELF") || elf.get(4) != Some(&2) {
+        bad("not a 64-bit ELF");
+    }
+    let entry = le(elf, 0x18, 8).unwrap_or_else(|| bad("truncated header"));
+    let phoff = le(elf, 0x20, 8).unwrap_or_else(|| bad("truncated header")) as usize;
+    let phentsize = le(elf, 0x36, 2).unwrap_or_else(|| bad("truncated header")) as usize;
+    let phnum = le(elf, 0x38, 2).unwrap_or_else(|| bad("truncated header")) as usize;
+    // (vaddr, file offset, file size, memory size, writable)
+    let mut segments = Vec::new();
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let field = |o: usize, n: usize| le(elf, ph + o, n).unwrap_or_else(|| bad("truncated program header"));
+        if field(0, 4) != 1 {
+            continue;
+        }
+        let (flags, offset, vaddr, filesz, memsz) = (field(4, 4), field(8, 8), field(0x10, 8), field(0x20, 8), field(0x28, 8));
+        if offset.checked_add(filesz).is_none_or(|end| end > elf.len() as Word) || filesz > memsz {
+            bad("segment outside the file");
+        }
+        segments.push((vaddr, offset, filesz, memsz, flags & 2 != 0));
+    }
+    // Pages, each writable if any segment on it is (segments may share a boundary page).
+    let mut pages: Vec<(Word, bool)> = Vec::new();
+    for &(vaddr, _, _, memsz, writable) in &segments {
+        let mut page = vaddr & !(PAGE - 1);
+        while page < vaddr + memsz {
+            match pages.iter_mut().find(|p| p.0 == page) {
+                Some(p) => p.1 |= writable,
+                None => pages.push((page, writable)),
+            }
+            page += PAGE;
+        }
+    }
+    for (page, writable) in pages {
+        let frame = objects.create(ty::seL4_X86_4K, 0);
+        fill_frame(objects, frame, |bytes| {
+            for &(vaddr, offset, filesz, _, _) in &segments {
+                // The part of [vaddr, vaddr+filesz) on this page comes from the file; the rest
+                // (bss) stays zero, as retyped frames are.
+                let start = vaddr.max(page);
+                let end = (vaddr + filesz).min(page + PAGE);
+                if start < end {
+                    let src = (offset + start - vaddr) as usize;
+                    bytes[(start - page) as usize..(end - page) as usize].copy_from_slice(&elf[src..src + (end - start) as usize]);
+                }
+            }
+        });
+        let rights = if writable { CapRights::READ_WRITE } else { CapRights::READ };
+        map_or_die(objects, pd, vspace, frame, page, rights, vm_attributes::DEFAULT);
+    }
+    entry
+}
+
+/// Creates every region and PD, wires the channels and starts the PDs.
+pub fn build_system(
+    objects: &mut Objects,
+    system: &System,
+    image: &[u8],
+    modules: &crate::boot_modules::BootModules,
+    tsc_mhz: Word,
+    pci: &[pci::Function],
+) -> Vec<RunningPd> {
+    let fault_ep = FAULT_EP.get_or_create(objects);
+    let boot_tsc = rdtsc();
+    let boot_unix_ns = crate::rtc::unix_ns(init_cap::seL4_CapIOPort).unwrap_or_else(|| {
+        println!("the CMOS clock could not be read: PDs get no wall-clock time");
+        0
+    });
+    println!("wall clock at boot: {} s since 1970 (CMOS RTC)", boot_unix_ns / 1_000_000_000);
+    // Region frames, created once; each mapping maps copies of these caps. RAM regions are
+    // physically contiguous so that a driver can hand them to a device for DMA.
+    let region_frames: Vec<Vec<CPtr>> = system
+        .regions
+        .iter()
+        .map(|r| match r.phys_addr {
+            None => objects.contiguous_frames(r.size / PAGE),
+            Some(base) => (0..r.size / PAGE)
+                .map(|k| {
+                    objects.device_frame(base + k * PAGE).unwrap_or_else(|e| {
+                        console::fatal(format_args!("memory_region {} at {:#x}: {e}", r.name, base + k * PAGE))
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    let mut contents = crate::region_contents::initial_contents(system, image, modules);
+    for (bytes, frames) in contents.iter().zip(&region_frames) {
+        let Some(bytes) = bytes else { continue };
+        for (chunk, &frame) in bytes.chunks(PAGE as usize).zip(frames) {
+            fill_frame(objects, frame, |page| page[..chunk.len()].copy_from_slice(chunk));
+        }
+    }
+    crate::region_contents::wipe(&mut contents);
+    if let Some(index) = system.console_log {
+        hand_over_console(objects, system, index as usize, &region_frames[index as usize]);
+    }
+
+    let mut pds = Vec::new();
+    for (index, pd) in system.pds.iter().enumerate() {
+        let name = pd.name.as_str();
+        let cnode = objects.create(ty::seL4_CapTableObject, layout::CNODE_BITS);
+        let vspace = objects.create(ty::seL4_X64_PML4Object, 0);
+        if let Err(e) = sel4_abi::asid_pool_assign(init_cap::seL4_CapInitThreadASIDPool, vspace) {
+            console::fatal(format_args!("PD {name}: ASID assignment: {e}"));
+        }
+        let elf = &image[pd.elf_offset as usize..(pd.elf_offset + pd.elf_len) as usize];
+        let entry = load_elf(objects, name, vspace, elf);
+        // The stack, with the page below it left unmapped as a guard.
+        for k in 0..pd.stack_pages as Word {
+            let frame = objects.create(ty::seL4_X86_4K, 0);
+            map_or_die(objects, name, vspace, frame, layout::STACK_TOP - (k + 1) * PAGE, CapRights::READ_WRITE, vm_attributes::DEFAULT);
+        }
+        let ipc_frame = objects.create(ty::seL4_X86_4K, 0);
+        map_or_die(objects, name, vspace, ipc_frame, layout::IPC_BUFFER_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT);
+
+        let mut info = PdInfo {
+            magic: pd_info::MAGIC,
+            name: pd_info::name_bytes(name),
+            notify_channels: 0,
+            ppcall_channels: 0,
+            irq_channels: 0,
+            tsc_mhz,
+            boot_unix_ns,
+            boot_tsc,
+            ioports: [[0; 2]; layout::MAX_IOPORT_RANGES as usize],
+            region_count: 0,
+            regions: [RegionInfo { name: [0; pd_info::NAME_LEN], vaddr: 0, size: 0, paddr: 0 }; pd_info::MAX_REGIONS],
+        };
+        for m in &pd.maps {
+            let rights = match (m.perms.read, m.perms.write) {
+                (_, true) => CapRights::READ_WRITE,
+                _ => CapRights::READ,
+            };
+            let attributes = if m.uncached { vm_attributes::CACHE_DISABLED } else { vm_attributes::DEFAULT };
+            let frames = &region_frames[m.region as usize];
+            for (k, &frame) in frames.iter().enumerate() {
+                let copy = objects.copy(frame, CapRights::ALL);
+                map_or_die(objects, name, vspace, copy, m.vaddr + k as Word * PAGE, rights, attributes);
+            }
+            if !m.setvar.is_empty() {
+                let slot = &mut info.regions[info.region_count as usize];
+                slot.name = pd_info::name_bytes(&m.setvar);
+                slot.vaddr = m.vaddr;
+                slot.size = system.regions[m.region as usize].size;
+                slot.paddr = frames.first().and_then(|&f| sel4_abi::page_get_address(f).ok()).unwrap_or(0);
+                info.region_count += 1;
+            }
+        }
+
+        let endpoint = objects.create(ty::seL4_EndpointObject, 0);
+        let notification = objects.create(ty::seL4_NotificationObject, 0);
+        let tcb = objects.create(ty::seL4_TCBObject, 0);
+        give(cnode, layout::SLOT_ENDPOINT, endpoint, CapRights::ALL, None);
+        give(cnode, layout::SLOT_FAULT, fault_ep, SEND_GRANT, Some(index as Word + 1));
+        for io in &pd.ioports {
+            // Minting the I/O-port cap with (first, last) narrows it to that range (5.0).
+            let last = io.base as Word + io.size as Word - 1;
+            give(cnode, layout::SLOT_IOPORT + io.id as Word, init_cap::seL4_CapIOPort, CapRights::ALL, Some((io.base as Word) << 16 | last));
+            info.ioports[io.id as usize] = [io.base, io.size];
+        }
+        pds.push(PdObjects { cnode, vspace, tcb, endpoint, notification, ipc_frame, entry, info });
+    }
+    if let Some(reader) = console::reader_pd() {
+        // The doorbell: the root task signals the reader after each line it appends, so lines
+        // reach COM1 as soon as the serial PD runs rather than at its next timer tick.
+        let slot = objects.slot();
+        let root = init_cap::seL4_CapInitThreadCNode;
+        let badge = layout::notify_bit(layout::CONSOLE_LOG_CHANNEL);
+        match sel4_abi::cnode_mint(root, slot, ROOT_DEPTH, root, pds[reader].notification, ROOT_DEPTH, CapRights::WRITE, badge) {
+            Ok(()) => console::set_doorbell(slot),
+            Err(e) => println!("console log: no doorbell ({e}); the serial PD drains it on its ticks"),
+        }
+    }
+
+    for c in &system.channels {
+        for (from, to, calls) in [(c.a, c.b, c.a_calls_b), (c.b, c.a, c.b_calls_a)] {
+            let (peer_ntfn, peer_ep) = (pds[to.0 as usize].notification, pds[to.0 as usize].endpoint);
+            let me = &mut pds[from.0 as usize];
+            give(me.cnode, layout::SLOT_NOTIFY + from.1 as Word, peer_ntfn, CapRights::WRITE, Some(layout::notify_bit(to.1)));
+            me.info.notify_channels |= 1 << from.1;
+            if calls {
+                give(me.cnode, layout::SLOT_PPCALL + from.1 as Word, peer_ep, SEND_GRANT, Some(layout::PPCALL_BADGE_FLAG | to.1 as Word));
+                me.info.ppcall_channels |= 1 << from.1;
+            }
+        }
+    }
+
+    for (pd, objs) in system.pds.iter().zip(pds.iter_mut()) {
+        for irq in &pd.irqs {
+            let IrqSource::IoApic { pin, level, active_low } = irq.source;
+            wire_ioapic(objects, &pd.name, objs, pin, level, active_low, irq.id);
+        }
+        for device in &pd.pci_devices {
+            let f = find_pci(pci, device.select).unwrap_or_else(|| {
+                console::fatal(format_args!("PD {}: PCI device {} not found (see the PCI lines above)", pd.name, describe(device.select)))
+            });
+            for bar in &device.bars {
+                let Some((kind, base, size)) = f.bars[bar.index as usize].filter(|b| b.0 != pci::BarKind::Io) else {
+                    console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no memory BAR {}", pd.name, f.bus, f.dev, f.func, bar.index))
+                };
+                let mapped = size.min(bar.size).next_multiple_of(PAGE);
+                for k in 0..mapped / PAGE {
+                    let frame = objects.device_frame(base + k * PAGE).unwrap_or_else(|e| {
+                        console::fatal(format_args!("PD {}: BAR {} ({kind:?}) page {:#x}: {e}", pd.name, bar.index, base + k * PAGE))
+                    });
+                    map_or_die(objects, &pd.name, objs.vspace, frame, bar.vaddr + k * PAGE, CapRights::READ_WRITE, vm_attributes::CACHE_DISABLED);
+                }
+                if !bar.setvar.is_empty() {
+                    let slot = &mut objs.info.regions[objs.info.region_count as usize];
+                    slot.name = pd_info::name_bytes(&bar.setvar);
+                    slot.vaddr = bar.vaddr;
+                    slot.size = mapped;
+                    slot.paddr = base;
+                    objs.info.region_count += 1;
+                }
+            }
+            // The function keeps its INTx line quiet (command register's Interrupt Disable)
+            // until its handler is bound: firmware may have left it interrupting.
+            pci::enable(init_cap::seL4_CapIOPort, f, false);
+            if let (Some(id), true) = (device.irq_id, device.msi) {
+                wire_msi(objects, &pd.name, objs, f, id);
+            } else if let Some(id) = device.irq_id {
+                if f.irq_line == 0 || f.irq_line >= 24 {
+                    console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no IOAPIC interrupt line", pd.name, f.bus, f.dev, f.func));
+                }
+                // PCI INTx is level-triggered; on QEMU and PC firmware the line register is the
+                // IOAPIC pin, active high as the IOAPIC sees it.
+                wire_ioapic(objects, &pd.name, objs, f.irq_line as u32, true, false, id);
+                pci::enable(init_cap::seL4_CapIOPort, f, true);
+            }
+            println!("PD {}: PCI {:02x}:{:02x}.{} {:04x}:{:04x} mapped", pd.name, f.bus, f.dev, f.func, f.vendor, f.device);
+        }
+    }
+
+    let mut running = Vec::new();
+    for (pd, objs) in system.pds.iter().zip(pds) {
+        let info_frame = objects.create(ty::seL4_X86_4K, 0);
+        fill_frame(objects, info_frame, |bytes| {
+            // SAFETY: PdInfo is plain old data that fits in a page (checked at compile time in the
+            // spec crate); the page is 4 KiB-aligned, so the write is aligned.
+            unsafe { (bytes.as_mut_ptr() as *mut PdInfo).write(objs.info) };
+        });
+        map_or_die(objects, &pd.name, objs.vspace, info_frame, layout::INFO_VADDR, CapRights::READ, vm_attributes::DEFAULT);
+        let guard_bits = 64 - layout::CNODE_BITS;
+        let configured = sel4_abi::tcb_configure(
+            objs.tcb,
+            layout::SLOT_FAULT,
+            sel4_abi::prio_props(0, pd.priority),
+            objs.cnode,
+            sel4_abi::cnode_cap_data(0, guard_bits),
+            objs.vspace,
+            0,
+            layout::IPC_BUFFER_VADDR,
+            objs.ipc_frame,
+        )
+        .and_then(|_| sel4_abi::tcb_bind_notification(objs.tcb, objs.notification))
+        .and_then(|_| sel4_abi::tcb_start(objs.tcb, objs.entry, layout::STACK_TOP, 0, true));
+        if let Err(e) = configured {
+            console::fatal(format_args!("PD {}: starting its thread: {e}", pd.name));
+        }
+        println!("started PD {} (priority {}, entry {:#x}, {} regions)", pd.name, pd.priority, objs.entry, objs.info.region_count);
+        running.push(RunningPd { tcb: objs.tcb });
+    }
+    running
+}
+
+fn find_pci(pci: &[pci::Function], select: PciSelect) -> Option<&pci::Function> {
+    match select {
+        PciSelect::Id { vendor, device, index } => {
+            pci.iter().filter(|f| f.vendor == vendor && f.device == device).nth(index as usize)
+        }
+        PciSelect::Address { bus, dev, func } => pci.iter().find(|f| (f.bus, f.dev, f.func) == (bus, dev, func)),
+    }
+}
+
+fn describe(select: PciSelect) -> alloc::string::String {
+    match select {
+        PciSelect::Id { vendor, device, index } => alloc::format!("{vendor:04x}:{device:04x} #{index}"),
+        PciSelect::Address { bus, dev, func } => alloc::format!("{bus:02x}:{dev:02x}.{func}"),
+    }
+}
+
+/// Issues the IRQ handler of an IOAPIC pin, delivers it to the PD's notification on channel
+/// `id`, and gives the PD the handler cap (for `irq_ack`).
+fn wire_ioapic(objects: &mut Objects, pd: &str, objs: &mut PdObjects, pin: u32, level: bool, active_low: bool, id: u32) {
+    let handler = objects.slot();
+    let args = [handler, ROOT_DEPTH, 0, pin as Word, level as Word, active_low as Word, FIRST_IOAPIC_IRQ + pin as Word];
+    if let Err(e) = sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerIOAPIC, &args, &[init_cap::seL4_CapInitThreadCNode]) {
+        console::fatal(format_args!("PD {pd}: IOAPIC pin {pin} (already given to another PD?): {e}"));
+    }
+    bind_irq(objects, pd, objs, handler, id);
+}
+
+/// IRQ numbers for IOAPIC pins: FIRST_IOAPIC_IRQ + pin (24 pins), so vectors 0x30 + pin. These
+/// low gates are the ones an unpatched 5.0 kernel overwrote (platforms/sel4/kernel/patches/0003), so
+/// tests/sel4/system-irq-concurrent.xml also guards that patch.
+const FIRST_IOAPIC_IRQ: Word = 0;
+/// MSIs take the IRQ numbers after the IOAPIC's.
+const FIRST_MSI_IRQ: Word = FIRST_IOAPIC_IRQ + 24;
+/// The kernel's vector for IRQ number n is n + 16 (PIC lines) + 0x20 (exceptions).
+const IRQ_VECTOR_OFFSET: Word = 0x30;
+static NEXT_MSI: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(FIRST_MSI_IRQ);
+
+/// Issues an MSI IRQ handler for a PCI function, programs the function's MSI capability with
+/// the matching vector, and delivers it to the PD on channel `id`.
+fn wire_msi(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Function, id: u32) {
+    let irq = NEXT_MSI.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let handler = objects.slot();
+    let args = [handler, ROOT_DEPTH, f.bus as Word, f.dev as Word, f.func as Word, 0, irq];
+    if let Err(e) = sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerMSI, &args, &[init_cap::seL4_CapInitThreadCNode]) {
+        console::fatal(format_args!("PD {pd}: MSI IRQ {irq}: {e}"));
+    }
+    bind_irq(objects, pd, objs, handler, id);
+    if let Err(e) = pci::program_msi(init_cap::seL4_CapIOPort, f, (irq + IRQ_VECTOR_OFFSET) as u8) {
+        console::fatal(format_args!("PD {pd}: PCI {:02x}:{:02x}.{} {e}", f.bus, f.dev, f.func));
+    }
+}
+
+/// Delivers an issued IRQ handler's interrupts to the PD's notification on channel `id`, and
+/// gives the PD the handler cap (for `irq_ack`).
+///
+/// Issuing a handler unmasks its interrupt at once, before any notification is bound. One that
+/// fires in between (a timer or a device that firmware left running) is "Undelivered" and the
+/// kernel masks it until the handler is acked, which a PD waiting for its first interrupt would
+/// never do. So the handler is acked once here, after binding: a masked line is unmasked and a
+/// still-asserted one is delivered to the PD. An edge that came and went before the bind is
+/// gone; the PD runtime makes every PD poll its devices once after `init` for that.
+fn bind_irq(objects: &mut Objects, pd: &str, objs: &mut PdObjects, handler: CPtr, id: u32) {
+    let badged = objects.slot();
+    let root = init_cap::seL4_CapInitThreadCNode;
+    let minted = sel4_abi::cnode_mint(root, badged, ROOT_DEPTH, root, objs.notification, ROOT_DEPTH, CapRights::WRITE, layout::notify_bit(id));
+    let bound = minted
+        .and_then(|_| sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[badged]).map(drop))
+        .and_then(|_| sel4_abi::invoke(handler, label::IRQAckIRQ, &[], &[]).map(drop));
+    if let Err(e) = bound {
+        console::fatal(format_args!("PD {pd}: IRQ channel {id} to its notification: {e}"));
+    }
+    give(objs.cnode, layout::SLOT_IRQ + id as Word, handler, CapRights::ALL, None);
+    objs.info.irq_channels |= 1 << id;
+}
+
+/// The fault endpoint, created on first use.
+struct FaultEndpoint(core::cell::Cell<CPtr>);
+// SAFETY: the root task has one thread.
+unsafe impl Sync for FaultEndpoint {}
+static FAULT_EP: FaultEndpoint = FaultEndpoint(core::cell::Cell::new(0));
+
+impl FaultEndpoint {
+    fn get_or_create(&self, objects: &mut Objects) -> CPtr {
+        if self.0.get() == 0 {
+            self.0.set(objects.create(ty::seL4_EndpointObject, 0));
+        }
+        self.0.get()
+    }
+}
+
+/// How long every PD must stay blocked before the system counts as idle: longer than the gaps
+/// between the interrupts a PD waits for (a timer PD's ticks), so that waiting for the next
+/// interrupt is not mistaken for having finished.
+const IDLE_SETTLE_MS: u64 = 100;
+/// A gap this long between two polls means another thread ran meanwhile (kernel timer ticks
+/// alone take a few microseconds).
+const ACTIVITY_GAP_US: u64 = 500;
+/// Where the idle watcher's IPC buffer is mapped in the root task.
+const WATCHER_IPC_VADDR: Word = 0x3f10_0000;
+const WATCHER_STACK_BYTES: usize = 16 * 1024;
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads the time-stamp counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// The idle watcher's stack (a second thread of the root task).
+#[repr(align(16))]
+struct WatcherStack(#[allow(dead_code)] [u8; WATCHER_STACK_BYTES]);
+static mut WATCHER_STACK: WatcherStack = WatcherStack([0; WATCHER_STACK_BYTES]);
+/// TSC MHz and the number of PDs, for the watcher (written before it starts).
+static WATCHER_TSC_MHZ: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+
+/// The idle watcher: a root-task thread at priority 0, below every PD and below the root task's
+/// main thread, so it runs only when every other thread is blocked. When that lasts
+/// IDLE_SETTLE_MS with no sign of anyone running in between, it reports the system idle and
+/// ends QEMU through the isa-debug-exit port.
+extern "C" fn idle_watcher() -> ! {
+    let tsc_mhz = WATCHER_TSC_MHZ.load(core::sync::atomic::Ordering::Relaxed).max(1);
+    let (settle, gap) = (IDLE_SETTLE_MS * 1000 * tsc_mhz, ACTIVITY_GAP_US * tsc_mhz);
+    let mut idle_since = rdtsc();
+    let mut last = idle_since;
+    loop {
+        let now = rdtsc();
+        if now.wrapping_sub(last) > gap {
+            idle_since = now;
+        }
+        last = now;
+        if now.wrapping_sub(idle_since) >= settle {
+            console::line_direct(format_args!("SYSTEM idle: every PD is blocked"));
+            let _ = sel4_abi::ioport_out32(init_cap::seL4_CapIOPort, DEBUG_EXIT_PORT, 0);
+            // Not under QEMU: the watcher's work is done.
+            loop {
+                sel4_abi::yield_now();
+            }
+        }
+    }
+}
+
+/// Starts the idle watcher thread (for systems with exit_when_idle).
+fn start_idle_watcher(objects: &mut Objects, tsc_mhz: u64) {
+    WATCHER_TSC_MHZ.store(tsc_mhz, core::sync::atomic::Ordering::Relaxed);
+    let tcb = objects.create(ty::seL4_TCBObject, 0);
+    let ipc = objects.create(ty::seL4_X86_4K, 0);
+    let vspace = init_cap::seL4_CapInitThreadVSpace;
+    if let Err(e) = objects.map_frame(vspace, ipc, WATCHER_IPC_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT) {
+        console::fatal(format_args!("idle watcher IPC buffer: {e}"));
+    }
+    // Only the address of the stack is taken here; the watcher thread is its only user.
+    let stack_top = (core::ptr::addr_of_mut!(WATCHER_STACK) as usize + WATCHER_STACK_BYTES) as Word;
+    let started = sel4_abi::tcb_configure(tcb, 0, sel4_abi::prio_props(0, 0), init_cap::seL4_CapInitThreadCNode, 0, vspace, 0, WATCHER_IPC_VADDR, ipc)
+        // A function is entered with RSP 8 below a 16-byte boundary (as after a call).
+        .and_then(|_| sel4_abi::tcb_start(tcb, idle_watcher as extern "C" fn() -> ! as usize as Word, stack_top - 8, 0, true));
+    if let Err(e) = started {
+        console::fatal(format_args!("starting the idle watcher: {e}"));
+    }
+}
+
+/// Serves the fault endpoint forever: console lines from PDs (printed whole, then the PD is
+/// released), their faults and panics (reported; the PD stays blocked).
+pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Objects, tsc_mhz: u64) -> ! {
+    let fault_ep = FAULT_EP.0.get();
+    let mut faulted = vec![false; running.len()];
+    if system.exit_when_idle {
+        start_idle_watcher(objects, tsc_mhz);
+    }
+    let (mut msg, mut badge) = sel4_abi::recv(fault_ep);
+    loop {
+        if msg.label() == layout::LOG_LABEL {
+            print_pd_line(msg, badge);
+            (msg, badge) = sel4_abi::reply_recv(fault_ep, sel4_abi::MessageInfo::new(0, 0, 0, 0));
+            continue;
+        }
+        report(system, &mut faulted, msg, badge);
+        (msg, badge) = sel4_abi::recv(fault_ep);
+    }
+}
+
+/// Prints a console line a PD sent: MR0 the length, then the bytes (checked against the message
+/// length: a PD cannot make the root task read past what it sent).
+fn print_pd_line(msg: sel4_abi::MessageInfo, badge: Word) {
+    let words = msg.length() as usize;
+    if words == 0 {
+        return;
+    }
+    let len = (sel4_abi::get_mr(0) as usize).min((words - 1) * 8).min(LineBuffer::CAPACITY);
+    let mut buf = [0u8; LineBuffer::CAPACITY];
+    for (i, chunk) in buf[..len].chunks_mut(8).enumerate() {
+        let word = sel4_abi::get_mr(1 + i).to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
+    }
+    let source = pd_console::log::Source::Pd(badge.saturating_sub(1).min(u16::MAX as Word - 1) as u16);
+    console::emit(source, &buf[..len]);
+}
+
+fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, badge: Word) {
+    let index = badge as usize - 1;
+    let Some(pd) = system.pds.get(index) else {
+        println!("fault message with unknown badge {badge}");
+        return;
+    };
+    faulted[index] = true;
+    let mr = sel4_abi::get_mr;
+    match msg.label() {
+        l if l == fault_label::VMFault => {
+            let access = if mr(seL4_VMFault_PrefetchFault as usize) != 0 {
+                "execute"
+            } else if mr(seL4_VMFault_FSR as usize) & 2 != 0 {
+                "write"
+            } else {
+                "read"
+            };
+            out!(
+                "FAULT pd={} kind=vm-fault access={access} addr={:#x} ip={:#x}",
+                pd.name,
+                mr(seL4_VMFault_Addr as usize),
+                mr(seL4_VMFault_IP as usize)
+            );
+        }
+        l if l == fault_label::UserException => {
+            out!("FAULT pd={} kind=user-exception number={} ip={:#x}", pd.name, mr(seL4_UserException_Number as usize), mr(0));
+        }
+        l if l == fault_label::UnknownSyscall => out!("FAULT pd={} kind=unknown-syscall", pd.name),
+        l if l == fault_label::CapFault => out!("FAULT pd={} kind=cap-fault ip={:#x} addr={:#x}", pd.name, mr(0), mr(1)),
+        l if l == layout::PANIC_LABEL => out!("FAULT pd={} kind=panic", pd.name),
+        l => out!("FAULT pd={} kind=unknown label={l}", pd.name),
+    }
+    // If the PD was the serial console, the fault line and all later ones go to COM1 directly.
+    console::reader_faulted(index);
+}
