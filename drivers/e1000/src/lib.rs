@@ -11,9 +11,13 @@
 
 pub mod regs;
 
+mod desc;
+
+use desc::Legacy;
 use nic_core::pci::{self, ConfigSpace, MsiError};
-use nic_core::ring::DescRing;
-use nic_core::{poll_until, Buffer, Counters, Hal, InitError, Interrupts, LinkState, Nic, MAX_FRAME_LEN};
+use nic_core::queue::{RxQueue, TxQueue};
+use nic_core::{poll_until, Counters, Hal, InitError, Interrupts, LinkState, Nic};
+pub use nic_core::Config;
 use regs::*;
 
 /// Which part the driver runs.
@@ -36,22 +40,6 @@ impl Model {
     }
 }
 
-/// How to bring the device up.
-#[derive(Clone, Copy, Debug)]
-pub struct Config {
-    /// PCI device id (vendor 8086), from the platform's PCI inventory.
-    pub device_id: u16,
-    /// Station address to program; `None` keeps the one the EEPROM loaded into RAL0/RAH0.
-    pub mac: Option<[u8; 6]>,
-    /// Accept every unicast and multicast frame (UPE, MPE).
-    pub promiscuous: bool,
-    /// Accept every multicast frame (MPE): IPv6 neighbour discovery reaches the stack at its
-    /// solicited-node groups, which the driver is not told, so the stack filters instead.
-    pub all_multicast: bool,
-    /// Minimum time between interrupts in microseconds (ITR); 0 = no moderation.
-    pub interrupt_interval_us: u32,
-}
-
 /// Receive buffer size programmed in RCTL.BSIZE.
 pub const RX_BUFFER_SIZE: usize = 2048;
 
@@ -69,10 +57,8 @@ pub struct E1000<H: Hal, const RX: usize = 256, const TX: usize = 256> {
     hal: H,
     model: Model,
     mac: [u8; 6],
-    rx: DescRing<RX>,
-    tx: DescRing<TX>,
-    /// The current frame spans several buffers (longer than RX_BUFFER_SIZE): drop it to its EOP.
-    rx_discarding: bool,
+    rx: RxQueue<Legacy, RX>,
+    tx: TxQueue<Legacy, TX>,
     counters: Counters,
 }
 
@@ -132,8 +118,8 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
 
         // Descriptor rings: 16-byte alignment is the datasheet minimum; 128 keeps each
         // ring on whole cache lines.
-        let rx = DescRing::<RX>::new(&mut hal, 128)?;
-        let tx = DescRing::<TX>::new(&mut hal, 128)?;
+        let rx = RxQueue::new(&mut hal, 128, RDT, RX_BUFFER_SIZE)?;
+        let tx = TxQueue::new(&mut hal, 128, TDT)?;
 
         hal.write32(RDBAL, rx.phys() as u32);
         hal.write32(RDBAH, (rx.phys() >> 32) as u32);
@@ -170,7 +156,7 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
         }
         hal.write32(RCTL, rctl);
 
-        Ok(Self { hal, model, mac, rx, tx, rx_discarding: false, counters: Counters::default() })
+        Ok(Self { hal, model, mac, rx, tx, counters: Counters::default() })
     }
 
     /// Which part this is.
@@ -183,10 +169,6 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
         &self.hal
     }
 
-    fn repost(&mut self, buffer: Buffer) {
-        // The slot was just taken back, so there is room; status zeroed so DD reads clear.
-        self.rx.push(buffer, buffer.phys, 0);
-    }
 }
 
 /// ITR counts in 256 ns units; the register field is 16 bits.
@@ -217,110 +199,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for E1000<H, RX, TX> {
         LinkState { up, speed_mbps: if up { speed_mbps } else { 0 }, full_duplex: up && status & STATUS_FD != 0 }
     }
 
-    fn rx_buffer_size(&self) -> usize {
-        RX_BUFFER_SIZE
-    }
-
-    fn rx_room(&self) -> usize {
-        self.rx.room()
-    }
-
-    fn rx_post(&mut self, buffers: &[Buffer]) -> usize {
-        let mut posted = 0;
-        for &buffer in buffers {
-            if self.rx.room() == 0 || (buffer.len as usize) < RX_BUFFER_SIZE {
-                break;
-            }
-            self.rx.push(buffer, buffer.phys, 0);
-            posted += 1;
-        }
-        if posted > 0 {
-            self.rx.publish();
-            self.hal.write32(RDT, self.rx.tail());
-        }
-        posted
-    }
-
-    fn rx_poll(&mut self, out: &mut [Buffer]) -> usize {
-        let mut filled = 0;
-        let mut reposted = false;
-        while filled < out.len() {
-            let Some(hi) = self.rx.peek_status() else { break };
-            // Upper qword: length (bytes 8-9), checksum, status (byte 12), errors (byte 13).
-            let status = (hi >> 32) as u8;
-            if status & RXD_STAT_DD == 0 {
-                break;
-            }
-            let errors = (hi >> 40) as u8;
-            let len = hi as u16;
-            let mut buffer = self.rx.pop();
-            if self.rx_discarding || status & RXD_STAT_EOP == 0 {
-                // A fragment of a frame longer than one buffer: count it once, drop to its EOP.
-                if !self.rx_discarding {
-                    self.counters.rx_oversize += 1;
-                }
-                self.rx_discarding = status & RXD_STAT_EOP == 0;
-                self.repost(buffer);
-                reposted = true;
-                continue;
-            }
-            if errors & RXD_ERR_FRAME != 0 {
-                self.counters.rx_errors += 1;
-                self.repost(buffer);
-                reposted = true;
-                continue;
-            }
-            buffer.len = u32::from(len);
-            out[filled] = buffer;
-            filled += 1;
-            self.counters.rx_frames += 1;
-            self.counters.rx_bytes += u64::from(len);
-        }
-        if reposted {
-            self.rx.publish();
-            self.hal.write32(RDT, self.rx.tail());
-        }
-        filled
-    }
-
-    fn tx_room(&self) -> usize {
-        self.tx.room()
-    }
-
-    fn tx_submit(&mut self, frames: &[Buffer]) -> usize {
-        let mut queued = 0;
-        for &frame in frames {
-            if self.tx.room() == 0 || frame.len == 0 || frame.len as usize > MAX_FRAME_LEN {
-                break;
-            }
-            // Upper qword: length (bytes 8-9), CSO 0, CMD (byte 11): end of packet, insert FCS,
-            // report status (so every descriptor gets DD and can be reclaimed in order).
-            let cmd = TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS;
-            self.tx.push(frame, frame.phys, u64::from(frame.len) | u64::from(cmd) << 24);
-            self.counters.tx_frames += 1;
-            self.counters.tx_bytes += u64::from(frame.len);
-            queued += 1;
-        }
-        if queued > 0 {
-            self.tx.publish();
-            self.hal.write32(TDT, self.tx.tail());
-        }
-        queued
-    }
-
-    fn tx_reclaim(&mut self, out: &mut [Buffer]) -> usize {
-        let mut done = 0;
-        while done < out.len() {
-            let Some(hi) = self.tx.peek_status() else { break };
-            if (hi >> 32) as u8 & TXD_STAT_DD == 0 {
-                break;
-            }
-            out[done] = self.tx.pop();
-            done += 1;
-        }
-        self.counters.tx_completed += done as u64;
-        done
-    }
+    nic_core::queue_methods!();
 
     fn handle_interrupt(&mut self) -> Interrupts {
         // Reading ICR clears it (and deasserts the interrupt).

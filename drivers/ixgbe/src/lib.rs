@@ -14,8 +14,12 @@
 
 pub mod regs;
 
-use nic_core::ring::DescRing;
-use nic_core::{poll_until, Buffer, Counters, Hal, InitError, Interrupts, LinkState, Nic, MAX_FRAME_LEN};
+mod desc;
+
+use desc::Advanced;
+use nic_core::queue::{RxQueue, TxQueue};
+use nic_core::{poll_until, Counters, Hal, InitError, Interrupts, LinkState, Nic};
+pub use nic_core::Config;
 use regs::*;
 
 /// Which member of the family the driver runs.
@@ -38,22 +42,6 @@ impl Family {
             _ => None,
         }
     }
-}
-
-/// How to bring the device up.
-#[derive(Clone, Copy, Debug)]
-pub struct Config {
-    /// PCI device id (vendor 8086), from the platform's PCI inventory.
-    pub device_id: u16,
-    /// Station address to program; `None` keeps the one the EEPROM loaded into RAL0/RAH0.
-    pub mac: Option<[u8; 6]>,
-    /// Accept every unicast and multicast frame (FCTRL.UPE, MPE).
-    pub promiscuous: bool,
-    /// Accept every multicast frame (FCTRL.MPE): IPv6 neighbour discovery reaches the stack at
-    /// its solicited-node groups, which the driver is not told, so the stack filters instead.
-    pub all_multicast: bool,
-    /// Minimum time between interrupts in microseconds (EITR0, 2 µs steps); 0 = none.
-    pub interrupt_interval_us: u32,
 }
 
 /// Receive buffer size programmed in SRRCTL.BSIZEPACKET.
@@ -80,10 +68,8 @@ pub struct Ixgbe<H: Hal, const RX: usize = 512, const TX: usize = 512> {
     hal: H,
     family: Family,
     mac: [u8; 6],
-    rx: DescRing<RX>,
-    tx: DescRing<TX>,
-    /// The current frame spans several buffers: drop it to its EOP.
-    rx_discarding: bool,
+    rx: RxQueue<Advanced, RX>,
+    tx: TxQueue<Advanced, TX>,
     counters: Counters,
 }
 
@@ -160,8 +146,8 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         }
 
         // Rings: the datasheet wants 128-byte aligned bases and lengths.
-        let rx = DescRing::<RX>::new(&mut hal, 128)?;
-        let tx = DescRing::<TX>::new(&mut hal, 128)?;
+        let rx = RxQueue::new(&mut hal, 128, RDT0, RX_BUFFER_SIZE)?;
+        let tx = TxQueue::new(&mut hal, 128, TDT0)?;
 
         // Receive path, with the receiver off until the queue is ready.
         clear_bits(&hal, RXCTRL, RXCTRL_RXEN);
@@ -224,7 +210,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         hal.write32(IVAR0, IVAR_ALLOC_VAL | (1 | IVAR_ALLOC_VAL) << 8);
         hal.write32(EITR0, eitr_value(config.interrupt_interval_us));
 
-        Ok(Self { hal, family, mac, rx, tx, rx_discarding: false, counters: Counters::default() })
+        Ok(Self { hal, family, mac, rx, tx, counters: Counters::default() })
     }
 
     /// Which family member this is.
@@ -237,10 +223,6 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         &self.hal
     }
 
-    fn repost(&mut self, buffer: Buffer) {
-        // Rewrites the whole read-format descriptor: write-back overwrote the address.
-        self.rx.push(buffer, buffer.phys, 0);
-    }
 }
 
 /// EITR interval field (bits 11:3) in 2 µs units.
@@ -265,111 +247,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for Ixgbe<H, RX, TX> {
         LinkState { up, speed_mbps: if up { speed_mbps } else { 0 }, full_duplex: up }
     }
 
-    fn rx_buffer_size(&self) -> usize {
-        RX_BUFFER_SIZE
-    }
-
-    fn rx_room(&self) -> usize {
-        self.rx.room()
-    }
-
-    fn rx_post(&mut self, buffers: &[Buffer]) -> usize {
-        let mut posted = 0;
-        for &buffer in buffers {
-            if self.rx.room() == 0 || (buffer.len as usize) < RX_BUFFER_SIZE {
-                break;
-            }
-            // Read format: packet address, header address 0 (its bit 0 is where DD lands).
-            self.rx.push(buffer, buffer.phys, 0);
-            posted += 1;
-        }
-        if posted > 0 {
-            self.rx.publish();
-            self.hal.write32(RDT0, self.rx.tail());
-        }
-        posted
-    }
-
-    fn rx_poll(&mut self, out: &mut [Buffer]) -> usize {
-        let mut filled = 0;
-        let mut reposted = false;
-        while filled < out.len() {
-            let Some(hi) = self.rx.peek_status() else { break };
-            // Write-back upper qword: extended status/error (bytes 8-11), length (12-13).
-            let status_error = hi as u32;
-            if status_error & RXDADV_STAT_DD == 0 {
-                break;
-            }
-            let len = (hi >> 32) as u16;
-            let mut buffer = self.rx.pop();
-            let eop = status_error & RXDADV_STAT_EOP != 0;
-            if self.rx_discarding || !eop {
-                if !self.rx_discarding {
-                    self.counters.rx_oversize += 1;
-                }
-                self.rx_discarding = !eop;
-                self.repost(buffer);
-                reposted = true;
-                continue;
-            }
-            if status_error & RXDADV_ERR_RXE != 0 {
-                self.counters.rx_errors += 1;
-                self.repost(buffer);
-                reposted = true;
-                continue;
-            }
-            buffer.len = u32::from(len);
-            out[filled] = buffer;
-            filled += 1;
-            self.counters.rx_frames += 1;
-            self.counters.rx_bytes += u64::from(len);
-        }
-        if reposted {
-            self.rx.publish();
-            self.hal.write32(RDT0, self.rx.tail());
-        }
-        filled
-    }
-
-    fn tx_room(&self) -> usize {
-        self.tx.room()
-    }
-
-    fn tx_submit(&mut self, frames: &[Buffer]) -> usize {
-        let mut queued = 0;
-        for &frame in frames {
-            if self.tx.room() == 0 || frame.len == 0 || frame.len as usize > MAX_FRAME_LEN {
-                break;
-            }
-            // One data descriptor per frame: end of packet, insert FCS, report status.
-            let cmd_type_len =
-                frame.len | ADVTXD_DTYP_DATA | ADVTXD_DCMD_DEXT | ADVTXD_DCMD_EOP | ADVTXD_DCMD_IFCS | ADVTXD_DCMD_RS;
-            let olinfo_status = frame.len << ADVTXD_PAYLEN_SHIFT;
-            self.tx.push(frame, frame.phys, u64::from(cmd_type_len) | u64::from(olinfo_status) << 32);
-            self.counters.tx_frames += 1;
-            self.counters.tx_bytes += u64::from(frame.len);
-            queued += 1;
-        }
-        if queued > 0 {
-            self.tx.publish();
-            self.hal.write32(TDT0, self.tx.tail());
-        }
-        queued
-    }
-
-    fn tx_reclaim(&mut self, out: &mut [Buffer]) -> usize {
-        let mut done = 0;
-        while done < out.len() {
-            let Some(hi) = self.tx.peek_status() else { break };
-            if (hi >> 32) as u32 & ADVTXD_STAT_DD == 0 {
-                break;
-            }
-            out[done] = self.tx.pop();
-            done += 1;
-        }
-        self.counters.tx_completed += done as u64;
-        done
-    }
+    nic_core::queue_methods!();
 
     fn handle_interrupt(&mut self) -> Interrupts {
         // Legacy/MSI mode (GPIE.OCD clear): reading EICR clears it.

@@ -21,6 +21,7 @@
 
 mod hal;
 pub mod pci;
+pub mod queue;
 pub mod ring;
 
 pub use hal::{poll_until, DmaRegion, Hal, Mmio};
@@ -137,6 +138,31 @@ impl Counters {
         for (name, value) in all {
             report(name, value);
         }
+    }
+}
+
+/// How to bring a device up (every driver takes the same).
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// PCI device id (vendor 8086), from the platform's PCI inventory.
+    pub device_id: u16,
+    /// Station address to program into the receive address registers; `None` keeps the one the
+    /// device loaded from its EEPROM (or NVM).
+    pub mac: Option<[u8; 6]>,
+    /// Accept every unicast and multicast frame.
+    pub promiscuous: bool,
+    /// Accept every multicast frame: IPv6 neighbour discovery reaches the stack at its
+    /// solicited-node groups, which the driver is not told, so the stack filters instead.
+    pub all_multicast: bool,
+    /// Minimum time between interrupts in microseconds (interrupt moderation); 0 = none.
+    pub interrupt_interval_us: u32,
+}
+
+impl Config {
+    /// The device `device_id` with its own MAC, unicast filtering, all multicast and no
+    /// interrupt moderation.
+    pub const fn new(device_id: u16) -> Self {
+        Self { device_id, mac: None, promiscuous: false, all_multicast: true, interrupt_interval_us: 0 }
     }
 }
 

@@ -7,6 +7,18 @@
 //! - [`TestHal`]: a [`nic_core::Hal`] whose register accesses go to a
 //!   [`DeviceModel`], whose clock is simulated (each `delay_us` advances the
 //!   model), and which logs every register write and IRQ acknowledge.
+//! - [`queue`]: the device side of a descriptor queue, which every register model
+//!   shares: descriptor fetch, buffer DMA, write-back, head movement.
+//! - [`rig`]: a driver on its model with buffers from the arena, and the helpers
+//!   every driver's tests use.
+//! - [`conformance`]: the tests every driver runs against its model
+//!   ([`conformance_tests!`]).
+
+pub mod conformance;
+pub mod queue;
+pub mod rig;
+
+pub use queue::RingRegs;
 
 use nic_core::{DmaRegion, Hal};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
@@ -116,6 +128,38 @@ impl Drop for Arena {
     }
 }
 
+/// A model's register file: every register reads 0 until written.
+#[derive(Default, Debug)]
+pub struct Registers(std::collections::HashMap<usize, u32>);
+
+impl Registers {
+    /// The value of `reg`.
+    pub fn get(&self, reg: usize) -> u32 {
+        self.0.get(&reg).copied().unwrap_or(0)
+    }
+
+    /// Sets `reg`.
+    pub fn set(&mut self, reg: usize, value: u32) {
+        self.0.insert(reg, value);
+    }
+
+    /// Adds `by` to `reg` (a statistics counter), wrapping as the hardware does.
+    pub fn bump(&mut self, reg: usize, by: u32) {
+        let v = self.get(reg).wrapping_add(by);
+        self.set(reg, v);
+    }
+
+    /// Reads `reg` and clears it (clear-on-read statistics and cause registers).
+    pub fn take(&mut self, reg: usize) -> u32 {
+        self.0.remove(&reg).unwrap_or(0)
+    }
+
+    /// Every register back to 0 (a reset).
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// A software model of a device's register file.
 pub trait DeviceModel {
     /// A register read at byte offset `reg` (may have side effects: clear-on-read).
@@ -124,6 +168,8 @@ pub trait DeviceModel {
     fn write(&mut self, reg: usize, value: u32);
     /// Simulated time passes.
     fn advance(&mut self, us: u64);
+    /// What the driver did that a real device would not accept (silently misbehaving on it).
+    fn protocol_errors(&self) -> &[String];
 }
 
 /// A HAL over a device model. Cloning gives another handle to the same state,

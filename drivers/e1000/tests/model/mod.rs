@@ -10,31 +10,19 @@
 #![allow(dead_code)]
 
 use nic_e1000::regs::*;
-use nic_testkit::{Arena, DeviceModel};
-use std::collections::HashMap;
+use nic_testkit::conformance::WireModel;
+use nic_testkit::queue::{self, DeviceFormat, RingRegs, RxDma, TxDesc};
+use nic_testkit::{Arena, DeviceModel, Registers};
 use std::rc::Rc;
 
 /// How long CTRL.RST stays set after the driver writes it.
 pub const RESET_US: u64 = 3000;
 
-/// What became of an injected frame.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum RxOutcome {
-    /// Written to the ring.
-    Delivered,
-    /// No free descriptor: dropped and counted in MPC/RNBC.
-    Missed,
-    /// Not for us (address filter).
-    Filtered,
-    /// Dropped by the MAC (bad CRC without SBP, long frame without LPE).
-    DroppedBad,
-    /// Receiver off or link down: the frame never arrived.
-    NotReceiving,
-}
+pub use nic_testkit::conformance::RxOutcome;
 
 pub struct E1000Model {
     mem: Rc<Arena>,
-    regs: HashMap<usize, u32>,
+    regs: Registers,
     pub eeprom_mac: [u8; 6],
     /// A link partner is connected.
     cable: bool,
@@ -68,7 +56,7 @@ impl E1000Model {
     pub fn new(mem: Rc<Arena>, eeprom_mac: [u8; 6]) -> Self {
         let mut m = Self {
             mem,
-            regs: HashMap::new(),
+            regs: Registers::default(),
             eeprom_mac,
             cable: true,
             last_link: false,
@@ -92,8 +80,8 @@ impl E1000Model {
     fn power_on_defaults(&mut self) {
         self.regs.clear();
         let mac = self.eeprom_mac;
-        self.regs.insert(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
-        self.regs.insert(RAH0, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
+        self.regs.set(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
+        self.regs.set(RAH0, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
         self.gorc = 0;
         self.gotc = 0;
         self.irq_asserted = false;
@@ -101,17 +89,10 @@ impl E1000Model {
     }
 
     pub fn reg(&self, reg: usize) -> u32 {
-        self.regs.get(&reg).copied().unwrap_or(0)
+        self.regs.get(reg)
     }
 
-    fn set(&mut self, reg: usize, v: u32) {
-        self.regs.insert(reg, v);
-    }
 
-    fn bump(&mut self, reg: usize, by: u32) {
-        let v = self.reg(reg).wrapping_add(by);
-        self.set(reg, v);
-    }
 
     fn in_reset(&self) -> bool {
         self.reset_until.is_some_and(|t| self.now_us < t)
@@ -142,7 +123,7 @@ impl E1000Model {
     /// Latches causes and asserts the interrupt if unmasked and ITR allows.
     fn raise(&mut self, causes: u32) {
         let icr = self.reg(ICR) | causes;
-        self.set(ICR, icr);
+        self.regs.set(ICR, icr);
         self.check_irq();
     }
 
@@ -178,18 +159,8 @@ impl E1000Model {
 
     fn accepts(&self, frame: &[u8]) -> bool {
         let rctl = self.reg(RCTL);
-        let dst = &frame[..6];
-        if dst == [0xFF; 6] {
-            return rctl & RCTL_BAM != 0 || rctl & RCTL_MPE != 0;
-        }
-        if dst[0] & 1 != 0 {
-            return rctl & RCTL_MPE != 0;
-        }
-        if rctl & RCTL_UPE != 0 {
-            return true;
-        }
-        let (ral, rah) = (self.reg(RAL0), self.reg(RAH0));
-        rah & RAH_AV != 0 && dst[..4] == ral.to_le_bytes() && dst[4..6] == rah.to_le_bytes()[..2]
+        let (bam, mpe, upe) = (rctl & RCTL_BAM != 0, rctl & RCTL_MPE != 0, rctl & RCTL_UPE != 0);
+        nic_testkit::rig::address_filter(frame, bam || mpe, mpe, upe, self.reg(RAL0), self.reg(RAH0))
     }
 
     /// A frame (without FCS) arrives from the wire.
@@ -201,6 +172,20 @@ impl E1000Model {
     /// but stores it anyway (as it does for errors it cannot screen out).
     pub fn inject_with_errors(&mut self, frame: &[u8], errors: u8) -> RxOutcome {
         self.receive(frame, errors, false)
+    }
+
+    /// A frame arrives and the device (broken, or its descriptor memory corrupted) writes back
+    /// `claimed` as its length, whatever it stored.
+    pub fn inject_claiming(&mut self, frame: &[u8], claimed: u16) -> RxOutcome {
+        let outcome = self.receive(frame, 0, false);
+        if outcome == RxOutcome::Delivered {
+            let ring = self.rx_ring();
+            let count = ring.len_bytes / 16;
+            let last = ring.base + u64::from((ring.head + count - 1) % count) * 16;
+            let hi = self.mem.read_u64(last + 8);
+            self.mem.write_u64(last + 8, hi & !0xFFFF | u64::from(claimed));
+        }
+        outcome
     }
 
     /// A frame with a bad CRC arrives.
@@ -218,7 +203,7 @@ impl E1000Model {
         }
         let rctl = self.reg(RCTL);
         if bad_crc {
-            self.bump(CRCERRS, 1);
+            self.regs.bump(CRCERRS, 1);
             if rctl & RCTL_SBP == 0 {
                 return RxOutcome::DroppedBad;
             }
@@ -230,47 +215,32 @@ impl E1000Model {
         if rctl & RCTL_SECRC == 0 {
             data.extend_from_slice(&fcs_placeholder());
         }
-        let count = (self.reg(RDLEN) / 16) as usize;
-        let (head, tail) = (self.reg(RDH) as usize, self.reg(RDT) as usize);
-        if count == 0 || head >= count || tail >= count {
-            if count != 0 {
-                self.protocol_errors.push(format!("RDH {head} / RDT {tail} outside ring of {count}"));
-            }
-            self.bump(MPC, 1);
-            return RxOutcome::Missed;
-        }
         let bsize = self.rx_buffer_size();
         if bsize == 0 {
             self.protocol_errors.push("reserved RCTL.BSIZE encoding".into());
             return RxOutcome::Missed;
         }
-        let chunks = data.len().div_ceil(bsize);
-        let free = (tail + count - head) % count;
-        if free < chunks {
-            self.bump(MPC, 1);
-            self.bump(RNBC, 1);
-            self.raise(ICR_RXO);
-            return RxOutcome::Missed;
-        }
-        let base = u64::from(self.reg(RDBAH)) << 32 | u64::from(self.reg(RDBAL));
-        let mut head = head;
-        for (i, chunk) in data.chunks(bsize).enumerate() {
-            let desc = base + (head * 16) as u64;
-            let addr = self.mem.read_u64(desc);
-            if !self.mem.dma_write(addr, chunk) {
-                self.protocol_errors.push(format!("receive buffer {addr:#x} outside DMA memory"));
+        let ring = self.rx_ring();
+        let tail = ring.tail as usize;
+        let count = (ring.len_bytes / 16) as usize;
+        let head = match queue::receive::<Legacy>(&self.mem, ring, bsize, &data, u32::from(errors), &mut self.protocol_errors) {
+            RxDma::Written { head, wraps } => {
+                self.rx_wraps += wraps;
+                head as usize
             }
-            let last = i + 1 == chunks;
-            let status = RXD_STAT_DD | if last { RXD_STAT_EOP } else { 0 };
-            let err = if last { errors } else { 0 };
-            self.mem.write_u64(desc + 8, chunk.len() as u64 | u64::from(status) << 32 | u64::from(err) << 40);
-            head = (head + 1) % count;
-            if head == 0 {
-                self.rx_wraps += 1;
+            RxDma::NoRoom => {
+                self.regs.bump(MPC, 1);
+                self.regs.bump(RNBC, 1);
+                self.raise(ICR_RXO);
+                return RxOutcome::Missed;
             }
-        }
-        self.set(RDH, head as u32);
-        self.bump(GPRC, 1);
+            RxDma::BadRing => {
+                self.regs.bump(MPC, 1);
+                return RxOutcome::Missed;
+            }
+        };
+        self.regs.set(RDH, head as u32);
+        self.regs.bump(GPRC, 1);
         self.gorc += frame.len() as u64 + 4;
         let mut causes = ICR_RXT0;
         // RCTL.RDMTS = 00: half the ring.
@@ -288,60 +258,116 @@ impl E1000Model {
         if self.reg(TCTL) & TCTL_EN == 0 || !self.link_up() {
             return wire;
         }
-        let count = (self.reg(TDLEN) / 16) as usize;
-        let base = u64::from(self.reg(TDBAH)) << 32 | u64::from(self.reg(TDBAL));
-        let (mut head, tail) = (self.reg(TDH) as usize, self.reg(TDT) as usize);
-        if count == 0 || tail >= count {
-            self.protocol_errors.push(format!("TDT {tail} outside ring of {count}"));
-            return wire;
+        let ring = RingRegs {
+            base: u64::from(self.reg(TDBAH)) << 32 | u64::from(self.reg(TDBAL)),
+            len_bytes: self.reg(TDLEN),
+            head: self.reg(TDH),
+            tail: self.reg(TDT),
+        };
+        let sent = queue::transmit::<Legacy>(&self.mem, ring, max, &mut self.tx_partial, &mut self.protocol_errors);
+        for (mut frame, ifcs) in sent.frames {
+            if !ifcs {
+                self.protocol_errors.push("frame sent without IFCS: no FCS on the wire".into());
+            }
+            if self.reg(TCTL) & TCTL_PSP != 0 && frame.len() < 60 {
+                frame.resize(60, 0);
+            }
+            self.regs.bump(GPTC, 1);
+            self.gotc += frame.len() as u64 + 4;
+            wire.push(frame);
         }
-        let mut written_back = false;
-        let mut done = 0;
-        while head != tail && done < max {
-            let desc = base + (head * 16) as u64;
-            let addr = self.mem.read_u64(desc);
-            let hi = self.mem.read_u64(desc + 8);
-            let len = (hi & 0xFFFF) as usize;
-            let cmd = (hi >> 24) as u8;
-            if cmd & (1 << 5) != 0 {
-                self.protocol_errors.push("extended (DEXT) descriptor in a legacy ring".into());
-            }
-            let mut bytes = vec![0u8; len];
-            if !self.mem.dma_read(addr, &mut bytes) {
-                self.protocol_errors.push(format!("transmit buffer {addr:#x} outside DMA memory"));
-            }
-            self.tx_partial.extend_from_slice(&bytes);
-            if cmd & TXD_CMD_RS != 0 {
-                self.mem.write_u64(desc + 8, hi | u64::from(TXD_STAT_DD) << 32);
-                written_back = true;
-            }
-            if cmd & TXD_CMD_EOP != 0 {
-                let mut frame = std::mem::take(&mut self.tx_partial);
-                if cmd & TXD_CMD_IFCS == 0 {
-                    self.protocol_errors.push("frame sent without IFCS: no FCS on the wire".into());
-                }
-                if self.reg(TCTL) & TCTL_PSP != 0 && frame.len() < 60 {
-                    frame.resize(60, 0);
-                }
-                self.bump(GPTC, 1);
-                self.gotc += frame.len() as u64 + 4;
-                wire.push(frame);
-            }
-            head = (head + 1) % count;
-            if head == 0 {
-                self.tx_wraps += 1;
-            }
-            done += 1;
-        }
-        self.set(TDH, head as u32);
-        if written_back {
+        self.tx_wraps += sent.wraps;
+        self.regs.set(TDH, sent.head);
+        if sent.written_back {
             self.raise(ICR_TXDW);
         }
         wire
     }
+
+    fn rx_ring(&self) -> RingRegs {
+        RingRegs {
+            base: u64::from(self.reg(RDBAH)) << 32 | u64::from(self.reg(RDBAL)),
+            len_bytes: self.reg(RDLEN),
+            head: self.reg(RDH),
+            tail: self.reg(RDT),
+        }
+    }
+}
+
+/// The legacy descriptor format, as the device reads and writes it.
+struct Legacy;
+
+impl DeviceFormat for Legacy {
+    fn rx_buffer(lo: u64, _hi: u64) -> u64 {
+        lo
+    }
+
+    fn rx_writeback(lo: u64, _hi: u64, len: usize, eop: bool, errors: u32) -> (u64, u64) {
+        let status = RXD_STAT_DD | if eop { RXD_STAT_EOP } else { 0 };
+        (lo, len as u64 | u64::from(status) << 32 | u64::from(errors as u8) << 40)
+    }
+
+    fn tx_parse(lo: u64, hi: u64) -> Result<TxDesc, String> {
+        let cmd = (hi >> 24) as u8;
+        if cmd & (1 << 5) != 0 {
+            return Err("extended (DEXT) descriptor in a legacy ring".into());
+        }
+        Ok(TxDesc {
+            addr: lo,
+            len: (hi & 0xFFFF) as usize,
+            eop: cmd & TXD_CMD_EOP != 0,
+            report_status: cmd & TXD_CMD_RS != 0,
+            insert_fcs: cmd & TXD_CMD_IFCS != 0,
+        })
+    }
+
+    fn tx_writeback(lo: u64, hi: u64) -> (u64, u64) {
+        (lo, hi | u64::from(TXD_STAT_DD) << 32)
+    }
+}
+
+impl WireModel for E1000Model {
+    fn inject(&mut self, frame: &[u8]) -> RxOutcome {
+        E1000Model::inject(self, frame)
+    }
+    fn inject_flagged(&mut self, frame: &[u8]) -> RxOutcome {
+        // RXE: a receive data error the MAC stores anyway.
+        self.inject_with_errors(frame, 1 << 7)
+    }
+    fn inject_bad_crc(&mut self, frame: &[u8]) -> RxOutcome {
+        E1000Model::inject_bad_crc(self, frame)
+    }
+    fn inject_claiming(&mut self, frame: &[u8], claimed: u16) -> RxOutcome {
+        E1000Model::inject_claiming(self, frame, claimed)
+    }
+    fn accept_long_frames(&mut self) {
+        self.accept_long = true;
+    }
+    fn transmit(&mut self, max: usize) -> Vec<Vec<u8>> {
+        E1000Model::transmit(self, max)
+    }
+    fn eeprom_mac(&self) -> [u8; 6] {
+        self.eeprom_mac
+    }
+    fn wraps(&self) -> (u32, u32) {
+        (self.rx_wraps, self.tx_wraps)
+    }
+    fn rings(&self) -> (RingRegs, RingRegs) {
+        let tx = RingRegs {
+            base: u64::from(self.reg(TDBAH)) << 32 | u64::from(self.reg(TDBAL)),
+            len_bytes: self.reg(TDLEN),
+            head: self.reg(TDH),
+            tail: self.reg(TDT),
+        };
+        (self.rx_ring(), tx)
+    }
 }
 
 impl DeviceModel for E1000Model {
+    fn protocol_errors(&self) -> &[String] {
+        &self.protocol_errors
+    }
+
     fn read(&mut self, reg: usize) -> u32 {
         match reg {
             CTRL => self.reg(CTRL) | if self.in_reset() { CTRL_RST } else { 0 },
@@ -354,13 +380,13 @@ impl DeviceModel for E1000Model {
             }
             ICR => {
                 let v = self.reg(ICR);
-                self.set(ICR, 0);
+                self.regs.set(ICR, 0);
                 self.irq_asserted = false;
                 v
             }
             CRCERRS | MPC | RNBC | GPRC | GPTC => {
                 let v = self.reg(reg);
-                self.set(reg, 0);
+                self.regs.set(reg, 0);
                 v
             }
             GORCL => self.gorc as u32,
@@ -390,28 +416,28 @@ impl DeviceModel for E1000Model {
                     self.power_on_defaults();
                     self.reset_until = Some(self.now_us + RESET_US);
                     // Every CTRL bit returns to its default (0 here) with the rest.
-                    self.set(CTRL, 0);
+                    self.regs.set(CTRL, 0);
                 } else {
-                    self.set(CTRL, value);
+                    self.regs.set(CTRL, value);
                 }
                 self.update_link();
             }
             ICR => {
                 let v = self.reg(ICR) & !value;
-                self.set(ICR, v);
+                self.regs.set(ICR, v);
             }
             ICS => self.raise(value),
             IMS => {
                 let v = self.reg(IMS) | value;
-                self.set(IMS, v);
+                self.regs.set(IMS, v);
                 self.check_irq();
             }
             IMC => {
                 let v = self.reg(IMS) & !value;
-                self.set(IMS, v);
+                self.regs.set(IMS, v);
             }
             STATUS => {}
-            _ => self.set(reg, value),
+            _ => self.regs.set(reg, value),
         }
     }
 

@@ -11,8 +11,9 @@
 #![allow(dead_code)]
 
 use nic_ixgbe::regs::*;
-use nic_testkit::{Arena, DeviceModel};
-use std::collections::HashMap;
+use nic_testkit::conformance::WireModel;
+use nic_testkit::queue::{self, DeviceFormat, RingRegs, RxDma, TxDesc};
+use nic_testkit::{Arena, DeviceModel, Registers};
 use std::rc::Rc;
 
 /// Longer than the driver's 10 ms settle, so the driver must poll.
@@ -30,20 +31,12 @@ pub enum Part {
     X550,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum RxOutcome {
-    Delivered,
-    /// Queue 0 had no descriptor: dropped, counted in QPRDC (DROP_EN) or MPC.
-    Missed,
-    Filtered,
-    DroppedBad,
-    NotReceiving,
-}
+pub use nic_testkit::conformance::RxOutcome;
 
 pub struct IxgbeModel {
     mem: Rc<Arena>,
     part: Part,
-    regs: HashMap<usize, u32>,
+    regs: Registers,
     pub eeprom_mac: [u8; 6],
     cable: bool,
     last_link: bool,
@@ -76,7 +69,7 @@ impl IxgbeModel {
         let mut m = Self {
             mem,
             part,
-            regs: HashMap::new(),
+            regs: Registers::default(),
             eeprom_mac,
             cable: true,
             last_link: false,
@@ -103,14 +96,14 @@ impl IxgbeModel {
     fn defaults(&mut self) {
         self.regs.clear();
         let mac = self.eeprom_mac;
-        self.regs.insert(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
-        self.regs.insert(RAH0, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
-        self.regs.insert(SRRCTL0, SRRCTL_RESET);
-        self.regs.insert(DCA_RXCTRL0, DCA_RXCTRL_RESET);
-        self.regs.insert(HLREG0, HLREG0_TXCRCEN | HLREG0_RXCRCSTRP | HLREG0_TXPADEN);
+        self.regs.set(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
+        self.regs.set(RAH0, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
+        self.regs.set(SRRCTL0, SRRCTL_RESET);
+        self.regs.set(DCA_RXCTRL0, DCA_RXCTRL_RESET);
+        self.regs.set(HLREG0, HLREG0_TXCRCEN | HLREG0_RXCRCSTRP | HLREG0_TXPADEN);
         // RDRXCTL.CRCSTRIP resets to 0 although HLREG0.RXCRCSTRP resets to 1.
         // AUTOC resets to KX4/KX auto-negotiation (LMS 110), which a 10G SFP+ link never completes.
-        self.regs.insert(AUTOC, 0b110 << AUTOC_LMS_SHIFT);
+        self.regs.set(AUTOC, 0b110 << AUTOC_LMS_SHIFT);
         self.gorc = 0;
         self.gotc = 0;
         self.irq_asserted = false;
@@ -119,17 +112,10 @@ impl IxgbeModel {
     }
 
     pub fn reg(&self, reg: usize) -> u32 {
-        self.regs.get(&reg).copied().unwrap_or(0)
+        self.regs.get(reg)
     }
 
-    fn set(&mut self, reg: usize, v: u32) {
-        self.regs.insert(reg, v);
-    }
 
-    fn bump(&mut self, reg: usize, by: u32) {
-        let v = self.reg(reg).wrapping_add(by);
-        self.set(reg, v);
-    }
 
     fn in_reset(&self) -> bool {
         self.reset_until.is_some_and(|t| self.reset_stuck || self.now_us < t)
@@ -181,7 +167,7 @@ impl IxgbeModel {
 
     fn raise(&mut self, causes: u32) {
         let v = self.reg(EICR) | causes;
-        self.set(EICR, v);
+        self.regs.set(EICR, v);
         self.check_irq();
     }
 
@@ -199,18 +185,8 @@ impl IxgbeModel {
 
     fn accepts(&self, frame: &[u8]) -> bool {
         let fctrl = self.reg(FCTRL);
-        let dst = &frame[..6];
-        if dst == [0xFF; 6] {
-            return fctrl & FCTRL_BAM != 0;
-        }
-        if dst[0] & 1 != 0 {
-            return fctrl & FCTRL_MPE != 0;
-        }
-        if fctrl & FCTRL_UPE != 0 {
-            return true;
-        }
-        let (ral, rah) = (self.reg(RAL0), self.reg(RAH0));
-        rah & RAH_AV != 0 && dst[..4] == ral.to_le_bytes() && dst[4..6] == rah.to_le_bytes()[..2]
+        let (bam, mpe, upe) = (fctrl & FCTRL_BAM != 0, fctrl & FCTRL_MPE != 0, fctrl & FCTRL_UPE != 0);
+        nic_testkit::rig::address_filter(frame, bam, mpe, upe, self.reg(RAL0), self.reg(RAH0))
     }
 
     pub fn inject(&mut self, frame: &[u8]) -> RxOutcome {
@@ -220,6 +196,19 @@ impl IxgbeModel {
     /// The MAC stores the frame but flags `errors` in the write-back status/error word.
     pub fn inject_with_errors(&mut self, frame: &[u8], errors: u32) -> RxOutcome {
         self.receive(frame, errors, false)
+    }
+
+    /// The write-back claims `claimed` bytes, whatever was stored.
+    pub fn inject_claiming(&mut self, frame: &[u8], claimed: u16) -> RxOutcome {
+        let outcome = self.receive(frame, 0, false);
+        if outcome == RxOutcome::Delivered {
+            let (rx, _) = WireModel::rings(self);
+            let count = rx.len_bytes / 16;
+            let last = rx.base + u64::from((rx.head + count - 1) % count) * 16;
+            let hi = self.mem.read_u64(last + 8);
+            self.mem.write_u64(last + 8, hi & !(0xFFFF << 32) | u64::from(claimed) << 32);
+        }
+        outcome
     }
 
     pub fn inject_bad_crc(&mut self, frame: &[u8]) -> RxOutcome {
@@ -234,7 +223,7 @@ impl IxgbeModel {
             return RxOutcome::Filtered;
         }
         if bad_crc {
-            self.bump(CRCERRS, 1);
+            self.regs.bump(CRCERRS, 1);
             if self.reg(FCTRL) & FCTRL_SBP == 0 {
                 return RxOutcome::DroppedBad;
             }
@@ -260,43 +249,29 @@ impl IxgbeModel {
         if hlreg0 & HLREG0_RXCRCSTRP == 0 {
             data.extend_from_slice(&FCS);
         }
-        let count = (self.reg(RDLEN0) / 16) as usize;
-        let (head, tail) = (self.reg(RDH0) as usize, self.reg(RDT0) as usize);
-        if count == 0 || head >= count || tail >= count {
-            self.protocol_errors.push(format!("RDH {head} / RDT {tail} outside ring of {count}"));
-            return RxOutcome::Missed;
-        }
-        let chunks = data.len().div_ceil(bsize);
-        if (tail + count - head) % count < chunks {
-            if srrctl & SRRCTL_DROP_EN != 0 {
-                self.bump(QPRDC0, 1);
-            } else {
-                // Without DROP_EN the frame would sit in the packet buffer and
-                // block the port; the model counts it as the overflow it becomes.
-                self.bump(MPC0, 1);
+        let ring = RingRegs {
+            base: u64::from(self.reg(RDBAH0)) << 32 | u64::from(self.reg(RDBAL0)),
+            len_bytes: self.reg(RDLEN0),
+            head: self.reg(RDH0),
+            tail: self.reg(RDT0),
+        };
+        match queue::receive::<Advanced>(&self.mem, ring, bsize, &data, errors, &mut self.protocol_errors) {
+            RxDma::Written { head, wraps } => {
+                self.rx_wraps += wraps;
+                self.regs.set(RDH0, head);
             }
-            return RxOutcome::Missed;
-        }
-        let base = u64::from(self.reg(RDBAH0)) << 32 | u64::from(self.reg(RDBAL0));
-        let mut head = head;
-        for (i, chunk) in data.chunks(bsize).enumerate() {
-            let desc = base + (head * 16) as u64;
-            let addr = self.mem.read_u64(desc);
-            if !self.mem.dma_write(addr, chunk) {
-                self.protocol_errors.push(format!("receive buffer {addr:#x} outside DMA memory"));
+            RxDma::NoRoom if srrctl & SRRCTL_DROP_EN != 0 => {
+                self.regs.bump(QPRDC0, 1);
+                return RxOutcome::Missed;
             }
-            let last = i + 1 == chunks;
-            let status = RXDADV_STAT_DD | if last { RXDADV_STAT_EOP | errors } else { 0 };
-            // Write-back: packet info (lower qword), status/error and length (upper).
-            self.mem.write_u64(desc, 0);
-            self.mem.write_u64(desc + 8, u64::from(status) | (chunk.len() as u64) << 32);
-            head = (head + 1) % count;
-            if head == 0 {
-                self.rx_wraps += 1;
+            RxDma::NoRoom | RxDma::BadRing => {
+                // Without DROP_EN the frame would sit in the packet buffer and block the port;
+                // the model counts it as the overflow it becomes.
+                self.regs.bump(MPC0, 1);
+                return RxOutcome::Missed;
             }
         }
-        self.set(RDH0, head as u32);
-        self.bump(GPRC, 1);
+        self.regs.bump(GPRC, 1);
         self.gorc += frame.len() as u64 + 4;
         let cause = self.queue_cause(0);
         self.raise(cause);
@@ -309,57 +284,27 @@ impl IxgbeModel {
         if self.reg(DMATXCTL) & DMATXCTL_TE == 0 || self.reg(TXDCTL0) & TXDCTL_ENABLE == 0 || !self.link_up() {
             return wire;
         }
-        let count = (self.reg(TDLEN0) / 16) as usize;
-        let base = u64::from(self.reg(TDBAH0)) << 32 | u64::from(self.reg(TDBAL0));
-        let (mut head, tail) = (self.reg(TDH0) as usize, self.reg(TDT0) as usize);
-        if count == 0 || tail >= count {
-            self.protocol_errors.push(format!("TDT {tail} outside ring of {count}"));
-            return wire;
+        let ring = RingRegs {
+            base: u64::from(self.reg(TDBAH0)) << 32 | u64::from(self.reg(TDBAL0)),
+            len_bytes: self.reg(TDLEN0),
+            head: self.reg(TDH0),
+            tail: self.reg(TDT0),
+        };
+        let sent = queue::transmit::<Advanced>(&self.mem, ring, max, &mut self.tx_partial, &mut self.protocol_errors);
+        for (mut frame, ifcs) in sent.frames {
+            if !ifcs || self.reg(HLREG0) & HLREG0_TXCRCEN == 0 {
+                self.protocol_errors.push("frame sent without FCS".into());
+            }
+            if self.reg(HLREG0) & HLREG0_TXPADEN != 0 && frame.len() < 60 {
+                frame.resize(60, 0);
+            }
+            self.regs.bump(GPTC, 1);
+            self.gotc += frame.len() as u64 + 4;
+            wire.push(frame);
         }
-        let mut written_back = false;
-        let mut done = 0;
-        while head != tail && done < max {
-            let desc = base + (head * 16) as u64;
-            let addr = self.mem.read_u64(desc);
-            let hi = self.mem.read_u64(desc + 8);
-            let cmd_type_len = hi as u32;
-            let olinfo = (hi >> 32) as u32;
-            if cmd_type_len & ADVTXD_DCMD_DEXT == 0 || cmd_type_len & (0xF << 20) != ADVTXD_DTYP_DATA {
-                self.protocol_errors.push(format!("not an advanced data descriptor: {cmd_type_len:#x}"));
-            }
-            let len = (cmd_type_len & 0xFFFF) as usize;
-            if self.tx_partial.is_empty() && cmd_type_len & ADVTXD_DCMD_EOP != 0 && (olinfo >> ADVTXD_PAYLEN_SHIFT) as usize != len {
-                self.protocol_errors.push(format!("PAYLEN {} for a {len}-byte frame", olinfo >> ADVTXD_PAYLEN_SHIFT));
-            }
-            let mut bytes = vec![0u8; len];
-            if !self.mem.dma_read(addr, &mut bytes) {
-                self.protocol_errors.push(format!("transmit buffer {addr:#x} outside DMA memory"));
-            }
-            self.tx_partial.extend_from_slice(&bytes);
-            if cmd_type_len & ADVTXD_DCMD_RS != 0 {
-                self.mem.write_u64(desc + 8, u64::from(ADVTXD_STAT_DD) << 32);
-                written_back = true;
-            }
-            if cmd_type_len & ADVTXD_DCMD_EOP != 0 {
-                let mut frame = std::mem::take(&mut self.tx_partial);
-                if cmd_type_len & ADVTXD_DCMD_IFCS == 0 || self.reg(HLREG0) & HLREG0_TXCRCEN == 0 {
-                    self.protocol_errors.push("frame sent without FCS".into());
-                }
-                if self.reg(HLREG0) & HLREG0_TXPADEN != 0 && frame.len() < 60 {
-                    frame.resize(60, 0);
-                }
-                self.bump(GPTC, 1);
-                self.gotc += frame.len() as u64 + 4;
-                wire.push(frame);
-            }
-            head = (head + 1) % count;
-            if head == 0 {
-                self.tx_wraps += 1;
-            }
-            done += 1;
-        }
-        self.set(TDH0, head as u32);
-        if written_back {
+        self.tx_wraps += sent.wraps;
+        self.regs.set(TDH0, sent.head);
+        if sent.written_back {
             let cause = self.queue_cause(8);
             self.raise(cause);
         }
@@ -367,7 +312,93 @@ impl IxgbeModel {
     }
 }
 
+/// The advanced descriptor formats, as the device reads and writes them.
+struct Advanced;
+
+impl DeviceFormat for Advanced {
+    fn rx_buffer(lo: u64, _hi: u64) -> u64 {
+        lo
+    }
+
+    fn rx_writeback(_lo: u64, _hi: u64, len: usize, eop: bool, errors: u32) -> (u64, u64) {
+        // Write-back: packet info (lower qword), status/error and length (upper).
+        let status = RXDADV_STAT_DD | if eop { RXDADV_STAT_EOP | errors } else { 0 };
+        (0, u64::from(status) | (len as u64) << 32)
+    }
+
+    fn tx_parse(lo: u64, hi: u64) -> Result<TxDesc, String> {
+        let cmd_type_len = hi as u32;
+        let olinfo = (hi >> 32) as u32;
+        if cmd_type_len & ADVTXD_DCMD_DEXT == 0 || cmd_type_len & (0xF << 20) != ADVTXD_DTYP_DATA {
+            return Err(format!("not an advanced data descriptor: {cmd_type_len:#x}"));
+        }
+        let len = (cmd_type_len & 0xFFFF) as usize;
+        let eop = cmd_type_len & ADVTXD_DCMD_EOP != 0;
+        // One descriptor per frame here, so PAYLEN is the frame's length.
+        if eop && (olinfo >> ADVTXD_PAYLEN_SHIFT) as usize != len {
+            return Err(format!("PAYLEN {} for a {len}-byte frame", olinfo >> ADVTXD_PAYLEN_SHIFT));
+        }
+        Ok(TxDesc {
+            addr: lo,
+            len,
+            eop,
+            report_status: cmd_type_len & ADVTXD_DCMD_RS != 0,
+            insert_fcs: cmd_type_len & ADVTXD_DCMD_IFCS != 0,
+        })
+    }
+
+    fn tx_writeback(_lo: u64, _hi: u64) -> (u64, u64) {
+        (0, u64::from(ADVTXD_STAT_DD) << 32)
+    }
+}
+
+impl WireModel for IxgbeModel {
+    fn inject(&mut self, frame: &[u8]) -> RxOutcome {
+        IxgbeModel::inject(self, frame)
+    }
+    fn inject_flagged(&mut self, frame: &[u8]) -> RxOutcome {
+        self.inject_with_errors(frame, RXDADV_ERR_RXE)
+    }
+    fn inject_bad_crc(&mut self, frame: &[u8]) -> RxOutcome {
+        IxgbeModel::inject_bad_crc(self, frame)
+    }
+    fn inject_claiming(&mut self, frame: &[u8], claimed: u16) -> RxOutcome {
+        IxgbeModel::inject_claiming(self, frame, claimed)
+    }
+    fn accept_long_frames(&mut self) {
+        self.accept_long = true;
+    }
+    fn transmit(&mut self, max: usize) -> Vec<Vec<u8>> {
+        IxgbeModel::transmit(self, max)
+    }
+    fn eeprom_mac(&self) -> [u8; 6] {
+        self.eeprom_mac
+    }
+    fn wraps(&self) -> (u32, u32) {
+        (self.rx_wraps, self.tx_wraps)
+    }
+    fn rings(&self) -> (RingRegs, RingRegs) {
+        let rx = RingRegs {
+            base: u64::from(self.reg(RDBAH0)) << 32 | u64::from(self.reg(RDBAL0)),
+            len_bytes: self.reg(RDLEN0),
+            head: self.reg(RDH0),
+            tail: self.reg(RDT0),
+        };
+        let tx = RingRegs {
+            base: u64::from(self.reg(TDBAH0)) << 32 | u64::from(self.reg(TDBAL0)),
+            len_bytes: self.reg(TDLEN0),
+            head: self.reg(TDH0),
+            tail: self.reg(TDT0),
+        };
+        (rx, tx)
+    }
+}
+
 impl DeviceModel for IxgbeModel {
+    fn protocol_errors(&self) -> &[String] {
+        &self.protocol_errors
+    }
+
     fn read(&mut self, reg: usize) -> u32 {
         match reg {
             CTRL => self.reg(CTRL) | if self.in_reset() { CTRL_RST_MASK } else { 0 },
@@ -393,13 +424,13 @@ impl DeviceModel for IxgbeModel {
             }
             EICR => {
                 let v = self.reg(EICR);
-                self.set(EICR, 0);
+                self.regs.set(EICR, 0);
                 self.irq_asserted = false;
                 v
             }
             CRCERRS | MPC0 | QPRDC0 | GPRC | GPTC => {
                 let v = self.reg(reg);
-                self.set(reg, 0);
+                self.regs.set(reg, 0);
                 v
             }
             GORCL => self.gorc as u32,
@@ -430,37 +461,37 @@ impl DeviceModel for IxgbeModel {
                     self.reset_until = Some(self.now_us + RESET_US);
                     self.init_done_at = self.now_us + RESET_US + INIT_DONE_US;
                 } else {
-                    self.set(CTRL, value);
+                    self.regs.set(CTRL, value);
                 }
                 self.update_link();
             }
             AUTOC => {
-                self.set(AUTOC, value & !AUTOC_AN_RESTART);
+                self.regs.set(AUTOC, value & !AUTOC_AN_RESTART);
                 if value & AUTOC_AN_RESTART != 0 {
                     self.an_restart_at = Some(self.now_us);
                     self.update_link();
                 }
             }
-            RDRXCTL => self.set(RDRXCTL, value & !RDRXCTL_DMAIDONE),
+            RDRXCTL => self.regs.set(RDRXCTL, value & !RDRXCTL_DMAIDONE),
             EICR => {
                 let v = self.reg(EICR) & !value;
-                self.set(EICR, v);
+                self.regs.set(EICR, v);
             }
             EICS => self.raise(value),
             EIMS => {
                 let v = self.reg(EIMS) | value;
-                self.set(EIMS, v);
+                self.regs.set(EIMS, v);
                 self.check_irq();
             }
             EIMC => {
                 let v = self.reg(EIMS) & !value;
-                self.set(EIMS, v);
+                self.regs.set(EIMS, v);
             }
             RDT0 | TDT0 if value >= 8192 => {
                 self.protocol_errors.push(format!("tail {value} written to {reg:#x}"));
             }
             LINKS | STATUS => {}
-            _ => self.set(reg, value),
+            _ => self.regs.set(reg, value),
         }
     }
 
