@@ -304,7 +304,7 @@ impl Iface {
                 self.receive_arp(eth.payload(), nic, now_ns);
                 Received::Handled
             }
-            EthernetProtocol::Ipv4 => self.receive_ipv4(eth.payload(), nic).offset(base),
+            EthernetProtocol::Ipv4 => self.receive_ipv4(eth.payload(), nic, now_ns).offset(base),
             EthernetProtocol::Ipv6 => self.receive_ipv6(eth.payload(), src_mac, nic, now_ns).offset(base),
             _ => {
                 self.counters.drop_ethertype += 1;
@@ -358,7 +358,7 @@ impl Iface {
         }
     }
 
-    fn receive_ipv4(&mut self, payload: &[u8], nic: &mut Sender) -> Received {
+    fn receive_ipv4(&mut self, payload: &[u8], nic: &mut Sender, now_ns: u64) -> Received {
         let Ok(pkt) = Ipv4Packet::new_checked(payload) else {
             self.counters.drop_bad_ipv4 += 1;
             return Received::Handled;
@@ -409,7 +409,7 @@ impl Iface {
                     reply.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
                 }
                 self.counters.echo_replies += 1;
-                self.send_ip(nic, IpAddr::V4(repr.src_addr), &out[..n], 0);
+                self.send_ip(nic, IpAddr::V4(repr.src_addr), &out[..n], now_ns);
                 Received::Handled
             }
             _ => {

@@ -16,7 +16,10 @@
 //! queue can make it look empty, full or corrupt, never make this side index
 //! outside the entry array.
 
+#[cfg(not(loom))]
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use crate::RingError;
 use core::ptr::NonNull;
 
@@ -68,15 +71,38 @@ impl Queue {
         Self { base, mask: capacity - 1 }
     }
 
+    #[cfg(not(loom))]
     fn word(&self, offset: usize) -> &AtomicU32 {
         // SAFETY: offset is one of the header fields, inside the queue, 4-aligned.
         unsafe { &*self.base.as_ptr().add(offset).cast::<AtomicU32>() }
     }
 
+    #[cfg(not(loom))]
     fn entry(&self, index: u32) -> &AtomicU64 {
         let i = (index & self.mask) as usize;
         // SAFETY: i <= mask < capacity, so the entry is inside the queue; 8-aligned.
         unsafe { &*self.base.as_ptr().add(ENTRIES + i * 8).cast::<AtomicU64>() }
+    }
+
+    #[cfg(loom)]
+    fn memory(&self) -> &loom_memory::QueueMemory {
+        // SAFETY: under loom, `base` points to a QueueMemory (loom_memory::QueueMemory::base).
+        unsafe { &*self.base.as_ptr().cast::<loom_memory::QueueMemory>() }
+    }
+
+    #[cfg(loom)]
+    fn word(&self, offset: usize) -> &AtomicU32 {
+        let m = self.memory();
+        match offset {
+            TAIL => &m.tail,
+            HEAD => &m.head,
+            _ => &m.wants_signal,
+        }
+    }
+
+    #[cfg(loom)]
+    fn entry(&self, index: u32) -> &AtomicU64 {
+        &self.memory().entries[(index & self.mask) as usize]
     }
 
     fn capacity(&self) -> u32 {
@@ -201,5 +227,39 @@ impl ConsumerQueue {
     /// Withdraws a signal request (the re-check found work).
     pub fn cancel_signal(&self) {
         self.q.word(WANTS_SIGNAL).store(0, Ordering::Relaxed);
+    }
+}
+
+/// Under the loom model checker (`--cfg loom`), the queues' shared memory is a struct of loom's
+/// atomics, which loom can track, instead of raw memory: the code above is otherwise the same,
+/// and `tests/loom.rs` runs it.
+#[cfg(loom)]
+pub mod loom_memory {
+    use super::{AtomicU32, AtomicU64};
+    use core::ptr::NonNull;
+
+    /// One queue's header words and entries.
+    pub struct QueueMemory {
+        pub(super) tail: AtomicU32,
+        pub(super) head: AtomicU32,
+        pub(super) wants_signal: AtomicU32,
+        pub(super) entries: [AtomicU64; 4],
+    }
+
+    impl QueueMemory {
+        /// A queue of capacity 4, all zero.
+        pub fn new() -> Self {
+            Self {
+                tail: AtomicU32::new(0),
+                head: AtomicU32::new(0),
+                wants_signal: AtomicU32::new(0),
+                entries: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            }
+        }
+
+        /// The base pointer the queue constructors take (capacity 4).
+        pub fn base(&self) -> NonNull<u8> {
+            NonNull::from(self).cast()
+        }
     }
 }

@@ -5,8 +5,11 @@
 //!    bypass link between the two *stack* PDs, which is allowed only because the
 //!    operator configured split tunnelling, and is reported;
 //! 2. a region marked `secret` (key material) is mapped into crypto PDs only;
-//! 3. every data region has exactly one writer (the consumer of a ring maps its
-//!    producer's data read-only, so it cannot rewrite what it was given);
+//! 3. every region is held to its declared role (`role=` in system.xml, never guessed
+//!    from a name): a ring's data (`ring_data`) and a status page (`status`) have one
+//!    writer (the consumer of a ring maps its producer's data read-only, so it cannot
+//!    rewrite what it was given), a config region (`config`) none, a NIC's DMA memory
+//!    (`dma`) one PD;
 //! 4. each PCI device and each device region (fixed physical address) belongs to
 //!    one PD only, and that PD is not crypto;
 //! 5. crypto is connected to both sides (otherwise nothing would be encrypted).
@@ -20,7 +23,17 @@
 //! status pages this way for the operator console (its only way out is the operator's
 //! serial line).
 
-use crate::{Domain, System};
+use crate::{Domain, RegionRole, System};
+
+fn role_name(role: RegionRole) -> &'static str {
+    match role {
+        RegionRole::RingData => "ring_data",
+        RegionRole::RingCtl => "ring_ctl",
+        RegionRole::Dma => "dma",
+        RegionRole::Config => "config",
+        RegionRole::Status => "status",
+    }
+}
 use std::collections::BTreeSet;
 
 /// The outcome: violations (the check fails if any) and reported bypass paths.
@@ -76,8 +89,19 @@ pub fn check(sys: &System) -> Report {
             }
         }
         let writers: Vec<_> = users.iter().filter(|(_, m)| m.perms.write).map(|(p, _)| p.name.as_str()).collect();
-        if region.name.ends_with("_data") && writers.len() > 1 {
-            r.violations.push(format!("data region {} has {} writers ({}); a ring's data has one", region.name, writers.len(), writers.join(",")));
+        match region.role {
+            Some(role @ (RegionRole::RingData | RegionRole::Status)) if writers.len() > 1 => {
+                let what = if role == RegionRole::RingData { "a ring's data" } else { "a status page" };
+                r.violations.push(format!("{} region {} has {} writers ({}); {what} has one", role_name(role), region.name, writers.len(), writers.join(",")));
+            }
+            Some(RegionRole::Config) if !writers.is_empty() => {
+                r.violations.push(format!("config region {} is writable by {}; a config is read-only", region.name, writers.join(",")));
+            }
+            Some(RegionRole::Dma) if users.len() > 1 => {
+                let names: Vec<_> = users.iter().map(|(p, _)| p.name.as_str()).collect();
+                r.violations.push(format!("dma region {} is mapped into {} PDs ({}); a NIC's DMA memory belongs to its driver", region.name, users.len(), names.join(",")));
+            }
+            _ => {}
         }
         if region.phys_addr.is_some() && users.len() > 1 {
             let names: Vec<_> = users.iter().map(|(p, _)| p.name.as_str()).collect();

@@ -68,6 +68,38 @@ pub struct MemoryRegion {
     pub fill_without_keys: Option<String>,
     /// The console log the root task writes and the serial PD drains (extension).
     pub console: bool,
+    /// What the region is for (extension, `role`), which the isolation check holds its mappings
+    /// to; `None` for a plain shared region.
+    pub role: Option<RegionRole>,
+}
+
+/// What a memory region is for (`<memory_region role="...">`, extension), declared rather than
+/// guessed from its name, so that the isolation check holds each region to its role's rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionRole {
+    /// `ring_data`: the buffers of one ring direction; the producer writes, the consumer reads.
+    RingData,
+    /// `ring_ctl`: the active and free queues of one ring direction (both ends write).
+    RingCtl,
+    /// `dma`: a NIC driver's descriptor rings and buffers; one PD only.
+    Dma,
+    /// `config`: a PD's configuration, read-only to every PD.
+    Config,
+    /// `status`: a PD's status page; it alone writes, the console reads.
+    Status,
+}
+
+impl RegionRole {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "ring_data" => Self::RingData,
+            "ring_ctl" => Self::RingCtl,
+            "dma" => Self::Dma,
+            "config" => Self::Config,
+            "status" => Self::Status,
+            _ => return None,
+        })
+    }
 }
 
 /// Access rights of a mapping.
@@ -471,7 +503,7 @@ impl System {
 pub const CONSOLE_LOG_CHANNEL: u8 = 62;
 
 fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
-    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "boot_module", "fill_without_keys", "console"])?;
+    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "boot_module", "fill_without_keys", "console", "role"])?;
     let name = attr(node, "name")?.to_string();
     let size = num_attr(node, "size")?;
     if size == 0 || size % PAGE != 0 {
@@ -504,11 +536,17 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
     if boot_module.is_some() && phys_addr.is_some() {
         return Err(err(node, format!("memory_region {name}: boot_module and phys_addr do not go together")));
     }
+    let role = match node.attribute("role") {
+        None => None,
+        Some(t) => Some(RegionRole::parse(t).ok_or_else(|| {
+            err(node, format!("memory_region {name}: role=\"{t}\" must be ring_data, ring_ctl, dma, config or status"))
+        })?),
+    };
     let console = bool_attr(node, "console", false)?;
     if console && (phys_addr.is_some() || fill.is_some() || fill_without_keys.is_some() || secret || boot_module.is_some()) {
         return Err(err(node, format!("memory_region {name}: a console log is plain RAM (no phys_addr, fill, boot_module or secret)")));
     }
-    Ok(MemoryRegion { name, size, phys_addr, secret, fill, boot_module, fill_without_keys, console })
+    Ok(MemoryRegion { name, size, phys_addr, secret, fill, boot_module, fill_without_keys, console, role })
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {

@@ -129,6 +129,36 @@ mod isolation_check {
     }
 
     #[test]
+    fn roles_are_declared_not_read_from_names() {
+        // A ring's data under a name without "_data": its role still allows one writer only.
+        let renamed = REAL.replace("crypto_to_net_black_data", "crypto_to_net_black_buffers");
+        let xml = renamed.replacen(
+            r#"<map mr="crypto_to_net_black_buffers" vaddr="0x20000000" perms="r""#,
+            r#"<map mr="crypto_to_net_black_buffers" vaddr="0x20000000" perms="rw""#,
+            1,
+        );
+        assert_ne!(xml, renamed, "the test must change the file");
+        rejected(&xml, &["ring_data region crypto_to_net_black_buffers", "2 writers"]);
+        // A status page written by the console, a config region written by its PD, a NIC's DMA
+        // memory mapped into a second PD.
+        let xml = REAL.replace(
+            r#"<map mr="crypto_status" vaddr="0x11002000" perms="r""#,
+            r#"<map mr="crypto_status" vaddr="0x11002000" perms="rw""#,
+        );
+        rejected(&xml, &["status region crypto_status has 2 writers"]);
+        let xml = REAL.replace(
+            r#"<map mr="net_red_config" vaddr="0x10000000" perms="r""#,
+            r#"<map mr="net_red_config" vaddr="0x10000000" perms="rw""#,
+        );
+        rejected(&xml, &["config region net_red_config is writable by net_red"]);
+        rejected(&with_map("net_red", r#"<map mr="nic_red_dma" vaddr="0x7000000" perms="r" />"#), &["dma region nic_red_dma", "2 PDs"]);
+        // An unknown role is a parse error, not a silent plain region.
+        let unknown = REAL.replace(r#"name="nic_red_to_net_red_data" role="ring_data""#, r#"name="nic_red_to_net_red_data" role="ring""#);
+        assert_ne!(unknown, REAL, "the test must change the file");
+        assert!(System::parse(&unknown).is_err());
+    }
+
+    #[test]
     fn a_device_claimed_twice_or_by_crypto_is_rejected() {
         let xml = with_map("crypto", r#"<pci_device id="8086:100e" index="0" />"#);
         rejected(&xml, &["claimed by more than one PD", "crypto PD crypto owns"]);

@@ -65,9 +65,23 @@ pub const TIMER: Channel = Channel::new(2);
 /// demands cookies; the value boringtun's own device uses.
 const HANDSHAKE_RATE_LIMIT: u64 = 100;
 
-/// Largest plaintext that fits a black slot after the endpoint header and
-/// WireGuard's 32 bytes of overhead.
-const MAX_PLAINTEXT: usize = SLOT_SIZE - ENDPOINT_HEADER_LEN - 32;
+/// WireGuard's message types (the first byte of every message; the whitepaper, section 5.4).
+const MSG_HANDSHAKE_INITIATION: u8 = 1;
+const MSG_HANDSHAKE_RESPONSE: u8 = 2;
+const MSG_TRANSPORT_DATA: u8 = 4;
+/// Length of a handshake initiation.
+const HANDSHAKE_INITIATION_LEN: usize = 148;
+/// What WireGuard adds to a plaintext packet: the data message's 16-byte header (type,
+/// receiver index, counter) and the AEAD's 16-byte tag.
+const DATA_OVERHEAD: usize = 32;
+
+/// Largest plaintext that fits a black slot after the endpoint header and WireGuard's overhead.
+const MAX_PLAINTEXT: usize = SLOT_SIZE - ENDPOINT_HEADER_LEN - DATA_OVERHEAD;
+
+/// Whether a message boringtun wrote is a handshake initiation (for the counters).
+fn is_initiation(message: &[u8]) -> bool {
+    message.len() == HANDSHAKE_INITIATION_LEN && message[0] == MSG_HANDSHAKE_INITIATION
+}
 
 pd_api::counters! {
     /// What the crypto PD did, and every drop by reason.
@@ -304,12 +318,12 @@ impl Crypto {
             .collect()
     }
 
-    /// The peer whose sessions carry `receiver_index`, or `usize::MAX` (counted as a bad index).
-    fn peer_of_index(&self, receiver_index: u32) -> usize {
+    /// The peer whose sessions carry `receiver_index`, if any.
+    fn peer_of_index(&self, receiver_index: u32) -> Option<usize> {
         let tag = receiver_index >> 8;
         match self.index_tags.binary_search_by_key(&tag, |&(t, _)| t) {
-            Ok(k) => self.index_tags[k].1,
-            Err(_) => usize::MAX,
+            Ok(k) => Some(self.index_tags[k].1),
+            Err(_) => None,
         }
     }
 
@@ -355,7 +369,7 @@ impl Crypto {
                 EndpointHeader(endpoint).emit(slot);
                 match peer.tunn.encapsulate(packet, &mut slot[ENDPOINT_HEADER_LEN..]) {
                     TunnResult::WriteToNetwork(out) => {
-                        if out.len() == 148 && out[0] == 1 {
+                        if is_initiation(out) {
                             c.handshake_initiations_sent += 1;
                         } else {
                             c.sealed_packets += 1;
@@ -463,7 +477,7 @@ impl Crypto {
             Ok(Packet::HandshakeInit(init)) => {
                 match parse_handshake_anon(&self.private_key, &self.public_key, &init) {
                     Ok(half) => match self.peers.iter().position(|p| p.public_key == half.peer_static_public) {
-                        Some(i) => i,
+                        Some(i) => Some(i),
                         None => {
                             self.counters.drop_unknown_peer += 1;
                             return;
@@ -479,13 +493,13 @@ impl Crypto {
             Ok(Packet::PacketCookieReply(p)) => self.peer_of_index(p.receiver_idx),
             Ok(Packet::PacketData(p)) => self.peer_of_index(p.receiver_idx),
         };
-        if peer_index >= self.peers.len() {
+        let Some(peer_index) = peer_index else {
             self.counters.drop_bad_index += 1;
             return;
-        }
+        };
         let kind = self.packet[ENDPOINT_HEADER_LEN];
         let datagram = &self.packet[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + datagram_len];
-        if kind == 4 {
+        if kind == MSG_TRANSPORT_DATA {
             self.open_data(peer_index, src, datagram_len);
             return;
         }
@@ -496,15 +510,15 @@ impl Crypto {
                 let n = out.len();
                 peer.endpoint = Some(src);
                 match kind {
-                    1 => self.counters.handshakes_answered += 1,
-                    2 => self.counters.handshakes_completed += 1,
+                    MSG_HANDSHAKE_INITIATION => self.counters.handshakes_answered += 1,
+                    MSG_HANDSHAKE_RESPONSE => self.counters.handshakes_completed += 1,
                     _ => {}
                 }
                 self.send_scratch(Some(src), n);
                 self.flush_queued(peer_index);
             }
             TunnResult::Done => {
-                if kind == 2 {
+                if kind == MSG_HANDSHAKE_RESPONSE {
                     peer.endpoint = Some(src);
                     self.counters.handshakes_completed += 1;
                     self.flush_queued(peer_index);
@@ -575,7 +589,7 @@ impl Crypto {
                 match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
                     TunnResult::WriteToNetwork(out) => {
                         let n = out.len();
-                        if n == 148 && out[0] == 1 {
+                        if is_initiation(out) {
                             self.counters.handshake_initiations_sent += 1;
                         }
                         self.send_scratch(endpoint, n);

@@ -557,3 +557,24 @@ fn with_mss_clamp_off_syns_pass_untouched() {
     r.red.status(&mut |l| status.push(l.to_string()));
     assert_eq!(status, ["tunnel mtu 1420 (ipv6 1420)", "mss clamp off"]);
 }
+
+#[test]
+fn an_echo_reply_to_a_neighbour_not_heard_from_for_long_asks_for_it_again() {
+    let mut r = rig(false);
+    learn_pc(&mut r);
+    // A minute and more later the PC's entry is stale: the reply must not go to a MAC that may
+    // have changed, but wait for a fresh answer (it was sent with the clock at 0, so the entry
+    // looked fresh forever and the waiting reply expired at once).
+    r.pd.advance_ns(61_000_000_000);
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &icmp_echo(PC, OUR)));
+    r.run(&[NIC]);
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 1);
+    assert_eq!(EthernetFrame::new_checked(&out[0][..]).unwrap().ethertype(), EthernetProtocol::Arp, "asks first");
+    r.nic.send(&arp(ArpOperation::Reply, PC_MAC, PC, OUR_MAC, OUR));
+    r.run(&[NIC]);
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 1, "then the reply goes out");
+    let ip = Ipv4Packet::new_checked(EthernetFrame::new_checked(&out[0][..]).unwrap().payload()).unwrap();
+    assert_eq!((ip.dst_addr(), ip.next_header()), (PC, IpProtocol::Icmp));
+}
