@@ -431,8 +431,10 @@ def sel4_build(out_dir=None, system_xml=None):
     return out_dir
 
 
-# The CPU the seL4 image needs (1 GiB pages) with RDRAND, the crypto PD's random source.
-SEL4_CPU = "qemu64,+pdpe1gb,+rdrand"
+# The CPU the seL4 image needs: 1 GiB pages, x2APIC (the kernel runs its local APIC in x2APIC
+# mode, as on the board), and RDRAND, the crypto PD's random source.
+SEL4_CPU_NO_RDRAND = "qemu64,+pdpe1gb,+x2apic"
+SEL4_CPU = SEL4_CPU_NO_RDRAND + ",+rdrand"
 
 
 def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_in=None, boot=None):

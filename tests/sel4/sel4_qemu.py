@@ -3,13 +3,16 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "support" / "lib"))
+import netlab  # noqa: E402
 SYSTEM_XML = ROOT / "tests/sel4/system-test.xml"
 BUILD_DIR = ROOT / "build/sel4/system-test"
 QEMU_BASE = [
-    "qemu-system-x86_64", "-machine", "pc", "-cpu", "qemu64,+pdpe1gb,+rdrand", "-m", "512",
+    "qemu-system-x86_64", "-machine", "pc", "-cpu", netlab.SEL4_CPU, "-m", "512",
     # COM1 is the console; COM2 exists (to nothing) for the I/O-port test PD.
     "-nographic", "-serial", "stdio", "-serial", "null", "-monitor", "none", "-nic", "none", "-no-reboot",
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",

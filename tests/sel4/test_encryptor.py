@@ -175,7 +175,7 @@ def test_crypto_refuses_to_start_without_rdrand_and_the_rest_stays_up():
         pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
         lab.ip(wan, "link", "add", "br0", "type", "bridge")
         lab.ip(wan, "link", "set", "br0", "up")
-        enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0", cpu="qemu64,+pdpe1gb",
+        enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0", cpu=netlab.SEL4_CPU_NO_RDRAND,
                                    ready_lines=("crypto: refusing to start", "net_red: net_red ready"),
                                    config=netlab.sel4_config(cfg_a, "a", lab.tmp))
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")

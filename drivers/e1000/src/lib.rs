@@ -69,6 +69,10 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
     /// [`nic_core::pci::enable_memory_and_bus_master`]).
     pub fn new(mut hal: H, config: Config) -> Result<Self, InitError> {
         let model = Model::from_device_id(config.device_id).ok_or(InitError::UnsupportedDevice(config.device_id))?;
+        if config.interrupt != nic_core::InterruptMode::Line {
+            // The driver handles one interrupt line (INTx or MSI), not MSI-X.
+            return Err(InitError::UnsupportedInterruptMode);
+        }
 
         // Global reset with every interrupt masked, before and after (reset unmasks nothing,
         // but a cause latched before it must not fire into a half-built driver).
@@ -97,44 +101,17 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
             hal.write32(MTA + 4 * i, 0);
         }
 
-        let mac = match config.mac {
-            Some(mac) => {
-                hal.write32(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
-                hal.write32(RAH0, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
-                mac
-            }
-            None => {
-                if !poll_until(&mut hal, MAC_LOAD_TIMEOUT_US, 100, |h| h.read32(RAH0) & RAH_AV != 0) {
-                    return Err(InitError::NoMacAddress);
-                }
-                let (ral, rah) = (hal.read32(RAL0), hal.read32(RAH0));
-                let mac = [ral as u8, (ral >> 8) as u8, (ral >> 16) as u8, (ral >> 24) as u8, rah as u8, (rah >> 8) as u8];
-                if mac == [0; 6] {
-                    return Err(InitError::NoMacAddress);
-                }
-                mac
-            }
-        };
+        let mac = RA0.station_address(&mut hal, config.mac, MAC_LOAD_TIMEOUT_US)?;
 
         // Descriptor rings: 16-byte alignment is the datasheet minimum; 128 keeps each
         // ring on whole cache lines.
         let rx = RxQueue::new(&mut hal, 128, RDT, RX_BUFFER_SIZE)?;
         let tx = TxQueue::new(&mut hal, 128, TDT)?;
-
-        hal.write32(RDBAL, rx.phys() as u32);
-        hal.write32(RDBAH, (rx.phys() >> 32) as u32);
-        hal.write32(RDLEN, rx.bytes());
-        hal.write32(RDH, 0);
-        hal.write32(RDT, 0);
+        RX_QUEUE.program(&hal, rx.phys(), rx.bytes());
         // Moderation is ITR's job; the per-queue delay timers would only add latency.
         hal.write32(RDTR, 0);
         hal.write32(RADV, 0);
-
-        hal.write32(TDBAL, tx.phys() as u32);
-        hal.write32(TDBAH, (tx.phys() >> 32) as u32);
-        hal.write32(TDLEN, tx.bytes());
-        hal.write32(TDH, 0);
-        hal.write32(TDT, 0);
+        TX_QUEUE.program(&hal, tx.phys(), tx.bytes());
         hal.write32(TIDV, 0);
         hal.write32(TADV, 0);
         hal.write32(TIPG, TIPG_COPPER);
@@ -223,18 +200,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for E1000<H, RX, TX> {
     }
 
     fn counters(&mut self) -> Counters {
-        let c = &mut self.counters;
-        let h = &self.hal;
-        c.hw_crc_errors += u64::from(h.read32(CRCERRS));
-        c.hw_rx_missed += u64::from(h.read32(MPC));
-        c.hw_rx_no_buffer += u64::from(h.read32(RNBC));
-        c.hw_rx_good_frames += u64::from(h.read32(GPRC));
-        c.hw_tx_good_frames += u64::from(h.read32(GPTC));
-        // Low half first: reading the high half clears the pair.
-        let lo = u64::from(h.read32(GORCL));
-        c.hw_rx_good_bytes += lo | u64::from(h.read32(GORCH)) << 32;
-        let lo = u64::from(h.read32(GOTCL));
-        c.hw_tx_good_bytes += lo | u64::from(h.read32(GOTCH)) << 32;
-        *c
+        STATS.accumulate(&self.hal, &mut self.counters);
+        self.counters
     }
 }

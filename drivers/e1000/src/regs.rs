@@ -113,8 +113,27 @@ pub const TCTL_COLD_FULL_DUPLEX: u32 = 0x40;
 /// TIPG for copper: IPGT 10, IPGR1 8, IPGR2 6 (datasheet recommended values).
 pub const TIPG_COPPER: u32 = 10 | 8 << 10 | 6 << 20;
 
-// RAH
-pub const RAH_AV: u32 = 1 << 31;
+pub use nic_core::intel::RAH_AV;
+
+use nic_core::intel::{QueueRegs, ReceiveAddress, StatRegs};
+
+/// The receive queue's registers.
+pub const RX_QUEUE: QueueRegs = QueueRegs { bal: RDBAL, bah: RDBAH, len: RDLEN, head: RDH, tail: RDT };
+/// The transmit queue's registers.
+pub const TX_QUEUE: QueueRegs = QueueRegs { bal: TDBAL, bah: TDBAH, len: TDLEN, head: TDH, tail: TDT };
+/// Receive address 0: the station address.
+pub const RA0: ReceiveAddress = ReceiveAddress { ral: RAL0, rah: RAH0 };
+/// The statistics the driver accumulates (64-bit octet counters).
+pub const STATS: StatRegs = StatRegs {
+    crc_errors: CRCERRS,
+    missed: &[MPC],
+    no_buffer: Some(RNBC),
+    good_rx_frames: GPRC,
+    good_tx_frames: GPTC,
+    good_rx_octets: (GORCL, GORCH),
+    good_tx_octets: (GOTCL, GOTCH),
+    octets_high_mask: u32::MAX,
+};
 
 // Legacy receive descriptor: status (byte 12) and errors (byte 13).
 pub const RXD_STAT_DD: u8 = 1 << 0;

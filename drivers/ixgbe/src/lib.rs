@@ -14,13 +14,13 @@
 
 pub mod regs;
 
-mod desc;
-
-use desc::Advanced;
 use nic_core::queue::{RxQueue, TxQueue};
 use nic_core::{poll_until, Counters, Hal, InitError, Interrupts, LinkState, Nic};
 pub use nic_core::Config;
 use regs::*;
+
+/// The advanced descriptors; RXE marks a bad frame.
+type Advanced = nic_core::advanced::Advanced<RXDADV_ERR_RXE>;
 
 /// Which member of the family the driver runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -89,6 +89,10 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
     pub fn new(mut hal: H, config: Config) -> Result<Self, InitError> {
         let family =
             Family::from_device_id(config.device_id).ok_or(InitError::UnsupportedDevice(config.device_id))?;
+        if config.interrupt != nic_core::InterruptMode::Line {
+            // The driver handles one interrupt line (INTx or MSI), not MSI-X.
+            return Err(InitError::UnsupportedInterruptMode);
+        }
 
         hal.write32(EIMC, ALL_CAUSES);
         let ctrl = hal.read32(CTRL);
@@ -122,25 +126,10 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         }
 
         // Statistics are clear-on-read: start from zero.
-        for reg in [CRCERRS, MPC0, QPRDC0, GPRC, GPTC, GORCL, GORCH, GOTCL, GOTCH] {
-            let _ = hal.read32(reg);
-        }
+        STATS.accumulate(&hal, &mut Counters::default());
 
-        let mac = match config.mac {
-            Some(mac) => {
-                hal.write32(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
-                hal.write32(RAH0, u32::from(u16::from_le_bytes([mac[4], mac[5]])) | RAH_AV);
-                mac
-            }
-            None => {
-                let (ral, rah) = (hal.read32(RAL0), hal.read32(RAH0));
-                let mac = [ral as u8, (ral >> 8) as u8, (ral >> 16) as u8, (ral >> 24) as u8, rah as u8, (rah >> 8) as u8];
-                if rah & RAH_AV == 0 || mac == [0; 6] {
-                    return Err(InitError::NoMacAddress);
-                }
-                mac
-            }
-        };
+        // Loaded by the EEPROM auto-read waited for above (or programmed from the config).
+        let mac = RA0.station_address(&mut hal, config.mac, 0)?;
         for i in 0..MTA_LEN {
             hal.write32(MTA + 4 * i, 0);
         }
@@ -167,11 +156,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         }
         hal.write32(FCTRL, fctrl);
 
-        hal.write32(RDBAL0, rx.phys() as u32);
-        hal.write32(RDBAH0, (rx.phys() >> 32) as u32);
-        hal.write32(RDLEN0, rx.bytes());
-        hal.write32(RDH0, 0);
-        hal.write32(RDT0, 0);
+        RX_QUEUE.program(&hal, rx.phys(), rx.bytes());
         // Advanced one-buffer descriptors, 2 KiB buffers; drop (and count) frames
         // when the ring is empty instead of holding up the shared packet buffer.
         let srrctl = hal.read32(SRRCTL0) & !(SRRCTL_BSIZEPACKET_MASK | SRRCTL_DESCTYPE_MASK);
@@ -184,11 +169,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         set_bits(&hal, RTTDCS, RTTDCS_ARBDIS);
         hal.write32(MTQC, 0);
         clear_bits(&hal, RTTDCS, RTTDCS_ARBDIS);
-        hal.write32(TDBAL0, tx.phys() as u32);
-        hal.write32(TDBAH0, (tx.phys() >> 32) as u32);
-        hal.write32(TDLEN0, tx.bytes());
-        hal.write32(TDH0, 0);
-        hal.write32(TDT0, 0);
+        TX_QUEUE.program(&hal, tx.phys(), tx.bytes());
         let txdctl = hal.read32(TXDCTL0) & !TXDCTL_THRESH_MASK;
         hal.write32(
             TXDCTL0,
@@ -271,18 +252,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for Ixgbe<H, RX, TX> {
     }
 
     fn counters(&mut self) -> Counters {
-        let c = &mut self.counters;
-        let h = &self.hal;
-        c.hw_crc_errors += u64::from(h.read32(CRCERRS));
-        // Packet buffer full (MPC) plus queue empty with DROP_EN (QPRDC).
-        c.hw_rx_missed += u64::from(h.read32(MPC0)) + u64::from(h.read32(QPRDC0));
-        c.hw_rx_good_frames += u64::from(h.read32(GPRC));
-        c.hw_tx_good_frames += u64::from(h.read32(GPTC));
-        // Low half first: reading the high half clears the pair (36-bit counters).
-        let lo = u64::from(h.read32(GORCL));
-        c.hw_rx_good_bytes += lo | u64::from(h.read32(GORCH) & 0xF) << 32;
-        let lo = u64::from(h.read32(GOTCL));
-        c.hw_tx_good_bytes += lo | u64::from(h.read32(GOTCH) & 0xF) << 32;
-        *c
+        STATS.accumulate(&self.hal, &mut self.counters);
+        self.counters
     }
 }

@@ -180,22 +180,30 @@ pub const FCTRL_UPE: u32 = 1 << 9;
 pub const FCTRL_BAM: u32 = 1 << 10;
 
 // RAH
-pub const RAH_AV: u32 = 1 << 31;
+pub use nic_core::intel::RAH_AV;
 
-// Advanced receive descriptor, write-back format, upper qword: extended status/error
-// (bytes 8-11), packet length (bytes 12-13).
-pub const RXDADV_STAT_DD: u32 = 1 << 0;
-pub const RXDADV_STAT_EOP: u32 = 1 << 1;
-/// Any MAC error (CRC, length, symbol...).
+use nic_core::intel::{QueueRegs, ReceiveAddress, StatRegs};
+
+/// Receive queue 0's registers.
+pub const RX_QUEUE: QueueRegs = QueueRegs { bal: RDBAL0, bah: RDBAH0, len: RDLEN0, head: RDH0, tail: RDT0 };
+/// Transmit queue 0's registers.
+pub const TX_QUEUE: QueueRegs = QueueRegs { bal: TDBAL0, bah: TDBAH0, len: TDLEN0, head: TDH0, tail: TDT0 };
+/// Receive address 0: the station address.
+pub const RA0: ReceiveAddress = ReceiveAddress { ral: RAL0, rah: RAH0 };
+/// The statistics the driver accumulates: missed frames are the packet buffer's (MPC) plus
+/// queue 0's drops for want of a descriptor (QPRDC, with SRRCTL.DROP_EN); octets are 36 bits.
+pub const STATS: StatRegs = StatRegs {
+    crc_errors: CRCERRS,
+    missed: &[MPC0, QPRDC0],
+    no_buffer: None,
+    good_rx_frames: GPRC,
+    good_tx_frames: GPTC,
+    good_rx_octets: (GORCL, GORCH),
+    good_tx_octets: (GOTCL, GOTCH),
+    octets_high_mask: 0xF,
+};
+
+// Advanced descriptors (shared with igb: `nic_core::advanced`).
+pub use nic_core::advanced::*;
+/// Receive write-back error: any MAC error (CRC, length, symbol...).
 pub const RXDADV_ERR_RXE: u32 = 1 << 29;
-
-// Advanced transmit data descriptor, read format: cmd_type_len (bytes 8-11),
-// olinfo_status (bytes 12-15); write-back puts DD in bit 0 of bytes 12-15.
-pub const ADVTXD_DTYP_DATA: u32 = 0b0011 << 20;
-pub const ADVTXD_DCMD_EOP: u32 = 1 << 24;
-pub const ADVTXD_DCMD_IFCS: u32 = 1 << 25;
-pub const ADVTXD_DCMD_RS: u32 = 1 << 27;
-pub const ADVTXD_DCMD_DEXT: u32 = 1 << 29;
-/// Payload length field of olinfo_status (bits 31:14).
-pub const ADVTXD_PAYLEN_SHIFT: u32 = 14;
-pub const ADVTXD_STAT_DD: u32 = 1 << 0;

@@ -19,7 +19,9 @@
 #![no_std]
 #![warn(missing_docs)]
 
+pub mod advanced;
 mod hal;
+pub mod intel;
 pub mod pci;
 pub mod queue;
 pub mod ring;
@@ -156,14 +158,33 @@ pub struct Config {
     pub all_multicast: bool,
     /// Minimum time between interrupts in microseconds (interrupt moderation); 0 = none.
     pub interrupt_interval_us: u32,
+    /// How the platform delivers the device's interrupt.
+    pub interrupt: InterruptMode,
 }
 
 impl Config {
-    /// The device `device_id` with its own MAC, unicast filtering, all multicast and no
-    /// interrupt moderation.
+    /// The device `device_id` with its own MAC, unicast filtering, all multicast, no interrupt
+    /// moderation, one interrupt line (INTx or MSI).
     pub const fn new(device_id: u16) -> Self {
-        Self { device_id, mac: None, promiscuous: false, all_multicast: true, interrupt_interval_us: 0 }
+        Self {
+            device_id,
+            mac: None,
+            promiscuous: false,
+            all_multicast: true,
+            interrupt_interval_us: 0,
+            interrupt: InterruptMode::Line,
+        }
     }
+}
+
+/// How the platform set up the device's interrupt (in PCI configuration space, which the
+/// platform owns): the driver programs the device's side to match.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InterruptMode {
+    /// One interrupt for every cause, INTx or MSI: causes are read from the legacy cause register.
+    Line,
+    /// MSI-X with table entry 0 programmed and unmasked: the driver routes every cause to vector 0.
+    MsiX,
 }
 
 /// Why a driver could not bring its device up.
@@ -185,6 +206,10 @@ pub enum InitError {
     NoMacAddress,
     /// The PCI device id is not one this driver supports.
     UnsupportedDevice(u16),
+    /// The driver cannot use the interrupt mode the platform set up.
+    UnsupportedInterruptMode,
+    /// The PHY did not answer on the MDIO bus, or its semaphore was never free.
+    PhyAccess,
 }
 
 impl core::fmt::Display for InitError {
@@ -198,6 +223,8 @@ impl core::fmt::Display for InitError {
             Self::DmaLayout => f.write_str("DMA memory too small or misaligned"),
             Self::NoMacAddress => f.write_str("no MAC address"),
             Self::UnsupportedDevice(id) => write!(f, "unsupported PCI device id {id:#06x}"),
+            Self::UnsupportedInterruptMode => f.write_str("the driver cannot use this interrupt mode"),
+            Self::PhyAccess => f.write_str("no access to the PHY"),
         }
     }
 }

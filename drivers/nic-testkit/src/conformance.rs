@@ -3,12 +3,13 @@
 //! on a model of its device. A driver's test file runs them all with [`conformance_tests!`]:
 //!
 //! ```ignore
-//! fn rig<const RX: usize, const TX: usize>() -> Rig<RX, TX> { ... }
-//! nic_testkit::conformance_tests!(rig);
+//! fn config() -> Config { ... }
+//! fn rig<const RX: usize, const TX: usize>(config: Config) -> Rig<RX, TX> { ... }
+//! nic_testkit::conformance_tests!(rig, config);
 //! ```
 //!
-//! Each test names the behaviour; driver-specific behaviour (init sequence, link, interrupt
-//! causes, MAC programming) stays in the driver's own tests.
+//! Each test names the behaviour; what is the family's own (its init sequence, the values it
+//! writes into its registers, its quirks) stays in the driver's own tests.
 
 use crate::rig::{frame, Rig, PEER_MAC, SLOT};
 use crate::{DeviceModel, RingRegs};
@@ -50,6 +51,10 @@ pub trait WireModel: DeviceModel {
     fn wraps(&self) -> (u32, u32);
     /// The receive and transmit rings as their registers describe them.
     fn rings(&self) -> (RingRegs, RingRegs);
+    /// Interrupts delivered to the CPU so far.
+    fn interrupts_raised(&self) -> u32;
+    /// Connects or disconnects the link partner.
+    fn set_cable(&mut self, connected: bool);
 }
 
 /// The first buffer of `got` as received (its bytes).
@@ -278,61 +283,199 @@ pub fn descriptors_carry_the_lent_buffers_physical_addresses<N: Nic, M: WireMode
     r.assert_clean();
 }
 
-/// Runs every conformance test against the driver that `$rig::<RX, TX>()` builds on its model
-/// (default configuration, link up).
+/// A configured station address replaces the EEPROM's: the driver reports it and the MAC
+/// filters on it (frames to the EEPROM's address are no longer ours).
+pub fn a_configured_mac_replaces_the_eeprom_address<N: Nic, M: WireModel>(mut r: Rig<N, M>, mac: [u8; 6]) {
+    assert_eq!(r.nic.mac_address(), mac);
+    let eeprom = r.model().eeprom_mac();
+    r.post(4);
+    assert_eq!(r.model().inject(&frame(eeprom, 1, 64)), RxOutcome::Filtered);
+    assert_eq!(r.model().inject(&frame(mac, 2, 64)), RxOutcome::Delivered);
+    assert_eq!(r.poll(4).len(), 1);
+    r.assert_clean();
+}
+
+/// Without a configured address the driver reports and filters on the EEPROM's.
+pub fn the_eeprom_address_is_used_by_default<N: Nic, M: WireModel>(mut r: Rig<N, M>) {
+    let eeprom = r.model().eeprom_mac();
+    assert_eq!(r.nic.mac_address(), eeprom);
+    r.post(4);
+    assert_eq!(r.model().inject(&frame([0x02, 9, 9, 9, 9, 9], 1, 64)), RxOutcome::Filtered);
+    assert_eq!(r.model().inject(&frame(eeprom, 2, 64)), RxOutcome::Delivered);
+}
+
+/// Promiscuous mode accepts unicast frames to any address.
+pub fn promiscuous_accepts_other_unicast<N: Nic, M: WireModel>(mut r: Rig<N, M>) {
+    r.post(4);
+    assert_eq!(r.model().inject(&frame([0x02, 9, 9, 9, 9, 9], 1, 64)), RxOutcome::Delivered);
+    assert_eq!(r.poll(4).len(), 1);
+}
+
+/// Causes latched while masked interrupt once unmasked; handling reads and clears them and
+/// acknowledges the platform's interrupt; receive and transmit are told apart; masking stops
+/// them again.
+pub fn interrupts_wait_for_unmask_and_stop_when_masked<N: Nic, M: WireModel>(mut r: Rig<N, M>) {
+    let mac = r.model().eeprom_mac();
+    r.post(8);
+    let _ = r.nic.handle_interrupt(); // whatever init latched (the link coming up)
+    let raised = r.model().interrupts_raised();
+    assert_eq!(r.model().inject(&frame(mac, 1, 64)), RxOutcome::Delivered);
+    assert_eq!(r.model().interrupts_raised(), raised, "masked causes must not interrupt");
+    r.nic.set_interrupts(true);
+    assert_eq!(r.model().interrupts_raised(), raised + 1, "the latched cause fires once unmasked");
+    let acks = r.hal.irq_acks.get();
+    let causes = r.nic.handle_interrupt();
+    assert!(causes.rx && !causes.tx && !causes.link, "{causes:?}");
+    assert_eq!(r.hal.irq_acks.get(), acks + 1, "acknowledged to the platform");
+    assert!(!r.nic.handle_interrupt().any(), "the causes were cleared");
+    let b = r.tx_buffer(&frame(PEER_MAC, 2, 64));
+    r.nic.tx_submit(&[b]);
+    r.model().transmit(usize::MAX);
+    assert_eq!(r.model().interrupts_raised(), raised + 2);
+    let causes = r.nic.handle_interrupt();
+    assert!(causes.tx && !causes.rx, "{causes:?}");
+    r.nic.set_interrupts(false);
+    let raised = r.model().interrupts_raised();
+    r.model().inject(&frame(mac, 3, 64));
+    assert_eq!(r.model().interrupts_raised(), raised, "masked again");
+    r.assert_clean();
+}
+
+/// Interrupt moderation: with an interval of 200 µs a burst of ten frames 10 µs apart raises
+/// one interrupt, the next frame well after it another; with none, every frame raises one.
+/// `rig(interval_us)` builds the driver with that interval (64 receive descriptors).
+pub fn moderation_spaces_interrupts<N: Nic, M: WireModel>(rig: impl Fn(u32) -> Rig<N, M>) {
+    let burst = |interval_us: u32| {
+        let mut r = rig(interval_us);
+        let mac = r.model().eeprom_mac();
+        r.post(40);
+        let _ = r.nic.handle_interrupt();
+        r.nic.set_interrupts(true);
+        let start = r.model().interrupts_raised();
+        for seq in 0..10 {
+            r.model().inject(&frame(mac, seq, 64));
+            r.nic.handle_interrupt();
+            r.hal.advance(10);
+        }
+        let in_burst = r.model().interrupts_raised() - start;
+        r.hal.advance(1000);
+        r.model().inject(&frame(mac, 99, 64));
+        let after = r.model().interrupts_raised() - start - in_burst;
+        (in_burst, after)
+    };
+    assert_eq!(burst(0), (10, 1));
+    assert_eq!(burst(200), (1, 1), "one interrupt per 200 us");
+}
+
+/// Link loss: the driver reports it (down, speed 0) with a link interrupt; nothing is received
+/// and queued frames wait; when the link returns they leave, and receive works again.
+pub fn link_down_and_up<N: Nic, M: WireModel>(mut r: Rig<N, M>) {
+    let mac = r.model().eeprom_mac();
+    r.post(4);
+    let up = r.nic.link();
+    assert!(up.up && up.full_duplex && up.speed_mbps >= 1000, "{up:?}");
+    let _ = r.nic.handle_interrupt();
+    r.nic.set_interrupts(true);
+    r.model().set_cable(false);
+    assert_eq!(r.nic.link(), nic_core::LinkState::default());
+    assert!(r.nic.handle_interrupt().link, "a link interrupt on loss");
+    assert_eq!(r.model().inject(&frame(mac, 1, 64)), RxOutcome::NotReceiving);
+    let b = r.tx_buffer(&frame(PEER_MAC, 2, 64));
+    assert_eq!(r.nic.tx_submit(&[b]), 1);
+    assert!(r.model().transmit(usize::MAX).is_empty(), "nothing leaves while down");
+    r.model().set_cable(true);
+    // Long enough for any family's link to (re)negotiate.
+    r.hal.advance(1_000_000);
+    assert!(r.nic.link().up);
+    assert!(r.nic.handle_interrupt().link, "a link interrupt on return");
+    assert_eq!(r.model().transmit(usize::MAX).len(), 1, "the queued frame leaves");
+    assert_eq!(r.reclaim(4), vec![b]);
+    assert_eq!(r.model().inject(&frame(mac, 3, 64)), RxOutcome::Delivered);
+    assert_eq!(r.poll(4).len(), 1);
+    r.assert_clean();
+}
+
+/// Runs every conformance test against the driver that `$rig::<RX, TX>(config)` builds on its
+/// model (link up), where `$config()` is the driver's default configuration.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($rig:ident) => {
+    ($rig:ident, $config:ident) => {
         mod conformance {
-            use super::$rig;
+            use super::{$config, $rig};
+            use nic_core::Config;
             use $crate::conformance as c;
             #[test]
             fn receive_fills_posted_buffers_in_place() {
-                c::receive_fills_posted_buffers_in_place($rig::<16, 16>());
+                c::receive_fills_posted_buffers_in_place($rig::<16, 16>($config()));
             }
             #[test]
             fn rx_poll_respects_the_output_batch() {
-                c::rx_poll_respects_the_output_batch($rig::<16, 16>());
+                c::rx_poll_respects_the_output_batch($rig::<16, 16>($config()));
             }
             #[test]
             fn transmit_sends_exact_frames_and_returns_buffers() {
-                c::transmit_sends_exact_frames_and_returns_buffers($rig::<16, 16>());
+                c::transmit_sends_exact_frames_and_returns_buffers($rig::<16, 16>($config()));
             }
             #[test]
             fn tx_rejects_empty_and_oversize_frames() {
-                c::tx_rejects_empty_and_oversize_frames($rig::<16, 16>());
+                c::tx_rejects_empty_and_oversize_frames($rig::<16, 16>($config()));
             }
             #[test]
             fn rx_post_refuses_buffers_smaller_than_the_device_writes() {
-                c::rx_post_refuses_buffers_smaller_than_the_device_writes($rig::<16, 16>());
+                c::rx_post_refuses_buffers_smaller_than_the_device_writes($rig::<16, 16>($config()));
             }
             #[test]
             fn rings_wrap_around_many_times() {
-                c::rings_wrap_around_many_times($rig::<8, 8>());
+                c::rings_wrap_around_many_times($rig::<8, 8>($config()));
             }
             #[test]
             fn full_rx_ring_drops_and_counts_then_recovers() {
-                c::full_rx_ring_drops_and_counts_then_recovers($rig::<8, 8>());
+                c::full_rx_ring_drops_and_counts_then_recovers($rig::<8, 8>($config()));
             }
             #[test]
             fn full_tx_ring_pushes_back_without_overwriting() {
-                c::full_tx_ring_pushes_back_without_overwriting($rig::<8, 8>());
+                c::full_tx_ring_pushes_back_without_overwriting($rig::<8, 8>($config()));
             }
             #[test]
             fn bad_frames_are_counted_and_buffers_reused() {
-                c::bad_frames_are_counted_and_buffers_reused($rig::<8, 8>());
+                c::bad_frames_are_counted_and_buffers_reused($rig::<8, 8>($config()));
             }
             #[test]
             fn frames_longer_than_a_buffer_are_dropped_whole() {
-                c::frames_longer_than_a_buffer_are_dropped_whole($rig::<8, 8>());
+                c::frames_longer_than_a_buffer_are_dropped_whole($rig::<8, 8>($config()));
             }
             #[test]
             fn a_write_back_longer_than_its_buffer_is_a_counted_drop() {
-                c::a_write_back_longer_than_its_buffer_is_a_counted_drop($rig::<16, 16>());
+                c::a_write_back_longer_than_its_buffer_is_a_counted_drop($rig::<16, 16>($config()));
             }
             #[test]
             fn descriptors_carry_the_lent_buffers_physical_addresses() {
-                c::descriptors_carry_the_lent_buffers_physical_addresses($rig::<8, 8>());
+                c::descriptors_carry_the_lent_buffers_physical_addresses($rig::<8, 8>($config()));
+            }
+            #[test]
+            fn a_configured_mac_replaces_the_eeprom_address() {
+                let mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+                c::a_configured_mac_replaces_the_eeprom_address($rig::<16, 16>(Config { mac: Some(mac), ..$config() }), mac);
+            }
+            #[test]
+            fn the_eeprom_address_is_used_by_default() {
+                c::the_eeprom_address_is_used_by_default($rig::<16, 16>(Config { mac: None, ..$config() }));
+            }
+            #[test]
+            fn promiscuous_accepts_other_unicast() {
+                c::promiscuous_accepts_other_unicast($rig::<16, 16>(Config { promiscuous: true, ..$config() }));
+            }
+            #[test]
+            fn interrupts_wait_for_unmask_and_stop_when_masked() {
+                c::interrupts_wait_for_unmask_and_stop_when_masked($rig::<16, 16>($config()));
+            }
+            #[test]
+            fn moderation_spaces_interrupts() {
+                c::moderation_spaces_interrupts(|us| $rig::<64, 16>(Config { interrupt_interval_us: us, ..$config() }));
+            }
+            #[test]
+            fn link_down_and_up() {
+                c::link_down_and_up($rig::<16, 16>($config()));
             }
         }
     };

@@ -9,12 +9,16 @@
 //!   model), and which logs every register write and IRQ acknowledge.
 //! - [`queue`]: the device side of a descriptor queue, which every register model
 //!   shares: descriptor fetch, buffer DMA, write-back, head movement.
+//! - [`mac`]: what every Intel MAC model shares (register file, receive and transmit
+//!   pipelines, statistics, interrupt line); a family's model is what its datasheet says
+//!   differently.
 //! - [`rig`]: a driver on its model with buffers from the arena, and the helpers
 //!   every driver's tests use.
 //! - [`conformance`]: the tests every driver runs against its model
 //!   ([`conformance_tests!`]).
 
 pub mod conformance;
+pub mod mac;
 pub mod queue;
 pub mod rig;
 

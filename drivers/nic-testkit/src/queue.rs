@@ -5,6 +5,7 @@
 //! (address filters, statistics, interrupt causes) stays in the model.
 
 use crate::Arena;
+use nic_core::advanced::*;
 
 /// A ring as its registers describe it: base address, length in bytes, head and tail.
 #[derive(Clone, Copy, Debug)]
@@ -52,6 +53,9 @@ pub trait DeviceFormat {
     /// The descriptor (`lo`, `hi`) after write-back of `len` bytes, end of packet `eop`, with the
     /// family's error bits `errors` (on the frame's last descriptor only).
     fn rx_writeback(lo: u64, hi: u64, len: usize, eop: bool, errors: u32) -> (u64, u64);
+
+    /// The receive write-back (`lo`, `hi`) with its length field set to `len`.
+    fn rx_claim(lo: u64, hi: u64, len: u16) -> (u64, u64);
 
     /// A transmit descriptor, or what is wrong with it (a protocol error the real device would
     /// misbehave on).
@@ -172,4 +176,49 @@ pub fn transmit<F: DeviceFormat>(
     }
     out.head = head as u32;
     out
+}
+
+/// The advanced descriptor formats (igb, ixgbe) as the device reads and writes them: one-buffer
+/// receive descriptors, data transmit descriptors with one buffer per frame.
+pub struct AdvancedDevice;
+
+impl DeviceFormat for AdvancedDevice {
+    fn rx_buffer(lo: u64, _hi: u64) -> u64 {
+        lo
+    }
+
+    fn rx_writeback(_lo: u64, _hi: u64, len: usize, eop: bool, errors: u32) -> (u64, u64) {
+        // Write-back: packet info (lower qword), status/error and length (upper).
+        let status = RXDADV_STAT_DD | if eop { RXDADV_STAT_EOP | errors } else { 0 };
+        (0, u64::from(status) | (len as u64) << 32)
+    }
+
+    fn rx_claim(lo: u64, hi: u64, len: u16) -> (u64, u64) {
+        (lo, hi & !(0xFFFF << 32) | u64::from(len) << 32)
+    }
+
+    fn tx_parse(lo: u64, hi: u64) -> Result<TxDesc, String> {
+        let cmd_type_len = hi as u32;
+        let olinfo = (hi >> 32) as u32;
+        if cmd_type_len & ADVTXD_DCMD_DEXT == 0 || cmd_type_len & (0xF << 20) != ADVTXD_DTYP_DATA {
+            return Err(format!("not an advanced data descriptor: {cmd_type_len:#x}"));
+        }
+        let len = (cmd_type_len & 0xFFFF) as usize;
+        let eop = cmd_type_len & ADVTXD_DCMD_EOP != 0;
+        // One descriptor per frame here, so PAYLEN is the frame's length.
+        if eop && (olinfo >> ADVTXD_PAYLEN_SHIFT) as usize != len {
+            return Err(format!("PAYLEN {} for a {len}-byte frame", olinfo >> ADVTXD_PAYLEN_SHIFT));
+        }
+        Ok(TxDesc {
+            addr: lo,
+            len,
+            eop,
+            report_status: cmd_type_len & ADVTXD_DCMD_RS != 0,
+            insert_fcs: cmd_type_len & ADVTXD_DCMD_IFCS != 0,
+        })
+    }
+
+    fn tx_writeback(_lo: u64, _hi: u64) -> (u64, u64) {
+        (0, u64::from(ADVTXD_STAT_DD) << 32)
+    }
 }

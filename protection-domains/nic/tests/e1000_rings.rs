@@ -8,7 +8,8 @@
 #[path = "../../../drivers/e1000/tests/model/mod.rs"]
 mod model;
 
-use model::{E1000Model, RxOutcome};
+use model::E1000Model;
+use nic_testkit::conformance::{RxOutcome, WireModel};
 use nic_core::{DmaRegion, Nic};
 use nic_e1000::regs::{RDBAH, RDBAL, TDBAH, TDBAL};
 use nic_e1000::{Config, E1000};
@@ -62,7 +63,7 @@ fn rig(phys: bool) -> Rig {
     let arena = Arena::new(ARENA_BYTES);
     let device = Rc::new(RefCell::new(E1000Model::new(arena.clone(), MAC)));
     let hal = TestHal::new(device, arena.clone(), DESC_AREA);
-    let config = Config { device_id: 0x100E, mac: None, promiscuous: false, all_multicast: false, interrupt_interval_us: 0 };
+    let config = Config { all_multicast: false, ..Config::new(0x100E) };
     let nic = Driver::new(hal.clone(), config).expect("init");
     let ring_bytes = SLOTS * SLOT_SIZE;
     let stack =
@@ -96,7 +97,7 @@ impl Rig {
 
     fn assert_clean(&self) {
         let m = self.hal.device.borrow();
-        assert!(m.protocol_errors.is_empty(), "device saw: {:?}", m.protocol_errors);
+        assert!(m.core.protocol_errors.is_empty(), "device saw: {:?}", m.core.protocol_errors);
         assert_eq!(self.hal.arena.faults(), 0, "DMA outside memory");
     }
 }
@@ -214,7 +215,8 @@ fn rings_wrap_both_ways_with_a_slow_stack() {
         assert_eq!(got, expect, "round {round}");
     }
     assert_eq!(wire, sent);
-    assert!(r.model().rx_wraps >= 10 && r.model().tx_wraps >= 10);
+    let (rx_wraps, tx_wraps) = r.model().wraps();
+    assert!(rx_wraps >= 10 && tx_wraps >= 10);
     let c = r.mover.counters();
     assert_eq!((c.rx_zero_copy, c.rx_copied, c.tx_zero_copy, c.tx_copied), (280, 0, 200, 0));
     assert_eq!(c.drop_ring_error, 0);

@@ -3,8 +3,11 @@
  *
  * Replaces include/plat/pc99/autoconf.h in the build copy of the kernel tree (the shipped file is
  * a test configuration with x2APIC and an IOMMU, and the include order prefers it to any copy in
- * the build directory). Chosen so that the kernel boots under QEMU 7.2 TCG and on a Xeon D board:
- * xAPIC (TCG has no x2APIC), IOAPIC interrupts, FS/GS base through MSRs, SYSCALL entry, FXSAVE FPU
+ * the build directory). Chosen so that one kernel boots under QEMU 10 TCG (-cpu ...,+x2apic) and on
+ * the Xeon D board: x2APIC (the kernel switches the local APIC to x2APIC mode itself, so it works
+ * whichever mode firmware handed over in), IOAPIC interrupts with room for every IOAPIC the board's
+ * MADT lists (the Xeon D-2100 has one per PCIe stack besides the PCH's; 5.0 skips any beyond
+ * MAX_NUM_IOAPIC with a warning, but then cannot route their pins), FS/GS base through MSRs, SYSCALL entry, FXSAVE FPU
  * state so user threads may use SSE, 1 GiB pages, one core. DEBUG_BUILD and PRINTING give the
  * DebugPutChar syscall and fault messages that the root task and the PD runtime use for the console.
  * Off: IOMMU, PCID, VT-x, the hardware debug API and VERIFICATION_BUILD.
@@ -21,9 +24,9 @@
 #define CONFIG_WORD_SIZE 64
 #define CONFIG_MAX_NUM_NODES 1
 
-#define CONFIG_XAPIC 1
+#define CONFIG_X2APIC 1
 #define CONFIG_IRQ_IOAPIC 1
-#define CONFIG_MAX_NUM_IOAPIC 1
+#define CONFIG_MAX_NUM_IOAPIC 8
 #define CONFIG_FSGSBASE_MSR 1
 #define CONFIG_SYSCALL 1
 #define CONFIG_HAVE_FPU 1

@@ -52,7 +52,7 @@ fn start() -> Result<FrameMover<Driver>, &'static str> {
     let dma = DmaLayout::split(region("nic_dma")?, RX_DESCRIPTORS, TX_BUFFERS)?;
     let hal = Sel4Hal::new(regs, dma.descriptors, NIC_IRQ);
     let config =
-        Config { device_id, mac: None, promiscuous: false, all_multicast: true, interrupt_interval_us: INTERRUPT_INTERVAL_US };
+        Config { interrupt_interval_us: INTERRUPT_INTERVAL_US, ..Config::new(device_id) };
     let mut nic = Driver::new(hal, config).map_err(|e| match e {
         nic_core::InitError::ResetTimeout => "device reset did not complete",
         nic_core::InitError::NoMacAddress => "no MAC address",
