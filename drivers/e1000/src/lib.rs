@@ -166,14 +166,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for E1000<H, RX, TX> {
     }
 
     fn link(&mut self) -> LinkState {
-        let status = self.hal.read32(STATUS);
-        let up = status & STATUS_LU != 0;
-        let speed_mbps = match (status & STATUS_SPEED_MASK) >> STATUS_SPEED_SHIFT {
-            0 => 10,
-            1 => 100,
-            _ => 1000,
-        };
-        LinkState { up, speed_mbps: if up { speed_mbps } else { 0 }, full_duplex: up && status & STATUS_FD != 0 }
+        nic_core::intel::gigabit_link_state(self.hal.read32(STATUS))
     }
 
     nic_core::queue_methods!();

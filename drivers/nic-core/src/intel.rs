@@ -1,8 +1,9 @@
 //! What the Intel MAC families driven here (e1000, igb, ixgbe) lay out alike, written once: a
 //! descriptor queue's five registers, the receive address pair RAL/RAH (the station address
-//! the MAC filters on), and the clear-on-read statistics the [`Counters`] accumulate.
+//! the MAC filters on), the clear-on-read statistics the [`Counters`] accumulate, and the
+//! gigabit parts' STATUS register.
 
-use crate::{poll_until, Counters, Hal, InitError};
+use crate::{poll_until, Counters, Hal, InitError, LinkState};
 
 /// A descriptor queue's registers: base address (low, high), length in bytes, head, tail.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -114,4 +115,16 @@ impl StatRegs {
         let low = u64::from(hal.read32(lo));
         low | u64::from(hal.read32(hi) & self.octets_high_mask) << 32
     }
+}
+
+/// The gigabit parts' (e1000, igb) link state from their STATUS register: full duplex (bit 0),
+/// link up (bit 1), speed (bits 7:6: 10, 100, 1000 Mbit/s).
+pub fn gigabit_link_state(status: u32) -> LinkState {
+    let up = status & 1 << 1 != 0;
+    let speed_mbps = match status >> 6 & 0b11 {
+        0 => 10,
+        1 => 100,
+        _ => 1000,
+    };
+    LinkState { up, speed_mbps: if up { speed_mbps } else { 0 }, full_duplex: up && status & 1 != 0 }
 }

@@ -47,6 +47,23 @@ pub struct RxControl {
     pub buffer_size: usize,
 }
 
+impl RxControl {
+    /// The gigabit parts' (e1000, igb) receive control register RCTL: store bad packets (bit 2),
+    /// unicast and multicast promiscuous (3, 4), long packets (5), accept broadcast (15), strip
+    /// CRC (26); `buffer_size` comes from wherever the part keeps it.
+    pub fn from_rctl(rctl: u32, buffer_size: usize) -> Self {
+        Self {
+            broadcast: rctl & 1 << 15 != 0,
+            all_multicast: rctl & 1 << 4 != 0,
+            promiscuous: rctl & 1 << 3 != 0,
+            store_bad: rctl & 1 << 2 != 0,
+            long_frames: rctl & 1 << 5 != 0,
+            strip_fcs: rctl & 1 << 26 != 0,
+            buffer_size,
+        }
+    }
+}
+
 /// How the transmit control registers have the MAC send a frame.
 #[derive(Clone, Copy, Debug)]
 pub struct TxControl {

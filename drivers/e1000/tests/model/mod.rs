@@ -104,16 +104,9 @@ impl MacModel for E1000Model {
             self.core.error("reserved RCTL.BSIZE encoding");
             return RxOutcome::Missed;
         }
-        let ctl = RxControl {
-            // Broadcast is a multicast address: MPE lets it through too.
-            broadcast: rctl & (RCTL_BAM | RCTL_MPE) != 0,
-            all_multicast: rctl & RCTL_MPE != 0,
-            promiscuous: rctl & RCTL_UPE != 0,
-            store_bad: rctl & RCTL_SBP != 0,
-            long_frames: rctl & RCTL_LPE != 0,
-            strip_fcs: rctl & RCTL_SECRC != 0,
-            buffer_size,
-        };
+        let mut ctl = RxControl::from_rctl(rctl, buffer_size);
+        // Broadcast is a multicast address: on these parts MPE lets it through too.
+        ctl.broadcast |= ctl.all_multicast;
         match self.core.receive::<Legacy>(&ctl, frame, errors, bad_crc) {
             Received::Delivered { free, count } => {
                 // RCTL.RDMTS = 00: the threshold is half the ring.

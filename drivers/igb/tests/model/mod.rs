@@ -376,15 +376,7 @@ impl MacModel for IgbModel {
             self.core.error("SRRCTL.BSIZEPACKET is 0");
             return RxOutcome::DroppedBad;
         }
-        let ctl = RxControl {
-            broadcast: rctl & RCTL_BAM != 0,
-            all_multicast: rctl & RCTL_MPE != 0,
-            promiscuous: rctl & RCTL_UPE != 0,
-            store_bad: rctl & RCTL_SBP != 0,
-            long_frames: rctl & RCTL_LPE != 0,
-            strip_fcs: rctl & RCTL_SECRC != 0,
-            buffer_size,
-        };
+        let ctl = RxControl::from_rctl(rctl, buffer_size);
         match self.core.receive::<AdvancedDevice>(&ctl, frame, errors, bad_crc) {
             Received::Delivered { free, .. } => {
                 self.raise_queue(false);
