@@ -23,7 +23,7 @@
 //! - `<protection_domain>` may hold `<host_tap side="red|black"/>`: on the Linux
 //!   host runtime this PD is replaced by a TAP-device PD (the NIC driver PDs).
 //! - `<protection_domain>` may hold `<pci_device (id="vvvv:dddd" | vendor device) [index] |
-//!   bdf="bb:dd.f" [irq_id] [irq="intx|msi"]>` with `<bar index vaddr size [setvar_vaddr]>`
+//!   bdf="bb:dd.f" [irq_id] [irq="intx|msi|msix"]>` with `<bar index vaddr size [setvar_vaddr]>`
 //!   children (the NIC a driver PD owns), and `<ioport [id] base size>`; the seL4 root task
 //!   resolves them at boot.
 //! - `<irq>` may say `pin="N"` / `ioapic="N"` (an IOAPIC pin, with `trigger="level|edge"` and
@@ -180,8 +180,21 @@ pub struct PciDevice {
     pub bars: Vec<PciBar>,
     /// The channel on which its interrupt arrives (`irq_id`, or an `<irq pci>`).
     pub irq_id: Option<u8>,
-    /// Whether the interrupt is MSI (`irq="msi"`) rather than the INTx line.
-    pub msi: bool,
+    /// How the interrupt is delivered (`irq="intx|msi|msix"`).
+    pub irq: PciIrq,
+}
+
+/// How a PCI function's interrupt reaches the CPU; the root task sets it up in configuration
+/// space, and the driver programs the device to match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PciIrq {
+    /// The INTx line, through the IOAPIC pin the firmware wrote into the interrupt-line register.
+    #[default]
+    Intx,
+    /// MSI, one message.
+    Msi,
+    /// MSI-X: every table entry carries the same message, so the device may use any vector.
+    MsiX,
 }
 
 /// A range of x86 I/O ports a PD owns.
@@ -686,10 +699,11 @@ fn parse_pci(pd: &str, c: roxmltree::Node) -> Result<PciDevice, SdfError> {
     check_known(c, &["id", "vendor", "device", "index", "bdf", "irq_id", "irq"])?;
     let select = parse_pci_select(c)?;
     let irq_id = c.attribute("irq_id").map(|_| channel_id_attr(c, "irq_id")).transpose()?;
-    let msi = match c.attribute("irq").unwrap_or("intx") {
-        "intx" => false,
-        "msi" => true,
-        other => return Err(err(c, format!("{pd}: <pci_device irq=\"{other}\"> must be intx or msi"))),
+    let irq = match c.attribute("irq").unwrap_or("intx") {
+        "intx" => PciIrq::Intx,
+        "msi" => PciIrq::Msi,
+        "msix" => PciIrq::MsiX,
+        other => return Err(err(c, format!("{pd}: <pci_device irq=\"{other}\"> must be intx, msi or msix"))),
     };
     let mut bars = Vec::new();
     for b in c.children().filter(|n| n.is_element()) {
@@ -703,7 +717,7 @@ fn parse_pci(pd: &str, c: roxmltree::Node) -> Result<PciDevice, SdfError> {
         }
         bars.push(PciBar { index: index as u8, vaddr, size, setvar_vaddr: b.attribute("setvar_vaddr").map(str::to_string) });
     }
-    Ok(PciDevice { select, bars, irq_id, msi })
+    Ok(PciDevice { select, bars, irq_id, irq })
 }
 
 fn parse_pci_select(c: roxmltree::Node) -> Result<PciSelect, SdfError> {

@@ -240,7 +240,7 @@ fn the_sel4_extensions_parse() {
     let nic = &b.pci_devices[0];
     assert_eq!(nic.select, PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 });
     assert_eq!(nic.bars, [PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar_vaddr: Some("regs".into()) }]);
-    assert_eq!((nic.irq_id, nic.msi), (Some(6), true));
+    assert_eq!((nic.irq_id, nic.irq), (Some(6), crate::PciIrq::Msi));
     assert_eq!(b.ioports, [IoPort { id: Some(3), base: 0x3f8, size: 8 }]);
     assert!(s.channels[0].ends[0].pp);
     reject(&xml.replace("priority=\"20\"", "priority=\"5\""), "protected call");

@@ -155,6 +155,14 @@ pub fn regions() -> impl Iterator<Item = (&'static str, MemoryRegion)> {
     })
 }
 
+/// The `index`-th PCI function system.xml gives this PD (`<pci_device>`, in document order), as
+/// the root task found it on the bus and set up its interrupt (seL4 only: on the host a NIC PD
+/// drives a TAP device).
+pub fn pci_device(index: usize) -> Option<pd_info::PciInfo> {
+    let info = info();
+    info.pci[..(info.pci_count as usize).min(pd_info::MAX_PCI)].get(index).copied()
+}
+
 /// A range of I/O ports this PD was given by `<ioport id base size>` (x86; seL4 only: the host
 /// runtime has no port I/O, so this lives here rather than in pd-api).
 #[derive(Clone, Copy, Debug)]

@@ -20,6 +20,9 @@ pub struct Objects {
     bytes: u64,
     /// Unused pieces of device untypeds (physical address, size bits, cptr), split on demand.
     device: Vec<(Word, u8, CPtr)>,
+    /// Device frames made so far, by physical address: a page asked for again (the MSI-X table
+    /// inside a BAR a PD maps too) gets a copy of the same frame.
+    device_frames: Vec<(Word, CPtr)>,
 }
 
 impl Objects {
@@ -37,7 +40,7 @@ impl Objects {
             .filter(|(_, d)| d.is_device != 0)
             .map(|(cptr, d)| (d.paddr, d.size_bits, cptr))
             .collect();
-        Self { next_slot: empty.start, first_slot: empty.start, end_slot: empty.end, untypeds, current: 0, bytes: 0, device }
+        Self { next_slot: empty.start, first_slot: empty.start, end_slot: empty.end, untypeds, current: 0, bytes: 0, device, device_frames: Vec::new() }
     }
 
     /// Slots used so far.
@@ -95,8 +98,12 @@ impl Objects {
 
     /// The device frame at physical address `paddr` (device registers, or memory a device
     /// exposes), split out of the device untyped that covers it: each step halves the piece
-    /// that contains `paddr` and keeps the other half for later requests.
+    /// that contains `paddr` and keeps the other half for later requests. Every call returns a
+    /// fresh copy of the frame's cap (to map once), so a page may be asked for again.
     pub fn device_frame(&mut self, paddr: Word) -> Result<CPtr, &'static str> {
+        if let Some(&(_, frame)) = self.device_frames.iter().find(|&&(p, _)| p == paddr) {
+            return Ok(self.copy(frame, CapRights::ALL));
+        }
         let i = self
             .device
             .iter()
@@ -120,7 +127,9 @@ impl Objects {
         }
         let frame = self.slot();
         sel4_abi::untyped_retype(cap, ty::seL4_X86_4K, 0, root, 0, 0, frame, 1).map_err(|_| "device frame retype failed")?;
-        Ok(frame)
+        self.device_frames.push((paddr, frame));
+        // The original stays unmapped; every user maps a copy.
+        Ok(self.copy(frame, CapRights::ALL))
     }
 
     /// Copies a cap of the root CNode into a new slot with `rights`.

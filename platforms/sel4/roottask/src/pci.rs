@@ -47,6 +47,8 @@ pub struct Function {
     pub bars: [Bar; 6],
     /// Config-space offset of the MSI capability.
     pub msi_cap: Option<u8>,
+    /// Config-space offset of the MSI-X capability.
+    pub msix_cap: Option<u8>,
 }
 
 struct Config {
@@ -118,16 +120,23 @@ pub fn enable(ioport: CPtr, f: &Function, intx: bool) {
     c.write32(f.bus, f.dev, f.func, 0x04, command | 0x6);
 }
 
-/// Points the function's MSI capability at the local APIC of CPU 0 with `vector` (fixed
-/// delivery, edge), enables it, and masks the INTx line.
-pub fn program_msi(ioport: CPtr, f: &Function, vector: u8) -> Result<(), &'static str> {
+/// The message address that delivers to the local APIC `apic_id` (fixed delivery, physical
+/// destination mode, no redirection hint): the x86 MSI format, whose destination field has 8
+/// bits (an x2APIC ID above 255 needs interrupt remapping, which this system does not use).
+pub fn msi_address(apic_id: u8) -> u32 {
+    0xfee0_0000 | (apic_id as u32) << 12
+}
+
+/// Points the function's MSI capability at local APIC `apic_id` with `vector` (fixed delivery,
+/// edge), enables it, and masks the INTx line.
+pub fn program_msi(ioport: CPtr, f: &Function, apic_id: u8, vector: u8) -> Result<(), &'static str> {
     let cap = f.msi_cap.ok_or("has no MSI capability")?;
     let c = Config { ioport };
     let (b, d, fu) = (f.bus, f.dev, f.func);
     let header = c.read32(b, d, fu, cap);
     let control = header >> 16;
     let is_64bit = control & 0x80 != 0;
-    c.write32(b, d, fu, cap + 4, 0xfee0_0000);
+    c.write32(b, d, fu, cap + 4, msi_address(apic_id));
     let data_offset = if is_64bit {
         c.write32(b, d, fu, cap + 8, 0);
         cap + 12
@@ -141,6 +150,53 @@ pub fn program_msi(ioport: CPtr, f: &Function, vector: u8) -> Result<(), &'stati
     c.write32(b, d, fu, cap, (header & 0xffff) | ((control & !0x70) | 1) << 16);
     let command = c.read32(b, d, fu, 0x04) & 0xffff;
     c.write32(b, d, fu, 0x04, command | COMMAND_INTX_DISABLE);
+    Ok(())
+}
+
+/// Where a function's MSI-X table lives (from its capability): the BAR that holds it, the
+/// offset in that BAR, and the number of entries.
+pub struct MsixTable {
+    /// BAR Indicator Register: which BAR.
+    pub bar: u8,
+    /// Byte offset of entry 0 in the BAR.
+    pub offset: u32,
+    /// Table size.
+    pub entries: u16,
+}
+
+/// Bytes of one MSI-X table entry: message address (low, high), data, vector control.
+pub const MSIX_ENTRY_BYTES: u64 = 16;
+
+const MSIX_ENABLE: u32 = 1 << 15;
+const MSIX_FUNCTION_MASK: u32 = 1 << 14;
+
+/// The function's MSI-X table, from its capability.
+pub fn msix_table(ioport: CPtr, f: &Function) -> Result<MsixTable, &'static str> {
+    let cap = f.msix_cap.ok_or("has no MSI-X capability")?;
+    let c = Config { ioport };
+    let control = c.read32(f.bus, f.dev, f.func, cap) >> 16;
+    let table = c.read32(f.bus, f.dev, f.func, cap + 4);
+    Ok(MsixTable { bar: (table & 7) as u8, offset: table & !7, entries: (control & 0x7ff) as u16 + 1 })
+}
+
+/// Sets MSI-X's enable bit (INTx and MSI are then off) with the function mask set, so that no
+/// vector sends while the table is being written.
+pub fn msix_enable_masked(ioport: CPtr, f: &Function) -> Result<(), &'static str> {
+    let cap = f.msix_cap.ok_or("has no MSI-X capability")?;
+    let c = Config { ioport };
+    let header = c.read32(f.bus, f.dev, f.func, cap);
+    c.write32(f.bus, f.dev, f.func, cap, header & 0xffff | (header >> 16 | MSIX_ENABLE | MSIX_FUNCTION_MASK) << 16);
+    let command = c.read32(f.bus, f.dev, f.func, 0x04) & 0xffff;
+    c.write32(f.bus, f.dev, f.func, 0x04, command | COMMAND_INTX_DISABLE);
+    Ok(())
+}
+
+/// Clears the function mask: the table's unmasked entries may send.
+pub fn msix_unmask(ioport: CPtr, f: &Function) -> Result<(), &'static str> {
+    let cap = f.msix_cap.ok_or("has no MSI-X capability")?;
+    let c = Config { ioport };
+    let header = c.read32(f.bus, f.dev, f.func, cap);
+    c.write32(f.bus, f.dev, f.func, cap, header & 0xffff | (header >> 16 & !MSIX_FUNCTION_MASK) << 16);
     Ok(())
 }
 
@@ -202,7 +258,7 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
         }
     }
     // Capability list (status bit 4): report MSI and MSI-X, which the NIC drivers need.
-    let mut msi_cap = None;
+    let (mut msi_cap, mut msix_cap) = (None, None);
     if status & 0x10 != 0 {
         let mut ptr = (c.read32(bus, dev, func, 0x34) & 0xfc) as u8;
         let mut guard = 0;
@@ -215,6 +271,7 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
                 }
                 0x11 => {
                     let _ = write!(line, " msix@{ptr:#x}");
+                    msix_cap = Some(ptr);
                 }
                 _ => {}
             }
@@ -223,5 +280,5 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
         }
     }
     out!("{line}");
-    Function { bus, dev, func, vendor: id as u16, device: (id >> 16) as u16, irq_line: irq as u8, bars: found, msi_cap }
+    Function { bus, dev, func, vendor: id as u16, device: (id >> 16) as u16, irq_line: irq as u8, bars: found, msi_cap, msix_cap }
 }

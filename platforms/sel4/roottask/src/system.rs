@@ -9,7 +9,7 @@ use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, C
 use sel4_system_spec::pd_info::{self, PdInfo, RegionInfo};
 use crate::pci;
 use sel4_abi::freestanding::LineBuffer;
-use sel4_system_spec::{layout, IrqSource, PciSelect, System};
+use sel4_system_spec::{layout, IrqSource, PciIrq, PciSelect, System};
 
 /// QEMU's isa-debug-exit port (tests add `-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
 pub const DEBUG_EXIT_PORT: u16 = 0xf4;
@@ -55,7 +55,12 @@ fn give(pd_cnode: CPtr, slot: Word, cap: CPtr, rights: CapRights, badge: Option<
 
 /// Runs `fill` on the 4 KiB of `frame`, mapped for the moment into the root task.
 fn fill_frame(objects: &mut Objects, frame: CPtr, fill: impl FnOnce(&mut [u8])) {
-    if let Err(e) = objects.map_frame(init_cap::seL4_CapInitThreadVSpace, frame, SCRATCH_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT) {
+    with_frame(objects, frame, vm_attributes::DEFAULT, fill)
+}
+
+/// Runs `f` on the 4 KiB of `frame`, mapped for the moment into the root task with `attributes`.
+fn with_frame(objects: &mut Objects, frame: CPtr, attributes: Word, fill: impl FnOnce(&mut [u8])) {
+    if let Err(e) = objects.map_frame(init_cap::seL4_CapInitThreadVSpace, frame, SCRATCH_VADDR, CapRights::READ_WRITE, attributes) {
         console::fatal(format_args!("mapping a frame into the root task: {e}"));
     }
     // SAFETY: the frame was just mapped read-write at SCRATCH_VADDR, a page nothing else in the
@@ -231,6 +236,8 @@ pub fn build_system(
             boot_unix_ns,
             boot_tsc,
             ioports: [[0; 2]; layout::MAX_IOPORT_RANGES as usize],
+            pci_count: 0,
+            pci: [pd_info::PciInfo::default(); pd_info::MAX_PCI],
             region_count: 0,
             regions: [RegionInfo { name: [0; pd_info::NAME_LEN], vaddr: 0, size: 0, paddr: 0 }; pd_info::MAX_REGIONS],
         };
@@ -325,17 +332,33 @@ pub fn build_system(
             // The function keeps its INTx line quiet (command register's Interrupt Disable)
             // until its handler is bound: firmware may have left it interrupting.
             pci::enable(init_cap::seL4_CapIOPort, f, false);
-            if let (Some(id), true) = (device.irq_id, device.msi) {
-                wire_msi(objects, &pd.name, objs, f, id);
-            } else if let Some(id) = device.irq_id {
-                if f.irq_line == 0 || f.irq_line >= 24 {
-                    console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no IOAPIC interrupt line", pd.name, f.bus, f.dev, f.func));
+            match (device.irq_id, device.irq) {
+                (Some(id), PciIrq::Msi) => wire_msi(objects, &pd.name, objs, f, id),
+                (Some(id), PciIrq::MsiX) => wire_msix(objects, &pd.name, objs, f, id),
+                (Some(id), PciIrq::Intx) => {
+                    if f.irq_line == 0 || f.irq_line >= 24 {
+                        console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no IOAPIC interrupt line", pd.name, f.bus, f.dev, f.func));
+                    }
+                    // PCI INTx is level-triggered; on QEMU and PC firmware the line register is
+                    // the IOAPIC pin, active high as the IOAPIC sees it.
+                    wire_ioapic(objects, &pd.name, objs, f.irq_line as u32, true, false, id);
+                    pci::enable(init_cap::seL4_CapIOPort, f, true);
                 }
-                // PCI INTx is level-triggered; on QEMU and PC firmware the line register is the
-                // IOAPIC pin, active high as the IOAPIC sees it.
-                wire_ioapic(objects, &pd.name, objs, f.irq_line as u32, true, false, id);
-                pci::enable(init_cap::seL4_CapIOPort, f, true);
+                (None, _) => {}
             }
+            let slot = objs.info.pci_count as usize;
+            if slot >= pd_info::MAX_PCI {
+                console::fatal(format_args!("PD {}: more than {} PCI devices", pd.name, pd_info::MAX_PCI));
+            }
+            objs.info.pci[slot] = pd_info::PciInfo {
+                vendor: f.vendor,
+                device: f.device,
+                bus: f.bus,
+                dev: f.dev,
+                func: f.func,
+                irq: if device.irq_id.is_some() { device.irq as u8 } else { 0 },
+            };
+            objs.info.pci_count += 1;
             println!("PD {}: PCI {:02x}:{:02x}.{} {:04x}:{:04x} mapped", pd.name, f.bus, f.dev, f.func, f.vendor, f.device);
         }
     }
@@ -419,9 +442,65 @@ fn wire_msi(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Func
         console::fatal(format_args!("PD {pd}: MSI IRQ {irq}: {e}"));
     }
     bind_irq(objects, pd, objs, handler, id);
-    if let Err(e) = pci::program_msi(init_cap::seL4_CapIOPort, f, (irq + IRQ_VECTOR_OFFSET) as u8) {
+    if let Err(e) = pci::program_msi(init_cap::seL4_CapIOPort, f, bsp_apic_id(), (irq + IRQ_VECTOR_OFFSET) as u8) {
         console::fatal(format_args!("PD {pd}: PCI {:02x}:{:02x}.{} {e}", f.bus, f.dev, f.func));
     }
+}
+
+/// Issues an MSI IRQ handler for a PCI function, points every entry of its MSI-X table at it
+/// (so the driver may spread its causes over vectors and still have one interrupt), and delivers
+/// it to the PD on channel `id`. The table lives in one of the function's memory BARs, which the
+/// root task maps (uncached) just long enough to write it.
+fn wire_msix(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Function, id: u32) {
+    let bdf = alloc::format!("{:02x}:{:02x}.{}", f.bus, f.dev, f.func);
+    let fail = |e: &dyn core::fmt::Display| -> ! { console::fatal(format_args!("PD {pd}: PCI {bdf}: MSI-X: {e}")) };
+    let table = pci::msix_table(init_cap::seL4_CapIOPort, f).unwrap_or_else(|e| fail(&e));
+    let Some((pci::BarKind::Mem32 | pci::BarKind::Mem64, bar_base, bar_size)) = f.bars[table.bar as usize] else {
+        fail(&alloc::format!("its table is in BAR {}, which is not a memory BAR", table.bar))
+    };
+    let table_bytes = u64::from(table.entries) * pci::MSIX_ENTRY_BYTES;
+    if u64::from(table.offset) + table_bytes > bar_size {
+        fail(&alloc::format!("its table (offset {:#x}, {} entries) overruns BAR {}", table.offset, table.entries, table.bar));
+    }
+    let irq = NEXT_MSI.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let handler = objects.slot();
+    let args = [handler, ROOT_DEPTH, f.bus as Word, f.dev as Word, f.func as Word, 0, irq];
+    if let Err(e) = sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerMSI, &args, &[init_cap::seL4_CapInitThreadCNode]) {
+        fail(&alloc::format!("IRQ {irq}: {e}"));
+    }
+    bind_irq(objects, pd, objs, handler, id);
+    pci::msix_enable_masked(init_cap::seL4_CapIOPort, f).unwrap_or_else(|e| fail(&e));
+    let (address, data) = (pci::msi_address(bsp_apic_id()), (irq + IRQ_VECTOR_OFFSET) as u32);
+    let start = bar_base + u64::from(table.offset);
+    let mut page = start & !(PAGE - 1);
+    while page < start + table_bytes {
+        let frame = objects.device_frame(page).unwrap_or_else(|e| fail(&alloc::format!("table page {page:#x}: {e}")));
+        with_frame(objects, frame, vm_attributes::CACHE_DISABLED, |bytes| {
+            for i in 0..u64::from(table.entries) {
+                let entry = start + i * pci::MSIX_ENTRY_BYTES;
+                if entry < page || entry >= page + PAGE {
+                    continue;
+                }
+                let at = (entry - page) as usize;
+                for (k, value) in [address, 0, data, 0].into_iter().enumerate() {
+                    // SAFETY: `at + 4k + 4 <= PAGE` (entries are 16-byte aligned in a page the
+                    // closure owns, mapped uncached); a volatile 32-bit store is the access size
+                    // MSI-X tables require.
+                    unsafe { core::ptr::write_volatile(bytes.as_mut_ptr().add(at + 4 * k) as *mut u32, value) };
+                }
+            }
+        });
+        page += PAGE;
+    }
+    pci::msix_unmask(init_cap::seL4_CapIOPort, f).unwrap_or_else(|e| fail(&e));
+    println!("PD {pd}: PCI {bdf} MSI-X: {} entries in BAR {} at {:#x} -> vector {data:#x}", table.entries, table.bar, table.offset);
+}
+
+/// The boot processor's local APIC ID (CPUID leaf 1), where MSIs are sent: the root task runs on
+/// the boot processor.
+fn bsp_apic_id() -> u8 {
+    let leaf1 = core::arch::x86_64::__cpuid(1);
+    (leaf1.ebx >> 24) as u8
 }
 
 /// Delivers an issued IRQ handler's interrupts to the PD's notification on channel `id`, and

@@ -16,7 +16,7 @@
 //! Errors name the element and attribute (and, from the parser, the line).
 
 use sel4_system_spec::{
-    layout, Channel, IoPortRange, Irq, IrqSource, Mapping, MemoryRegion, PciBar, PciDevice, PciSelect, Perms, ProtectionDomain,
+    layout, Channel, IoPortRange, Irq, IrqSource, Mapping, MemoryRegion, PciBar, PciDevice, PciIrq, PciSelect, Perms, ProtectionDomain,
     System,
 };
 use std::fmt::Write as _;
@@ -105,7 +105,12 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
             for b in &d.bars {
                 bars.push(PciBar { index: b.index, vaddr: b.vaddr, size: b.size, setvar: setvar(name, &b.setvar_vaddr)? });
             }
-            pci_devices.push(PciDevice { select, bars, irq_id: d.irq_id.map(u32::from), msi: d.msi });
+            let irq = match d.irq {
+                sdf::PciIrq::Intx => PciIrq::Intx,
+                sdf::PciIrq::Msi => PciIrq::Msi,
+                sdf::PciIrq::MsiX => PciIrq::MsiX,
+            };
+            pci_devices.push(PciDevice { select, bars, irq_id: d.irq_id.map(u32::from), irq });
         }
         let mut ioports = Vec::new();
         for (k, io) in p.ioports.iter().enumerate() {
@@ -365,7 +370,7 @@ mod tests {
         assert_eq!(nic.select, PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 });
         assert_eq!(nic.bars, [PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar: "regs".into() }]);
         assert_eq!(nic.irq_id, Some(6));
-        assert!(nic.msi);
+        assert_eq!(nic.irq, PciIrq::Msi);
         assert_eq!(sys.pds[1].ioports, [IoPortRange { id: 0, base: 0x3f8, size: 8 }]);
         assert_eq!(sys.pds[1].pci_devices[1].select, PciSelect::Address { bus: 0, dev: 5, func: 0 });
     }

@@ -145,8 +145,19 @@ pub struct PciDevice {
     pub bars: Vec<PciBar>,
     /// Channel id of its interrupt, if the PD takes it.
     pub irq_id: Option<u32>,
-    /// Deliver the interrupt by MSI (programmed by the root task) instead of the INTx line.
-    pub msi: bool,
+    /// How the interrupt is delivered (the root task programs MSI and MSI-X).
+    pub irq: PciIrq,
+}
+
+/// How a PCI function's interrupt reaches the CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PciIrq {
+    /// The INTx line, through the IOAPIC pin in the interrupt-line register.
+    Intx = 0,
+    /// MSI, one message.
+    Msi = 1,
+    /// MSI-X, every table entry the same message.
+    MsiX = 2,
 }
 
 /// A protection domain.
@@ -352,7 +363,7 @@ impl System {
                     w.str(&b.setvar);
                 }
                 w.u32(d.irq_id.map_or(u32::MAX, |i| i));
-                w.u8(d.msi as u8);
+                w.u8(d.irq as u8);
             }
             w.u32(pd.ioports.len() as u32);
             for io in &pd.ioports {
@@ -428,8 +439,13 @@ impl System {
                 };
                 let bars = r.list(|r| Ok(PciBar { index: r.u8()?, vaddr: r.u64()?, size: r.u64()?, setvar: r.str()? }))?;
                 let irq = r.u32()?;
-                let msi = r.bool()?;
-                Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), msi })
+                let kind = match r.u8()? {
+                    0 => PciIrq::Intx,
+                    1 => PciIrq::Msi,
+                    2 => PciIrq::MsiX,
+                    _ => return Err(DecodeError::BadValue),
+                };
+                Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), irq: kind })
             })?;
             let ioports = r.list(|r| Ok(IoPortRange { id: r.u32()?, base: r.u32()? as u16, size: r.u32()? as u16 }))?;
             Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports })
@@ -498,9 +514,9 @@ mod tests {
                         select: PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 },
                         bars: vec![PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar: "regs".into() }],
                         irq_id: Some(4),
-                        msi: true,
+                        irq: PciIrq::MsiX,
                     },
-                    PciDevice { select: PciSelect::Address { bus: 0, dev: 3, func: 0 }, bars: vec![], irq_id: None, msi: false },
+                    PciDevice { select: PciSelect::Address { bus: 0, dev: 3, func: 0 }, bars: vec![], irq_id: None, irq: PciIrq::Intx },
                 ],
                 ioports: vec![IoPortRange { id: 2, base: 0x3f8, size: 8 }],
             }],

@@ -5,6 +5,8 @@
 pub const NAME_LEN: usize = 32;
 /// Most regions one PD can look up by name.
 pub const MAX_REGIONS: usize = 48;
+/// Most PCI functions one PD can own.
+pub const MAX_PCI: usize = 4;
 /// First word of a valid info page.
 pub const MAGIC: u64 = 0x5345_4c34_5044_4931;
 
@@ -20,6 +22,24 @@ pub struct RegionInfo {
     pub size: u64,
     /// Physical address of the first page (for DMA), or 0 if not known.
     pub paddr: u64,
+}
+
+/// A PCI function the PD owns, as the root task found and set it up.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PciInfo {
+    /// Vendor id.
+    pub vendor: u16,
+    /// Device id.
+    pub device: u16,
+    /// Bus.
+    pub bus: u8,
+    /// Device.
+    pub dev: u8,
+    /// Function.
+    pub func: u8,
+    /// How its interrupt is delivered: 0 INTx, 1 MSI, 2 MSI-X (`crate::PciIrq`).
+    pub irq: u8,
 }
 
 /// The info page.
@@ -45,6 +65,10 @@ pub struct PdInfo {
     pub boot_tsc: u64,
     /// I/O port ranges by id: (first port, number of ports); size 0 where the id is unused.
     pub ioports: [[u16; 2]; crate::layout::MAX_IOPORT_RANGES as usize],
+    /// Entries used in `pci`.
+    pub pci_count: u64,
+    /// The PCI functions, in the order of system.xml's `<pci_device>` elements.
+    pub pci: [PciInfo; MAX_PCI],
     /// Entries used in `regions`.
     pub region_count: u64,
     /// The regions.
