@@ -395,25 +395,12 @@ def neighbour_mac(lab, ns, addr):
 # ---- seL4 encryptors in QEMU ------------------------------------------------------------
 
 SEL4_BUILD = os.path.join(ROOT, "platforms", "sel4", "build")
-# One MAC per NIC (QEMU gives every NIC of the same model the same default MAC); the config file
-# of each encryptor names the same ones (RedMac/BlackMac), so the stacks answer ARP with the
-# address the NIC filters on.
+# Each NIC's own MAC (QEMU's mac=, as a real NIC's EEPROM holds one; QEMU would give every NIC
+# of a model the same default). The stack PDs learn it from their NIC PD's port page and answer
+# with it: the config files name no MAC.
 SEL4_MACS = {"a": ("02:00:00:0a:00:01", "02:00:00:0a:00:02"), "b": ("02:00:00:0b:00:01", "02:00:00:0b:00:02")}
 # The lines an seL4 encryptor prints once its data path runs.
 SEL4_READY = ("crypto: crypto ready", "net_red: net_red ready", "net_black: net_black ready")
-
-
-def sel4_config(config, site, out_dir):
-    """A copy of an encryptor config file with the seL4 NICs' MACs added to [Encryptor]
-    (the file's last section, as support/gen-demo-configs writes it)."""
-    red_mac, black_mac = SEL4_MACS[site]
-    with open(config) as f:
-        text = f.read()
-    path = os.path.join(out_dir, f"enc_{site}.sel4.conf")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text.rstrip("\n") + f"\nRedMac = {red_mac}\nBlackMac = {black_mac}\n")
-    return path
 
 
 # Where the product image is built: one image for every encryptor (each gets its config file
@@ -593,8 +580,8 @@ def sel4_topology(lab, configs=None, build=True):
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
-    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=sel4_config(cfg_a, "a", lab.tmp))
-    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=sel4_config(cfg_b, "b", lab.tmp))
+    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a)
+    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b)
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,

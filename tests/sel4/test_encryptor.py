@@ -62,9 +62,13 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
     for site, text in zip("ab", consoles):
         assert "FATAL" not in text and "PANIC" not in text, text[-3000:]
         # One image, two configs: each encryptor took its own file from its boot module.
-        assert re.search(rf"memory_region crypto_config: \d+ bytes from boot module 1 \('[^']*enc_{site}\.sel4\.conf'", text), \
+        assert re.search(rf"memory_region crypto_config: \d+ bytes from boot module 1 \('[^']*enc_{site}\.conf'", text), \
             text[-3000:]
         assert "memory_region net_red_config: " in text and "crypto_config without its keys" in text, text[-3000:]
+        # One MAC per port: the config names none; each stack answers with its NIC's own.
+        red_mac, black_mac = netlab.SEL4_MACS[site]
+        assert f"net_red: using the NIC's address {red_mac}" in text, text[-3000:]
+        assert f"net_black: using the NIC's address {black_mac}" in text, text[-3000:]
     assert handshakes >= 1
     udp, tcp = map(int, re.search(r"udp (\d+) tcp (\d+)", out).groups())
     assert udp > 0, f"no marked UDP datagram reached pc_b: {out}"
@@ -114,7 +118,7 @@ def sel4_interop_topology(lab, tag, peer_path_mtu=None):
 
     def qemu_encryptor(lab, site, config, red_ns, black_ns, bridge):
         return netlab.QemuEncryptor(lab, site, netlab.sel4_build(), red_ns, black_ns, bridge,
-                                    config=netlab.sel4_config(config, site, lab.tmp))
+                                    config=config)
 
     netlab.HostEncryptor = qemu_encryptor
     try:
@@ -177,7 +181,7 @@ def test_crypto_refuses_to_start_without_rdrand_and_the_rest_stays_up():
         lab.ip(wan, "link", "set", "br0", "up")
         enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0", cpu=netlab.SEL4_CPU_NO_RDRAND,
                                    ready_lines=("crypto: refusing to start", "net_red: net_red ready"),
-                                   config=netlab.sel4_config(cfg_a, "a", lab.tmp))
+                                   config=cfg_a)
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
         status = enc.command("status", r"^pd timer .*\n")
@@ -208,7 +212,7 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
         lab.ip(wan, "link", "set", "br0", "up")
         enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0",
                                    ready_lines=("FAULT pd=net_black", "crypto: crypto ready", "net_red: net_red ready"),
-                                   config=netlab.sel4_config(cfg_a, "a", lab.tmp))
+                                   config=cfg_a)
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
         status = enc.command("status", r"^pd timer .*\n")
@@ -259,7 +263,7 @@ def test_when_the_serial_pd_dies_the_root_task_takes_com1_back_and_loses_no_line
         enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0",
                                    ready_lines=("FAULT pd=serial", "crypto: crypto ready", "net_red: net_red ready",
                                                 "net_black: net_black ready"),
-                                   config=netlab.sel4_config(cfg_a, "a", lab.tmp))
+                                   config=cfg_a)
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
         console = enc.stop()
@@ -276,7 +280,7 @@ def test_a_config_module_with_a_broken_key_line_stops_crypto_only_and_names_the_
     answers pings for its own address."""
     with netlab.Lab("s4c") as lab:
         cfg_a, _ = netlab.make_configs(lab)
-        good = netlab.sel4_config(cfg_a, "a", lab.tmp)
+        good = cfg_a
         with open(good) as f:
             lines = f.read().splitlines()
         peer = next(i for i, line in enumerate(lines) if line.strip().lower() == "[peer]")

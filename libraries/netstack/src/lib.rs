@@ -22,6 +22,7 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::fmt;
 use pd_api::Channel;
+use pd_proto::port::{LinkInfo, PortPage};
 use pd_ring::{Link, LinkError, Sender, SLOT_SIZE};
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
@@ -198,8 +199,44 @@ pub struct Iface {
     pending: Vec<Pending>,
     /// When each neighbour was last asked for (to pace requests).
     solicited: Vec<(IpAddr, u64)>,
+    /// The NIC PD's port page, where it says which MAC the NIC filters on and whether the link
+    /// is up; and the link state last read from it.
+    port: Option<PortPage>,
+    link: Option<LinkInfo>,
     /// What the link layer did, and every drop by reason.
     pub counters: LinkCounters,
+}
+
+/// What [`Iface::follow_port`] found changed on the port page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortChange {
+    /// The interface now uses the NIC's address (it differed from the one in use).
+    pub mac: Option<[u8; 6]>,
+    /// The link state changed (or was published for the first time).
+    pub link: Option<LinkInfo>,
+}
+
+impl PortChange {
+    /// Logs what changed, if anything.
+    pub fn log(&self) {
+        if let Some(m) = self.mac {
+            pd_api::log!("using the NIC's address {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+        }
+        match self.link {
+            Some(LinkInfo { up: true, speed_mbps, .. }) => pd_api::log!("link up {speed_mbps} Mbit/s"),
+            Some(LinkInfo { up: false, .. }) => pd_api::log!("link down: nothing can be sent or received on this side"),
+            None => {}
+        }
+    }
+}
+
+/// The port page the NIC PD publishes for this stack PD (`setvar_vaddr="nic_port"`), if
+/// system.xml maps one.
+pub fn nic_port() -> Option<PortPage> {
+    let region = pd_api::memory_region("nic_port")?;
+    // SAFETY: the platform maps the region for the PD's whole life (read-only here); the NIC PD
+    // writes it and both sides use only PortPage's atomic words.
+    unsafe { PortPage::from_raw(region.base(), region.size()) }
 }
 
 fn checksums() -> ChecksumCapabilities {
@@ -241,7 +278,54 @@ impl Iface {
             neighbours: Vec::with_capacity(NEIGHBOURS),
             pending: Vec::with_capacity(PENDING),
             solicited: Vec::new(),
+            port: None,
+            link: None,
             counters: LinkCounters::default(),
+        }
+    }
+
+    /// Follows the NIC PD's port page from now on (see [`Iface::follow_port`]), and adopts what
+    /// it already says.
+    pub fn attach_port(&mut self, port: Option<PortPage>) -> PortChange {
+        self.port = port;
+        self.follow_port()
+    }
+
+    /// Reads the port page (two atomic loads): takes the NIC's MAC if it publishes one that
+    /// differs from ours (one MAC per port: the NIC filters on its own address, so that is the
+    /// one to answer with), and records the link state. Call it on every notification.
+    pub fn follow_port(&mut self) -> PortChange {
+        let Some(info) = self.port.as_ref().map(PortPage::read) else { return PortChange::default() };
+        let mut change = PortChange::default();
+        if let Some(mac) = info.mac.filter(|&m| m != self.mac.0 && EthernetAddress(m).is_unicast()) {
+            self.mac = EthernetAddress(mac);
+            change.mac = Some(mac);
+        }
+        if info.link.is_some() && info.link != self.link {
+            self.link = info.link;
+            change.link = info.link;
+        }
+        change
+    }
+
+    /// The MAC the interface answers with and sends from.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac.0
+    }
+
+    /// The NIC's link state, if its PD publishes one (the host runtime's TAP devices do not).
+    pub fn link(&self) -> Option<LinkInfo> {
+        self.link
+    }
+
+    /// Reports what the port says: the MAC in use and the link, for a PD's status page.
+    pub fn port_status(&self, report: &mut dyn FnMut(fmt::Arguments<'_>)) {
+        let m = self.mac.0;
+        let mac = format_args!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
+        match self.link {
+            Some(LinkInfo { up: true, speed_mbps, .. }) => report(format_args!("port {mac} link up {speed_mbps} Mbit/s")),
+            Some(LinkInfo { up: false, .. }) => report(format_args!("port {mac} link DOWN")),
+            None => report(format_args!("port {mac}")),
         }
     }
 

@@ -6,8 +6,12 @@
 //! - crypto ⇄ net_black: a WireGuard message as a UDP payload, preceded by an
 //!   [`EndpointHeader`] naming the remote endpoint (destination when sent,
 //!   source when received).
+//! - nic → net_red, nic → net_black, besides the frames: the [`port`] page (the port's MAC and
+//!   link state).
 
 #![no_std]
+
+pub mod port;
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 

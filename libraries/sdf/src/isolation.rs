@@ -6,8 +6,8 @@
 //!    operator configured split tunnelling, and is reported;
 //! 2. a region marked `secret` (key material) is mapped into crypto PDs only;
 //! 3. every region is held to its declared role (`role=` in system.xml, never guessed
-//!    from a name): a ring's data (`ring_data`) and a status page (`status`) have one
-//!    writer (the consumer of a ring maps its producer's data read-only, so it cannot
+//!    from a name): a ring's data (`ring_data`), a status page (`status`) and a NIC's port
+//!    page (`port`) have one writer (the consumer of a ring maps its producer's data read-only, so it cannot
 //!    rewrite what it was given), a config region (`config`) none, a NIC's DMA memory
 //!    (`dma`) one PD;
 //! 4. each PCI device and each device region (fixed physical address) belongs to
@@ -32,6 +32,7 @@ fn role_name(role: RegionRole) -> &'static str {
         RegionRole::Dma => "dma",
         RegionRole::Config => "config",
         RegionRole::Status => "status",
+        RegionRole::Port => "port",
     }
 }
 use std::collections::BTreeSet;
@@ -90,8 +91,12 @@ pub fn check(sys: &System) -> Report {
         }
         let writers: Vec<_> = users.iter().filter(|(_, m)| m.perms.write).map(|(p, _)| p.name.as_str()).collect();
         match region.role {
-            Some(role @ (RegionRole::RingData | RegionRole::Status)) if writers.len() > 1 => {
-                let what = if role == RegionRole::RingData { "a ring's data" } else { "a status page" };
+            Some(role @ (RegionRole::RingData | RegionRole::Status | RegionRole::Port)) if writers.len() > 1 => {
+                let what = match role {
+                    RegionRole::RingData => "a ring's data",
+                    RegionRole::Status => "a status page",
+                    _ => "a port page",
+                };
                 r.violations.push(format!("{} region {} has {} writers ({}); {what} has one", role_name(role), region.name, writers.len(), writers.join(",")));
             }
             Some(RegionRole::Config) if !writers.is_empty() => {

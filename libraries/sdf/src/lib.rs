@@ -87,6 +87,9 @@ pub enum RegionRole {
     Config,
     /// `status`: a PD's status page; it alone writes, the console reads.
     Status,
+    /// `port`: a NIC PD's port page (its MAC and link state, `pd_proto::port`); it alone writes,
+    /// its stack PD reads.
+    Port,
 }
 
 impl RegionRole {
@@ -97,6 +100,7 @@ impl RegionRole {
             "dma" => Self::Dma,
             "config" => Self::Config,
             "status" => Self::Status,
+            "port" => Self::Port,
             _ => return None,
         })
     }
@@ -552,7 +556,7 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
     let role = match node.attribute("role") {
         None => None,
         Some(t) => Some(RegionRole::parse(t).ok_or_else(|| {
-            err(node, format!("memory_region {name}: role=\"{t}\" must be ring_data, ring_ctl, dma, config or status"))
+            err(node, format!("memory_region {name}: role=\"{t}\" must be ring_data, ring_ctl, dma, config, status or port"))
         })?),
     };
     let console = bool_attr(node, "console", false)?;

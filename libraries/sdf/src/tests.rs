@@ -146,6 +146,13 @@ mod isolation_check {
             r#"<map mr="crypto_status" vaddr="0x11002000" perms="rw""#,
         );
         rejected(&xml, &["status region crypto_status has 2 writers"]);
+        // The stack PD writing its NIC's port page (it could then lie to itself about the MAC).
+        let xml = REAL.replace(
+            r#"<map mr="nic_red_port" vaddr="0x11100000" perms="r""#,
+            r#"<map mr="nic_red_port" vaddr="0x11100000" perms="rw""#,
+        );
+        assert_ne!(xml, REAL, "the test must change the file");
+        rejected(&xml, &["port region nic_red_port has 2 writers"]);
         let xml = REAL.replace(
             r#"<map mr="net_red_config" vaddr="0x10000000" perms="r""#,
             r#"<map mr="net_red_config" vaddr="0x10000000" perms="rw""#,

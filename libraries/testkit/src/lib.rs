@@ -104,6 +104,14 @@ impl TestPd {
         p.insert(format!("{peer_name}_rx_ctl"), ab_ctl);
     }
 
+    /// Gives the PD a zeroed region of `bytes` under `name` (e.g. a port or status page the test
+    /// plays the other PD of) and returns it.
+    pub fn region(&self, name: &str, bytes: usize) -> MemoryRegion {
+        let mr = region(bytes);
+        self.regions.lock().unwrap().insert(name.into(), mr);
+        mr
+    }
+
     /// Sets the monotonic clock.
     pub fn set_now_ns(&self, ns: u64) {
         self.now.store(ns, Ordering::Relaxed);

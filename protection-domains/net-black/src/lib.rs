@@ -133,11 +133,15 @@ impl NetBlack {
     /// Builds the PD from its configuration and the rings the platform mapped.
     pub fn new(config: BlackConfig) -> Result<Self, InitError> {
         let StackLinks { nic, crypto, bypass } = StackLinks::open(NIC, CRYPTO, BYPASS)?;
+        // The NIC's own address, once its PD publishes it; until then (and for good on the
+        // host runtime, whose TAP devices have none) the config's or the derived one.
+        let mut iface = Iface::with_addresses(config.mac, config.addresses.iter().map(|p| (p.addr, p.len)));
+        iface.attach_port(pd_netstack::nic_port()).log();
         Ok(Self {
             nic,
             crypto,
             bypass,
-            iface: Iface::with_addresses(config.mac, config.addresses.iter().map(|p| (p.addr, p.len))),
+            iface,
             bypass_prefixes: config.bypass.clone(),
             config,
             buf: Box::new([0; SLOT_SIZE]),
@@ -459,6 +463,7 @@ impl Handler for NetBlack {
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), RingError> {
         let now = pd_api::now_ns();
+        self.iface.follow_port().log();
         if channels.contains(TIMER) {
             self.iface.tick(&mut self.nic.tx, now);
             self.reassembler.expire(now);
@@ -481,5 +486,10 @@ impl Handler for NetBlack {
         self.iface.counters.report(report);
         self.reassembler.counters.report(report);
         self.counters.report(report);
+    }
+
+    /// The port: the MAC in use and the link.
+    fn status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+        self.iface.port_status(report);
     }
 }

@@ -129,11 +129,15 @@ impl NetRed {
             // The operator asked for split tunnelling that system.xml does not grant.
             pd_api::log!("Bypass rules are configured but system.xml gives no bypass link: they drop");
         }
+        // The NIC's own address, once its PD publishes it; until then (and for good on the
+        // host runtime, whose TAP devices have none) the config's or the derived one.
+        let mut iface = Iface::with_addresses(config.mac, config.addresses.iter().map(|p| (p.addr, p.len)));
+        iface.attach_port(pd_netstack::nic_port()).log();
         Ok(Self {
             nic,
             crypto,
             bypass,
-            iface: Iface::with_addresses(config.mac, config.addresses.iter().map(|p| (p.addr, p.len))),
+            iface,
             mtu_v4: config.tunnel_mtu(false),
             mtu_v6: config.tunnel_mtu(true),
             mss_clamp: config.mss_clamp,
@@ -345,6 +349,7 @@ impl Handler for NetRed {
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), RingError> {
         let now = pd_api::now_ns();
+        self.iface.follow_port().log();
         if channels.contains(TIMER) {
             self.iface.tick(&mut self.nic.tx, now);
         }
@@ -367,8 +372,9 @@ impl Handler for NetRed {
         self.counters.report(report);
     }
 
-    /// The tunnel MTU and MSS clamp in force.
+    /// The port (MAC, link), the tunnel MTU and the MSS clamp in force.
     fn status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+        self.iface.port_status(report);
         report(format_args!("tunnel mtu {} (ipv6 {})", self.mtu_v4, self.mtu_v6));
         match (self.mss_clamp, self.mss) {
             (MssClamp::Off, _) | (_, None) => report(format_args!("mss clamp off")),

@@ -555,7 +555,7 @@ fn with_mss_clamp_off_syns_pass_untouched() {
     assert_eq!(syn_mss(&r.crypto.drain()[0]), 1460);
     let mut status = Vec::new();
     r.red.status(&mut |l| status.push(l.to_string()));
-    assert_eq!(status, ["tunnel mtu 1420 (ipv6 1420)", "mss clamp off"]);
+    assert_eq!(status, ["port 02:00:00:00:01:01", "tunnel mtu 1420 (ipv6 1420)", "mss clamp off"]);
 }
 
 #[test]
@@ -577,4 +577,42 @@ fn an_echo_reply_to_a_neighbour_not_heard_from_for_long_asks_for_it_again() {
     assert_eq!(out.len(), 1, "then the reply goes out");
     let ip = Ipv4Packet::new_checked(EthernetFrame::new_checked(&out[0][..]).unwrap().payload()).unwrap();
     assert_eq!((ip.dst_addr(), ip.next_header()), (PC, IpProtocol::Icmp));
+}
+
+/// One MAC per port: with a NIC PD that publishes its address on the port page, net_red answers
+/// ARP with that address (the one the NIC filters on), not the config's; and it follows the link
+/// state into its status page.
+#[test]
+fn the_nics_own_address_and_link_come_from_the_port_page() {
+    let pd = TestPd::new("net_red");
+    let port_region = pd.region("nic_port", 4096);
+    // SAFETY: the leaked test region lives for ever; this test plays the NIC PD, its writer.
+    let port = unsafe { pd_proto::port::PortPage::from_raw(port_region.base(), port_region.size()) }.unwrap();
+    let nic_mac = [0x00, 0x25, 0x90, 0x11, 0x22, 0x33];
+    port.publish_mac(nic_mac);
+    port.publish_link(false, 0, false);
+    let mut nic = pd.link("nic", 64);
+    let _crypto = pd.link("crypto", 64);
+    let config = RedConfig {
+        addresses: vec![p("10.1.0.1/24")],
+        mac: OUR_MAC,
+        rules: vec![],
+        mtu: encryptor_config::DEFAULT_MTU,
+        mss_clamp: encryptor_config::MssClamp::Auto,
+    };
+    let mut red = NetRed::new(config).unwrap();
+    let status = |red: &NetRed| {
+        let mut lines = Vec::new();
+        red.status(&mut |l| lines.push(l.to_string()));
+        lines[0].clone()
+    };
+    assert_eq!(status(&red), "port 00:25:90:11:22:33 link DOWN");
+    port.publish_link(true, 1000, true);
+    nic.send(&arp(ArpOperation::Request, PC_MAC, PC, [0; 6], OUR));
+    red.notified(ChannelSet::from_badge(1 << NIC.index())).unwrap();
+    let replies = nic.drain();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(&replies[0][6..12], &nic_mac, "sent from the NIC's address");
+    assert_eq!(&replies[0][22..28], &nic_mac, "ARP answers with the NIC's address");
+    assert_eq!(status(&red), "port 00:25:90:11:22:33 link up 1000 Mbit/s");
 }

@@ -25,7 +25,10 @@
 //!   read-only here), signalled on channel [`NET`] (0);
 //! - the NIC's interrupt on channel [`NIC_IRQ`] (1);
 //! - optionally channel [`REPORT`] (2): a notification there reports every counter (the seL4 PD
-//!   prints `RESULT <pd>_<counter> <value>`; tests and benchmarks use it).
+//!   prints `RESULT <pd>_<counter> <value>`; tests and benchmarks use it);
+//! - optionally a region `port` (the stack PD maps it read-only as `nic_port`): the PD publishes
+//!   the NIC's MAC there at start and the link state at start and on every change
+//!   (`pd_proto::port`), so the stack answers with the address the NIC filters on.
 
 #![cfg_attr(not(test), no_std)]
 #![warn(missing_docs)]
@@ -35,6 +38,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 use nic_core::{Buffer, DmaRegion, Nic, MAX_FRAME_LEN};
 use pd_api::{Channel, ChannelSet, Handler, MemoryRegion};
+use pd_proto::port::PortPage;
 use pd_ring::{Link, SLOT_SIZE};
 
 /// Channel of the ring link `"net"` to the stack PD.
@@ -177,6 +181,16 @@ pub struct FrameMover<N: Nic> {
     rx_pending_next: usize,
     config: MoverConfig<N>,
     counters: MoverCounters,
+    /// Where the NIC's MAC and link state are published for the stack PD, if mapped.
+    port: Option<PortPage>,
+}
+
+/// The port page, if system.xml maps one (`setvar_vaddr="port"`).
+fn port_page() -> Option<PortPage> {
+    let region = pd_api::memory_region("port")?;
+    // SAFETY: the platform maps the region for the PD's whole life; this PD is its only writer
+    // and the stack PD only reads it, both through PortPage's atomics.
+    unsafe { PortPage::from_raw(region.base(), region.size()) }
 }
 
 /// The physical address of a link's data region, if the platform knows it, else why not.
@@ -236,6 +250,12 @@ impl<N: Nic> FrameMover<N> {
             }
         };
         nic.set_interrupts(false);
+        let port = port_page();
+        if let Some(page) = &port {
+            page.publish_mac(nic.mac_address());
+            let link = nic.link();
+            page.publish_link(link.up, link.speed_mbps, false);
+        }
         let mut mover = Self {
             nic,
             link,
@@ -246,6 +266,7 @@ impl<N: Nic> FrameMover<N> {
             rx_pending_next: 0,
             config,
             counters: MoverCounters::default(),
+            port,
         };
         mover.post_rx_buffers();
         mover.nic.set_interrupts(true);
@@ -606,6 +627,9 @@ impl<N: Nic> Handler for FrameMover<N> {
                 self.counters.link_changes += 1;
                 let link = self.nic.link();
                 pd_api::log!("link {} {} Mbit/s", if link.up { "up" } else { "down" }, link.speed_mbps);
+                if let Some(page) = &self.port {
+                    page.publish_link(link.up, link.speed_mbps, true);
+                }
             }
         }
         self.pump();
