@@ -448,26 +448,46 @@ def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_i
     return ["sh", "-c", 'exec "$@" </dev/null', "qemu", *cmd]
 
 
+# The box twins' I350 ports' own MACs (17:00.0 red, 17:00.1 black), per encryptor.
+BOX_MACS = {"a": ("02:25:90:0a:00:00", "02:25:90:0a:00:01"), "b": ("02:25:90:0b:00:00", "02:25:90:0b:00:01")}
+
+
 class QemuEncryptor:
-    """One seL4 encryptor: QEMU with an e1000 (red, INTx) and an e1000e (black, MSI), each on a
-    TAP device made in the encryptor's namespace and then moved to the PC's (red) and the WAN's
-    (black) namespace, as the host encryptor's TAPs are; `config` is its config file, given at
-    boot (the image is the same for every encryptor)."""
+    """One seL4 encryptor in QEMU, its red and black NICs each on a TAP device made in the
+    encryptor's namespace and then moved to the PC's (red) and the WAN's (black) namespace, as the
+    host encryptor's TAPs are; `config` is its config file, given at boot (the image is the same
+    for every encryptor). `platform`:
+    - "qemu": a pc machine with an e1000 (red, INTx) and an e1000e (black, MSI) booting
+      `image` (a build directory) by -kernel/-initrd, the config as the second module;
+    - "box-twin": a twin of the SYS-E300-9D (support/lib/boxtwin.py) booting `image` (the box's
+      ISO) from its CD, the config on a USB stick, red and black on the I350 ports 17:00.0/.1;
+      `twin` passes more options to boxtwin.command (other devices, a port without cable)."""
 
     def __init__(self, lab, site, image_dir, red_ns, black_ns, black_bridge, ready_timeout=120, extra=(),
-                 cpu=SEL4_CPU, ready_lines=SEL4_READY, config=None, boot=None):
+                 cpu=SEL4_CPU, ready_lines=SEL4_READY, config=None, boot=None, platform="qemu", twin=None):
         self.lab, self.site = lab, site
         self.ns = lab.ns(f"enc_{site}")
         self.red_tap = f"{lab.prefix}{site}r"
         self.black_tap = f"{lab.prefix}{site}k"
-        red_mac, black_mac = SEL4_MACS[site]
-        nics = [("e1000", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
         # A QMP socket lets a benchmark pause the guest (its virtual clock stops with it).
         self.qmp_path = os.path.join(lab.tmp, f"enc_{site}.qmp")
         extra = [*extra, "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
         self.console_in = os.path.join(lab.tmp, f"enc_{site}.console-in")
         os.mkfifo(self.console_in, 0o600)
-        self.command_line = qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot)
+        if platform == "box-twin":
+            import boxtwin
+            stick = boxtwin.config_disk(config, os.path.join(lab.tmp, f"enc_{site}.stick.img")) if config else None
+            options = dict(red=self.red_tap, black=self.black_tap, macs=BOX_MACS[site], cpu=cpu, extra=extra)
+            options.update(twin or {})
+            # A port without cable (None) or without a device has no TAP device.
+            self.red_tap = options["red"] if (options.get("models") or ("igb",))[0] else None
+            self.black_tap = options["black"] if (options.get("models") or ("igb", "igb"))[1] else None
+            cmd = boxtwin.command(image_dir, stick, **options)
+            self.command_line = ["sh", "-c", 'f="$1"; shift; exec "$@" <>"$f"', "qemu", self.console_in, *cmd]
+        else:
+            red_mac, black_mac = SEL4_MACS[site]
+            nics = [("e1000", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
+            self.command_line = qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot)
         self.red_ns, self.black_ns, self.black_bridge = red_ns, black_ns, black_bridge
         self.ready_lines, self.ready_timeout = ready_lines, ready_timeout
         self.boots = 0
@@ -482,9 +502,11 @@ class QemuEncryptor:
         self.proc = self.lab.spawn(self.ns, self.command_line, log)
         self.wait_ready(self.ready_lines, self.ready_timeout)
         self.boot_to_ready_s = time.time() - started
-        self.lab.ip(self.ns, "link", "set", self.red_tap, "netns", self.red_ns)
-        self.lab.ip(self.ns, "link", "set", self.black_tap, "netns", self.black_ns)
-        self.lab.ip(self.black_ns, "link", "set", self.black_tap, "master", self.black_bridge, "up")
+        if self.red_tap:
+            self.lab.ip(self.ns, "link", "set", self.red_tap, "netns", self.red_ns)
+        if self.black_tap:
+            self.lab.ip(self.ns, "link", "set", self.black_tap, "netns", self.black_ns)
+            self.lab.ip(self.black_ns, "link", "set", self.black_tap, "master", self.black_bridge, "up")
 
     def reboot(self):
         """Powers the encryptor off and boots the same image and config again (its TAP devices
@@ -505,8 +527,9 @@ class QemuEncryptor:
             if bad:
                 raise RuntimeError(f"enc_{self.site}: {bad.group(0)}")
 
-    def qmp(self, command):
-        """Runs one QMP command without arguments (e.g. "stop", "cont") and returns its result."""
+    def qmp(self, command, arguments=None):
+        """Runs one QMP command (e.g. "stop", "cont"; "set_link" with {"name", "up"}) and returns
+        its result."""
         import json
         import socket
         with socket.socket(socket.AF_UNIX) as sock:
@@ -514,8 +537,8 @@ class QemuEncryptor:
             sock.connect(self.qmp_path)
             f = sock.makefile("rw")
             json.loads(f.readline())  # the greeting
-            for cmd in ("qmp_capabilities", command):
-                f.write(json.dumps({"execute": cmd}) + "\n")
+            for cmd, args in (("qmp_capabilities", None), (command, arguments)):
+                f.write(json.dumps({"execute": cmd, **({"arguments": args} if args else {})}) + "\n")
                 f.flush()
                 while True:  # asynchronous events may come before the answer
                     reply = json.loads(f.readline())
@@ -571,17 +594,32 @@ class QemuEncryptor:
         return self.lab.stop(self.proc, sig=signal.SIGTERM)
 
 
-def sel4_topology(lab, configs=None, build=True):
+BOX_ISO = os.path.join(ROOT, "build", "image", "box", "image.iso")
+
+
+def box_image():
+    """Builds the box's product ISO (support/image box) and returns its path."""
+    run([os.path.join(ROOT, "support", "image"), "box"])
+    return BOX_ISO
+
+
+def sel4_topology(lab, configs=None, build=True, platform="qemu"):
     """pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b: one seL4 image, booted twice, each time
     with that encryptor's config file as its boot module. Returns a dict of namespaces and
-    encryptors; `boot_to_ready_s` is the slower encryptor's time from QEMU start to ready."""
+    encryptors; `boot_to_ready_s` is the slower encryptor's time from QEMU start to ready.
+    `platform` "box-twin" boots the box's ISO on two box twins instead (QemuEncryptor)."""
     cfg_a, cfg_b = configs or make_configs(lab)
-    image = sel4_build() if build else SEL4_IMAGE_DIR
+    if platform == "box-twin":
+        image = box_image() if build else BOX_ISO
+    else:
+        image = sel4_build() if build else SEL4_IMAGE_DIR
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
-    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a)
-    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b)
+    # The box twins take longer to boot: SeaBIOS, two GRUBs, and a 6 GiB machine.
+    timeout = 240 if platform == "box-twin" else 120
+    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a, platform=platform, ready_timeout=timeout)
+    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b, platform=platform, ready_timeout=timeout)
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,

@@ -102,6 +102,13 @@ mod isolation_check {
     }
 
     #[test]
+    fn the_box_system_is_isolated_and_has_no_bypass() {
+        let r = check(include_str!("../../../box/system.xml"));
+        assert!(r.ok(), "{:?}", r.violations);
+        assert!(r.bypass_paths.is_empty());
+    }
+
+    #[test]
     fn black_mapping_a_red_ring_is_rejected() {
         rejected(&with_map("net_black", r#"<map mr="net_red_to_crypto_data" vaddr="0x7000000" perms="r" />"#), &["net_red_to_crypto_data", "net_black"]);
     }

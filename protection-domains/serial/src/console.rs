@@ -227,11 +227,14 @@ impl Console {
 
     fn status(&mut self) {
         let mut buf = alloc::vec![0u8; PAGE_BYTES];
+        // Why the encryptor cannot pass traffic now, for the summary line.
+        let mut not_ready: Vec<String> = Vec::new();
         for i in 0..self.pages.len() {
             let pd = self.pages[i].pd.clone();
             if let Some((_, kind)) = self.faults.iter().find(|(p, _)| *p == pd) {
                 let kind = kind.clone();
                 self.say(format_args!("pd {pd} FAULTED ({kind})"));
+                not_ready.push(alloc::format!("{pd} faulted"));
                 continue;
             }
             match self.snapshot(i, &mut buf) {
@@ -240,14 +243,29 @@ impl Console {
                     let text = core::str::from_utf8(&buf[..len]).unwrap_or("");
                     for line in text.lines().filter_map(|l| l.strip_prefix("status ")) {
                         self.say(format_args!("{pd} {line}"));
+                        if line.contains("link DOWN") {
+                            not_ready.push(alloc::format!("{pd} link down"));
+                        }
+                        if line.starts_with("refused to start") {
+                            not_ready.push(alloc::format!("{pd} refused to start"));
+                        }
                     }
                 }
-                Err(e) => self.say(format_args!("pd {pd} running? (status page: {e})")),
+                Err(e) => {
+                    self.say(format_args!("pd {pd} running? (status page: {e})"));
+                    not_ready.push(alloc::format!("{pd} not reporting"));
+                }
             }
         }
         let unlisted: Vec<_> = self.faults.iter().filter(|(p, _)| !self.pages.iter().any(|g| g.pd == *p)).cloned().collect();
         for (pd, kind) in unlisted {
             self.say(format_args!("pd {pd} FAULTED ({kind})"));
+            not_ready.push(alloc::format!("{pd} faulted"));
+        }
+        if not_ready.is_empty() {
+            self.say(format_args!("encryptor ready"));
+        } else {
+            self.say(format_args!("encryptor NOT READY: {}", not_ready.join(", ")));
         }
     }
 

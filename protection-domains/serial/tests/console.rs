@@ -182,6 +182,21 @@ fn status_shows_each_pd_its_status_lines_and_a_fault_the_root_task_reported() {
     assert!(out.contains("crypto peer 0 abc= endpoint 192.0.2.2:51820"), "{out}");
     assert!(out.contains("pd net_black FAULTED (vm-fault)"), "{out}");
     assert!(!out.contains("pd crypto FAULTED"), "{out}");
+    assert!(out.contains("encryptor NOT READY: net_black faulted\r\n"), "{out}");
+}
+
+#[test]
+fn status_ends_with_whether_the_encryptor_can_pass_traffic() {
+    let mut r = rig(&["net_red", "crypto", "net_black"]);
+    r.publish(0, &[], &["port 00:25:90:00:00:00 link up 1000 Mbit/s"]);
+    r.publish(1, &[], &[]);
+    r.publish(2, &[], &["port 00:25:90:00:00:01 link up 1000 Mbit/s"]);
+    assert!(r.type_line("status").contains("encryptor ready\r\n"));
+    // The black cable pulled: the stack's status says so, and the summary names it.
+    r.publish(2, &[], &["port 00:25:90:00:00:01 link DOWN"]);
+    let out = r.type_line("status");
+    assert!(out.contains("net_black port 00:25:90:00:00:01 link DOWN"), "{out}");
+    assert!(out.contains("encryptor NOT READY: net_black link down\r\n"), "{out}");
 }
 
 #[test]

@@ -155,10 +155,12 @@ pub fn regions() -> impl Iterator<Item = (&'static str, MemoryRegion)> {
     })
 }
 
+pub use sel4_system_spec::pd_info::PciInfo;
+
 /// The `index`-th PCI function system.xml gives this PD (`<pci_device>`, in document order), as
 /// the root task found it on the bus and set up its interrupt (seL4 only: on the host a NIC PD
 /// drives a TAP device).
-pub fn pci_device(index: usize) -> Option<pd_info::PciInfo> {
+pub fn pci_device(index: usize) -> Option<PciInfo> {
     let info = info();
     info.pci[..(info.pci_count as usize).min(pd_info::MAX_PCI)].get(index).copied()
 }

@@ -62,6 +62,14 @@ extern "C" fn root_main(bootinfo: *const BootInfo) -> ! {
         untyped.end - untyped.start,
         { bi.arch_info }
     );
+    // What device memory the kernel hands out: a BAR beyond it cannot be mapped.
+    let device_top = (untyped.start..untyped.end)
+        .zip(bi.untyped_list.iter())
+        .filter(|(_, d)| d.is_device != 0)
+        .map(|(_, d)| d.paddr + (1u64 << d.size_bits))
+        .max()
+        .unwrap_or(0);
+    println!("device memory (for BARs) up to {device_top:#x}");
     let pci = pci::print_inventory(init_cap::seL4_CapIOPort);
 
     let system = match sel4_system_spec::System::decode(SYSTEM_IMAGE) {

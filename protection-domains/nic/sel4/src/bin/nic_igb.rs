@@ -33,15 +33,19 @@ fn rekick(nic: &Driver) {
     nic.raise_rx_interrupt();
 }
 
-fn init() -> FrameMover<Driver> {
-    match start() {
-        Ok(pd) => pd,
-        Err(e) => panic!("nic_igb: {e}"),
-    }
+extern crate alloc;
+
+/// The PD, or why it refused to start (naming the port): the rest of the system runs on.
+fn init() -> sel4_pd_runtime::Started<FrameMover<Driver>> {
+    sel4_pd_runtime::Started::start("nic", || {
+        let pci = sel4_pd_runtime::pci_device(0).ok_or_else(|| alloc::string::String::from("system.xml gives this PD no <pci_device>"))?;
+        start(pci).map_err(|e| {
+            alloc::format!("PCI {:02x}:{:02x}.{} {:04x}:{:04x}: {e}", pci.bus, pci.dev, pci.func, pci.vendor, pci.device)
+        })
+    })
 }
 
-fn start() -> Result<FrameMover<Driver>, &'static str> {
-    let pci = sel4_pd_runtime::pci_device(0).ok_or("system.xml gives this PD no <pci_device>")?;
+fn start(pci: sel4_pd_runtime::PciInfo) -> Result<FrameMover<Driver>, &'static str> {
     let interrupt = match pci.irq {
         2 => InterruptMode::MsiX,
         _ => InterruptMode::Line,
