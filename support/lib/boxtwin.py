@@ -69,11 +69,13 @@ def config_disk(config, out):
 
 
 def command(iso, config_img=None, red=None, black=None, macs=("02:25:90:00:00:00", "02:25:90:00:00:01"),
-            cpu=None, extra=(), models=("igb", "igb")):
+            cpu=None, extra=(), models=("igb", "igb"), boot=None):
     """The QEMU command line of a twin booting `iso` with the config stick `config_img`. `red` and
     `black` are TAP device names for the ports 17:00.0 and 17:00.1 (None: the port has no cable);
     `macs` are the two ports' own addresses. `models` are the QEMU devices at 17:00.0 and 17:00.1
-    (tests put another device there, or None for none: a board whose port is missing)."""
+    (tests put another device there, or None for none: a board whose port is missing). `boot`
+    replaces the firmware CD, the ISO and the stick with QEMU arguments that boot a kernel
+    directly (the benchmark's Linux guests on the same twin)."""
     import netlab
     cpu = cpu or netlab.SEL4_CPU
     cmd = ["qemu-system-x86_64", "-machine", "q35", "-cpu", cpu, "-smp", "4", "-m", "6G",
@@ -97,11 +99,13 @@ def command(iso, config_img=None, red=None, black=None, macs=("02:25:90:00:00:00
     cmd += ["-device", "pxb-pcie,id=pxbb4,bus_nr=0xb4,bus=pcie.0",
             "-device", "pcie-root-port,id=rpb4,bus=pxbb4,chassis=180,slot=0",
             "-device", "e1000e,bus=rpb4,addr=0.0,romfile=",
-            # The firmware CD boots first and hands over to the product ISO.
-            "-drive", f"if=none,id=firmware,media=cdrom,readonly=on,file={firmware_iso()}",
-            "-device", "ide-cd,bus=ide.1,drive=firmware,bootindex=0",
-            "-cdrom", str(iso),
             "-device", "usb-ehci,id=ehci,bus=pcie.0"]
+    if boot:
+        return cmd + list(boot) + list(extra)
+    # The firmware CD boots first and hands over to the product ISO.
+    cmd += ["-drive", f"if=none,id=firmware,media=cdrom,readonly=on,file={firmware_iso()}",
+            "-device", "ide-cd,bus=ide.1,drive=firmware,bootindex=0",
+            "-cdrom", str(iso)]
     if config_img:
         cmd += ["-drive", f"if=none,id=stick,format=raw,file={config_img}",
                 "-device", "usb-storage,bus=ehci.0,drive=stick"]

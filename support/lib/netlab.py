@@ -477,7 +477,7 @@ class QemuEncryptor:
         if platform == "box-twin":
             import boxtwin
             stick = boxtwin.config_disk(config, os.path.join(lab.tmp, f"enc_{site}.stick.img")) if config else None
-            options = dict(red=self.red_tap, black=self.black_tap, macs=BOX_MACS[site], cpu=cpu, extra=extra)
+            options = dict(red=self.red_tap, black=self.black_tap, macs=BOX_MACS[site], cpu=cpu, extra=extra, boot=boot)
             options.update(twin or {})
             # A port without cable (None) or without a device has no TAP device.
             self.red_tap = options["red"] if (options.get("models") or ("igb",))[0] else None
@@ -648,7 +648,7 @@ def read_encryptor_config(path):
     return sections
 
 
-def linux_guest_initrd(config, site, guest_dir, out_dir):
+def linux_guest_initrd(config, site, guest_dir, out_dir, macs=None):
     """The Linux guest's initrd for one encryptor: the cached image of support/linux-guest/build
     with a second archive appended that holds this run's keys and addresses, taken from the
     encryptor's config file (so both pairs get the same keys' kind, peers and addressing).
@@ -660,7 +660,7 @@ def linux_guest_initrd(config, site, guest_dir, out_dir):
     wg = "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in sec[name]) for name in ("Interface", "Peer"))
     peer_nets = " ".join(a.strip() for a in dict(sec["Peer"])["AllowedIPs"].split(","))
     red_addrs = " ".join(a.strip() for a in enc["RedAddress"].split(","))
-    red_mac, black_mac = SEL4_MACS[site]
+    red_mac, black_mac = macs or SEL4_MACS[site]
     env = (f"RED_MAC={red_mac}\nBLACK_MAC={black_mac}\nRED_ADDRS='{red_addrs}'\n"
            f"BLACK_ADDR={enc['BlackAddress']}\nPEER_NETS='{peer_nets}'\n")
     c = Cpio()
@@ -679,23 +679,29 @@ def linux_guest_build():
     return run([LINUX_GUEST_BUILD]).stdout.strip().splitlines()[-1]
 
 
-def linux_topology(lab, configs=None, guest_dir=None):
+def linux_topology(lab, configs=None, guest_dir=None, platform="qemu"):
     """pc_a — [QEMU Linux enc_a] — wan — [QEMU Linux enc_b] — pc_b: sel4_topology with each
     encryptor a Linux guest running kernel WireGuard (support/linux-guest) on the same QEMU
     command line (machine, CPU model, memory, NIC models and MACs, TAPs), and the same PC
-    set-up. Returns the same dict as sel4_topology."""
+    set-up; `platform` "box-twin" boots the guests on box twins (q35, 4 vCPUs, the igb ports
+    at 17:00.0/.1; the guest's kernel is given directly). Returns the same dict as
+    sel4_topology."""
     cfg_a, cfg_b = configs or make_configs(lab)
     guest_dir = guest_dir or linux_guest_build()
     boots = {}
     for site, cfg in (("a", cfg_a), ("b", cfg_b)):
-        initrd = linux_guest_initrd(cfg, site, guest_dir, lab.tmp)
-        boots[site] = ["-kernel", os.path.join(guest_dir, "vmlinuz"), "-initrd", initrd,
-                       "-append", "console=ttyS0 panic=-1 quiet"]
+        macs = BOX_MACS[site] if platform == "box-twin" else SEL4_MACS[site]
+        initrd = linux_guest_initrd(cfg, site, guest_dir, lab.tmp, macs)
+        # On the twin: no IOMMU (the seL4 image does not use it yet), and no ARI: QEMU's igb has an
+        # ARI capability whose next-function field is 0, so Linux, following it, would find only
+        # the first port.
+        append = "console=ttyS0 panic=-1 quiet" + (" intel_iommu=off pci=noari" if platform == "box-twin" else "")
+        boots[site] = ["-kernel", os.path.join(guest_dir, "vmlinuz"), "-initrd", initrd, "-append", append]
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
-    enc_a = QemuEncryptor(lab, "a", None, pc_a, wan, "br0", ready_lines=LINUX_READY, boot=boots["a"])
-    enc_b = QemuEncryptor(lab, "b", None, pc_b, wan, "br0", ready_lines=LINUX_READY, boot=boots["b"])
+    enc_a = QemuEncryptor(lab, "a", None, pc_a, wan, "br0", ready_lines=LINUX_READY, boot=boots["a"], platform=platform)
+    enc_b = QemuEncryptor(lab, "b", None, pc_b, wan, "br0", ready_lines=LINUX_READY, boot=boots["b"], platform=platform)
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,

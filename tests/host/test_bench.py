@@ -1,5 +1,6 @@
 """The benchmark harness works and its output is well formed (quick mode), the QEMU rows
-included (our seL4 pair and the Linux kernel-WireGuard pair, one short run each).
+included (our seL4 pair and the Linux kernel-WireGuard pair, on the pc shape and on box twins,
+one short run each) and the NIC PD rows (igb and e1000e).
 Nothing here asserts anything about speed."""
 
 import json
@@ -12,7 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def test_bench_quick_mode_runs_and_reports(tmp_path):
     p = subprocess.run([os.path.join(ROOT, "support", "bench"), "--quick", "--no-build", "--out", str(tmp_path)],
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     results = dict(re.findall(r"^RESULT (\S+) (\S+)$", p.stdout, re.M))
     for key in ("host_tcp_mbps_ours", "host_tcp_mbps_wireguard_go", "host_tcp_ratio_ours_vs_wireguard_go",
@@ -21,7 +22,9 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
                 "cost_ratio_crypto_vs_seal", "cost_ratio_pipeline_vs_seal",
                 "qemu_tcp_mbps_sel4", "qemu_tcp_mbps_linux", "qemu_tcp_ratio_sel4_vs_linux",
                 "qemu_ping_ms_sel4", "qemu_ping_ms_linux", "qemu_tcp_cpu_s_per_gb_sel4",
-                "qemu_tcp_cpu_s_per_gb_linux", "qemu_boot_to_ready_s_sel4", "qemu_boot_to_ready_s_linux"):
+                "qemu_tcp_cpu_s_per_gb_linux", "qemu_boot_to_ready_s_sel4", "qemu_boot_to_ready_s_linux",
+                "qemu_tcp_mbps_sel4_box", "qemu_tcp_mbps_linux_box", "qemu_tcp_ratio_sel4_vs_linux_box",
+                "nic_pps_igb", "nic_pps_e1000e", "nic_pps_ratio_igb_vs_e1000e"):
         assert key in results, f"missing RESULT {key}"
         float(results[key])
     # Each path costs at least the seal it contains: a harness that measured
@@ -34,9 +37,15 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
     assert sel4 > 0 and linux > 0, "no traffic through a QEMU pair"
     assert abs(float(results["qemu_tcp_ratio_sel4_vs_linux"]) - sel4 / linux) < 0.01
     assert float(results["qemu_ping_ms_sel4"]) > 0 and float(results["qemu_ping_ms_linux"]) > 0
+    box, linux_box = float(results["qemu_tcp_mbps_sel4_box"]), float(results["qemu_tcp_mbps_linux_box"])
+    assert box > 0 and linux_box > 0, "no traffic through a box twin pair"
+    assert abs(float(results["qemu_tcp_ratio_sel4_vs_linux_box"]) - box / linux_box) < 0.01
+    igb, e1000e = float(results["nic_pps_igb"]), float(results["nic_pps_e1000e"])
+    assert igb > 0 and e1000e > 0, "no frames through a NIC PD"
+    assert abs(float(results["nic_pps_ratio_igb_vs_e1000e"]) - igb / e1000e) < 0.01
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["quick"] is True and "ours" in data["host"] and "seal" in data["cost"]
-    for name in ("sel4", "linux"):
+    for name in ("sel4", "linux", "sel4_box", "linux_box"):
         runs = data["qemu"][name]["tcp"]["runs"]
         assert len(runs) == data["reps"] and all(r and r["bytes"] > 0 for r in runs), data["qemu"][name]
     assert "| sel4 |" in p.stdout and "| linux |" in p.stdout, "the QEMU table is printed"
