@@ -5,7 +5,7 @@
 //!
 //! Written from the 82576 and I350 datasheets' initialisation flow: interrupts masked, PCIe
 //! mastering stopped, global reset, NVM auto-read, the driver's claim on the port (DRV_LOAD),
-//! the station address, copper link bring-up through the PHY (under the software/firmware
+//! the station address (RAL0/RAH0 as the auto-read left them, else the NVM words), copper link bring-up through the PHY (under the software/firmware
 //! semaphore the I350's manageability firmware shares it by), then queue 0 of each direction
 //! programmed while disabled, enabled, and polled until the device says so.
 //!
@@ -74,6 +74,8 @@ const RESET_TIMEOUT_US: u32 = 100_000;
 /// The NVM auto-read (which loads RAL0/RAH0) finishes within 10 ms of reset.
 const AUTO_READ_TIMEOUT_US: u32 = 10_000;
 const MAC_LOAD_TIMEOUT_US: u32 = 20_000;
+/// An NVM word read takes microseconds.
+const NVM_READ_TIMEOUT_US: u32 = 10_000;
 const QUEUE_ENABLE_TIMEOUT_US: u32 = 10_000;
 /// MDIC transactions take microseconds; Intel's code gives up after ~100 ms.
 const MDIC_TIMEOUT_US: u32 = 100_000;
@@ -151,7 +153,16 @@ impl<H: Hal, const RX: usize, const TX: usize> Igb<H, RX, TX> {
         set_bits(&hal, CTRL_EXT, CTRL_EXT_DRV_LOAD);
         STATS.accumulate(&hal, &mut Counters::default());
 
-        let mac = RA0.station_address(&mut hal, config.mac, MAC_LOAD_TIMEOUT_US)?;
+        // The NVM's address, loaded into RAL0/RAH0 by the auto-read; if the load left no valid
+        // entry, the address words read from the NVM directly (and programmed).
+        let mac = match RA0.station_address(&mut hal, config.mac, MAC_LOAD_TIMEOUT_US) {
+            Err(InitError::NoMacAddress) => {
+                let mac = nvm_mac(&mut hal)?;
+                RA0.write(&hal, mac);
+                mac
+            }
+            other => other?,
+        };
         for i in 0..MTA_LEN {
             hal.write32(MTA + 4 * i, 0);
         }
@@ -248,6 +259,30 @@ impl<H: Hal, const RX: usize, const TX: usize> Igb<H, RX, TX> {
             InterruptMode::MsiX => self.hal.write32(EICS, 1 << VECTOR_RX),
         }
     }
+}
+
+/// The port's MAC address from its NVM section (EERD, word by word), or `NoMacAddress` when the
+/// NVM does not answer or holds no usable address.
+fn nvm_mac<H: Hal + ?Sized>(hal: &mut H) -> Result<[u8; 6], InitError> {
+    let port = hal.read32(STATUS) >> STATUS_LAN_ID_SHIFT & 0b11;
+    let mut mac = [0u8; 6];
+    for (i, pair) in mac.chunks_mut(2).enumerate() {
+        let addr = nvm_lan_offset(port) + i as u32;
+        hal.write32(EERD, addr << EERD_ADDR_SHIFT | EERD_START);
+        let mut word = 0;
+        if !poll_until(hal, NVM_READ_TIMEOUT_US, 5, |h| {
+            word = h.read32(EERD);
+            word & EERD_DONE != 0
+        }) {
+            return Err(InitError::NoMacAddress);
+        }
+        pair.copy_from_slice(&((word >> EERD_DATA_SHIFT) as u16).to_le_bytes());
+    }
+    // Erased NVM reads all ones; a multicast or zero address cannot be a station's.
+    if mac == [0; 6] || mac == [0xFF; 6] || mac[0] & 1 != 0 {
+        return Err(InitError::NoMacAddress);
+    }
+    Ok(mac)
 }
 
 /// EITR's interval field (bits 14:2) counts microseconds.

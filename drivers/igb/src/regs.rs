@@ -11,6 +11,8 @@ pub const CTRL: usize = 0x0000;
 pub const STATUS: usize = 0x0008;
 /// EEPROM/Flash Control.
 pub const EECD: usize = 0x0010;
+/// EEPROM Read: one NVM word at a time.
+pub const EERD: usize = 0x0014;
 /// Extended Device Control.
 pub const CTRL_EXT: usize = 0x0018;
 /// MDI Control: PHY register access.
@@ -109,6 +111,22 @@ pub const STATUS_DEV_RST_SET: u32 = 1 << 20;
 // EECD
 /// The NVM auto-read after reset is done.
 pub const EECD_AUTO_RD: u32 = 1 << 9;
+
+// EERD
+/// Start a read of the word at the address in bits 15:2.
+pub const EERD_START: u32 = 1 << 0;
+pub const EERD_DONE: u32 = 1 << 1;
+pub const EERD_ADDR_SHIFT: u32 = 2;
+pub const EERD_DATA_SHIFT: u32 = 16;
+/// NVM word offset of a port's section: port 0 at 0, port n (I350) at 0x40 + 0x40 * n; the MAC
+/// address is its first three words.
+pub const fn nvm_lan_offset(port: u32) -> u32 {
+    if port == 0 {
+        0
+    } else {
+        0x40 + 0x40 * port
+    }
+}
 
 // CTRL_EXT
 /// Link mode (bits 23:22): 00 internal copper PHY; 01 1000BASE-KX; 10 SGMII; 11 SerDes.

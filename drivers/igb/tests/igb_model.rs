@@ -225,3 +225,15 @@ fn frames_to_the_port_are_received_only_while_the_link_is_up() {
     r.hal.advance(AUTONEG_US);
     assert_eq!(r.model().inject(&frame(EEPROM_MAC, 3, 64)), RxOutcome::Delivered);
 }
+
+#[test]
+fn without_an_auto_loaded_address_the_nvm_words_give_it() {
+    let hal = hal_for(Part::I350, true);
+    hal.device.borrow_mut().no_auto_load = true;
+    let nic = Igb::<_, 16, 16>::new(hal.clone(), config()).unwrap();
+    assert_eq!(nic.mac_address(), EEPROM_MAC);
+    let first = hal.first_write(EERD).expect("read the NVM");
+    assert_eq!(hal.writes.borrow()[first].1 >> EERD_ADDR_SHIFT, nvm_lan_offset(1), "port 1's section");
+    let m = hal.device.borrow();
+    assert_eq!((m.reg(RAL0), m.reg(RAH0) & RAH_AV), (u32::from_le_bytes([0x00, 0x25, 0x90, 0xAA]), RAH_AV), "programmed");
+}

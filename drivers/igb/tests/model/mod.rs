@@ -101,6 +101,10 @@ pub struct IgbModel {
     pub phy_reset_blocked: bool,
     /// A broken device: CTRL.RST never clears.
     pub reset_stuck: bool,
+    /// The NVM's auto-read loads no address into RAL0/RAH0 (the address is still in the NVM,
+    /// word 0 of the port's section, for EERD).
+    pub no_auto_load: bool,
+    eerd: u32,
 }
 
 impl IgbModel {
@@ -124,6 +128,8 @@ impl IgbModel {
             firmware_holds_phy: false,
             phy_reset_blocked: false,
             reset_stuck: false,
+            no_auto_load: false,
+            eerd: 0,
         };
         m.defaults();
         m
@@ -139,6 +145,10 @@ impl IgbModel {
         self.core.regs.set(SRRCTL0, 2);
         // The reset renegotiates: the link stays down until auto-negotiation is restarted.
         self.an_restart_at = None;
+        if self.no_auto_load {
+            self.core.regs.set(RAL0, 0);
+            self.core.regs.set(RAH0, 0);
+        }
     }
 
     /// The PHY is left powered down (as a previous driver or firmware may leave it).
@@ -442,8 +452,9 @@ impl DeviceModel for IgbModel {
                     0
                 }
             }
-            // Not loaded from the NVM yet.
+            // Not loaded from the NVM yet (or never, on a port whose NVM load is broken).
             RAL0 | RAH0 if !self.auto_read_done() => 0,
+            EERD => self.eerd,
             EEMNGCTL => {
                 let done = self.phy_cfg_done_at.is_some_and(|t| self.core.now_us >= t);
                 if done {
@@ -516,6 +527,17 @@ impl DeviceModel for IgbModel {
             // STATUS.DEV_RST_SET is write-one-to-clear; the rest is read-only.
             STATUS => regs.set(STATUS, regs.get(STATUS) & !(value & STATUS_DEV_RST_SET)),
             MDIC => self.mdic_command(value),
+            EERD if value & EERD_START != 0 => {
+                // Answered at once: the address words of the port's section, else erased (all ones).
+                let addr = value >> EERD_ADDR_SHIFT & 0x3FFF;
+                let base = nvm_lan_offset(self.port);
+                let m = self.core.eeprom_mac;
+                let word = match addr.checked_sub(base) {
+                    Some(i @ 0..=2) => u16::from_le_bytes([m[2 * i as usize], m[2 * i as usize + 1]]),
+                    _ => 0xFFFF,
+                };
+                self.eerd = value & 0xFFFF & !EERD_START | EERD_DONE | u32::from(word) << EERD_DATA_SHIFT;
+            }
             PHPM => {
                 regs.set(PHPM, value);
                 self.update_link();

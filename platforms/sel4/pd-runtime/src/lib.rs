@@ -387,8 +387,9 @@ impl StatusPublisher {
 /// A PD's handler, or the reason it did not start: a PD that refuses to start says why on the
 /// console once and then ignores every event (the rest of the system keeps running).
 pub enum Started<H> {
-    /// The PD runs.
-    Running(H),
+    /// The PD runs. Its handler lives on the heap: a NIC PD's holds its descriptor bookkeeping
+    /// (kilobytes), which the 64 KiB stack would otherwise carry through every frame of start-up.
+    Running(alloc::boxed::Box<H>),
     /// The PD refused to start, for this reason (shown by the console's `status`).
     Refused(alloc::string::String),
 }
@@ -398,7 +399,7 @@ impl<H: Handler> Started<H> {
     /// runtime does), prints `<what> ready`, and returns the handler; on failure logs
     /// `refusing to start: <why>`.
     pub fn start<E: core::fmt::Display>(what: &str, init: impl FnOnce() -> Result<H, E>) -> Self {
-        match init() {
+        match init().map(alloc::boxed::Box::new) {
             Ok(mut h) => {
                 if let Err(e) = h.notified(ChannelSet::EMPTY) {
                     pd_api::log!("first pass: {e}");
