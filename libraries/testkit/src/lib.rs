@@ -64,6 +64,7 @@ impl TestPd {
             rx: Receiver::new(tx_data, tx_ctl).unwrap(),
             tx: Sender::new(rx_data, rx_ctl).unwrap(),
             ctl: [tx_ctl, rx_ctl],
+            data: [tx_data, rx_data],
         }
     }
 
@@ -83,6 +84,7 @@ impl TestPd {
             rx: Receiver::new(tx_data, tx_ctl).unwrap(),
             tx: Sender::new(rx_data, rx_ctl).unwrap(),
             ctl: [tx_ctl, rx_ctl],
+            data: [tx_data, rx_data],
         }
     }
 
@@ -171,6 +173,9 @@ pub struct FarEnd {
     /// The two control regions (what the PD sends, what it receives), for tests
     /// that corrupt queues.
     pub ctl: [MemoryRegion; 2],
+    /// The two data regions (what the PD sends, what it receives), for tests that watch what a
+    /// neighbour could read there.
+    pub data: [MemoryRegion; 2],
 }
 
 impl FarEnd {

@@ -365,46 +365,36 @@ impl Crypto {
                 c.drop_no_endpoint += 1;
                 continue;
             };
-            let sent = self.black.tx.send_with(|slot| {
-                EndpointHeader(endpoint).emit(slot);
-                match peer.tunn.encapsulate(packet, &mut slot[ENDPOINT_HEADER_LEN..]) {
-                    TunnResult::WriteToNetwork(out) => {
-                        if is_initiation(out) {
-                            c.handshake_initiations_sent += 1;
-                        } else {
-                            c.sealed_packets += 1;
-                        }
-                        Some(ENDPOINT_HEADER_LEN + out.len())
+            // Sealed in crypto's own memory, then copied out: boringtun copies the plaintext into
+            // its output and encrypts it there, so handed a ring slot it would leave each packet in
+            // clear, for the time the cipher takes, in memory net_black reads.
+            let len = match peer.tunn.encapsulate(packet, &mut self.scratch[..]) {
+                TunnResult::WriteToNetwork(out) => {
+                    if is_initiation(out) {
+                        c.handshake_initiations_sent += 1;
+                    } else {
+                        c.sealed_packets += 1;
                     }
-                    TunnResult::Err(e) => {
-                        c.count_error(e);
-                        None
-                    }
-                    // Queued behind a handshake already in progress.
-                    _ => None,
+                    out.len()
                 }
-            });
-            match sent {
-                Ok(true) => self.counters.black_tx_datagrams += 1,
-                Ok(false) => {
-                    if !self.black.tx.has_room() {
-                        self.counters.drop_black_ring_full += 1;
-                    }
+                TunnResult::Err(e) => {
+                    c.count_error(e);
+                    continue;
                 }
-                Err(e) => {
-                    self.counters.drop_black_ring_error += 1;
-                    return Err(e);
-                }
-            }
+                // Queued behind a handshake already in progress.
+                _ => continue,
+            };
+            self.send_scratch(Some(endpoint), len)?;
         }
         Ok(())
     }
 
-    /// Sends a message boringtun wrote into `scratch` to `endpoint`.
-    fn send_scratch(&mut self, endpoint: Option<SocketAddr>, len: usize) {
+    /// Sends a message boringtun wrote into `scratch` to `endpoint`: the only way anything reaches
+    /// the black ring, so only finished messages (ciphertext, handshakes) ever lie there.
+    fn send_scratch(&mut self, endpoint: Option<SocketAddr>, len: usize) -> Result<(), RingError> {
         let Some(endpoint) = endpoint else {
             self.counters.drop_no_endpoint += 1;
-            return;
+            return Ok(());
         };
         let msg = &self.scratch[..len];
         let sent = self.black.tx.send_with(|slot| {
@@ -415,8 +405,12 @@ impl Crypto {
         match sent {
             Ok(true) => self.counters.black_tx_datagrams += 1,
             Ok(false) => self.counters.drop_black_ring_full += 1,
-            Err(_) => self.counters.drop_black_ring_error += 1,
+            Err(e) => {
+                self.counters.drop_black_ring_error += 1;
+                return Err(e);
+            }
         }
+        Ok(())
     }
 
     /// After a handshake message: boringtun may hold packets queued while it had
@@ -428,7 +422,8 @@ impl Crypto {
                 TunnResult::WriteToNetwork(out) => {
                     let len = out.len();
                     self.counters.sealed_packets += 1;
-                    self.send_scratch(endpoint, len);
+                    // A ring error is counted there; what follows does not depend on this message.
+                    let _ = self.send_scratch(endpoint, len);
                 }
                 _ => return,
             }
@@ -463,7 +458,8 @@ impl Crypto {
             Err(TunnResult::WriteToNetwork(cookie)) => {
                 let n = cookie.len();
                 self.counters.cookie_replies_sent += 1;
-                self.send_scratch(Some(src), n);
+                // A ring error is counted there; what follows does not depend on this message.
+                let _ = self.send_scratch(Some(src), n);
                 return;
             }
             Err(TunnResult::Err(e)) => {
@@ -514,7 +510,8 @@ impl Crypto {
                     MSG_HANDSHAKE_RESPONSE => self.counters.handshakes_completed += 1,
                     _ => {}
                 }
-                self.send_scratch(Some(src), n);
+                // A ring error is counted there; what follows does not depend on this message.
+                let _ = self.send_scratch(Some(src), n);
                 self.flush_queued(peer_index);
             }
             TunnResult::Done => {
@@ -592,7 +589,8 @@ impl Crypto {
                         if is_initiation(out) {
                             self.counters.handshake_initiations_sent += 1;
                         }
-                        self.send_scratch(endpoint, n);
+                        // A ring error is counted there; what follows does not depend on this message.
+                        let _ = self.send_scratch(endpoint, n);
                         break;
                     }
                     TunnResult::Err(WireGuardError::ConnectionExpired) => break,
