@@ -412,9 +412,9 @@ def sel4_build(out_dir=None, system_xml=None):
     """Builds the seL4 image of the product system (kernel32.elf + roottask in out_dir, by
     default SEL4_IMAGE_DIR). It holds no config: QemuEncryptor passes each encryptor's file as
     the second boot module, which the root task copies to the crypto PD (and, without its keys,
-    to the stack PDs)."""
+    to the stack PDs). On the release kernel, as the product: no debug system calls."""
     out_dir = out_dir or SEL4_IMAGE_DIR
-    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir])
+    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir], env=dict(os.environ, SEL4_KERNEL="release"))
     return out_dir
 
 

@@ -268,3 +268,23 @@ def test_release_kernel_runs_the_same_system(built_system):
     for name in ("notify", "ring", "ppcall", "nic_intx_irq", "nic_msi_irq", "ioport"):
         assert boot.results.get(name) == "ok", boot.describe()
     assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher", "ro_writer"}
+
+
+def test_the_release_kernel_has_no_debug_calls_a_pd_trying_them_faults_and_the_rest_runs():
+    # The product's kernel: built without DEBUG_BUILD (build-kernel checks the binary's symbols).
+    from conftest import build
+    d = build(ROOT / "tests/sel4/system-debug-calls.xml", ROOT / "build/sel4/system-debug-calls", kernel="release")
+    symbols = subprocess.run(["nm", str(ROOT / "build/sel4/kernel-release/kernel.elf")], capture_output=True,
+                             text=True, check=True).stdout.split()
+    for debug_only in ("capDL", "putDebugChar", "kprintf", "_assert_fail"):
+        assert debug_only not in symbols, f"the release kernel has {debug_only}"
+    # The test PD's syscall numbers are a debug kernel's.
+    constants = (ROOT / "build/sel4/kernel/gen/sel4_constants.rs").read_text()
+    assert re.search(r"SysDebugPutChar: i64 = -9;", constants) and re.search(r"SysDebugHalt: i64 = -10;", constants)
+    boot = run_qemu(["-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask")], timeout=120)
+    assert boot.status == EXIT_IDLE, boot.describe()
+    faults = {f["pd"]: f for f in boot.faults}
+    assert faults["debug_putchar"]["kind"] == "unknown-syscall" and faults["debug_putchar"]["number"] == "-9", boot.describe()
+    assert faults["debug_halt"]["kind"] == "unknown-syscall" and faults["debug_halt"]["number"] == "-10", boot.describe()
+    assert "returned: the kernel has the debug calls" not in boot.log, boot.describe()
+    assert boot.results.get("notify") == "ok", "the other PDs must run on"

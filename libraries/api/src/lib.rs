@@ -204,6 +204,11 @@ pub fn wall_clock_ns() -> u64 {
     with_platform(|p| p.wall_clock_ns())
 }
 
+/// Where the wall clock comes from (for the operator).
+pub fn wall_clock_source() -> &'static str {
+    with_platform(|p| p.wall_clock_source())
+}
+
 /// Fills `buf` with strong random bytes; false if the platform has no good source.
 pub fn fill_random(buf: &mut [u8]) -> bool {
     with_platform(|p| p.fill_random(buf))

@@ -25,6 +25,10 @@ pub trait Platform: Sync {
     /// Wall-clock nanoseconds since the Unix epoch (WireGuard's TAI64N handshake
     /// timestamps must keep increasing across reboots).
     fn wall_clock_ns(&self) -> u64;
+    /// Where the wall clock comes from, for the operator (e.g. "the CMOS RTC, read at boot").
+    fn wall_clock_source(&self) -> &'static str {
+        "unknown"
+    }
     /// Fills `buf` from a cryptographically strong source; false if the platform
     /// has none (the caller must then refuse to make keys).
     fn fill_random(&self, buf: &mut [u8]) -> bool;

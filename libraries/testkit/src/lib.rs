@@ -28,7 +28,11 @@ pub struct TestPd {
     regions: Mutex<HashMap<String, MemoryRegion>>,
     notified: Mutex<Vec<usize>>,
     now: AtomicU64,
+    wall: AtomicU64,
 }
+
+/// `TestPd::wall` when the test has not set the wall clock.
+const REAL_WALL_CLOCK: u64 = u64::MAX;
 
 impl TestPd {
     /// A platform for PD `name`, installed on this thread.
@@ -38,6 +42,7 @@ impl TestPd {
             regions: Mutex::new(HashMap::new()),
             notified: Mutex::new(Vec::new()),
             now: AtomicU64::new(1_000_000_000),
+            wall: AtomicU64::new(REAL_WALL_CLOCK),
         }));
         pd.enter();
         pd
@@ -119,6 +124,12 @@ impl TestPd {
         self.now.store(ns, Ordering::Relaxed);
     }
 
+    /// Sets the wall clock (nanoseconds since 1970) to `ns` from now on, or back to real time with
+    /// `None`.
+    pub fn set_wall_clock_ns(&self, ns: Option<u64>) {
+        self.wall.store(ns.unwrap_or(REAL_WALL_CLOCK), Ordering::Relaxed);
+    }
+
     /// Advances the monotonic clock.
     pub fn advance_ns(&self, ns: u64) {
         self.now.fetch_add(ns, Ordering::Relaxed);
@@ -152,8 +163,15 @@ impl Platform for TestPd {
         self.now.load(Ordering::Relaxed)
     }
     fn wall_clock_ns(&self) -> u64 {
-        // Tests see real wall time: TAI64N timestamps must increase between runs too.
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        match self.wall.load(Ordering::Relaxed) {
+            // Tests see real wall time unless they set it: TAI64N timestamps must increase
+            // between runs too.
+            REAL_WALL_CLOCK => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+            set => set,
+        }
+    }
+    fn wall_clock_source(&self) -> &'static str {
+        "the test's clock"
     }
     fn fill_random(&self, buf: &mut [u8]) -> bool {
         // Tests need unpredictable keys as much as the product does.

@@ -192,6 +192,10 @@ impl Platform for HostPd {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
     }
 
+    fn wall_clock_source(&self) -> &'static str {
+        "the host's clock"
+    }
+
     fn fill_random(&self, buf: &mut [u8]) -> bool {
         fill_from_kernel(buf)
     }

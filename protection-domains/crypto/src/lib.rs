@@ -97,6 +97,8 @@ pd_api::counters! {
         handshakes_completed,
         handshakes_answered,
         cookie_replies_sent,
+        timers_run_without_tick,
+        initiations_withheld_clock,
         drop_red_ring_error,
         drop_black_ring_error,
         drop_not_ip,
@@ -225,6 +227,34 @@ pub struct Crypto {
     counters: Counters,
     /// Handshakes (completed + answered) already logged as `handshake #N`.
     handshakes_logged: u64,
+    /// When boringtun's timers are next due (monotonic ns): they run on the timer PD's tick, or
+    /// on any other event once overdue, so that keys expire and rekeys happen even if the timer
+    /// PD stops.
+    timers_due_ns: u64,
+}
+
+/// How often boringtun's timers run: the timer PD's tick.
+pub const TIMERS_PERIOD_NS: u64 = 100_000_000;
+
+/// The earliest wall-clock time (seconds since 1970) that can be right: when this PD's source
+/// was committed (build.rs). Before it, the PD initiates no handshake: the initiation's TAI64N
+/// timestamp would be from the past, which peers refuse, silently.
+pub const CLOCK_FLOOR_S: u64 = parse_u64(env!("PD_CRYPTO_CLOCK_FLOOR_S"));
+
+const fn parse_u64(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut v = 0u64;
+    while i < b.len() {
+        v = v * 10 + (b[i] - b'0') as u64;
+        i += 1;
+    }
+    v
+}
+
+/// Whether the wall clock can be right (not before [`CLOCK_FLOOR_S`]).
+fn wall_clock_plausible() -> bool {
+    pd_api::wall_clock_ns() / 1_000_000_000 >= CLOCK_FLOOR_S
 }
 
 impl Crypto {
@@ -279,6 +309,7 @@ impl Crypto {
             scratch: Box::new([0; SLOT_SIZE]),
             counters: Counters::default(),
             handshakes_logged: 0,
+            timers_due_ns: pd_api::now_ns() + TIMERS_PERIOD_NS,
         })
     }
 
@@ -288,6 +319,14 @@ impl Crypto {
         let (crypto, _, _) = encryptor_config::read_config().map_err(StartError::Config)?.into_parts();
         let peers = crypto.peers.len();
         let pd = Self::new(crypto).map_err(StartError::Init)?;
+        if !wall_clock_plausible() {
+            pd_api::log!(
+                "wall clock {} s since 1970 ({}) is before this build ({CLOCK_FLOOR_S} s): not initiating handshakes \
+                 until it is set (peers refuse initiations from the past); answering peers' handshakes still works",
+                pd_api::wall_clock_ns() / 1_000_000_000,
+                pd_api::wall_clock_source()
+            );
+        }
         pd_api::log!("{peers} peer(s)");
         Ok(pd)
     }
@@ -369,6 +408,11 @@ impl Crypto {
             // its output and encrypts it there, so handed a ring slot it would leave each packet in
             // clear, for the time the cipher takes, in memory net_black reads.
             let len = match peer.tunn.encapsulate(packet, &mut self.scratch[..]) {
+                TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
+                    // boringtun keeps the packet queued; the initiation is not sent.
+                    c.initiations_withheld_clock += 1;
+                    continue;
+                }
                 TunnResult::WriteToNetwork(out) => {
                     if is_initiation(out) {
                         c.handshake_initiations_sent += 1;
@@ -584,6 +628,10 @@ impl Crypto {
             loop {
                 let endpoint = self.peers[i].endpoint;
                 match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
+                    TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
+                        self.counters.initiations_withheld_clock += 1;
+                        break;
+                    }
                     TunnResult::WriteToNetwork(out) => {
                         let n = out.len();
                         if is_initiation(out) {
@@ -634,8 +682,14 @@ impl Handler for Crypto {
     type Error = RingError;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), RingError> {
-        if channels.contains(TIMER) {
+        // Crypto keeps its own clock: the timers run on the tick, and on any event once overdue.
+        let now = pd_api::now_ns();
+        if channels.contains(TIMER) || now >= self.timers_due_ns {
+            if !channels.contains(TIMER) {
+                self.counters.timers_run_without_tick += 1;
+            }
             self.tick();
+            self.timers_due_ns = now + TIMERS_PERIOD_NS;
         }
         // Drain until both inputs are empty with signals armed: no lost wake-ups.
         let mut result = Ok(());
@@ -666,6 +720,14 @@ impl Handler for Crypto {
     /// One line per peer, as `wg show` gives: public key, endpoint, latest handshake, transfer.
     fn status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
         report(format_args!("interface public key {}", encryptor_config::PublicKeyText::new(self.public_key.as_bytes())));
+        let (now, source) = (pd_api::wall_clock_ns() / 1_000_000_000, pd_api::wall_clock_source());
+        if wall_clock_plausible() {
+            report(format_args!("wall clock {now} s since 1970 ({source})"));
+        } else {
+            report(format_args!(
+                "wall clock {now} s since 1970 ({source}) is before this build ({CLOCK_FLOOR_S}): not initiating handshakes"
+            ));
+        }
         for (i, p) in self.peer_status().iter().enumerate() {
             let key = encryptor_config::PublicKeyText::new(&p.public_key);
             let endpoint = EndpointText(p.endpoint);

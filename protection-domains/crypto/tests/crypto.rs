@@ -345,6 +345,7 @@ fn a_decrypted_packet_shorter_than_its_header_is_dropped() {
 
 impl Box_ {
     fn status(&self) -> Vec<String> {
+        self.pd.enter();
         let mut lines = Vec::new();
         self.crypto.status(&mut |l| lines.push(l.to_string()));
         lines
@@ -356,16 +357,17 @@ fn status_shows_each_peer_like_wg_show_and_no_secret() {
     let (mut a, mut b) = pair();
     let b_key = encryptor_config::PublicKeyText::new(&public(B)).to_string();
     let before = b.status();
-    assert_eq!(before.len(), 2, "{before:?}");
-    assert!(before[1].contains("endpoint (none) latest-handshake never"), "{before:?}");
+    assert_eq!(before.len(), 3, "{before:?}");
+    assert!(before[1].starts_with("wall clock ") && before[1].ends_with("(the test's clock)"), "{before:?}");
+    assert!(before[2].contains("endpoint (none) latest-handshake never"), "{before:?}");
     let s = a.status();
     assert_eq!(s[0], format!("interface public key {}", encryptor_config::PublicKeyText::new(&public(A))));
-    assert!(s[1].starts_with(&format!("peer 0 {b_key} endpoint 192.0.2.2:51820 latest-handshake never")), "{s:?}");
+    assert!(s[2].starts_with(&format!("peer 0 {b_key} endpoint 192.0.2.2:51820 latest-handshake never")), "{s:?}");
     establish(&mut a, &mut b);
     let after = b.status();
     // B learned A's endpoint and received the first packet.
-    assert!(after[1].contains("endpoint 192.0.2.1:51820 latest-handshake 0 s ago"), "{after:?}");
-    assert!(!after[1].contains("transfer 0 B received"), "{after:?}");
+    assert!(after[2].contains("endpoint 192.0.2.1:51820 latest-handshake 0 s ago"), "{after:?}");
+    assert!(!after[2].contains("transfer 0 B received"), "{after:?}");
     // The private keys appear in no form.
     for secret in [A, B] {
         let text = encryptor_config::PublicKeyText::new(&secret).to_string();
@@ -470,4 +472,68 @@ fn no_plaintext_is_ever_visible_in_the_black_ring() {
     watcher.join().unwrap();
     assert_eq!(sealed, 200 * 32, "every packet was sealed and sent");
     assert_eq!(seen.load(Ordering::Relaxed), 0, "plaintext was visible in the black ring");
+}
+
+/// Keys expire on crypto's own clock: with the timer PD stopped (no tick ever arrives), a packet
+/// sent after the session's REJECT_AFTER_TIME (180 s) must not be sealed with the old key: crypto
+/// runs boringtun's timers itself once they are overdue, drops the expired session and starts a
+/// new handshake. (Without that, boringtun used the expired session for ever.)
+#[test]
+fn keys_expire_and_a_new_handshake_starts_with_the_timer_pd_stopped() {
+    let (mut a, mut b) = pair();
+    establish(&mut a, &mut b);
+    let packet = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"later");
+    // Traffic keeps flowing every 10 s for 200 s; no TIMER notification at all.
+    let mut sent = Vec::new();
+    for _ in 0..20 {
+        a.pd.advance_ns(10_000_000_000);
+        a.red.send(&packet);
+        a.run(RED);
+        sent.extend(a.sent());
+    }
+    assert!(a.counter("timers_run_without_tick") >= 20, "the timers ran on red events");
+    // Somewhere past 120 s (REKEY_AFTER_TIME) crypto initiated a new handshake itself...
+    let first_init = sent.iter().position(|(_, m)| m[0] == 1).expect("a rekey initiation without the timer PD");
+    // ...and after 180 s no data message may use the old session's key: every message after the
+    // old session expired is a handshake initiation (the packet waits for the new session).
+    let after_expiry = &sent[sent.len() - 2..];
+    assert!(after_expiry.iter().all(|(_, m)| m[0] == 1), "{:?}", after_expiry.iter().map(|(_, m)| m[0]).collect::<Vec<_>>());
+    assert!(first_init > 0, "data flowed on the first session before the rekey");
+}
+
+/// A wall clock from before the build (an unreadable RTC gives 1970) would put a stale TAI64N
+/// timestamp in every initiation, which peers refuse without a word: crypto initiates nothing
+/// then, says why in its status, and starts as soon as the clock is right.
+#[test]
+fn a_wall_clock_before_the_build_initiates_nothing_and_says_so() {
+    assert!(pd_crypto::CLOCK_FLOOR_S > 1_700_000_000, "the build put its date in");
+    let (mut a, mut b) = pair();
+    a.pd.set_wall_clock_ns(Some(5_000_000_000));
+    let status = |x: &Box_| x.status();
+    assert!(status(&a).iter().any(|l| l == &format!(
+        "wall clock 5 s since 1970 (the test's clock) is before this build ({}): not initiating handshakes",
+        pd_crypto::CLOCK_FLOOR_S
+    )), "{:?}", status(&a));
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"x"));
+    a.run(RED);
+    // The timers retry the handshake; those initiations are withheld too.
+    for _ in 0..60 {
+        a.pd.advance_ns(100_000_000);
+        a.run(TIMER);
+    }
+    assert!(a.sent().is_empty(), "nothing went out");
+    assert!(a.counter("initiations_withheld_clock") >= 2);
+    assert_eq!(a.counter("handshake_initiations_sent"), 0);
+    // The clock set right: the timers' next try goes out, and the tunnel comes up with the
+    // packet that waited.
+    a.pd.set_wall_clock_ns(None);
+    assert!(status(&a).iter().any(|l| l.starts_with("wall clock ") && l.ends_with("(the test's clock)")));
+    a.pd.advance_ns(6_000_000_000);
+    a.run(TIMER);
+    let init = shuttle(&mut a, &mut b);
+    assert_eq!(init.len(), 1);
+    assert_eq!(init[0][0], 1, "a handshake initiation");
+    shuttle(&mut b, &mut a);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"x")]);
 }

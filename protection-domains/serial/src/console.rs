@@ -249,6 +249,9 @@ impl Console {
                         if line.starts_with("refused to start") {
                             not_ready.push(alloc::format!("{pd} refused to start"));
                         }
+                        if line.ends_with("not initiating handshakes") {
+                            not_ready.push(alloc::format!("{pd} wall clock before its build"));
+                        }
                     }
                 }
                 Err(e) => {

@@ -197,6 +197,11 @@ fn status_ends_with_whether_the_encryptor_can_pass_traffic() {
     let out = r.type_line("status");
     assert!(out.contains("net_black port 00:25:90:00:00:01 link DOWN"), "{out}");
     assert!(out.contains("encryptor NOT READY: net_black link down\r\n"), "{out}");
+    // A wall clock from before the build: crypto initiates nothing, and the summary says why.
+    r.publish(2, &[], &["port 00:25:90:00:00:01 link up 1000 Mbit/s"]);
+    r.publish(1, &[], &["wall clock 3 s since 1970 (none: the CMOS RTC could not be read at boot) is before this build (1796000000): not initiating handshakes"]);
+    let out = r.type_line("status");
+    assert!(out.contains("encryptor NOT READY: crypto wall clock before its build\r\n"), "{out}");
 }
 
 #[test]

@@ -129,6 +129,14 @@ impl Platform for Sel4Platform {
         info.boot_unix_ns + since_boot
     }
 
+    fn wall_clock_source(&self) -> &'static str {
+        if info().boot_unix_ns == 0 {
+            "none: the CMOS RTC could not be read at boot"
+        } else {
+            "the CMOS RTC, read at boot"
+        }
+    }
+
     fn fill_random(&self, buf: &mut [u8]) -> bool {
         hw_random(buf)
     }

@@ -4,7 +4,7 @@ use crate::objects::{Objects, ROOT_DEPTH};
 use crate::{console, out, println};
 use alloc::vec;
 use alloc::vec::Vec;
-use sel4_abi::generated::consts::{seL4_UserException_Number, seL4_VMFault_Addr, seL4_VMFault_FSR, seL4_VMFault_IP, seL4_VMFault_PrefetchFault};
+use sel4_abi::generated::consts::{seL4_UnknownSyscall_Syscall, seL4_UserException_Number, seL4_VMFault_Addr, seL4_VMFault_FSR, seL4_VMFault_IP, seL4_VMFault_PrefetchFault};
 use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, CPtr, CapRights, Word};
 use sel4_system_spec::pd_info::{self, PdInfo, RegionInfo};
 use crate::pci;
@@ -673,7 +673,11 @@ fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, bad
         l if l == fault_label::UserException => {
             out!("FAULT pd={} kind=user-exception number={} ip={:#x}", pd.name, mr(seL4_UserException_Number as usize), mr(0));
         }
-        l if l == fault_label::UnknownSyscall => out!("FAULT pd={} kind=unknown-syscall", pd.name),
+        l if l == fault_label::UnknownSyscall => {
+            // The syscall number, as the kernel reports it (the last word of the fault message).
+            let number = mr(seL4_UnknownSyscall_Syscall as usize) as i64;
+            out!("FAULT pd={} kind=unknown-syscall number={number}", pd.name)
+        }
         l if l == fault_label::CapFault => out!("FAULT pd={} kind=cap-fault ip={:#x} addr={:#x}", pd.name, mr(0), mr(1)),
         l if l == layout::PANIC_LABEL => out!("FAULT pd={} kind=panic", pd.name),
         l => out!("FAULT pd={} kind=unknown label={l}", pd.name),
