@@ -418,24 +418,47 @@ def sel4_build(out_dir=None, system_xml=None):
     return out_dir
 
 
+def sel4_build_without_iommu():
+    """The product image built from a copy of system.xml that lets it run without an IOMMU
+    (iommu="optional"), for the benchmark that measures what DMA confinement costs."""
+    with open(SYSTEM_XML) as f:
+        text = f.read()
+    variant = text.replace('<system iommu="required">', '<system iommu="optional">')
+    if variant == text:
+        raise RuntimeError("system.xml has no <system iommu=\"required\"> to relax")
+    path = os.path.join(ROOT, "build", "sel4", "system-no-iommu.xml")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(variant)
+    return sel4_build(SEL4_IMAGE_DIR + "-no-iommu", path)
+
+
 # The CPU the seL4 image needs: 1 GiB pages, x2APIC (the kernel runs its local APIC in x2APIC
 # mode, as on the board), and RDRAND, the crypto PD's random source.
 SEL4_CPU_NO_RDRAND = "qemu64,+pdpe1gb,+x2apic"
 SEL4_CPU = SEL4_CPU_NO_RDRAND + ",+rdrand"
 
 
-def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_in=None, boot=None):
+# The encryptor's QEMU machine: PCIe (q35) with QEMU's VT-d model, which the product's
+# system.xml requires (iommu="required": each NIC's DMA confined to its own buffers). No interrupt
+# remapping: seL4 5.0 does not use it.
+QEMU_MACHINE = ["-machine", "q35", "-device", "intel-iommu,intremap=off"]
+# The same machine without the IOMMU (benchmarks: what confinement costs).
+QEMU_MACHINE_WITHOUT_IOMMU = ["-machine", "q35"]
+
+
+def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_in=None, boot=None, machine=None):
     """QEMU booting an seL4 image (-kernel/-initrd) with `nics`: (model, netdev id, TAP, MAC),
     and `config` (a file) as the second boot module, the encryptor's config. The serial console
     is QEMU's stdio; its input comes from the FIFO `console_in` (operator commands), or from
     nothing. `boot` replaces the -kernel/-initrd arguments (the Linux guest's kernel, initrd and
-    command line); everything else is the same for both guests."""
+    command line); everything else is the same for both guests. `machine` replaces QEMU_MACHINE."""
     if boot is None:
         modules = [os.path.join(image_dir, "roottask")] + ([config] if config else [])
         if any("," in m for m in modules):
             raise ValueError(f"QEMU separates -initrd modules by commas: {modules}")
         boot = ["-kernel", os.path.join(image_dir, "kernel32.elf"), "-initrd", ",".join(modules)]
-    cmd = ["qemu-system-x86_64", "-machine", "pc", "-cpu", cpu, "-m", "512",
+    cmd = ["qemu-system-x86_64", *(machine or QEMU_MACHINE), "-cpu", cpu, "-m", "512",
            "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot", *boot]
     for model, netdev, tap, mac in nics:
         cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no",
@@ -457,8 +480,9 @@ class QemuEncryptor:
     encryptor's namespace and then moved to the PC's (red) and the WAN's (black) namespace, as the
     host encryptor's TAPs are; `config` is its config file, given at boot (the image is the same
     for every encryptor). `platform`:
-    - "qemu": a pc machine with an e1000 (red, INTx) and an e1000e (black, MSI) booting
+    - "qemu": a q35 machine with VT-d (QEMU_MACHINE) and two e1000e (red, then black; MSI) booting
       `image` (a build directory) by -kernel/-initrd, the config as the second module;
+    - "qemu-no-iommu": the same machine without its IOMMU (`image` built with iommu="optional");
     - "box-twin": a twin of the SYS-E300-9D (support/lib/boxtwin.py) booting `image` (the box's
       ISO) from its CD, the config on a USB stick, red and black on the I350 ports 17:00.0/.1;
       `twin` passes more options to boxtwin.command (other devices, a port without cable)."""
@@ -486,8 +510,9 @@ class QemuEncryptor:
             self.command_line = ["sh", "-c", 'f="$1"; shift; exec "$@" <>"$f"', "qemu", self.console_in, *cmd]
         else:
             red_mac, black_mac = SEL4_MACS[site]
-            nics = [("e1000", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
-            self.command_line = qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot)
+            nics = [("e1000e", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
+            machine = QEMU_MACHINE_WITHOUT_IOMMU if platform == "qemu-no-iommu" else QEMU_MACHINE
+            self.command_line = qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot, machine)
         self.red_ns, self.black_ns, self.black_bridge = red_ns, black_ns, black_bridge
         self.ready_lines, self.ready_timeout = ready_lines, ready_timeout
         self.boots = 0
@@ -611,6 +636,8 @@ def sel4_topology(lab, configs=None, build=True, platform="qemu"):
     cfg_a, cfg_b = configs or make_configs(lab)
     if platform == "box-twin":
         image = box_image() if build else BOX_ISO
+    elif platform == "qemu-no-iommu":
+        image = sel4_build_without_iommu() if build else SEL4_IMAGE_DIR + "-no-iommu"
     else:
         image = sel4_build() if build else SEL4_IMAGE_DIR
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
@@ -692,10 +719,10 @@ def linux_topology(lab, configs=None, guest_dir=None, platform="qemu"):
     for site, cfg in (("a", cfg_a), ("b", cfg_b)):
         macs = BOX_MACS[site] if platform == "box-twin" else SEL4_MACS[site]
         initrd = linux_guest_initrd(cfg, site, guest_dir, lab.tmp, macs)
-        # On the twin: no IOMMU (the seL4 image does not use it yet), and no ARI: QEMU's igb has an
-        # ARI capability whose next-function field is 0, so Linux, following it, would find only
-        # the first port.
-        append = "console=ttyS0 panic=-1 quiet" + (" intel_iommu=off pci=noari" if platform == "box-twin" else "")
+        # No IOMMU for Linux (as Linux appliances ship; the seL4 image uses it, docs/performance.md
+        # has its cost), and on the twin no ARI: QEMU's igb has an ARI capability whose
+        # next-function field is 0, so Linux, following it, would find only the first port.
+        append = "console=ttyS0 panic=-1 quiet intel_iommu=off" + (" pci=noari" if platform == "box-twin" else "")
         boots[site] = ["-kernel", os.path.join(guest_dir, "vmlinuz"), "-initrd", initrd, "-append", append]
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")

@@ -24,7 +24,9 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
                 "qemu_ping_ms_sel4", "qemu_ping_ms_linux", "qemu_tcp_cpu_s_per_gb_sel4",
                 "qemu_tcp_cpu_s_per_gb_linux", "qemu_boot_to_ready_s_sel4", "qemu_boot_to_ready_s_linux",
                 "qemu_tcp_mbps_sel4_box", "qemu_tcp_mbps_linux_box", "qemu_tcp_ratio_sel4_vs_linux_box",
-                "nic_pps_igb", "nic_pps_e1000e", "nic_pps_ratio_igb_vs_e1000e"):
+                "nic_pps_igb", "nic_pps_e1000e", "nic_pps_ratio_igb_vs_e1000e",
+                "qemu_tcp_mbps_sel4_noiommu", "qemu_tcp_ratio_iommu_on_vs_off",
+                "nic_pps_e1000e_vtd", "nic_pps_e1000e_q35", "nic_pps_ratio_iommu_on_vs_off"):
         assert key in results, f"missing RESULT {key}"
         float(results[key])
     # Each path costs at least the seal it contains: a harness that measured
@@ -43,9 +45,14 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
     igb, e1000e = float(results["nic_pps_igb"]), float(results["nic_pps_e1000e"])
     assert igb > 0 and e1000e > 0, "no frames through a NIC PD"
     assert abs(float(results["nic_pps_ratio_igb_vs_e1000e"]) - igb / e1000e) < 0.01
+    # The IOMMU's cost: the same image and NIC with VT-d on and off.
+    on, off = float(results["qemu_tcp_mbps_sel4"]), float(results["qemu_tcp_mbps_sel4_noiommu"])
+    assert off > 0 and abs(float(results["qemu_tcp_ratio_iommu_on_vs_off"]) - on / off) < 0.01
+    on, off = float(results["nic_pps_e1000e_vtd"]), float(results["nic_pps_e1000e_q35"])
+    assert on > 0 and off > 0 and abs(float(results["nic_pps_ratio_iommu_on_vs_off"]) - on / off) < 0.01
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["quick"] is True and "ours" in data["host"] and "seal" in data["cost"]
-    for name in ("sel4", "linux", "sel4_box", "linux_box"):
+    for name in ("sel4", "sel4_noiommu", "linux", "sel4_box", "linux_box"):
         runs = data["qemu"][name]["tcp"]["runs"]
         assert len(runs) == data["reps"] and all(r and r["bytes"] > 0 for r in runs), data["qemu"][name]
     assert "| sel4 |" in p.stdout and "| linux |" in p.stdout, "the QEMU table is printed"

@@ -69,6 +69,12 @@ def test_two_box_twins_boot_the_iso_and_pass_traffic_without_leaking(box_iso):
         assert re.search(r"PCI 17:00\.0 8086:10c9 .* bar3 mem64 0x8000000000 ", inventory), inventory
         assert re.search(r"PCI 17:00\.1 8086:10c9 .* bar3 mem64 0x8000004000 ", inventory), inventory
         assert re.search(r"PCI b5:00\.0 ", inventory), inventory
+        # VT-d on: each port's DMA confined to its own buffers (its descriptors, its ring slots).
+        assert "iommu: VT-d on (3-level IO page tables)" in text, text[-3000:]
+        for bdf, side, domain in (("17:00.0", "red", 1), ("17:00.1", "black", 2)):
+            assert re.search(rf"iommu: PCI {bdf} \(PD nic_{side}\) domain {domain}: nic_{side}_dma 0x\w+\+0x110000 rw "
+                             rf"nic_{side}_to_net_{side}_data 0x\w+\+0x100000 rw net_{side}_to_nic_{side}_data 0x\w+\+0x100000 r$",
+                             text, re.M), text[-3000:]
         # MSI-X programmed through the tables above 4 GiB, and used: the NICs' interrupts came.
         assert "PD nic_red: PCI 17:00.0 MSI-X: 10 entries in BAR 3" in text, text[-3000:]
         assert "PD nic_black: PCI 17:00.1 MSI-X: 10 entries in BAR 3" in text, text[-3000:]

@@ -65,6 +65,11 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
         assert re.search(rf"memory_region crypto_config: \d+ bytes from boot module 1 \('[^']*enc_{site}\.conf'", text), \
             text[-3000:]
         assert "memory_region net_red_config: " in text and "crypto_config without its keys" in text, text[-3000:]
+        # VT-d (q35 + QEMU's intel-iommu): each NIC reaches only its own buffers.
+        assert "root: iommu: VT-d on" in text, text[-3000:]
+        for side, domain in (("red", 1), ("black", 2)):
+            assert re.search(rf"^root: iommu: PCI \S+ \(PD nic_{side}\) domain {domain}: nic_{side}_dma \S+ rw "
+                             rf"nic_{side}_to_net_{side}_data \S+ rw net_{side}_to_nic_{side}_data \S+ r$", text, re.M), text[-3000:]
         # One MAC per port: the config names none; each stack answers with its NIC's own.
         red_mac, black_mac = netlab.SEL4_MACS[site]
         assert f"net_red: using the NIC's address {red_mac}" in text, text[-3000:]

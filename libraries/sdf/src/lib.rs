@@ -26,6 +26,13 @@
 //!   bdf="bb:dd.f" [irq_id] [irq="intx|msi|msix"]>` with `<bar index vaddr size [setvar_vaddr]>`
 //!   children (the NIC a driver PD owns), and `<ioport [id] base size>`; the seL4 root task
 //!   resolves them at boot.
+//! - `<pci_device>` may hold one `<io_address_space domain_id="N">` (Microkit's element) with
+//!   `<iomap mr perms>` children: the regions the device may reach by DMA, and nothing else
+//!   (seL4 on VT-d). The IO address of a region is its physical address, the address the driver
+//!   already programs (Microkit's `iovaddr` is not taken). Each region must be mapped by the
+//!   device's own PD, with at least the device's rights, and be plain RAM; domain ids are unique.
+//! - `<system iommu="required|optional">` (default `required`): whether the root task refuses to
+//!   start a system whose devices have IO address spaces on a machine or kernel without an IOMMU.
 //! - `<irq>` may say `pin="N"` / `ioapic="N"` (an IOAPIC pin, with `trigger="level|edge"` and
 //!   `polarity="high|low"`), `msi="vector"` or `pci="K"` (the interrupt of the PD's K-th
 //!   `<pci_device>`; with a single device, that device) instead of Microkit's `irq`.
@@ -186,6 +193,37 @@ pub struct PciDevice {
     pub irq_id: Option<u8>,
     /// How the interrupt is delivered (`irq="intx|msi|msix"`).
     pub irq: PciIrq,
+    /// What it may reach by DMA (`<io_address_space>`), if declared.
+    pub io_address_space: Option<IoAddressSpace>,
+}
+
+/// A device's DMA view (`<io_address_space domain_id>`): the IOMMU lets it reach these regions,
+/// each at its physical address, and nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoAddressSpace {
+    /// The VT-d domain id (1..=65535), unique in the system: the IOTLB is tagged by it.
+    pub domain_id: u16,
+    /// The regions, in file order.
+    pub maps: Vec<IoMap>,
+}
+
+/// One region in a device's IO address space (`<iomap mr perms>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoMap {
+    /// The region's name.
+    pub mr: String,
+    /// Whether the device may write it (it may always read it).
+    pub write: bool,
+}
+
+/// What the root task does when devices declare IO address spaces but there is no IOMMU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IommuPolicy {
+    /// Refuse to start the PDs (the product's choice: without it, NIC DMA is unconfined).
+    #[default]
+    Required,
+    /// Say so on the console and run without DMA confinement (test machines without VT-d).
+    Optional,
 }
 
 /// How a PCI function's interrupt reaches the CPU; the root task sets it up in configuration
@@ -276,6 +314,8 @@ pub struct Channel {
 pub struct System {
     /// End QEMU once every PD stays blocked (extension, for seL4 tests).
     pub exit_when_idle: bool,
+    /// Whether DMA confinement is required (`iommu`).
+    pub iommu: IommuPolicy,
     /// Memory regions, in file order.
     pub memory_regions: Vec<MemoryRegion>,
     /// Protection domains, in file order.
@@ -359,8 +399,13 @@ impl System {
         if root.tag_name().name() != "system" {
             return Err(err(root, "the root element must be <system>"));
         }
-        check_known(root, &["exit_when_idle"])?;
-        let mut sys = System { exit_when_idle: bool_attr(root, "exit_when_idle", false)?, ..System::default() };
+        check_known(root, &["exit_when_idle", "iommu"])?;
+        let iommu = match root.attribute("iommu").unwrap_or("required") {
+            "required" => IommuPolicy::Required,
+            "optional" => IommuPolicy::Optional,
+            other => return Err(err(root, format!("<system iommu=\"{other}\"> must be required or optional"))),
+        };
+        let mut sys = System { exit_when_idle: bool_attr(root, "exit_when_idle", false)?, iommu, ..System::default() };
         let mut lines = BTreeMap::new();
         for node in root.children().filter(|n| n.is_element()) {
             match node.tag_name().name() {
@@ -446,6 +491,9 @@ impl System {
                     }
                 }
             }
+            for space in pd.pci_devices.iter().filter_map(|d| d.io_address_space.as_ref()) {
+                self.check_io_address_space(pd, space).map_err(|m| err(node, m))?;
+            }
             let mut ids = BTreeSet::new();
             let device_irqs = pd.pci_devices.iter().filter_map(|d| d.irq_id);
             for id in pd.irqs.iter().filter(|i| !matches!(i.source, IrqSource::Pci { .. })).map(|i| i.id).chain(device_irqs) {
@@ -490,6 +538,37 @@ impl System {
                         caller.name, callee.name, callee.priority, caller.priority
                     )));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// A device's DMA regions must be ones its driver PD maps (with at least the device's rights),
+    /// plain RAM (another device's registers would make peer-to-peer DMA), never key material or
+    /// the console, and its domain id its own.
+    fn check_io_address_space(&self, pd: &ProtectionDomain, space: &IoAddressSpace) -> Result<(), String> {
+        let name = &pd.name;
+        let did = space.domain_id;
+        let holders = self.protection_domains.iter().flat_map(|p| &p.pci_devices).filter_map(|d| d.io_address_space.as_ref());
+        if holders.filter(|s| s.domain_id == did).count() > 1 {
+            return Err(format!("{name}: io_address_space domain_id {did} is used by two devices (the IOMMU's caches are tagged by it)"));
+        }
+        let mut seen = BTreeSet::new();
+        for m in &space.maps {
+            let Some(r) = self.region(&m.mr) else {
+                return Err(format!("{name}: <iomap mr=\"{}\"> names no memory_region", m.mr));
+            };
+            if !seen.insert(m.mr.as_str()) {
+                return Err(format!("{name}: <iomap mr=\"{}\"> appears twice in one io_address_space", m.mr));
+            }
+            let Some(map) = pd.maps.iter().find(|pm| pm.mr == m.mr) else {
+                return Err(format!("{name}: <iomap mr=\"{}\"> gives the device a region that {name} does not map", m.mr));
+            };
+            if m.write && !map.perms.write {
+                return Err(format!("{name}: <iomap mr=\"{}\" perms=\"rw\"> lets the device write a region that {name} maps read-only", m.mr));
+            }
+            if r.phys_addr.is_some() || r.secret || r.console {
+                return Err(format!("{name}: <iomap mr=\"{}\">: a device may reach plain RAM only (not device memory, key material or the console log)", m.mr));
             }
         }
         Ok(())
@@ -710,9 +789,16 @@ fn parse_pci(pd: &str, c: roxmltree::Node) -> Result<PciDevice, SdfError> {
         other => return Err(err(c, format!("{pd}: <pci_device irq=\"{other}\"> must be intx, msi or msix"))),
     };
     let mut bars = Vec::new();
+    let mut io_address_space = None;
     for b in c.children().filter(|n| n.is_element()) {
+        if b.tag_name().name() == "io_address_space" {
+            if io_address_space.replace(parse_io_address_space(pd, b)?).is_some() {
+                return Err(err(b, format!("{pd}: a <pci_device> has one <io_address_space>")));
+            }
+            continue;
+        }
         if b.tag_name().name() != "bar" {
-            return Err(err(b, format!("{pd}: <pci_device> holds <bar> only, not <{}>", b.tag_name().name())));
+            return Err(err(b, format!("{pd}: <pci_device> holds <bar> and <io_address_space> only, not <{}>", b.tag_name().name())));
         }
         check_known(b, &["index", "vaddr", "size", "setvar_vaddr"])?;
         let (index, vaddr, size) = (num_attr(b, "index")?, num_attr(b, "vaddr")?, num_attr(b, "size")?);
@@ -721,7 +807,29 @@ fn parse_pci(pd: &str, c: roxmltree::Node) -> Result<PciDevice, SdfError> {
         }
         bars.push(PciBar { index: index as u8, vaddr, size, setvar_vaddr: b.attribute("setvar_vaddr").map(str::to_string) });
     }
-    Ok(PciDevice { select, bars, irq_id, irq })
+    Ok(PciDevice { select, bars, irq_id, irq, io_address_space })
+}
+
+fn parse_io_address_space(pd: &str, node: roxmltree::Node) -> Result<IoAddressSpace, SdfError> {
+    check_known(node, &["domain_id"])?;
+    let domain_id = match num_attr(node, "domain_id")? {
+        d @ 1..=0xffff => d as u16,
+        d => return Err(err(node, format!("{pd}: <io_address_space domain_id=\"{d}\"> must be 1..65535 (0 is reserved)"))),
+    };
+    let mut maps = Vec::new();
+    for m in node.children().filter(|n| n.is_element()) {
+        if m.tag_name().name() != "iomap" {
+            return Err(err(m, format!("{pd}: <io_address_space> holds <iomap> only, not <{}>", m.tag_name().name())));
+        }
+        check_known(m, &["mr", "perms"])?;
+        let write = match m.attribute("perms").unwrap_or("rw") {
+            "rw" => true,
+            "r" => false,
+            other => return Err(err(m, format!("{pd}: <iomap perms=\"{other}\"> must be r or rw"))),
+        };
+        maps.push(IoMap { mr: attr(m, "mr")?.to_string(), write });
+    }
+    Ok(IoAddressSpace { domain_id, maps })
 }
 
 fn parse_pci_select(c: roxmltree::Node) -> Result<PciSelect, SdfError> {

@@ -174,7 +174,7 @@ mod isolation_check {
 
     #[test]
     fn a_device_claimed_twice_or_by_crypto_is_rejected() {
-        let xml = with_map("crypto", r#"<pci_device id="8086:100e" index="0" />"#);
+        let xml = with_map("crypto", r#"<pci_device id="8086:10d3" index="0" />"#);
         rejected(&xml, &["claimed by more than one PD", "crypto PD crypto owns"]);
     }
 
@@ -270,4 +270,47 @@ fn the_sel4_extensions_parse() {
     reject(&public.replace("fill_without_keys=\"buf\"", "fill_without_keys=\"buf\" boot_module=\"2\""), "goes with neither");
     let two = xml.replace("<ioport id=\"3\"", "<ioport base=\"0x3fc\" size=\"2\"/></protection_domain><protection_domain name=\"c\"><program_image path=\"c\"/><ioport id=\"3\"");
     reject(&two, "overlaps one given to");
+}
+
+#[test]
+fn io_address_spaces_hold_only_what_the_driver_maps() {
+    let xml = |iomaps: &str, policy: &str| {
+        format!(
+            r#"<system {policy}>
+        <memory_region name="dma" size="0x2000"/>
+        <memory_region name="tx" size="0x1000"/>
+        <memory_region name="other" size="0x1000"/>
+        <memory_region name="keys" size="0x1000" secret="true"/>
+        <memory_region name="regs" size="0x1000" phys_addr="0xfe000000"/>
+        <protection_domain name="nic">
+            <program_image path="nic.elf"/>
+            <map mr="dma" vaddr="0x20000000" perms="rw"/>
+            <map mr="tx" vaddr="0x20100000" perms="r"/>
+            <map mr="regs" vaddr="0x20200000" perms="rw"/>
+            <pci_device bdf="00:03.0"><io_address_space domain_id="1">{iomaps}</io_address_space></pci_device>
+        </protection_domain>
+        <protection_domain name="other_pd"><program_image path="o.elf"/><map mr="other" vaddr="0x20000000"/><map mr="keys" vaddr="0x21000000"/></protection_domain>
+    </system>"#
+        )
+    };
+    let good = xml(r#"<iomap mr="dma" perms="rw"/><iomap mr="tx" perms="r"/>"#, "");
+    let s = System::parse(&good).unwrap();
+    assert_eq!(s.iommu, IommuPolicy::Required, "the secure default");
+    let space = s.pd("nic").unwrap().pci_devices[0].io_address_space.as_ref().unwrap();
+    assert_eq!(space.domain_id, 1);
+    assert_eq!(space.maps, [IoMap { mr: "dma".into(), write: true }, IoMap { mr: "tx".into(), write: false }]);
+    assert_eq!(System::parse(&xml("", r#"iommu="optional""#)).unwrap().iommu, IommuPolicy::Optional);
+    reject(&xml("", r#"iommu="maybe""#), "required or optional");
+    reject(&xml(r#"<iomap mr="other"/>"#, ""), "gives the device a region that nic does not map");
+    reject(&xml(r#"<iomap mr="tx" perms="rw"/>"#, ""), "maps read-only");
+    reject(&xml(r#"<iomap mr="regs" perms="r"/>"#, ""), "plain RAM only");
+    reject(&xml(r#"<iomap mr="nope"/>"#, ""), r#"<iomap mr="nope"> names no memory_region"#);
+    reject(&xml(r#"<iomap mr="dma"/><iomap mr="dma"/>"#, ""), "appears twice");
+    reject(&xml(r#"<iomap mr="dma" perms="x"/>"#, ""), "must be r or rw");
+    reject(&good.replace(r#"domain_id="1""#, r#"domain_id="0""#), "0 is reserved");
+    let twice = good.replace(
+        "</pci_device>",
+        r#"</pci_device><pci_device bdf="00:04.0"><io_address_space domain_id="1"><iomap mr="dma"/></io_address_space></pci_device>"#,
+    );
+    reject(&twice, "domain_id 1 is used by two devices");
 }

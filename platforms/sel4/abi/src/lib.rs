@@ -154,7 +154,7 @@ pub struct BootInfo {
     pub node_id: Word,
     /// Number of nodes.
     pub num_nodes: Word,
-    /// IOMMU page-table levels (0: no IOMMU).
+    /// IOMMU page-table levels (0: none found; all ones: the kernel has no IOMMU support).
     pub num_io_pt_levels: Word,
     /// The root task's IPC buffer.
     pub ipc_buffer: Word,

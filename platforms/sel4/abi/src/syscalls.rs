@@ -240,6 +240,20 @@ pub fn page_map(page: CPtr, vspace: CPtr, vaddr: Word, rights: crate::CapRights,
     invoke(page, label::X86PageMap, &[vaddr, rights.0, attributes], &[vspace]).map(drop)
 }
 
+/// X86_IOPageTable_Map: puts an IO page table into `iospace` on the path to `ioaddr` (the first
+/// one mapped becomes the device's root, whatever `ioaddr`). The kernel fills the first empty slot
+/// on that path, even a leaf slot, where the table would become a DMA-writable page: map one only
+/// where [`page_map_io`] reported `FailedLookup`.
+pub fn io_page_table_map(iopt: CPtr, iospace: CPtr, ioaddr: Word) -> Result<(), Error> {
+    invoke(iopt, label::X86IOPageTableMap, &[ioaddr], &[iospace]).map(drop)
+}
+
+/// X86_Page_MapIO: makes a 4 KiB frame reachable by the device of `iospace` at `ioaddr`; the
+/// device may read it, and write it when `rights` has write.
+pub fn page_map_io(page: CPtr, iospace: CPtr, rights: crate::CapRights, ioaddr: Word) -> Result<(), Error> {
+    invoke(page, label::X86PageMapIO, &[rights.0, ioaddr], &[iospace]).map(drop)
+}
+
 /// X86_Page_Unmap.
 pub fn page_unmap(page: CPtr) -> Result<(), Error> {
     invoke(page, label::X86PageUnmap, &[], &[]).map(drop)

@@ -8,9 +8,11 @@
  * whichever mode firmware handed over in), IOAPIC interrupts with room for every IOAPIC the board's
  * MADT lists (the Xeon D-2100 has one per PCIe stack besides the PCH's; 5.0 skips any beyond
  * MAX_NUM_IOAPIC with a warning, but then cannot route their pins), FS/GS base through MSRs, SYSCALL entry, FXSAVE FPU
- * state so user threads may use SSE, 1 GiB pages, one core. DEBUG_BUILD and PRINTING give the
- * DebugPutChar syscall and fault messages that the root task and the PD runtime use for the console.
- * Off: IOMMU, PCID, VT-x, the hardware debug API and VERIFICATION_BUILD.
+ * state so user threads may use SSE, 1 GiB pages, one core, and VT-d DMA remapping (IOMMU): the
+ * kernel turns translation on for every PCI device at boot when the firmware's ACPI DMAR table
+ * lists an IOMMU, and the root task gives each NIC an IO space holding only its DMA regions.
+ * DEBUG_BUILD and PRINTING (debug flavour only) give the DebugPutChar syscall and kernel messages,
+ * IOMMU faults among them. Off: PCID, VT-x, the hardware debug API and VERIFICATION_BUILD.
  */
 #ifndef PROJECT_SEL4_AUTOCONF_H
 #define PROJECT_SEL4_AUTOCONF_H
@@ -36,6 +38,7 @@
 #define CONFIG_HUGE_PAGE 1
 #define CONFIG_HAVE_CACHE 1
 #define CONFIG_CACHE_LN_SZ 64
+#define CONFIG_IOMMU 1
 #define CONFIG_MAX_RMRR_ENTRIES 32
 /* No video mode request in the multiboot header: the console is COM1 only. */
 #define CONFIG_MULTIBOOT_GRAPHICS_MODE_NONE 1

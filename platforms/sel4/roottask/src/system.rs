@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use sel4_abi::generated::consts::{seL4_UnknownSyscall_Syscall, seL4_UserException_Number, seL4_VMFault_Addr, seL4_VMFault_FSR, seL4_VMFault_IP, seL4_VMFault_PrefetchFault};
 use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, CPtr, CapRights, Word};
 use sel4_system_spec::pd_info::{self, PdInfo, RegionInfo};
+use crate::iommu::{Iommu, IoRegion};
 use crate::pci;
 use sel4_abi::freestanding::LineBuffer;
 use sel4_system_spec::{layout, IrqSource, PciIrq, PciSelect, System};
@@ -172,7 +173,17 @@ pub fn build_system(
     modules: &crate::boot_modules::BootModules,
     tsc_mhz: Word,
     pci: &[pci::Function],
+    iommu: Iommu,
 ) -> Vec<RunningPd> {
+    let confined_devices = system.pds.iter().flat_map(|pd| &pd.pci_devices).filter(|d| d.io_space.is_some()).count();
+    match iommu {
+        Iommu::On { levels } => println!("iommu: VT-d on ({levels}-level IO page tables): each PCI device reaches only its io_address_space"),
+        Iommu::Off(why) if confined_devices > 0 && system.iommu_required => console::fatal(format_args!(
+            "iommu: {why}; system.xml requires it (iommu=\"required\") for {confined_devices} devices: not starting"
+        )),
+        Iommu::Off(why) if confined_devices > 0 => println!("iommu: {why}; device DMA is NOT confined (system.xml: iommu=\"optional\")"),
+        Iommu::Off(why) => println!("iommu: {why}"),
+    }
     let fault_ep = FAULT_EP.get_or_create(objects);
     let boot_tsc = rdtsc();
     let boot_unix_ns = crate::rtc::unix_ns(init_cap::seL4_CapIOPort).unwrap_or_else(|| {
@@ -328,6 +339,34 @@ pub fn build_system(
                     slot.paddr = base;
                     objs.info.region_count += 1;
                 }
+            }
+            // Its DMA view is in place before it may master the bus (pci::enable).
+            let bdf = (f.bus, f.dev, f.func);
+            match (iommu, &device.io_space) {
+                (Iommu::On { levels }, Some(space)) => {
+                    // The image builder checked this; the root task does not take it on trust.
+                    for &(r, write) in &space.maps {
+                        if !pd.maps.iter().any(|m| m.region == r && (m.perms.write || !write)) {
+                            console::fatal(format_args!(
+                                "PD {}: PCI {:02x}:{:02x}.{}: iommu: the device would reach region {}, which its PD does not map{}",
+                                pd.name, f.bus, f.dev, f.func, system.regions.get(r as usize).map_or("?", |x| x.name.as_str()), if write { " writable" } else { "" }
+                            ));
+                        }
+                    }
+                    let regions: Vec<IoRegion> = space
+                        .maps
+                        .iter()
+                        .map(|&(r, write)| IoRegion { name: &system.regions[r as usize].name, frames: &region_frames[r as usize], write })
+                        .collect();
+                    match crate::iommu::confine(objects, levels, space.domain_id, bdf, &regions) {
+                        Ok(view) => println!("iommu: PCI {:02x}:{:02x}.{} (PD {}) domain {}:{view}", f.bus, f.dev, f.func, pd.name, space.domain_id),
+                        Err(e) => console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{}: iommu: {e}", pd.name, f.bus, f.dev, f.func)),
+                    }
+                }
+                (Iommu::On { .. }, None) => {
+                    println!("iommu: PCI {:02x}:{:02x}.{} (PD {}) has no io_address_space: it can do no DMA", f.bus, f.dev, f.func, pd.name)
+                }
+                (Iommu::Off(_), _) => {}
             }
             // The function keeps its INTx line quiet (command register's Interrupt Disable)
             // until its handler is bound: firmware may have left it interrupting.

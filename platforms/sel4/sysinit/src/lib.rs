@@ -16,7 +16,7 @@
 //! Errors name the element and attribute (and, from the parser, the line).
 
 use sel4_system_spec::{
-    layout, Channel, IoPortRange, Irq, IrqSource, Mapping, MemoryRegion, PciBar, PciDevice, PciIrq, PciSelect, Perms, ProtectionDomain,
+    layout, Channel, IoPortRange, IoSpace, Irq, IrqSource, Mapping, MemoryRegion, PciBar, PciDevice, PciIrq, PciSelect, Perms, ProtectionDomain,
     System,
 };
 use std::fmt::Write as _;
@@ -45,7 +45,8 @@ pub fn parse_with_fills(text: &str) -> Result<(System, Vec<String>, Vec<Fill>), 
 pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), String> {
     let region_index = |name: &str| sdf.memory_regions.iter().position(|r| r.name == name).map(|i| i as u32);
     let console_log = sdf.memory_regions.iter().find(|r| r.console).and_then(|r| region_index(&r.name));
-    let mut sys = System { exit_when_idle: sdf.exit_when_idle, console_log, ..Default::default() };
+    let iommu_required = sdf.iommu == sdf::IommuPolicy::Required;
+    let mut sys = System { exit_when_idle: sdf.exit_when_idle, iommu_required, console_log, ..Default::default() };
     let mut fills = Vec::new();
     for r in &sdf.memory_regions {
         if let Some(path) = &r.fill {
@@ -116,7 +117,12 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
                 sdf::PciIrq::Msi => PciIrq::Msi,
                 sdf::PciIrq::MsiX => PciIrq::MsiX,
             };
-            pci_devices.push(PciDevice { select, bars, irq_id: d.irq_id.map(u32::from), irq });
+            // The parser has checked that every iomap names a region the PD maps.
+            let io_space = d.io_address_space.as_ref().map(|space| IoSpace {
+                domain_id: space.domain_id,
+                maps: space.maps.iter().filter_map(|m| Some((region_index(&m.mr)?, m.write))).collect(),
+            });
+            pci_devices.push(PciDevice { select, bars, irq_id: d.irq_id.map(u32::from), irq, io_space });
         }
         let mut ioports = Vec::new();
         for (k, io) in p.ioports.iter().enumerate() {

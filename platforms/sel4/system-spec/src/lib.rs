@@ -16,7 +16,7 @@ pub mod layout;
 pub mod pd_info;
 
 /// First bytes of an encoded system image.
-pub const MAGIC: &[u8; 8] = b"SEL4SYS2";
+pub const MAGIC: &[u8; 8] = b"SEL4SYS3";
 
 /// A memory region (`<memory_region>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +147,18 @@ pub struct PciDevice {
     pub irq_id: Option<u32>,
     /// How the interrupt is delivered (the root task programs MSI and MSI-X).
     pub irq: PciIrq,
+    /// What the device may reach by DMA, if declared: the root task gives it an IOMMU address
+    /// space holding exactly these regions, each at its physical address.
+    pub io_space: Option<IoSpace>,
+}
+
+/// A device's IO address space (`<io_address_space>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoSpace {
+    /// The VT-d domain id (1..=65535, unique in the system).
+    pub domain_id: u16,
+    /// (region index, device may write) pairs.
+    pub maps: Vec<(u32, bool)>,
 }
 
 /// How a PCI function's interrupt reaches the CPU.
@@ -201,6 +213,9 @@ pub struct Channel {
 pub struct System {
     /// When every PD is blocked, the root task says so and ends the machine (tests).
     pub exit_when_idle: bool,
+    /// Devices' IO address spaces are required: without an IOMMU the root task refuses to start
+    /// the PDs (else it says so and goes on).
+    pub iommu_required: bool,
     /// Memory regions.
     pub regions: Vec<MemoryRegion>,
     /// Protection domains, in the order the root task starts them.
@@ -299,6 +314,7 @@ impl System {
         let mut w = Writer(Vec::new());
         w.0.extend_from_slice(MAGIC);
         w.u8(self.exit_when_idle as u8);
+        w.u8(self.iommu_required as u8);
         w.u32(self.regions.len() as u32);
         for r in &self.regions {
             w.str(&r.name);
@@ -364,6 +380,17 @@ impl System {
                 }
                 w.u32(d.irq_id.map_or(u32::MAX, |i| i));
                 w.u8(d.irq as u8);
+                match &d.io_space {
+                    None => w.u32(u32::MAX),
+                    Some(space) => {
+                        w.u32(space.domain_id as u32);
+                        w.u32(space.maps.len() as u32);
+                        for &(region, write) in &space.maps {
+                            w.u32(region);
+                            w.u8(write as u8);
+                        }
+                    }
+                }
             }
             w.u32(pd.ioports.len() as u32);
             for io in &pd.ioports {
@@ -392,6 +419,7 @@ impl System {
             return Err(DecodeError::BadMagic);
         }
         let exit_when_idle = r.bool()?;
+        let iommu_required = r.bool()?;
         let regions = r.list(|r| {
             let name = r.str()?;
             let size = r.u64()?;
@@ -445,7 +473,12 @@ impl System {
                     2 => PciIrq::MsiX,
                     _ => return Err(DecodeError::BadValue),
                 };
-                Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), irq: kind })
+                let io_space = match r.u32()? {
+                    u32::MAX => None,
+                    did @ 1..=0xffff => Some(IoSpace { domain_id: did as u16, maps: r.list(|r| Ok((r.u32()?, r.bool()?)))? }),
+                    _ => return Err(DecodeError::BadValue),
+                };
+                Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), irq: kind, io_space })
             })?;
             let ioports = r.list(|r| Ok(IoPortRange { id: r.u32()?, base: r.u32()? as u16, size: r.u32()? as u16 }))?;
             Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports })
@@ -455,7 +488,7 @@ impl System {
         })?;
         let console_log = r.u32()?;
         let console_log = (console_log != u32::MAX).then_some(console_log);
-        let system = Self { exit_when_idle, regions, pds, channels, console_log };
+        let system = Self { exit_when_idle, iommu_required, regions, pds, channels, console_log };
         system.check_indices(image.len())?;
         Ok(system)
     }
@@ -466,6 +499,7 @@ impl System {
         let bad_pd = self.pds.iter().any(|pd| {
             pd.elf_offset.checked_add(pd.elf_len).is_none_or(|end| end > image_len as u64)
                 || pd.maps.iter().any(|m| m.region >= regions)
+                || pd.pci_devices.iter().flat_map(|d| d.io_space.iter().flat_map(|s| &s.maps)).any(|m| m.0 >= regions)
         });
         let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds)
             || self.console_log.is_some_and(|r| r >= regions);
@@ -490,6 +524,7 @@ mod tests {
     fn encode_decode_round_trip() {
         let sys = System {
             exit_when_idle: true,
+            iommu_required: true,
             console_log: Some(0),
             regions: vec![
                 MemoryRegion { name: "ring".into(), size: 8192, phys_addr: None, fill: None, boot_module: Some(1), without_keys_of: None },
@@ -515,8 +550,9 @@ mod tests {
                         bars: vec![PciBar { index: 0, vaddr: 0x5000_0000, size: 0x20000, setvar: "regs".into() }],
                         irq_id: Some(4),
                         irq: PciIrq::MsiX,
+                        io_space: Some(IoSpace { domain_id: 7, maps: vec![(0, true), (1, false)] }),
                     },
-                    PciDevice { select: PciSelect::Address { bus: 0, dev: 3, func: 0 }, bars: vec![], irq_id: None, irq: PciIrq::Intx },
+                    PciDevice { select: PciSelect::Address { bus: 0, dev: 3, func: 0 }, bars: vec![], irq_id: None, irq: PciIrq::Intx, io_space: None },
                 ],
                 ioports: vec![IoPortRange { id: 2, base: 0x3f8, size: 8 }],
             }],
