@@ -225,6 +225,8 @@ pub struct Config {
 pub struct CryptoConfig {
     pub private_key: [u8; 32],
     pub listen_port: u16,
+    /// `[Interface] MTU`: crypto pads plaintext to a multiple of 16 bytes up to it.
+    pub mtu: u16,
     pub peers: Vec<PeerConfig>,
 }
 
@@ -330,6 +332,7 @@ impl fmt::Debug for CryptoConfig {
         f.debug_struct("CryptoConfig")
             .field("private_key", &"<redacted>")
             .field("listen_port", &self.listen_port)
+            .field("mtu", &self.mtu)
             .field("peers", &self.peers)
             .finish()
     }

@@ -22,6 +22,10 @@ fn err(line: usize, key: &str, kind: ErrorKind) -> ConfigError {
 }
 
 /// A value as echoed in an error: at most 64 characters.
+/// Characters of base64 in a row from which a value may hold a key (a key is 44, or 64 in hex;
+/// the longest legitimate value, a v6 endpoint or address, has no run this long).
+const KEY_LIKE_RUN: usize = 32;
+
 fn shown(v: &str) -> String {
     // Never echo what could be key material put in the wrong place, or text that a terminal
     // would not show as written.
@@ -30,6 +34,12 @@ fn shown(v: &str) -> String {
     }
     if v.split(|c: char| c.is_whitespace() || c == ',').any(|t| decode_key(t).is_some()) {
         return String::from("(not shown: it holds a key)");
+    }
+    // A key run into other text (`51820PrivateKey=...`), cut short or without its padding: any
+    // run of base64 (hex is a subset) long enough to be most of a key.
+    let longest_run = v.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c))).map(str::len).max().unwrap_or(0);
+    if longest_run >= KEY_LIKE_RUN {
+        return String::from("(not shown: it may hold a key)");
     }
     match v.char_indices().nth(64) {
         Some((i, _)) => {
@@ -566,6 +576,7 @@ fn finish(
         crypto: CryptoConfig {
             private_key,
             listen_port,
+            mtu: iface.mtu.map_or(DEFAULT_MTU, |(m, _)| m),
             peers: out_peers,
         },
         red: RedConfig {

@@ -11,11 +11,15 @@
 //!   which is why the console may observe both red and black PDs (libraries/sdf's isolation check
 //!   states the rule).
 //!
+//! And [`budget`], the rate limit the root task applies to each PD's lines before they reach
+//! the log.
+//!
 //! Both readers treat what they read as untrusted: every length is bounded, a torn or corrupt
 //! read is an error the caller counts, never a panic or an out-of-bounds access.
 
 #![no_std]
 
+pub mod budget;
 pub mod log;
 pub mod status;
 mod shared;

@@ -10,7 +10,9 @@
 //!   `source: u16`) and `len` bytes of text, wrapping around the end byte by byte.
 //!
 //! The writer never waits: a line that does not fit is counted in `DROPPED` (the console must
-//! not stall the root task's fault handling). The reader checks every position and length it
+//! not stall the root task's fault handling). PD lines may not use the last quarter of the ring
+//! ([`ROOT_RESERVE_SHARE`]): however fast PDs log, the root task's own lines (fault reports)
+//! still fit. The reader checks every position and length it
 //! reads; a corrupt ring is reported once and the reader skips to the writer's position.
 
 use crate::shared::Shared;
@@ -26,6 +28,8 @@ const RECORD_HEADER: usize = 4;
 
 /// Longest line a record carries; longer lines are cut.
 pub const MAX_LINE: usize = 1024;
+/// The root task's reserve: PD lines leave 1/ROOT_RESERVE_SHARE of the data area free.
+pub const ROOT_RESERVE_SHARE: u64 = 4;
 /// Smallest region that holds the header and one longest line.
 pub const MIN_REGION: usize = DATA + RECORD_HEADER + MAX_LINE;
 
@@ -125,7 +129,8 @@ impl LogWriter {
         // A reader position outside [written - capacity, written] is the reader's corruption:
         // the writer cannot tell what is free, so it drops rather than overwrite unread text.
         let used = self.written.wrapping_sub(read);
-        if used > self.capacity || self.capacity - used < need {
+        let reserve = if source == Source::Root { 0 } else { self.capacity / ROOT_RESERVE_SHARE };
+        if used > self.capacity || self.capacity - used < need + reserve {
             self.mem.word(DROPPED).fetch_add(1, Ordering::Relaxed);
             return false;
         }

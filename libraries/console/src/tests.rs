@@ -70,6 +70,26 @@ fn a_full_log_drops_and_counts_instead_of_overwriting() {
 }
 
 #[test]
+fn pds_cannot_fill_the_root_tasks_reserve() {
+    let mut r = region(8192);
+    let b = base(&mut r);
+    let mut w = unsafe { LogWriter::init(b, 8192) }.unwrap();
+    let line = [b'p'; 100];
+    let mut pd_lines = 0;
+    while w.push(Source::Pd(3), &line) {
+        pd_lines += 1;
+    }
+    assert!(pd_lines > 40, "PDs get most of the ring ({pd_lines} lines)");
+    // A quarter of the ring is still there for the root task's fault reports.
+    let mut root_lines = 0;
+    while w.push(Source::Root, &line) {
+        root_lines += 1;
+    }
+    assert!(root_lines >= (8192 - 192) / 4 / 104, "{root_lines}");
+    assert_eq!(w.dropped(), 2);
+}
+
+#[test]
 fn over_long_lines_are_cut_to_max_line() {
     let mut r = region(8192);
     let b = base(&mut r);
@@ -171,4 +191,50 @@ fn a_torn_or_corrupt_status_page_is_reported_not_returned() {
     word(&r, 8).store(1 << 20, Ordering::Relaxed);
     assert_eq!(rd.read(&mut buf), Err(StatusError::Corrupt));
     assert!(unsafe { StatusReader::new(b, 64) }.is_err());
+}
+
+mod budget {
+    use crate::budget::{Admit, LineBudget, BURST, LINES_PER_SECOND};
+    extern crate std;
+    use std::vec::Vec;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn a_burst_passes_then_the_rate_holds_and_drops_are_reported() {
+        let mut b = LineBudget::new();
+        // A PD logging 1000 lines as fast as it can: the burst only.
+        let first: Vec<Admit> = (0..1000).map(|k| b.admit(1_000 * MS + k)).collect();
+        assert!(first[..BURST as usize].iter().all(|&a| a == Admit::Yes));
+        assert!(first[BURST as usize..].iter().all(|&a| a == Admit::No));
+        // One line's worth of time later: one line, which says how many went before it.
+        let later = 1_000 * MS + 1000 + 1_000 * MS / LINES_PER_SECOND;
+        assert_eq!(b.admit(later), Admit::AfterDropping(900));
+        assert_eq!(b.admit(later), Admit::No);
+        // Ten seconds of a line every millisecond: about the rate gets through.
+        let mut passed = 0;
+        for k in 1..=10_000u64 {
+            if b.admit(later + k * MS) != Admit::No {
+                passed += 1;
+            }
+        }
+        assert!((10 * LINES_PER_SECOND - 1..=10 * LINES_PER_SECOND + 1).contains(&passed), "{passed}");
+    }
+
+    #[test]
+    fn a_quiet_source_gets_its_burst_back_and_time_going_backwards_costs_nothing() {
+        let mut b = LineBudget::new();
+        for _ in 0..BURST {
+            assert_eq!(b.admit(5 * MS), Admit::Yes);
+        }
+        assert_eq!(b.admit(5 * MS), Admit::No);
+        assert_eq!(b.admit(0), Admit::No, "a clock that goes back refills nothing");
+        let refilled = 5 * MS + 3600 * 1_000 * MS;
+        assert_eq!(b.admit(refilled), Admit::AfterDropping(2));
+        for _ in 1..BURST {
+            assert_eq!(b.admit(refilled), Admit::Yes);
+        }
+        assert_eq!(b.admit(refilled), Admit::No, "the bucket holds BURST lines, not an hour's worth");
+        assert_eq!(b.admit(u64::MAX), Admit::AfterDropping(1), "no overflow at the clock's end");
+    }
 }

@@ -29,8 +29,10 @@
 //!   clock), which peers require to increase, also across reboots;
 //! - `pd_api::fill_random()`: ephemeral keys and the rate limiter's cookie and nonce secrets.
 //!
-//! [`Crypto::new`] draws from the random source first and refuses to start
-//! ([`InitError::NoRandomness`]) if the platform has none; should the source fail later, the PD
+//! [`Crypto::new`] draws 1 KiB from the random source first and refuses to start if the platform
+//! has none ([`InitError::NoRandomness`]) or if the sample fails a start-up health test
+//! ([`InitError::RandomnessUnhealthy`]: a repeated 64-bit word, or one byte value far too often,
+//! as a stuck or broken RDRAND gives); should the source fail later, the PD
 //! panics rather than make a key from nothing. The hooks are plain function pointers shared by
 //! the whole program; on the host, where every PD is a thread with its own platform, each call
 //! resolves to the platform of the PD that makes it.
@@ -154,6 +156,8 @@ pub enum InitError {
     DuplicatePeer,
     /// The platform has no strong random source: no keys can be made.
     NoRandomness,
+    /// The random source's output failed the start-up health test (which one).
+    RandomnessUnhealthy(&'static str),
 }
 
 impl fmt::Display for InitError {
@@ -162,6 +166,9 @@ impl fmt::Display for InitError {
             Self::Link(name, e) => write!(f, "link {name}: {e}"),
             Self::DuplicatePeer => f.write_str("two peers share a public key"),
             Self::NoRandomness => f.write_str("no strong random source (fill_random failed): refusing to make keys"),
+            Self::RandomnessUnhealthy(test) => {
+                write!(f, "the random source failed its start-up health test ({test}): refusing to make keys")
+            }
         }
     }
 }
@@ -207,6 +214,8 @@ pub struct PeerStatus {
 pub struct Crypto {
     red: Link,
     black: Link,
+    /// The tunnel MTU: plaintext is padded to a multiple of 16 bytes, but not beyond it.
+    mtu: usize,
     private_key: StaticSecret,
     public_key: PublicKey,
     limiter: Arc<RateLimiter>,
@@ -252,6 +261,35 @@ const fn parse_u64(s: &str) -> u64 {
     v
 }
 
+/// Bytes of the random source's output the start-up health test looks at.
+const HEALTH_SAMPLE_BYTES: usize = 1024;
+/// The adaptive proportion test's cutoff: one byte value this often in the sample (expected 4
+/// times) has a probability far below 2^-40 from a working source.
+const HEALTH_MAX_SAME_BYTE: usize = 40;
+
+/// Checks the platform's random source before any key is made, in the manner of NIST SP 800-90B's
+/// start-up tests: a repetition count test on 64-bit words (a stuck source, such as RDRAND
+/// returning all ones, repeats; a working one repeats with probability 2^-64) and an adaptive
+/// proportion test on bytes.
+fn random_source_health_test() -> Result<(), InitError> {
+    let mut sample = [0u8; HEALTH_SAMPLE_BYTES];
+    if !pd_api::fill_random(&mut sample) {
+        return Err(InitError::NoRandomness);
+    }
+    let words: Vec<u64> = sample.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
+    if words.windows(2).any(|w| w[0] == w[1]) {
+        return Err(InitError::RandomnessUnhealthy("repetition count: a 64-bit word repeated"));
+    }
+    let mut counts = [0usize; 256];
+    for &b in &sample {
+        counts[b as usize] += 1;
+    }
+    if counts.iter().any(|&n| n > HEALTH_MAX_SAME_BYTE) {
+        return Err(InitError::RandomnessUnhealthy("adaptive proportion: one byte value far too often"));
+    }
+    Ok(())
+}
+
 /// Whether the wall clock can be right (not before [`CLOCK_FLOOR_S`]).
 fn wall_clock_plausible() -> bool {
     pd_api::wall_clock_ns() / 1_000_000_000 >= CLOCK_FLOOR_S
@@ -260,9 +298,7 @@ fn wall_clock_plausible() -> bool {
 impl Crypto {
     /// Builds the PD from its configuration and the rings the platform mapped.
     pub fn new(config: CryptoConfig) -> Result<Self, InitError> {
-        if !pd_api::fill_random(&mut [0; 32]) {
-            return Err(InitError::NoRandomness);
-        }
+        random_source_health_test()?;
         boringtun::platform::set_hooks(&BORINGTUN_HOOKS);
         let red = Link::open("red", RED).map_err(|e| InitError::Link("red", e))?;
         let black = Link::open("black", BLACK).map_err(|e| InitError::Link("black", e))?;
@@ -298,6 +334,7 @@ impl Crypto {
         index_tags.sort_unstable();
         Ok(Self {
             index_tags,
+            mtu: usize::from(config.mtu).min(MAX_PLAINTEXT),
             red,
             black,
             private_key,
@@ -383,8 +420,7 @@ impl Crypto {
                 }
             };
             self.counters.red_rx_packets += 1;
-            let packet = &self.packet[..len];
-            let Some(dst) = Tunn::dst_address(packet) else {
+            let Some(dst) = Tunn::dst_address(&self.packet[..len]) else {
                 self.counters.drop_not_ip += 1;
                 continue;
             };
@@ -396,6 +432,12 @@ impl Crypto {
                 self.counters.drop_too_big += 1;
                 continue;
             }
+            // WireGuard's padding (the whitepaper, section 5.4.6): zeros to a multiple of 16
+            // bytes, not beyond the MTU, so that ciphertext lengths do not give away exact packet
+            // lengths. Receivers cut it off by the IP header's length.
+            let padded = len.next_multiple_of(16).min(self.mtu).max(len);
+            self.packet[len..padded].fill(0);
+            let packet = &self.packet[..padded];
             let peer = &mut self.peers[i];
             let c = &mut self.counters;
             let Some(endpoint) = peer.endpoint else {

@@ -24,7 +24,7 @@ fn make(name: &str, secret: [u8; 32], addr: &str, peers: Vec<PeerConfig>) -> Box
     let pd = TestPd::new(name);
     let red = pd.link("red", 64);
     let black = pd.link("black", 64);
-    let crypto = Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, peers }).unwrap();
+    let crypto = Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, mtu: 1420, peers }).unwrap();
     Box_ { pd, crypto, red, black, addr: addr.parse().unwrap() }
 }
 
@@ -286,11 +286,19 @@ fn timers_send_keepalives_and_retry_handshakes() {
 }
 
 /// A platform with everything but randomness.
-struct NoRandomness;
+/// A platform whose random source is broken in one way.
+enum BadRandomness {
+    /// fill_random fails.
+    None,
+    /// Every word all ones (the RDRAND failure some CPUs have shipped with).
+    Stuck,
+    /// Distinct words, but a counter: mostly zero bytes.
+    Counter,
+}
 
-impl pd_api::Platform for NoRandomness {
+impl pd_api::Platform for BadRandomness {
     fn pd_name(&self) -> &str {
-        "crypto_norng"
+        "crypto_badrng"
     }
     fn notify(&self, _: pd_api::Channel) {}
     fn irq_ack(&self, _: pd_api::Channel) {}
@@ -310,20 +318,33 @@ impl pd_api::Platform for NoRandomness {
     fn wall_clock_ns(&self) -> u64 {
         0
     }
-    fn fill_random(&self, _: &mut [u8]) -> bool {
-        false
+    fn fill_random(&self, buf: &mut [u8]) -> bool {
+        match self {
+            Self::None => return false,
+            Self::Stuck => buf.fill(0xff),
+            Self::Counter => {
+                for (k, chunk) in buf.chunks_mut(8).enumerate() {
+                    chunk.copy_from_slice(&(k as u64 + 1).to_le_bytes()[..chunk.len()]);
+                }
+            }
+        }
+        true
     }
     fn log(&self, _: std::fmt::Arguments<'_>) {}
 }
 
 #[test]
-fn refuses_to_start_without_randomness() {
-    pd_api::set_platform(&NoRandomness);
-    let config = CryptoConfig { private_key: A, listen_port: 51820, peers: vec![peer(B, None, &["10.2.0.0/24"])] };
-    match Crypto::new(config) {
-        Err(e @ pd_crypto::InitError::NoRandomness) => assert!(e.to_string().contains("random")),
-        Err(e) => panic!("wrong error: {e}"),
-        Ok(_) => panic!("started without a random source"),
+fn refuses_to_start_without_randomness_or_with_a_broken_source() {
+    static NONE: BadRandomness = BadRandomness::None;
+    static STUCK: BadRandomness = BadRandomness::Stuck;
+    static COUNTER: BadRandomness = BadRandomness::Counter;
+    for (platform, expect) in [(&NONE, "no strong random source"), (&STUCK, "repetition count"), (&COUNTER, "adaptive proportion")] {
+        pd_api::set_platform(platform);
+        let config = CryptoConfig { private_key: A, listen_port: 51820, mtu: 1420, peers: vec![peer(B, None, &["10.2.0.0/24"])] };
+        match Crypto::new(config) {
+            Err(e) => assert!(e.to_string().contains(expect) && e.to_string().contains("refusing to make keys"), "{e}"),
+            Ok(_) => panic!("started with a broken random source ({expect})"),
+        }
     }
 }
 
@@ -536,4 +557,29 @@ fn a_wall_clock_before_the_build_initiates_nothing_and_says_so() {
     shuttle(&mut b, &mut a);
     shuttle(&mut a, &mut b);
     assert_eq!(b.red.drain(), vec![ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"x")]);
+}
+
+#[test]
+fn plaintext_is_padded_to_16_bytes_up_to_the_mtu_and_arrives_exact() {
+    let (mut a, mut b) = pair();
+    establish(&mut a, &mut b);
+    let mut sizes = Vec::new();
+    // Packets of 33..=64 bytes: the data messages come in two sizes only. 1419 and 1420 bytes (the
+    // MTU, not a multiple of 16) pad to 1420, not 1424: padding never pushes past the MTU.
+    let lengths: Vec<usize> = (13..=44).chain([1399, 1400]).collect();
+    for &n in &lengths {
+        let packet = ipv4([10, 1, 0, 2], [10, 2, 0, 2], &vec![0x5a; n]);
+        a.red.send(&packet);
+        a.run(RED);
+        let msgs = shuttle(&mut a, &mut b);
+        assert_eq!(msgs.len(), 1);
+        sizes.push(msgs[0].len());
+        assert_eq!(b.red.drain(), vec![packet], "the receiver cuts the padding off by the IP header");
+    }
+    let plain: Vec<usize> = sizes.iter().map(|s| s - 32).collect();
+    assert!(plain[..32].iter().all(|p| p % 16 == 0), "{plain:?}");
+    let mut distinct = plain[..32].to_vec();
+    distinct.dedup();
+    assert_eq!(distinct, [48, 64], "33..=64-byte packets in two sizes");
+    assert_eq!(&plain[32..], &[1420, 1420]);
 }

@@ -33,7 +33,7 @@ fn rig() -> Rig {
         allowed_ips: vec!["10.2.0.0/24".parse::<Prefix>().unwrap()],
         persistent_keepalive: None,
     };
-    let crypto = Crypto::new(CryptoConfig { private_key: [1; 32], listen_port: 51820, peers: vec![peer] }).unwrap();
+    let crypto = Crypto::new(CryptoConfig { private_key: [1; 32], listen_port: 51820, mtu: 1420, peers: vec![peer] }).unwrap();
     Rig { crypto, red, black }
 }
 

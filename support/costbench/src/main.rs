@@ -66,7 +66,7 @@ fn crypto_box(name: &str, secret: [u8; 32], peer_secret: [u8; 32], endpoint: Opt
         allowed_ips: vec![allowed.parse::<Prefix>().unwrap()],
         persistent_keepalive: None,
     };
-    let crypto = pd_crypto::Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, peers: vec![peer] }).unwrap();
+    let crypto = pd_crypto::Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, mtu: 1420, peers: vec![peer] }).unwrap();
     CryptoBox { pd, crypto, red, black }
 }
 
@@ -165,7 +165,7 @@ fn pipeline(n: usize) {
         allowed_ips: vec!["10.2.0.0/24".parse::<Prefix>().unwrap()],
         persistent_keepalive: None,
     };
-    let mut crypto = pd_crypto::Crypto::new(CryptoConfig { private_key: [1; 32], listen_port: 51820, peers: vec![peer] }).unwrap();
+    let mut crypto = pd_crypto::Crypto::new(CryptoConfig { private_key: [1; 32], listen_port: 51820, mtu: 1420, peers: vec![peer] }).unwrap();
     black_pd.enter();
     let mut black = pd_net_black::NetBlack::new(BlackConfig {
         addresses: vec!["192.0.2.1/24".parse().unwrap()],

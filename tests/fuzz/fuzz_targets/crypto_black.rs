@@ -41,7 +41,7 @@ impl Node {
         let pd = TestPd::new(name);
         let red = pd.link("red", 64);
         let black = pd.link("black", 64);
-        let crypto = Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, peers: vec![peer] }).unwrap();
+        let crypto = Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, mtu: 1420, peers: vec![peer] }).unwrap();
         Self { pd, crypto, red, black, addr: addr.parse().unwrap() }
     }
     fn run(&mut self, ch: Channel) {

@@ -9,6 +9,7 @@ use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, C
 use sel4_system_spec::pd_info::{self, PdInfo, RegionInfo};
 use crate::iommu::{Iommu, IoRegion};
 use crate::pci;
+use pd_console::budget::{self, Admit, LineBudget};
 use sel4_abi::freestanding::LineBuffer;
 use sel4_system_spec::{layout, IrqSource, PciIrq, PciSelect, System};
 
@@ -653,13 +654,29 @@ fn start_idle_watcher(objects: &mut Objects, tsc_mhz: u64) {
 pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Objects, tsc_mhz: u64) -> ! {
     let fault_ep = FAULT_EP.0.get();
     let mut faulted = vec![false; running.len()];
+    let mut budgets = vec![LineBudget::new(); running.len()];
     if system.exit_when_idle {
         start_idle_watcher(objects, tsc_mhz);
     }
     let (mut msg, mut badge) = sel4_abi::recv(fault_ep);
     loop {
         if msg.label() == layout::LOG_LABEL {
-            print_pd_line(msg, badge);
+            let index = (badge as usize).wrapping_sub(1);
+            let now_ns = (rdtsc() as u128 * 1000 / tsc_mhz.max(1) as u128) as u64;
+            match budgets.get_mut(index).map(|b| b.admit(now_ns)) {
+                Some(Admit::No) | None => {}
+                Some(Admit::Yes) => print_pd_line(msg, badge),
+                Some(Admit::AfterDropping(n)) => {
+                    // The line first: it is still in the message registers.
+                    print_pd_line(msg, badge);
+                    let name = system.pds.get(index).map_or("?", |pd| pd.name.as_str());
+                    println!(
+                        "PD {name}: {n} log lines dropped before its last one (more than {} at once or {} a second)",
+                        budget::BURST,
+                        budget::LINES_PER_SECOND
+                    );
+                }
+            }
             (msg, badge) = sel4_abi::reply_recv(fault_ep, sel4_abi::MessageInfo::new(0, 0, 0, 0));
             continue;
         }
