@@ -21,6 +21,16 @@ use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, P
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::{BufferDirection, PhysAddr};
 
+// The common configuration's registers this PD writes itself (virtio 1.x, 4.1.4.3), at the start
+// of QEMU's BAR 4 (see QemuVirtioConfig).
+const COMMON_MSIX_CONFIG: usize = 0x10;
+const COMMON_QUEUE_SELECT: usize = 0x16;
+const COMMON_QUEUE_MSIX_VECTOR: usize = 0x1a;
+/// No MSI-X vector (virtio 1.x, 4.1.5.1.2).
+const VIRTIO_MSI_NO_VECTOR: u16 = 0xffff;
+/// virtio-net's receive and transmit queues (receiveq1, transmitq1).
+const NET_QUEUES: [u16; 2] = [0, 1];
+
 /// Size of the virtio-net header (`VIRTIO_F_VERSION_1`) in front of every frame in a buffer.
 pub const NET_HEADER_BYTES: usize = 12;
 /// Descriptors per virtqueue (QEMU's virtio-net default queue size).
@@ -208,6 +218,31 @@ impl VirtioNic {
             irq,
             counters: Counters::default(),
         })
+    }
+
+    /// With MSI-X on (the root task points every table entry at this PD's interrupt), a virtio
+    /// device signals a queue only through the vector the driver gave it, and `virtio-drivers`
+    /// gives none: this gives both queues vector 0, and configuration changes none.
+    pub fn use_msix_vector_0(&mut self) -> Result<(), VirtioError> {
+        let (base, len) = (BAR_VIRT.load(Ordering::Relaxed), BAR_LEN.load(Ordering::Relaxed));
+        if base == 0 || len < COMMON_QUEUE_MSIX_VECTOR + 2 {
+            return Err("the virtio BAR is not installed");
+        }
+        let reg = |offset: usize| (base + offset) as *mut u16;
+        // SAFETY: install() recorded the BAR, mapped uncached for the PD's life and at least this
+        // long (checked above); these 16-bit registers are aligned, at the common configuration.
+        unsafe {
+            reg(COMMON_MSIX_CONFIG).write_volatile(VIRTIO_MSI_NO_VECTOR);
+            for queue in NET_QUEUES {
+                reg(COMMON_QUEUE_SELECT).write_volatile(queue);
+                reg(COMMON_QUEUE_MSIX_VECTOR).write_volatile(0);
+                // The device answers NO_VECTOR when it could not take the vector.
+                if reg(COMMON_QUEUE_MSIX_VECTOR).read_volatile() != 0 {
+                    return Err("the device refused MSI-X vector 0 for a queue");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The bytes `phys..phys+len` of the DMA region as a slice for `virtio-drivers`.

@@ -1,5 +1,5 @@
 //! The NIC PD for virtio-net (QEMU `-device virtio-net-pci,disable-legacy=on`, INTx through the
-//! IOAPIC): `virtio-drivers` under the seL4 HAL, moving frames to and from the ring link "net"
+//! IOAPIC or MSI-X, as system.xml's `<pci_device irq>` says): `virtio-drivers` under the seL4 HAL, moving frames to and from the ring link "net"
 //! (channel contract in the `pd_nic_sel4` crate).
 //!
 //! system.xml gives it the device's BAR 4 (the modern virtio BAR, 16 KiB) named `virtio_regs`,
@@ -42,7 +42,11 @@ fn start() -> Result<FrameMover<VirtioNic>, &'static str> {
     let all = unsafe { nic_core::DmaRegion::new(dma_region.base(), phys, dma_region.size()) };
     virtio::install(dma.descriptors, all, bar)?;
     let config = QemuVirtioConfig::new(VIRTIO_NET_DEVICE_ID, bar_phys, bar.size() as u64);
-    let nic = VirtioNic::new(config, all, NIC_IRQ)?;
+    let mut nic = VirtioNic::new(config, all, NIC_IRQ)?;
+    // 2: MSI-X (PciInfo::irq).
+    if sel4_pd_runtime::pci_device(0).is_some_and(|d| d.irq == 2) {
+        nic.use_msix_vector_0()?;
+    }
     let mac = nic.mac_address();
     pd_api::log!(
         "virtio-net {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} link up",
