@@ -7,6 +7,12 @@
 //! packets to forward, and packets to its own address that the PD serves (UDP on
 //! the black side). All parsing goes through smoltcp's checked `wire` views;
 //! every frame that fails a check is dropped and counted, never trusted.
+//!
+//! The neighbour cache believes only answers to its own requests (an ARP reply or
+//! neighbour advertisement for an address it asked about in the last few seconds),
+//! never requests, gratuitous announcements or unasked-for replies, and never evicts
+//! an entry that packets went to lately: a host on the LAN can neither redirect
+//! traffic it was not asked about nor push a neighbour in use out of the cache.
 
 #![no_std]
 
@@ -33,6 +39,12 @@ use smoltcp::wire::{
 
 /// How long a learned neighbour is trusted without being heard from.
 const NEIGHBOUR_TTL_NS: u64 = 60_000_000_000;
+/// A neighbour in use is asked again this long after it last answered, before it expires.
+const NEIGHBOUR_REFRESH_NS: u64 = 50_000_000_000;
+/// An entry used for sending this recently is in use: nothing evicts it.
+const NEIGHBOUR_IN_USE_NS: u64 = 10_000_000_000;
+/// How long after a request an answer to it is taken.
+const ANSWER_WINDOW_NS: u64 = 5_000_000_000;
 /// How long a packet waits for its neighbour before it is dropped.
 const PENDING_TTL_NS: u64 = 3_000_000_000;
 /// Resolution requests are repeated at most this often per neighbour.
@@ -57,6 +69,12 @@ pd_api::counters! {
         echo_replies,
         /// Neighbour resolution requests sent.
         solicits_sent,
+        /// ARP replies and neighbour advertisements nobody asked for (or too late): not learned,
+        /// so they cannot poison the cache.
+        drop_unsolicited_neighbour,
+        /// An answer came while every cache entry was in use: its waiting packets went out, but
+        /// it was not cached (nothing in use is evicted).
+        drop_neighbour_cache_full,
         /// Malformed Ethernet frame.
         drop_bad_frame,
         /// Unicast frame for another MAC.
@@ -180,7 +198,10 @@ impl Received {
 struct Neighbour {
     ip: IpAddr,
     mac: EthernetAddress,
+    /// When it last answered us.
     heard_ns: u64,
+    /// When a packet was last sent to it.
+    used_ns: u64,
 }
 
 struct Pending {
@@ -420,9 +441,10 @@ impl Iface {
             self.counters.drop_bad_arp += 1;
             return;
         }
-        // Learn only on-link senders that talk to us (no cache poisoning from afar).
-        if tpa == our && self.is_on_link(IpAddr::V4(spa)) {
-            self.learn(IpAddr::V4(spa), sha, now_ns, nic);
+        // Learn only answers to our own requests, from on-link senders: a request, gratuitous
+        // or not, or an unasked-for reply cannot poison the cache.
+        if op == ArpOperation::Reply && tpa == our && self.is_on_link(IpAddr::V4(spa)) {
+            self.learn_answer(IpAddr::V4(spa), sha, now_ns, nic);
         }
         if op == ArpOperation::Request && tpa == our {
             let reply = ArpRepr::EthernetIpv4 {
@@ -555,9 +577,7 @@ impl Iface {
                     self.counters.drop_bad_icmp += 1;
                     return Received::Handled;
                 }
-                if self.is_on_link(IpAddr::V6(repr.src_addr)) {
-                    self.learn(IpAddr::V6(repr.src_addr), their_mac, now_ns, nic);
-                }
+                // Answered without learning the sender: only answers to our own solicitations are.
                 let advert = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
                     flags: NdiscNeighborFlags::SOLICITED | NdiscNeighborFlags::OVERRIDE,
                     target_addr,
@@ -570,7 +590,7 @@ impl Iface {
             Ok(Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert { target_addr, lladdr, .. })) => {
                 let mac = lladdr.and_then(lladdr_mac).unwrap_or(src_mac);
                 if repr.hop_limit == 255 && mac.is_unicast() && self.is_on_link(IpAddr::V6(target_addr)) {
-                    self.learn(IpAddr::V6(target_addr), mac, now_ns, nic);
+                    self.learn_answer(IpAddr::V6(target_addr), mac, now_ns, nic);
                 } else {
                     self.counters.drop_bad_icmp += 1;
                 }
@@ -610,15 +630,35 @@ impl Iface {
         self.emit(nic, to, EthernetProtocol::Ipv6, n, |b| write_icmpv6(b, src, dst, hop, icmp));
     }
 
-    /// Records that `ip` is at `mac` and sends whatever waited for it.
+    /// An ARP reply or neighbour advertisement saying `ip` is at `mac`: learned if we asked for
+    /// `ip` lately (the answer closes the request), else dropped and counted.
+    fn learn_answer(&mut self, ip: IpAddr, mac: EthernetAddress, now_ns: u64, nic: &mut Sender) {
+        let Some(k) = self.solicited.iter().position(|s| s.0 == ip && now_ns.saturating_sub(s.1) < ANSWER_WINDOW_NS) else {
+            self.counters.drop_unsolicited_neighbour += 1;
+            return;
+        };
+        self.solicited.swap_remove(k);
+        self.learn(ip, mac, now_ns, nic);
+    }
+
+    /// Records that `ip` is at `mac` and sends whatever waited for it. A full cache gives up
+    /// its least recently used entry, but never one in use ([`NEIGHBOUR_IN_USE_NS`]).
     fn learn(&mut self, ip: IpAddr, mac: EthernetAddress, now_ns: u64, nic: &mut Sender) {
+        let entry = Neighbour { ip, mac, heard_ns: now_ns, used_ns: now_ns };
         if let Some(n) = self.neighbours.iter_mut().find(|n| n.ip == ip) {
             n.mac = mac;
             n.heard_ns = now_ns;
         } else if self.neighbours.len() < NEIGHBOURS {
-            self.neighbours.push(Neighbour { ip, mac, heard_ns: now_ns });
-        } else if let Some(oldest) = self.neighbours.iter_mut().min_by_key(|n| n.heard_ns) {
-            *oldest = Neighbour { ip, mac, heard_ns: now_ns };
+            self.neighbours.push(entry);
+        } else if let Some(idle) = self
+            .neighbours
+            .iter_mut()
+            .filter(|n| now_ns.saturating_sub(n.used_ns) >= NEIGHBOUR_IN_USE_NS)
+            .min_by_key(|n| n.used_ns)
+        {
+            *idle = entry;
+        } else {
+            self.counters.drop_neighbour_cache_full += 1;
         }
         let mut i = 0;
         while i < self.pending.len() {
@@ -631,18 +671,23 @@ impl Iface {
         }
     }
 
-    /// The MAC of on-link `ip`, if known and fresh.
-    pub fn neighbour(&self, ip: IpAddr, now_ns: u64) -> Option<[u8; 6]> {
-        self.neighbours
-            .iter()
-            .find(|n| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS)
-            .map(|n| n.mac.0)
+    /// The MAC of on-link `ip`, if known and fresh, for sending to it now: marks the entry in
+    /// use, and asks `ip` again once its answer is getting old, so that a neighbour in use
+    /// never expires while it keeps answering.
+    pub fn neighbour(&mut self, nic: &mut Sender, ip: IpAddr, now_ns: u64) -> Option<[u8; 6]> {
+        let n = self.neighbours.iter_mut().find(|n| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS)?;
+        n.used_ns = now_ns;
+        let (mac, stale) = (n.mac.0, now_ns.saturating_sub(n.heard_ns) >= NEIGHBOUR_REFRESH_NS);
+        if stale {
+            self.solicit(nic, ip, now_ns);
+        }
+        Some(mac)
     }
 
     /// Sends an IP packet to the on-link `next_hop`: at once if its MAC is known,
     /// otherwise after resolving it (the packet waits, a bounded while).
     pub fn send_ip(&mut self, nic: &mut Sender, next_hop: IpAddr, packet: &[u8], now_ns: u64) {
-        if let Some(mac) = self.neighbour(next_hop, now_ns) {
+        if let Some(mac) = self.neighbour(nic, next_hop, now_ns) {
             self.send_frame(nic, EthernetAddress(mac), packet);
             return;
         }

@@ -289,7 +289,8 @@ impl NetBlack {
             let ident = self.ident_v4;
             self.ident_v4 = self.ident_v4.wrapping_add(1);
             let mtu = self.datagram_mtu(to.ip(), now);
-            if let (Some(mac), true) = (self.iface.neighbour(hop, now), ip_len <= mtu) {
+            let mac = if ip_len <= mtu { self.iface.neighbour(&mut self.nic.tx, hop, now) } else { None };
+            if let Some(mac) = mac {
                 // Fast path: build the datagram straight into the NIC slot.
                 let proto = if to.is_ipv4() { EthernetProtocol::Ipv4 } else { EthernetProtocol::Ipv6 };
                 if self.iface.emit(&mut self.nic.tx, EthernetAddress(mac), proto, ip_len, |b| write_udp(b, src, to, payload, ident)) {

@@ -54,17 +54,27 @@ fn eth(dst: [u8; 6], ethertype: EthernetProtocol, payload: &[u8]) -> Vec<u8> {
     f
 }
 
-fn arp_request() -> Vec<u8> {
+/// The peer's answer to net_black's ARP request.
+fn arp_reply() -> Vec<u8> {
     let repr = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Request,
+        operation: ArpOperation::Reply,
         source_hardware_addr: EthernetAddress(PEER_MAC),
         source_protocol_addr: PEER,
-        target_hardware_addr: EthernetAddress([0; 6]),
+        target_hardware_addr: EthernetAddress(OUR_MAC),
         target_protocol_addr: OUR,
     };
     let mut b = vec![0u8; repr.buffer_len()];
     repr.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
-    eth([0xff; 6], EthernetProtocol::Arp, &b)
+    eth(OUR_MAC, EthernetProtocol::Arp, &b)
+}
+
+/// net_black learns the peer's MAC as it would: a ping makes it ask, the peer answers.
+fn learn_peer(r: &mut Rig) {
+    let _ = r.nic.tx.send(&echo_request());
+    r.run_all();
+    let _ = r.nic.tx.send(&arp_reply());
+    r.run_all();
+    drain(&mut r.nic);
 }
 
 fn echo_request() -> Vec<u8> {
@@ -144,9 +154,7 @@ impl Rig {
 
 fn attack(link: &str, g: Garbage) -> Vec<String> {
     let mut r = rig();
-    let _ = r.nic.tx.send(&arp_request());
-    r.run_all();
-    drain(&mut r.nic);
+    learn_peer(&mut r);
     if !g.is_rx() {
         // Use every fresh slot towards crypto once (handed back), then 3 more kept.
         for n in [SLOTS, 3] {
@@ -220,8 +228,7 @@ fn runaway_indices_on_the_ring_to_crypto_are_counted_and_ping_still_works() {
         [Garbage::HeadRunaway, Garbage::FreeTailRunaway].iter().flat_map(|g| attack("crypto", *g)).collect();
     for g in [Garbage::HeadRunaway, Garbage::FreeTailRunaway] {
         let mut r = rig();
-        let _ = r.nic.tx.send(&arp_request());
-        r.run_all();
+        learn_peer(&mut r);
         assert!(r.ping_answered(), "setup: ping");
         g.write(&r.crypto.ctl[0], SLOTS);
         if !r.ping_answered() {

@@ -50,20 +50,32 @@ impl Rig {
         });
         v.unwrap()
     }
+    /// net_black learns `ip` is at `mac` the only way it does: it has something for `ip` (a
+    /// datagram crypto sends there), asks, and `ip` answers. Leaves the counters of that
+    /// datagram and the NIC ring drained.
     fn learn(&mut self, mac: [u8; 6], ip: Ipv4Addr) {
-        let repr = ArpRepr::EthernetIpv4 {
-            operation: ArpOperation::Request,
-            source_hardware_addr: EthernetAddress(mac),
-            source_protocol_addr: ip,
-            target_hardware_addr: EthernetAddress([0; 6]),
-            target_protocol_addr: OUR,
-        };
-        let mut b = vec![0u8; repr.buffer_len()];
-        repr.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
-        self.nic.send(&eth([0xff; 6], mac, EthernetProtocol::Arp, &b));
+        let mut m = vec![0u8; ENDPOINT_HEADER_LEN + 8];
+        EndpointHeader(SocketAddr::new(IpAddr::V4(ip), 9)).emit(&mut m);
+        self.crypto.send(&m);
+        self.run(CRYPTO);
+        self.nic.send(&arp_reply(mac, ip));
         self.run(NIC);
         self.nic.drain();
     }
+}
+
+/// `ip`'s answer (from `mac`) to net_black's ARP request.
+fn arp_reply(mac: [u8; 6], ip: Ipv4Addr) -> Vec<u8> {
+    let repr = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Reply,
+        source_hardware_addr: EthernetAddress(mac),
+        source_protocol_addr: ip,
+        target_hardware_addr: EthernetAddress(OUR_MAC),
+        target_protocol_addr: OUR,
+    };
+    let mut b = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
+    eth(OUR_MAC, mac, EthernetProtocol::Arp, &b)
 }
 
 fn caps() -> ChecksumCapabilities {
@@ -320,15 +332,17 @@ fn packet_too_big_for_our_datagrams_lowers_the_path_mtu_of_that_endpoint() {
     r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &packet_too_big(router, 1300, 4444)));
     r.run(NIC);
     assert_eq!((r.counter("path_mtu_lowered"), r.counter("drop_path_mtu_ignored")), (1, 1));
-    // The peer is on-link: learn its MAC by its solicitation.
-    let ns = Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit {
-        target_addr: OUR6,
+    // The peer is on-link: net_black asks for it (a small datagram waits), the peer answers.
+    from_crypto(&mut r, "[2001:db8::2]:51820", b"first");
+    let na = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+        flags: NdiscNeighborFlags::SOLICITED | NdiscNeighborFlags::OVERRIDE,
+        target_addr: PEER6,
         lladdr: Some(RawHardwareAddress::from(EthernetAddress(PEER_MAC))),
     });
-    let mut b = vec![0u8; 40 + ns.buffer_len()];
-    Ipv6Repr { src_addr: PEER6, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: ns.buffer_len(), hop_limit: 255 }
+    let mut b = vec![0u8; 40 + na.buffer_len()];
+    Ipv6Repr { src_addr: PEER6, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: na.buffer_len(), hop_limit: 255 }
         .emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
-    ns.emit(&PEER6, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
+    na.emit(&PEER6, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
     r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv6, &b));
     r.run(NIC);
     r.nic.drain();

@@ -83,17 +83,18 @@ fn echo_request() -> Vec<u8> {
     ipv4(PC, OUR, IpProtocol::Icmp, &b)
 }
 
-fn arp_request() -> Vec<u8> {
+/// The PC's answer to net_red's ARP request.
+fn arp_reply() -> Vec<u8> {
     let repr = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Request,
+        operation: ArpOperation::Reply,
         source_hardware_addr: EthernetAddress(PC_MAC),
         source_protocol_addr: PC,
-        target_hardware_addr: EthernetAddress([0; 6]),
+        target_hardware_addr: EthernetAddress(OUR_MAC),
         target_protocol_addr: OUR,
     };
     let mut b = vec![0u8; repr.buffer_len()];
     repr.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
-    eth([0xff; 6], PC_MAC, EthernetProtocol::Arp, &b)
+    eth(OUR_MAC, PC_MAC, EthernetProtocol::Arp, &b)
 }
 
 impl Rig {
@@ -185,8 +186,11 @@ impl Rig {
 /// Writes `g` into `link`, runs net_red hard, and returns what broke.
 fn attack(link: &str, g: Garbage) -> Vec<String> {
     let mut r = rig();
-    // The PC's ARP entry, so that delivery needs no resolution.
-    let _ = r.nic.tx.send(&arp_request());
+    // The PC's ARP entry, so that delivery needs no resolution: a ping from the PC makes
+    // net_red ask for it (to reply), and the PC answers.
+    let _ = r.nic.tx.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &echo_request()));
+    r.run(&[NIC]);
+    let _ = r.nic.tx.send(&arp_reply());
     r.run(&[NIC]);
     r.drain("nic");
     if !g.is_rx() {

@@ -127,9 +127,14 @@ fn icmp_echo(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
     b
 }
 
-/// The PC's ARP entry, so that forwarding needs no resolution.
+/// The PC's ARP entry, so that forwarding needs no resolution, made the only way net_red makes
+/// one: it has a packet for the PC (from crypto), asks, and the PC answers. Leaves the NIC ring
+/// drained.
 fn learn_pc(r: &mut Rig) {
-    r.nic.send(&arp(ArpOperation::Request, PC_MAC, PC, [0; 6], OUR));
+    r.crypto.send(&ipv4_udp(REMOTE, PC, 63, b"learn"));
+    r.run(&[CRYPTO]);
+    r.nic.drain();
+    r.nic.send(&arp(ArpOperation::Reply, PC_MAC, PC, OUR_MAC, OUR));
     r.run(&[NIC]);
     r.nic.drain();
 }
@@ -615,4 +620,84 @@ fn the_nics_own_address_and_link_come_from_the_port_page() {
     assert_eq!(&replies[0][6..12], &nic_mac, "sent from the NIC's address");
     assert_eq!(&replies[0][22..28], &nic_mac, "ARP answers with the NIC's address");
     assert_eq!(status(&red), "port 00:25:90:11:22:33 link up 1000 Mbit/s");
+}
+
+const ATTACKER_MAC: [u8; 6] = [2, 0, 0, 0, 6, 6];
+
+/// Where a packet crypto hands net_red for the PC goes: the MAC it is sent to, or None if
+/// net_red had to ask first.
+fn delivered_to(r: &mut Rig) -> Option<[u8; 6]> {
+    r.crypto.send(&ipv4_udp(REMOTE, PC, 63, b"to the pc"));
+    r.run(&[CRYPTO]);
+    let out = r.nic.drain();
+    let f = EthernetFrame::new_checked(&out.first()?[..]).unwrap();
+    (f.ethertype() == EthernetProtocol::Ipv4).then_some(f.dst_addr().0)
+}
+
+#[test]
+fn unsolicited_or_late_arp_cannot_poison_the_neighbour_cache() {
+    let mut r = rig(false);
+    learn_pc(&mut r);
+    assert_eq!(delivered_to(&mut r), Some(PC_MAC));
+    // An unasked-for reply, a request that claims the PC's address, and a gratuitous ARP, all
+    // saying the PC is at the attacker's MAC.
+    r.nic.send(&arp(ArpOperation::Reply, ATTACKER_MAC, PC, OUR_MAC, OUR));
+    r.nic.send(&arp(ArpOperation::Request, ATTACKER_MAC, PC, [0; 6], OUR));
+    r.nic.send(&arp(ArpOperation::Request, ATTACKER_MAC, PC, [0; 6], PC));
+    r.run(&[NIC]);
+    r.nic.drain();
+    assert_eq!(delivered_to(&mut r), Some(PC_MAC), "the PC's entry is unchanged");
+    assert_eq!(r.counter("drop_unsolicited_neighbour"), 1, "the unasked-for reply is counted");
+    // A neighbour nobody asked about is not learned at all.
+    let stranger = Ipv4Addr::new(10, 1, 0, 77);
+    r.nic.send(&arp(ArpOperation::Reply, ATTACKER_MAC, stranger, OUR_MAC, OUR));
+    r.run(&[NIC]);
+    r.crypto.send(&ipv4_udp(REMOTE, stranger, 63, b"x"));
+    r.run(&[CRYPTO]);
+    let out = r.nic.drain();
+    assert_eq!(EthernetFrame::new_checked(&out[0][..]).unwrap().ethertype(), EthernetProtocol::Arp, "asks first");
+    // An answer that comes after the answer window is not taken either.
+    r.pd.advance_ns(6_000_000_000);
+    r.nic.send(&arp(ArpOperation::Reply, ATTACKER_MAC, stranger, OUR_MAC, OUR));
+    r.run(&[NIC]);
+    assert!(r.nic.drain().is_empty(), "the waiting packet was not released to the late answer");
+    assert_eq!(r.counter("drop_unsolicited_neighbour"), 3);
+}
+
+#[test]
+fn answers_to_a_flood_of_spoofed_requests_cannot_evict_a_neighbour_in_use() {
+    let mut r = rig(false);
+    learn_pc(&mut r);
+    // A PC-side attacker pings us from 300 spoofed on-link addresses and answers every request
+    // net_red makes for them, trying to push the real PC out of the 64-entry cache.
+    for k in 0..300u32 {
+        let spoofed = Ipv4Addr::new(10, 1, 0, 3 + (k % 250) as u8);
+        r.nic.send(&eth(OUR_MAC, ATTACKER_MAC, EthernetProtocol::Ipv4, &icmp_echo(spoofed, OUR)));
+        r.run(&[NIC]);
+        r.nic.send(&arp(ArpOperation::Reply, ATTACKER_MAC, spoofed, OUR_MAC, OUR));
+        r.run(&[NIC]);
+        r.nic.drain();
+        // The PC's traffic keeps flowing meanwhile: its entry is in use.
+        if k % 16 == 0 {
+            assert_eq!(delivered_to(&mut r), Some(PC_MAC), "after {k} spoofed neighbours");
+        }
+        r.pd.advance_ns(10_000_000);
+    }
+    assert_eq!(delivered_to(&mut r), Some(PC_MAC));
+    assert!(r.counter("drop_neighbour_cache_full") > 0, "the cache filled and refused rather than evict");
+    // Entries idle for long are given up for new answers: a PC that comes back later still gets in.
+    r.pd.advance_ns(11_000_000_000);
+    let newcomer = Ipv4Addr::new(10, 1, 0, 253);
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &icmp_echo(newcomer, OUR)));
+    r.run(&[NIC]);
+    r.nic.send(&arp(ArpOperation::Reply, PC_MAC, newcomer, OUR_MAC, OUR));
+    r.run(&[NIC]);
+    let out = r.nic.drain();
+    assert!(out.iter().any(|f| EthernetFrame::new_checked(&f[..]).unwrap().ethertype() == EthernetProtocol::Ipv4), "the echo reply went out");
+    let full_before = r.counter("drop_neighbour_cache_full");
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &icmp_echo(newcomer, OUR)));
+    r.run(&[NIC]);
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 1, "the newcomer is cached: answered at once");
+    assert_eq!(r.counter("drop_neighbour_cache_full"), full_before);
 }

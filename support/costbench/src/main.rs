@@ -188,13 +188,15 @@ fn pipeline(n: usize) {
         black_pd.enter();
         black.notified(all).unwrap();
     };
-    // The peer's ARP entry, then the handshake through net_black.
-    let mut arp = vec![0xff; 6];
-    arp.extend_from_slice(&[2, 0, 0, 0, 7, 7, 8, 6, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 7, 7, 192, 0, 2, 2, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1]);
-    black_nic.send(&arp);
+    // The handshake through net_black: its initiation waits while net_black asks for the peer's
+    // MAC, which the peer's ARP reply gives it.
     let mut frame = vec![2, 0, 0, 0, 1, 1, 2, 0, 0, 0, 9, 9, 8, 0];
     frame.extend_from_slice(&ipv4_packet(PAYLOAD));
     red_nic.send(&frame);
+    step(&mut red, &mut crypto, &mut black);
+    let mut arp_reply = vec![2, 0, 0, 0, 2, 1];
+    arp_reply.extend_from_slice(&[2, 0, 0, 0, 7, 7, 8, 6, 0, 1, 8, 0, 6, 4, 0, 2, 2, 0, 0, 0, 7, 7, 192, 0, 2, 2, 2, 0, 0, 0, 2, 1, 192, 0, 2, 1]);
+    black_nic.send(&arp_reply);
     step(&mut red, &mut crypto, &mut black);
     for _ in 0..2 {
         for f in black_nic.drain().iter().filter(|f| f.len() > 42 && f[12..14] == [8, 0]) {
