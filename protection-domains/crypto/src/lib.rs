@@ -77,6 +77,11 @@ const HANDSHAKE_INITIATION_LEN: usize = 148;
 /// receiver index, counter) and the AEAD's 16-byte tag.
 const DATA_OVERHEAD: usize = 32;
 
+/// Bytes of plaintext all peers together may hold while they wait for a handshake. boringtun
+/// queues up to 256 packets per peer: over a few peers whose handshakes an attacker blackholes,
+/// that alone would exhaust a PD's heap.
+pub const QUEUE_BUDGET_BYTES: usize = 128 * 1024;
+
 /// Largest plaintext that fits a black slot after the endpoint header and WireGuard's overhead.
 const MAX_PLAINTEXT: usize = SLOT_SIZE - ENDPOINT_HEADER_LEN - DATA_OVERHEAD;
 
@@ -107,6 +112,7 @@ pd_api::counters! {
         drop_no_route,
         drop_too_big,
         drop_no_endpoint,
+        drop_queue_budget,
         drop_black_ring_full,
         drop_red_ring_full,
         drop_bad_header,
@@ -444,6 +450,7 @@ impl Crypto {
                 // No endpoint yet: boringtun queues it; the initiation has nowhere to go.
                 let _ = peer.tunn.encapsulate(packet, &mut self.scratch[..]);
                 c.drop_no_endpoint += 1;
+                self.hold_queue_budget();
                 continue;
             };
             // Sealed in crypto's own memory, then copied out: boringtun copies the plaintext into
@@ -453,6 +460,7 @@ impl Crypto {
                 TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
                     // boringtun keeps the packet queued; the initiation is not sent.
                     c.initiations_withheld_clock += 1;
+                    self.hold_queue_budget();
                     continue;
                 }
                 TunnResult::WriteToNetwork(out) => {
@@ -468,11 +476,35 @@ impl Crypto {
                     continue;
                 }
                 // Queued behind a handshake already in progress.
-                _ => continue,
+                _ => {
+                    self.hold_queue_budget();
+                    continue;
+                }
             };
+            if is_initiation(&self.scratch[..len]) {
+                // The packet that started the handshake waits in boringtun's queue.
+                self.hold_queue_budget();
+            }
             self.send_scratch(Some(endpoint), len)?;
         }
         Ok(())
+    }
+
+    /// Bytes of plaintext waiting for handshakes, all peers together.
+    pub fn queued_bytes(&self) -> usize {
+        self.peers.iter().map(|p| p.tunn.queued_bytes()).sum()
+    }
+
+    /// Keeps [`Self::queued_bytes`] within [`QUEUE_BUDGET_BYTES`]: drops the oldest packet of the
+    /// peer holding the most until it fits (counted as `drop_queue_budget`).
+    fn hold_queue_budget(&mut self) {
+        let mut total = self.queued_bytes();
+        while total > QUEUE_BUDGET_BYTES {
+            let Some(peer) = self.peers.iter_mut().max_by_key(|p| p.tunn.queued_bytes()) else { break };
+            let Some(len) = peer.tunn.drop_oldest_queued() else { break };
+            total -= len;
+            self.counters.drop_queue_budget += 1;
+        }
     }
 
     /// Sends a message boringtun wrote into `scratch` to `endpoint`: the only way anything reaches

@@ -583,3 +583,46 @@ fn plaintext_is_padded_to_16_bytes_up_to_the_mtu_and_arrives_exact() {
     assert_eq!(distinct, [48, 64], "33..=64-byte packets in two sizes");
     assert_eq!(&plain[32..], &[1420, 1420]);
 }
+
+#[test]
+fn peers_whose_handshakes_are_blackholed_cannot_exhaust_memory_and_the_reachable_peer_works() {
+    // A has 8 peers: B answers; the 7 others' handshakes vanish (an on-path attacker drops them).
+    let mut peers = vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])];
+    for k in 0..7u8 {
+        let endpoint = format!("192.0.2.{}:51820", 10 + k);
+        let allowed = format!("10.{}.0.0/24", 10 + k);
+        peers.push(peer([10 + k; 32], Some(&endpoint), &[&allowed]));
+    }
+    let mut a = make("crypto_a8", A, "192.0.2.1:51820", peers);
+    let mut b = make("crypto_b8", B, "192.0.2.2:51820", vec![peer(A, None, &["10.1.0.0/24"])]);
+    let mut delivered = 0;
+    for round in 0..60u32 {
+        // Red traffic to every peer: 8 full-size packets to each blackholed one, one to B.
+        for k in 0..7u8 {
+            for _ in 0..8 {
+                a.red.send(&ipv4([10, 1, 0, 2], [10, 10 + k, 0, 2], &[k; 1380]));
+            }
+        }
+        let to_b = ipv4([10, 1, 0, 2], [10, 2, 0, 2], &round.to_le_bytes());
+        a.red.send(&to_b);
+        a.run(RED);
+        // Only what goes to B arrives; B's answers come back.
+        for _ in 0..3 {
+            for (to, m) in a.sent() {
+                if to == b.addr {
+                    b.receive(a.addr, &m);
+                }
+            }
+            let back = b.sent();
+            for (_, m) in &back {
+                a.receive(b.addr, m);
+            }
+        }
+        delivered += b.red.drain().iter().filter(|p| p[20..] == round.to_le_bytes()).count();
+        assert!(a.crypto.queued_bytes() <= pd_crypto::QUEUE_BUDGET_BYTES, "round {round}: {} bytes queued", a.crypto.queued_bytes());
+    }
+    assert!(a.counter("drop_queue_budget") > 1000, "{}", a.counter("drop_queue_budget"));
+    // B's traffic: everything after the handshake, and the packet that started it, arrived.
+    assert!(delivered >= 59, "{delivered} of 60 packets reached B");
+    assert_eq!(a.counter("handshakes_completed"), 1);
+}
