@@ -258,6 +258,24 @@ fn find_program(name: &str, search: &[PathBuf]) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("program_image {name} not found in {search:?}"))
 }
 
+/// The red/black isolation check (`sdf::isolation`) as the image builder applies it: a system
+/// whose PDs declare the encryptor's domains (any red, black or crypto PD) must pass, or no image
+/// is built; a system of neutral PDs only (a test rig) has no sides to keep apart and is said to
+/// be unchecked. Returns the verdict for the summary, or every violation.
+pub fn isolation_verdict(described: &sdf::System) -> Result<String, String> {
+    if described.protection_domains.iter().all(|pd| pd.domain == sdf::Domain::Neutral) {
+        return Ok("isolation: not checked (no PD declares a red, black or crypto domain)".into());
+    }
+    let report = sdf::isolation::check(described);
+    if !report.ok() {
+        return Err(format!("the red/black isolation check fails, so no image is built:\n  {}", report.violations.join("\n  ")));
+    }
+    Ok(match report.bypass_paths.len() {
+        0 => "isolation: ok".into(),
+        n => format!("isolation: ok, with {n} configured bypass path(s): {}", report.bypass_paths.join("; ")),
+    })
+}
+
 /// Builds the image (spec + programs + region contents) and a human summary. `fills` gives
 /// region contents on the command line (region name, file); they replace the description's
 /// `fill` attributes, whose paths are relative to the description's directory. Regions with
@@ -267,6 +285,7 @@ fn find_program(name: &str, search: &[PathBuf]) -> Result<PathBuf, String> {
 pub fn build_image(xml: &Path, search: &[PathBuf], fills: &[(String, PathBuf)]) -> Result<(Vec<u8>, String), String> {
     let text = std::fs::read_to_string(xml).map_err(|e| e.to_string())?;
     let described = sdf::System::parse(&text).map_err(|e| e.to_string())?;
+    let isolation = isolation_verdict(&described)?;
     let (mut sys, programs, xml_fills) = translate(&described)?;
     let base = xml.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut contents: Vec<(usize, Vec<u8>)> = Vec::new();
@@ -343,7 +362,7 @@ pub fn build_image(xml: &Path, search: &[PathBuf], fills: &[(String, PathBuf)]) 
         image.extend_from_slice(bytes);
     }
     let mut summary = String::new();
-    let _ = write!(summary, "{} PDs, {} regions, {} channels, image {} bytes", sys.pds.len(), sys.regions.len(), sys.channels.len(), image.len());
+    let _ = write!(summary, "{} PDs, {} regions, {} channels, image {} bytes; {isolation}", sys.pds.len(), sys.regions.len(), sys.channels.len(), image.len());
     Ok((image, summary))
 }
 
@@ -425,6 +444,25 @@ mod tests {
         let derived = build_image(&dir.join("m.xml"), &[dir.clone()], &[("pub".into(), dir.join("b.conf"))]);
         assert!(derived.unwrap_err().contains("filled at boot from cfg without its keys"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_image_builder_refuses_a_system_that_fails_the_isolation_check() {
+        let real = include_str!("../../../../system.xml");
+        let sdf = |text: &str| sdf::System::parse(text).unwrap();
+        assert_eq!(isolation_verdict(&sdf(real)).unwrap(), "isolation: ok");
+        // net_black maps a red ring: no image.
+        let start = real.find("<protection_domain name=\"net_black\"").unwrap();
+        let end = start + real[start..].find("</protection_domain>").unwrap();
+        let leaky = format!(
+            "{}<map mr=\"nic_red_to_net_red_data\" vaddr=\"0x5f000000\" perms=\"r\" />\n{}",
+            &real[..end],
+            &real[end..]
+        );
+        let e = isolation_verdict(&sdf(&leaky)).unwrap_err();
+        assert!(e.contains("no image is built") && e.contains("nic_red_to_net_red_data"), "{e}");
+        // A test rig of neutral PDs has no sides: built, and said to be unchecked.
+        assert!(isolation_verdict(&sdf(GOOD)).unwrap().contains("not checked"));
     }
 
     #[test]
