@@ -21,11 +21,18 @@ fn err(line: usize, key: &str, kind: ErrorKind) -> ConfigError {
     }
 }
 
-/// A value as echoed in an error: at most 64 characters.
-/// Characters of base64 in a row from which a value may hold a key (a key is 44, or 64 in hex;
-/// the longest legitimate value, a v6 endpoint or address, has no run this long).
-const KEY_LIKE_RUN: usize = 32;
+/// Key characters in one run from which text may hold a key (a key is 44 in base64, 64 in hex;
+/// an IPv6 address written out in full has 32 hex digits).
+const KEY_LIKE_RUN: usize = 40;
 
+/// Whether `v` has a run of key characters (base64, URL-safe base64, hex, also split by `:`,
+/// `-` or `_`) long enough to be most of a key.
+fn key_like(v: &str) -> bool {
+    v.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=-_:".contains(c)))
+        .any(|run| run.chars().filter(|&c| c != ':').count() >= KEY_LIKE_RUN)
+}
+
+/// A value as echoed in an error: at most 64 characters.
 fn shown(v: &str) -> String {
     // Never echo what could be key material put in the wrong place, or text that a terminal
     // would not show as written.
@@ -35,10 +42,9 @@ fn shown(v: &str) -> String {
     if v.split(|c: char| c.is_whitespace() || c == ',').any(|t| decode_key(t).is_some()) {
         return String::from("(not shown: it holds a key)");
     }
-    // A key run into other text (`51820PrivateKey=...`), cut short or without its padding: any
-    // run of base64 (hex is a subset) long enough to be most of a key.
-    let longest_run = v.split(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c))).map(str::len).max().unwrap_or(0);
-    if longest_run >= KEY_LIKE_RUN {
+    // A key run into other text (`51820PrivateKey=...`), cut short, without its padding or split
+    // by separators.
+    if key_like(v) {
         return String::from("(not shown: it may hold a key)");
     }
     match v.char_indices().nth(64) {
@@ -52,8 +58,12 @@ fn shown(v: &str) -> String {
 }
 
 /// An unrecognised key as echoed in an error: at most 20 characters (longer
-/// than any real key), so that a value run into its key is barely shown.
+/// than any real key), so that a value run into its key is barely shown; nothing of it if it
+/// may be a key itself (a line holding only a key reads as a key name).
 fn unknown_key(k: &str) -> &str {
+    if key_like(k) {
+        return "(not shown: it may hold a key)";
+    }
     match k.char_indices().nth(20) {
         Some((i, _)) => &k[..i],
         None => k,

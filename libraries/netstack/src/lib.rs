@@ -75,6 +75,11 @@ pd_api::counters! {
         /// An answer came while every cache entry was in use: its waiting packets went out, but
         /// it was not cached (nothing in use is evicted).
         drop_neighbour_cache_full,
+        /// An answer that gave a neighbour still fresh in the cache another MAC: the cached one
+        /// is kept until it expires (someone else answered for it).
+        drop_neighbour_conflict,
+        /// A resolution request not sent: 64 others were still waiting for their answers.
+        drop_solicit_full,
         /// Malformed Ethernet frame.
         drop_bad_frame,
         /// Unicast frame for another MAC.
@@ -633,11 +638,17 @@ impl Iface {
     /// An ARP reply or neighbour advertisement saying `ip` is at `mac`: learned if we asked for
     /// `ip` lately (the answer closes the request), else dropped and counted.
     fn learn_answer(&mut self, ip: IpAddr, mac: EthernetAddress, now_ns: u64, nic: &mut Sender) {
-        let Some(k) = self.solicited.iter().position(|s| s.0 == ip && now_ns.saturating_sub(s.1) < ANSWER_WINDOW_NS) else {
+        if !self.solicited.iter().any(|s| s.0 == ip && now_ns.saturating_sub(s.1) < ANSWER_WINDOW_NS) {
             self.counters.drop_unsolicited_neighbour += 1;
             return;
-        };
-        self.solicited.swap_remove(k);
+        }
+        // A refresh of an entry still fresh must give the MAC we have: whoever answers first for
+        // a neighbour in use cannot take its traffic over.
+        let fresh = |n: &&Neighbour| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS;
+        if self.neighbours.iter().find(fresh).is_some_and(|n| n.mac != mac) {
+            self.counters.drop_neighbour_conflict += 1;
+            return;
+        }
         self.learn(ip, mac, now_ns, nic);
     }
 
@@ -742,18 +753,20 @@ impl Iface {
         }
     }
 
-    /// Asks who has `ip` (ARP or NDP), at most once per interval.
+    /// Asks who has `ip` (ARP or NDP), at most once per interval. Each request is recorded for
+    /// [`ANSWER_WINDOW_NS`] (only answers to recorded requests are learned); a request is not
+    /// sent while 64 others are still within their window, so a flood of requests cannot push
+    /// out the record of one whose answer is due.
     fn solicit(&mut self, nic: &mut Sender, ip: IpAddr, now_ns: u64) {
-        if let Some(s) = self.solicited.iter_mut().find(|s| s.0 == ip) {
-            if now_ns.saturating_sub(s.1) < SOLICIT_INTERVAL_NS {
+        self.solicited.retain(|s| now_ns.saturating_sub(s.1) < ANSWER_WINDOW_NS);
+        let known = self.solicited.iter().position(|s| s.0 == ip);
+        match known {
+            Some(k) if now_ns.saturating_sub(self.solicited[k].1) < SOLICIT_INTERVAL_NS => return,
+            None if self.solicited.len() >= NEIGHBOURS => {
+                self.counters.drop_solicit_full += 1;
                 return;
             }
-            s.1 = now_ns;
-        } else {
-            if self.solicited.len() >= NEIGHBOURS {
-                self.solicited.remove(0);
-            }
-            self.solicited.push((ip, now_ns));
+            _ => {}
         }
         let sent = match ip {
             IpAddr::V4(target) => {
@@ -782,6 +795,10 @@ impl Iface {
         };
         if sent {
             self.counters.solicits_sent += 1;
+            match known {
+                Some(k) => self.solicited[k].1 = now_ns,
+                None => self.solicited.push((ip, now_ns)),
+            }
         }
     }
 

@@ -441,7 +441,9 @@ impl Crypto {
             // WireGuard's padding (the whitepaper, section 5.4.6): zeros to a multiple of 16
             // bytes, not beyond the MTU, so that ciphertext lengths do not give away exact packet
             // lengths. Receivers cut it off by the IP header's length.
-            let padded = len.next_multiple_of(16).min(self.mtu).max(len);
+            // IPv6 packets: the tunnel carries 1280 bytes whatever the MTU (RFC 8200).
+            let mtu = if dst.is_ipv6() { self.mtu.max(1280) } else { self.mtu };
+            let padded = len.next_multiple_of(16).min(mtu).max(len);
             self.packet[len..padded].fill(0);
             let packet = &self.packet[..padded];
             let peer = &mut self.peers[i];

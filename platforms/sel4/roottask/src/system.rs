@@ -312,6 +312,9 @@ pub fn build_system(
         }
     }
 
+    // Every PCI function goes to one PD only, however system.xml names it (by id in one place, by
+    // address in another): a second claim would also add to the device's IO space.
+    let mut claimed: Vec<(u8, u8, u8, &str)> = Vec::new();
     for (pd, objs) in system.pds.iter().zip(pds.iter_mut()) {
         for irq in &pd.irqs {
             let IrqSource::IoApic { pin, level, active_low } = irq.source;
@@ -321,6 +324,10 @@ pub fn build_system(
             let f = find_pci(pci, device.select).unwrap_or_else(|| {
                 console::fatal(format_args!("PD {}: PCI device {} not found (see the PCI lines above)", pd.name, describe(device.select)))
             });
+            if let Some(&(_, _, _, other)) = claimed.iter().find(|c| (c.0, c.1, c.2) == (f.bus, f.dev, f.func)) {
+                console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} is already given to PD {other}", pd.name, f.bus, f.dev, f.func));
+            }
+            claimed.push((f.bus, f.dev, f.func, pd.name.as_str()));
             for bar in &device.bars {
                 let Some((kind, base, size)) = f.bars[bar.index as usize].filter(|b| b.0 != pci::BarKind::Io) else {
                     console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no memory BAR {}", pd.name, f.bus, f.dev, f.func, bar.index))
@@ -347,9 +354,10 @@ pub fn build_system(
                 (Iommu::On { levels }, Some(space)) => {
                     // The image builder checked this; the root task does not take it on trust.
                     for &(r, write) in &space.maps {
-                        if !pd.maps.iter().any(|m| m.region == r && (m.perms.write || !write)) {
+                        let plain_ram = system.regions.get(r as usize).is_some_and(|x| x.phys_addr.is_none()) && system.console_log != Some(r);
+                        if !plain_ram || !pd.maps.iter().any(|m| m.region == r && (m.perms.write || !write)) {
                             console::fatal(format_args!(
-                                "PD {}: PCI {:02x}:{:02x}.{}: iommu: the device would reach region {}, which its PD does not map{}",
+                                "PD {}: PCI {:02x}:{:02x}.{}: iommu: the device would reach region {}, which is not plain RAM its PD maps{}",
                                 pd.name, f.bus, f.dev, f.func, system.regions.get(r as usize).map_or("?", |x| x.name.as_str()), if write { " writable" } else { "" }
                             ));
                         }
@@ -655,6 +663,7 @@ pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Object
     let fault_ep = FAULT_EP.0.get();
     let mut faulted = vec![false; running.len()];
     let mut budgets = vec![LineBudget::new(); running.len()];
+    let mut forged_warned = vec![false; running.len()];
     if system.exit_when_idle {
         start_idle_watcher(objects, tsc_mhz);
     }
@@ -680,7 +689,18 @@ pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Object
             (msg, badge) = sel4_abi::reply_recv(fault_ep, sel4_abi::MessageInfo::new(0, 0, 0, 0));
             continue;
         }
-        report(system, &mut faulted, msg, badge);
+        // A thread that faulted waits for a reply it never gets: a second fault message under its
+        // badge is a PD sending fake ones (with a plain send) to flood the console past its budget.
+        let index = (badge as usize).wrapping_sub(1);
+        if faulted.get(index) == Some(&true) {
+            if !forged_warned[index] {
+                forged_warned[index] = true;
+                let name = system.pds.get(index).map_or("?", |pd| pd.name.as_str());
+                println!("PD {name}: sends fault messages after its fault: ignoring them");
+            }
+        } else {
+            report(system, &mut faulted, msg, badge);
+        }
         (msg, badge) = sel4_abi::recv(fault_ep);
     }
 }
