@@ -19,28 +19,16 @@ extern crate alloc;
 use pd_api::{ChannelSet, Handler};
 use sel4_test_pds::{result, Mmio};
 
-// 82574L registers (legacy descriptor interface, as the 8254x's).
-const CTRL: usize = 0x0000;
-const STATUS: usize = 0x0008;
-const IMC: usize = 0x00d8;
-const RCTL: usize = 0x0100;
-const TCTL: usize = 0x0400;
-const RDBAL: usize = 0x2800;
-const RDBAH: usize = 0x2804;
-const RDLEN: usize = 0x2808;
-const RDH: usize = 0x2810;
-const RDT: usize = 0x2818;
-const TDBAL: usize = 0x3800;
-const TDBAH: usize = 0x3804;
-const TDLEN: usize = 0x3808;
-const TDH: usize = 0x3810;
-const TDT: usize = 0x3818;
-const CTRL_SLU: u32 = 1 << 6;
-const STATUS_LU: u32 = 1 << 1;
+// 82574L registers (legacy descriptor interface, as the 8254x's): the driver's register map.
+use nic_e1000::regs::{
+    CTRL, CTRL_SLU, IMC, RCTL, RCTL_BAM, RCTL_EN, RCTL_MPE, RCTL_UPE, RDBAH, RDBAL, RDH, RDLEN, RDT, STATUS, STATUS_LU, TCTL, TCTL_EN,
+    TDBAH, TDBAL, TDH, TDLEN, TDT,
+};
+
 /// RCTL: enable, unicast and multicast promiscuous, broadcast accept, 2048-byte buffers.
-const RCTL_ON: u32 = 1 << 1 | 1 << 3 | 1 << 4 | 1 << 15;
+const RCTL_ON: u32 = RCTL_EN | RCTL_UPE | RCTL_MPE | RCTL_BAM;
 /// TCTL: enable, pad short packets, collision threshold and distance.
-const TCTL_ON: u32 = 1 << 1 | 1 << 3 | 0x10 << 4 | 0x40 << 12;
+const TCTL_ON: u32 = TCTL_EN | 1 << 3 | 0x10 << 4 | 0x40 << 12;
 
 // The `dma` region: transmit ring, receive ring, then 2 KiB buffers.
 const TX_RING: usize = 0x0000;

@@ -18,20 +18,10 @@ use sel4_test_pds::{result, Mmio};
 
 const NIC_IRQ: Channel = Channel::new(4);
 
-// 8254x register offsets (Intel 8254x manual, section 13).
-const STATUS: usize = 0x0008;
-const ICR: usize = 0x00c0;
-const ICS: usize = 0x00c8;
-const IMS: usize = 0x00d0;
-const IMC: usize = 0x00d8;
-const TCTL: usize = 0x0400;
-const TDBAL: usize = 0x3800;
-const TDBAH: usize = 0x3804;
-const TDLEN: usize = 0x3808;
-const TDH: usize = 0x3810;
-const TDT: usize = 0x3818;
+// 8254x registers (Intel 8254x manual, section 13): the driver's register map.
+use nic_e1000::regs::{ICR, ICS, IMC, IMS, STATUS, TCTL, TDBAH, TDBAL, TDH, TDLEN, TDT};
 /// Interrupt cause: link status change.
-const LSC: u32 = 1 << 2;
+const LSC: u32 = nic_e1000::regs::ICR_LSC;
 
 // Layout of the DMA region: a ring of 8 legacy 16-byte transmit descriptors, then a buffer.
 const TX_RING: usize = 0x0000;
