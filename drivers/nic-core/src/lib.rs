@@ -210,6 +210,19 @@ pub enum InitError {
     UnsupportedInterruptMode,
     /// The PHY did not answer on the MDIO bus, or its semaphore was never free.
     PhyAccess,
+    /// The device's firmware did not report itself ready after reset.
+    FirmwareNotReady,
+    /// The firmware did not complete the admin command with this opcode in time.
+    AdminQueueTimeout(u16),
+    /// The firmware refused the admin command `opcode` with return code `retval`.
+    FirmwareError {
+        /// The command's opcode.
+        opcode: u16,
+        /// The firmware's return code (the datasheet's admin queue error codes).
+        retval: u16,
+    },
+    /// The firmware speaks an admin queue API major version this driver does not.
+    FirmwareApiVersion(u16),
 }
 
 impl core::fmt::Display for InitError {
@@ -225,6 +238,12 @@ impl core::fmt::Display for InitError {
             Self::UnsupportedDevice(id) => write!(f, "unsupported PCI device id {id:#06x}"),
             Self::UnsupportedInterruptMode => f.write_str("the driver cannot use this interrupt mode"),
             Self::PhyAccess => f.write_str("no access to the PHY"),
+            Self::FirmwareNotReady => f.write_str("firmware not ready after reset"),
+            Self::AdminQueueTimeout(op) => write!(f, "firmware did not answer admin command {op:#06x}"),
+            Self::FirmwareError { opcode, retval } => {
+                write!(f, "firmware refused admin command {opcode:#06x} with error {retval}")
+            }
+            Self::FirmwareApiVersion(major) => write!(f, "unsupported firmware API version {major}"),
         }
     }
 }

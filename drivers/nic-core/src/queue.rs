@@ -47,6 +47,8 @@ pub struct RxQueue<F: DescFormat, const N: usize> {
     buffer_size: usize,
     /// The current frame spans several buffers (longer than one buffer): dropped to its EOP.
     discarding: bool,
+    /// Where [`RxQueue::newly_done`] last saw the written-back descriptors end.
+    done_mark: usize,
     _format: PhantomData<F>,
 }
 
@@ -54,7 +56,7 @@ impl<F: DescFormat, const N: usize> RxQueue<F, N> {
     /// A queue in fresh DMA memory (aligned to `align`) for buffers of `buffer_size` bytes (what
     /// the device is told it may write); nothing is posted until [`RxQueue::post`].
     pub fn new<H: Hal + ?Sized>(hal: &mut H, align: usize, tail_reg: usize, buffer_size: usize) -> Result<Self, InitError> {
-        Ok(Self { ring: DescRing::new(hal, align)?, tail_reg, buffer_size, discarding: false, _format: PhantomData })
+        Ok(Self { ring: DescRing::new(hal, align)?, tail_reg, buffer_size, discarding: false, done_mark: 0, _format: PhantomData })
     }
 
     /// Physical address of the ring (for the base-address registers).
@@ -75,6 +77,13 @@ impl<F: DescFormat, const N: usize> RxQueue<F, N> {
     /// How many more buffers the ring can take.
     pub fn room(&self) -> usize {
         self.ring.room()
+    }
+
+    /// Whether the device wrote descriptors back since the last call: for a device whose
+    /// interrupt cause does not say which queue fired.
+    pub fn newly_done(&mut self) -> bool {
+        let end = self.ring.done_end(|hi| F::rx_done(hi).is_some());
+        core::mem::replace(&mut self.done_mark, end) != end
     }
 
     /// Posts buffers from the front of `buffers`, in order, until the ring is full or a buffer
@@ -151,13 +160,15 @@ impl<F: DescFormat, const N: usize> RxQueue<F, N> {
 pub struct TxQueue<F: DescFormat, const N: usize> {
     ring: DescRing<N>,
     tail_reg: usize,
+    /// Where [`TxQueue::newly_done`] last saw the written-back descriptors end.
+    done_mark: usize,
     _format: PhantomData<F>,
 }
 
 impl<F: DescFormat, const N: usize> TxQueue<F, N> {
     /// A queue in fresh DMA memory (aligned to `align`).
     pub fn new<H: Hal + ?Sized>(hal: &mut H, align: usize, tail_reg: usize) -> Result<Self, InitError> {
-        Ok(Self { ring: DescRing::new(hal, align)?, tail_reg, _format: PhantomData })
+        Ok(Self { ring: DescRing::new(hal, align)?, tail_reg, done_mark: 0, _format: PhantomData })
     }
 
     /// Physical address of the ring (for the base-address registers).
@@ -194,6 +205,12 @@ impl<F: DescFormat, const N: usize> TxQueue<F, N> {
             hal.write32(self.tail_reg, self.ring.tail());
         }
         queued
+    }
+
+    /// Whether the device finished frames since the last call (see [`RxQueue::newly_done`]).
+    pub fn newly_done(&mut self) -> bool {
+        let end = self.ring.done_end(F::tx_done);
+        core::mem::replace(&mut self.done_mark, end) != end
     }
 
     /// Moves the buffers the device has sent into `out`, in submit order; returns how many.

@@ -92,6 +92,16 @@ impl<const N: usize> DescRing<N> {
         (self.head != self.tail).then(|| self.mem.read_u64(self.head * DESC_BYTES + 8))
     }
 
+    /// The index just past the run of in-flight descriptors, from the oldest on, whose status
+    /// `done` accepts (the oldest's index if none is done yet).
+    pub fn done_end(&self, done: impl Fn(u64) -> bool) -> usize {
+        let mut at = self.head;
+        while at != self.tail && done(self.mem.read_u64(at * DESC_BYTES + 8)) {
+            at = (at + 1) % N;
+        }
+        at
+    }
+
     /// Takes the oldest in-flight descriptor back from the device (after its
     /// status showed DD) and returns its buffer.
     pub fn pop(&mut self) -> Buffer {
