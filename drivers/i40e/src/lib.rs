@@ -371,6 +371,17 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
         &self.hal
     }
 
+    /// Raises vector 0 from software (if interrupts are on), so that the PD comes back for work
+    /// it left.
+    pub fn raise_interrupt(&self) {
+        if self.interrupts_on {
+            self.hal.write32(
+                PFINT_DYN_CTL0,
+                PFINT_DYN_CTL0_INTENA | PFINT_DYN_CTL0_SWINT_TRIG | ITR_NONE << PFINT_DYN_CTL0_ITR_INDX_SHIFT,
+            );
+        }
+    }
+
     /// Handles the firmware's events (a link change is remembered for the next
     /// [`Nic::handle_interrupt`]).
     fn drain_events(&mut self) {

@@ -131,10 +131,12 @@ pub const PFINT_ICR0_INTEVENT: u32 = 1 << 0;
 pub const PFINT_ICR0_QUEUE_0: u32 = 1 << 1;
 pub const PFINT_ICR0_HMC_ERR: u32 = 1 << 26;
 pub const PFINT_ICR0_ADMINQ: u32 = 1 << 30;
+pub const PFINT_ICR0_SWINT: u32 = 1 << 31;
 pub const PFINT_ICR0_ENA: usize = 0x0003_8800;
 pub const PFINT_DYN_CTL0: usize = 0x0003_8480;
 pub const PFINT_DYN_CTL0_INTENA: u32 = 1 << 0;
 pub const PFINT_DYN_CTL0_CLEARPBA: u32 = 1 << 1;
+pub const PFINT_DYN_CTL0_SWINT_TRIG: u32 = 1 << 2;
 pub const PFINT_DYN_CTL0_ITR_INDX_SHIFT: u32 = 3;
 /// ITR index "none": a write that changes no interval.
 pub const ITR_NONE: u32 = 3;

@@ -302,3 +302,16 @@ fn transmit_descriptors_are_data_descriptors_with_fcs_and_report_status() {
     assert_eq!(r.reclaim(4), vec![Buffer { ..b }]);
     r.assert_clean();
 }
+
+#[test]
+fn a_software_interrupt_brings_the_pd_back_only_while_interrupts_are_on() {
+    let mut r = rig::<16, 16>(config());
+    let raised = r.model().interrupts_raised();
+    r.nic.raise_interrupt();
+    assert_eq!(r.model().interrupts_raised(), raised, "masked: no interrupt");
+    r.nic.set_interrupts(true);
+    r.nic.raise_interrupt();
+    assert_eq!(r.model().interrupts_raised(), raised + 1);
+    assert!(!r.nic.handle_interrupt().any(), "no cause but the software trigger");
+    r.assert_clean();
+}

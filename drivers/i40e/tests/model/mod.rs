@@ -697,6 +697,9 @@ impl DeviceModel for X722Model {
                 if value & 1 << 31 == 0 {
                     self.intena = value & PFINT_DYN_CTL0_INTENA != 0;
                 }
+                if value & PFINT_DYN_CTL0_SWINT_TRIG != 0 {
+                    self.icr0 |= PFINT_ICR0_SWINT | PFINT_ICR0_INTEVENT;
+                }
                 self.regs.set(reg, value);
                 self.update_irq();
             }

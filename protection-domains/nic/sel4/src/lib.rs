@@ -82,6 +82,21 @@ impl Hal for Sel4Hal {
     }
 }
 
+/// Starts the NIC PD on the first `<pci_device>` system.xml gives it: `start` brings the device
+/// up; if it cannot, the PD logs `refusing to start: PCI bb:dd.f vvvv:dddd: <why>` and the rest
+/// of the system runs on.
+pub fn start_on_pci<H: pd_api::Handler, E: core::fmt::Display>(
+    start: impl FnOnce(sel4_pd_runtime::PciInfo) -> Result<H, E>,
+) -> sel4_pd_runtime::Started<H> {
+    sel4_pd_runtime::Started::start("nic", || {
+        let pci = sel4_pd_runtime::pci_device(0)
+            .ok_or_else(|| alloc::string::String::from("system.xml gives this PD no <pci_device>"))?;
+        start(pci).map_err(|e| {
+            alloc::format!("PCI {:02x}:{:02x}.{} {:04x}:{:04x}: {e}", pci.bus, pci.dev, pci.func, pci.vendor, pci.device)
+        })
+    })
+}
+
 /// Prints one counter as `RESULT <pd>_<name> <value>` (the [`MoverConfig::report`] of the seL4
 /// NIC PDs: tests and benchmarks read these lines from the console).
 pub fn print_result(name: &str, value: u64) {

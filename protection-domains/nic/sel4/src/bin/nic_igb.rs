@@ -35,14 +35,9 @@ fn rekick(nic: &Driver) {
 
 extern crate alloc;
 
-/// The PD, or why it refused to start (naming the port): the rest of the system runs on.
+/// The PD, or why it refused to start (naming the device): the rest of the system runs on.
 fn init() -> sel4_pd_runtime::Started<FrameMover<Driver>> {
-    sel4_pd_runtime::Started::start("nic", || {
-        let pci = sel4_pd_runtime::pci_device(0).ok_or_else(|| alloc::string::String::from("system.xml gives this PD no <pci_device>"))?;
-        start(pci).map_err(|e| {
-            alloc::format!("PCI {:02x}:{:02x}.{} {:04x}:{:04x}: {e}", pci.bus, pci.dev, pci.func, pci.vendor, pci.device)
-        })
-    })
+    pd_nic_sel4::start_on_pci(start)
 }
 
 fn start(pci: sel4_pd_runtime::PciInfo) -> Result<FrameMover<Driver>, &'static str> {
