@@ -1,4 +1,5 @@
-//! Driver for the Intel 82599 and X550 10 GbE controllers (the "ixgbe" family):
+//! Driver for the Intel 82599 and X550 10 GbE controllers (the "ixgbe" family, with the X550's
+//! MAC as integrated in the Xeon D-1500 and Atom C3000, see [`Family::X550Em`]):
 //! one receive queue of advanced one-buffer descriptors with 2 KiB buffers, one
 //! transmit queue of advanced data descriptors, FCS stripped on receive and
 //! appended on transmit, interrupts mapped to two causes plus link change.
@@ -29,6 +30,13 @@ pub enum Family {
     I82599,
     /// X550 10GBASE-T (8086:1563, 15d1).
     X550,
+    /// The X550's MAC integrated in the Xeon D-1500 (X550EM_x: 8086:15aa, 15ab, 15ac, 15ad,
+    /// 15ae, 15b0) and in the Atom C3000 (X553, "X550EM_a": 15c2, 15c3, 15c4, 15c6, 15c7, 15c8,
+    /// 15ce, 15e4, 15e5). The queues, filters, interrupts and statistics are the X550's, and so
+    /// is the driver's path; the link is not: their backplane (KR/KX4), SFI and SGMII links and
+    /// external PHYs need set-up through the IOSF sideband, MDIO or firmware commands that this
+    /// driver does not send, so only a link the PHY or firmware brings up by itself comes up.
+    X550Em,
 }
 
 impl Family {
@@ -39,6 +47,8 @@ impl Family {
                 Some(Self::I82599)
             }
             0x1563 | 0x15D1 => Some(Self::X550),
+            0x15AA | 0x15AB | 0x15AC | 0x15AD | 0x15AE | 0x15B0 | 0x15C2 | 0x15C3 | 0x15C4 | 0x15C6 | 0x15C7
+            | 0x15C8 | 0x15CE | 0x15E4 | 0x15E5 => Some(Self::X550Em),
             _ => None,
         }
     }

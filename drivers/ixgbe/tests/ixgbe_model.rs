@@ -126,6 +126,19 @@ fn x550_skips_the_82599_only_steps() {
 }
 
 #[test]
+fn the_integrated_x550_macs_take_the_x550_path() {
+    for id in [0x15AB, 0x15AD, 0x15C8, 0x15E4] {
+        let mut r = rig_on::<16, 16>(Part::X550, Config { device_id: id, ..config() });
+        assert_eq!(r.nic.family(), Family::X550Em, "{id:#x}");
+        assert!(r.hal.first_write(AUTOC).is_none(), "{id:#x}: no 82599 link set-up");
+        r.post(4);
+        assert_eq!(r.model().inject(&frame(EEPROM_MAC, 1, 64)), RxOutcome::Delivered);
+        assert_eq!(r.poll(4).len(), 1);
+        r.assert_clean();
+    }
+}
+
+#[test]
 fn unsupported_parts_are_refused_untouched() {
     // 8086:37d0 is the X722 (i40e family) integrated in the Xeon D-2100.
     let hal = hal_for(Part::I82599);
