@@ -117,14 +117,20 @@ fn read_stat<H: Hal>(hal: &H, reg: usize, bits: u32) -> u64 {
     if bits == 32 {
         return u64::from(hal.read32(reg));
     }
-    // Read high, low, high: a carry between the halves shows as a changed high half.
-    loop {
-        let hi = hal.read32(reg + 4) & 0xFFFF;
-        let lo = hal.read32(reg);
-        if hal.read32(reg + 4) & 0xFFFF == hi {
-            return u64::from(hi) << 32 | u64::from(lo);
+    // Read high, low, high: a carry between the halves shows as a changed high half, and the
+    // low half is read again under the new one (bounded: a device changing it forever gets the
+    // last pair).
+    let mut hi = hal.read32(reg + 4) & 0xFFFF;
+    let mut lo = hal.read32(reg);
+    for _ in 0..3 {
+        let again = hal.read32(reg + 4) & 0xFFFF;
+        if again == hi {
+            break;
         }
+        hi = again;
+        lo = hal.read32(reg);
     }
+    u64::from(hi) << 32 | u64::from(lo)
 }
 
 impl StatSnapshot {
@@ -385,7 +391,9 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
     /// Handles the firmware's events (a link change is remembered for the next
     /// [`Nic::handle_interrupt`]).
     fn drain_events(&mut self) {
-        while let Some(event) = self.aq.next_event(&self.hal) {
+        // Bounded: a firmware that posts events as fast as they are taken cannot hold the PD.
+        for _ in 0..adminq::ARQ_LEN {
+            let Some(event) = self.aq.next_event(&self.hal) else { break };
             if event.opcode != commands::GET_LINK_STATUS {
                 self.aq_other_events += 1;
                 continue;
