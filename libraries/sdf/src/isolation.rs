@@ -1,29 +1,36 @@
 //! The red/black isolation check of a system description.
 //!
 //! From the regions, mappings, channels and devices alone it establishes:
-//! 1. red PDs and black PDs share no memory region and no channel, except a
-//!    bypass link between the two *stack* PDs, which is allowed only because the
-//!    operator configured split tunnelling, and is reported;
-//! 2. a region marked `secret` (key material) is mapped into crypto PDs only;
+//! 1. **no information flows between red and black outside crypto**: over every path of
+//!    shared memory (from a PD that writes a region to each PD that maps it), notifications
+//!    (from an end that may notify, Microkit's `notify`), protected calls (both ways: the
+//!    call and its reply) and device DMA (a device's `<iomap>`s act as its PD's mappings),
+//!    transitively through any number of neutral PDs, with the crypto PDs (which hold the
+//!    keys and are the only place red meets black) taken out of the graph. The one exception
+//!    is the split-tunnelling link between the stacks, which system.xml must declare
+//!    (`bypass="true"` on its channels and regions) and which is reported; a red–black
+//!    region or channel not so declared is refused by name;
+//! 2. key material stays in crypto: a region marked `secret`, and any region filled from a
+//!    boot module (the encryptor's config arrives that way), is mapped into crypto PDs only;
 //! 3. every region is held to its declared role (`role=` in system.xml, never guessed
 //!    from a name): a ring's data (`ring_data`), a status page (`status`) and a NIC's port
 //!    page (`port`) have one writer (the consumer of a ring maps its producer's data read-only, so it cannot
 //!    rewrite what it was given), a config region (`config`) none, a NIC's DMA memory
 //!    (`dma`) one PD;
-//! 4. each PCI device and each device region (fixed physical address) belongs to
-//!    one PD only, and that PD is not crypto;
+//! 4. each PCI device, device region (fixed physical address), I/O port, IOAPIC pin and MSI
+//!    vector belongs to one PD only, and that PD is not crypto; the I/O ports that reach
+//!    every device or the whole machine (PCI configuration 0xCF8–0xCFF, the reset and A20
+//!    ports 0x92 and 0x64, the keyboard controller's 0x60) are given to no PD;
 //! 5. crypto is connected to both sides (otherwise nothing would be encrypted).
 //!
-//! Neutral PDs (timer, serial) may have channels to anyone but may not share
-//! memory with both sides (they could relay between them), with one exception: an
-//! *observer* that maps every region it shares with other PDs read-only, has channels
-//! to neutral PDs only (and makes no protected calls on them), and owns no PCI device
-//! or device memory. Data only flows into it, and it has no network to send it to, so
-//! it cannot carry anything from one side to the other; the serial PD reads the PDs'
+//! Neutral PDs (timer, serial) are held by rule 1 like any other; a neutral PD that maps
+//! memory of both sides must moreover be an *observer* (a stricter, structural rule): it maps
+//! every region it shares read-only, has channels to neutral PDs only (and makes no protected
+//! calls on them), and owns no PCI device or device memory. The serial PD reads the PDs'
 //! status pages this way for the operator console (its only way out is the operator's
-//! serial line).
+//! serial line); the timer's channels carry ticks one way (`notify="false"` on the other ends).
 
-use crate::{Domain, RegionRole, System};
+use crate::{Domain, IrqSource, RegionRole, System};
 
 fn role_name(role: RegionRole) -> &'static str {
     match role {
@@ -35,14 +42,14 @@ fn role_name(role: RegionRole) -> &'static str {
         RegionRole::Port => "port",
     }
 }
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The outcome: violations (the check fails if any) and reported bypass paths.
 #[derive(Debug, Default)]
 pub struct Report {
     /// Each rule broken, naming the region, channel or device.
     pub violations: Vec<String>,
-    /// Configured red↔black bypass paths, as region or channel descriptions.
+    /// The declared red↔black bypass link, as region or channel descriptions.
     pub bypass_paths: Vec<String>,
 }
 
@@ -53,9 +60,14 @@ impl Report {
     }
 }
 
-fn is_stack(name: &str) -> bool {
-    name.starts_with("net_")
-}
+/// I/O port ranges (first, last) no PD may hold: they reach every device (PCI configuration
+/// space) or reset the machine (0xCF9 inside it, 0x92, the keyboard controller at 0x60/0x64).
+pub const RESERVED_IO_PORTS: [(u16, u16, &str); 4] = [
+    (0xCF8, 0xCFF, "PCI configuration space (and the reset control register 0xCF9)"),
+    (0x92, 0x92, "the system control port (fast reset, A20)"),
+    (0x60, 0x60, "the keyboard controller's data port"),
+    (0x64, 0x64, "the keyboard controller (CPU reset)"),
+];
 
 /// Checks `sys`.
 pub fn check(sys: &System) -> Report {
@@ -71,22 +83,31 @@ pub fn check(sys: &System) -> Report {
         let red: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Red).map(|(p, _)| p.name.as_str()).collect();
         let black: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Black).map(|(p, _)| p.name.as_str()).collect();
         let neutral: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Neutral).map(|(p, _)| p.name.as_str()).collect();
-        if !red.is_empty() && !black.is_empty() {
-            // A bypass link joins the two stack PDs and nobody else.
-            if users.iter().all(|(p, _)| is_stack(&p.name) && p.domain != Domain::Crypto) && neutral.is_empty() {
-                r.bypass_paths.push(format!("region {} shared by {} and {}", region.name, red.join(","), black.join(",")));
-            } else {
+        if region.bypass {
+            if red.is_empty() || black.is_empty() || users.len() != red.len() + black.len() {
+                let _ = &neutral;
                 r.violations.push(format!(
-                    "region {} is shared by red PD {} and black PD {} (only the stack PDs may share a bypass link)",
+                    "bypass region {} must join red and black PDs only (mapped by {})",
                     region.name,
-                    red.join(","),
-                    black.join(",")
+                    users.iter().map(|(p, _)| p.name.as_str()).collect::<Vec<_>>().join(",")
                 ));
+            } else {
+                r.bypass_paths.push(format!("region {} shared by {} and {}", region.name, red.join(","), black.join(",")));
             }
+        } else if !red.is_empty() && !black.is_empty() {
+            r.violations.push(format!(
+                "region {} is shared by red PD {} and black PD {} (a bypass link must be declared bypass=\"true\")",
+                region.name,
+                red.join(","),
+                black.join(",")
+            ));
         }
-        if region.secret {
+        // The encryptor's config (keys included) arrives as a boot module: whatever a boot
+        // module fills is key material, marked or not.
+        if region.secret || region.boot_module.is_some() {
+            let what = if region.secret { "secret region" } else { "boot module region" };
             for (p, _) in users.iter().filter(|(p, _)| p.domain != Domain::Crypto) {
-                r.violations.push(format!("secret region {} (key material) is mapped into {}, which is not crypto", region.name, p.name));
+                r.violations.push(format!("{what} {} (key material) is mapped into {}, which is not crypto", region.name, p.name));
             }
         }
         let writers: Vec<_> = users.iter().filter(|(_, m)| m.perms.write).map(|(p, _)| p.name.as_str()).collect();
@@ -118,13 +139,15 @@ pub fn check(sys: &System) -> Report {
         let [a, b] = &c.ends;
         let (da, db) = (domain(&a.pd), domain(&b.pd));
         let red_black = matches!((da, db), (Domain::Red, Domain::Black) | (Domain::Black, Domain::Red));
-        if red_black {
-            let what = format!("channel {}:{} <-> {}:{}", a.pd, a.id, b.pd, b.id);
-            if is_stack(&a.pd) && is_stack(&b.pd) {
+        let what = format!("channel {}:{} <-> {}:{}", a.pd, a.id, b.pd, b.id);
+        if c.bypass {
+            if red_black {
                 r.bypass_paths.push(what);
             } else {
-                r.violations.push(format!("{what} joins red and black directly"));
+                r.violations.push(format!("bypass {what} must join a red and a black PD"));
             }
+        } else if red_black {
+            r.violations.push(format!("{what} joins red and black directly (a bypass link must be declared bypass=\"true\")"));
         }
     }
 
@@ -177,6 +200,9 @@ pub fn check(sys: &System) -> Report {
         }
     }
 
+    devices(sys, &mut r);
+    flows(sys, &mut r);
+
     let mut claimed = BTreeSet::new();
     for pd in &sys.protection_domains {
         for dev in &pd.pci_devices {
@@ -200,4 +226,129 @@ pub fn check(sys: &System) -> Report {
         }
     }
     r
+}
+
+/// I/O ports, IOAPIC pins and MSI vectors: none to crypto, no reserved port, one PD per pin and
+/// vector (overlapping I/O ports are already a parse error).
+fn devices(sys: &System, r: &mut Report) {
+    let mut pins: BTreeMap<u32, &str> = BTreeMap::new();
+    let mut vectors: BTreeMap<u32, &str> = BTreeMap::new();
+    for pd in &sys.protection_domains {
+        let name = pd.name.as_str();
+        if pd.domain == Domain::Crypto && (!pd.ioports.is_empty() || !pd.irqs.is_empty()) {
+            r.violations.push(format!("crypto PD {name} owns I/O ports or interrupts (a device could carry its keys out)"));
+        }
+        for io in &pd.ioports {
+            let (first, last) = (io.base, io.base.saturating_add(io.size.max(1) - 1));
+            for (rf, rl, what) in RESERVED_IO_PORTS {
+                if first <= rl && rf <= last {
+                    r.violations.push(format!("PD {name} is given I/O ports {first:#x}-{last:#x}, which include {rf:#x}: {what}"));
+                }
+            }
+        }
+        for irq in &pd.irqs {
+            let (table, key, what) = match irq.source {
+                IrqSource::Ioapic { pin, .. } => (&mut pins, pin, "IOAPIC pin"),
+                IrqSource::Msi { vector } => (&mut vectors, vector, "MSI vector"),
+                IrqSource::Pci { .. } => continue,
+            };
+            if let Some(first) = table.get(&key) {
+                r.violations.push(format!("{what} {key} is given to PD {first} and to PD {name}"));
+            } else {
+                table.insert(key, name);
+            }
+        }
+    }
+}
+
+/// One step of an information flow: to PD `to`, by `how`.
+type Step = (usize, String);
+
+/// Rule 1: every red→black and black→red flow outside crypto, over memory, notifications,
+/// protected calls and device DMA, transitively.
+fn flows(sys: &System, r: &mut Report) {
+    let pds = &sys.protection_domains;
+    let index: BTreeMap<&str, usize> = pds.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
+    let mut edges: Vec<Vec<Step>> = vec![Vec::new(); pds.len()];
+    // Memory: a PD that can write a region (by a writable mapping, or by its device's writable
+    // iomap, which the parser already requires the PD to map as well) to every other PD that
+    // maps it.
+    for region in sys.memory_regions.iter().filter(|m| !m.bypass) {
+        let mut writers = BTreeSet::new();
+        let mut readers = BTreeSet::new();
+        for (i, pd) in pds.iter().enumerate() {
+            for m in pd.maps.iter().filter(|m| m.mr == region.name) {
+                readers.insert(i);
+                if m.perms.write {
+                    writers.insert(i);
+                }
+            }
+            for space in pd.pci_devices.iter().filter_map(|d| d.io_address_space.as_ref()) {
+                for m in space.maps.iter().filter(|m| m.mr == region.name) {
+                    readers.insert(i);
+                    if m.write {
+                        writers.insert(i);
+                    }
+                }
+            }
+        }
+        for &w in &writers {
+            for &d in readers.iter().filter(|&&d| d != w) {
+                edges[w].push((d, format!("region {}", region.name)));
+            }
+        }
+    }
+    // Channels: a notification from an end that may send one; a protected call both ways.
+    for c in sys.channels.iter().filter(|c| !c.bypass) {
+        let [a, b] = &c.ends;
+        let (Some(&ia), Some(&ib)) = (index.get(a.pd.as_str()), index.get(b.pd.as_str())) else { continue };
+        for (from, to, fi, ti) in [(a, b, ia, ib), (b, a, ib, ia)] {
+            if from.notify {
+                edges[fi].push((ti, format!("notification {}:{} -> {}:{}", from.pd, from.id, to.pd, to.id)));
+            }
+            if from.pp {
+                edges[fi].push((ti, format!("protected call {}:{} -> {}:{}", from.pd, from.id, to.pd, to.id)));
+                edges[ti].push((fi, format!("reply {}:{} -> {}:{}", to.pd, to.id, from.pd, from.id)));
+            }
+        }
+    }
+    for (src_side, dst_side) in [(Domain::Red, Domain::Black), (Domain::Black, Domain::Red)] {
+        for (s, src) in pds.iter().enumerate().filter(|(_, p)| p.domain == src_side) {
+            // Breadth first, crypto taken out: the shortest path, for the message.
+            let mut came_from: BTreeMap<usize, (usize, &str)> = BTreeMap::new();
+            let mut queue = VecDeque::from([s]);
+            let mut seen = BTreeSet::from([s]);
+            let mut found = None;
+            while let Some(at) = queue.pop_front() {
+                if pds[at].domain == dst_side {
+                    found = Some(at);
+                    break;
+                }
+                for (to, how) in &edges[at] {
+                    if pds[*to].domain != Domain::Crypto && seen.insert(*to) {
+                        came_from.insert(*to, (at, how.as_str()));
+                        queue.push_back(*to);
+                    }
+                }
+            }
+            let Some(mut at) = found else { continue };
+            let dst = at;
+            let mut hops = Vec::new();
+            while let Some(&(prev, how)) = came_from.get(&at) {
+                hops.push(format!("{} ({how})", pds[at].name));
+                at = prev;
+            }
+            hops.reverse();
+            let side = |d: Domain| if d == Domain::Red { "red" } else { "black" };
+            r.violations.push(format!(
+                "information flows from {} PD {} to {} PD {} outside crypto: {} -> {}",
+                side(src_side),
+                src.name,
+                side(dst_side),
+                pds[dst].name,
+                src.name,
+                hops.join(" -> ")
+            ));
+        }
+    }
 }

@@ -37,7 +37,11 @@
 //!   `polarity="high|low"`), `msi="vector"` or `pci="K"` (the interrupt of the PD's K-th
 //!   `<pci_device>`; with a single device, that device) instead of Microkit's `irq`.
 //! - `<end pp="true">` lets that end make protected calls to the other, whose priority
-//!   must be higher.
+//!   must be higher; `<end notify="false">` (Microkit's attribute, default true) gives that end
+//!   no right to notify the other: the timer's channels carry ticks one way only.
+//! - `<channel bypass="true">` and `<memory_region bypass="true">`: the split-tunnelling link
+//!   between the red and black stacks, declared as such; the isolation check refuses any other
+//!   red–black path outside crypto and reports these.
 //! - `<memory_region console="true">`: the console log (seL4): once PDs start, the root task
 //!   appends every console line (its own, fault reports, PD log lines) to this region instead
 //!   of writing COM1, and the one PD that maps it (the serial PD) drains it to the UART.
@@ -78,6 +82,8 @@ pub struct MemoryRegion {
     /// What the region is for (extension, `role`), which the isolation check holds its mappings
     /// to; `None` for a plain shared region.
     pub role: Option<RegionRole>,
+    /// Part of the declared red–black bypass link (extension, `bypass="true"`).
+    pub bypass: bool,
 }
 
 /// What a memory region is for (`<memory_region role="...">`, extension), declared rather than
@@ -300,6 +306,8 @@ pub struct End {
     pub id: u8,
     /// Whether this end may make protected calls to the other (`pp="true"`).
     pub pp: bool,
+    /// Whether this end may notify the other (`notify`, default true).
+    pub notify: bool,
 }
 
 /// A channel between two PDs.
@@ -307,6 +315,8 @@ pub struct End {
 pub struct Channel {
     /// Its two ends.
     pub ends: [End; 2],
+    /// Part of the declared red–black bypass link (extension, `bypass="true"`).
+    pub bypass: bool,
 }
 
 /// A whole system description.
@@ -584,7 +594,17 @@ impl System {
         self.protection_domains.iter().find(|p| p.name == name)
     }
 
-    /// The far end of channel `id` of PD `pd`.
+    /// PD `pd`'s own end of its channel `id`.
+    pub fn end(&self, pd: &str, id: u8) -> Option<&End> {
+        self.channels.iter().flat_map(|c| c.ends.iter()).find(|e| e.pd == pd && e.id == id)
+    }
+
+    /// The other end of PD `pd`'s channel `id`, if it may notify it (its own end's `notify`).
+    pub fn notify_peer(&self, pd: &str, id: u8) -> Option<&End> {
+        self.end(pd, id).filter(|e| e.notify).and(self.peer(pd, id))
+    }
+
+    /// The other end of PD `pd`'s channel `id`.
     pub fn peer(&self, pd: &str, id: u8) -> Option<&End> {
         self.channels.iter().find_map(|c| match &c.ends {
             [a, b] if a.pd == pd && a.id == id => Some(b),
@@ -599,7 +619,7 @@ impl System {
 pub const CONSOLE_LOG_CHANNEL: u8 = 62;
 
 fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
-    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "boot_module", "fill_without_keys", "console", "role"])?;
+    check_known(node, &["name", "size", "page_size", "phys_addr", "secret", "fill", "boot_module", "fill_without_keys", "console", "role", "bypass"])?;
     let name = attr(node, "name")?.to_string();
     let size = num_attr(node, "size")?;
     if size == 0 || size % PAGE != 0 {
@@ -642,7 +662,8 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
     if console && (phys_addr.is_some() || fill.is_some() || fill_without_keys.is_some() || secret || boot_module.is_some()) {
         return Err(err(node, format!("memory_region {name}: a console log is plain RAM (no phys_addr, fill, boot_module or secret)")));
     }
-    Ok(MemoryRegion { name, size, phys_addr, secret, fill, boot_module, fill_without_keys, console, role })
+    let bypass = bool_attr(node, "bypass", false)?;
+    Ok(MemoryRegion { name, size, phys_addr, secret, fill, boot_module, fill_without_keys, console, role, bypass })
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
@@ -881,11 +902,18 @@ fn parse_channel(node: roxmltree::Node) -> Result<Channel, SdfError> {
                 return Err(err(e, format!("<channel> holds <end> only, not <{}>", e.tag_name().name())));
             }
             check_known(e, &["pd", "id", "pp", "notify"])?;
-            Ok(End { pd: attr(e, "pd")?.to_string(), id: channel_id(e)?, pp: bool_attr(e, "pp", false)? })
+            Ok(End {
+                pd: attr(e, "pd")?.to_string(),
+                id: channel_id(e)?,
+                pp: bool_attr(e, "pp", false)?,
+                notify: bool_attr(e, "notify", true)?,
+            })
         })
         .collect::<Result<_, _>>()?;
+    check_known(node, &["bypass"])?;
+    let bypass = bool_attr(node, "bypass", false)?;
     let [a, b]: [End; 2] = ends.try_into().map_err(|_| err(node, "a <channel> must have exactly two <end>s"))?;
-    Ok(Channel { ends: [a, b] })
+    Ok(Channel { ends: [a, b], bypass })
 }
 
 #[cfg(test)]

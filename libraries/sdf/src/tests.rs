@@ -10,7 +10,7 @@ fn the_real_system_parses() {
     let logs: Vec<_> = s.memory_regions.iter().filter(|r| r.console).map(|r| r.name.as_str()).collect();
     assert_eq!(logs, ["console_log"]);
     assert_eq!(s.pd("nic_red").unwrap().host_tap.as_deref(), Some("red"));
-    assert_eq!(s.peer("net_red", 1).unwrap(), &End { pd: "crypto".into(), id: 0, pp: false });
+    assert_eq!(s.peer("net_red", 1).unwrap(), &End { pd: "crypto".into(), id: 0, pp: false, notify: true });
     let crypto = s.pd("crypto").unwrap();
     assert!(crypto.maps.iter().any(|m| m.setvar_vaddr.as_deref() == Some("black_tx_data") && m.perms.write));
     assert!(crypto.maps.iter().any(|m| m.setvar_vaddr.as_deref() == Some("red_rx_data") && !m.perms.write));
@@ -47,7 +47,7 @@ fn broken_descriptions_are_rejected_with_names() {
     reject(&console(&format!("{log}<memory_region name=\"log2\" size=\"0x4000\" console=\"true\"/>"), ""), "both console logs");
     let one_reader = r#"<system><memory_region name="log" size="0x4000" console="true"/><protection_domain name="s"><program_image path="s.elf"/><map mr="log" vaddr="0x10000000" perms="r"/></protection_domain></system>"#;
     reject(one_reader, "must map it rw");
-    let rung = REAL.replace(r#"<end pd="serial" id="0" />"#, r#"<end pd="serial" id="62" />"#);
+    let rung = REAL.replace(r#"<end pd="serial" id="0" notify="false" />"#, r#"<end pd="serial" id="62" notify="false" />"#);
     assert_ne!(rung, REAL);
     reject(&rung, "channel id 62");
     let irq62 = REAL.replace(r#"<irq pin="4" id="10" trigger="edge" />"#, r#"<irq pin="4" id="62" trigger="edge" />"#);
@@ -106,6 +106,14 @@ mod isolation_check {
         let r = check(include_str!("../../../box/system.xml"));
         assert!(r.ok(), "{:?}", r.violations);
         assert!(r.bypass_paths.is_empty());
+    }
+
+    #[test]
+    fn the_box_variants_are_isolated_and_have_no_bypass() {
+        for xml in [include_str!("../../../box/system-10g.xml"), include_str!("../../../box/system-ixgbe.xml")] {
+            let r = check(xml);
+            assert!(r.ok() && r.bypass_paths.is_empty(), "{:?} {:?}", r.violations, r.bypass_paths);
+        }
     }
 
     #[test]
@@ -209,15 +217,70 @@ mod isolation_check {
         rejected(&xml, &["crypto has no channel to the Black side"]);
     }
 
+    /// A bypass link between the stacks: a region net_red writes and net_black reads, and a
+    /// channel between them; `declared` says whether they carry bypass="true".
+    fn with_bypass(declared: bool) -> String {
+        let attr = if declared { r#" bypass="true""# } else { "" };
+        let xml = with_map("net_red", r#"<map mr="bypass_data" vaddr="0x7000000" perms="rw" setvar_vaddr="bypass_tx_data" />"#).replace(
+            "<memory_region name=\"crypto_config\"",
+            &format!("<memory_region name=\"bypass_data\" size=\"0x1000\"{attr} /><memory_region name=\"crypto_config\""),
+        );
+        with_map_in(&xml, "net_black", r#"<map mr="bypass_data" vaddr="0x7000000" perms="r" setvar_vaddr="bypass_rx_data" />"#)
+            .replace("</system>", &format!("<channel{attr}><end pd=\"net_red\" id=\"2\" /><end pd=\"net_black\" id=\"2\" /></channel></system>"))
+    }
+
     #[test]
-    fn a_bypass_link_between_the_stacks_passes_and_is_reported() {
-        let xml = with_map("net_red", r#"<map mr="bypass_data" vaddr="0x7000000" perms="rw" setvar_vaddr="bypass_tx_data" />"#)
-            .replace("<memory_region name=\"crypto_config\"", "<memory_region name=\"bypass_data\" size=\"0x1000\" /><memory_region name=\"crypto_config\"");
-        let xml = with_map_in(&xml, "net_black", r#"<map mr="bypass_data" vaddr="0x7000000" perms="r" setvar_vaddr="bypass_rx_data" />"#)
-            .replace("</system>", "<channel><end pd=\"net_red\" id=\"2\" /><end pd=\"net_black\" id=\"2\" /></channel></system>");
-        let r = check(&xml);
+    fn a_declared_bypass_link_between_the_stacks_passes_and_is_reported() {
+        let r = check(&with_bypass(true));
         assert!(r.ok(), "{:?}", r.violations);
         assert_eq!(r.bypass_paths.len(), 2, "{:?}", r.bypass_paths);
+    }
+
+    #[test]
+    fn an_undeclared_bypass_link_is_refused_by_name() {
+        rejected(&with_bypass(false), &["region bypass_data is shared by red PD net_red and black PD net_black", "channel net_red:2 <-> net_black:2"]);
+        // Declared, but reaching a neutral PD too: no longer a link between the sides.
+        let xml = with_map_in(&with_bypass(true), "timer", r#"<map mr="bypass_data" vaddr="0x7000000" perms="r" />"#);
+        rejected(&xml, &["bypass region bypass_data must join red and black PDs only"]);
+    }
+
+    #[test]
+    fn a_relay_through_a_neutral_pd_is_refused() {
+        // The timer's channels carried ticks both ways: net_red could signal the timer, which
+        // signals net_black, a one-bit-at-a-time path around crypto.
+        let xml = REAL.replace(r#"<end pd="net_red" id="3" notify="false" />"#, r#"<end pd="net_red" id="3" />"#);
+        assert_ne!(xml, REAL);
+        rejected(&xml, &["information flows from red PD net_red to black PD net_black outside crypto: net_red -> timer (notification net_red:3 -> timer:1) -> net_black"]);
+        // A neutral PD with no memory of either side, joined to both by protected calls.
+        let relay = r#"<protection_domain name="relay" priority="240"><program_image path="relay.elf" /></protection_domain>"#;
+        let xml = REAL.replacen("<channel>", &format!("{relay}<channel>"), 1).replacen(
+            "</system>",
+            r#"<channel><end pd="net_red" id="20" pp="true" notify="false" /><end pd="relay" id="1" notify="false" /></channel><channel><end pd="net_black" id="20" pp="true" notify="false" /><end pd="relay" id="2" notify="false" /></channel></system>"#,
+            1,
+        );
+        rejected(&xml, &["information flows from red PD net_red to black PD net_black outside crypto: net_red -> relay (protected call net_red:20 -> relay:1) -> net_black (reply relay:2 -> net_black:20)"]);
+        // Memory of one side read by a neutral PD with a channel to the other.
+        let xml = with_map("timer", r#"<map mr="net_red_status" vaddr="0x7000000" perms="r" />"#);
+        rejected(&xml, &["information flows from red PD net_red to black PD net_black outside crypto: net_red -> timer (region net_red_status) -> net_black (notification timer:2 -> net_black:3)"]);
+    }
+
+    #[test]
+    fn boot_module_regions_are_key_material() {
+        let xml = REAL.replace(r#"secret="true" boot_module="1""#, r#"boot_module="1""#);
+        assert_ne!(xml, REAL);
+        assert!(check(&xml).ok(), "unmapped elsewhere: fine");
+        let xml = with_map_in(&xml, "net_red", r#"<map mr="crypto_config" vaddr="0x7000000" perms="r" />"#);
+        rejected(&xml, &["boot module region crypto_config (key material) is mapped into net_red"]);
+    }
+
+    #[test]
+    fn reserved_and_shared_io_ports_and_interrupts_are_refused() {
+        rejected(&with_map("net_red", r#"<ioport base="0xcf8" size="8" />"#), &["PD net_red is given I/O ports 0xcf8-0xcff", "PCI configuration space"]);
+        rejected(&with_map("serial", r#"<ioport id="1" base="0x90" size="4" />"#), &["0x92: the system control port"]);
+        // (Two PDs' overlapping I/O ports are already a parse error.)
+        assert!(System::parse(&with_map("net_black", r#"<ioport base="0x3fc" size="2" />"#)).is_err());
+        rejected(&with_map("net_red", r#"<irq pin="2" id="11" trigger="edge" />"#), &["IOAPIC pin 2 is given to PD net_red and to PD timer"]);
+        rejected(&with_map("crypto", r#"<ioport base="0x2f8" size="8" />"#), &["crypto PD crypto owns I/O ports"]);
     }
 
     fn with_map_in(xml: &str, pd: &str, extra: &str) -> String {

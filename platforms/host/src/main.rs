@@ -165,7 +165,8 @@ fn run(args: Args) -> Result<(), String> {
             .collect();
         let mut channels = HashMap::new();
         for id in 0..=sdf::MAX_CHANNEL_ID {
-            if let Some(end) = system.peer(&pd.name, id) {
+            // An end with notify="false" cannot signal its peer here either.
+            if let Some(end) = system.notify_peer(&pd.name, id) {
                 channels.insert(usize::from(id), (signals[&end.pd].clone(), usize::from(end.id)));
             }
         }

@@ -300,11 +300,15 @@ pub fn build_system(
     }
 
     for c in &system.channels {
-        for (from, to, calls) in [(c.a, c.b, c.a_calls_b), (c.b, c.a, c.b_calls_a)] {
+        for (from, to, calls, notifies) in [(c.a, c.b, c.a_calls_b, c.a_notifies_b), (c.b, c.a, c.b_calls_a, c.b_notifies_a)] {
             let (peer_ntfn, peer_ep) = (pds[to.0 as usize].notification, pds[to.0 as usize].endpoint);
             let me = &mut pds[from.0 as usize];
-            give(me.cnode, layout::SLOT_NOTIFY + from.1 as Word, peer_ntfn, CapRights::WRITE, Some(layout::notify_bit(to.1)));
-            me.info.notify_channels |= 1 << from.1;
+            // An end with notify="false" gets no capability to signal its peer: the channel
+            // carries information one way only, as the isolation check assumed.
+            if notifies {
+                give(me.cnode, layout::SLOT_NOTIFY + from.1 as Word, peer_ntfn, CapRights::WRITE, Some(layout::notify_bit(to.1)));
+                me.info.notify_channels |= 1 << from.1;
+            }
             if calls {
                 give(me.cnode, layout::SLOT_PPCALL + from.1 as Word, peer_ep, SEND_GRANT, Some(layout::PPCALL_BADGE_FLAG | to.1 as Word));
                 me.info.ppcall_channels |= 1 << from.1;

@@ -158,6 +158,8 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
             b: (pd_index(&b.pd), u32::from(b.id)),
             a_calls_b: a.pp,
             b_calls_a: b.pp,
+            a_notifies_b: a.notify,
+            b_notifies_a: b.notify,
         });
     }
     check_channel_limit(&sys)?;
@@ -386,7 +388,7 @@ mod tests {
             <pci_device bdf="00:05.0"/>
             <ioport id="0" base="0x3f8" size="8"/>
         </protection_domain>
-        <channel><end pd="a" id="1" pp="true"/><end pd="b" id="2"/></channel>
+        <channel><end pd="a" id="1" pp="true"/><end pd="b" id="2" notify="false"/></channel>
     </system>"#;
 
     #[test]
@@ -395,7 +397,7 @@ mod tests {
         assert!(sys.exit_when_idle);
         assert_eq!(programs, ["a.elf", "b.elf"]);
         assert_eq!(sys.pds[1].maps[0].perms, Perms { read: true, write: false, execute: false });
-        assert_eq!(sys.channels[0], Channel { a: (0, 1), b: (1, 2), a_calls_b: true, b_calls_a: false });
+        assert_eq!(sys.channels[0], Channel { a: (0, 1), b: (1, 2), a_calls_b: true, b_calls_a: false, a_notifies_b: true, b_notifies_a: false });
         assert_eq!(sys.pds[1].irqs[0].source, IrqSource::IoApic { pin: 11, level: true, active_low: false });
         let nic = &sys.pds[1].pci_devices[0];
         assert_eq!(nic.select, PciSelect::Id { vendor: 0x8086, device: 0x100e, index: 1 });

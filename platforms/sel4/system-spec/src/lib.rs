@@ -206,6 +206,10 @@ pub struct Channel {
     pub a_calls_b: bool,
     /// B may make protected calls to A.
     pub b_calls_a: bool,
+    /// A may notify B.
+    pub a_notifies_b: bool,
+    /// B may notify A.
+    pub b_notifies_a: bool,
 }
 
 /// The whole system.
@@ -407,6 +411,8 @@ impl System {
             w.u32(c.b.1);
             w.u8(c.a_calls_b as u8);
             w.u8(c.b_calls_a as u8);
+            w.u8(c.a_notifies_b as u8);
+            w.u8(c.b_notifies_a as u8);
         }
         w.u32(self.console_log.unwrap_or(u32::MAX));
         w.0
@@ -484,7 +490,14 @@ impl System {
             Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports })
         })?;
         let channels = r.list(|r| {
-            Ok(Channel { a: (r.u32()?, r.u32()?), b: (r.u32()?, r.u32()?), a_calls_b: r.bool()?, b_calls_a: r.bool()? })
+            Ok(Channel {
+                a: (r.u32()?, r.u32()?),
+                b: (r.u32()?, r.u32()?),
+                a_calls_b: r.bool()?,
+                b_calls_a: r.bool()?,
+                a_notifies_b: r.bool()?,
+                b_notifies_a: r.bool()?,
+            })
         })?;
         let console_log = r.u32()?;
         let console_log = (console_log != u32::MAX).then_some(console_log);
@@ -556,7 +569,7 @@ mod tests {
                 ],
                 ioports: vec![IoPortRange { id: 2, base: 0x3f8, size: 8 }],
             }],
-            channels: vec![Channel { a: (0, 1), b: (0, 2), a_calls_b: true, b_calls_a: false }],
+            channels: vec![Channel { a: (0, 1), b: (0, 2), a_calls_b: true, b_calls_a: false, a_notifies_b: true, b_notifies_a: false }],
         };
         assert_eq!(System::decode(&sys.encode()), Ok(sys));
     }
