@@ -149,14 +149,25 @@ impl AdminQueue {
         let arq = alloc(ARQ_LEN * DESC_BYTES)?;
         let arq_bufs = alloc(ARQ_LEN * ARQ_BUF_BYTES)?;
         let buf = alloc(CMD_BUF_BYTES)?;
-        let aq = Self { atq, arq, arq_bufs, buf, atq_next: 0, arq_next: 0, cookie: 0 };
+        let mut aq = Self { atq, arq, arq_bufs, buf, atq_next: 0, arq_next: 0, cookie: 0 };
+        aq.program(hal)?;
+        Ok(aq)
+    }
+
+    /// (Re)programs both queues from scratch in the memory they already have: every receive
+    /// buffer posted, both heads and tails at 0.
+    pub fn program<H: Hal + ?Sized>(&mut self, hal: &mut H) -> Result<(), InitError> {
+        self.atq.zero();
+        self.arq.zero();
         for i in 0..ARQ_LEN {
-            aq.arm_arq(i);
+            self.arm_arq(i);
         }
+        self.atq_next = 0;
+        self.arq_next = 0;
         // Queues off while their registers change; the length register's ENABLE turns each on.
         for (bal, bah, len, head, tail, ring, count) in [
-            (PF_ATQBAL, PF_ATQBAH, PF_ATQLEN, PF_ATQH, PF_ATQT, &aq.atq, ATQ_LEN),
-            (PF_ARQBAL, PF_ARQBAH, PF_ARQLEN, PF_ARQH, PF_ARQT, &aq.arq, ARQ_LEN),
+            (PF_ATQBAL, PF_ATQBAH, PF_ATQLEN, PF_ATQH, PF_ATQT, &self.atq, ATQ_LEN),
+            (PF_ARQBAL, PF_ARQBAH, PF_ARQLEN, PF_ARQH, PF_ARQT, &self.arq, ARQ_LEN),
         ] {
             hal.write32(len, 0);
             hal.write32(head, 0);
@@ -171,7 +182,18 @@ impl AdminQueue {
         }
         fence(Ordering::Release);
         hal.write32(PF_ARQT, (ARQ_LEN - 1) as u32);
-        Ok(aq)
+        Ok(())
+    }
+
+    /// Whether the firmware dropped events for lack of receive descriptors since the last
+    /// call (the overflow flag, cleared here).
+    pub fn take_overflow<H: Hal + ?Sized>(&self, hal: &H) -> bool {
+        let len = hal.read32(PF_ARQLEN);
+        let flagged = len & (AQLEN_OVFL | AQLEN_CRIT) != 0;
+        if flagged {
+            hal.write32(PF_ARQLEN, len & !(AQLEN_OVFL | AQLEN_CRIT));
+        }
+        flagged
     }
 
     /// Turns both queues off (before a reset the driver asks for, or when giving the device up).
@@ -234,8 +256,10 @@ impl AdminQueue {
             // The head moved past a descriptor the firmware did not write back.
             return Err(InitError::AdminQueueTimeout(opcode));
         }
-        if done.flags & flags::ERR != 0 || done.retval != 0 {
-            return Err(InitError::FirmwareError { opcode, retval: done.retval });
+        // The return code is the low byte (the open drivers mask it so too).
+        let retval = done.retval & 0xFF;
+        if done.flags & flags::ERR != 0 || retval != 0 {
+            return Err(InitError::FirmwareError { opcode, retval });
         }
         Ok(done)
     }
@@ -248,7 +272,7 @@ impl AdminQueue {
 
     /// The next event the firmware posted, if any; its descriptor goes back to the firmware.
     pub fn next_event<H: Hal + ?Sized>(&mut self, hal: &H) -> Option<Event> {
-        let head = hal.read32(PF_ARQH) as usize;
+        let head = (hal.read32(PF_ARQH) & AQLEN_LEN_MASK) as usize;
         if head >= ARQ_LEN || head == self.arq_next {
             return None;
         }

@@ -35,6 +35,8 @@ pub const API_MAJOR: u16 = 1;
 
 /// Return code: the entry does not exist (a filter removed twice).
 pub const RC_ENOENT: u16 = 2;
+/// Return code: no space (used here for a filter the firmware had no room for).
+pub const RC_ENOSPC: u16 = 16;
 
 fn u16_at(b: &[u8], i: usize) -> u16 {
     u16::from_le_bytes([b[i], b[i + 1]])
@@ -196,6 +198,10 @@ pub const MACVLAN_DEL_IGNORE_VLAN: u16 = 0x0008;
 pub const SEID_VALID: u16 = 0x8000;
 /// Bytes of one MAC/VLAN element.
 pub const MACVLAN_ELEMENT_BYTES: usize = 16;
+/// Add: where the firmware writes back how it matched the element.
+pub const MACVLAN_MATCH_METHOD: usize = 12;
+/// Add: the element found no room.
+pub const MACVLAN_MATCH_ERR_NO_RES: u8 = 0xFF;
 
 /// [`ADD_MACVLAN`] / [`REMOVE_MACVLAN`] parameters: one element, for the VSI `seid`.
 pub fn macvlan_params(seid: u16) -> [u8; 16] {
@@ -221,12 +227,12 @@ pub const PROMISC_MULTICAST: u16 = 0x0002;
 pub const PROMISC_BROADCAST: u16 = 0x0004;
 
 /// [`SET_VSI_PROMISCUOUS_MODES`] parameters: `flags` for the VSI `seid` (all three modes set
-/// explicitly, on or off).
+/// explicitly, on or off; the SEID bare, without the valid flag the filter commands take).
 pub fn promiscuous_params(seid: u16, flags: u16) -> [u8; 16] {
     let mut p = [0u8; 16];
     put_u16(&mut p, 0, flags);
     put_u16(&mut p, 2, PROMISC_UNICAST | PROMISC_MULTICAST | PROMISC_BROADCAST);
-    put_u16(&mut p, 4, seid | SEID_VALID);
+    put_u16(&mut p, 4, seid & 0x3FF);
     p
 }
 

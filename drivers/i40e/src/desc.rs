@@ -73,4 +73,8 @@ impl DescFormat for X722Desc {
     fn tx_done(hi: u64) -> bool {
         hi & TX_DTYPE_MASK == TX_DTYPE_DESC_DONE
     }
+
+    /// The open drivers never hand the X722 a frame under 17 bytes (they pad): the device
+    /// treats one as a malicious driver's and stops the queue.
+    const MIN_TX_LEN: u32 = 17;
 }

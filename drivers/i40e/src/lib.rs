@@ -54,6 +54,27 @@ const PF_RESET_TIMEOUT_US: u32 = 2_000_000;
 const QUEUE_ENABLE_TIMEOUT_US: u32 = 10_000;
 /// Buffer for the switch configuration answer (what the open drivers use).
 const SWITCH_CONFIG_BYTES: usize = 512;
+/// The firmware may not answer its first command for a while after a reset: the open drivers
+/// try get version 10 times, 100 ms apart, re-programming the queues each time.
+const GET_VERSION_TRIES: u32 = 10;
+const GET_VERSION_RETRY_US: u32 = 100_000;
+/// Return code: the thing exists already (a filter added twice, PXE mode left already).
+const RC_EEXIST: u16 = 13;
+/// The PF numbers, queues and queue sets the register map has room for.
+const MAX_PF: usize = 16;
+const MAX_QUEUE: usize = 1536;
+const MAX_QS_HANDLE: u16 = 0x400;
+/// Interrupt causes besides the admin queue that mean the device is in trouble: the driver
+/// counts them ([`I40e::device_faults`]); recovering (a new bring-up) is the PD restart's job.
+const FAULT_CAUSES: u32 =
+    PFINT_ICR0_ECC_ERR | PFINT_ICR0_MAL_DETECT | PFINT_ICR0_GRST | PFINT_ICR0_PCI_EXCEPTION | PFINT_ICR0_HMC_ERR;
+
+/// Whether a ring of `n` descriptors suits the X722: the open drivers use multiples of 32,
+/// at least 64. (The register model also runs the shared conformance suite's 8- and
+/// 16-descriptor rings.)
+pub const fn ring_size_ok(n: usize) -> bool {
+    n % 32 == 0 && n >= 64 && n <= 4096
+}
 
 /// What the driver learned from the firmware at bring-up.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -109,8 +130,12 @@ pub struct I40e<H: Hal, const RX: usize = 512, const TX: usize = 512> {
     link_changed: bool,
     stats: StatSnapshot,
     counters: Counters,
-    /// Admin queue events that were not link events, or link re-arms that failed.
+    /// Admin queue events that were not link events, link re-arms that failed, lost events.
     aq_other_events: u64,
+    /// Fault causes seen (ECC, malicious driver detection, global reset, PCI, HMC).
+    device_faults: u64,
+    /// The firmware stopped answering: no more admin commands (each would wait a timeout).
+    aq_dead: bool,
 }
 
 fn read_stat<H: Hal>(hal: &H, reg: usize, bits: u32) -> u64 {
@@ -176,15 +201,36 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
             // The NVM gave this PF no LAN queues.
             return Err(InitError::FirmwareNotReady);
         }
+        // Values that would index past the register arrays they select.
+        if pf_id >= MAX_PF {
+            return Err(InitError::Implausible("PF number"));
+        }
+        if last_queue >= MAX_QUEUE {
+            return Err(InitError::Implausible("queue range (PFLAN_QALLOC)"));
+        }
 
         let mut aq = AdminQueue::new(&mut hal)?;
-        let reply = aq.send(&mut hal, Desc::command(commands::GET_VERSION, [0; 16]), Data::None)?;
+        let mut tries = 0;
+        let reply = loop {
+            match aq.send(&mut hal, Desc::command(commands::GET_VERSION, [0; 16]), Data::None) {
+                Err(InitError::AdminQueueTimeout(_)) if tries + 1 < GET_VERSION_TRIES => {
+                    tries += 1;
+                    hal.delay_us(GET_VERSION_RETRY_US);
+                    aq.program(&mut hal)?;
+                }
+                other => break other?,
+            }
+        };
         let version = commands::Version::parse(&reply.params);
         if version.api.0 != commands::API_MAJOR {
             return Err(InitError::FirmwareApiVersion(version.api.0));
         }
-        // Take the receive path over from a boot ROM that may still hold it.
-        aq.send(&mut hal, Desc::command(commands::CLEAR_PXE_MODE, commands::clear_pxe_params()), Data::None)?;
+        // Take the receive path over from a boot ROM that may still hold it ("exists": left
+        // already, by an earlier start of this driver).
+        match aq.send(&mut hal, Desc::command(commands::CLEAR_PXE_MODE, commands::clear_pxe_params()), Data::None) {
+            Ok(_) | Err(InitError::FirmwareError { retval: RC_EEXIST, .. }) => {}
+            Err(e) => return Err(e),
+        }
         hal.write32(GLLAN_RCTL_0, GLLAN_RCTL_0_PXE_MODE);
 
         // The station address the NVM holds.
@@ -199,16 +245,24 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
         let mac = config.mac.or(nvm_mac).ok_or(InitError::NoMacAddress)?;
 
         // The PF's VSI and the queue set of its traffic class 0.
-        let reply = aq.send(
+        aq.send(
             &mut hal,
             Desc::command(commands::GET_SWITCH_CONFIG, commands::switch_config_params()),
             Data::FromFirmware(SWITCH_CONFIG_BYTES),
         )?;
         let mut sw = [0u8; SWITCH_CONFIG_BYTES];
         aq.response(&mut sw);
-        let vsi = commands::first_vsi(&sw, usize::from(reply.datalen))
+        // The element count, not the returned length, says how much is there (as the open
+        // drivers read it); the parser stops at the buffer's end.
+        let vsi = commands::first_vsi(&sw, SWITCH_CONFIG_BYTES)
             .ok_or(InitError::FirmwareError { opcode: commands::GET_SWITCH_CONFIG, retval: commands::RC_ENOENT })?;
         let vsi_seid = vsi.seid;
+        // One queue, PF queue 0, traffic class 0; then the queue set the firmware gave TC 0.
+        aq.send(
+            &mut hal,
+            Desc::command(commands::UPDATE_VSI_PARAMS, commands::vsi_params(vsi_seid)),
+            Data::ToFirmware(&commands::queue_map_update(0, 1)),
+        )?;
         aq.send(
             &mut hal,
             Desc::command(commands::GET_VSI_PARAMS, commands::vsi_params(vsi_seid)),
@@ -217,40 +271,47 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
         let mut props = [0u8; commands::VSI_PROPERTIES_BYTES];
         aq.response(&mut props);
         let qs_handle = commands::qs_handle_tc0(&props);
-        // One queue, PF queue 0, traffic class 0.
-        aq.send(
-            &mut hal,
-            Desc::command(commands::UPDATE_VSI_PARAMS, commands::vsi_params(vsi_seid)),
-            Data::ToFirmware(&commands::queue_map_update(0, 1)),
-        )?;
+        if qs_handle >= MAX_QS_HANDLE {
+            // 0xFFFF is "no queue set": the transmit context's 10-bit field cannot name it.
+            return Err(InitError::Implausible("queue set handle of traffic class 0"));
+        }
 
-        // Address filters: the firmware's default filter goes, the station address (whatever
-        // VLAN) comes; broadcast always, multicast and unicast promiscuity as configured.
+        // Address filters: the firmware's default filter goes (in either spelling; firmware
+        // versions differ in which they hold, so a refusal is no error, as in the open
+        // drivers), the station address (whatever VLAN) comes; broadcast always, multicast and
+        // unicast promiscuity as configured.
         if let Some(nvm_mac) = nvm_mac {
             for flags in [
                 commands::MACVLAN_DEL_PERFECT_MATCH,
                 commands::MACVLAN_DEL_PERFECT_MATCH | commands::MACVLAN_DEL_IGNORE_VLAN,
             ] {
-                match aq.send(
+                let _ = aq.send(
                     &mut hal,
                     Desc::command(commands::REMOVE_MACVLAN, commands::macvlan_params(vsi_seid)),
                     Data::ToFirmware(&commands::macvlan_element(nvm_mac, flags)),
-                ) {
-                    Ok(_) => {}
-                    // Not there (in one of its two spellings): nothing to remove.
-                    Err(InitError::FirmwareError { retval: commands::RC_ENOENT, .. }) => {}
-                    Err(e) => return Err(e),
-                }
+                );
             }
         }
-        aq.send(
+        match aq.send(
             &mut hal,
             Desc::command(commands::ADD_MACVLAN, commands::macvlan_params(vsi_seid)),
             Data::ToFirmware(&commands::macvlan_element(
                 mac,
                 commands::MACVLAN_ADD_PERFECT_MATCH | commands::MACVLAN_ADD_IGNORE_VLAN,
             )),
-        )?;
+        ) {
+            Ok(_) => {
+                // The firmware says per element how it matched; 0xFF: no room for the filter.
+                let mut element = [0u8; commands::MACVLAN_ELEMENT_BYTES];
+                aq.response(&mut element);
+                if element[commands::MACVLAN_MATCH_METHOD] == commands::MACVLAN_MATCH_ERR_NO_RES {
+                    return Err(InitError::FirmwareError { opcode: commands::ADD_MACVLAN, retval: commands::RC_ENOSPC });
+                }
+            }
+            // The filter is there already (an earlier start of this driver).
+            Err(InitError::FirmwareError { retval: RC_EEXIST, .. }) => {}
+            Err(e) => return Err(e),
+        }
         let mut promisc = commands::PROMISC_BROADCAST;
         if config.all_multicast || config.promiscuous {
             promisc |= commands::PROMISC_MULTICAST;
@@ -338,9 +399,9 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
             return Err(InitError::QueueEnableTimeout);
         }
 
-        // Admin queue events (link changes) are the one "other" cause the driver handles.
+        // Admin queue events (link changes) and the device's fault causes.
         let _ = hal.read32(PFINT_ICR0);
-        hal.write32(PFINT_ICR0_ENA, PFINT_ICR0_ADMINQ);
+        hal.write32(PFINT_ICR0_ENA, PFINT_ICR0_ADMINQ | FAULT_CAUSES);
 
         driver_version(&mut aq, &mut hal)?;
         let stats = StatSnapshot::read(&hal, port);
@@ -359,6 +420,8 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
             stats,
             counters: Counters::default(),
             aq_other_events: 0,
+            device_faults: 0,
+            aq_dead: false,
         })
     }
 
@@ -367,9 +430,16 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
         self.fw
     }
 
-    /// Admin queue events other than link changes, and link re-arms that failed.
+    /// Admin queue events other than link changes, link re-arms that failed, and event
+    /// overflows.
     pub fn other_events(&self) -> u64 {
         self.aq_other_events
+    }
+
+    /// Fault causes the device raised (ECC error, malicious driver detection, a global reset,
+    /// a PCI exception, an HMC error). After a global reset the PF needs a new bring-up.
+    pub fn device_faults(&self) -> u64 {
+        self.device_faults
     }
 
     /// The HAL, for the platform's own use.
@@ -381,9 +451,13 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
     /// it left.
     pub fn raise_interrupt(&self) {
         if self.interrupts_on {
+            // With the software ITR index enabled, as the open drivers force a write-back.
             self.hal.write32(
                 PFINT_DYN_CTL0,
-                PFINT_DYN_CTL0_INTENA | PFINT_DYN_CTL0_SWINT_TRIG | ITR_NONE << PFINT_DYN_CTL0_ITR_INDX_SHIFT,
+                PFINT_DYN_CTL0_INTENA
+                    | PFINT_DYN_CTL0_SWINT_TRIG
+                    | PFINT_DYN_CTL0_SW_ITR_INDX_ENA
+                    | ITR_NONE << PFINT_DYN_CTL0_ITR_INDX_SHIFT,
             );
         }
     }
@@ -391,26 +465,43 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
     /// Handles the firmware's events (a link change is remembered for the next
     /// [`Nic::handle_interrupt`]).
     fn drain_events(&mut self) {
+        if self.aq_dead {
+            return;
+        }
+        // Events lost for lack of descriptors: one may have been a link change, so ask.
+        let mut ask = self.aq.take_overflow(&self.hal);
+        if ask {
+            self.aq_other_events += 1;
+        }
         // Bounded: a firmware that posts events as fast as they are taken cannot hold the PD.
         for _ in 0..adminq::ARQ_LEN {
             let Some(event) = self.aq.next_event(&self.hal) else { break };
-            if event.opcode != commands::GET_LINK_STATUS {
+            if event.opcode == commands::GET_LINK_STATUS {
+                let link = link_state(&event.params);
+                self.link_changed |= link != self.link;
+                self.link = link;
+                ask = true;
+            } else {
                 self.aq_other_events += 1;
-                continue;
             }
-            let mut link = link_state(&event.params);
-            // The firmware reports one change per request: ask again, which re-arms it and
-            // gives the state as of now.
-            match self.aq.send(
-                &mut self.hal,
-                Desc::command(commands::GET_LINK_STATUS, commands::link_status_params()),
-                Data::None,
-            ) {
-                Ok(reply) => link = link_state(&reply.params),
-                Err(_) => self.aq_other_events += 1,
+        }
+        if !ask {
+            return;
+        }
+        // The firmware reports one change per request: ask again, which re-arms it and gives
+        // the state as of now.
+        match self.aq.send(&mut self.hal, Desc::command(commands::GET_LINK_STATUS, commands::link_status_params()), Data::None) {
+            Ok(reply) => {
+                let link = link_state(&reply.params);
+                self.link_changed |= link != self.link;
+                self.link = link;
             }
-            self.link_changed |= link != self.link;
-            self.link = link;
+            Err(InitError::AdminQueueTimeout(_)) => {
+                // Every later command would wait the same timeout.
+                self.aq_dead = true;
+                self.aq_other_events += 1;
+            }
+            Err(_) => self.aq_other_events += 1,
         }
     }
 }
@@ -471,6 +562,9 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
     fn handle_interrupt(&mut self) -> Interrupts {
         // Reading ICR0 clears it; vector 0 masks itself when it fires and is re-armed here.
         let icr0 = self.hal.read32(PFINT_ICR0);
+        if icr0 & FAULT_CAUSES != 0 {
+            self.device_faults += 1;
+        }
         if icr0 & PFINT_ICR0_ADMINQ != 0 {
             self.drain_events();
         }
@@ -480,7 +574,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
         self.hal.irq_ack();
         // QUEUE_0 says a queue on vector 0's list fired, not which: the rings say.
         let queue = icr0 & PFINT_ICR0_QUEUE_0 != 0;
-        let (rx, tx) = (self.rx.newly_done(), self.tx.newly_done());
+        let (rx, tx) = if queue { (self.rx.newly_done(), self.tx.newly_done()) } else { (false, false) };
         Interrupts {
             rx: queue && rx,
             tx: queue && tx,

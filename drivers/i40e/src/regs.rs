@@ -129,6 +129,10 @@ pub const fn GLHMC_FCOEFCNT(pf: usize) -> usize {
 pub const PFINT_ICR0: usize = 0x0003_8780;
 pub const PFINT_ICR0_INTEVENT: u32 = 1 << 0;
 pub const PFINT_ICR0_QUEUE_0: u32 = 1 << 1;
+pub const PFINT_ICR0_ECC_ERR: u32 = 1 << 16;
+pub const PFINT_ICR0_MAL_DETECT: u32 = 1 << 19;
+pub const PFINT_ICR0_GRST: u32 = 1 << 20;
+pub const PFINT_ICR0_PCI_EXCEPTION: u32 = 1 << 21;
 pub const PFINT_ICR0_HMC_ERR: u32 = 1 << 26;
 pub const PFINT_ICR0_ADMINQ: u32 = 1 << 30;
 pub const PFINT_ICR0_SWINT: u32 = 1 << 31;
@@ -138,6 +142,7 @@ pub const PFINT_DYN_CTL0_INTENA: u32 = 1 << 0;
 pub const PFINT_DYN_CTL0_CLEARPBA: u32 = 1 << 1;
 pub const PFINT_DYN_CTL0_SWINT_TRIG: u32 = 1 << 2;
 pub const PFINT_DYN_CTL0_ITR_INDX_SHIFT: u32 = 3;
+pub const PFINT_DYN_CTL0_SW_ITR_INDX_ENA: u32 = 1 << 24;
 /// ITR index "none": a write that changes no interval.
 pub const ITR_NONE: u32 = 3;
 pub const PFINT_LNKLST0: usize = 0x0003_8500;

@@ -25,8 +25,18 @@ fn hal() -> TestHal<X722Model> {
     rig::hal(|arena| X722Model::new(arena, NVM_MAC))
 }
 
+/// The driver with rings the X722 takes (multiples of 32, at least 64).
 fn rig<const RX: usize, const TX: usize>(config: Config) -> Rig<RX, TX> {
+    assert!(nic_i40e::ring_size_ok(RX) && nic_i40e::ring_size_ok(TX));
     let hal = hal();
+    let nic = I40e::new(hal.clone(), config).expect("bring-up");
+    Rig::new(nic, hal)
+}
+
+/// The shared conformance suite's rings are 8 and 16 descriptors: the model lets them be.
+fn small_rig<const RX: usize, const TX: usize>(config: Config) -> Rig<RX, TX> {
+    let hal = hal();
+    hal.device.borrow_mut().allow_small_rings = true;
     let nic = I40e::new(hal.clone(), config).expect("bring-up");
     Rig::new(nic, hal)
 }
@@ -39,11 +49,11 @@ fn bring_up_error(setup: impl FnOnce(&mut X722Model)) -> (InitError, TestHal<X72
     (err, hal)
 }
 
-nic_testkit::conformance_tests!(rig, config);
+nic_testkit::conformance_tests!(small_rig, config);
 
 #[test]
 fn bring_up_talks_to_the_firmware_in_order() {
-    let r = rig::<64, 32>(config());
+    let r = rig::<64, 64>(config());
     let m = r.model();
     assert_eq!(m.pf_resets, 1, "PF software reset done and waited for");
     assert!(r.hal.now_us.get() >= PF_RESET_US);
@@ -54,8 +64,8 @@ fn bring_up_talks_to_the_firmware_in_order() {
             cmd::CLEAR_PXE_MODE,
             cmd::MAC_ADDRESS_READ,
             cmd::GET_SWITCH_CONFIG,
-            cmd::GET_VSI_PARAMS,
             cmd::UPDATE_VSI_PARAMS,
+            cmd::GET_VSI_PARAMS,
             cmd::REMOVE_MACVLAN,
             cmd::REMOVE_MACVLAN,
             cmd::ADD_MACVLAN,
@@ -89,7 +99,7 @@ fn bring_up_talks_to_the_firmware_in_order() {
     assert_ne!(lo & PFHMC_SDDATALOW_PMSDTYPE_DIRECT, 0);
     // The queues as their contexts describe them, with the high address half.
     let (rx, tx) = (m.rx.unwrap(), m.tx.unwrap());
-    assert_eq!((rx.count, tx.count), (64, 32));
+    assert_eq!((rx.count, tx.count), (64, 64));
     assert_eq!((rx.base >> 32, tx.base >> 32), (PHYS_BASE >> 32, PHYS_BASE >> 32));
     assert_eq!(rx.buffer_or_rdylist, 2048);
     assert!(rx.crcstrip);
@@ -99,11 +109,12 @@ fn bring_up_talks_to_the_firmware_in_order() {
     assert!(m.txpre_cleared.contains(&FIRST_QUEUE), "pre-disable lifted for absolute queue 64");
     assert_eq!(m.reg(QRX_ENA(0)) & QENA_STAT, QENA_STAT);
     assert_eq!(m.reg(QTX_ENA(0)) & QENA_STAT, QENA_STAT);
-    // Vector 0: receive queue 0, then transmit queue 0, then the end; admin queue events on;
-    // the vector itself still masked.
+    // Vector 0: receive queue 0, then transmit queue 0, then the end; admin queue events and
+    // fault causes on; the vector itself still masked.
     assert_eq!(m.reg(PFINT_LNKLST0), QUEUE_TYPE_RX << PFINT_LNKLST_FIRSTQ_TYPE_SHIFT);
     assert_eq!(m.reg(QINT_TQCTL(0)) >> QINT_NEXTQ_INDX_SHIFT & 0x7FF, QUEUE_END_OF_LIST);
-    assert_eq!(m.reg(PFINT_ICR0_ENA), PFINT_ICR0_ADMINQ);
+    let faults = PFINT_ICR0_ECC_ERR | PFINT_ICR0_MAL_DETECT | PFINT_ICR0_GRST | PFINT_ICR0_PCI_EXCEPTION | PFINT_ICR0_HMC_ERR;
+    assert_eq!(m.reg(PFINT_ICR0_ENA), PFINT_ICR0_ADMINQ | faults);
     assert_eq!(m.reg(PFINT_DYN_CTL0) & PFINT_DYN_CTL0_INTENA, 0);
     drop(m);
     r.assert_clean();
@@ -111,7 +122,7 @@ fn bring_up_talks_to_the_firmware_in_order() {
 
 #[test]
 fn contexts_carry_the_ring_addresses_in_128_byte_units() {
-    let r = rig::<64, 32>(config());
+    let r = rig::<64, 64>(config());
     let m = r.model();
     let (lo, hi) = m.sd0.unwrap();
     let backing = u64::from(hi) << 32 | u64::from(lo & PFHMC_SDDATALOW_PMSDDATALOW_MASK);
@@ -122,18 +133,18 @@ fn contexts_carry_the_ring_addresses_in_128_byte_units() {
     assert_eq!((hmc::get(&ctx, rxq::DSIZE), hmc::get(&ctx, rxq::PREFENA)), (0, 1));
     let mut ctx = [0u8; txq::BYTES];
     r.hal.arena.dma_read(backing, &mut ctx);
-    assert_eq!(hmc::get(&ctx, txq::QLEN), 32);
+    assert_eq!(hmc::get(&ctx, txq::QLEN), 64);
     assert_eq!(hmc::get(&ctx, txq::NEW_CONTEXT), 1);
     assert_eq!(hmc::get(&ctx, txq::HEAD_WB_ENA), 0, "completion by descriptor write-back");
 }
 
 #[test]
 fn all_multicast_and_promiscuous_reach_the_firmware() {
-    let mut r = rig::<16, 16>(Config { all_multicast: true, ..config() });
+    let mut r = rig::<64, 64>(Config { all_multicast: true, ..config() });
     r.post(4);
     assert_eq!(r.model().fw.promiscuous, PROMISC_BROADCAST | PROMISC_MULTICAST);
     assert_eq!(r.model().inject(&frame([0x33, 0x33, 0xFF, 0, 0, 1], 1, 64)), RxOutcome::Delivered);
-    let mut r = rig::<16, 16>(config());
+    let mut r = rig::<64, 64>(config());
     r.post(4);
     assert_eq!(r.model().inject(&frame([0x33, 0x33, 0xFF, 0, 0, 1], 1, 64)), RxOutcome::Filtered);
 }
@@ -142,7 +153,7 @@ fn all_multicast_and_promiscuous_reach_the_firmware() {
 fn a_global_reset_in_progress_is_waited_out() {
     let hal = hal();
     hal.device.borrow_mut().global_reset_until = 450_000;
-    let nic = I40e::<_, 16, 16>::new(hal.clone(), config()).expect("bring-up after the global reset");
+    let nic = I40e::<_, 64, 64>::new(hal.clone(), config()).expect("bring-up after the global reset");
     assert!(hal.now_us.get() >= 450_000);
     assert_eq!(hal.device.borrow().pf_resets, 0, "the global reset already reset the PF");
     let r = Rig::new(nic, hal);
@@ -153,7 +164,7 @@ fn a_global_reset_in_progress_is_waited_out() {
 fn the_nvm_load_is_waited_for() {
     let hal = hal();
     hal.device.borrow_mut().nvm_done_at = 2_000_000;
-    let _nic = I40e::<_, 16, 16>::new(hal.clone(), config()).expect("bring-up after the NVM load");
+    let _nic = I40e::<_, 64, 64>::new(hal.clone(), config()).expect("bring-up after the NVM load");
     assert!(hal.now_us.get() >= 2_000_000);
     assert!(hal.device.borrow().protocol_errors.is_empty(), "{:?}", hal.device.borrow().protocol_errors);
 }
@@ -175,7 +186,73 @@ fn a_pf_reset_that_never_completes_is_an_error() {
 fn a_hung_firmware_times_out_the_first_command() {
     let (err, hal) = bring_up_error(|m| m.fw.hung = true);
     assert_eq!(err, InitError::AdminQueueTimeout(cmd::GET_VERSION));
-    assert!(hal.now_us.get() < 2_000_000, "one command timeout, not a hang");
+    // Ten tries of 250 ms, 100 ms apart: bounded, not a hang.
+    assert!(hal.now_us.get() >= 3_000_000 && hal.now_us.get() < 4_000_000, "{}", hal.now_us.get());
+}
+
+#[test]
+fn a_firmware_still_starting_is_asked_again() {
+    let hal = hal();
+    hal.device.borrow_mut().fw_silent_until_us = 600_000;
+    let r = Rig::new(I40e::<_, 64, 64>::new(hal.clone(), config()).expect("bring-up once the firmware answers"), hal);
+    assert!(r.hal.now_us.get() >= 600_000);
+    r.assert_clean();
+}
+
+#[test]
+fn a_second_start_without_a_reset_of_the_device_works() {
+    // PXE mode left and the station filter in place already: both "exists" answers are fine.
+    let hal = hal();
+    let first = I40e::<_, 64, 64>::new(hal.clone(), config()).expect("first start");
+    drop(first);
+    let second = I40e::<_, 64, 64>::new(hal.clone(), config()).expect("second start");
+    let r = Rig::new(second, hal);
+    assert_eq!(r.model().fw.filters, [Filter { mac: NVM_MAC, any_vlan: true, vlan: 0 }]);
+    r.assert_clean();
+}
+
+#[test]
+fn a_full_filter_table_is_an_error_not_a_deaf_port() {
+    let (err, _) = bring_up_error(|m| m.fw.filter_table_full = true);
+    assert_eq!(err, InitError::FirmwareError { opcode: cmd::ADD_MACVLAN, retval: cmd::RC_ENOSPC });
+}
+
+#[test]
+fn impossible_identity_values_are_refused() {
+    let (err, _) = bring_up_error(|m| {
+        m.regs.set(GLPCI_CAPSUP, GLPCI_CAPSUP_ARI_EN);
+        m.regs.set(PF_FUNC_RID, 0xB5 << 8 | 20);
+    });
+    assert_eq!(err, InitError::Implausible("PF number"));
+    let (err, _) = bring_up_error(|m| m.regs.set(PFLAN_QALLOC, PFLAN_QALLOC_VALID | 1600 << PFLAN_QALLOC_LASTQ_SHIFT | 1590));
+    assert_eq!(err, InitError::Implausible("queue range (PFLAN_QALLOC)"));
+    let (err, _) = bring_up_error(|m| m.fw.qs_handle = 0xFFFF);
+    assert_eq!(err, InitError::Implausible("queue set handle of traffic class 0"));
+}
+
+#[test]
+fn fault_causes_are_counted() {
+    let mut r = rig::<64, 64>(config());
+    r.nic.set_interrupts(true);
+    for cause in [PFINT_ICR0_MAL_DETECT, PFINT_ICR0_HMC_ERR, PFINT_ICR0_GRST] {
+        let raised = r.model().interrupts_raised();
+        r.model().raise_cause(cause);
+        assert_eq!(r.model().interrupts_raised(), raised + 1, "{cause:#x} interrupts");
+        r.nic.handle_interrupt();
+    }
+    assert_eq!(r.nic.device_faults(), 3);
+}
+
+#[test]
+fn frames_the_x722_would_take_for_an_attack_are_refused() {
+    // Under 17 bytes the device's malicious-driver detection stops the queue: never sent.
+    let mut r = rig::<64, 64>(config());
+    let short = r.tx_buffer(&frame(PEER_MAC, 1, 16)[..16]);
+    assert_eq!(r.nic.tx_submit(&[short]), 0);
+    let ok = r.tx_buffer(&frame(PEER_MAC, 2, 17)[..17]);
+    assert_eq!(r.nic.tx_submit(&[ok]), 1);
+    assert_eq!(r.model().transmit(usize::MAX).len(), 1);
+    r.assert_clean();
 }
 
 #[test]
@@ -188,9 +265,13 @@ fn a_firmware_error_reply_names_the_command_and_code() {
 }
 
 #[test]
-fn a_failed_filter_removal_other_than_not_found_stops_bring_up() {
-    let (err, _) = bring_up_error(|m| m.fw.fail = Some((cmd::REMOVE_MACVLAN, 12)));
-    assert_eq!(err, InitError::FirmwareError { opcode: cmd::REMOVE_MACVLAN, retval: 12 });
+fn a_refused_removal_of_the_default_filter_does_not_stop_bring_up() {
+    // Firmware versions differ in the spelling of their default filter; the open drivers
+    // ignore both answers, and so does this one.
+    let hal = hal();
+    hal.device.borrow_mut().fw.fail = Some((cmd::REMOVE_MACVLAN, 12));
+    let r = Rig::new(I40e::<_, 64, 64>::new(hal.clone(), config()).expect("bring-up"), hal);
+    assert!(r.model().fw.filters.contains(&Filter { mac: NVM_MAC, any_vlan: true, vlan: 0 }));
 }
 
 #[test]
@@ -210,7 +291,7 @@ fn a_queue_that_never_reports_enabled_is_an_error() {
 fn other_ids_are_refused_without_touching_the_device() {
     let hal = hal();
     for id in [0x1572u16, 0x37CD, 0x1563] {
-        let err = I40e::<_, 16, 16>::new(hal.clone(), Config::new(id)).err().unwrap();
+        let err = I40e::<_, 64, 64>::new(hal.clone(), Config::new(id)).err().unwrap();
         assert_eq!(err, InitError::UnsupportedDevice(id));
     }
     assert!(hal.writes.borrow().is_empty());
@@ -218,7 +299,7 @@ fn other_ids_are_refused_without_touching_the_device() {
 
 #[test]
 fn every_link_flap_is_reported_because_the_driver_rearms_events() {
-    let mut r = rig::<16, 16>(config());
+    let mut r = rig::<64, 64>(config());
     r.nic.set_interrupts(true);
     for flap in 0..3 {
         let raised = r.model().interrupts_raised();
@@ -241,7 +322,7 @@ fn every_link_flap_is_reported_because_the_driver_rearms_events() {
 #[test]
 fn more_events_than_the_receive_queue_holds_lose_none_once_drained() {
     // The driver re-posts each event descriptor as it handles it: forty flaps, polled.
-    let mut r = rig::<16, 16>(config());
+    let mut r = rig::<64, 64>(config());
     for _ in 0..40 {
         r.model().set_cable(false);
         assert!(!r.nic.link().up);
@@ -258,7 +339,7 @@ fn more_events_than_the_receive_queue_holds_lose_none_once_drained() {
 fn statistics_are_deltas_across_the_48_bit_wrap() {
     // The model's octet counters start 200 bytes short of 2^48 and its frame counters at
     // non-zero values: the driver reports only what happened since it started.
-    let mut r = rig::<16, 16>(config());
+    let mut r = rig::<64, 64>(config());
     r.post(8);
     for seq in 0..3 {
         assert_eq!(r.model().inject(&frame(NVM_MAC, seq, 1000)), RxOutcome::Delivered);
@@ -276,7 +357,7 @@ fn statistics_are_deltas_across_the_48_bit_wrap() {
 
 #[test]
 fn a_write_back_on_a_descriptor_never_given_is_ignored() {
-    let mut r = rig::<16, 16>(config());
+    let mut r = rig::<64, 64>(config());
     r.post(2);
     // A broken device marks descriptor 9 done: the driver never posted it.
     let (rx, _) = r.model().rings();
@@ -289,7 +370,7 @@ fn a_write_back_on_a_descriptor_never_given_is_ignored() {
 
 #[test]
 fn transmit_descriptors_are_data_descriptors_with_fcs_and_report_status() {
-    let mut r = rig::<16, 16>(config());
+    let mut r = rig::<64, 64>(config());
     let b = r.tx_buffer(&frame(PEER_MAC, 1, 1514));
     assert_eq!(r.nic.tx_submit(&[b]), 1);
     let (_, tx) = r.model().rings();
@@ -305,7 +386,7 @@ fn transmit_descriptors_are_data_descriptors_with_fcs_and_report_status() {
 
 #[test]
 fn a_software_interrupt_brings_the_pd_back_only_while_interrupts_are_on() {
-    let mut r = rig::<16, 16>(config());
+    let mut r = rig::<64, 64>(config());
     let raised = r.model().interrupts_raised();
     r.nic.raise_interrupt();
     assert_eq!(r.model().interrupts_raised(), raised, "masked: no interrupt");

@@ -223,6 +223,8 @@ pub enum InitError {
     },
     /// The firmware speaks an admin queue API major version this driver does not.
     FirmwareApiVersion(u16),
+    /// The device reported a value outside what its datasheet allows (named).
+    Implausible(&'static str),
 }
 
 impl core::fmt::Display for InitError {
@@ -244,6 +246,7 @@ impl core::fmt::Display for InitError {
                 write!(f, "firmware refused admin command {opcode:#06x} with error {retval}")
             }
             Self::FirmwareApiVersion(major) => write!(f, "unsupported firmware API version {major}"),
+            Self::Implausible(what) => write!(f, "the device reported an impossible {what}"),
         }
     }
 }
@@ -280,8 +283,8 @@ pub trait Nic {
 
     /// Queues filled buffers for transmit, in order, and returns how many were
     /// taken from the front of `frames`. It stops at the first frame that does
-    /// not fit the ring (backpressure) or whose length is 0 or above
-    /// [`MAX_FRAME_LEN`]. A queued buffer must not be touched until
+    /// not fit the ring (backpressure) or whose length is 0, below the device's
+    /// minimum (17 bytes on the X722) or above [`MAX_FRAME_LEN`]. A queued buffer must not be touched until
     /// [`Nic::tx_reclaim`] returns it.
     fn tx_submit(&mut self, frames: &[Buffer]) -> usize;
 

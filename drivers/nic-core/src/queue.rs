@@ -38,6 +38,10 @@ pub trait DescFormat {
 
     /// Whether the device has written a transmit descriptor back (sent it).
     fn tx_done(hi: u64) -> bool;
+
+    /// The shortest frame the device may be given to send (it pads to 60 bytes itself); a
+    /// shorter one is refused like an empty one.
+    const MIN_TX_LEN: u32 = 1;
 }
 
 /// A receive queue of `N` descriptors of format `F` whose tail register is `tail_reg`.
@@ -187,11 +191,12 @@ impl<F: DescFormat, const N: usize> TxQueue<F, N> {
     }
 
     /// Queues frames from the front of `frames`, in order, until the ring is full or a frame's
-    /// length is 0 or above [`MAX_FRAME_LEN`]; returns how many. One tail write for the batch.
+    /// length is below the format's [`DescFormat::MIN_TX_LEN`] (0 always is) or above
+    /// [`MAX_FRAME_LEN`]; returns how many. One tail write for the batch.
     pub fn submit<H: Hal + ?Sized>(&mut self, hal: &H, frames: &[Buffer], counters: &mut Counters) -> usize {
         let mut queued = 0;
         for frame in frames {
-            if self.ring.room() == 0 || frame.len == 0 || frame.len as usize > MAX_FRAME_LEN {
+            if self.ring.room() == 0 || frame.len == 0 || frame.len < F::MIN_TX_LEN || frame.len as usize > MAX_FRAME_LEN {
                 break;
             }
             let (lo, hi) = F::tx_desc(frame);

@@ -12,6 +12,7 @@ pub const RC_OK: u16 = 0;
 pub const RC_ENOENT: u16 = 2;
 pub const RC_EINVAL: u16 = 14;
 pub const RC_ENOSYS: u16 = 17;
+pub const RC_EEXIST: u16 = 13;
 
 /// The switch the firmware builds at reset.
 pub const MAC_SEID: u16 = 2;
@@ -53,6 +54,10 @@ pub struct Firmware {
     pub lse_armed: bool,
     /// Link events lost for lack of a receive queue descriptor.
     pub events_lost: u32,
+    /// The queue set handle of TC 0 it reports (0xFFFF: none).
+    pub qs_handle: u16,
+    /// The filter table is full: additions come back with match method 0xFF.
+    pub filter_table_full: bool,
 }
 
 fn u16_at(b: &[u8], i: usize) -> u16 {
@@ -76,6 +81,8 @@ impl Firmware {
             phy_event_mask: 0xFFFF,
             lse_armed: false,
             events_lost: 0,
+            qs_handle: QS_HANDLE,
+            filter_table_full: false,
         }
     }
 
@@ -155,6 +162,10 @@ impl Firmware {
                 if d.params[0] != CLEAR_PXE_RX_CNT {
                     return Err(RC_EINVAL);
                 }
+                if self.pxe_cleared {
+                    // Out of PXE mode already (an earlier start of the driver).
+                    return Err(RC_EEXIST);
+                }
                 self.pxe_cleared = true;
                 Ok(())
             }
@@ -167,9 +178,10 @@ impl Firmware {
                 Ok(())
             }
             GET_SWITCH_CONFIG => {
+                // After a reset the firmware reports the PF's VSI alone, between the MAC (its
+                // uplink) and the PF (its downlink).
                 let mut b = vec![0u8; SWITCH_CONFIG_HEADER];
-                let elements: [(u8, u16, u16, u16); 3] =
-                    [(1, MAC_SEID, 0, 0), (2, PF_SEID, 0, 0), (SWITCH_ELEMENT_VSI, VSI_SEID, MAC_SEID, PF_SEID)];
+                let elements: [(u8, u16, u16, u16); 1] = [(SWITCH_ELEMENT_VSI, VSI_SEID, MAC_SEID, PF_SEID)];
                 b[0..2].copy_from_slice(&(elements.len() as u16).to_le_bytes());
                 b[2..4].copy_from_slice(&(elements.len() as u16).to_le_bytes());
                 for (ty, seid, up, down) in elements {
@@ -190,7 +202,7 @@ impl Firmware {
                 }
                 let mut b = [0u8; VSI_PROPERTIES_BYTES];
                 for tc in 0..8 {
-                    let h: u16 = if tc == 0 { QS_HANDLE } else { 0xFFFF };
+                    let h: u16 = if tc == 0 { self.qs_handle } else { 0xFFFF };
                     b[VSI_QS_HANDLE + 2 * tc..][..2].copy_from_slice(&h.to_le_bytes());
                 }
                 b[112..114].copy_from_slice(&STAT_COUNTER_IDX.to_le_bytes());
@@ -227,7 +239,8 @@ impl Firmware {
                 if b.len() < count * MACVLAN_ELEMENT_BYTES {
                     return Err(RC_EINVAL);
                 }
-                for e in b.chunks(MACVLAN_ELEMENT_BYTES).take(count) {
+                let mut answer = b.clone();
+                for (i, e) in b.chunks(MACVLAN_ELEMENT_BYTES).take(count).enumerate() {
                     let mut mac = [0u8; 6];
                     mac.copy_from_slice(&e[..6]);
                     let vlan = u16_at(e, 6);
@@ -237,7 +250,13 @@ impl Firmware {
                             return Err(RC_EINVAL);
                         }
                         let f = Filter { mac, any_vlan: fl & MACVLAN_ADD_IGNORE_VLAN != 0, vlan };
-                        if !self.filters.contains(&f) {
+                        if self.filters.contains(&f) {
+                            return Err(RC_EEXIST);
+                        }
+                        // The firmware writes back how it matched each element.
+                        let method = if self.filter_table_full { MACVLAN_MATCH_ERR_NO_RES } else { 1 };
+                        answer[i * MACVLAN_ELEMENT_BYTES + MACVLAN_MATCH_METHOD] = method;
+                        if !self.filter_table_full {
                             self.filters.push(f);
                         }
                     } else {
@@ -249,11 +268,13 @@ impl Firmware {
                         }
                     }
                 }
+                mem.dma_write(d.buffer_address(), &answer);
                 Ok(())
             }
             SET_VSI_PROMISCUOUS_MODES => {
-                if u16_at(&d.params, 4) & 0x3FF != VSI_SEID & 0x3FF {
-                    return Err(RC_ENOENT);
+                // The bare SEID (the filter commands' valid flag is not this field's).
+                if u16_at(&d.params, 4) != VSI_SEID {
+                    return Err(RC_EINVAL);
                 }
                 let (fl, valid) = (u16_at(&d.params, 0), u16_at(&d.params, 2));
                 self.promiscuous = self.promiscuous & !valid | fl & valid;

@@ -152,6 +152,11 @@ pub struct X722Model {
     pub queue_stuck: bool,
     /// A broken device: PFSWR never clears.
     pub pf_reset_stuck: bool,
+    /// Rings shorter than 64 or not a multiple of 32 descriptors are accepted (the shared
+    /// conformance suite runs 8- and 16-descriptor rings; the open drivers never program such).
+    pub allow_small_rings: bool,
+    /// The firmware answers no command before then (it is still starting).
+    pub fw_silent_until_us: u64,
     /// Absolute transmit queues whose pre-disable the driver lifted (GLLAN_TXPRE_QDIS).
     pub txpre_cleared: Vec<u32>,
     /// PFINT_ICR0 causes latched.
@@ -187,6 +192,8 @@ impl X722Model {
             tx: None,
             queue_stuck: false,
             pf_reset_stuck: false,
+            allow_small_rings: false,
+            fw_silent_until_us: 0,
             txpre_cleared: Vec::new(),
             icr0: 0,
             intena: false,
@@ -310,6 +317,7 @@ impl X722Model {
             self.error(format!("receive context: {count} descriptors of {dbuff} bytes"));
             return;
         }
+        self.check_ring_size("receive", count);
         if hmc::get(&ctx, rxq::HEAD) != 0 {
             self.error("receive context: head not 0 at enable");
         }
@@ -346,6 +354,7 @@ impl X722Model {
             self.error(format!("transmit context: {count} descriptors"));
             return;
         }
+        self.check_ring_size("transmit", count);
         if hmc::get(&ctx, txq::NEW_CONTEXT) != 1 {
             self.error("transmit context: NEW_CONTEXT not set");
         }
@@ -369,9 +378,24 @@ impl X722Model {
         }
     }
 
+    fn check_ring_size(&mut self, what: &str, count: u32) {
+        if !self.allow_small_rings && (count % 32 != 0 || count < 64) {
+            self.error(format!("{what} ring of {count} descriptors: the X722 takes multiples of 32, at least 64"));
+        }
+    }
+
+    /// A fault cause (an ICR0 bit) is raised, as the device would on an ECC error, a
+    /// malicious-driver event or a global reset.
+    pub fn raise_cause(&mut self, cause: u32) {
+        if self.reg(PFINT_ICR0_ENA) & cause != 0 {
+            self.icr0 |= cause | PFINT_ICR0_INTEVENT;
+            self.update_irq();
+        }
+    }
+
     /// The firmware runs the commands between head and tail.
     fn run_firmware(&mut self) {
-        if self.fw.hung {
+        if self.fw.hung || self.now_us < self.fw_silent_until_us {
             return;
         }
         let len = self.reg(PF_ATQLEN);
@@ -571,6 +595,9 @@ impl X722Model {
             if !icrc {
                 self.error("frame sent without ICRC: no FCS on the wire");
             }
+            if frame.len() < 17 {
+                self.error(format!("a {}-byte frame: malicious driver detection would stop the queue", frame.len()));
+            }
             if frame.len() < 60 {
                 frame.resize(60, 0);
             }
@@ -639,6 +666,11 @@ impl DeviceModel for X722Model {
             PF_ATQT => {
                 self.regs.set(reg, value);
                 self.atq_pending_since = Some(self.now_us);
+            }
+            PF_ATQLEN if value & AQLEN_ENABLE == 0 => {
+                // The queue off: what was pending is dropped.
+                self.regs.set(reg, value);
+                self.atq_pending_since = None;
             }
             PF_ATQH | PF_ARQH if value != 0 => self.error("the driver moved a head the firmware owns"),
             PFHMC_SDCMD => {
@@ -715,7 +747,7 @@ impl DeviceModel for X722Model {
                 self.finish_pf_reset();
             }
         }
-        if self.atq_pending_since.is_some_and(|t| self.now_us - t >= FW_LATENCY_US) {
+        if self.atq_pending_since.is_some_and(|t| self.now_us - t >= FW_LATENCY_US) && self.now_us >= self.fw_silent_until_us {
             self.atq_pending_since = None;
             self.run_firmware();
         }

@@ -27,6 +27,7 @@ const TX_BUFFERS: usize = 240;
 pub const DMA_BYTES: usize = DmaLayout::bytes_needed(RX_DESCRIPTORS, TX_BUFFERS);
 /// Minimum time between interrupts (ITR), in microseconds.
 const INTERRUPT_INTERVAL_US: u32 = 20;
+const _: () = assert!(nic_i40e::ring_size_ok(RX_DESCRIPTORS) && nic_i40e::ring_size_ok(TX_DESCRIPTORS));
 
 type Driver = I40e<Sel4Hal, RX_DESCRIPTORS, TX_DESCRIPTORS>;
 
