@@ -434,9 +434,10 @@ def sel4_build_without_iommu():
 
 
 # The CPU the seL4 image needs: 1 GiB pages, x2APIC (the kernel runs its local APIC in x2APIC
-# mode, as on the board), and RDRAND, the crypto PD's random source.
+# mode, as on the board), and RDRAND and RDSEED, the crypto PD's random sources (XORed; the
+# Xeon D has both).
 SEL4_CPU_NO_RDRAND = "qemu64,+pdpe1gb,+x2apic"
-SEL4_CPU = SEL4_CPU_NO_RDRAND + ",+rdrand"
+SEL4_CPU = SEL4_CPU_NO_RDRAND + ",+rdrand,+rdseed"
 
 
 # The encryptor's QEMU machine: PCIe (q35) with QEMU's VT-d model, which the product's

@@ -18,6 +18,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+use zeroize::Zeroize;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -230,6 +231,14 @@ pub struct CryptoConfig {
     pub peers: Vec<PeerConfig>,
 }
 
+/// Key material is wiped when the configuration that held it goes (the crypto PD keeps its keys
+/// in boringtun's own types, which wipe themselves too).
+impl Drop for CryptoConfig {
+    fn drop(&mut self) {
+        self.private_key.zeroize();
+    }
+}
+
 /// One `[Peer]`. Its `Debug` output does not show the preshared key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PeerConfig {
@@ -240,6 +249,14 @@ pub struct PeerConfig {
     pub allowed_ips: Vec<Prefix>,
     /// None when absent, 0 or `off`.
     pub persistent_keepalive: Option<u16>,
+}
+
+impl Drop for PeerConfig {
+    fn drop(&mut self) {
+        if let Some(psk) = self.preshared_key.as_mut() {
+            psk.zeroize();
+        }
+    }
 }
 
 /// Plaintext-side stack PD (net_red): no key material.

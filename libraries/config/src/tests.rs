@@ -1545,3 +1545,26 @@ fn errors_never_echo_a_key_or_control_characters() {
     let e = Config::parse(&format!("[Interface]\nPrivateKey = {PRIV}\nListenPort = 51820x\n")).unwrap_err();
     assert!(format!("{e}").contains("51820x"), "{e}");
 }
+
+#[test]
+fn key_material_is_wiped_when_the_config_goes() {
+    use core::mem::ManuallyDrop;
+    let peer = PeerConfig {
+        public_key: hex32(PUB1_HEX),
+        preshared_key: Some(hex32(PSK_HEX)),
+        endpoint: None,
+        allowed_ips: vec![p("10.2.0.0/24")],
+        persistent_keepalive: None,
+    };
+    let mut config = ManuallyDrop::new(CryptoConfig { private_key: hex32(PRIV_HEX), listen_port: 51820, mtu: 1420, peers: vec![] });
+    let mut peer = ManuallyDrop::new(peer);
+    let (key, psk) = (&config.private_key as *const [u8; 32], peer.preshared_key.as_ref().unwrap() as *const [u8; 32]);
+    // SAFETY: each value is dropped once, in place; its memory stays allocated (ManuallyDrop), and
+    // a [u8; 32] is plain bytes, readable after its owner's drop ran.
+    unsafe {
+        ManuallyDrop::drop(&mut config);
+        ManuallyDrop::drop(&mut peer);
+        assert_eq!(core::ptr::read_volatile(key), [0; 32], "private key wiped");
+        assert_eq!(core::ptr::read_volatile(psk), [0; 32], "preshared key wiped");
+    }
+}

@@ -82,6 +82,15 @@ const DATA_OVERHEAD: usize = 32;
 /// that alone would exhaust a PD's heap.
 pub const QUEUE_BUDGET_BYTES: usize = 128 * 1024;
 
+/// The heap this PD is built for: seL4's PD runtime gives every PD this much (its
+/// `HEAP_BYTES`, which the seL4 entry point checks at compile time).
+pub const HEAP_BUDGET_BYTES: usize = 1 << 20;
+
+/// Most peers the PD accepts: with every one of them blackholed and the queue budget full, the
+/// measured peak (tests/heap.rs) stays within three quarters of [`HEAP_BUDGET_BYTES`]. A
+/// configuration with more is refused at start, by name, rather than running out of heap later.
+pub const MAX_PEERS: usize = 32;
+
 /// Largest plaintext that fits a black slot after the endpoint header and WireGuard's overhead.
 const MAX_PLAINTEXT: usize = SLOT_SIZE - ENDPOINT_HEADER_LEN - DATA_OVERHEAD;
 
@@ -164,6 +173,11 @@ pub enum InitError {
     NoRandomness,
     /// The random source's output failed the start-up health test (which one).
     RandomnessUnhealthy(&'static str),
+    /// More peers than the heap holds ([`MAX_PEERS`]).
+    TooManyPeers {
+        /// Peers in the configuration.
+        configured: usize,
+    },
 }
 
 impl fmt::Display for InitError {
@@ -174,6 +188,9 @@ impl fmt::Display for InitError {
             Self::NoRandomness => f.write_str("no strong random source (fill_random failed): refusing to make keys"),
             Self::RandomnessUnhealthy(test) => {
                 write!(f, "the random source failed its start-up health test ({test}): refusing to make keys")
+            }
+            Self::TooManyPeers { configured } => {
+                write!(f, "{configured} peers configured; this crypto PD holds at most {MAX_PEERS}")
             }
         }
     }
@@ -303,7 +320,10 @@ fn wall_clock_plausible() -> bool {
 
 impl Crypto {
     /// Builds the PD from its configuration and the rings the platform mapped.
-    pub fn new(config: CryptoConfig) -> Result<Self, InitError> {
+    pub fn new(mut config: CryptoConfig) -> Result<Self, InitError> {
+        if config.peers.len() > MAX_PEERS {
+            return Err(InitError::TooManyPeers { configured: config.peers.len() });
+        }
         random_source_health_test()?;
         boringtun::platform::set_hooks(&BORINGTUN_HOOKS);
         let red = Link::open("red", RED).map_err(|e| InitError::Link("red", e))?;
@@ -311,10 +331,13 @@ impl Crypto {
         let private_key = StaticSecret::from(config.private_key);
         let public_key = PublicKey::from(&private_key);
         let limiter = Arc::new(RateLimiter::new(&public_key, HANDSHAKE_RATE_LIMIT));
-        let mut peers: Vec<Peer> = Vec::new();
+        // Sized once: a Peer is about 18 KiB (boringtun's Tunn inline), and doubling a vector of
+        // them would briefly need three times the room.
+        let mut peers: Vec<Peer> = Vec::with_capacity(config.peers.len());
         let mut routes = Vec::new();
         let mut index_tags: Vec<(u32, usize)> = Vec::new();
-        for (i, p) in config.peers.into_iter().enumerate() {
+        // Taken one by one, so that each peer's preshared key is wiped as its config goes.
+        for (i, mut p) in core::mem::take(&mut config.peers).into_iter().enumerate() {
             if peers.iter().any(|q| q.public_key == p.public_key) {
                 return Err(InitError::DuplicatePeer);
             }
@@ -333,7 +356,7 @@ impl Crypto {
                 tunn,
                 public_key: p.public_key,
                 endpoint: p.endpoint,
-                allowed_ips: p.allowed_ips,
+                allowed_ips: core::mem::take(&mut p.allowed_ips),
             });
         }
         routes.sort_by(|a, b| b.0.len.cmp(&a.0.len));

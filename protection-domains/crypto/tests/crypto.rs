@@ -266,10 +266,9 @@ fn initiation_flood_gets_cookie_replies() {
 
 #[test]
 fn timers_send_keepalives_and_retry_handshakes() {
-    let mut a = make("crypto_a", A, "192.0.2.1:51820", vec![PeerConfig {
-        persistent_keepalive: Some(1),
-        ..peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])
-    }]);
+    let mut b_peer = peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"]);
+    b_peer.persistent_keepalive = Some(1);
+    let mut a = make("crypto_a", A, "192.0.2.1:51820", vec![b_peer]);
     // No traffic at all: the persistent keepalive starts a handshake on a tick. boringtun's
     // timers run on the PD's clock, which the test moves.
     a.pd.advance_ns(1_100_000_000);

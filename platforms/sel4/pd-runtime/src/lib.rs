@@ -254,12 +254,18 @@ pub fn ioport(id: u32) -> Option<IoPort> {
     (size != 0).then_some(IoPort { cap: layout::SLOT_IOPORT + id as u64, base, size })
 }
 
-/// Fills `buf` from the CPU's RDRAND, if it has one (the Xeon D does; QEMU's `qemu64` model
-/// needs `+rdrand`). RDRAND may fail transiently: each word is retried a few times.
+/// Fills `buf` from the CPU's random number generator: RDRAND words (the Xeon D has it; QEMU's
+/// `qemu64` model needs `+rdrand`), each XORed with an RDSEED word where the CPU has RDSEED
+/// (the Xeon D does; QEMU with `+rdseed`). RDRAND is a generator reseeded from the entropy
+/// source, RDSEED the conditioned entropy source itself: the XOR is as unpredictable as the
+/// better of the two, so a flaw in RDRAND's generator alone does not make keys predictable.
+/// Both may fail transiently (RDSEED often does under load): each word is retried a few times;
+/// RDRAND failing fails the call, RDSEED failing leaves that word to RDRAND.
 fn hw_random(buf: &mut [u8]) -> bool {
-    use core::arch::x86_64::__cpuid;
-    // CPUID leaf 1 exists on every x86_64 CPU.
+    use core::arch::x86_64::{__cpuid, __cpuid_count};
+    // CPUID leaf 1 exists on every x86_64 CPU; leaf 7 where leaf 0 says so.
     let has_rdrand = __cpuid(1).ecx & (1 << 30) != 0;
+    let has_rdseed = __cpuid(0).eax >= 7 && __cpuid_count(7, 0).ebx & (1 << 18) != 0;
     if !has_rdrand {
         return false;
     }
@@ -269,6 +275,13 @@ fn hw_random(buf: &mut [u8]) -> bool {
         let ok = (0..10).any(|_| unsafe { rdrand(&mut word) });
         if !ok {
             return false;
+        }
+        if has_rdseed {
+            let mut seed = 0u64;
+            // SAFETY: CPUID said the CPU has RDSEED.
+            if (0..10).any(|_| unsafe { rdseed(&mut seed) }) {
+                word ^= seed;
+            }
         }
         chunk.copy_from_slice(&word.to_le_bytes()[..chunk.len()]);
     }
@@ -283,6 +296,16 @@ fn hw_random(buf: &mut [u8]) -> bool {
 unsafe fn rdrand(word: &mut u64) -> bool {
     // The caller checked CPUID (this function's contract); the intrinsic writes only `word`.
     core::arch::x86_64::_rdrand64_step(word) == 1
+}
+
+/// One RDSEED; true if the CPU delivered a seed word.
+///
+/// # Safety
+/// The CPU must support RDSEED (CPUID.(EAX=7,ECX=0):EBX bit 18).
+#[target_feature(enable = "rdseed")]
+unsafe fn rdseed(word: &mut u64) -> bool {
+    // The caller checked CPUID (this function's contract); the intrinsic writes only `word`.
+    core::arch::x86_64::_rdseed64_step(word) == 1
 }
 
 /// Prints a line without the PD-name prefix (for machine-readable `RESULT` lines).
