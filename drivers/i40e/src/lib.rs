@@ -69,6 +69,11 @@ const MAX_QS_HANDLE: u16 = 0x400;
 const FAULT_CAUSES: u32 =
     PFINT_ICR0_ECC_ERR | PFINT_ICR0_MAL_DETECT | PFINT_ICR0_GRST | PFINT_ICR0_PCI_EXCEPTION | PFINT_ICR0_HMC_ERR;
 
+/// Vector 0 off: no interrupt, but descriptors still written back when the ITR expires (the
+/// X722 otherwise holds back a partial cache line of write-backs until an interrupt fires, and
+/// a polled driver would not see the last frames).
+const MASKED: u32 = PFINT_DYN_CTL0_WB_ON_ITR | ITR_NONE << PFINT_DYN_CTL0_ITR_INDX_SHIFT;
+
 /// Whether a ring of `n` descriptors suits the X722: the open drivers use multiples of 32,
 /// at least 64. (The register model also runs the shared conformance suite's 8- and
 /// 16-descriptor rings.)
@@ -189,7 +194,7 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
         pf_reset(&mut hal)?;
         // Nothing may interrupt during bring-up (the cause enables survive a PF reset).
         hal.write32(PFINT_ICR0_ENA, 0);
-        hal.write32(PFINT_DYN_CTL0, ITR_NONE << PFINT_DYN_CTL0_ITR_INDX_SHIFT);
+        hal.write32(PFINT_DYN_CTL0, MASKED);
 
         let rid = hal.read32(PF_FUNC_RID);
         let pf_id = if hal.read32(GLPCI_CAPSUP) & GLPCI_CAPSUP_ARI_EN != 0 { rid & 0xFF } else { rid & PF_FUNC_RID_FUNCTION_NUMBER_MASK } as usize;
@@ -589,7 +594,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
         if enabled {
             self.arm();
         } else {
-            self.hal.write32(PFINT_DYN_CTL0, ITR_NONE << PFINT_DYN_CTL0_ITR_INDX_SHIFT);
+            self.hal.write32(PFINT_DYN_CTL0, MASKED);
         }
     }
 

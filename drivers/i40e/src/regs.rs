@@ -143,6 +143,8 @@ pub const PFINT_DYN_CTL0_CLEARPBA: u32 = 1 << 1;
 pub const PFINT_DYN_CTL0_SWINT_TRIG: u32 = 1 << 2;
 pub const PFINT_DYN_CTL0_ITR_INDX_SHIFT: u32 = 3;
 pub const PFINT_DYN_CTL0_SW_ITR_INDX_ENA: u32 = 1 << 24;
+/// Write descriptors back when the ITR expires even with the interrupt off (polled use).
+pub const PFINT_DYN_CTL0_WB_ON_ITR: u32 = 1 << 30;
 /// ITR index "none": a write that changes no interval.
 pub const ITR_NONE: u32 = 3;
 pub const PFINT_LNKLST0: usize = 0x0003_8500;
