@@ -248,6 +248,76 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
     assert alive, f"net_red stopped answering after net_black faulted\n{console[-3000:]}"
 
 
+def _boot_variant(lab, name, xml_text, ready_lines):
+    """Boots encryptor a (PC a on its red side) from the system.xml text `xml_text`."""
+    path = os.path.join(lab.tmp, f"system-{name}.xml")
+    with open(path, "w") as f:
+        f.write(xml_text)
+    cfg_a, _ = netlab.make_configs(lab)
+    image = netlab.sel4_build(os.path.join(lab.tmp, f"sel4-{name}"), system_xml=path)
+    pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
+    lab.ip(wan, "link", "add", "br0", "type", "bridge")
+    lab.ip(wan, "link", "set", "br0", "up")
+    enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0", ready_lines=ready_lines, config=cfg_a)
+    netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
+    return enc, pc_a
+
+
+def _wait_console(enc, pattern, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if re.search(pattern, enc.console(), re.M):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_a_faulted_pd_that_shares_no_ring_is_restarted_with_fresh_state():
+    """The timer PD is made to fault 8 s after boot (a test-only system.xml attribute: the root
+    task points its thread at address 0). The root task reports the fault, restarts it with its
+    program's memory as in the image, and the new timer ticks again: its status page is fresh,
+    `status` counts the restart, and traffic still passes."""
+    with open(netlab.SYSTEM_XML) as f:
+        xml = f.read()
+    timer = '<protection_domain name="timer" domain="neutral" priority="250">'
+    assert xml.count(timer) == 1
+    with netlab.Lab("s4r") as lab:
+        enc, pc_a = _boot_variant(lab, "timer-faults", xml.replace(timer, timer.replace('priority="250"', 'priority="250" inject_fault_ms="8000"')),
+                                  ("crypto: crypto ready", "net_red: net_red ready", "timer: timer ready"))
+        restarted = _wait_console(enc, r"^RESTART pd=timer count=1", 60)
+        time.sleep(2)
+        alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        status = enc.command("status", r"^pd serial .*\n|^encryptor .*\n")
+        console = enc.stop()
+    assert restarted, console[-3000:]
+    assert re.search(r"^FAULT pd=timer kind=vm-fault access=\w+ addr=0x0 ", console, re.M), console[-3000:]
+    # The program started again from its entry point: its ready line twice.
+    assert console.count("timer: timer ready") == 2, console[-3000:]
+    line = re.search(r"^pd timer running \(status (\d+) ms old; restarted 1 time after faults\)", status, re.M)
+    assert line and int(line.group(1)) < 1000, status
+    assert "FAULTED" not in status, status
+    assert alive, console[-3000:]
+
+
+def test_a_pd_that_keeps_faulting_is_left_stopped_after_three_restarts():
+    """The timer is given its status page read-only: each fresh copy faults on its first tick.
+    The root task restarts it three times, then leaves it stopped, and the rest runs on."""
+    with open(netlab.SYSTEM_XML) as f:
+        xml = f.read()
+    page = '<map mr="timer_status" vaddr="0x11000000" perms="rw" setvar_vaddr="status" />'
+    assert xml.count(page) == 1
+    with netlab.Lab("s4b") as lab:
+        enc, pc_a = _boot_variant(lab, "timer-loops", xml.replace(page, page.replace('perms="rw"', 'perms="r"')),
+                                  ("crypto: crypto ready", "net_red: net_red ready"))
+        gave_up = _wait_console(enc, r"^RESTART pd=timer given up", 60)
+        alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        console = enc.stop()
+    assert gave_up, console[-3000:]
+    assert re.findall(r"^RESTART pd=timer count=(\d+)", console, re.M) == ["1", "2", "3"], console[-3000:]
+    assert len(re.findall(r"^FAULT pd=timer ", console, re.M)) == 4, console[-3000:]
+    assert alive, console[-3000:]
+
+
 def test_when_the_serial_pd_dies_the_root_task_takes_com1_back_and_loses_no_line():
     """The serial PD is given no I/O ports for COM1 (a system.xml variant), so it panics at start.
     The root task reports the fault, prints what the console log still held, and prints every

@@ -9,7 +9,8 @@
 //!
 //! Extensions of this project:
 //! - `<system exit_when_idle="true">` (seL4 tests): the root task ends QEMU once every PD
-//!   stays blocked.
+//!   stays blocked. `<system restart="false">`: no PD is restarted after a fault (test systems
+//!   whose PDs fault on purpose).
 //! - `<memory_region fill="file">`: the region starts with the file's bytes (a path
 //!   relative to the description); only for RAM regions.
 //! - `<memory_region boot_module="N">` (seL4): the region starts with the boot loader's
@@ -45,6 +46,8 @@
 //! - `<memory_region console="true">`: the console log (seL4): once PDs start, the root task
 //!   appends every console line (its own, fault reports, PD log lines) to this region instead
 //!   of writing COM1, and the one PD that maps it (the serial PD) drains it to the UART.
+//! - `<protection_domain inject_fault_ms="N">` (seL4 tests only): the root task makes the PD
+//!   fault N ms after boot, to exercise the restart of a faulted PD.
 //! - `<protection_domain domain="red|black|crypto|neutral">` and
 //!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
 //!
@@ -279,6 +282,9 @@ pub struct ProtectionDomain {
     pub ioports: Vec<IoPort>,
     /// On the host runtime, the TAP side that replaces this PD (extension).
     pub host_tap: Option<String>,
+    /// Tests only (extension, `inject_fault_ms`): the seL4 root task makes this PD fault this
+    /// long after boot, to exercise the restart of a faulted PD.
+    pub inject_fault_ms: Option<u32>,
     /// Which side of the encryptor it belongs to (extension): `red`, `black`,
     /// `crypto` or `neutral` (the default: timer, serial).
     pub domain: Domain,
@@ -324,6 +330,9 @@ pub struct Channel {
 pub struct System {
     /// End QEMU once every PD stays blocked (extension, for seL4 tests).
     pub exit_when_idle: bool,
+    /// No PD is restarted after a fault (`restart="false"`, extension: test systems whose PDs
+    /// fault on purpose, once).
+    pub no_restart: bool,
     /// Whether DMA confinement is required (`iommu`).
     pub iommu: IommuPolicy,
     /// Memory regions, in file order.
@@ -409,13 +418,18 @@ impl System {
         if root.tag_name().name() != "system" {
             return Err(err(root, "the root element must be <system>"));
         }
-        check_known(root, &["exit_when_idle", "iommu"])?;
+        check_known(root, &["exit_when_idle", "iommu", "restart"])?;
         let iommu = match root.attribute("iommu").unwrap_or("required") {
             "required" => IommuPolicy::Required,
             "optional" => IommuPolicy::Optional,
             other => return Err(err(root, format!("<system iommu=\"{other}\"> must be required or optional"))),
         };
-        let mut sys = System { exit_when_idle: bool_attr(root, "exit_when_idle", false)?, iommu, ..System::default() };
+        let mut sys = System {
+            exit_when_idle: bool_attr(root, "exit_when_idle", false)?,
+            no_restart: !bool_attr(root, "restart", true)?,
+            iommu,
+            ..System::default()
+        };
         let mut lines = BTreeMap::new();
         for node in root.children().filter(|n| n.is_element()) {
             match node.tag_name().name() {
@@ -667,7 +681,7 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
-    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain"])?;
+    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms"])?;
     let name = attr(node, "name")?.to_string();
     let priority = node.attribute("priority").map(|t| number(node, "priority", t)).transpose()?.unwrap_or(100);
     if priority > 254 {
@@ -681,6 +695,11 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         other => return Err(err(node, format!("{name}: domain=\"{other}\" must be red, black, crypto or neutral"))),
     };
     let stack_size = node.attribute("stack_size").map(|t| number(node, "stack_size", t)).transpose()?;
+    let inject_fault_ms = match node.attribute("inject_fault_ms").map(|t| number(node, "inject_fault_ms", t)).transpose()? {
+        Some(ms @ 1..=3_600_000) => Some(ms as u32),
+        Some(_) => return Err(err(node, format!("{name}: inject_fault_ms must be 1..3600000"))),
+        None => None,
+    };
     if stack_size.is_some_and(|s| s == 0 || s % PAGE != 0) {
         return Err(err(node, format!("{name}: stack_size is not a positive multiple of 4 KiB")));
     }
@@ -698,6 +717,7 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         pci_devices: Vec::new(),
         ioports: Vec::new(),
         host_tap: None,
+        inject_fault_ms,
     };
     for c in node.children().filter(|n| n.is_element()) {
         match c.tag_name().name() {

@@ -54,6 +54,8 @@ pub struct Console {
     log: Option<LogReader>,
     pages: Vec<StatusPage>,
     faults: Vec<(String, String)>,
+    /// PDs the root task restarted after a fault, and how often.
+    restarts: Vec<(String, u32)>,
     out: VecDeque<u8>,
     input: Vec<u8>,
     line: Vec<u8>,
@@ -78,6 +80,7 @@ impl Console {
             log,
             pages,
             faults: Vec::new(),
+            restarts: Vec::new(),
             out: VecDeque::new(),
             input: Vec::new(),
             line: Vec::new(),
@@ -147,9 +150,21 @@ impl Console {
         self.log = Some(log);
     }
 
-    /// `FAULT pd=<name> kind=<kind> ...` from the root task.
+    /// `FAULT pd=<name> kind=<kind> ...` and `RESTART pd=<name> count=<n>` from the root task.
     fn note_fault(&mut self, text: &[u8]) {
         let Ok(text) = core::str::from_utf8(text) else { return };
+        if let Some(rest) = text.strip_prefix("RESTART pd=") {
+            let mut words = rest.split(' ');
+            let pd = words.next().unwrap_or("");
+            let Some(count) = words.find_map(|w| w.strip_prefix("count=")).and_then(|n| n.parse().ok()) else { return };
+            // Running again, with fresh state.
+            self.faults.retain(|(p, _)| p != pd);
+            match self.restarts.iter_mut().find(|(p, _)| p == pd) {
+                Some(entry) => entry.1 = count,
+                None => self.restarts.push((String::from(pd), count)),
+            }
+            return;
+        }
         let Some(rest) = text.strip_prefix("FAULT pd=") else { return };
         let mut words = rest.split(' ');
         let pd = words.next().unwrap_or("");
@@ -239,7 +254,13 @@ impl Console {
             }
             match self.snapshot(i, &mut buf) {
                 Ok((len, age_ms)) => {
-                    self.say(format_args!("pd {pd} running (status {age_ms} ms old)"));
+                    match self.restarts.iter().find(|(p, _)| *p == pd).map(|r| r.1) {
+                        Some(n) => self.say(format_args!(
+                            "pd {pd} running (status {age_ms} ms old; restarted {n} time{} after faults)",
+                            if n == 1 { "" } else { "s" }
+                        )),
+                        None => self.say(format_args!("pd {pd} running (status {age_ms} ms old)")),
+                    }
                     let text = core::str::from_utf8(&buf[..len]).unwrap_or("");
                     for line in text.lines().filter_map(|l| l.strip_prefix("status ")) {
                         self.say(format_args!("{pd} {line}"));

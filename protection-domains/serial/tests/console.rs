@@ -186,6 +186,28 @@ fn status_shows_each_pd_its_status_lines_and_a_fault_the_root_task_reported() {
 }
 
 #[test]
+fn a_pd_the_root_task_restarted_runs_again_with_its_count() {
+    let mut r = rig(&["timer", "crypto"]);
+    r.publish(0, &[], &[]);
+    r.publish(1, &[], &[]);
+    r.log.push(Source::Root, b"FAULT pd=timer kind=vm-fault access=execute addr=0x0 ip=0x0");
+    r.run();
+    assert!(r.type_line("status").contains("pd timer FAULTED (vm-fault)"));
+    r.log.push(Source::Root, b"RESTART pd=timer count=1");
+    // Only the root task restarts PDs: a PD's line claiming one changes nothing.
+    r.log.push(Source::Pd(1), b"RESTART pd=crypto count=7");
+    r.run();
+    let out = r.type_line("status");
+    assert!(out.contains("pd timer running (status 100 ms old; restarted 1 time after faults)"), "{out}");
+    assert!(out.contains("pd crypto running (status 100 ms old)\r\n"), "{out}");
+    assert!(!out.contains("FAULTED"), "{out}");
+    r.log.push(Source::Root, b"FAULT pd=timer kind=vm-fault access=execute addr=0x0 ip=0x0");
+    r.log.push(Source::Root, b"RESTART pd=timer count=2");
+    r.run();
+    assert!(r.type_line("status").contains("restarted 2 times after faults"));
+}
+
+#[test]
 fn status_ends_with_whether_the_encryptor_can_pass_traffic() {
     let mut r = rig(&["net_red", "crypto", "net_black"]);
     r.publish(0, &[], &["port 00:25:90:00:00:00 link up 1000 Mbit/s"]);

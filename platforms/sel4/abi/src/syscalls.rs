@@ -215,6 +215,16 @@ pub fn tcb_start(tcb: CPtr, rip: Word, rsp: Word, rdi: Word, resume: bool) -> Re
     invoke(tcb, label::TCBWriteRegisters, &args, &[]).map(drop)
 }
 
+/// TCB_Suspend: the thread stops (a pending IPC of it is cancelled) until written or resumed.
+pub fn tcb_suspend(tcb: CPtr) -> Result<(), Error> {
+    invoke(tcb, label::TCBSuspend, &[], &[]).map(drop)
+}
+
+/// IRQHandler_Ack: the interrupt may be delivered again.
+pub fn irq_ack(handler: CPtr) -> Result<(), Error> {
+    invoke(handler, label::IRQAckIRQ, &[], &[]).map(drop)
+}
+
 /// TCB_SetPriority.
 pub fn tcb_set_priority(tcb: CPtr, prio: u8) -> Result<(), Error> {
     invoke(tcb, label::TCBSetPriority, &[prio as Word], &[]).map(drop)

@@ -80,10 +80,10 @@ extern "C" fn root_main(bootinfo: *const BootInfo) -> ! {
     let mut modules = boot_modules::BootModules::find(bi, bootinfo as usize);
     let mut objects = objects::Objects::new(bi);
     let iommu = iommu::Iommu::from_levels(bi.num_io_pt_levels);
-    let running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, &modules, bi.arch_info, &pci, iommu);
+    let mut running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, &modules, bi.arch_info, &pci, iommu);
     modules.clear();
     println!("system started: {} PDs; {} slots and {} KiB of untyped memory used", system.pds.len(), objects.slots_used(), objects.bytes_used() / 1024);
-    system::serve_faults(&running, &system, &mut objects, bi.arch_info);
+    system::serve_faults(&mut running, &system, &mut objects, SYSTEM_IMAGE, bi.arch_info);
 }
 
 #[panic_handler]

@@ -26,9 +26,25 @@ const SEND_GRANT: CapRights = CapRights(0b101);
 
 /// What the root task keeps of a started PD.
 pub struct RunningPd {
-    /// The PD's TCB, kept for restarting a faulted PD (not done yet).
-    #[allow(dead_code)]
+    /// The PD's TCB.
     pub tcb: CPtr,
+    /// Where its program starts.
+    entry: Word,
+    /// Its program's ELF in the system image (offset, length).
+    elf: (usize, usize),
+    /// What a restart resets, each a copy of the cap mapped into the PD (the PD's own cap stays
+    /// mapped): the program's writable pages (frame, page address), the stack and IPC buffer.
+    writable_pages: Vec<(CPtr, Word)>,
+    scratch_frames: Vec<CPtr>,
+    /// Its IRQ handlers (acknowledged again on restart: a PD may die before acknowledging).
+    irq_handlers: Vec<CPtr>,
+    /// Whether the system image marks it restartable (see sel4_system_spec).
+    restartable: bool,
+    /// Tests only: when to make it fault (ms after boot; 0: never).
+    inject_fault_ms: u32,
+    /// Restarts so far, and the TSC of the recent ones (for the back-off).
+    restarts: u32,
+    recent_restarts: Vec<u64>,
 }
 
 /// The per-PD objects created before channels are wired.
@@ -41,6 +57,9 @@ struct PdObjects {
     ipc_frame: CPtr,
     entry: Word,
     info: PdInfo,
+    writable_pages: Vec<(CPtr, Word)>,
+    scratch_frames: Vec<CPtr>,
+    irq_handlers: Vec<CPtr>,
 }
 
 /// Copies `cap` of the root CNode into `slot` of a PD's CNode, with `rights` and `badge`.
@@ -111,7 +130,26 @@ fn le(b: &[u8], o: usize, n: usize) -> Option<Word> {
 }
 
 /// Loads an ELF's PT_LOAD segments into fresh frames mapped in `vspace`; returns the entry.
-fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8]) -> Word {
+/// A program's loadable segment: (vaddr, file offset, file size, memory size, writable).
+type Segment = (Word, Word, Word, Word, bool);
+
+/// Writes the bytes of `page` (a page address) of a program with `segments` from `elf`: the
+/// part of each segment's file image on it; the rest (bss) zero.
+fn fill_program_page(bytes: &mut [u8], page: Word, segments: &[Segment], elf: &[u8]) {
+    bytes.fill(0);
+    for &(vaddr, offset, filesz, _, _) in segments {
+        let start = vaddr.max(page);
+        let end = (vaddr + filesz).min(page + PAGE);
+        if start < end {
+            let src = (offset + start - vaddr) as usize;
+            bytes[(start - page) as usize..(end - page) as usize].copy_from_slice(&elf[src..src + (end - start) as usize]);
+        }
+    }
+}
+
+/// Loads a program into `vspace`; returns its entry point and, if `keep` (a restartable PD),
+/// a copy of the cap of each writable page with its address, for a restart to refill.
+fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8], keep: bool) -> (Word, Vec<(CPtr, Word)>) {
     let bad = |what: &str| -> ! { console::fatal(format_args!("PD {pd}: program: {what}")) };
     if elf.get(..4) != Some(b"\x7fELF") || elf.get(4) != Some(&2) {
         bad("not a 64-bit ELF");
@@ -120,8 +158,7 @@ fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8]) -> Word {
     let phoff = le(elf, 0x20, 8).unwrap_or_else(|| bad("truncated header")) as usize;
     let phentsize = le(elf, 0x36, 2).unwrap_or_else(|| bad("truncated header")) as usize;
     let phnum = le(elf, 0x38, 2).unwrap_or_else(|| bad("truncated header")) as usize;
-    // (vaddr, file offset, file size, memory size, writable)
-    let mut segments = Vec::new();
+    let mut segments: Vec<Segment> = Vec::new();
     for i in 0..phnum {
         let ph = phoff + i * phentsize;
         let field = |o: usize, n: usize| le(elf, ph + o, n).unwrap_or_else(|| bad("truncated program header"));
@@ -146,24 +183,32 @@ fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8]) -> Word {
             page += PAGE;
         }
     }
+    let mut kept = Vec::new();
     for (page, writable) in pages {
         let frame = objects.create(ty::seL4_X86_4K, 0);
-        fill_frame(objects, frame, |bytes| {
-            for &(vaddr, offset, filesz, _, _) in &segments {
-                // The part of [vaddr, vaddr+filesz) on this page comes from the file; the rest
-                // (bss) stays zero, as retyped frames are.
-                let start = vaddr.max(page);
-                let end = (vaddr + filesz).min(page + PAGE);
-                if start < end {
-                    let src = (offset + start - vaddr) as usize;
-                    bytes[(start - page) as usize..(end - page) as usize].copy_from_slice(&elf[src..src + (end - start) as usize]);
-                }
-            }
-        });
+        fill_frame(objects, frame, |bytes| fill_program_page(bytes, page, &segments, elf));
+        if keep && writable {
+            kept.push((objects.copy(frame, CapRights::ALL), page));
+        }
         let rights = if writable { CapRights::READ_WRITE } else { CapRights::READ };
         map_or_die(objects, pd, vspace, frame, page, rights, vm_attributes::DEFAULT);
     }
-    entry
+    (entry, kept)
+}
+
+/// The loadable segments of a program the root task loaded once already (so well-formed).
+fn segments_of(elf: &[u8]) -> Vec<Segment> {
+    let phoff = le(elf, 0x20, 8).unwrap_or(0) as usize;
+    let phentsize = le(elf, 0x36, 2).unwrap_or(0) as usize;
+    let phnum = le(elf, 0x38, 2).unwrap_or(0) as usize;
+    (0..phnum)
+        .filter_map(|i| {
+            let ph = phoff + i * phentsize;
+            let field = |o: usize, n: usize| le(elf, ph + o, n);
+            (field(0, 4)? == 1).then_some(())?;
+            Some((field(0x10, 8)?, field(8, 8)?, field(0x20, 8)?, field(0x28, 8)?, field(4, 4)? & 2 != 0))
+        })
+        .collect()
 }
 
 /// Creates every region and PD, wires the channels and starts the PDs.
@@ -229,13 +274,20 @@ pub fn build_system(
             console::fatal(format_args!("PD {name}: ASID assignment: {e}"));
         }
         let elf = &image[pd.elf_offset as usize..(pd.elf_offset + pd.elf_len) as usize];
-        let entry = load_elf(objects, name, vspace, elf);
+        let (entry, writable_pages) = load_elf(objects, name, vspace, elf, pd.restartable);
+        let mut scratch_frames = Vec::new();
         // The stack, with the page below it left unmapped as a guard.
         for k in 0..pd.stack_pages as Word {
             let frame = objects.create(ty::seL4_X86_4K, 0);
+            if pd.restartable {
+                scratch_frames.push(objects.copy(frame, CapRights::ALL));
+            }
             map_or_die(objects, name, vspace, frame, layout::STACK_TOP - (k + 1) * PAGE, CapRights::READ_WRITE, vm_attributes::DEFAULT);
         }
         let ipc_frame = objects.create(ty::seL4_X86_4K, 0);
+        if pd.restartable {
+            scratch_frames.push(objects.copy(ipc_frame, CapRights::ALL));
+        }
         map_or_die(objects, name, vspace, ipc_frame, layout::IPC_BUFFER_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT);
 
         let mut info = PdInfo {
@@ -285,7 +337,19 @@ pub fn build_system(
             give(cnode, layout::SLOT_IOPORT + io.id as Word, init_cap::seL4_CapIOPort, CapRights::ALL, Some((io.base as Word) << 16 | last));
             info.ioports[io.id as usize] = [io.base, io.size];
         }
-        pds.push(PdObjects { cnode, vspace, tcb, endpoint, notification, ipc_frame, entry, info });
+        pds.push(PdObjects {
+            cnode,
+            vspace,
+            tcb,
+            endpoint,
+            notification,
+            ipc_frame,
+            entry,
+            info,
+            writable_pages,
+            scratch_frames,
+            irq_handlers: Vec::new(),
+        });
     }
     if let Some(reader) = console::reader_pd() {
         // The doorbell: the root task signals the reader after each line it appends, so lines
@@ -442,7 +506,18 @@ pub fn build_system(
             console::fatal(format_args!("PD {}: starting its thread: {e}", pd.name));
         }
         println!("started PD {} (priority {}, entry {:#x}, {} regions)", pd.name, pd.priority, objs.entry, objs.info.region_count);
-        running.push(RunningPd { tcb: objs.tcb });
+        running.push(RunningPd {
+            tcb: objs.tcb,
+            entry: objs.entry,
+            elf: (pd.elf_offset as usize, pd.elf_len as usize),
+            writable_pages: objs.writable_pages,
+            scratch_frames: objs.scratch_frames,
+            irq_handlers: objs.irq_handlers,
+            restartable: pd.restartable,
+            inject_fault_ms: pd.inject_fault_ms,
+            restarts: 0,
+            recent_restarts: Vec::new(),
+        });
     }
     running
 }
@@ -576,6 +651,7 @@ fn bind_irq(objects: &mut Objects, pd: &str, objs: &mut PdObjects, handler: CPtr
     }
     give(objs.cnode, layout::SLOT_IRQ + id as Word, handler, CapRights::ALL, None);
     objs.info.irq_channels |= 1 << id;
+    objs.irq_handlers.push(handler);
 }
 
 /// The fault endpoint, created on first use.
@@ -645,25 +721,31 @@ extern "C" fn idle_watcher() -> ! {
 /// Starts the idle watcher thread (for systems with exit_when_idle).
 fn start_idle_watcher(objects: &mut Objects, tsc_mhz: u64) {
     WATCHER_TSC_MHZ.store(tsc_mhz, core::sync::atomic::Ordering::Relaxed);
+    // Only the address of the stack is taken here; the watcher thread is its only user.
+    let stack_top = (core::ptr::addr_of_mut!(WATCHER_STACK) as usize + WATCHER_STACK_BYTES) as Word;
+    start_root_thread(objects, "idle watcher", idle_watcher, WATCHER_IPC_VADDR, stack_top);
+}
+
+/// Starts a second thread of the root task at priority 0 (it runs only when every PD waits),
+/// with its own IPC buffer at `ipc_vaddr` and stack below `stack_top`.
+fn start_root_thread(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word) {
     let tcb = objects.create(ty::seL4_TCBObject, 0);
     let ipc = objects.create(ty::seL4_X86_4K, 0);
     let vspace = init_cap::seL4_CapInitThreadVSpace;
-    if let Err(e) = objects.map_frame(vspace, ipc, WATCHER_IPC_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT) {
-        console::fatal(format_args!("idle watcher IPC buffer: {e}"));
+    if let Err(e) = objects.map_frame(vspace, ipc, ipc_vaddr, CapRights::READ_WRITE, vm_attributes::DEFAULT) {
+        console::fatal(format_args!("{what} IPC buffer: {e}"));
     }
-    // Only the address of the stack is taken here; the watcher thread is its only user.
-    let stack_top = (core::ptr::addr_of_mut!(WATCHER_STACK) as usize + WATCHER_STACK_BYTES) as Word;
-    let started = sel4_abi::tcb_configure(tcb, 0, sel4_abi::prio_props(0, 0), init_cap::seL4_CapInitThreadCNode, 0, vspace, 0, WATCHER_IPC_VADDR, ipc)
+    let started = sel4_abi::tcb_configure(tcb, 0, sel4_abi::prio_props(0, 0), init_cap::seL4_CapInitThreadCNode, 0, vspace, 0, ipc_vaddr, ipc)
         // A function is entered with RSP 8 below a 16-byte boundary (as after a call).
-        .and_then(|_| sel4_abi::tcb_start(tcb, idle_watcher as extern "C" fn() -> ! as usize as Word, stack_top - 8, 0, true));
+        .and_then(|_| sel4_abi::tcb_start(tcb, entry as usize as Word, stack_top - 8, 0, true));
     if let Err(e) = started {
-        console::fatal(format_args!("starting the idle watcher: {e}"));
+        console::fatal(format_args!("starting the {what}: {e}"));
     }
 }
 
 /// Serves the fault endpoint forever: console lines from PDs (printed whole, then the PD is
 /// released), their faults and panics (reported; the PD stays blocked).
-pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Objects, tsc_mhz: u64) -> ! {
+pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Objects, image: &[u8], tsc_mhz: u64) -> ! {
     let fault_ep = FAULT_EP.0.get();
     let mut faulted = vec![false; running.len()];
     let mut budgets = vec![LineBudget::new(); running.len()];
@@ -671,6 +753,7 @@ pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Object
     if system.exit_when_idle {
         start_idle_watcher(objects, tsc_mhz);
     }
+    start_fault_injector(objects, running, tsc_mhz);
     let (mut msg, mut badge) = sel4_abi::recv(fault_ep);
     loop {
         if msg.label() == layout::LOG_LABEL {
@@ -704,9 +787,108 @@ pub fn serve_faults(running: &[RunningPd], system: &System, objects: &mut Object
             }
         } else {
             report(system, &mut faulted, msg, badge);
+            if let (Some(pd), Some(spec)) = (running.get_mut(index), system.pds.get(index)) {
+                if pd.restartable && restart_allowed(pd, &spec.name, tsc_mhz) {
+                    restart(objects, pd, &spec.name, image);
+                    faulted[index] = false;
+                }
+            }
         }
         (msg, badge) = sel4_abi::recv(fault_ep);
     }
+}
+
+/// A PD may restart this often in [`RESTART_WINDOW_S`]; a PD that faults again sooner is left
+/// stopped (a restart loop: what made it fault is back at once).
+const RESTARTS_PER_WINDOW: usize = 3;
+const RESTART_WINDOW_S: u64 = 10;
+
+/// Whether a faulted PD may restart now (the back-off), saying so when it may not.
+fn restart_allowed(pd: &mut RunningPd, name: &str, tsc_mhz: u64) -> bool {
+    let now = rdtsc();
+    let window = RESTART_WINDOW_S * 1_000_000 * tsc_mhz.max(1);
+    pd.recent_restarts.retain(|&t| now.wrapping_sub(t) < window);
+    if pd.recent_restarts.len() >= RESTARTS_PER_WINDOW {
+        out!("RESTART pd={name} given up: {} restarts in {RESTART_WINDOW_S} s; it stays stopped", pd.recent_restarts.len());
+        return false;
+    }
+    pd.recent_restarts.push(now);
+    true
+}
+
+/// Starts a faulted PD again with fresh state: its program's writable pages as the image has
+/// them, stack and IPC buffer zeroed, registers as at boot; its interrupts acknowledged (it may
+/// have died holding one). Its regions are shared with no PD that writes them too
+/// (`restartable`), so what it finds there is the state it published itself.
+fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8]) {
+    if let Err(e) = sel4_abi::tcb_suspend(pd.tcb) {
+        println!("PD {name}: restart: suspending: {e}");
+        return;
+    }
+    let elf = &image[pd.elf.0..pd.elf.0 + pd.elf.1];
+    let segments = segments_of(elf);
+    for &(frame, page) in &pd.writable_pages {
+        fill_frame(objects, frame, |bytes| fill_program_page(bytes, page, &segments, elf));
+    }
+    for &frame in &pd.scratch_frames {
+        fill_frame(objects, frame, |bytes| bytes.fill(0));
+    }
+    for &handler in &pd.irq_handlers {
+        let _ = sel4_abi::irq_ack(handler);
+    }
+    pd.restarts += 1;
+    match sel4_abi::tcb_start(pd.tcb, pd.entry, layout::STACK_TOP, 0, true) {
+        Ok(()) => out!("RESTART pd={name} count={}", pd.restarts),
+        Err(e) => println!("PD {name}: restart: starting: {e}"),
+    }
+}
+
+/// Tests only (`inject_fault_ms`): the PDs to make fault, as (TCB, TSC at which), for the
+/// injector thread. Written before the thread starts, read only by it.
+static INJECTIONS: [core::sync::atomic::AtomicU64; 16] = [const { core::sync::atomic::AtomicU64::new(0) }; 16];
+/// A notification nobody signals: where the injector waits, costing nothing, once done.
+static INJECTOR_REST: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+const INJECTOR_IPC_VADDR: Word = 0x3f20_0000;
+const INJECTOR_STACK_BYTES: usize = 16 * 1024;
+#[repr(align(16))]
+struct InjectorStack(#[allow(dead_code)] [u8; INJECTOR_STACK_BYTES]);
+static mut INJECTOR_STACK: InjectorStack = InjectorStack([0; INJECTOR_STACK_BYTES]);
+
+/// The fault injector (tests): at each PD's time, points its thread at address 0, where it
+/// faults as a crashing PD would, and the root task's fault path takes over.
+extern "C" fn fault_injector() -> ! {
+    use core::sync::atomic::Ordering::Relaxed;
+    let mut pending: Vec<(u64, CPtr)> =
+        INJECTIONS.chunks(2).map(|p| (p[1].load(Relaxed), p[0].load(Relaxed))).filter(|&(at, _)| at != 0).collect();
+    pending.sort_unstable();
+    for (at, tcb) in pending {
+        while rdtsc() < at {
+            sel4_abi::yield_now();
+        }
+        let _ = sel4_abi::tcb_suspend(tcb).and_then(|_| sel4_abi::tcb_start(tcb, 0, layout::STACK_TOP, 0, true));
+    }
+    loop {
+        let _ = sel4_abi::recv(INJECTOR_REST.load(Relaxed));
+    }
+}
+
+/// Starts the fault injector if a PD asks for one (`inject_fault_ms`), at the lowest priority.
+fn start_fault_injector(objects: &mut Objects, running: &[RunningPd], tsc_mhz: u64) {
+    use core::sync::atomic::Ordering::Relaxed;
+    let now = rdtsc();
+    let mut n = 0;
+    for pd in running.iter().filter(|p| p.inject_fault_ms != 0).take(INJECTIONS.len() / 2) {
+        INJECTIONS[2 * n].store(pd.tcb, Relaxed);
+        INJECTIONS[2 * n + 1].store(now + u64::from(pd.inject_fault_ms) * 1000 * tsc_mhz.max(1), Relaxed);
+        n += 1;
+    }
+    if n == 0 {
+        return;
+    }
+    println!("fault injection (tests): {n} PD(s) will be made to fault");
+    INJECTOR_REST.store(objects.create(ty::seL4_NotificationObject, 0), Relaxed);
+    let stack_top = (core::ptr::addr_of_mut!(INJECTOR_STACK) as usize + INJECTOR_STACK_BYTES) as Word;
+    start_root_thread(objects, "fault injector", fault_injector, INJECTOR_IPC_VADDR, stack_top);
 }
 
 /// Prints a console line a PD sent: MR0 the length, then the bytes (checked against the message

@@ -147,6 +147,8 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
             irqs,
             pci_devices,
             ioports,
+            restartable: restartable(sdf, p),
+            inject_fault_ms: p.inject_fault_ms.unwrap_or(0),
         });
         programs.push(p.program_image.clone());
     }
@@ -165,6 +167,25 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
     check_channel_limit(&sys)?;
     check_maps(&sys)?;
     Ok((sys, programs, fills))
+}
+
+/// Whether the root task may restart PD `pd` after a fault with fresh state: it is not the
+/// console's reader (the root task takes COM1 back from a faulted reader), and every region it
+/// shares with another PD is written by one side only (a status page, a ring's data). A ring's
+/// control region is written by both ends: a fresh copy of one end would meet queue indices it
+/// did not write, so ring PDs are not restarted (yet).
+pub fn restartable(sdf: &sdf::System, pd: &sdf::ProtectionDomain) -> bool {
+    let console_reader = pd.maps.iter().any(|m| sdf.region(&m.mr).is_some_and(|r| r.console));
+    let shared_both_ways = pd.maps.iter().any(|m| {
+        let others: Vec<_> = sdf
+            .protection_domains
+            .iter()
+            .filter(|o| o.name != pd.name)
+            .flat_map(|o| o.maps.iter().filter(|om| om.mr == m.mr))
+            .collect();
+        m.perms.write && others.iter().any(|om| om.perms.write)
+    });
+    !sdf.no_restart && !console_reader && !shared_both_ways
 }
 
 /// Channel ids this platform can deliver (notification badge bits).
@@ -465,6 +486,18 @@ mod tests {
         assert!(e.contains("no image is built") && e.contains("nic_red_to_net_red_data"), "{e}");
         // A test rig of neutral PDs has no sides: built, and said to be unchecked.
         assert!(isolation_verdict(&sdf(GOOD)).unwrap().contains("not checked"));
+    }
+
+    #[test]
+    fn only_pds_sharing_no_twice_written_memory_are_restartable() {
+        let real = sdf::System::parse(include_str!("../../../../system.xml")).unwrap();
+        let names: Vec<&str> =
+            real.protection_domains.iter().filter(|p| restartable(&real, p)).map(|p| p.name.as_str()).collect();
+        // The timer writes only its status page; the ring PDs share control regions both ends
+        // write; the serial PD reads the console log the root task hands over.
+        assert_eq!(names, ["timer"]);
+        let off = sdf::System::parse(&include_str!("../../../../system.xml").replace("<system ", "<system restart=\"false\" ")).unwrap();
+        assert!(off.protection_domains.iter().all(|p| !restartable(&off, p)));
     }
 
     #[test]

@@ -193,6 +193,11 @@ pub struct ProtectionDomain {
     pub pci_devices: Vec<PciDevice>,
     /// I/O port ranges.
     pub ioports: Vec<IoPortRange>,
+    /// The root task may restart the PD after a fault: it shares no memory that another PD
+    /// also writes (no ring), so a fresh copy of it meets no state it does not know.
+    pub restartable: bool,
+    /// Tests only: make the PD fault this many ms after boot (0: never).
+    pub inject_fault_ms: u32,
 }
 
 /// One `<channel>`: two ends, each a PD index and the channel id that PD uses.
@@ -337,6 +342,8 @@ impl System {
             w.u64(pd.elf_offset);
             w.u64(pd.elf_len);
             w.u32(pd.stack_pages);
+            w.u8(pd.restartable as u8);
+            w.u32(pd.inject_fault_ms);
             w.u32(pd.maps.len() as u32);
             for m in &pd.maps {
                 w.u32(m.region);
@@ -447,6 +454,8 @@ impl System {
             let elf_offset = r.u64()?;
             let elf_len = r.u64()?;
             let stack_pages = r.u32()?;
+            let restartable = r.bool()?;
+            let inject_fault_ms = r.u32()?;
             let maps = r.list(|r| {
                 let region = r.u32()?;
                 let vaddr = r.u64()?;
@@ -487,7 +496,7 @@ impl System {
                 Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), irq: kind, io_space })
             })?;
             let ioports = r.list(|r| Ok(IoPortRange { id: r.u32()?, base: r.u32()? as u16, size: r.u32()? as u16 }))?;
-            Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports })
+            Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports, restartable, inject_fault_ms })
         })?;
         let channels = r.list(|r| {
             Ok(Channel {
@@ -549,6 +558,8 @@ mod tests {
                 elf_offset: 0,
                 elf_len: 0,
                 stack_pages: 16,
+                restartable: true,
+                inject_fault_ms: 2500,
                 maps: vec![Mapping {
                     region: 0,
                     vaddr: 0x2000_0000,
