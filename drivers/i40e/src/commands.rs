@@ -120,17 +120,17 @@ pub struct SwitchElement {
     pub downlink_seid: u16,
 }
 
-/// The first VSI of a [`GET_SWITCH_CONFIG`] answer (`buf`, of which the firmware wrote
-/// `datalen` bytes): the PF's own VSI, which the firmware creates at reset.
-pub fn first_vsi(buf: &[u8], datalen: usize) -> Option<SwitchElement> {
-    let valid = datalen.min(buf.len());
-    if valid < SWITCH_CONFIG_HEADER {
+/// The first VSI of a [`GET_SWITCH_CONFIG`] answer in `buf`: the PF's own VSI, which the
+/// firmware creates at reset. The element count says how much is there (as the open drivers
+/// read it, not the returned length); elements past the buffer's end are not read.
+pub fn first_vsi(buf: &[u8]) -> Option<SwitchElement> {
+    if buf.len() < SWITCH_CONFIG_HEADER {
         return None;
     }
     let reported = usize::from(u16_at(buf, 0));
     (0..reported)
         .map(|i| SWITCH_CONFIG_HEADER + i * SWITCH_ELEMENT_BYTES)
-        .take_while(|&at| at + SWITCH_ELEMENT_BYTES <= valid)
+        .take_while(|&at| at + SWITCH_ELEMENT_BYTES <= buf.len())
         .map(|at| SwitchElement {
             element_type: buf[at],
             seid: u16_at(buf, at + 2),

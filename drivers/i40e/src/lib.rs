@@ -257,9 +257,7 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
         )?;
         let mut sw = [0u8; SWITCH_CONFIG_BYTES];
         aq.response(&mut sw);
-        // The element count, not the returned length, says how much is there (as the open
-        // drivers read it); the parser stops at the buffer's end.
-        let vsi = commands::first_vsi(&sw, SWITCH_CONFIG_BYTES)
+        let vsi = commands::first_vsi(&sw)
             .ok_or(InitError::FirmwareError { opcode: commands::GET_SWITCH_CONFIG, retval: commands::RC_ENOENT })?;
         let vsi_seid = vsi.seid;
         // One queue, PF queue 0, traffic class 0; then the queue set the firmware gave TC 0.

@@ -82,10 +82,8 @@ pub fn check(sys: &System) -> Report {
             .collect();
         let red: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Red).map(|(p, _)| p.name.as_str()).collect();
         let black: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Black).map(|(p, _)| p.name.as_str()).collect();
-        let neutral: Vec<_> = users.iter().filter(|(p, _)| p.domain == Domain::Neutral).map(|(p, _)| p.name.as_str()).collect();
         if region.bypass {
             if red.is_empty() || black.is_empty() || users.len() != red.len() + black.len() {
-                let _ = &neutral;
                 r.violations.push(format!(
                     "bypass region {} must join red and black PDs only (mapped by {})",
                     region.name,

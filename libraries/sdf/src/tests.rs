@@ -16,6 +16,17 @@ fn the_real_system_parses() {
     assert!(crypto.maps.iter().any(|m| m.setvar_vaddr.as_deref() == Some("red_rx_data") && !m.perms.write));
 }
 
+#[test]
+fn an_end_with_notify_false_cannot_signal_its_peer() {
+    // What the host runtime wires (and the root task mirrors): the timer ticks its peers, and
+    // none of them can signal the timer back.
+    let s = System::parse(REAL).unwrap();
+    assert_eq!(s.notify_peer("timer", 1).map(|e| e.pd.as_str()), Some("net_red"));
+    assert_eq!(s.peer("net_red", 3).map(|e| e.pd.as_str()), Some("timer"));
+    assert!(s.notify_peer("net_red", 3).is_none(), "net_red's end is notify=\"false\"");
+    assert!(s.notify_peer("net_red", 1).is_some(), "ring ends notify both ways");
+}
+
 fn reject(xml: &str, expect: &str) {
     let e = System::parse(xml).expect_err(xml);
     assert!(e.to_string().contains(expect), "error {e:?} does not mention {expect:?}");

@@ -30,8 +30,9 @@ pub struct RunningPd {
     pub tcb: CPtr,
     /// Where its program starts.
     entry: Word,
-    /// Its program's ELF in the system image (offset, length).
+    /// Its program's ELF in the system image (offset, length), and its loadable segments.
     elf: (usize, usize),
+    segments: Vec<Segment>,
     /// What a restart resets, each a copy of the cap mapped into the PD (the PD's own cap stays
     /// mapped): the program's writable pages (frame, page address), the stack and IPC buffer.
     writable_pages: Vec<(CPtr, Word)>,
@@ -57,6 +58,7 @@ struct PdObjects {
     ipc_frame: CPtr,
     entry: Word,
     info: PdInfo,
+    segments: Vec<Segment>,
     writable_pages: Vec<(CPtr, Word)>,
     scratch_frames: Vec<CPtr>,
     irq_handlers: Vec<CPtr>,
@@ -147,9 +149,16 @@ fn fill_program_page(bytes: &mut [u8], page: Word, segments: &[Segment], elf: &[
     }
 }
 
-/// Loads a program into `vspace`; returns its entry point and, if `keep` (a restartable PD),
-/// a copy of the cap of each writable page with its address, for a restart to refill.
-fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8], keep: bool) -> (Word, Vec<(CPtr, Word)>) {
+/// A program as loaded: its entry point, its segments and, for a restartable PD, a copy of the
+/// cap of each writable page with its address (what a restart refills).
+struct Loaded {
+    entry: Word,
+    segments: Vec<Segment>,
+    writable_pages: Vec<(CPtr, Word)>,
+}
+
+/// Loads a program into `vspace`, keeping its writable pages' caps if `keep`.
+fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8], keep: bool) -> Loaded {
     let bad = |what: &str| -> ! { console::fatal(format_args!("PD {pd}: program: {what}")) };
     if elf.get(..4) != Some(b"\x7fELF") || elf.get(4) != Some(&2) {
         bad("not a 64-bit ELF");
@@ -193,22 +202,7 @@ fn load_elf(objects: &mut Objects, pd: &str, vspace: CPtr, elf: &[u8], keep: boo
         let rights = if writable { CapRights::READ_WRITE } else { CapRights::READ };
         map_or_die(objects, pd, vspace, frame, page, rights, vm_attributes::DEFAULT);
     }
-    (entry, kept)
-}
-
-/// The loadable segments of a program the root task loaded once already (so well-formed).
-fn segments_of(elf: &[u8]) -> Vec<Segment> {
-    let phoff = le(elf, 0x20, 8).unwrap_or(0) as usize;
-    let phentsize = le(elf, 0x36, 2).unwrap_or(0) as usize;
-    let phnum = le(elf, 0x38, 2).unwrap_or(0) as usize;
-    (0..phnum)
-        .filter_map(|i| {
-            let ph = phoff + i * phentsize;
-            let field = |o: usize, n: usize| le(elf, ph + o, n);
-            (field(0, 4)? == 1).then_some(())?;
-            Some((field(0x10, 8)?, field(8, 8)?, field(0x20, 8)?, field(0x28, 8)?, field(4, 4)? & 2 != 0))
-        })
-        .collect()
+    Loaded { entry, segments, writable_pages: kept }
 }
 
 /// Creates every region and PD, wires the channels and starts the PDs.
@@ -274,7 +268,8 @@ pub fn build_system(
             console::fatal(format_args!("PD {name}: ASID assignment: {e}"));
         }
         let elf = &image[pd.elf_offset as usize..(pd.elf_offset + pd.elf_len) as usize];
-        let (entry, writable_pages) = load_elf(objects, name, vspace, elf, pd.restartable);
+        let Loaded { entry, segments, writable_pages } = load_elf(objects, name, vspace, elf, pd.restartable);
+        let segments = if pd.restartable { segments } else { Vec::new() };
         let mut scratch_frames = Vec::new();
         // The stack, with the page below it left unmapped as a guard.
         for k in 0..pd.stack_pages as Word {
@@ -346,6 +341,7 @@ pub fn build_system(
             ipc_frame,
             entry,
             info,
+            segments,
             writable_pages,
             scratch_frames,
             irq_handlers: Vec::new(),
@@ -510,6 +506,7 @@ pub fn build_system(
             tcb: objs.tcb,
             entry: objs.entry,
             elf: (pd.elf_offset as usize, pd.elf_len as usize),
+            segments: objs.segments,
             writable_pages: objs.writable_pages,
             scratch_frames: objs.scratch_frames,
             irq_handlers: objs.irq_handlers,
@@ -826,9 +823,8 @@ fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8]) 
         return;
     }
     let elf = &image[pd.elf.0..pd.elf.0 + pd.elf.1];
-    let segments = segments_of(elf);
     for &(frame, page) in &pd.writable_pages {
-        fill_frame(objects, frame, |bytes| fill_program_page(bytes, page, &segments, elf));
+        fill_frame(objects, frame, |bytes| fill_program_page(bytes, page, &pd.segments, elf));
     }
     for &frame in &pd.scratch_frames {
         fill_frame(objects, frame, |bytes| bytes.fill(0));

@@ -82,6 +82,18 @@ impl Hal for Sel4Hal {
     }
 }
 
+/// Receive and transmit descriptors of every Intel NIC PD (a multiple of 32, at least 64: what
+/// the X722 takes too).
+pub const RX_DESCRIPTORS: usize = 256;
+/// See [`RX_DESCRIPTORS`].
+pub const TX_DESCRIPTORS: usize = 256;
+/// Transmit frame buffers (used only if a ring data region had no physical address).
+pub const TX_BUFFERS: usize = 240;
+/// The DMA region (`nic_dma`) an Intel NIC PD needs.
+pub const DMA_BYTES: usize = DmaLayout::bytes_needed(RX_DESCRIPTORS, TX_BUFFERS);
+/// Minimum time between interrupts, in microseconds.
+pub const INTERRUPT_INTERVAL_US: u32 = 20;
+
 /// Starts the NIC PD on the first `<pci_device>` system.xml gives it: `start` brings the device
 /// up; if it cannot, the PD logs `refusing to start: PCI bb:dd.f vvvv:dddd: <why>` and the rest
 /// of the system runs on.

@@ -5,7 +5,7 @@
 //! system.xml gives it:
 //! - the device with BAR 0 named `e1000_regs` (82540EM) or `e1000e_regs` (82574L): the name
 //!   says which part it is, since the PD never reads PCI configuration space;
-//! - a RAM region `nic_dma` of at least [`DMA_BYTES`] (no `phys_addr`: the root task reports
+//! - a RAM region `nic_dma` of at least [`pd_nic_sel4::DMA_BYTES`] (no `phys_addr`: the root task reports
 //!   the physical address), for descriptor rings (and frame buffers, used only if a ring data
 //!   region had no physical address: then the PD copies);
 //! - the link "net" (channel 0) and the device's interrupt on channel 1.
@@ -14,17 +14,11 @@
 
 use nic_core::{Hal, Nic};
 use nic_e1000::{Config, E1000};
-use pd_nic_sel4::{print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, NIC_IRQ};
+use pd_nic_sel4::{
+    print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, INTERRUPT_INTERVAL_US, NIC_IRQ, RX_DESCRIPTORS, TX_BUFFERS,
+    TX_DESCRIPTORS,
+};
 
-/// Receive and transmit descriptors.
-const RX_DESCRIPTORS: usize = 256;
-const TX_DESCRIPTORS: usize = 256;
-/// Transmit frame buffers (each a ring slot plus headroom; as many as fit 0x110000 bytes).
-const TX_BUFFERS: usize = 240;
-/// The DMA region this PD needs (0x10bc00 bytes).
-pub const DMA_BYTES: usize = DmaLayout::bytes_needed(RX_DESCRIPTORS, TX_BUFFERS);
-/// Minimum time between interrupts (ITR), in microseconds.
-const INTERRUPT_INTERVAL_US: u32 = 20;
 /// Interrupt Cause Set register and its receive-timer cause (82540EM/82574L manuals).
 const ICS: usize = 0x00c8;
 const ICS_RXT0: u32 = 1 << 7;

@@ -8,7 +8,7 @@
 //! - the port's PCI function (`<pci_device bdf=...>`) with BAR 0 named `i40e_regs` (the
 //!   registers the driver uses lie below 4 MiB) and its interrupt on channel 1, `irq="msix"`
 //!   (vector 0) or `"msi"`: every cause goes to the PF's interrupt vector 0 either way;
-//! - a RAM region `nic_dma` of at least [`DMA_BYTES`] for descriptor rings, the admin queue and
+//! - a RAM region `nic_dma` of at least [`pd_nic_sel4::DMA_BYTES`] for descriptor rings, the admin queue and
 //!   the LAN HMC page;
 //! - the link "net" (channel 0).
 #![no_std]
@@ -16,17 +16,11 @@
 
 use nic_core::{Config, InterruptMode, Nic};
 use nic_i40e::I40e;
-use pd_nic_sel4::{print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, NIC_IRQ};
+use pd_nic_sel4::{
+    print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, INTERRUPT_INTERVAL_US, NIC_IRQ, RX_DESCRIPTORS, TX_BUFFERS,
+    TX_DESCRIPTORS,
+};
 
-/// Receive and transmit descriptors.
-const RX_DESCRIPTORS: usize = 256;
-const TX_DESCRIPTORS: usize = 256;
-/// Transmit frame buffers (used only if a ring data region had no physical address).
-const TX_BUFFERS: usize = 240;
-/// The DMA region this PD needs.
-pub const DMA_BYTES: usize = DmaLayout::bytes_needed(RX_DESCRIPTORS, TX_BUFFERS);
-/// Minimum time between interrupts (ITR), in microseconds.
-const INTERRUPT_INTERVAL_US: u32 = 20;
 const _: () = assert!(nic_i40e::ring_size_ok(RX_DESCRIPTORS) && nic_i40e::ring_size_ok(TX_DESCRIPTORS));
 
 type Driver = I40e<Sel4Hal, RX_DESCRIPTORS, TX_DESCRIPTORS>;

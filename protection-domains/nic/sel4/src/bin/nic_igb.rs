@@ -7,24 +7,18 @@
 //! - the port's PCI function (`<pci_device>`, by `bdf` on the box) with BAR 0 named `igb_regs`
 //!   and its interrupt on channel 1, `irq="msix"` (the box) or `irq="msi"`/`"intx"`: the root
 //!   task tells the PD the device id and the interrupt mode it set up;
-//! - a RAM region `nic_dma` of at least [`DMA_BYTES`] for descriptor rings;
+//! - a RAM region `nic_dma` of at least [`pd_nic_sel4::DMA_BYTES`] for descriptor rings;
 //! - the link "net" (channel 0).
 #![no_std]
 #![no_main]
 
 use nic_core::{Config, InterruptMode, Nic};
 use nic_igb::Igb;
-use pd_nic_sel4::{print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, NIC_IRQ};
+use pd_nic_sel4::{
+    print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, INTERRUPT_INTERVAL_US, NIC_IRQ, RX_DESCRIPTORS, TX_BUFFERS,
+    TX_DESCRIPTORS,
+};
 
-/// Receive and transmit descriptors.
-const RX_DESCRIPTORS: usize = 256;
-const TX_DESCRIPTORS: usize = 256;
-/// Transmit frame buffers (used only if a ring data region had no physical address).
-const TX_BUFFERS: usize = 240;
-/// The DMA region this PD needs.
-pub const DMA_BYTES: usize = DmaLayout::bytes_needed(RX_DESCRIPTORS, TX_BUFFERS);
-/// Minimum time between interrupts (EITR), in microseconds.
-const INTERRUPT_INTERVAL_US: u32 = 20;
 
 type Driver = Igb<Sel4Hal, RX_DESCRIPTORS, TX_DESCRIPTORS>;
 

@@ -7,7 +7,7 @@
 //! - the card's PCI function (`<pci_device bdf=...>` or by id) with BAR 0 named `ixgbe_regs` and
 //!   its interrupt on channel 1 with `irq="msi"` (or `"intx"`): the driver handles one line,
 //!   not MSI-X;
-//! - a RAM region `nic_dma` of at least [`DMA_BYTES`] for descriptor rings;
+//! - a RAM region `nic_dma` of at least [`pd_nic_sel4::DMA_BYTES`] for descriptor rings;
 //! - the link "net" (channel 0).
 #![no_std]
 #![no_main]
@@ -15,17 +15,11 @@
 use nic_core::{Config, Hal, Nic};
 use nic_ixgbe::regs::{EICR_RX0, EICS};
 use nic_ixgbe::Ixgbe;
-use pd_nic_sel4::{print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, NIC_IRQ};
+use pd_nic_sel4::{
+    print_result, region, DmaLayout, FrameMover, MoverConfig, Sel4Hal, INTERRUPT_INTERVAL_US, NIC_IRQ, RX_DESCRIPTORS, TX_BUFFERS,
+    TX_DESCRIPTORS,
+};
 
-/// Receive and transmit descriptors.
-const RX_DESCRIPTORS: usize = 256;
-const TX_DESCRIPTORS: usize = 256;
-/// Transmit frame buffers (used only if a ring data region had no physical address).
-const TX_BUFFERS: usize = 240;
-/// The DMA region this PD needs.
-pub const DMA_BYTES: usize = DmaLayout::bytes_needed(RX_DESCRIPTORS, TX_BUFFERS);
-/// Minimum time between interrupts (EITR), in microseconds.
-const INTERRUPT_INTERVAL_US: u32 = 20;
 
 type Driver = Ixgbe<Sel4Hal, RX_DESCRIPTORS, TX_DESCRIPTORS>;
 
