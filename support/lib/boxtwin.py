@@ -78,7 +78,11 @@ def command(iso, config_img=None, red=None, black=None, macs=("02:25:90:00:00:00
     directly (the benchmark's Linux guests on the same twin)."""
     import netlab
     cpu = cpu or netlab.SEL4_CPU
-    cmd = ["qemu-system-x86_64", "-machine", "q35", "-cpu", cpu, "-smp", "4", "-m", "6G",
+    # Four cores as on the board, emulated by one host thread in turn (single-threaded TCG). Tests
+    # run two twins on a 2-core host: with a thread per vCPU, Linux preempts the vCPU holding
+    # seL4's kernel lock while the others spin on it (at every 2 ms tick, on every core), and
+    # both twins crawl. In turn, a vCPU that spins (PAUSE) hands the thread on at once.
+    cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg,thread=single", "-cpu", cpu, "-smp", "4", "-m", "6G",
            "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot",
            "-device", "intel-iommu",
            # Bus 0x16 on an expander bridge, a root port on it, bus 0x17 behind that: the I350.

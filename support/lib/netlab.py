@@ -448,12 +448,15 @@ QEMU_MACHINE = ["-machine", "q35", "-device", "intel-iommu,intremap=off"]
 QEMU_MACHINE_WITHOUT_IOMMU = ["-machine", "q35"]
 
 
-def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_in=None, boot=None, machine=None):
+def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_in=None, boot=None, machine=None,
+                 vcpus=1):
     """QEMU booting an seL4 image (-kernel/-initrd) with `nics`: (model, netdev id, TAP, MAC),
     and `config` (a file) as the second boot module, the encryptor's config. The serial console
     is QEMU's stdio; its input comes from the FIFO `console_in` (operator commands), or from
     nothing. `boot` replaces the -kernel/-initrd arguments (the Linux guest's kernel, initrd and
-    command line); everything else is the same for both guests. `machine` replaces QEMU_MACHINE."""
+    command line); everything else is the same for both guests. `machine` replaces QEMU_MACHINE.
+    `vcpus` > 1 gives the guest that many cores, each its own host thread (multi-threaded TCG),
+    so PDs placed on different cores (system.xml `cpu`) really run at the same time."""
     if boot is None:
         modules = [os.path.join(image_dir, "roottask")] + ([config] if config else [])
         if any("," in m for m in modules):
@@ -461,6 +464,8 @@ def qemu_command(image_dir, nics, extra=(), cpu=SEL4_CPU, config=None, console_i
         boot = ["-kernel", os.path.join(image_dir, "kernel32.elf"), "-initrd", ",".join(modules)]
     cmd = ["qemu-system-x86_64", *(machine or QEMU_MACHINE), "-cpu", cpu, "-m", "512",
            "-display", "none", "-serial", "stdio", "-monitor", "none", "-nic", "none", "-no-reboot", *boot]
+    if vcpus > 1:
+        cmd += ["-smp", str(vcpus), "-accel", "tcg,thread=multi"]
     for model, netdev, tap, mac in nics:
         cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no",
                 "-device", f"{model},netdev={netdev},mac={mac}"]
@@ -489,7 +494,8 @@ class QemuEncryptor:
       `twin` passes more options to boxtwin.command (other devices, a port without cable)."""
 
     def __init__(self, lab, site, image_dir, red_ns, black_ns, black_bridge, ready_timeout=120, extra=(),
-                 cpu=SEL4_CPU, ready_lines=SEL4_READY, config=None, boot=None, platform="qemu", twin=None):
+                 cpu=SEL4_CPU, ready_lines=SEL4_READY, config=None, boot=None, platform="qemu", twin=None,
+                 vcpus=1):
         self.lab, self.site = lab, site
         self.ns = lab.ns(f"enc_{site}")
         self.red_tap = f"{lab.prefix}{site}r"
@@ -513,7 +519,8 @@ class QemuEncryptor:
             red_mac, black_mac = SEL4_MACS[site]
             nics = [("e1000e", "red", self.red_tap, red_mac), ("e1000e", "black", self.black_tap, black_mac)]
             machine = QEMU_MACHINE_WITHOUT_IOMMU if platform == "qemu-no-iommu" else QEMU_MACHINE
-            self.command_line = qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot, machine)
+            self.command_line = qemu_command(image_dir, nics, extra, cpu, config, self.console_in, boot, machine,
+                                             vcpus)
         self.red_ns, self.black_ns, self.black_bridge = red_ns, black_ns, black_bridge
         self.ready_lines, self.ready_timeout = ready_lines, ready_timeout
         self.boots = 0
@@ -548,7 +555,10 @@ class QemuEncryptor:
         deadline = time.time() + timeout
         stoppers = "FATAL" if any("refusing" in line for line in lines) else "refusing to start|FATAL"
         for line in lines:
-            text = wait_for_line(self.proc, f"{re.escape(line)}|{stoppers}", max(1, deadline - time.time()))
+            try:
+                text = wait_for_line(self.proc, f"{re.escape(line)}|{stoppers}", max(1, deadline - time.time()))
+            except TimeoutError as e:
+                raise TimeoutError(f"enc_{self.site}: {e}; its console ended with:\n{self.console()[-3000:]}") from None
             bad = re.search(f".*({stoppers}).*", text)
             if bad:
                 raise RuntimeError(f"enc_{self.site}: {bad.group(0)}")
@@ -629,11 +639,12 @@ def box_image():
     return BOX_ISO
 
 
-def sel4_topology(lab, configs=None, build=True, platform="qemu"):
+def sel4_topology(lab, configs=None, build=True, platform="qemu", vcpus=1):
     """pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b: one seL4 image, booted twice, each time
     with that encryptor's config file as its boot module. Returns a dict of namespaces and
     encryptors; `boot_to_ready_s` is the slower encryptor's time from QEMU start to ready.
-    `platform` "box-twin" boots the box's ISO on two box twins instead (QemuEncryptor)."""
+    `platform` "box-twin" boots the box's ISO on two box twins instead (QemuEncryptor); `vcpus`
+    gives each QEMU encryptor that many cores (qemu_command)."""
     cfg_a, cfg_b = configs or make_configs(lab)
     if platform == "box-twin":
         image = box_image() if build else BOX_ISO
@@ -646,8 +657,10 @@ def sel4_topology(lab, configs=None, build=True, platform="qemu"):
     lab.ip(wan, "link", "set", "br0", "up")
     # The box twins take longer to boot: SeaBIOS, two GRUBs, and a 6 GiB machine.
     timeout = 240 if platform == "box-twin" else 120
-    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a, platform=platform, ready_timeout=timeout)
-    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b, platform=platform, ready_timeout=timeout)
+    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a, platform=platform, ready_timeout=timeout,
+                          vcpus=vcpus)
+    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b, platform=platform, ready_timeout=timeout,
+                          vcpus=vcpus)
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,

@@ -20,12 +20,23 @@ def stop_both(t):
     return out
 
 
+def pd_host_cpus(pid):
+    """{thread name: the set of host CPUs it may run on} of a running encryptor-host."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            name = f.read().strip()
+        out[name] = os.sched_getaffinity(int(tid))
+    return out
+
+
 def test_demo_topology():
     with netlab.Lab("dm") as lab:
         t = netlab.host_topology(lab)
         assert netlab.ping_until(lab, t["pc_a"], SITES["b"]["pc"]), "ping pc_a -> pc_b (IPv4) failed"
         assert netlab.ping(lab, t["pc_b"], SITES["a"]["pc"]), "ping pc_b -> pc_a (IPv4) failed"
         assert netlab.ping_until(lab, t["pc_a"], SITES["b"]["pc6"], seconds=10), "ping pc_a -> pc_b (IPv6) failed"
+        placed = pd_host_cpus(t["enc_a"].proc.pid)
         _, nbytes = netlab.iperf3(lab, t["pc_a"], t["pc_b"], SITES["b"]["pc"], seconds=3)
         assert nbytes > 0, "iperf3 moved no bytes"
         c = stop_both(t)
@@ -34,6 +45,11 @@ def test_demo_topology():
         assert completed >= 1, f"no completed handshake: enc_a {a['crypto.handshakes_completed']}, " \
                                f"enc_b {b['crypto.handshakes_completed']}"
         assert a["crypto.handshakes_answered"] + b["crypto.handshakes_answered"] >= 1
+        # system.xml's placement (`cpu`): each PD thread pinned to the host CPU of its core,
+        # cores taken modulo the CPUs this process may use.
+        allowed = sorted(os.sched_getaffinity(0))
+        for pd, core in (("nic_red", 0), ("net_red", 0), ("crypto", 1), ("net_black", 2), ("nic_black", 2), ("timer", 3)):
+            assert placed.get(pd) == {allowed[core % len(allowed)]}, (pd, placed)
         for name, k in (("enc_a", a), ("enc_b", b)):
             assert k["crypto.sealed_packets"] > 0, f"{name} sealed nothing"
             assert k["crypto.opened_packets"] > 0, f"{name} opened nothing"

@@ -135,22 +135,34 @@ def test_a_fragment_flood_on_the_black_side_is_bounded_and_the_tunnel_keeps_work
         lab.ip(attacker, "link", "set", "eth0", "up")
         # `ip netns exec` execs the encryptor: the lab's process is encryptor-host itself.
         enc_pid = t["enc_a"].proc.pid
+        # Frames the kernel drops because its TAP queue is full while enc_a's thread works (it
+        # runs on one host CPU with the other black and red PDs: system.xml's placement).
+        tap_stats = f"/sys/class/net/{t['enc_a'].black_tap}/statistics/tx_dropped"
+        tap_dropped = lambda: int(lab.exec(wan, ["cat", tap_stats]).stdout)  # noqa: E731
+        dropped_before = tap_dropped()
         # A first, smaller flood touches every page the flood path uses (buffers are zeroed
         # lazily); the big one must not need more.
-        netlab.run_python(lab, attacker, FRAGMENT_FLOOD, "192.0.2.66", SITES["a"]["black"], 500, timeout=120)
+        first = netlab.run_python(lab, attacker, FRAGMENT_FLOOD, "192.0.2.66", SITES["a"]["black"], 500,
+                                  timeout=120).stdout
         time.sleep(1)
         before = rss_kib(enc_pid)
         out = netlab.run_python(lab, attacker, FRAGMENT_FLOOD, "192.0.2.66", SITES["a"]["black"], 5000,
                                 timeout=120).stdout
         time.sleep(1)
         grown = rss_kib(enc_pid) - before
+        queue_drops = tap_dropped() - dropped_before
         still = netlab.ping(lab, pc_a, SITES["b"]["pc"], count=3)
         _, c = t["enc_a"].stop()
         t["enc_b"].stop()
     assert "sent 5445 fragments" in out, out
     assert still, "the tunnel stopped passing traffic after the fragment flood"
-    assert c["net_black.frags_received"] >= 5500, c
-    assert c["net_black.drop_frag_evicted"] >= 4000, c
+    # Every fragment of both floods reached net_black or was dropped, and counted, on the way:
+    # at the TAP's queue in the kernel or at the ring from nic_black.
+    assert "sent 945 fragments" in first, first
+    seen = " ".join(f"{k}={v}" for k, v in c.items() if v) + f" tap_queue_drops={queue_drops}"
+    assert c["net_black.frags_received"] + c.get("nic_black.rx_ring_full", 0) + queue_drops >= 945 + 5445, seen
+    assert c["net_black.frags_received"] >= 2000, seen
+    assert c["net_black.drop_frag_evicted"] >= 0.7 * c["net_black.frags_received"], seen
     assert c["net_black.drop_frag_overlap"] >= 100, c
     assert c["net_black.drop_frag_oversize"] >= 1, c
     assert c["net_black.frags_reassembled"] == 0 and c["crypto.drop_invalid_packet"] == 0, c

@@ -2,14 +2,14 @@
 //!
 //! Elements understood (Microkit's, with their attributes):
 //! - `<memory_region name size [page_size] [phys_addr]>`
-//! - `<protection_domain name priority [budget period passive stack_size]>` with
+//! - `<protection_domain name priority [budget period passive stack_size cpu]>` with
 //!   `<program_image path>`, `<map mr vaddr perms [cached] [setvar_vaddr]>`,
 //!   `<irq irq id [trigger]>`, `<setvar symbol region_paddr>`
 //! - `<channel>` with two `<end pd id>`
 //!
 //! Extensions of this project:
 //! - `<system exit_when_idle="true">` (seL4 tests): the root task ends QEMU once every PD
-//!   stays blocked. `<system restart="false">`: no PD is restarted after a fault (test systems
+//!   stays blocked (every PD then on `cpu` 0, the core the watcher sees). `<system restart="false">`: no PD is restarted after a fault (test systems
 //!   whose PDs fault on purpose).
 //! - `<memory_region fill="file">`: the region starts with the file's bytes (a path
 //!   relative to the description); only for RAM regions.
@@ -266,6 +266,10 @@ pub struct ProtectionDomain {
     pub name: String,
     /// Scheduling priority, 0–254.
     pub priority: u8,
+    /// The core it runs on (Microkit's `cpu`, default 0). The seL4 root task sets the TCB's
+    /// affinity, the host runtime the thread's; a core the machine does not run is reported
+    /// at start and the PD placed on core `cpu % cores`.
+    pub cpu: u8,
     /// Stack bytes (a multiple of 4 KiB), if given.
     pub stack_size: Option<u64>,
     /// The line of its element in the file, for platform tools' messages.
@@ -366,6 +370,8 @@ impl std::error::Error for SdfError {}
 
 /// Highest channel id (a notification badge has 63 usable bits).
 pub const MAX_CHANNEL_ID: u8 = 62;
+/// Highest `cpu` a PD may name (seL4 builds for at most 64 cores).
+pub const MAX_CPU: u64 = 63;
 const PAGE: u64 = 4096;
 
 fn err(node: roxmltree::Node, message: impl Into<String>) -> SdfError {
@@ -458,6 +464,13 @@ impl System {
                 if self.region(source).is_none() {
                     return Err(err(*root, format!("memory_region {}: fill_without_keys names no memory_region {source}", r.name)));
                 }
+            }
+        }
+        // The idle watcher is one thread on core 0 at the lowest priority: it sees only that
+        // core go idle, so it could end the system while a PD on another core still runs.
+        if self.exit_when_idle {
+            if let Some(pd) = self.protection_domains.iter().find(|p| p.cpu != 0) {
+                return Err(err(*root, format!("{}: cpu {} with exit_when_idle: the idle watcher sees core 0 only", pd.name, pd.cpu)));
             }
         }
         let consoles: Vec<_> = self.memory_regions.iter().filter(|r| r.console).collect();
@@ -681,11 +694,15 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
-    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms"])?;
+    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms", "cpu"])?;
     let name = attr(node, "name")?.to_string();
     let priority = node.attribute("priority").map(|t| number(node, "priority", t)).transpose()?.unwrap_or(100);
     if priority > 254 {
         return Err(err(node, format!("{name}: priority {priority} is above 254")));
+    }
+    let cpu = node.attribute("cpu").map(|t| number(node, "cpu", t)).transpose()?.unwrap_or(0);
+    if cpu > MAX_CPU {
+        return Err(err(node, format!("{name}: cpu {cpu} is above {MAX_CPU}")));
     }
     let domain = match node.attribute("domain").unwrap_or("neutral") {
         "red" => Domain::Red,
@@ -709,6 +726,7 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         domain,
         name,
         priority: priority as u8,
+        cpu: cpu as u8,
         stack_size,
         line,
         program_image: String::new(),

@@ -69,6 +69,8 @@ fn broken_descriptions_are_rejected_with_names() {
     reject("<system><protection_domain name=\"a\"/></system>", "program_image");
     reject("<system><protection_domain name=\"a\"><program_image path=\"x\"/></protection_domain><channel><end pd=\"a\" id=\"1\"/><end pd=\"zz\" id=\"1\"/></channel></system>", "zz");
     reject("<system><protection_domain name=\"a\" priority=\"255\"><program_image path=\"x\"/></protection_domain></system>", "priority");
+    reject("<system><protection_domain name=\"a\" cpu=\"64\"><program_image path=\"x\"/></protection_domain></system>", "cpu 64");
+    reject("<system exit_when_idle=\"true\"><protection_domain name=\"a\" cpu=\"1\"><program_image path=\"x\"/></protection_domain></system>", "idle watcher");
     reject("<system><bogus/></system>", "bogus");
     reject("<system", "system.xml line 1");
     let dup = "<system><protection_domain name=\"a\"><program_image path=\"x\"/></protection_domain><protection_domain name=\"b\"><program_image path=\"y\"/></protection_domain><channel><end pd=\"a\" id=\"1\"/><end pd=\"b\" id=\"1\"/></channel><channel><end pd=\"a\" id=\"1\"/><end pd=\"b\" id=\"2\"/></channel></system>";
@@ -387,4 +389,14 @@ fn io_address_spaces_hold_only_what_the_driver_maps() {
         r#"</pci_device><pci_device bdf="00:04.0"><io_address_space domain_id="1"><iomap mr="dma"/></io_address_space></pci_device>"#,
     );
     reject(&twice, "domain_id 1 is used by two devices");
+}
+
+#[test]
+fn cpu_places_a_pd_and_defaults_to_core_0() {
+    let sys = System::parse(
+        r#"<system><protection_domain name="a" cpu="3"><program_image path="x"/></protection_domain>
+           <protection_domain name="b"><program_image path="y"/></protection_domain></system>"#,
+    )
+    .unwrap();
+    assert_eq!((sys.protection_domains[0].cpu, sys.protection_domains[1].cpu), (3, 0));
 }

@@ -174,6 +174,13 @@ fn run(args: Args) -> Result<(), String> {
         pds.push(Box::leak(Box::new(host)));
     }
 
+    // Placement (`cpu`): as on seL4, PD core k runs on the k-th CPU this process may use (modulo
+    // their number). A system that places nothing (every cpu 0) is left to Linux's scheduler: on
+    // seL4 that is one core, but pinning every thread to one host CPU would only slow the host
+    // runtime's tests down.
+    let placed = system.protection_domains.iter().any(|p| p.cpu != 0);
+    let cpus = if placed { platform::allowed_cpus().map_err(|e| format!("sched_getaffinity: {e}"))? } else { Vec::new() };
+
     // The PD implementations, by program image (TAP PDs by <host_tap>).
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let mut threads = Vec::new();
@@ -203,6 +210,23 @@ fn run(args: Args) -> Result<(), String> {
                 }),
                 other => return Err(format!("{}: the host runtime has no PD for program image {other}", spec.name)),
             }
+        };
+        let body: Box<dyn FnOnce() -> Report + Send> = match cpus.get(usize::from(spec.cpu) % cpus.len().max(1)) {
+            Some(&cpu) => {
+                eprintln!("encryptor-host: PD {} on host CPU {cpu} (cpu {})", spec.name, spec.cpu);
+                let (name, ready) = (spec.name.clone(), ready_tx.clone());
+                Box::new(move || {
+                    if let Err(e) = platform::pin_current_thread(cpu) {
+                        // Said on the ready channel: start-up waits for every PD's word.
+                        let e = format!("{name}: pinning to CPU {cpu}: {e}");
+                        let _ = ready.send(Err(e.clone()));
+                        return Err(e);
+                    }
+                    drop(ready);
+                    body()
+                })
+            }
+            None => body,
         };
         let t = thread::Builder::new().name(spec.name.clone()).spawn(body).map_err(|e| e.to_string())?;
         threads.push((spec.name.clone(), t));

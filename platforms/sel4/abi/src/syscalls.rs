@@ -230,6 +230,11 @@ pub fn tcb_set_priority(tcb: CPtr, prio: u8) -> Result<(), Error> {
     invoke(tcb, label::TCBSetPriority, &[prio as Word], &[]).map(drop)
 }
 
+/// TCB_SetAffinity (SMP kernels): the core the thread runs on; a running thread moves there.
+pub fn tcb_set_affinity(tcb: CPtr, core: Word) -> Result<(), Error> {
+    invoke(tcb, label::TCBSetAffinity, &[core], &[]).map(drop)
+}
+
 /// TCB_BindNotification: signals to `notification` are delivered to the thread's endpoint waits.
 pub fn tcb_bind_notification(tcb: CPtr, notification: CPtr) -> Result<(), Error> {
     invoke(tcb, label::TCBBindNotification, &[], &[notification]).map(drop)

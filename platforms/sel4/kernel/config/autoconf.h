@@ -8,7 +8,9 @@
  * whichever mode firmware handed over in), IOAPIC interrupts with room for every IOAPIC the board's
  * MADT lists (the Xeon D-2100 has one per PCIe stack besides the PCH's; 5.0 skips any beyond
  * MAX_NUM_IOAPIC with a warning, but then cannot route their pins), FS/GS base through MSRs, SYSCALL entry, FXSAVE FPU
- * state so user threads may use SSE, 1 GiB pages, one core, and VT-d DMA remapping (IOMMU): the
+ * state so user threads may use SSE, 1 GiB pages, up to four cores (SMP: the kernel starts every CPU
+ * the MADT lists, up to MAX_NUM_NODES, under one kernel lock; the root task places each PD on its
+ * system.xml `cpu` by TCB affinity), and VT-d DMA remapping (IOMMU): the
  * kernel turns translation on for every PCI device at boot when the firmware's ACPI DMAR table
  * lists an IOMMU, and the root task gives each NIC an IO space holding only its DMA regions.
  * DEBUG_BUILD and PRINTING (debug flavour only) give the DebugPutChar syscall and kernel messages,
@@ -24,7 +26,8 @@
 #define CONFIG_ARCH_X86_GENERIC 1
 #define CONFIG_PLAT_PC99 1
 #define CONFIG_WORD_SIZE 64
-#define CONFIG_MAX_NUM_NODES 1
+/* The D-2123IT's four cores (Hyper-Threading off: docs/hardware.md). More than 1 turns SMP on. */
+#define CONFIG_MAX_NUM_NODES 4
 
 #define CONFIG_X2APIC 1
 #define CONFIG_IRQ_IOAPIC 1

@@ -71,6 +71,12 @@ extern "C" fn root_main(bootinfo: *const BootInfo) -> ! {
         .max()
         .unwrap_or(0);
     println!("device memory (for BARs) up to {device_top:#x}");
+    // The kernel starts every core the ACPI MADT lists, up to its MAX_NUM_NODES.
+    println!(
+        "cores: {} running (the kernel takes up to {})",
+        { bi.num_nodes },
+        sel4_abi::generated::config::CONFIG_MAX_NUM_NODES
+    );
     let pci = pci::print_inventory(init_cap::seL4_CapIOPort);
 
     let system = match sel4_system_spec::System::decode(SYSTEM_IMAGE) {
@@ -80,7 +86,7 @@ extern "C" fn root_main(bootinfo: *const BootInfo) -> ! {
     let mut modules = boot_modules::BootModules::find(bi, bootinfo as usize);
     let mut objects = objects::Objects::new(bi);
     let iommu = iommu::Iommu::from_levels(bi.num_io_pt_levels);
-    let mut running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, &modules, bi.arch_info, &pci, iommu);
+    let mut running = system::build_system(&mut objects, &system, SYSTEM_IMAGE, &modules, bi.arch_info, &pci, iommu, bi.num_nodes);
     modules.clear();
     println!("system started: {} PDs; {} slots and {} KiB of untyped memory used", system.pds.len(), objects.slots_used(), objects.bytes_used() / 1024);
     system::serve_faults(&mut running, &system, &mut objects, SYSTEM_IMAGE, bi.arch_info);

@@ -214,6 +214,7 @@ pub fn build_system(
     tsc_mhz: Word,
     pci: &[pci::Function],
     iommu: Iommu,
+    cores: Word,
 ) -> Vec<RunningPd> {
     let confined_devices = system.pds.iter().flat_map(|pd| &pd.pci_devices).filter(|d| d.io_space.is_some()).count();
     match iommu {
@@ -496,12 +497,23 @@ pub fn build_system(
             layout::IPC_BUFFER_VADDR,
             objs.ipc_frame,
         )
-        .and_then(|_| sel4_abi::tcb_bind_notification(objs.tcb, objs.notification))
-        .and_then(|_| sel4_abi::tcb_start(objs.tcb, objs.entry, layout::STACK_TOP, 0, true));
+        .and_then(|_| sel4_abi::tcb_bind_notification(objs.tcb, objs.notification));
+        // A core this machine does not run (a box with fewer cores, QEMU with fewer vCPUs) is
+        // not worth refusing to boot over: placement is about speed, not isolation.
+        let core = Word::from(pd.cpu) % cores.max(1);
+        if core != Word::from(pd.cpu) {
+            println!("PD {}: cpu {} is not among this machine's {cores} cores: placed on core {core}", pd.name, pd.cpu);
+        }
+        let configured = configured
+            .and_then(|_| if core != 0 { sel4_abi::tcb_set_affinity(objs.tcb, core) } else { Ok(()) })
+            .and_then(|_| sel4_abi::tcb_start(objs.tcb, objs.entry, layout::STACK_TOP, 0, true));
         if let Err(e) = configured {
             console::fatal(format_args!("PD {}: starting its thread: {e}", pd.name));
         }
-        println!("started PD {} (priority {}, entry {:#x}, {} regions)", pd.name, pd.priority, objs.entry, objs.info.region_count);
+        println!(
+            "started PD {} (priority {}, core {core}, entry {:#x}, {} regions)",
+            pd.name, pd.priority, objs.entry, objs.info.region_count
+        );
         running.push(RunningPd {
             tcb: objs.tcb,
             entry: objs.entry,

@@ -140,6 +140,7 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
         sys.pds.push(ProtectionDomain {
             name: name.clone(),
             priority: p.priority,
+            cpu: p.cpu,
             elf_offset: 0,
             elf_len: 0,
             stack_pages: (stack / PAGE) as u32,

@@ -16,7 +16,7 @@ pub mod layout;
 pub mod pd_info;
 
 /// First bytes of an encoded system image.
-pub const MAGIC: &[u8; 8] = b"SEL4SYS3";
+pub const MAGIC: &[u8; 8] = b"SEL4SYS4";
 
 /// A memory region (`<memory_region>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,6 +179,8 @@ pub struct ProtectionDomain {
     pub name: String,
     /// Scheduling priority, 1..=254 (0 and 255 are the root task's).
     pub priority: u8,
+    /// The core it runs on (`cpu`); one the machine does not run means `cpu % cores`.
+    pub cpu: u8,
     /// Offset of the program's ELF in the image.
     pub elf_offset: u64,
     /// Length of the program's ELF.
@@ -339,6 +341,7 @@ impl System {
         for pd in &self.pds {
             w.str(&pd.name);
             w.u8(pd.priority);
+            w.u8(pd.cpu);
             w.u64(pd.elf_offset);
             w.u64(pd.elf_len);
             w.u32(pd.stack_pages);
@@ -451,6 +454,7 @@ impl System {
         let pds = r.list(|r| {
             let name = r.str()?;
             let priority = r.u8()?;
+            let cpu = r.u8()?;
             let elf_offset = r.u64()?;
             let elf_len = r.u64()?;
             let stack_pages = r.u32()?;
@@ -496,7 +500,7 @@ impl System {
                 Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), irq: kind, io_space })
             })?;
             let ioports = r.list(|r| Ok(IoPortRange { id: r.u32()?, base: r.u32()? as u16, size: r.u32()? as u16 }))?;
-            Ok(ProtectionDomain { name, priority, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports, restartable, inject_fault_ms })
+            Ok(ProtectionDomain { name, priority, cpu, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports, restartable, inject_fault_ms })
         })?;
         let channels = r.list(|r| {
             Ok(Channel {
@@ -555,6 +559,7 @@ mod tests {
             pds: vec![ProtectionDomain {
                 name: "a".into(),
                 priority: 100,
+                cpu: 2,
                 elf_offset: 0,
                 elf_len: 0,
                 stack_pages: 16,
