@@ -124,7 +124,7 @@ def test_the_encryptor_with_its_pds_on_four_cores_carries_traffic_without_loss_o
         status = t["enc_a"].command("status", r"^pd timer .*\n")
         text = t["enc_a"].stop()
     assert "FATAL" not in text and "PANIC" not in text and "FAULT" not in text, text[-3000:]
-    assert "root: cores: 4 running" in text, text[-3000:]
+    assert "root: cores: 4 running" in text and "root: cores: local APIC ids [0, 1, 2, 3]" in text, text[-3000:]
     for pd, core in (("nic_red", 0), ("net_red", 0), ("crypto", 1), ("net_black", 2), ("nic_black", 2),
                      ("timer", 3), ("serial", 3)):
         assert re.search(rf"^root: started PD {pd} \(priority \d+, core {core},", text, re.M), text[-3000:]

@@ -226,6 +226,11 @@ pub fn build_system(
         Iommu::Off(why) => println!("iommu: {why}"),
     }
     let fault_ep = FAULT_EP.get_or_create(objects);
+    let apic_ids = core_apic_ids(objects, cores, tsc_mhz);
+    if cores > 1 {
+        println!("cores: local APIC ids {apic_ids:?} (core 0 first)");
+    }
+    let pd_apic = |pd: &sel4_system_spec::ProtectionDomain| apic_ids[(Word::from(pd.cpu) % cores.max(1)) as usize] as u8;
     let boot_tsc = rdtsc();
     let boot_unix_ns = crate::rtc::unix_ns(init_cap::seL4_CapIOPort).unwrap_or_else(|| {
         println!("the CMOS clock could not be read: PDs get no wall-clock time");
@@ -446,8 +451,11 @@ pub fn build_system(
             // until its handler is bound: firmware may have left it interrupting.
             pci::enable(init_cap::seL4_CapIOPort, f, false);
             match (device.irq_id, device.irq) {
-                (Some(id), PciIrq::Msi) => wire_msi(objects, &pd.name, objs, f, id),
-                (Some(id), PciIrq::MsiX) => wire_msix(objects, &pd.name, objs, f, id),
+                // Sent to the core the PD runs on: the kernel takes the interrupt there and
+                // wakes the PD without an inter-processor interrupt (and black NICs' interrupts
+                // never run kernel code on the red core).
+                (Some(id), PciIrq::Msi) => wire_msi(objects, &pd.name, objs, f, id, pd_apic(pd)),
+                (Some(id), PciIrq::MsiX) => wire_msix(objects, &pd.name, objs, f, id, pd_apic(pd)),
                 (Some(id), PciIrq::Intx) => {
                     if f.irq_line == 0 || f.irq_line >= 24 {
                         console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no IOAPIC interrupt line", pd.name, f.bus, f.dev, f.func));
@@ -570,7 +578,7 @@ static NEXT_MSI: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::
 
 /// Issues an MSI IRQ handler for a PCI function, programs the function's MSI capability with
 /// the matching vector, and delivers it to the PD on channel `id`.
-fn wire_msi(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Function, id: u32) {
+fn wire_msi(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Function, id: u32, apic: u8) {
     let irq = NEXT_MSI.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let handler = objects.slot();
     let args = [handler, ROOT_DEPTH, f.bus as Word, f.dev as Word, f.func as Word, 0, irq];
@@ -578,7 +586,7 @@ fn wire_msi(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Func
         console::fatal(format_args!("PD {pd}: MSI IRQ {irq}: {e}"));
     }
     bind_irq(objects, pd, objs, handler, id);
-    if let Err(e) = pci::program_msi(init_cap::seL4_CapIOPort, f, bsp_apic_id(), (irq + IRQ_VECTOR_OFFSET) as u8) {
+    if let Err(e) = pci::program_msi(init_cap::seL4_CapIOPort, f, apic, (irq + IRQ_VECTOR_OFFSET) as u8) {
         console::fatal(format_args!("PD {pd}: PCI {:02x}:{:02x}.{} {e}", f.bus, f.dev, f.func));
     }
 }
@@ -587,7 +595,7 @@ fn wire_msi(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Func
 /// (so the driver may spread its causes over vectors and still have one interrupt), and delivers
 /// it to the PD on channel `id`. The table lives in one of the function's memory BARs, which the
 /// root task maps (uncached) just long enough to write it.
-fn wire_msix(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Function, id: u32) {
+fn wire_msix(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Function, id: u32, apic: u8) {
     let bdf = alloc::format!("{:02x}:{:02x}.{}", f.bus, f.dev, f.func);
     let fail = |e: &dyn core::fmt::Display| -> ! { console::fatal(format_args!("PD {pd}: PCI {bdf}: MSI-X: {e}")) };
     let table = pci::msix_table(init_cap::seL4_CapIOPort, f).unwrap_or_else(|e| fail(&e));
@@ -606,7 +614,7 @@ fn wire_msix(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Fun
     }
     bind_irq(objects, pd, objs, handler, id);
     pci::msix_enable_masked(init_cap::seL4_CapIOPort, f).unwrap_or_else(|e| fail(&e));
-    let (address, data) = (pci::msi_address(bsp_apic_id()), (irq + IRQ_VECTOR_OFFSET) as u32);
+    let (address, data) = (pci::msi_address(apic), (irq + IRQ_VECTOR_OFFSET) as u32);
     let start = bar_base + u64::from(table.offset);
     let mut page = start & !(PAGE - 1);
     while page < start + table_bytes {
@@ -629,14 +637,18 @@ fn wire_msix(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Fun
         page += PAGE;
     }
     pci::msix_unmask(init_cap::seL4_CapIOPort, f).unwrap_or_else(|e| fail(&e));
-    println!("PD {pd}: PCI {bdf} MSI-X: {} entries in BAR {} at {:#x} -> vector {data:#x}", table.entries, table.bar, table.offset);
+    println!("PD {pd}: PCI {bdf} MSI-X: {} entries in BAR {} at {:#x} -> vector {data:#x} on APIC {apic}", table.entries, table.bar, table.offset);
 }
 
-/// The boot processor's local APIC ID (CPUID leaf 1), where MSIs are sent: the root task runs on
-/// the boot processor.
-fn bsp_apic_id() -> u8 {
-    let leaf1 = core::arch::x86_64::__cpuid(1);
-    (leaf1.ebx >> 24) as u8
+/// The local APIC id of the core the caller runs on: the x2APIC id (CPUID leaf 0xB; the kernel
+/// runs the APICs in x2APIC mode) where the CPU has that leaf, else the initial APIC id (leaf 1).
+fn apic_id() -> u32 {
+    use core::arch::x86_64::__cpuid;
+    if __cpuid(0).eax >= 0xb && __cpuid(0xb).ebx != 0 {
+        __cpuid(0xb).edx
+    } else {
+        __cpuid(1).ebx >> 24
+    }
 }
 
 /// Delivers an issued IRQ handler's interrupts to the PD's notification on channel `id`, and
@@ -737,7 +749,12 @@ fn start_idle_watcher(objects: &mut Objects, tsc_mhz: u64) {
 
 /// Starts a second thread of the root task at priority 0 (it runs only when every PD waits),
 /// with its own IPC buffer at `ipc_vaddr` and stack below `stack_top`.
-fn start_root_thread(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word) {
+fn start_root_thread(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word) -> CPtr {
+    start_root_thread_on(objects, what, entry, ipc_vaddr, stack_top, 0)
+}
+
+/// [`start_root_thread`] on core `core`.
+fn start_root_thread_on(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word, core: Word) -> CPtr {
     let tcb = objects.create(ty::seL4_TCBObject, 0);
     let ipc = objects.create(ty::seL4_X86_4K, 0);
     let vspace = init_cap::seL4_CapInitThreadVSpace;
@@ -745,11 +762,69 @@ fn start_root_thread(objects: &mut Objects, what: &str, entry: extern "C" fn() -
         console::fatal(format_args!("{what} IPC buffer: {e}"));
     }
     let started = sel4_abi::tcb_configure(tcb, 0, sel4_abi::prio_props(0, 0), init_cap::seL4_CapInitThreadCNode, 0, vspace, 0, ipc_vaddr, ipc)
+        .and_then(|_| if core != 0 { sel4_abi::tcb_set_affinity(tcb, core) } else { Ok(()) })
         // A function is entered with RSP 8 below a 16-byte boundary (as after a call).
         .and_then(|_| sel4_abi::tcb_start(tcb, entry as usize as Word, stack_top - 8, 0, true));
     if let Err(e) = started {
         console::fatal(format_args!("starting the {what}: {e}"));
     }
+    tcb
+}
+
+/// Where the APIC probes' IPC buffers go, one page per core.
+const PROBE_IPC_VADDR: Word = 0x3f30_0000;
+const PROBE_STACK_BYTES: usize = 4 * 1024;
+const MAX_CORES: usize = sel4_abi::generated::config::CONFIG_MAX_NUM_NODES as usize;
+#[repr(align(16))]
+struct ProbeStack(#[allow(dead_code)] [u8; PROBE_STACK_BYTES]);
+/// The probes' stacks, one per core: a probe stays blocked on its stack for good.
+static mut PROBE_STACKS: [ProbeStack; MAX_CORES] = [const { ProbeStack([0; PROBE_STACK_BYTES]) }; MAX_CORES];
+/// A probe's answer: its core's local APIC id, with bit 63 set once written.
+static PROBED_APIC_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// A notification nobody signals, where each probe waits once it has answered.
+static PROBE_REST: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The APIC probe: reads the local APIC id of the core it runs on, says it, and blocks for good.
+/// (It is not suspended from core 0: with a yield loop here and TCB_Suspend from core 0, boots
+/// under QEMU's multi-threaded TCG hung at the probes; the kernel-side cause was not found.)
+extern "C" fn apic_probe() -> ! {
+    use core::sync::atomic::Ordering;
+    PROBED_APIC_ID.store(1 << 63 | u64::from(apic_id()), Ordering::Release);
+    loop {
+        let _ = sel4_abi::recv(PROBE_REST.load(Ordering::Relaxed));
+    }
+}
+
+/// The local APIC id of each core the kernel runs, by index: where an interrupt for a PD on that
+/// core is sent. seL4 5.0 does not say which APIC a core is, so a root-task thread on each core
+/// asks its CPU, then blocks for good. A core whose probe does not answer within a second, or
+/// whose id does not fit an MSI's 8-bit destination, gets the boot core's (the interrupt then
+/// reaches its PD through the kernel's inter-processor interrupt).
+pub fn core_apic_ids(objects: &mut Objects, cores: Word, tsc_mhz: u64) -> Vec<u32> {
+    use core::sync::atomic::Ordering;
+    let bsp = apic_id();
+    let mut ids = vec![bsp];
+    PROBE_REST.store(objects.create(ty::seL4_NotificationObject, 0), Ordering::Relaxed);
+    for core in 1..cores.min(MAX_CORES as Word) {
+        PROBED_APIC_ID.store(0, Ordering::Relaxed);
+        // Only the address of the stack is taken here; the probe on that core is its only user.
+        let stack_top = (core::ptr::addr_of_mut!(PROBE_STACKS) as usize + (core as usize + 1) * PROBE_STACK_BYTES) as Word;
+        start_root_thread_on(objects, "APIC probe", apic_probe, PROBE_IPC_VADDR + core * PAGE, stack_top, core);
+        let deadline = rdtsc() + 1_000_000 * tsc_mhz.max(1);
+        let mut answer = 0;
+        while answer == 0 && rdtsc() < deadline {
+            answer = PROBED_APIC_ID.load(Ordering::Acquire);
+            sel4_abi::yield_now();
+        }
+        match u32::try_from(answer & !(1 << 63)) {
+            Ok(id) if answer != 0 && id <= 0xff => ids.push(id),
+            _ => {
+                println!("core {core}: no usable local APIC id (probe answered {answer:#x}): its PDs' MSIs go to the boot core");
+                ids.push(bsp);
+            }
+        }
+    }
+    ids
 }
 
 /// Serves the fault endpoint forever: console lines from PDs (printed whole, then the PD is
