@@ -230,6 +230,7 @@ pub fn build_system(
     if cores > 1 {
         println!("cores: local APIC ids {apic_ids:?} (core 0 first)");
     }
+    // The boot core's id is used as is: an MSI names 8 bits, and the box's boot core is APIC 0.
     let pd_apic = |pd: &sel4_system_spec::ProtectionDomain| apic_ids[(Word::from(pd.cpu) % cores.max(1)) as usize] as u8;
     let boot_tsc = rdtsc();
     let boot_unix_ns = crate::rtc::unix_ns(init_cap::seL4_CapIOPort).unwrap_or_else(|| {
@@ -799,7 +800,8 @@ extern "C" fn apic_probe() -> ! {
 /// core is sent. seL4 5.0 does not say which APIC a core is, so a root-task thread on each core
 /// asks its CPU, then blocks for good. A core whose probe does not answer within a second, or
 /// whose id does not fit an MSI's 8-bit destination, gets the boot core's (the interrupt then
-/// reaches its PD through the kernel's inter-processor interrupt).
+/// reaches its PD through the kernel's inter-processor interrupt); so do the cores after one whose
+/// probe did not answer. The result has one entry per core.
 pub fn core_apic_ids(objects: &mut Objects, cores: Word, tsc_mhz: u64) -> Vec<u32> {
     use core::sync::atomic::Ordering;
     let bsp = apic_id();
@@ -818,12 +820,18 @@ pub fn core_apic_ids(objects: &mut Objects, cores: Word, tsc_mhz: u64) -> Vec<u3
         }
         match u32::try_from(answer & !(1 << 63)) {
             Ok(id) if answer != 0 && id <= 0xff => ids.push(id),
-            _ => {
-                println!("core {core}: no usable local APIC id (probe answered {answer:#x}): its PDs' MSIs go to the boot core");
+            Ok(id) if answer != 0 => {
+                println!("core {core}: local APIC id {id:#x} does not fit an MSI: its PDs' MSIs go to the boot core");
                 ids.push(bsp);
+            }
+            _ => {
+                // A probe that answers late would write over the next one's answer: stop here.
+                println!("core {core}: its APIC probe did not answer: the MSIs of PDs on cores {core}.. go to the boot core");
+                break;
             }
         }
     }
+    ids.resize(cores.max(1) as usize, bsp);
     ids
 }
 
