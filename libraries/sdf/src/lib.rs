@@ -9,8 +9,9 @@
 //!
 //! Extensions of this project:
 //! - `<system exit_when_idle="true">` (seL4 tests): the root task ends QEMU once every PD
-//!   stays blocked (every PD then on `cpu` 0, the core the watcher sees). `<system restart="false">`: no PD is restarted after a fault (test systems
-//!   whose PDs fault on purpose).
+//!   stays blocked (every PD then on `cpu` 0, the core the watcher sees).
+//!   `<system restart="false">`: no PD is restarted after a fault (test systems whose PDs
+//!   fault on purpose).
 //! - `<memory_region fill="file">`: the region starts with the file's bytes (a path
 //!   relative to the description); only for RAM regions.
 //! - `<memory_region boot_module="N">` (seL4): the region starts with the boot loader's
