@@ -639,12 +639,11 @@ def box_image():
     return BOX_ISO
 
 
-def sel4_topology(lab, configs=None, build=True, platform="qemu", vcpus=1):
+def sel4_topology(lab, configs=None, build=True, platform="qemu"):
     """pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b: one seL4 image, booted twice, each time
     with that encryptor's config file as its boot module. Returns a dict of namespaces and
     encryptors; `boot_to_ready_s` is the slower encryptor's time from QEMU start to ready.
-    `platform` "box-twin" boots the box's ISO on two box twins instead (QemuEncryptor); `vcpus`
-    gives each QEMU encryptor that many cores (qemu_command)."""
+    `platform` "box-twin" boots the box's ISO on two box twins instead (QemuEncryptor)."""
     cfg_a, cfg_b = configs or make_configs(lab)
     if platform == "box-twin":
         image = box_image() if build else BOX_ISO
@@ -657,10 +656,8 @@ def sel4_topology(lab, configs=None, build=True, platform="qemu", vcpus=1):
     lab.ip(wan, "link", "set", "br0", "up")
     # The box twins take longer to boot: SeaBIOS, two GRUBs, and a 6 GiB machine.
     timeout = 240 if platform == "box-twin" else 120
-    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a, platform=platform, ready_timeout=timeout,
-                          vcpus=vcpus)
-    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b, platform=platform, ready_timeout=timeout,
-                          vcpus=vcpus)
+    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a, platform=platform, ready_timeout=timeout)
+    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b, platform=platform, ready_timeout=timeout)
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,

@@ -65,6 +65,11 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
         assert re.search(rf"memory_region crypto_config: \d+ bytes from boot module 1 \('[^']*enc_{site}\.conf'", text), \
             text[-3000:]
         assert "memory_region net_red_config: " in text and "crypto_config without its keys" in text, text[-3000:]
+        # One vCPU: system.xml's cores 1-3 are not there; those PDs run on core 0, each said.
+        assert "root: cores: 1 running" in text, text[-3000:]
+        for pd in ("crypto", "net_black", "nic_black", "timer", "serial"):
+            assert re.search(rf"^root: PD {pd}: cpu \d is not among this machine's 1 cores: placed on core 0", text, re.M), text[-3000:]
+            assert re.search(rf"^root: started PD {pd} \(priority \d+, core 0,", text, re.M), text[-3000:]
         # VT-d (q35 + QEMU's intel-iommu): each NIC reaches only its own buffers.
         assert "root: iommu: VT-d on" in text, text[-3000:]
         for side, domain in (("red", 1), ("black", 2)):

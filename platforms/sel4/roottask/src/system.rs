@@ -750,12 +750,12 @@ fn start_idle_watcher(objects: &mut Objects, tsc_mhz: u64) {
 
 /// Starts a second thread of the root task at priority 0 (it runs only when every PD waits),
 /// with its own IPC buffer at `ipc_vaddr` and stack below `stack_top`.
-fn start_root_thread(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word) -> CPtr {
+fn start_root_thread(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word) {
     start_root_thread_on(objects, what, entry, ipc_vaddr, stack_top, 0)
 }
 
 /// [`start_root_thread`] on core `core`.
-fn start_root_thread_on(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word, core: Word) -> CPtr {
+fn start_root_thread_on(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word, core: Word) {
     let tcb = objects.create(ty::seL4_TCBObject, 0);
     let ipc = objects.create(ty::seL4_X86_4K, 0);
     let vspace = init_cap::seL4_CapInitThreadVSpace;
@@ -769,7 +769,6 @@ fn start_root_thread_on(objects: &mut Objects, what: &str, entry: extern "C" fn(
     if let Err(e) = started {
         console::fatal(format_args!("starting the {what}: {e}"));
     }
-    tcb
 }
 
 /// Where the APIC probes' IPC buffers go, one page per core.
