@@ -70,11 +70,18 @@ def test_a_flood_of_oversize_df_packets_gets_rate_limited_icmp_errors():
         pc_a = t["pc_a"]
         assert netlab.ping_until(lab, pc_a, SITES["b"]["pc"]), "no tunnel"
         cap = netlab.Capture(lab, pc_a, t["enc_a"].red_tap, "icmp", bpf=("icmp and icmp[0] == 3 and icmp[1] == 4",))
+        # Frames the kernel drops because the TAP's queue is full while enc_a's nic_red thread
+        # waits for its host CPU (shared with the other ring PDs: system.xml's placement). The
+        # sender is faster than any 1 GbE PC, so how many get through depends on the host.
+        tap_stats = f"/sys/class/net/{t['enc_a'].red_tap}/statistics/tx_dropped"
+        tap_dropped = lambda: int(lab.exec(pc_a, ["cat", tap_stats]).stdout)  # noqa: E731
+        dropped_before = tap_dropped()
         started = time.time()
         out = netlab.run_python(lab, pc_a, FLOOD_DF, SITES["b"]["pc"], 3000, timeout=60).stdout
         time.sleep(0.5)
         elapsed = time.time() - started
         errors = len(cap.stop())
+        queue_drops = tap_dropped() - dropped_before
         _, c = t["enc_a"].stop()
         t["enc_b"].stop()
     assert "sent 3000" in out, out
@@ -83,7 +90,12 @@ def test_a_flood_of_oversize_df_packets_gets_rate_limited_icmp_errors():
     assert c["net_red.icmp_too_big_sent"] == errors, c
     # Every oversize packet that reached net_red was counted, answered or held back.
     assert c["net_red.drop_too_big"] == c["net_red.icmp_too_big_sent"] + c["net_red.icmp_rate_limited"], c
-    assert c["net_red.drop_too_big"] >= 2500, c
+    # Every packet of the flood was dropped and counted somewhere: at the TAP's queue in the
+    # kernel (frames wait there while the ring to net_red is full) or by net_red as too big.
+    seen = " ".join(f"{k}={v}" for k, v in c.items() if v) + f" tap_queue_drops={queue_drops}"
+    assert c["net_red.drop_too_big"] + queue_drops >= 3000, seen
+    # ... and enough of it reached net_red for the rate limit to be what held the errors back.
+    assert c["net_red.icmp_rate_limited"] >= 10 * errors, seen
 
 
 FRAGMENT_FLOOD = r"""
@@ -157,10 +169,11 @@ def test_a_fragment_flood_on_the_black_side_is_bounded_and_the_tunnel_keeps_work
     assert "sent 5445 fragments" in out, out
     assert still, "the tunnel stopped passing traffic after the fragment flood"
     # Every fragment of both floods reached net_black or was dropped, and counted, on the way:
-    # at the TAP's queue in the kernel or at the ring from nic_black.
+    # at the TAP's queue in the kernel (frames wait there while the ring to net_black is full;
+    # nic_black's rx_ring_full counts those waits, not frames).
     assert "sent 945 fragments" in first, first
     seen = " ".join(f"{k}={v}" for k, v in c.items() if v) + f" tap_queue_drops={queue_drops}"
-    assert c["net_black.frags_received"] + c.get("nic_black.rx_ring_full", 0) + queue_drops >= 945 + 5445, seen
+    assert c["net_black.frags_received"] + queue_drops >= 945 + 5445, seen
     assert c["net_black.frags_received"] >= 2000, seen
     assert c["net_black.drop_frag_evicted"] >= 0.7 * c["net_black.frags_received"], seen
     assert c["net_black.drop_frag_overlap"] >= 100, c
