@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+mod acpi;
 mod boot_modules;
 mod console;
 mod iommu;

@@ -41,8 +41,13 @@ pub struct Function {
     pub vendor: u16,
     /// Device id.
     pub device: u16,
-    /// The interrupt line register (the IOAPIC pin on PC firmware; 0xff: none).
+    /// The interrupt line register: what firmware routed INTx to for the legacy PIC. On the pc
+    /// machine that is also the IOAPIC pin; on PCIe chipsets it is not (see `acpi`).
     pub irq_line: u8,
+    /// The interrupt pin register: 1..4 for INTA..INTD, 0 for none.
+    pub irq_pin: u8,
+    /// A PCI-to-PCI bridge's secondary bus number.
+    pub secondary_bus: Option<u8>,
     /// BARs by number.
     pub bars: [Bar; 6],
     /// Config-space offset of the MSI capability.
@@ -280,5 +285,18 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
         }
     }
     out!("{line}");
-    Function { bus, dev, func, vendor: id as u16, device: (id >> 16) as u16, irq_line: irq as u8, bars: found, msi_cap, msix_cap }
+    let secondary_bus = (header == 1).then(|| (c.read32(bus, dev, func, 0x18) >> 8) as u8);
+    Function {
+        bus,
+        dev,
+        func,
+        vendor: id as u16,
+        device: (id >> 16) as u16,
+        irq_line: irq as u8,
+        irq_pin: (irq >> 8) as u8,
+        secondary_bus,
+        bars: found,
+        msi_cap,
+        msix_cap,
+    }
 }

@@ -3,6 +3,7 @@
 use crate::objects::{Objects, ROOT_DEPTH};
 use crate::{console, out, println};
 use alloc::vec;
+use alloc::string::String;
 use alloc::vec::Vec;
 use sel4_abi::generated::consts::{seL4_UnknownSyscall_Syscall, seL4_UserException_Number, seL4_VMFault_Addr, seL4_VMFault_FSR, seL4_VMFault_IP, seL4_VMFault_PrefetchFault};
 use sel4_abi::{fault_label, init_cap, label, object_type as ty, vm_attributes, CPtr, CapRights, Word};
@@ -386,6 +387,8 @@ pub fn build_system(
     // Every PCI function goes to one PD only, however system.xml names it (by id in one place, by
     // address in another): a second claim would also add to the device's IO space.
     let mut claimed: Vec<(u8, u8, u8, &str)> = Vec::new();
+    // The firmware's ACPI tables, read when the first INTx device needs its route.
+    let mut acpi: Option<Result<crate::acpi::Router, String>> = None;
     for (pd, objs) in system.pds.iter().zip(pds.iter_mut()) {
         for irq in &pd.irqs {
             let IrqSource::IoApic { pin, level, active_low } = irq.source;
@@ -458,12 +461,8 @@ pub fn build_system(
                 (Some(id), PciIrq::Msi) => wire_msi(objects, &pd.name, objs, f, id, pd_apic(pd)),
                 (Some(id), PciIrq::MsiX) => wire_msix(objects, &pd.name, objs, f, id, pd_apic(pd)),
                 (Some(id), PciIrq::Intx) => {
-                    if f.irq_line == 0 || f.irq_line >= 24 {
-                        console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no IOAPIC interrupt line", pd.name, f.bus, f.dev, f.func));
-                    }
-                    // PCI INTx is level-triggered; on QEMU and PC firmware the line register is
-                    // the IOAPIC pin, active high as the IOAPIC sees it.
-                    wire_ioapic(objects, &pd.name, objs, f.irq_line as u32, true, false, id);
+                    let route = intx_route(objects, &mut acpi, pci, f, &pd.name);
+                    wire_ioapic(objects, &pd.name, objs, route.gsi, route.level, route.active_low, id);
                     pci::enable(init_cap::seL4_CapIOPort, f, true);
                 }
                 (None, _) => {}
@@ -565,6 +564,72 @@ fn wire_ioapic(objects: &mut Objects, pd: &str, objs: &mut PdObjects, pin: u32, 
         console::fatal(format_args!("PD {pd}: IOAPIC pin {pin} (already given to another PD?): {e}"));
     }
     bind_irq(objects, pd, objs, handler, id);
+}
+
+/// Where `f`'s INTx line arrives: the ACPI `_PRT`'s answer (the tables parsed on first use,
+/// into `acpi`). Without one (no ACPI, AML the crate cannot run) the interrupt line register is
+/// taken as the IOAPIC pin, as on the pc machine's PIIX, and the console says so: on a PCIe
+/// chipset that pin may be the wrong one.
+fn intx_route(
+    objects: &mut Objects,
+    acpi: &mut Option<Result<crate::acpi::Router, String>>,
+    pci: &[pci::Function],
+    f: &pci::Function,
+    pd: &str,
+) -> crate::acpi::IntxRoute {
+    let bdf = alloc::format!("{:02x}:{:02x}.{}", f.bus, f.dev, f.func);
+    if acpi.is_none() {
+        let mut read = |paddr: u64, buf: &mut [u8]| read_phys(objects, paddr, buf);
+        let router = crate::acpi::Router::new(&mut read, init_cap::seL4_CapIOPort);
+        if let Err(e) = &router {
+            println!("acpi: no INTx routing from the firmware's tables: {e}");
+        }
+        *acpi = Some(router);
+    }
+    let pin = (b'A' + f.irq_pin.saturating_sub(1)) as char;
+    let found = match acpi {
+        Some(Ok(router)) => router.route(pci, f, f.irq_pin),
+        _ => Err("no ACPI tables".into()),
+    };
+    let route = match found {
+        Ok((route, how)) => {
+            println!(
+                "PD {pd}: PCI {bdf} INT{pin} -> GSI {} ({}, active {}; ACPI {how})",
+                route.gsi,
+                if route.level { "level" } else { "edge" },
+                if route.active_low { "low" } else { "high" }
+            );
+            route
+        }
+        Err(e) => {
+            if f.irq_line == 0 || f.irq_line >= 24 {
+                console::fatal(format_args!("PD {pd}: PCI {bdf} INT{pin}: no route ({e}) and no IOAPIC interrupt line"));
+            }
+            println!("PD {pd}: PCI {bdf} INT{pin}: no ACPI route ({e}); taking the interrupt line register ({}) as the IOAPIC pin", f.irq_line);
+            // PCI INTx is level-triggered, active high as the PIIX delivers it to the IOAPIC.
+            crate::acpi::IntxRoute { gsi: f.irq_line as u32, level: true, active_low: false }
+        }
+    };
+    if route.gsi >= 24 {
+        console::fatal(format_args!("PD {pd}: PCI {bdf}: GSI {} is beyond the first IOAPIC's 24 inputs, which is all this root task wires", route.gsi));
+    }
+    route
+}
+
+/// Copies physical memory (firmware tables) through device frames mapped for a moment (each read
+/// costs a root CNode slot: a few hundred for the tables of a PC). Pages that are RAM the kernel
+/// gave out as untyped memory cannot be read this way (an error).
+fn read_phys(objects: &mut Objects, paddr: u64, buf: &mut [u8]) -> Result<(), &'static str> {
+    let mut done = 0;
+    while done < buf.len() {
+        let at = paddr + done as u64;
+        let (page, offset) = (at & !(PAGE - 1), (at & (PAGE - 1)) as usize);
+        let n = (PAGE as usize - offset).min(buf.len() - done);
+        let frame = objects.device_frame(page)?;
+        with_frame(objects, frame, vm_attributes::DEFAULT, |bytes| buf[done..done + n].copy_from_slice(&bytes[offset..offset + n]));
+        done += n;
+    }
+    Ok(())
 }
 
 /// IRQ numbers for IOAPIC pins: FIRST_IOAPIC_IRQ + pin (24 pins), so vectors 0x30 + pin. These
