@@ -104,21 +104,65 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
     assert counters[("serial", "log_errors")] == 0 and counters[("serial", "console_log_dropped")] == 0, counters
 
 
-def test_the_encryptor_with_its_pds_on_four_cores_carries_traffic_without_loss_or_duplication():
+# A burst of ICMP echo requests, then every reply waited for (up to a deadline, however late):
+# prints how many came back, and which sequence numbers were missing or answered twice.
+ECHO_BURST = r"""
+import os, select, socket, struct, sys, time
+dst, count, gap, deadline = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+ident = os.getpid() & 0xffff
+
+def echo(seq):
+    body = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + b"burst" * 8
+    total = sum(struct.unpack("!%dH" % (len(body) // 2), body))
+    total = (total >> 16) + (total & 0xffff)
+    total += total >> 16
+    return body[:2] + struct.pack("!H", ~total & 0xffff) + body[4:]
+
+seen = {}
+def drain(wait):
+    while select.select([s], [], [], wait)[0]:
+        data = s.recv(2048)
+        icmp = data[(data[0] & 0xf) * 4:]
+        if icmp[0] == 0 and struct.unpack("!H", icmp[4:6])[0] == ident:
+            seq = struct.unpack("!H", icmp[6:8])[0]
+            seen[seq] = seen.get(seq, 0) + 1
+        wait = 0
+for seq in range(1, count + 1):
+    s.sendto(echo(seq), (dst, 0))
+    drain(gap)
+end = time.time() + deadline
+while len(seen) < count and time.time() < end:
+    drain(0.2)
+drain(0.5)  # duplicates of the last ones
+missing = [q for q in range(1, count + 1) if q not in seen]
+doubled = [q for q, n in seen.items() if n > 1]
+print(f"received {len(seen)} of {count} missing {missing} doubled {doubled}", flush=True)
+"""
+
+
+def test_the_encryptor_with_its_pds_on_several_cores_carries_traffic_without_loss_or_duplication():
     """The SMP kernel with system.xml's placement (red on core 0, crypto on 1, black on 2, timer
-    and serial on 3) on four vCPUs, each its own host thread (multi-threaded TCG): the rings and
-    notifications then cross cores for real. Its peer is wireguard-go: a second 4-vCPU guest on
-    this 2-core host would have Linux preempt vCPUs holding seL4's kernel lock while the others
-    spin on it (both guests then crawl). A burst of pings comes back whole and once each, a TCP
-    stream arrives whole, no plaintext reaches the wan, and every PD keeps running."""
+    and serial on 3) on as many vCPUs as this host has cores, up to four, each its own host thread
+    (multi-threaded TCG): the rings and notifications then cross cores for real. More vCPUs than
+    host cores would have Linux preempt a vCPU holding seL4's kernel lock while the others spin on
+    it: on this 2-core host a 4-vCPU guest then took minutes to boot whenever anything else ran
+    (all four vCPUs in c_handle_interrupt's lock spin), so on 2 cores the PDs of cores 2 and 3 go
+    to 0 and 1 (cpu % cores, the root task's fallback) and crypto still has a core of its own
+    side. Its peer is wireguard-go, for the same reason. A burst of pings comes back whole and once
+    each, a TCP stream arrives whole, no plaintext reaches the wan, and every PD keeps running."""
+    vcpus = min(4, len(os.sched_getaffinity(0)))
+    if vcpus < 2:
+        pytest.skip("one host core: the vCPUs would not run at the same time")
     marker = "SMP-MARKER-" + os.urandom(12).hex()
     with netlab.Lab("s4c") as lab:
-        t = sel4_interop_topology(lab, "c", vcpus=4)
+        t = sel4_interop_topology(lab, "c", vcpus=vcpus)
         pc_a, peer, wan = t["pc_a"], t["peer"], t["wan"]
         wan_cap = netlab.Capture(lab, wan, "br0", "wan")
         assert netlab.ping_until(lab, pc_a, host_interop.PEER_TUNNEL, seconds=60), t["enc_a"].console()[-3000:]
-        burst = lab.exec(pc_a, ["ping", "-c", "200", "-i", "0.01", "-W", "2", host_interop.PEER_TUNNEL],
-                         check=False, timeout=60)
+        # Every reply waited for (30 s): late because the host is busy is not lost. (ping waits
+        # only twice the round trip after its last request.)
+        burst = netlab.run_python(lab, pc_a, ECHO_BURST, host_interop.PEER_TUNNEL, 200, 0.01, 30, timeout=90).stdout
         server = netlab.spawn_python(lab, peer, host_leak.SERVER, host_interop.PEER_TUNNEL, marker,
                                      log_name="server.log")
         netlab.wait_for_line(server, "listening", 10)
@@ -127,14 +171,19 @@ def test_the_encryptor_with_its_pds_on_four_cores_carries_traffic_without_loss_o
         out = netlab.wait_for_line(server, r"udp \d+ tcp \d+", 60)
         wan_frames = wan_cap.stop()
         status = t["enc_a"].command("status", r"^pd timer .*\n")
+        counters = t["enc_a"].counters()
         text = t["enc_a"].stop()
     assert "FATAL" not in text and "PANIC" not in text and "FAULT" not in text, text[-3000:]
-    assert "root: cores: 4 running" in text and "root: cores: local APIC ids [0, 1, 2, 3]" in text, text[-3000:]
-    for pd, core in (("nic_red", 0), ("net_red", 0), ("crypto", 1), ("net_black", 2), ("nic_black", 2),
-                     ("timer", 3), ("serial", 3)):
-        assert re.search(rf"^root: started PD {pd} \(priority \d+, core {core},", text, re.M), text[-3000:]
-    # Every echo answered, none twice (a ring slot consumed twice would show as DUP!).
-    assert " 200 received, 0% packet loss" in burst.stdout and "DUP!" not in burst.stdout, burst.stdout[-1500:]
+    # Where a lost ping went, should one be (the PDs' drop counters, per reason).
+    drops = " ".join(f"{pd}.{name}={v}" for (pd, name), v in counters.items() if v and ("drop" in name or "full" in name))
+    ids = ", ".join(str(i) for i in range(vcpus))
+    cores = "\n".join(re.findall(r"^root: (?:cores|core \d).*$", text, re.M))
+    assert f"root: cores: {vcpus} running" in text and f"root: cores: local APIC ids [{ids}]" in text, cores
+    for pd, cpu in (("nic_red", 0), ("net_red", 0), ("crypto", 1), ("net_black", 2), ("nic_black", 2),
+                    ("timer", 3), ("serial", 3)):
+        assert re.search(rf"^root: started PD {pd} \(priority \d+, core {cpu % vcpus},", text, re.M), text[-3000:]
+    # Every echo answered, none twice (a ring slot consumed twice would show as a doubled one).
+    assert "received 200 of 200 missing [] doubled []" in burst, burst + drops
     udp, tcp = map(int, re.search(r"udp (\d+) tcp (\d+)", out).groups())
     assert udp > 0 and tcp == 200, out
     wan_bytes = b"".join(wan_frames)

@@ -862,7 +862,7 @@ extern "C" fn apic_probe() -> ! {
 
 /// The local APIC id of each core the kernel runs, by index: where an interrupt for a PD on that
 /// core is sent. seL4 5.0 does not say which APIC a core is, so a root-task thread on each core
-/// asks its CPU, then blocks for good. A core whose probe does not answer within a second, or
+/// asks its CPU, then blocks for good. A core whose probe does not answer within five seconds, or
 /// whose id does not fit an MSI's 8-bit destination, gets the boot core's (the interrupt then
 /// reaches its PD through the kernel's inter-processor interrupt); so do the cores after one whose
 /// probe did not answer. The result has one entry per core.
@@ -876,7 +876,8 @@ pub fn core_apic_ids(objects: &mut Objects, cores: Word, tsc_mhz: u64) -> Vec<u3
         // Only the address of the stack is taken here; the probe on that core is its only user.
         let stack_top = (core::ptr::addr_of_mut!(PROBE_STACKS) as usize + (core as usize + 1) * PROBE_STACK_BYTES) as Word;
         start_root_thread_on(objects, "APIC probe", apic_probe, PROBE_IPC_VADDR + core * PAGE, stack_top, core);
-        let deadline = rdtsc() + 1_000_000 * tsc_mhz.max(1);
+        // Seconds, not microseconds: under TCG on a busy host a core's first run can be late.
+        let deadline = rdtsc() + 5_000_000 * tsc_mhz.max(1);
         let mut answer = 0;
         while answer == 0 && rdtsc() < deadline {
             answer = PROBED_APIC_ID.load(Ordering::Acquire);
