@@ -357,6 +357,14 @@ def _boot_variant(lab, name, xml_text, ready_lines):
     return enc, pc_a
 
 
+def _system_xml_with(old, new):
+    """system.xml's text with `old` (which it holds once) replaced by `new`."""
+    with open(netlab.SYSTEM_XML) as f:
+        xml = f.read()
+    assert xml.count(old) == 1, old
+    return xml.replace(old, new)
+
+
 def _wait_console(enc, pattern, seconds):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -371,12 +379,10 @@ def test_a_faulted_pd_that_shares_no_ring_is_restarted_with_fresh_state():
     task points its thread at address 0). The root task reports the fault, restarts it with its
     program's memory as in the image, and the new timer ticks again: its status page is fresh,
     `status` counts the restart, and traffic still passes."""
-    with open(netlab.SYSTEM_XML) as f:
-        xml = f.read()
     timer = '<protection_domain name="timer" domain="neutral" priority="250" cpu="3">'
-    assert xml.count(timer) == 1
+    xml = _system_xml_with(timer, timer.replace('priority="250"', 'priority="250" inject_fault_ms="8000"'))
     with netlab.Lab("s4r") as lab:
-        enc, pc_a = _boot_variant(lab, "timer-faults", xml.replace(timer, timer.replace('priority="250"', 'priority="250" inject_fault_ms="8000"')),
+        enc, pc_a = _boot_variant(lab, "timer-faults", xml,
                                   ("crypto: crypto ready", "net_red: net_red ready", "timer: timer ready"))
         restarted = _wait_console(enc, r"^RESTART pd=timer count=1", 60)
         time.sleep(2)
@@ -391,6 +397,31 @@ def test_a_faulted_pd_that_shares_no_ring_is_restarted_with_fresh_state():
     assert line and int(line.group(1)) < 1000, status
     assert "FAULTED" not in status, status
     assert alive, console[-3000:]
+
+
+def test_the_watchdog_reports_a_pd_that_stops_answering_without_a_fault():
+    """net_red's thread is stopped 8 s after boot (a test-only system.xml attribute: the root task
+    suspends it, as a PD hung in a loop or starved would be, with no fault to report). The serial
+    PD's watchdog sees its status page stop being republished and says so once on the console;
+    `status` names it and says the encryptor cannot pass traffic; the other PDs run on."""
+    net_red = '<protection_domain name="net_red" domain="red" priority="180" cpu="0">'
+    xml = _system_xml_with(net_red, net_red.replace('cpu="0"', 'cpu="0" inject_stall_ms="8000"'))
+    with netlab.Lab("s4w") as lab:
+        enc, pc_a = _boot_variant(lab, "net-red-stalls", xml,
+                                  ("crypto: crypto ready", "net_red: net_red ready", "timer: timer ready"))
+        reported = _wait_console(enc, r"^watchdog: PD net_red has not published its status for \d+ ms: not answering", 90)
+        time.sleep(1)
+        status = enc.command("status", r"^encryptor .*\n")
+        console = enc.stop()
+    assert reported, console[-3000:]
+    assert console.count("watchdog:") == 1, console[-3000:]
+    assert "FAULT" not in console, console[-3000:]
+    m = re.search(r"^watchdog: PD net_red has not published its status for (\d+) ms", console, re.M)
+    assert 10_000 < int(m.group(1)) < 20_000, m.group(0)
+    assert re.search(r"^pd net_red NOT ANSWERING \(status \d+ ms old\)", status, re.M), status
+    assert "encryptor NOT READY: net_red not answering" in status, status
+    for pd in ("nic_red", "crypto", "net_black", "nic_black", "timer"):
+        assert re.search(rf"^pd {pd} running \(status \d+ ms old\)", status, re.M), status
 
 
 def test_a_pd_that_keeps_faulting_is_left_stopped_after_three_restarts():

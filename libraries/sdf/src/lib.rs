@@ -48,7 +48,9 @@
 //!   appends every console line (its own, fault reports, PD log lines) to this region instead
 //!   of writing COM1, and the one PD that maps it (the serial PD) drains it to the UART.
 //! - `<protection_domain inject_fault_ms="N">` (seL4 tests only): the root task makes the PD
-//!   fault N ms after boot, to exercise the restart of a faulted PD.
+//!   fault N ms after boot, to exercise the restart of a faulted PD; `inject_stall_ms="N"`: the
+//!   root task stops the PD's thread N ms after boot without a fault, as a PD that hangs (the
+//!   serial PD's watchdog must notice).
 //! - `<protection_domain domain="red|black|crypto|neutral">` and
 //!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
 //!
@@ -290,6 +292,9 @@ pub struct ProtectionDomain {
     /// Tests only (extension, `inject_fault_ms`): the seL4 root task makes this PD fault this
     /// long after boot, to exercise the restart of a faulted PD.
     pub inject_fault_ms: Option<u32>,
+    /// Tests only (extension, `inject_stall_ms`): the seL4 root task stops this PD's thread this
+    /// long after boot, without a fault, as a PD that hangs.
+    pub inject_stall_ms: Option<u32>,
     /// Which side of the encryptor it belongs to (extension): `red`, `black`,
     /// `crypto` or `neutral` (the default: timer, serial).
     pub domain: Domain,
@@ -695,7 +700,7 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
-    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms", "cpu"])?;
+    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms", "inject_stall_ms", "cpu"])?;
     let name = attr(node, "name")?.to_string();
     let priority = node.attribute("priority").map(|t| number(node, "priority", t)).transpose()?.unwrap_or(100);
     if priority > 254 {
@@ -718,6 +723,14 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         Some(_) => return Err(err(node, format!("{name}: inject_fault_ms must be 1..3600000"))),
         None => None,
     };
+    let inject_stall_ms = match node.attribute("inject_stall_ms").map(|t| number(node, "inject_stall_ms", t)).transpose()? {
+        Some(ms @ 1..=3_600_000) => Some(ms as u32),
+        Some(_) => return Err(err(node, format!("{name}: inject_stall_ms must be 1..3600000"))),
+        None => None,
+    };
+    if inject_fault_ms.is_some() && inject_stall_ms.is_some() {
+        return Err(err(node, format!("{name}: inject_fault_ms and inject_stall_ms: one or the other")));
+    }
     if stack_size.is_some_and(|s| s == 0 || s % PAGE != 0) {
         return Err(err(node, format!("{name}: stack_size is not a positive multiple of 4 KiB")));
     }
@@ -737,6 +750,7 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         ioports: Vec::new(),
         host_tap: None,
         inject_fault_ms,
+        inject_stall_ms,
     };
     for c in node.children().filter(|n| n.is_element()) {
         match c.tag_name().name() {

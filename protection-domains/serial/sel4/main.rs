@@ -49,6 +49,7 @@ impl Handler for Serial {
         }
         if channels.contains(TIMER) {
             self.console.counters.ticks += 1;
+            self.console.watchdog(pd_api::now_ns());
         }
         if channels.contains(CONSOLE_LOG) {
             self.console.counters.doorbells += 1;

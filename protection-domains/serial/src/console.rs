@@ -38,6 +38,9 @@ pd_api::counters! {
         commands,
         /// Commands not known.
         unknown_commands,
+        /// Times the watchdog found a PD not answering (its status page older than
+        /// [`WATCHDOG_MS`]).
+        watchdog_not_answering,
     }
 }
 
@@ -49,6 +52,11 @@ pub struct StatusPage {
     pub reader: StatusReader,
 }
 
+/// A PD whose status page is older than this is reported as not answering. Every PD republishes
+/// its page on the timer's ticks (every 200 ms), so this is fifty missed rounds: room for an
+/// emulated machine on a busy host, and still seconds, not minutes, for an operator.
+pub const WATCHDOG_MS: u64 = 10_000;
+
 /// The operator console; see the crate documentation.
 pub struct Console {
     log: Option<LogReader>,
@@ -56,6 +64,8 @@ pub struct Console {
     faults: Vec<(String, String)>,
     /// PDs the root task restarted after a fault, and how often.
     restarts: Vec<(String, u32)>,
+    /// Per status page: the watchdog found the PD not answering (and said so).
+    not_answering: Vec<bool>,
     out: VecDeque<u8>,
     input: Vec<u8>,
     line: Vec<u8>,
@@ -78,6 +88,7 @@ impl Console {
     pub fn new(log: Option<LogReader>, pages: Vec<StatusPage>) -> Self {
         Self {
             log,
+            not_answering: alloc::vec![false; pages.len()],
             pages,
             faults: Vec::new(),
             restarts: Vec::new(),
@@ -148,6 +159,33 @@ impl Console {
             }
         }
         self.log = Some(log);
+    }
+
+    /// The watchdog, run on each timer tick at `now_ns`: says once when a PD's status page has
+    /// grown older than [`WATCHDOG_MS`] (the PD stopped answering: hung, or starved by a PD above
+    /// it on its core; nothing faulted, so the root task has nothing to report) and once when it
+    /// answers again. `status` shows it meanwhile. A PD that has not published yet is still
+    /// starting; a faulted one is the root task's to report.
+    pub fn watchdog(&mut self, now_ns: u64) {
+        for i in 0..self.pages.len() {
+            if self.faults.iter().any(|(p, _)| *p == self.pages[i].pd) {
+                continue;
+            }
+            let Ok(s) = self.pages[i].reader.read(&mut []) else { continue };
+            let age_ms = now_ns.saturating_sub(s.published_ns) / 1_000_000;
+            let late = age_ms > WATCHDOG_MS;
+            if late == self.not_answering[i] {
+                continue;
+            }
+            self.not_answering[i] = late;
+            let pd = self.pages[i].pd.clone();
+            if late {
+                self.counters.watchdog_not_answering += 1;
+                self.say(format_args!("watchdog: PD {pd} has not published its status for {age_ms} ms: not answering"));
+            } else {
+                self.say(format_args!("watchdog: PD {pd} answers again"));
+            }
+        }
     }
 
     /// `FAULT pd=<name> kind=<kind> ...` and `RESTART pd=<name> count=<n>` from the root task.
@@ -253,6 +291,10 @@ impl Console {
                 continue;
             }
             match self.snapshot(i, &mut buf) {
+                Ok((_, age_ms)) if self.not_answering[i] => {
+                    self.say(format_args!("pd {pd} NOT ANSWERING (status {age_ms} ms old)"));
+                    not_ready.push(alloc::format!("{pd} not answering"));
+                }
                 Ok((len, age_ms)) => {
                     match self.restarts.iter().find(|(p, _)| *p == pd).map(|r| r.1) {
                         Some(n) => self.say(format_args!(

@@ -26,5 +26,5 @@ extern crate alloc;
 mod console;
 mod uart;
 
-pub use console::{Console, Counters, StatusPage, INPUT_LIMIT, OUT_LIMIT};
+pub use console::{Console, Counters, StatusPage, INPUT_LIMIT, OUT_LIMIT, WATCHDOG_MS};
 pub use uart::{Ports, Uart16550};

@@ -271,3 +271,36 @@ fn output_is_bounded_and_whole_lines_beyond_it_are_counted() {
     let out = r.run();
     assert_eq!(out.split("\r\n").filter(|l| !l.is_empty()).count(), kept, "every kept line whole");
 }
+
+#[test]
+fn the_watchdog_names_a_pd_that_stops_publishing_once_and_again_when_it_answers() {
+    use pd_serial::WATCHDOG_MS;
+    let mut r = rig(&["net_red", "crypto", "timer"]);
+    let start = 4_900_000_000;
+    for pd in 0..3 {
+        r.publish(pd, &[], &[]);
+    }
+    // At the limit: nothing to say.
+    r.console.watchdog(start + WATCHDOG_MS * 1_000_000);
+    assert_eq!(r.run(), "");
+    // crypto keeps publishing, net_red does not; the timer faulted (the root task's to report).
+    let later = start + (WATCHDOG_MS + 500) * 1_000_000;
+    r.pages[1].publish(later - 100_000_000, |_| {});
+    r.log.push(Source::Root, b"FAULT pd=timer kind=vm-fault addr=0x0");
+    assert!(r.run().contains("FAULT pd=timer"));
+    r.console.watchdog(later);
+    r.console.watchdog(later + 100_000_000);
+    let out = r.run();
+    assert_eq!(out.matches("watchdog:").count(), 1, "said once: {out}");
+    assert!(out.contains("watchdog: PD net_red has not published its status for 10500 ms: not answering\r\n"), "{out}");
+    assert_eq!(r.console.counters.watchdog_not_answering, 1);
+    let status = r.type_line("status");
+    assert!(status.contains("pd net_red NOT ANSWERING (status "), "{status}");
+    assert!(status.contains("pd crypto running"), "{status}");
+    assert!(status.contains("encryptor NOT READY: net_red not answering, timer faulted\r\n"), "{status}");
+    // It publishes again.
+    r.pages[0].publish(later + 200_000_000, |_| {});
+    r.console.watchdog(later + 300_000_000);
+    assert_eq!(r.run(), "watchdog: PD net_red answers again\r\n");
+    assert!(!r.type_line("status").contains("NOT ANSWERING"));
+}

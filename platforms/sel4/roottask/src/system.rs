@@ -44,6 +44,8 @@ pub struct RunningPd {
     restartable: bool,
     /// Tests only: when to make it fault (ms after boot; 0: never).
     inject_fault_ms: u32,
+    /// Tests only: when to stop its thread without a fault (ms after boot; 0: never).
+    inject_stall_ms: u32,
     /// Restarts so far, and the TSC of the recent ones (for the back-off).
     restarts: u32,
     recent_restarts: Vec<u64>,
@@ -532,6 +534,7 @@ pub fn build_system(
             irq_handlers: objs.irq_handlers,
             restartable: pd.restartable,
             inject_fault_ms: pd.inject_fault_ms,
+            inject_stall_ms: pd.inject_stall_ms,
             restarts: 0,
             recent_restarts: Vec::new(),
         });
@@ -999,9 +1002,10 @@ fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8]) 
     }
 }
 
-/// Tests only (`inject_fault_ms`): the PDs to make fault, as (TCB, TSC at which), for the
-/// injector thread. Written before the thread starts, read only by it.
-static INJECTIONS: [core::sync::atomic::AtomicU64; 16] = [const { core::sync::atomic::AtomicU64::new(0) }; 16];
+/// Tests only (`inject_fault_ms`, `inject_stall_ms`): the PDs to make fault or stall, as (TCB,
+/// TSC at which, 1 to stall), for the injector thread. Written before the thread starts, read
+/// only by it.
+static INJECTIONS: [core::sync::atomic::AtomicU64; 24] = [const { core::sync::atomic::AtomicU64::new(0) }; 24];
 /// A notification nobody signals: where the injector waits, costing nothing, once done.
 static INJECTOR_REST: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 const INJECTOR_IPC_VADDR: Word = 0x3f20_0000;
@@ -1011,17 +1015,25 @@ struct InjectorStack(#[allow(dead_code)] [u8; INJECTOR_STACK_BYTES]);
 static mut INJECTOR_STACK: InjectorStack = InjectorStack([0; INJECTOR_STACK_BYTES]);
 
 /// The fault injector (tests): at each PD's time, points its thread at address 0, where it
-/// faults as a crashing PD would, and the root task's fault path takes over.
+/// faults as a crashing PD would, and the root task's fault path takes over; or (a stall)
+/// suspends it, so that it stops as a hung PD does, with no fault for anyone to see.
 extern "C" fn fault_injector() -> ! {
     use core::sync::atomic::Ordering::Relaxed;
-    let mut pending: Vec<(u64, CPtr)> =
-        INJECTIONS.chunks(2).map(|p| (p[1].load(Relaxed), p[0].load(Relaxed))).filter(|&(at, _)| at != 0).collect();
+    let mut pending: Vec<(u64, CPtr, bool)> = INJECTIONS
+        .chunks(3)
+        .map(|p| (p[1].load(Relaxed), p[0].load(Relaxed), p[2].load(Relaxed) == 1))
+        .filter(|&(at, _, _)| at != 0)
+        .collect();
     pending.sort_unstable();
-    for (at, tcb) in pending {
+    for (at, tcb, stall) in pending {
         while rdtsc() < at {
             sel4_abi::yield_now();
         }
-        let _ = sel4_abi::tcb_suspend(tcb).and_then(|_| sel4_abi::tcb_start(tcb, 0, layout::STACK_TOP, 0, true));
+        let _ = if stall {
+            sel4_abi::tcb_suspend(tcb)
+        } else {
+            sel4_abi::tcb_suspend(tcb).and_then(|_| sel4_abi::tcb_start(tcb, 0, layout::STACK_TOP, 0, true))
+        };
     }
     loop {
         let _ = sel4_abi::recv(INJECTOR_REST.load(Relaxed));
@@ -1033,15 +1045,17 @@ fn start_fault_injector(objects: &mut Objects, running: &[RunningPd], tsc_mhz: u
     use core::sync::atomic::Ordering::Relaxed;
     let now = rdtsc();
     let mut n = 0;
-    for pd in running.iter().filter(|p| p.inject_fault_ms != 0).take(INJECTIONS.len() / 2) {
-        INJECTIONS[2 * n].store(pd.tcb, Relaxed);
-        INJECTIONS[2 * n + 1].store(now + u64::from(pd.inject_fault_ms) * 1000 * tsc_mhz.max(1), Relaxed);
+    for pd in running.iter().filter(|p| p.inject_fault_ms != 0 || p.inject_stall_ms != 0).take(INJECTIONS.len() / 3) {
+        let (ms, stall) = if pd.inject_stall_ms != 0 { (pd.inject_stall_ms, 1) } else { (pd.inject_fault_ms, 0) };
+        INJECTIONS[3 * n].store(pd.tcb, Relaxed);
+        INJECTIONS[3 * n + 1].store(now + u64::from(ms) * 1000 * tsc_mhz.max(1), Relaxed);
+        INJECTIONS[3 * n + 2].store(stall, Relaxed);
         n += 1;
     }
     if n == 0 {
         return;
     }
-    println!("fault injection (tests): {n} PD(s) will be made to fault");
+    println!("fault injection (tests): {n} PD(s) will be made to fault or stall");
     INJECTOR_REST.store(objects.create(ty::seL4_NotificationObject, 0), Relaxed);
     let stack_top = (core::ptr::addr_of_mut!(INJECTOR_STACK) as usize + INJECTOR_STACK_BYTES) as Word;
     start_root_thread(objects, "fault injector", fault_injector, INJECTOR_IPC_VADDR, stack_top);

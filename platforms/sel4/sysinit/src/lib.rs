@@ -150,6 +150,7 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
             ioports,
             restartable: restartable(sdf, p),
             inject_fault_ms: p.inject_fault_ms.unwrap_or(0),
+            inject_stall_ms: p.inject_stall_ms.unwrap_or(0),
         });
         programs.push(p.program_image.clone());
     }

@@ -16,7 +16,7 @@ pub mod layout;
 pub mod pd_info;
 
 /// First bytes of an encoded system image.
-pub const MAGIC: &[u8; 8] = b"SEL4SYS4";
+pub const MAGIC: &[u8; 8] = b"SEL4SYS5";
 
 /// A memory region (`<memory_region>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,6 +200,8 @@ pub struct ProtectionDomain {
     pub restartable: bool,
     /// Tests only: make the PD fault this many ms after boot (0: never).
     pub inject_fault_ms: u32,
+    /// Tests only: stop the PD's thread, without a fault, this many ms after boot (0: never).
+    pub inject_stall_ms: u32,
 }
 
 /// One `<channel>`: two ends, each a PD index and the channel id that PD uses.
@@ -347,6 +349,7 @@ impl System {
             w.u32(pd.stack_pages);
             w.u8(pd.restartable as u8);
             w.u32(pd.inject_fault_ms);
+            w.u32(pd.inject_stall_ms);
             w.u32(pd.maps.len() as u32);
             for m in &pd.maps {
                 w.u32(m.region);
@@ -460,6 +463,7 @@ impl System {
             let stack_pages = r.u32()?;
             let restartable = r.bool()?;
             let inject_fault_ms = r.u32()?;
+            let inject_stall_ms = r.u32()?;
             let maps = r.list(|r| {
                 let region = r.u32()?;
                 let vaddr = r.u64()?;
@@ -500,7 +504,7 @@ impl System {
                 Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), irq: kind, io_space })
             })?;
             let ioports = r.list(|r| Ok(IoPortRange { id: r.u32()?, base: r.u32()? as u16, size: r.u32()? as u16 }))?;
-            Ok(ProtectionDomain { name, priority, cpu, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports, restartable, inject_fault_ms })
+            Ok(ProtectionDomain { name, priority, cpu, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports, restartable, inject_fault_ms, inject_stall_ms })
         })?;
         let channels = r.list(|r| {
             Ok(Channel {
@@ -565,6 +569,7 @@ mod tests {
                 stack_pages: 16,
                 restartable: true,
                 inject_fault_ms: 2500,
+                inject_stall_ms: 7,
                 maps: vec![Mapping {
                     region: 0,
                     vaddr: 0x2000_0000,
