@@ -109,10 +109,15 @@ class NicBoot:
         self.tap = f"{lab.prefix}t"[:15]
         device = NICS[nic]
         base = list(QEMU_BASE)
-        if machine in ("q35", "q35-no-iommu"):
+        port = []
+        if machine in ("q35", "q35-no-iommu", "q35-port"):
             at = base.index("-machine")
-            base[at:at + 2] = netlab.QEMU_MACHINE if machine == "q35" else netlab.QEMU_MACHINE_WITHOUT_IOMMU
-        cmd = base + [
+            base[at:at + 2] = netlab.QEMU_MACHINE_WITHOUT_IOMMU if machine == "q35-no-iommu" else netlab.QEMU_MACHINE
+        if machine == "q35-port":
+            # Behind a PCIe root port, as the box's NICs are: INTx swizzled to the port's pin.
+            port = ["-device", "pcie-root-port,id=rp1,chassis=1,slot=1"]
+            device += ",bus=rp1"
+        cmd = base + port + [
             "-kernel", str(build / "kernel32.elf"), "-initrd", str(build / "roottask"),
             "-netdev", f"tap,id=n0,ifname={self.tap},script=no,downscript=no",
             "-device", f"{device},netdev=n0,mac={PD_MAC}",
@@ -157,11 +162,12 @@ class NicBoot:
         return self.results(), dropped, int(m.group(1)), float(m.group(2))
 
 
-# Every NIC on the debug kernel on the pc machine (no IOMMU); e1000 (INTx routed by ACPI) and the
-# MSI NICs also on q35 with VT-d
-# (netlab.QEMU_MACHINE, the product's machine: each NIC's DMA confined to its io_address_space),
-# e1000e on the release kernel (the product's).
-SYSTEMS = [(nic, "debug", "pc") for nic in sorted(NICS)] + [("e1000", "debug", "q35"), ("igb", "debug", "q35"), ("virtio", "debug", "q35"),
+# Every NIC on the debug kernel on the pc machine (no IOMMU); e1000 (INTx routed by ACPI: on the
+# root bus and behind a PCIe root port) and the MSI NICs also on q35 with VT-d (netlab.QEMU_MACHINE,
+# the product's machine: each NIC's DMA confined to its io_address_space), e1000e on the release
+# kernel (the product's).
+SYSTEMS = [(nic, "debug", "pc") for nic in sorted(NICS)] + [("e1000", "debug", "q35"), ("e1000", "debug", "q35-port"),
+                                                             ("igb", "debug", "q35"), ("virtio", "debug", "q35"),
                                                              ("e1000e", "release", "q35")]
 
 
@@ -175,7 +181,7 @@ def test_nic_pd_ping_udp_and_burst(nic_system):
     nic, build, machine = nic_system
     with netlab.Lab("nq") as lab:
         boot = NicBoot(lab, nic, build, machine)
-        if machine == "q35":
+        if machine in ("q35", "q35-port"):
             # All of the NIC's DMA below goes through its IO space: its buffers, and the ring
             # slots where it lends them to the NIC (zero-copy).
             view = " nic_to_stack_data 0x\\w+\\+0x80000 rw stack_to_nic_data 0x\\w+\\+0x80000 r" if nic in ZERO_COPY else ""
@@ -187,7 +193,10 @@ def test_nic_pd_ping_udp_and_burst(nic_system):
             # ICH9's PIRQ links, GSI 16..23). The pc machine's PIIX links compute their _CRS in a
             # way the AML interpreter does not follow: the line register, said so.
             want = (r"PCI 00:\S+ INTA -> GSI (1[6-9]|2[0-3]) \(level, active high; ACPI \\_SB_\.PCI0\._PRT device 0x\w+ INTA\)"
-                    if machine == "q35" else r"PCI 00:\S+ INTA: no ACPI route \(.*\); taking the interrupt line register \(11\) as the IOAPIC pin")
+                    if machine == "q35" else
+                    # The port is 00:02.0: its INTA, which QEMU's q35 takes to PIRQG, GSI 22.
+                    r"PCI 01:00\.0 INTA -> GSI 22 \(level, active high; ACPI \\_SB_\.PCI0\._PRT device 0x2 INTA\)"
+                    if machine == "q35-port" else r"PCI 00:\S+ INTA: no ACPI route \(.*\); taking the interrupt line register \(11\) as the IOAPIC pin")
             assert re.search(rf"^root: PD nic: {want}$", boot.console(), re.M), boot.console()[-3000:]
         ping = lab.exec(boot.ns, ["ping", "-c", "5", "-i", "0.2", "-W", "2", PD_ADDR], check=False, timeout=30)
         replies = int(re.search(r"(\d+) received", ping.stdout).group(1))

@@ -128,7 +128,9 @@ impl Router {
         // Bridges from the function up to its root bus: (bridge, pin at that bridge).
         let (mut bus, mut dev, mut func, mut pin) = (f.bus, f.dev, f.func, pin - 1);
         let mut path = Vec::new();
-        while let Some(bridge) = functions.iter().find(|b| b.secondary_bus == Some(bus)) {
+        // A bridge firmware left unconfigured says secondary bus 0 (or one not above its own):
+        // it leads nowhere.
+        while let Some(bridge) = functions.iter().find(|b| b.secondary_bus == Some(bus) && bus > b.bus) {
             if path.len() > 32 {
                 return Err("bridges form a loop".to_string());
             }
