@@ -618,7 +618,8 @@ class QemuEncryptor:
     def counters(self):
         """The `counters` command's table: {(pd, counter): value}. PDs republish their counters
         every 200 ms, so a count is up to that old."""
-        text = self.command("counters", r"^serial unknown_commands \d+")
+        # The serial PD is listed last; its last counter is the watchdog's.
+        text = self.command("counters", r"^serial watchdog_not_answering \d+")
         return {(m.group(1), m.group(2)): int(m.group(3)) for m in re.finditer(r"^(\w+) (\w+) (\d+)\r?$", text, re.M)}
 
     def handshakes(self):

@@ -47,6 +47,10 @@ pub const NET: Channel = Channel::new(0);
 pub const NIC_IRQ: Channel = Channel::new(1);
 /// Channel on which a peer may ask for the counters to be reported.
 pub const REPORT: Channel = Channel::new(2);
+/// Channel of the timer's tick (system.xml gives it; optional). Nothing to do but the usual pass
+/// over the rings: what matters is that the PD runs, so that its runtime republishes its status
+/// page and the serial PD's watchdog can tell an idle NIC PD from a hung one.
+pub const TICK: Channel = Channel::new(3);
 
 /// Frames moved per direction before the other direction gets a turn.
 pub const BATCH: usize = 32;

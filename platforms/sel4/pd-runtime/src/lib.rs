@@ -15,6 +15,7 @@ extern crate alloc;
 
 use core::fmt::Write as _;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 use pd_api::{Channel, ChannelSet, Handler, MemoryRegion, MessageInfo, Platform};
 use sel4_abi::freestanding::{Heap, LineBuffer};
 use sel4_system_spec::layout;
@@ -63,6 +64,18 @@ pub fn pd_name() -> &'static str {
 
 struct Sel4Platform;
 
+/// What the PD costs the kernel, reported on its status page beside the handler's counters
+/// (`runtime_wakeups`, `runtime_signals`, `runtime_irq_acks`): divided by packets, the
+/// notifications and system calls per packet (docs/performance.md). One thread per PD, so
+/// relaxed increments suffice.
+static WAKEUPS: AtomicU64 = AtomicU64::new(0);
+static SIGNALS: AtomicU64 = AtomicU64::new(0);
+static IRQ_ACKS: AtomicU64 = AtomicU64::new(0);
+
+fn count(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 static PLATFORM: Sel4Platform = Sel4Platform;
 static PLATFORM_REF: &dyn Platform = &PLATFORM;
 
@@ -75,6 +88,7 @@ impl Platform for Sel4Platform {
         if info().notify_channels & (1 << channel.index()) == 0 {
             panic!("notify on {channel}, which this PD has no notification for");
         }
+        count(&SIGNALS);
         sel4_abi::signal(layout::SLOT_NOTIFY + channel.index() as u64);
     }
 
@@ -82,6 +96,7 @@ impl Platform for Sel4Platform {
         if info().irq_channels & (1 << channel.index()) == 0 {
             panic!("irq_ack on {channel}, which is not an IRQ channel of this PD");
         }
+        count(&IRQ_ACKS);
         if let Err(e) = sel4_abi::invoke(layout::SLOT_IRQ + channel.index() as u64, sel4_abi::label::IRQAckIRQ, &[], &[]) {
             panic!("irq_ack on {channel}: {e}");
         }
@@ -354,6 +369,7 @@ pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
             Some(r) => sel4_abi::reply_recv(layout::SLOT_ENDPOINT, r),
             None => sel4_abi::recv(layout::SLOT_ENDPOINT),
         };
+        count(&WAKEUPS);
         if badge & layout::PPCALL_BADGE_FLAG != 0 {
             let channel = Channel::new((badge & 0x3f) as usize);
             let request = MessageInfo::new(msg.label(), msg.length() as usize);
@@ -408,6 +424,9 @@ impl StatusPublisher {
             handler.counters(&mut |name, value| {
                 let _ = writeln!(text, "counter {name} {value}");
             });
+            for (name, counter) in [("runtime_wakeups", &WAKEUPS), ("runtime_signals", &SIGNALS), ("runtime_irq_acks", &IRQ_ACKS)] {
+                let _ = writeln!(text, "counter {name} {}", counter.load(Ordering::Relaxed));
+            }
             handler.status(&mut |line| {
                 let _ = writeln!(text, "status {line}");
             });
