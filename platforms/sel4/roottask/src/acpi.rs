@@ -65,7 +65,11 @@ impl Router {
         for e in root[36..].chunks_exact(entry) {
             let at = if entry == 8 { u64::from_le_bytes(e.try_into().unwrap()) } else { u32::from_le_bytes(e.try_into().unwrap()) as u64 };
             let mut sig = [0u8; 8];
-            read(at, &mut sig).map_err(|e| format!("table at {at:#x}: {e}"))?;
+            // An entry pointing nowhere costs that table, not the walk.
+            if let Err(e) = read(at, &mut sig) {
+                crate::println!("acpi: table at {at:#x} (from the {}): {e}: skipped", if entry == 8 { "XSDT" } else { "RSDT" });
+                continue;
+            }
             match &sig[..4] {
                 b"FACP" => fadt = Some(read_table(read, at, b"FACP")?),
                 b"SSDT" => ssdts.push(read_table(read, at, b"SSDT")?),
@@ -131,9 +135,6 @@ impl Router {
         // A bridge firmware left unconfigured says secondary bus 0 (or one not above its own):
         // it leads nowhere.
         while let Some(bridge) = functions.iter().find(|b| b.secondary_bus == Some(bus) && bus > b.bus) {
-            if path.len() > 32 {
-                return Err("bridges form a loop".to_string());
-            }
             path.push((bridge.clone(), dev, func, pin));
             pin = (pin + dev) % 4;
             (bus, dev, func) = (bridge.bus, bridge.dev, bridge.func);
