@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,29 @@ def wait_for_line(p, pattern, timeout):
             raise RuntimeError(f"process ended early ({p.returncode}):\n{text}")
         time.sleep(0.05)
     raise TimeoutError(f"no line matching {pattern!r} within {timeout}s")
+
+
+def wait_for_uapi(sock, proc, seconds=10):
+    """Waits until a userspace WireGuard (`proc`: wireguard-go, boringtun-cli) accepts
+    connections on its control socket `sock`. The file appears at bind(), before listen(): a
+    `wg` run in between has its connect refused, takes the socket for a stale one, deletes it
+    and falls back to the kernel's netlink ("Unable to modify interface: Protocol not
+    supported"). Seen once when QEMU kept both cores busy while wireguard-go started."""
+    deadline = time.time() + seconds
+    while True:
+        if proc.poll() is not None or time.time() > deadline:
+            with open(proc.log_path) as f:
+                raise RuntimeError(f"the userspace WireGuard for {sock} did not start:\n{f.read()}")
+        if os.path.exists(sock):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(sock)
+                return
+            except OSError:
+                pass
+            finally:
+                s.close()
+        time.sleep(0.05)
 
 
 def parse_counters(text):

@@ -99,11 +99,7 @@ BlackAddress = 192.0.2.1/24
     lab.sockets = (sock,)  # removed by InteropLab.close, pass or fail
     wg = lab.spawn(peer, ["env", "WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=verbose", "wireguard-go", ifname],
                    "wireguard-go.log")
-    deadline = time.time() + 10
-    while not os.path.exists(sock):
-        if wg.poll() is not None or time.time() > deadline:
-            raise RuntimeError(f"wireguard-go did not start:\n{open(wg.log_path).read()}")
-        time.sleep(0.05)
+    netlab.wait_for_uapi(sock, wg)
     key_file = write_file(os.path.join(lab.tmp, "peer.key"), p_priv + "\n")
     wg_conf = write_file(os.path.join(lab.tmp, "peer-wg.conf"), f"""\
 [Interface]
