@@ -210,13 +210,13 @@ def test_pcs_at_mtu_1500_get_through_two_sel4_encryptors_without_black_holes():
     assert re.search(r"^net_red tunnel mtu 1420 \(ipv6 1420\)", status, re.M), status
 
 
-def sel4_interop_topology(lab, tag, peer_path_mtu=None, vcpus=1):
-    """host_interop's topology with enc_a an seL4 encryptor in QEMU (with `vcpus` cores) instead
-    of a host process."""
+def sel4_interop_topology(lab, tag, peer_path_mtu=None, vcpus=1, image=None):
+    """host_interop's topology with enc_a an seL4 encryptor in QEMU (with `vcpus` cores; the
+    image of system.xml, or the build directory `image`) instead of a host process."""
     real = netlab.HostEncryptor
 
     def qemu_encryptor(lab, site, config, red_ns, black_ns, bridge):
-        return netlab.QemuEncryptor(lab, site, netlab.sel4_build(), red_ns, black_ns, bridge,
+        return netlab.QemuEncryptor(lab, site, image or netlab.sel4_build(), red_ns, black_ns, bridge,
                                     config=config, vcpus=vcpus)
 
     netlab.HostEncryptor = qemu_encryptor
@@ -295,7 +295,9 @@ def test_crypto_refuses_to_start_without_rdrand_and_the_rest_stays_up():
 
 def test_a_faulting_pd_is_reported_and_the_others_stay_up():
     """net_black is given its receive ring's control region read-only (a system.xml variant): its
-    first write there is a VM fault. The root task reports it; crypto and the red side run on."""
+    first write there is a VM fault, and so is each restarted copy's. The root task reports each,
+    gives up after three restarts, and the console shows it FAULTED; crypto and the red side run
+    on."""
     with open(netlab.SYSTEM_XML) as f:
         xml = f.read()
     writable = 'mr="crypto_to_net_black_ctl" vaddr="0x20200000" perms="rw" setvar_vaddr="crypto_rx_ctl"'
@@ -310,7 +312,7 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
         lab.ip(wan, "link", "add", "br0", "type", "bridge")
         lab.ip(wan, "link", "set", "br0", "up")
         enc = netlab.QemuEncryptor(lab, "a", image, pc_a, wan, "br0",
-                                   ready_lines=("FAULT pd=net_black", "crypto: crypto ready", "net_red: net_red ready"),
+                                   ready_lines=("RESTART pd=net_black given up", "crypto: crypto ready", "net_red: net_red ready"),
                                    config=cfg_a)
         netlab.setup_pc(lab, pc_a, enc.red_tap, "a", "b")
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
@@ -337,7 +339,8 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
     assert all(("drop" in name) and int(v) > 0 for _, name, v in drop_rows), drops
     assert re.search(r"^(\d+) drop counters above zero", drops, re.M).group(1) == str(len(drop_rows)), drops
     faults = re.findall(r"FAULT pd=(\S+)", console)
-    assert faults == ["net_black"], console[-3000:]
+    assert faults == ["net_black"] * 4, console[-3000:]
+    assert re.search(r"^RESTART pd=net_black given up", console, re.M), console[-3000:]
     assert "net_black: net_black ready" not in console
     assert alive, f"net_red stopped answering after net_black faulted\n{console[-3000:]}"
 
@@ -397,6 +400,79 @@ def test_a_faulted_pd_that_shares_no_ring_is_restarted_with_fresh_state():
     assert line and int(line.group(1)) < 1000, status
     assert "FAULTED" not in status, status
     assert alive, console[-3000:]
+
+
+# The ring PDs in the order the next test kills them, and when (ms after the root task starts).
+RESTART_ORDER = ("nic_red", "net_red", "crypto", "net_black", "nic_black")
+FIRST_FAULT_MS, FAULT_GAP_MS = 30_000, 15_000
+
+
+def test_each_ring_pd_killed_in_turn_under_traffic_is_restarted_and_traffic_resumes():
+    """pc_a pings a stock WireGuard peer (wireguard-go) through the seL4 encryptor 100 times a
+    second while each PD on the data path is made to fault in turn, 15 s apart (the test-only
+    inject_fault_ms). The root task restarts each with fresh state; its rings re-attach (pd-ring's
+    rejoin protocol: the survivor takes back what it lent and resets the queues); a NIC PD's
+    device stops DMA at the fault and is reset by the new driver; crypto reads its config again
+    and handshakes anew. After each restart more replies come back than a ring has slots (512)
+    before the next fault, so every ring of the restarted PD has gone round since: a ring whose
+    ends disagree about what is lent would show ring errors, which must stay at zero; the
+    console's `status` counts one restart per PD."""
+    xml = open(netlab.SYSTEM_XML).read()
+    for k, pd in enumerate(RESTART_ORDER):
+        xml, n = re.subn(rf'(<protection_domain name="{pd}" [^>]*?)>',
+                         rf'\1 inject_fault_ms="{FIRST_FAULT_MS + k * FAULT_GAP_MS}">', xml)
+        assert n == 1, pd
+    with host_interop.InteropLab("s4k") as lab:
+        path = os.path.join(lab.tmp, "system-ring-pds-fault.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        image = netlab.sel4_build(os.path.join(lab.tmp, "sel4-ring-pds-fault"), system_xml=path)
+        t = sel4_interop_topology(lab, "k", image=image)
+        pc_a, enc = t["pc_a"], t["enc_a"]
+        assert netlab.ping_until(lab, pc_a, host_interop.PEER_TUNNEL, seconds=60), enc.console()[-3000:]
+        # -D: each reply with the host's time, to set against when each restart was seen.
+        last_fault_s = (FIRST_FAULT_MS + (len(RESTART_ORDER) - 1) * FAULT_GAP_MS) / 1000
+        pings = lab.spawn(pc_a, ["ping", "-D", "-n", "-i", "0.01", "-W", "1", "-c",
+                                 str(int((last_fault_s + 40) * 100)), host_interop.PEER_TUNNEL], "pings.log")
+        restarted_at = {}
+        deadline = time.time() + last_fault_s + 60
+        while len(restarted_at) < len(RESTART_ORDER) and time.time() < deadline:
+            for pd in RESTART_ORDER:
+                if pd not in restarted_at and re.search(rf"^RESTART pd={pd} count=1", enc.console(), re.M):
+                    restarted_at[pd] = time.time()
+            time.sleep(0.2)
+        # After the last restart, as long as between two faults.
+        time.sleep(FAULT_GAP_MS / 1000)
+        lab.stop(pings)
+        status = enc.command("status", r"^encryptor .*\n")
+        counters = enc.counters()
+        console = enc.stop()
+        replies = _reply_times(pings.log_path)
+    assert list(restarted_at) == list(RESTART_ORDER), f"restarts seen: {restarted_at}\n{console[-4000:]}"
+    faults = re.findall(r"^FAULT pd=(\S+) kind=vm-fault access=\w+ addr=0x0 ", console, re.M)
+    assert faults == list(RESTART_ORDER), console[-4000:]
+    assert "given up" not in console, console[-4000:]
+    for pd in RESTART_ORDER:
+        # The program ran again from its entry point (the runtime says so).
+        assert f"{pd}: started again after a fault (restart 1)" in console, (pd, console[-4000:])
+        assert re.search(rf"^pd {pd} running \(status \d+ ms old; restarted 1 time after faults\)", status,
+                         re.M), status
+    # Traffic came back after every restart, before the next PD was killed.
+    times = [restarted_at[pd] for pd in RESTART_ORDER] + [float("inf")]
+    for k, pd in enumerate(RESTART_ORDER):
+        back = [r for r in replies if times[k] < r < times[k + 1]]
+        assert len(back) > 600, f"{len(back)} replies after {pd} restarted\n{console[-4000:]}"
+    ring_errors = {k: v for k, v in counters.items() if "ring_error" in k[1] and v}
+    assert not ring_errors, ring_errors
+    assert re.search(r"^encryptor ready", status, re.M), status
+    # Crypto read its config again and made a new session with the peer.
+    assert console.count("crypto: crypto ready") == 2, console[-4000:]
+
+
+def _reply_times(path):
+    """The host times of the echo replies in `ping -D`'s output."""
+    with open(path) as f:
+        return [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\] \d+ bytes from", f.read(), re.M)]
 
 
 def test_the_watchdog_reports_a_pd_that_stops_answering_without_a_fault():

@@ -214,6 +214,11 @@ pub fn fill_random(buf: &mut [u8]) -> bool {
     with_platform(|p| p.fill_random(buf))
 }
 
+/// How often the platform started this PD again after a fault (0: this is its first start).
+pub fn restarts() -> u32 {
+    with_platform(|p| p.restarts())
+}
+
 /// Writes a line to this PD's log (the console on seL4, stderr on the host).
 pub fn log(args: fmt::Arguments<'_>) {
     with_platform(|p| p.log(args))

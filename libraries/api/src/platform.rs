@@ -34,6 +34,12 @@ pub trait Platform: Sync {
     fn fill_random(&self, buf: &mut [u8]) -> bool;
     /// One log line.
     fn log(&self, args: fmt::Arguments<'_>);
+    /// How often this PD was started again after a fault (0 on its first start). A restarted
+    /// PD has fresh memory but finds its shared regions as its previous life left them: its
+    /// rings re-attach (pd-ring's rejoin protocol) instead of trusting those indices.
+    fn restarts(&self) -> u32 {
+        0
+    }
 }
 
 #[cfg(feature = "std")]

@@ -29,15 +29,22 @@
 //!
 //! Wake-ups follow the signal-flag protocol documented in [`queue`]: a busy
 //! pipeline makes no notifications at all.
+//!
+//! **Restarts**: a PD the root task restarted opens its rings with [`Link::open`] as
+//! always; they re-attach by the protocol in [`rejoin`] (an epoch per end in the control
+//! region). Until the other end has re-attached, a restarted end sends and receives nothing.
 
 #![cfg_attr(not(test), no_std)]
 
 pub mod queue;
+pub mod rejoin;
 
 use core::fmt;
 use core::ptr::NonNull;
 use pd_api::{Channel, MemoryRegion};
 pub use queue::{queue_bytes, ConsumerQueue, Desc, ProducerQueue};
+pub use rejoin::Synced;
+use rejoin::{End, Rejoin};
 
 /// Size of one buffer slot: a full Ethernet frame, or a WireGuard datagram with its header.
 pub const SLOT_SIZE: usize = 2048;
@@ -96,9 +103,10 @@ impl Layout {
         self.slots as usize * SLOT_SIZE
     }
 
-    /// Bytes of the control region: the active queue, then the free queue.
+    /// Bytes of the control region: the active queue, the free queue, then the two ends'
+    /// epoch words (see [`rejoin`]).
     pub const fn ctl_bytes(self) -> usize {
-        2 * queue_bytes(self.slots)
+        2 * queue_bytes(self.slots) + rejoin::BYTES
     }
 
     fn from_regions(data: &MemoryRegion, ctl: &MemoryRegion) -> Result<Self, RingError> {
@@ -118,6 +126,12 @@ impl Layout {
         // SAFETY: ctl is at least ctl_bytes long (checked in from_regions).
         let free = unsafe { active.add(queue_bytes(self.slots)) };
         (active, free)
+    }
+
+    fn rejoin(self, ctl: &MemoryRegion, end: End, restarted: bool) -> Rejoin {
+        // SAFETY: ctl is at least ctl_bytes long and 64-aligned (checked in from_regions), so
+        // the block after the queues is inside it and aligned.
+        unsafe { Rejoin::new(ctl.base().add(2 * queue_bytes(self.slots)), end, restarted) }
     }
 
     /// Checks an active descriptor and returns its slot number.
@@ -145,6 +159,7 @@ pub struct Sender {
     lent: SlotSet,
     /// Slots taken by [`Sender::reserve`] and not yet committed or unreserved.
     reserved: SlotSet,
+    rejoin: Rejoin,
 }
 
 /// A slot taken from the sender's free slots without being filled (see
@@ -183,6 +198,18 @@ impl SlotSet {
         }
         s
     }
+    fn all_but(n: u32, except: &Self) -> Self {
+        let mut s = Self::first_n(n);
+        for (w, e) in s.0.iter_mut().zip(except.0.iter()) {
+            *w &= !e;
+        }
+        s
+    }
+    fn union(&mut self, other: &Self) {
+        for (w, o) in self.0.iter_mut().zip(other.0.iter()) {
+            *w |= o;
+        }
+    }
     fn insert(&mut self, slot: u32) {
         self.0[slot as usize / 64] |= 1 << (slot % 64);
     }
@@ -205,8 +232,18 @@ impl SlotSet {
 unsafe impl Send for Sender {}
 
 impl Sender {
-    /// The sender over a data region and a control region.
+    /// The sender over a data region and a control region, at the PD's first start.
     pub fn new(data: MemoryRegion, ctl: MemoryRegion) -> Result<Self, RingError> {
+        Self::open(data, ctl, false)
+    }
+
+    /// The sender of a PD that was restarted: detached until the receiver re-attaches to it
+    /// (see [`rejoin`]; [`Sender::sync`] finds out).
+    pub fn rejoin(data: MemoryRegion, ctl: MemoryRegion) -> Result<Self, RingError> {
+        Self::open(data, ctl, true)
+    }
+
+    fn open(data: MemoryRegion, ctl: MemoryRegion, restarted: bool) -> Result<Self, RingError> {
         let layout = Layout::from_regions(&data, &ctl)?;
         let (a, f) = layout.queues(&ctl);
         Ok(Self {
@@ -218,13 +255,40 @@ impl Sender {
             owned: SlotSet::first_n(layout.slots),
             lent: SlotSet::EMPTY,
             reserved: SlotSet::EMPTY,
+            rejoin: layout.rejoin(&ctl, End::Sender, restarted),
         })
+    }
+
+    /// Follows a restart of either end (see [`rejoin`]): if the receiver restarted, takes back
+    /// every slot lent to it (the new receiver holds none) and starts the queues afresh; if
+    /// this end restarted, attaches once the receiver has done that. Call it whenever the
+    /// PD wakes ([`Link::arm`] does).
+    pub fn sync(&mut self) -> Synced {
+        let (owned, lent, reserved, slots) = (&mut self.owned, &mut self.lent, &self.reserved, self.layout.slots);
+        self.rejoin.sync([&mut self.active, &mut self.free], || {
+            // Reserved slots are this side's (a device may be filling them); the rest is ours again.
+            *owned = SlotSet::all_but(slots, reserved);
+            *lent = SlotSet::EMPTY;
+        })
+    }
+
+    /// Whether this end may use the ring (false while a restarted end waits for its peer).
+    pub fn attached(&self) -> bool {
+        self.rejoin.attached()
     }
 
     /// A slot to fill. When this side holds none, it takes back everything the
     /// receiver has returned; a returned slot that was not on loan (forged, or
     /// handed back twice) is refused, so a slot still queued is never reused.
     fn take_slot(&mut self) -> Result<Option<u32>, RingError> {
+        if !self.rejoin.attached() {
+            // Detached: the free queue is not ours to read yet (see rejoin).
+            let slot = self.owned.first();
+            if let Some(slot) = slot {
+                self.owned.remove(slot);
+            }
+            return Ok(slot);
+        }
         // A corrupt free queue breaks the ring even while this side still holds
         // slots: report it at once rather than after the slots run out.
         let returned = !self.free.is_empty()?;
@@ -248,7 +312,7 @@ impl Sender {
     /// no slot is free (the receiver is behind; the caller drops or retries later)
     /// or `fill` declined.
     pub fn send_with(&mut self, fill: impl FnOnce(&mut [u8]) -> Option<usize>) -> Result<bool, RingError> {
-        if self.active.is_full()? {
+        if !self.rejoin.attached() || self.active.is_full()? {
             return Ok(false);
         }
         let Some(slot) = self.take_slot()? else { return Ok(false) };
@@ -291,7 +355,7 @@ impl Sender {
         if len > SLOT_SIZE {
             return Err(RingError::BadDescriptor);
         }
-        if !self.active.enqueue(Desc { offset, len: len as u32 })? {
+        if !self.rejoin.attached() || !self.active.enqueue(Desc { offset, len: len as u32 })? {
             return Ok(false);
         }
         self.reserved.remove(slot);
@@ -324,13 +388,16 @@ impl Sender {
 
     /// After a batch: whether the receiver asked to be signalled (cleared here).
     pub fn take_signal_request(&mut self) -> bool {
-        self.active.take_signal_request()
+        self.rejoin.attached() && self.active.take_signal_request()
     }
 
     /// Asks the receiver to signal when it frees slots (the sender ran dry).
-    /// Re-check with [`Sender::has_room`] before sleeping.
+    /// Re-check with [`Sender::has_room`] before sleeping. Detached, it asks nothing: the
+    /// receiver's echo comes with a notification.
     pub fn request_free_signal(&self) {
-        self.free.request_signal();
+        if self.rejoin.attached() {
+            self.free.request_signal();
+        }
     }
 
     /// Whether a send would find a slot now; if not, asks the receiver for a
@@ -356,7 +423,7 @@ impl Sender {
     }
 
     fn room(&self) -> Result<bool, RingError> {
-        if self.active.is_full()? {
+        if !self.rejoin.attached() || self.active.is_full()? {
             return Ok(false);
         }
         Ok(self.owned.first().is_some() || !self.free.is_empty()?)
@@ -371,6 +438,10 @@ pub struct Receiver {
     free: ProducerQueue,
     /// Slots taken by [`Receiver::take`] and not yet released.
     held: SlotSet,
+    /// Slots taken from a sender that restarted since, not yet released: their release goes
+    /// nowhere (the new sender never lent them).
+    orphaned: SlotSet,
+    rejoin: Rejoin,
 }
 
 /// An active slot taken without copying (see [`Receiver::take`]): checked to lie
@@ -397,8 +468,18 @@ impl Taken {
 unsafe impl Send for Receiver {}
 
 impl Receiver {
-    /// The receiver over the producer's data region and the shared control region.
+    /// The receiver over the producer's data region and the shared control region, at the
+    /// PD's first start.
     pub fn new(data: MemoryRegion, ctl: MemoryRegion) -> Result<Self, RingError> {
+        Self::open(data, ctl, false)
+    }
+
+    /// The receiver of a PD that was restarted (see [`Sender::rejoin`]).
+    pub fn rejoin(data: MemoryRegion, ctl: MemoryRegion) -> Result<Self, RingError> {
+        Self::open(data, ctl, true)
+    }
+
+    fn open(data: MemoryRegion, ctl: MemoryRegion, restarted: bool) -> Result<Self, RingError> {
         let layout = Layout::from_regions(&data, &ctl)?;
         let (a, f) = layout.queues(&ctl);
         Ok(Self {
@@ -408,13 +489,34 @@ impl Receiver {
             active: unsafe { ConsumerQueue::new(a, layout.slots) },
             free: unsafe { ProducerQueue::new(f, layout.slots) },
             held: SlotSet::EMPTY,
+            orphaned: SlotSet::EMPTY,
+            rejoin: layout.rejoin(&ctl, End::Receiver, restarted),
         })
+    }
+
+    /// As [`Sender::sync`]: if the sender restarted, the slots this side holds become orphans
+    /// (a device may still be reading them; their release is dropped) and the queues start
+    /// afresh.
+    pub fn sync(&mut self) -> Synced {
+        let (orphaned, held) = (&mut self.orphaned, &mut self.held);
+        self.rejoin.sync([&mut self.active, &mut self.free], || {
+            orphaned.union(held);
+            *held = SlotSet::EMPTY;
+        })
+    }
+
+    /// Whether this end may use the ring (false while a restarted end waits for its peer).
+    pub fn attached(&self) -> bool {
+        self.rejoin.attached()
     }
 
     /// The next active descriptor, checked: inside the data region, at most a slot,
     /// and not naming a slot this side still holds (the producer cannot lend one
     /// slot twice).
     fn next(&mut self) -> Result<Option<(u32, Desc)>, RingError> {
+        if !self.rejoin.attached() {
+            return Ok(None);
+        }
         let Some(desc) = self.active.dequeue()? else { return Ok(None) };
         match self.layout.check(desc) {
             Some(slot) if !self.held.contains(slot) => Ok(Some((slot, desc))),
@@ -437,6 +539,10 @@ impl Receiver {
     /// (in any order). `NotHeld`: this side holds no slot there.
     pub fn release(&mut self, offset: u32) -> Result<(), RingError> {
         let slot = self.layout.slot_of(offset).ok_or(RingError::NotHeld)?;
+        // An orphan first: a device finishes with it before the slot's new loan, in order.
+        if self.orphaned.remove(slot) {
+            return Ok(());
+        }
         if !self.held.remove(slot) {
             return Err(RingError::NotHeld);
         }
@@ -469,23 +575,27 @@ impl Receiver {
     /// Asks the sender for a signal on its next send; re-check with
     /// [`Receiver::is_empty`] before sleeping, and cancel if there is work.
     pub fn request_signal(&self) {
-        self.active.request_signal();
+        if self.rejoin.attached() {
+            self.active.request_signal();
+        }
     }
 
     /// Withdraws a signal request.
     pub fn cancel_signal(&self) {
-        self.active.cancel_signal();
+        if self.rejoin.attached() {
+            self.active.cancel_signal();
+        }
     }
 
     /// Whether nothing is waiting (a corrupt ring counts as empty: there is nothing
-    /// trustworthy to read).
+    /// trustworthy to read; so does a detached one).
     pub fn is_empty(&self) -> bool {
-        !matches!(self.active.is_empty(), Ok(false))
+        !self.rejoin.attached() || !matches!(self.active.is_empty(), Ok(false))
     }
 
     /// After handing slots back: whether the sender asked to be signalled (cleared here).
     pub fn take_signal_request(&mut self) -> bool {
-        self.free.take_signal_request()
+        self.rejoin.attached() && self.free.take_signal_request()
     }
 }
 
@@ -521,16 +631,39 @@ impl fmt::Display for LinkError {
 }
 
 impl Link {
-    /// The link named `name`, from the regions the platform mapped for this PD.
+    /// The link named `name`, from the regions the platform mapped for this PD. In a PD the
+    /// platform restarted ([`pd_api::restarts`]) both directions re-attach (see [`rejoin`]):
+    /// the peer is notified, and the link carries nothing until it has answered.
     pub fn open(name: &str, channel: Channel) -> Result<Self, LinkError> {
         let region = |suffix: &'static str| {
             let mut buf = [0u8; 64];
             let full = concat_name(&mut buf, name, suffix);
             pd_api::memory_region(full).ok_or(LinkError::MissingRegion(suffix))
         };
-        let tx = Sender::new(region("_tx_data")?, region("_tx_ctl")?).map_err(LinkError::Ring)?;
-        let rx = Receiver::new(region("_rx_data")?, region("_rx_ctl")?).map_err(LinkError::Ring)?;
+        let restarted = pd_api::restarts() > 0;
+        let tx = Sender::open(region("_tx_data")?, region("_tx_ctl")?, restarted).map_err(LinkError::Ring)?;
+        let rx = Receiver::open(region("_rx_data")?, region("_rx_ctl")?, restarted).map_err(LinkError::Ring)?;
+        if restarted {
+            channel.notify();
+        }
         Ok(Self { tx, rx, channel })
+    }
+
+    /// Follows a restart of either end in both directions (see [`rejoin`]), notifying the
+    /// peer when it restarted (it waits for our echo). True if anything changed: the caller
+    /// then looks at the link again before it sleeps.
+    pub fn sync(&mut self) -> bool {
+        let tx = self.tx.sync();
+        let rx = self.rx.sync();
+        if tx.peer_restarted || rx.peer_restarted {
+            self.channel.notify();
+        }
+        tx.changed() || rx.changed()
+    }
+
+    /// Whether both directions are attached (false while a restarted PD waits for its peer).
+    pub fn attached(&self) -> bool {
+        self.tx.attached() && self.rx.attached()
     }
 
     /// Notifies the peer once if either of its queues asked for a signal.
@@ -544,7 +677,11 @@ impl Link {
 
     /// Before the PD goes idle: asks for a signal on new input and returns true if
     /// input arrived meanwhile (the caller must then keep draining).
+    /// Syncs first ([`Link::sync`]): a change counts as input.
     pub fn arm(&mut self) -> bool {
+        if self.sync() {
+            return true;
+        }
         self.rx.request_signal();
         if self.rx.is_empty() {
             return false;

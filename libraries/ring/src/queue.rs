@@ -108,6 +108,14 @@ impl Queue {
     fn capacity(&self) -> u32 {
         self.mask + 1
     }
+
+    /// Zeroes the header words, both ends' (see the rejoin protocol in `crate::rejoin`: only
+    /// while the other end is detached, and published to it by a Release store after).
+    fn zero(&self) {
+        for w in [TAIL, HEAD, WANTS_SIGNAL] {
+            self.word(w).store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The producing end of a queue.
@@ -156,6 +164,19 @@ impl ProducerQueue {
         self.q.word(TAIL).store(self.tail, Ordering::Release);
         self.published = true;
         Ok(true)
+    }
+
+    /// Starts again from index 0 with the queue's words zeroed (this end re-attaches after the
+    /// other restarted; see `crate::rejoin`).
+    pub(crate) fn reset(&mut self) {
+        self.q.zero();
+        self.restart_at_zero();
+    }
+
+    /// Starts again from index 0, the other end having zeroed the words.
+    pub(crate) fn restart_at_zero(&mut self) {
+        self.tail = 0;
+        self.published = false;
     }
 
     /// After a batch of `enqueue`s: whether the consumer asked to be signalled. The
@@ -215,6 +236,17 @@ impl ConsumerQueue {
         self.head = self.head.wrapping_add(1);
         self.q.word(HEAD).store(self.head, Ordering::Release);
         Ok(Some(desc))
+    }
+
+    /// As [`ProducerQueue::reset`].
+    pub(crate) fn reset(&mut self) {
+        self.q.zero();
+        self.restart_at_zero();
+    }
+
+    /// As [`ProducerQueue::restart_at_zero`].
+    pub(crate) fn restart_at_zero(&mut self) {
+        self.head = 0;
     }
 
     /// Asks the producer for a signal on the next enqueue. The caller must re-check

@@ -515,3 +515,183 @@ fn two_threads_lend_slots_without_copies() {
     let seen = consumer.join().unwrap();
     assert!(seen.iter().enumerate().all(|(i, &n)| n == i as u64), "out of order or lost");
 }
+
+// --- Re-attaching after a restart (src/rejoin.rs) ---
+
+/// Every byte a slot's 4-byte tag can hold, so a test can tell which life sent what.
+fn recv_all(rx: &mut Receiver) -> Vec<Vec<u8>> {
+    let mut out = [0u8; SLOT_SIZE];
+    let mut got = Vec::new();
+    while let Some(n) = rx.recv(&mut out).unwrap() {
+        got.push(out[..n].to_vec());
+    }
+    got
+}
+
+#[test]
+fn a_restarted_receiver_gets_nothing_until_the_sender_re_attaches_then_everything_new() {
+    let (mut tx, mut rx, data, ctl) = pair(8);
+    // The old receiver dies holding lent slots: 5 sent, 2 received (handed back), 3 still queued.
+    for i in 0..5u8 {
+        assert!(tx.send(&[1, i]).unwrap());
+    }
+    assert_eq!(recv_all_n(&mut rx, 2).len(), 2);
+    drop(rx);
+    let mut rx2 = Receiver::rejoin(data.region(), ctl.region()).unwrap();
+    assert!(!rx2.attached());
+    assert!(rx2.is_empty(), "a detached receiver reads nothing, not the old life's queue");
+    assert!(recv_all(&mut rx2).is_empty());
+    // The sender has not synced yet: it goes on (harmlessly) with the old state.
+    assert!(tx.send(&[2, 0]).unwrap());
+    let s = tx.sync();
+    assert!(s.peer_restarted && !s.attached);
+    assert!(recv_all(&mut rx2).is_empty(), "the receiver has not synced either");
+    let s = rx2.sync();
+    assert!(s.attached && !s.peer_restarted);
+    assert!(rx2.attached());
+    assert!(rx2.is_empty(), "what the old life left in the queue is gone");
+    // Every slot is the sender's again, the lent ones included: 8 fit, the ninth does not.
+    for i in 0..8u8 {
+        assert!(tx.send(&[3, i]).unwrap(), "slot {i}");
+    }
+    assert!(!tx.send(&[3, 8]).unwrap());
+    let got = recv_all(&mut rx2);
+    assert_eq!(got, (0..8u8).map(|i| vec![3, i]).collect::<Vec<_>>());
+    // And the ring keeps going round.
+    for round in 4..8u8 {
+        for i in 0..8u8 {
+            assert!(tx.send(&[round, i]).unwrap());
+        }
+        assert_eq!(recv_all(&mut rx2).len(), 8);
+    }
+    assert_eq!(tx.sync(), Synced::default(), "nothing more to follow");
+    assert_eq!(rx2.sync(), Synced::default());
+}
+
+fn recv_all_n(rx: &mut Receiver, n: usize) -> Vec<Vec<u8>> {
+    let mut out = [0u8; SLOT_SIZE];
+    (0..n).map(|_| rx.recv(&mut out).unwrap().map(|len| out[..len].to_vec()).unwrap()).collect()
+}
+
+#[test]
+fn a_restarted_sender_sends_nothing_until_the_receiver_re_attaches() {
+    let (mut tx, mut rx, data, ctl) = pair(4);
+    assert!(tx.send(b"old").unwrap());
+    drop(tx);
+    let mut tx2 = Sender::rejoin(data.region(), ctl.region()).unwrap();
+    assert!(!tx2.send(b"early").unwrap(), "detached: nothing is queued");
+    assert!(!tx2.has_room() && !tx2.ready());
+    assert!(!tx2.take_signal_request());
+    // A reserve is still possible (its own slots; a NIC posts them at init) but not a commit.
+    let r = tx2.reserve().unwrap().unwrap();
+    assert!(!tx2.commit(r.offset(), 10).unwrap(), "detached: the commit waits");
+    tx2.unreserve(r.offset()).unwrap();
+    assert!(rx.sync().peer_restarted);
+    assert_eq!(recv_all(&mut rx), Vec::<Vec<u8>>::new(), "the old life's entry is not delivered after the reset");
+    assert!(tx2.sync().attached);
+    for i in 0..4u8 {
+        assert!(tx2.send(&[i]).unwrap());
+    }
+    assert_eq!(recv_all(&mut rx).len(), 4);
+}
+
+#[test]
+fn slots_held_from_a_dead_sender_are_orphans_whose_release_goes_nowhere() {
+    let (mut tx, mut rx, data, ctl) = pair(4);
+    assert!(tx.send(b"a").unwrap());
+    assert!(tx.send(b"b").unwrap());
+    // A NIC PD takes both to transmit by DMA; the stack PD (the sender) then restarts.
+    let a = rx.take().unwrap().unwrap();
+    let b = rx.take().unwrap().unwrap();
+    drop(tx);
+    let mut tx2 = Sender::rejoin(data.region(), ctl.region()).unwrap();
+    assert!(rx.sync().peer_restarted);
+    assert!(tx2.sync().attached);
+    // The new sender lends slot a's slot again before the device is done with the old frame.
+    assert!(tx2.send(b"new").unwrap());
+    let again = rx.take().unwrap().unwrap();
+    assert_eq!(again.offset, a.offset, "the new sender starts from its first slot");
+    // The old loans complete first (a NIC completes in order): nothing reaches the new sender.
+    rx.release(a.offset).unwrap();
+    rx.release(b.offset).unwrap();
+    // The new loan's release does.
+    rx.release(again.offset).unwrap();
+    assert_eq!(rx.release(again.offset), Err(RingError::NotHeld));
+    // The new sender saw exactly one slot back, never a forged one: 4 sends fit, no error.
+    for i in 0..4u8 {
+        assert!(tx2.send(&[i]).unwrap(), "send {i}");
+    }
+    assert!(!tx2.send(b"x").unwrap());
+}
+
+#[test]
+fn a_sender_keeps_the_slots_a_device_is_filling_when_its_receiver_restarts() {
+    let (mut tx, rx, data, ctl) = pair(4);
+    let r1 = tx.reserve().unwrap().unwrap();
+    let r2 = tx.reserve().unwrap().unwrap();
+    assert!(tx.commit(r1.offset(), 60).unwrap());
+    drop(rx);
+    let mut rx2 = Receiver::rejoin(data.region(), ctl.region()).unwrap();
+    assert!(tx.sync().peer_restarted);
+    assert!(rx2.sync().attached);
+    // r2 is still reserved (the device may be writing it); r1, lent to the dead receiver, is back.
+    let mut fresh = Vec::new();
+    while let Some(r) = tx.reserve().unwrap() {
+        fresh.push(r.offset());
+    }
+    assert_eq!(fresh.len(), 3, "r1 and the two never used; r2 stays with the device");
+    assert!(!fresh.contains(&r2.offset()));
+    assert!(tx.commit(r2.offset(), 64).unwrap());
+    let got = rx2.take().unwrap().unwrap();
+    assert_eq!((got.offset, got.len), (r2.offset(), 64));
+}
+
+#[test]
+fn both_ends_restarting_re_attach_to_each_other() {
+    let (mut tx, mut rx, data, ctl) = pair(4);
+    assert!(tx.send(b"x").unwrap());
+    drop((tx, rx));
+    // Twice in a row for the sender (it faulted again before the receiver came back).
+    let tx_early = Sender::rejoin(data.region(), ctl.region()).unwrap();
+    drop(tx_early);
+    let mut tx = Sender::rejoin(data.region(), ctl.region()).unwrap();
+    rx = Receiver::rejoin(data.region(), ctl.region()).unwrap();
+    for _ in 0..3 {
+        tx.sync();
+        rx.sync();
+    }
+    assert!(tx.attached() && rx.attached());
+    for i in 0..4u8 {
+        assert!(tx.send(&[i]).unwrap());
+    }
+    assert_eq!(recv_all(&mut rx), (0..4u8).map(|i| vec![i]).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_signal_flag_works_after_a_re_attach() {
+    let (mut tx, rx, data, ctl) = pair(4);
+    rx.request_signal();
+    drop(rx);
+    let mut rx2 = Receiver::rejoin(data.region(), ctl.region()).unwrap();
+    rx2.request_signal();
+    tx.sync();
+    assert!(tx.send(b"a").unwrap());
+    assert!(!tx.take_signal_request(), "the old receiver's request died with it, and a detached one asks nothing");
+    assert!(rx2.sync().attached);
+    let mut out = [0u8; SLOT_SIZE];
+    assert_eq!(rx2.recv(&mut out).unwrap(), Some(1), "what was sent after the reset is there at attach");
+    rx2.request_signal();
+    assert!(rx2.is_empty());
+    assert!(tx.send(b"b").unwrap());
+    assert!(tx.take_signal_request(), "an attached receiver's request is seen");
+}
+
+#[test]
+fn a_ring_at_first_boot_needs_no_handshake() {
+    let (mut tx, mut rx, _d, _c) = pair(4);
+    assert!(tx.attached() && rx.attached());
+    assert_eq!(tx.sync(), Synced::default());
+    assert_eq!(rx.sync(), Synced::default());
+    assert!(tx.send(b"x").unwrap());
+    assert_eq!(recv_all(&mut rx).len(), 1);
+}

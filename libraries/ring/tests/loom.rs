@@ -12,6 +12,8 @@
 //!   slot in place and hands it back on the free queue; the producer reuses the slot only after
 //!   dequeuing it from there. loom reports any access to the slot's bytes not ordered after the
 //!   other side's (a data race).
+//! - Re-attaching after a restart (src/rejoin.rs): a restarted receiver never takes an entry
+//!   published for the one before it.
 //!
 //! Weakening an ordering in src/queue.rs makes these fail (checked by hand when they were
 //! written: the tail's Release store to Relaxed gives a causality violation in the lending
@@ -108,5 +110,63 @@ fn a_lent_slot_is_never_accessed_by_both_sides_at_once() {
         assert_eq!(seen, 1, "slot read before the producer's bytes");
         assert!(free_p.enqueue(desc).unwrap());
         producer.join().unwrap();
+    });
+}
+
+/// The rejoin protocol (src/rejoin.rs) on one queue, the active one: the receiver restarts while
+/// the sender goes on. Whatever the interleaving, the new receiver takes nothing the sender
+/// published for the old one (len 1), and gets the entry published after the re-attach (len 2)
+/// once the sender has seen the restart: the sender's zeroing and echo (Release) are ordered
+/// before the receiver's attach (Acquire). Weakening the echo to Relaxed lets the new receiver
+/// read the old tail and dequeue a stale entry (checked by hand when it was written).
+#[test]
+fn a_restarted_receiver_never_takes_what_was_sent_to_the_old_one() {
+    use pd_ring::rejoin::{loom_memory::RejoinMemory, End, Rejoin};
+    loom::model(|| {
+        let s = shared();
+        let epochs = Arc::new(RejoinMemory::new());
+        let (mut active_p, _) = queue(&s.active);
+        let (_, free_c) = queue(&s.free);
+        // The old life: one entry published and never taken.
+        assert!(active_p.enqueue(Desc { offset: 0, len: 1 }).unwrap());
+        // SAFETY: the memory outlives the views (held in Arcs across the threads).
+        let mut sender = Owned((unsafe { Rejoin::new(epochs.base(), End::Sender, false) }, active_p, free_c));
+        let (e, sh) = (epochs.clone(), s.clone());
+        let receiver = thread::spawn(move || {
+            let (_, mut active_c) = queue(&sh.active);
+            let (mut free_p, _) = queue(&sh.free);
+            // SAFETY: as above.
+            let mut rejoin = unsafe { Rejoin::new(e.base(), End::Receiver, true) };
+            let mut got = None;
+            for _ in 0..3 {
+                rejoin.sync([&mut active_c, &mut free_p], || {});
+                if rejoin.attached() {
+                    if let Some(d) = active_c.dequeue().unwrap() {
+                        got = Some(d);
+                        break;
+                    }
+                }
+                thread::yield_now();
+            }
+            got
+        });
+        let (rejoin, active, free) = &mut sender.0;
+        // The sender goes on with the old state until it syncs: harmless, the receiver is detached.
+        let _ = active.enqueue(Desc { offset: 2048, len: 1 });
+        let mut restarted = false;
+        for _ in 0..3 {
+            if rejoin.sync([active, free], || {}).peer_restarted {
+                restarted = true;
+                break;
+            }
+            thread::yield_now();
+        }
+        if restarted {
+            assert!(active.enqueue(Desc { offset: 4096, len: 2 }).unwrap());
+        }
+        let got = receiver.join().unwrap();
+        if let Some(d) = got {
+            assert_eq!(d.len, 2, "the new receiver took an entry of the old life: {d:?}");
+        }
     });
 }

@@ -1,8 +1,8 @@
 //! The seL4 side of the PD API: a PD crate writes `sel4_pd_runtime::protection_domain!(init)`
 //! with `fn init() -> impl pd_api::Handler`, and this crate supplies the rest.
 //!
-//! The root task starts the PD at `_start` with the stack pointer at the top of its stack and its
-//! info page ([`sel4_system_spec::pd_info::PdInfo`]) mapped read-only. The runtime installs the
+//! The root task starts the PD at `_start` with the stack pointer at the top of its stack, RDI
+//! holding how often it restarted the PD after a fault (0 at boot), and its info page ([`sel4_system_spec::pd_info::PdInfo`]) mapped read-only. The runtime installs the
 //! platform, calls `init`, then loops: wait on the PD's endpoint (to which its notification is
 //! bound), dispatch a protected call (badge bit 27 set) to `Handler::protected` and reply, or a
 //! notification word to `Handler::notified`. A panic prints the PD's name and message and is
@@ -34,6 +34,7 @@ core::arch::global_asm!(
     ".global _start",
     "_start:",
     // The root task set RSP to the top of the stack; align it for the call as the ABI wants.
+    // RDI (the restart count) is the call's first argument as it stands.
     "and rsp, -16",
     "call {main}",
     "ud2",
@@ -45,7 +46,11 @@ extern "Rust" {
     fn __sel4_pd_main() -> !;
 }
 
-extern "C" fn runtime_main() -> ! {
+/// How often the root task restarted this PD (its `_start` argument; see [`Platform::restarts`]).
+static RESTARTS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn runtime_main(restarts: u64) -> ! {
+    RESTARTS.store(restarts, Ordering::Relaxed);
     // SAFETY: the symbol is defined by the protection_domain! macro in the PD's binary crate.
     unsafe { __sel4_pd_main() }
 }
@@ -160,6 +165,10 @@ impl Platform for Sel4Platform {
         let mut line = LineBuffer::new();
         let _ = write!(line, "{}: {}", pd_name(), args);
         send_line(line.as_bytes());
+    }
+
+    fn restarts(&self) -> u32 {
+        RESTARTS.load(Ordering::Relaxed) as u32
     }
 }
 
@@ -351,6 +360,10 @@ pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
         unsafe { core::arch::asm!("ud2", options(noreturn)) }
     }
     pd_api::set_platform(&PLATFORM_REF);
+    let restarts = RESTARTS.load(Ordering::Relaxed);
+    if restarts > 0 {
+        pd_api::log!("started again after a fault (restart {restarts}): fresh state, rings re-attaching");
+    }
     let mut handler = init();
     let mut status = StatusPublisher::find();
     // Poll every device once now that it is armed (Handler::notified says why).

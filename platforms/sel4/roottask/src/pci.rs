@@ -125,6 +125,14 @@ pub fn enable(ioport: CPtr, f: &Function, intx: bool) {
     c.write32(f.bus, f.dev, f.func, 0x04, command | 0x6);
 }
 
+/// Switches off bus mastering: the function can no longer write (or read) memory. For the
+/// device of a PD that faulted, until its restarted driver has reset it.
+pub fn stop_dma(ioport: CPtr, f: &Function) {
+    let c = Config { ioport };
+    let command = c.read32(f.bus, f.dev, f.func, 0x04) & 0xffff;
+    c.write32(f.bus, f.dev, f.func, 0x04, command & !0x4);
+}
+
 /// The message address that delivers to the local APIC `apic_id` (fixed delivery, physical
 /// destination mode, no redirection hint): the x86 MSI format, whose destination field has 8
 /// bits (an x2APIC ID above 255 needs interrupt remapping, which this system does not use).

@@ -40,6 +40,9 @@ pub struct RunningPd {
     scratch_frames: Vec<CPtr>,
     /// Its IRQ handlers (acknowledged again on restart: a PD may die before acknowledging).
     irq_handlers: Vec<CPtr>,
+    /// Its PCI functions, and whether each interrupts by INTx: a fault stops their DMA, a
+    /// restart enables it again as at boot.
+    pci_functions: Vec<(pci::Function, bool)>,
     /// Whether the system image marks it restartable (see sel4_system_spec).
     restartable: bool,
     /// Tests only: when to make it fault (ms after boot; 0: never).
@@ -65,6 +68,7 @@ struct PdObjects {
     writable_pages: Vec<(CPtr, Word)>,
     scratch_frames: Vec<CPtr>,
     irq_handlers: Vec<CPtr>,
+    pci_functions: Vec<(pci::Function, bool)>,
 }
 
 /// Copies `cap` of the root CNode into `slot` of a PD's CNode, with `rights` and `badge`.
@@ -355,6 +359,7 @@ pub fn build_system(
             writable_pages,
             scratch_frames,
             irq_handlers: Vec::new(),
+            pci_functions: Vec::new(),
         });
     }
     if let Some(reader) = console::reader_pd() {
@@ -469,6 +474,7 @@ pub fn build_system(
                 }
                 (None, _) => {}
             }
+            objs.pci_functions.push((f.clone(), matches!((device.irq_id, device.irq), (Some(_), PciIrq::Intx))));
             let slot = objs.info.pci_count as usize;
             if slot >= pd_info::MAX_PCI {
                 console::fatal(format_args!("PD {}: more than {} PCI devices", pd.name, pd_info::MAX_PCI));
@@ -532,6 +538,7 @@ pub fn build_system(
             writable_pages: objs.writable_pages,
             scratch_frames: objs.scratch_frames,
             irq_handlers: objs.irq_handlers,
+            pci_functions: objs.pci_functions,
             restartable: pd.restartable,
             inject_fault_ms: pd.inject_fault_ms,
             inject_stall_ms: pd.inject_stall_ms,
@@ -948,6 +955,12 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
         } else {
             report(system, &mut faulted, msg, badge);
             if let (Some(pd), Some(spec)) = (running.get_mut(index), system.pds.get(index)) {
+                // A dead driver's device stops writing memory: left running, a NIC would go on
+                // filling the receive buffers it was given (ring slots its peer reuses once the
+                // ring is reset). A restart enables it again; the new driver resets it first.
+                for (f, _) in &pd.pci_functions {
+                    pci::stop_dma(init_cap::seL4_CapIOPort, f);
+                }
                 if pd.restartable && restart_allowed(pd, &spec.name, tsc_mhz) {
                     restart(objects, pd, &spec.name, image);
                     faulted[index] = false;
@@ -977,14 +990,16 @@ fn restart_allowed(pd: &mut RunningPd, name: &str, tsc_mhz: u64) -> bool {
 }
 
 /// Starts a faulted PD again with fresh state: its program's writable pages as the image has
-/// them, stack and IPC buffer zeroed, registers as at boot; its interrupts acknowledged (it may
-/// have died holding one). Its regions are shared with no PD that writes them too
-/// (`restartable`), so what it finds there is the state it published itself.
+/// them, stack and IPC buffer zeroed, registers as at boot (RDI: the restart count, so that
+/// its rings re-attach); its devices' DMA on again and its interrupts acknowledged (it may
+/// have died holding one). The only regions it shares with a PD that writes them too are ring
+/// control regions (`restartable`), which pd-ring resets with the peer's consent.
 fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8]) {
     if let Err(e) = sel4_abi::tcb_suspend(pd.tcb) {
         println!("PD {name}: restart: suspending: {e}");
         return;
     }
+
     let elf = &image[pd.elf.0..pd.elf.0 + pd.elf.1];
     for &(frame, page) in &pd.writable_pages {
         fill_frame(objects, frame, |bytes| fill_program_page(bytes, page, &pd.segments, elf));
@@ -992,11 +1007,15 @@ fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8]) 
     for &frame in &pd.scratch_frames {
         fill_frame(objects, frame, |bytes| bytes.fill(0));
     }
+    for (f, intx) in &pd.pci_functions {
+        pci::enable(init_cap::seL4_CapIOPort, f, *intx);
+    }
     for &handler in &pd.irq_handlers {
         let _ = sel4_abi::irq_ack(handler);
     }
     pd.restarts += 1;
-    match sel4_abi::tcb_start(pd.tcb, pd.entry, layout::STACK_TOP, 0, true) {
+    // The PD learns it is restarted from RDI (pd-runtime), and re-attaches its rings.
+    match sel4_abi::tcb_start(pd.tcb, pd.entry, layout::STACK_TOP, pd.restarts as Word, true) {
         Ok(()) => out!("RESTART pd={name} count={}", pd.restarts),
         Err(e) => println!("PD {name}: restart: starting: {e}"),
     }

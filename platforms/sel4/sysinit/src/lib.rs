@@ -173,19 +173,21 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
 
 /// Whether the root task may restart PD `pd` after a fault with fresh state: it is not the
 /// console's reader (the root task takes COM1 back from a faulted reader), and every region it
-/// shares with another PD is written by one side only (a status page, a ring's data). A ring's
-/// control region is written by both ends: a fresh copy of one end would meet queue indices it
-/// did not write, so ring PDs are not restarted (yet).
+/// shares with another PD is written by one side only (a status page, a ring's data), or is a
+/// ring's control region: both ends write those, and pd-ring's rejoin protocol (an epoch per
+/// end) resets the ring when either end comes back. Any other region written by two PDs would
+/// hand a fresh PD state it cannot vouch for, so such a PD stays stopped after a fault.
 pub fn restartable(sdf: &sdf::System, pd: &sdf::ProtectionDomain) -> bool {
     let console_reader = pd.maps.iter().any(|m| sdf.region(&m.mr).is_some_and(|r| r.console));
     let shared_both_ways = pd.maps.iter().any(|m| {
+        let ring_ctl = sdf.region(&m.mr).is_some_and(|r| r.role == Some(sdf::RegionRole::RingCtl));
         let others: Vec<_> = sdf
             .protection_domains
             .iter()
             .filter(|o| o.name != pd.name)
             .flat_map(|o| o.maps.iter().filter(|om| om.mr == m.mr))
             .collect();
-        m.perms.write && others.iter().any(|om| om.perms.write)
+        !ring_ctl && m.perms.write && others.iter().any(|om| om.perms.write)
     });
     !sdf.no_restart && !console_reader && !shared_both_ways
 }
@@ -495,9 +497,20 @@ mod tests {
         let real = sdf::System::parse(include_str!("../../../../system.xml")).unwrap();
         let names: Vec<&str> =
             real.protection_domains.iter().filter(|p| restartable(&real, p)).map(|p| p.name.as_str()).collect();
-        // The timer writes only its status page; the ring PDs share control regions both ends
-        // write; the serial PD reads the console log the root task hands over.
-        assert_eq!(names, ["timer"]);
+        // The ring PDs share only ring control regions both ends write (pd-ring re-attaches
+        // those) and pages one side writes; the serial PD reads the console log the root task
+        // hands over.
+        assert_eq!(names, ["nic_red", "net_red", "crypto", "net_black", "nic_black", "timer"]);
+        // A region two PDs write that is not a ring's control region makes both unrestartable.
+        let shared = include_str!("../../../../system.xml").replacen(
+            r#"<map mr="nic_red_port" vaddr="0x11100000" perms="r""#,
+            r#"<map mr="nic_red_port" vaddr="0x11100000" perms="rw""#,
+            1,
+        );
+        let shared = sdf::System::parse(&shared).unwrap();
+        let names: Vec<&str> =
+            shared.protection_domains.iter().filter(|p| restartable(&shared, p)).map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["crypto", "net_black", "nic_black", "timer"]);
         let off = sdf::System::parse(&include_str!("../../../../system.xml").replace("<system ", "<system restart=\"false\" ")).unwrap();
         assert!(off.protection_domains.iter().all(|p| !restartable(&off, p)));
     }
