@@ -345,12 +345,13 @@ def test_a_faulting_pd_is_reported_and_the_others_stay_up():
     assert alive, f"net_red stopped answering after net_black faulted\n{console[-3000:]}"
 
 
-def _boot_variant(lab, name, xml_text, ready_lines):
-    """Boots encryptor a (PC a on its red side) from the system.xml text `xml_text`."""
+def _boot_variant(lab, name, xml_text, ready_lines, config=None):
+    """Boots encryptor a (PC a on its red side) from the system.xml text `xml_text`, with its
+    usual config or the file `config`."""
     path = os.path.join(lab.tmp, f"system-{name}.xml")
     with open(path, "w") as f:
         f.write(xml_text)
-    cfg_a, _ = netlab.make_configs(lab)
+    cfg_a = config or netlab.make_configs(lab)[0]
     image = netlab.sel4_build(os.path.join(lab.tmp, f"sel4-{name}"), system_xml=path)
     pc_a, wan = lab.ns("pc_a"), lab.ns("wan")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
@@ -400,6 +401,55 @@ def test_a_faulted_pd_that_shares_no_ring_is_restarted_with_fresh_state():
     assert line and int(line.group(1)) < 1000, status
     assert "FAULTED" not in status, status
     assert alive, console[-3000:]
+
+
+def _config_with_peers(lab, extra):
+    """enc_a's config with `extra` more peers (random public keys, a /24 each), as a site with
+    many branch offices has."""
+    cfg_a, _ = netlab.make_configs(lab)
+    with open(cfg_a) as f:
+        text = f.read()
+    import base64
+    for k in range(extra):
+        key = base64.b64encode(os.urandom(32)).decode()
+        text += f"\n[Peer]\nPublicKey = {key}\nAllowedIPs = 10.{200 + k // 250}.{k % 250}.0/24\n"
+    path = os.path.join(lab.tmp, f"enc_a-{extra + 1}-peers.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_too_small():
+    """A config with 100 peers (the fixed 1 MiB heap every PD had held 32): the root task counts
+    them and gives crypto system.xml's heap_size plus heap_per_peer for each, says so, and crypto
+    starts. The same config on a system whose heap_per_peer is too small: crypto refuses to start
+    and names the shortfall, the rest runs."""
+    with netlab.Lab("s4h") as lab:
+        config = _config_with_peers(lab, 99)
+        with open(config) as f:
+            config_text = f.read()
+        with open(netlab.SYSTEM_XML) as f:
+            xml = f.read()
+        enc, pc_a = _boot_variant(lab, "heap", xml, ("crypto: crypto ready", "net_red: net_red ready"), config)
+        status = enc.command("status", r"^encryptor .*\n")
+        console = enc.stop()
+    starved = xml.replace('heap_per_peer="0x6000"', 'heap_per_peer="0x1000"')
+    assert starved != xml
+    with netlab.Lab("s4h") as lab:
+        config = os.path.join(lab.tmp, "enc_a-100-peers.conf")
+        with open(config, "w") as f:
+            f.write(config_text)
+        enc, pc_a = _boot_variant(lab, "heap-starved", starved, ("crypto: refusing to start", "net_red: net_red ready"),
+                                  config)
+        alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
+        refused = enc.stop()
+    line = re.search(r"^root: PD crypto: heap (\d+) KiB \(256 KiB \+ 100 peers of crypto_config x 24 KiB\)$", console, re.M)
+    assert line and int(line.group(1)) == 256 + 100 * 24, console[-3000:]
+    assert re.search(r"^crypto peers 100 configured, 0 with a handshake", status, re.M), status
+    assert re.search(r"^crypto peer 0 \S+ endpoint 192\.0\.2\.2:51820 ", status, re.M), status
+    m = re.search(r"crypto: refusing to start: 100 peers need (\d+) KiB of heap; this PD has (\d+) KiB", refused)
+    assert m and int(m.group(2)) == 256 + 100 * 4 < int(m.group(1)), refused[-3000:]
+    assert alive, refused[-3000:]
 
 
 # The ring PDs in the order the next test kills them, and when (ms after the root task starts).

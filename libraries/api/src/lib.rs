@@ -219,6 +219,11 @@ pub fn restarts() -> u32 {
     with_platform(|p| p.restarts())
 }
 
+/// The bytes of heap the platform gave this PD, if it bounds it (see `Platform::heap_bytes`).
+pub fn heap_bytes() -> Option<usize> {
+    with_platform(|p| p.heap_bytes())
+}
+
 /// Writes a line to this PD's log (the console on seL4, stderr on the host).
 pub fn log(args: fmt::Arguments<'_>) {
     with_platform(|p| p.log(args))

@@ -40,6 +40,11 @@ pub trait Platform: Sync {
     fn restarts(&self) -> u32 {
         0
     }
+    /// The bytes of heap this PD was given, if the platform bounds it (seL4: system.xml's
+    /// `heap_size`, grown with the config's peers where the system says so); `None` on the host.
+    fn heap_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 #[cfg(feature = "std")]

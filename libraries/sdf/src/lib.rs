@@ -51,6 +51,9 @@
 //!   fault N ms after boot, to exercise the restart of a faulted PD; `inject_stall_ms="N"`: the
 //!   root task stops the PD's thread N ms after boot without a fault, as a PD that hangs (the
 //!   serial PD's watchdog must notice).
+//! - `<protection_domain heap_size="B" [heap_per_peer="P" heap_peers_of="region"]>` (seL4): the
+//!   PD's heap, B bytes (default 1 MiB), plus P bytes for each `[Peer]` of the encryptor config
+//!   in `region`, counted by the root task at boot: crypto's heap grows with its peers.
 //! - `<protection_domain domain="red|black|crypto|neutral">` and
 //!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
 //!
@@ -289,6 +292,12 @@ pub struct ProtectionDomain {
     pub ioports: Vec<IoPort>,
     /// On the host runtime, the TAP side that replaces this PD (extension).
     pub host_tap: Option<String>,
+    /// Its heap's fixed part in bytes (extension, `heap_size`; the seL4 default is 1 MiB).
+    pub heap_size: Option<u64>,
+    /// Heap bytes per `[Peer]` of the config in region `heap_peers_of` (extension).
+    pub heap_per_peer: u64,
+    /// The config region whose peers size the heap (extension, `heap_peers_of`).
+    pub heap_peers_of: Option<String>,
     /// Tests only (extension, `inject_fault_ms`): the seL4 root task makes this PD fault this
     /// long after boot, to exercise the restart of a faulted PD.
     pub inject_fault_ms: Option<u32>,
@@ -379,6 +388,8 @@ pub const MAX_CHANNEL_ID: u8 = 62;
 /// Highest `cpu` a PD may name (seL4 builds for at most 64 cores).
 pub const MAX_CPU: u64 = 63;
 const PAGE: u64 = 4096;
+/// Largest heap a PD may ask for (`heap_size`, `heap_per_peer`).
+pub const MAX_HEAP: u64 = 256 << 20;
 
 fn err(node: roxmltree::Node, message: impl Into<String>) -> SdfError {
     let line = node.document().text_pos_at(node.range().start).row;
@@ -501,6 +512,12 @@ impl System {
             let node = pd_nodes[&i];
             if !pd_names.insert(pd.name.as_str()) {
                 return Err(err(node, format!("protection_domain {} is defined twice", pd.name)));
+            }
+            if let Some(source) = &pd.heap_peers_of {
+                // The root task counts the `[Peer]` sections of an encryptor config at boot.
+                if self.region(source).is_none_or(|r| r.role != Some(RegionRole::Config)) {
+                    return Err(err(node, format!("{}: heap_peers_of names no memory_region with role=\"config\": {source}", pd.name)));
+                }
             }
             let mut spans: Vec<(u64, u64, &str)> = Vec::new();
             let mut vars = BTreeSet::new();
@@ -700,7 +717,10 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
 }
 
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
-    check_known(node, &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms", "inject_stall_ms", "cpu"])?;
+    check_known(
+        node,
+        &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms", "inject_stall_ms", "cpu", "heap_size", "heap_per_peer", "heap_peers_of"],
+    )?;
     let name = attr(node, "name")?.to_string();
     let priority = node.attribute("priority").map(|t| number(node, "priority", t)).transpose()?.unwrap_or(100);
     if priority > 254 {
@@ -734,6 +754,18 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
     if stack_size.is_some_and(|s| s == 0 || s % PAGE != 0) {
         return Err(err(node, format!("{name}: stack_size is not a positive multiple of 4 KiB")));
     }
+    let heap_size = node.attribute("heap_size").map(|t| number(node, "heap_size", t)).transpose()?;
+    if heap_size.is_some_and(|s| s == 0 || s % PAGE != 0 || s > MAX_HEAP) {
+        return Err(err(node, format!("{name}: heap_size is not a positive multiple of 4 KiB up to {} MiB", MAX_HEAP >> 20)));
+    }
+    let heap_per_peer = node.attribute("heap_per_peer").map(|t| number(node, "heap_per_peer", t)).transpose()?;
+    let heap_peers_of = node.attribute("heap_peers_of").map(str::to_string);
+    let heap_per_peer = match (heap_per_peer, &heap_peers_of) {
+        (Some(p), Some(_)) if p % PAGE == 0 && p <= MAX_HEAP => p,
+        (Some(_), Some(_)) => return Err(err(node, format!("{name}: heap_per_peer is not a multiple of 4 KiB up to {} MiB", MAX_HEAP >> 20))),
+        (None, None) => 0,
+        _ => return Err(err(node, format!("{name}: heap_per_peer and heap_peers_of go together"))),
+    };
     let line = node.document().text_pos_at(node.range().start).row;
     let mut pci_irqs = Vec::new();
     let mut pd = ProtectionDomain {
@@ -742,6 +774,9 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         priority: priority as u8,
         cpu: cpu as u8,
         stack_size,
+        heap_size,
+        heap_per_peer,
+        heap_peers_of,
         line,
         program_image: String::new(),
         maps: Vec::new(),

@@ -400,3 +400,22 @@ fn cpu_places_a_pd_and_defaults_to_core_0() {
     .unwrap();
     assert_eq!((sys.protection_domains[0].cpu, sys.protection_domains[1].cpu), (3, 0));
 }
+
+#[test]
+fn a_heap_grows_with_the_peers_of_a_config_region_only() {
+    let sys = |attrs: &str| {
+        format!(
+            r#"<system><memory_region name="cfg" role="config" size="0x1000"/><memory_region name="ring" role="ring_data" size="0x1000"/><protection_domain name="c" {attrs}><program_image path="c.elf"/></protection_domain></system>"#
+        )
+    };
+    let s = System::parse(&sys(r#"heap_size="0x40000" heap_per_peer="0x6000" heap_peers_of="cfg""#)).unwrap();
+    let c = s.pd("c").unwrap();
+    assert_eq!((c.heap_size, c.heap_per_peer, c.heap_peers_of.as_deref()), (Some(0x40000), 0x6000, Some("cfg")));
+    let plain = System::parse(&sys("")).unwrap();
+    assert_eq!((plain.pd("c").unwrap().heap_size, plain.pd("c").unwrap().heap_per_peer), (None, 0));
+    reject(&sys(r#"heap_size="0x1001""#), "heap_size is not a positive multiple of 4 KiB");
+    reject(&sys(r#"heap_size="0x20000000""#), "up to 256 MiB");
+    reject(&sys(r#"heap_per_peer="0x1000""#), "heap_per_peer and heap_peers_of go together");
+    reject(&sys(r#"heap_per_peer="0x1000" heap_peers_of="ring""#), "heap_peers_of names no memory_region with role=\"config\": ring");
+    reject(&sys(r#"heap_per_peer="0x1000" heap_peers_of="nope""#), "nope");
+}

@@ -7,7 +7,4 @@ fn init() -> sel4_pd_runtime::Started<pd_crypto::Crypto> {
     sel4_pd_runtime::Started::start("crypto", pd_crypto::Crypto::start)
 }
 
-// The peer limit was measured against this heap.
-const _: () = assert!(pd_crypto::HEAP_BUDGET_BYTES <= sel4_pd_runtime::HEAP_BYTES);
-
 sel4_pd_runtime::protection_domain!(init);

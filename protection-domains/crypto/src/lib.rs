@@ -82,14 +82,24 @@ const DATA_OVERHEAD: usize = 32;
 /// that alone would exhaust a PD's heap.
 pub const QUEUE_BUDGET_BYTES: usize = 128 * 1024;
 
-/// The heap this PD is built for: seL4's PD runtime gives every PD this much (its
-/// `HEAP_BYTES`, which the seL4 entry point checks at compile time).
-pub const HEAP_BUDGET_BYTES: usize = 1 << 20;
+/// What the PD's heap must hold besides the queue budget and its peers (tests/heap.rs measures
+/// the peak with one peer and with many, every one blackholed and the queue budget full; this
+/// and [`HEAP_PER_PEER_BYTES`] keep the measured peak within three quarters of
+/// [`heap_need`]: the allocator's overhead and fragmentation take the rest).
+pub const HEAP_BASE_BYTES: usize = 96 * 1024;
+/// What each peer adds to the heap's need (see [`HEAP_BASE_BYTES`]).
+pub const HEAP_PER_PEER_BYTES: usize = 16 * 1024;
 
-/// Most peers the PD accepts: with every one of them blackholed and the queue budget full, the
-/// measured peak (tests/heap.rs) stays within three quarters of [`HEAP_BUDGET_BYTES`]. A
-/// configuration with more is refused at start, by name, rather than running out of heap later.
-pub const MAX_PEERS: usize = 32;
+/// The heap the PD needs for `peers` peers. On seL4 the root task sizes crypto's heap from the
+/// config (system.xml: `heap_size` + `heap_per_peer` per peer); the PD refuses to start, by
+/// name, when what it was given is less than this rather than running out of heap later.
+pub const fn heap_need(peers: usize) -> usize {
+    HEAP_BASE_BYTES + QUEUE_BUDGET_BYTES + peers * HEAP_PER_PEER_BYTES
+}
+
+/// Most peers the PD accepts, whatever its heap (a bound on the work one datagram or tick may
+/// cost: every peer's timers run on each tick).
+pub const MAX_PEERS: usize = 1024;
 
 /// Largest plaintext that fits a black slot after the endpoint header and WireGuard's overhead.
 const MAX_PLAINTEXT: usize = SLOT_SIZE - ENDPOINT_HEADER_LEN - DATA_OVERHEAD;
@@ -173,10 +183,19 @@ pub enum InitError {
     NoRandomness,
     /// The random source's output failed the start-up health test (which one).
     RandomnessUnhealthy(&'static str),
-    /// More peers than the heap holds ([`MAX_PEERS`]).
+    /// More peers than the PD takes ([`MAX_PEERS`]).
     TooManyPeers {
         /// Peers in the configuration.
         configured: usize,
+    },
+    /// Less heap than the configured peers need ([`heap_need`]).
+    HeapTooSmall {
+        /// Peers in the configuration.
+        peers: usize,
+        /// Bytes they need.
+        need: usize,
+        /// Bytes the platform gave.
+        have: usize,
     },
 }
 
@@ -192,6 +211,12 @@ impl fmt::Display for InitError {
             Self::TooManyPeers { configured } => {
                 write!(f, "{configured} peers configured; this crypto PD holds at most {MAX_PEERS}")
             }
+            Self::HeapTooSmall { peers, need, have } => write!(
+                f,
+                "{peers} peers need {} KiB of heap; this PD has {} KiB (system.xml: heap_size, heap_per_peer)",
+                need / 1024,
+                have / 1024
+            ),
         }
     }
 }
@@ -318,12 +343,21 @@ fn wall_clock_plausible() -> bool {
     pd_api::wall_clock_ns() / 1_000_000_000 >= CLOCK_FLOOR_S
 }
 
+/// Whether a heap of `have` bytes (None: unbounded, the host) holds `peers` peers.
+pub fn check_heap(peers: usize, have: Option<usize>) -> Result<(), InitError> {
+    match have {
+        Some(have) if have < heap_need(peers) => Err(InitError::HeapTooSmall { peers, need: heap_need(peers), have }),
+        _ => Ok(()),
+    }
+}
+
 impl Crypto {
     /// Builds the PD from its configuration and the rings the platform mapped.
     pub fn new(mut config: CryptoConfig) -> Result<Self, InitError> {
         if config.peers.len() > MAX_PEERS {
             return Err(InitError::TooManyPeers { configured: config.peers.len() });
         }
+        check_heap(config.peers.len(), pd_api::heap_bytes())?;
         random_source_health_test()?;
         boringtun::platform::set_hooks(&BORINGTUN_HOOKS);
         let red = Link::open("red", RED).map_err(|e| InitError::Link("red", e))?;
@@ -827,7 +861,11 @@ impl Handler for Crypto {
                 "wall clock {now} s since 1970 ({source}) is before this build ({CLOCK_FLOOR_S}): not initiating handshakes"
             ));
         }
-        for (i, p) in self.peer_status().iter().enumerate() {
+        // The count first: with many peers the page (4 KiB) cuts the list, and says so (`...`).
+        let peers = self.peer_status();
+        let sessions = peers.iter().filter(|p| p.latest_handshake.is_some()).count();
+        report(format_args!("peers {} configured, {sessions} with a handshake", peers.len()));
+        for (i, p) in peers.iter().enumerate() {
             let key = encryptor_config::PublicKeyText::new(&p.public_key);
             let endpoint = EndpointText(p.endpoint);
             let (rx, tx) = (p.rx_bytes, p.tx_bytes);

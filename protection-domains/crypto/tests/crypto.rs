@@ -377,17 +377,19 @@ fn status_shows_each_peer_like_wg_show_and_no_secret() {
     let (mut a, mut b) = pair();
     let b_key = encryptor_config::PublicKeyText::new(&public(B)).to_string();
     let before = b.status();
-    assert_eq!(before.len(), 3, "{before:?}");
+    assert_eq!(before.len(), 4, "{before:?}");
     assert!(before[1].starts_with("wall clock ") && before[1].ends_with("(the test's clock)"), "{before:?}");
-    assert!(before[2].contains("endpoint (none) latest-handshake never"), "{before:?}");
+    assert_eq!(before[2], "peers 1 configured, 0 with a handshake");
+    assert!(before[3].contains("endpoint (none) latest-handshake never"), "{before:?}");
     let s = a.status();
     assert_eq!(s[0], format!("interface public key {}", encryptor_config::PublicKeyText::new(&public(A))));
-    assert!(s[2].starts_with(&format!("peer 0 {b_key} endpoint 192.0.2.2:51820 latest-handshake never")), "{s:?}");
+    assert!(s[3].starts_with(&format!("peer 0 {b_key} endpoint 192.0.2.2:51820 latest-handshake never")), "{s:?}");
     establish(&mut a, &mut b);
     let after = b.status();
     // B learned A's endpoint and received the first packet.
-    assert!(after[2].contains("endpoint 192.0.2.1:51820 latest-handshake 0 s ago"), "{after:?}");
-    assert!(!after[2].contains("transfer 0 B received"), "{after:?}");
+    assert_eq!(after[2], "peers 1 configured, 1 with a handshake");
+    assert!(after[3].contains("endpoint 192.0.2.1:51820 latest-handshake 0 s ago"), "{after:?}");
+    assert!(!after[3].contains("transfer 0 B received"), "{after:?}");
     // The private keys appear in no form.
     for secret in [A, B] {
         let text = encryptor_config::PublicKeyText::new(&secret).to_string();

@@ -1,11 +1,13 @@
-//! The crypto PD's heap need, measured: on seL4 it gets a fixed heap (`HEAP_BUDGET_BYTES`), so a
-//! configuration it accepts must fit in it with every peer blackholed and the handshake queue
-//! budget full, and one with more peers than fit must be refused at start with a clear error.
+//! The crypto PD's heap need, measured: on seL4 the root task sizes its heap from the config
+//! (system.xml's `heap_size` plus `heap_per_peer` for each peer), and the PD refuses to start
+//! with less than `heap_need(peers)`. So the measured peak with every peer blackholed and the
+//! handshake queue budget full must stay within three quarters of `heap_need` (the rest is the
+//! allocator's overhead and fragmentation), and every system file must give at least that.
 
 use boringtun::x25519::{PublicKey, StaticSecret};
 use encryptor_config::{CryptoConfig, PeerConfig, Prefix};
 use pd_api::{ChannelSet, Handler};
-use pd_crypto::{Crypto, InitError, HEAP_BUDGET_BYTES, MAX_PEERS, RED};
+use pd_crypto::{check_heap, heap_need, Crypto, InitError, MAX_PEERS, RED};
 use pd_testkit::{FarEnd, TestPd};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -88,17 +90,51 @@ fn peak_with_blackholed_peers(pd: &'static TestPd, red: &mut FarEnd, black: &mut
 }
 
 #[test]
-fn the_most_peers_accepted_fit_the_heap_with_every_queue_full() {
-    let pd = TestPd::new("crypto_heap");
-    let mut red = pd.link("red", 256);
-    let mut black = pd.link("black", 256);
-    pd.enter();
-    let one = peak_with_blackholed_peers(pd, &mut red, &mut black, 1);
-    let most = peak_with_blackholed_peers(pd, &mut red, &mut black, MAX_PEERS);
-    let per_peer = (most - one) / (MAX_PEERS - 1);
-    println!("heap peak: 1 peer {one} B, {MAX_PEERS} peers {most} B (~{per_peer} B a peer) of {HEAP_BUDGET_BYTES}");
-    // A quarter kept free: the allocator's own overhead and fragmentation on seL4.
-    assert!(most <= HEAP_BUDGET_BYTES * 3 / 4, "{MAX_PEERS} peers need {most} bytes");
+fn the_heap_need_holds_the_measured_peak_with_every_queue_full() {
+    for peers in [1, 8, 64, 256] {
+        // Fresh rings for each PD (a second PD on the first one's rings would meet its state).
+        let pd = TestPd::new(&format!("crypto_heap_{peers}"));
+        let mut red = pd.link("red", 256);
+        let mut black = pd.link("black", 256);
+        pd.enter();
+        let peak = peak_with_blackholed_peers(pd, &mut red, &mut black, peers);
+        println!("heap peak with {peers} peers: {peak} B of a need of {} B", heap_need(peers));
+        // A quarter kept free: the allocator's own overhead and fragmentation on seL4.
+        assert!(peak <= heap_need(peers) * 3 / 4, "{peers} peers peaked at {peak} bytes");
+    }
+}
+
+/// The heap a system file gives crypto for `peers` peers, as the root task computes it.
+fn heap_given(xml: &str, peers: u64) -> u64 {
+    let sys = sdf::System::parse(xml).unwrap();
+    let crypto = sys.protection_domains.iter().find(|p| p.name == "crypto").unwrap();
+    assert!(crypto.heap_peers_of.is_some(), "crypto's heap is not sized on its config's peers");
+    crypto.heap_size.unwrap_or(1 << 20) + peers * crypto.heap_per_peer
+}
+
+#[test]
+fn every_system_gives_crypto_the_heap_its_peers_need() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    for file in ["system.xml", "box/system.xml", "box/system-10g.xml", "box/system-ixgbe.xml"] {
+        let xml = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        // Both sides grow linearly in the peers: the ends of the range decide.
+        for peers in [0, MAX_PEERS] {
+            let given = heap_given(&xml, peers as u64);
+            assert!(given >= heap_need(peers) as u64, "{file}: {given} bytes for {peers} peers, {} needed", heap_need(peers));
+        }
+    }
+}
+
+#[test]
+fn a_heap_smaller_than_the_peers_need_is_refused_by_name() {
+    assert!(check_heap(32, None).is_ok(), "the host runtime's heap is unbounded");
+    assert!(check_heap(32, Some(heap_need(32))).is_ok());
+    let e = check_heap(32, Some(heap_need(32) - 1)).unwrap_err();
+    assert!(matches!(e, InitError::HeapTooSmall { peers: 32, .. }));
+    assert_eq!(
+        e.to_string(),
+        format!("32 peers need {} KiB of heap; this PD has {} KiB (system.xml: heap_size, heap_per_peer)", heap_need(32) / 1024, (heap_need(32) - 1) / 1024)
+    );
 }
 
 #[test]
@@ -112,6 +148,6 @@ fn more_peers_than_fit_are_refused_at_start() {
             assert_eq!(e.to_string(), format!("{} peers configured; this crypto PD holds at most {MAX_PEERS}", MAX_PEERS + 1));
         }
         Err(e) => panic!("refused for another reason: {e}"),
-        Ok(_) => panic!("accepted more peers than its heap holds"),
+        Ok(_) => panic!("accepted more peers than it takes"),
     }
 }

@@ -132,6 +132,54 @@ unsafe impl<const N: usize> GlobalAlloc for Heap<N> {
     }
 }
 
+/// A heap over memory the program is given at run time (a PD's heap, which the root task maps
+/// and sizes at boot): empty, so every allocation fails, until [`RegionHeap::init`].
+pub struct RegionHeap {
+    heap: UnsafeCell<linked_list_allocator::Heap>,
+}
+
+// SAFETY: as for Heap: one thread, never re-entered from an interrupt context.
+unsafe impl Sync for RegionHeap {}
+
+impl RegionHeap {
+    /// A heap with no memory yet.
+    pub const fn empty() -> Self {
+        Self { heap: UnsafeCell::new(linked_list_allocator::Heap::empty()) }
+    }
+
+    /// Gives the heap `size` bytes at `base`; once, before the first allocation.
+    ///
+    /// # Safety
+    /// `base..base + size` must be mapped, writable, used by nothing else for the rest of the
+    /// program's life, and this must be the only call.
+    pub unsafe fn init(&self, base: *mut u8, size: usize) {
+        // SAFETY: single thread of control (see the Sync impl); the caller vouches for the memory.
+        unsafe { (*self.heap.get()).init(base, size) }
+    }
+
+    /// Bytes the heap was given.
+    pub fn size(&self) -> usize {
+        // SAFETY: single thread of control; a read of the heap's bookkeeping.
+        unsafe { (*self.heap.get()).size() }
+    }
+}
+
+// SAFETY: allocation is delegated to linked_list_allocator, which returns blocks of the
+// requested layout inside the memory it was given, or null (always, before init).
+unsafe impl GlobalAlloc for RegionHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: single thread of control (see the Sync impl).
+        let heap = unsafe { &mut *self.heap.get() };
+        heap.allocate_first_fit(layout).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = core::ptr::NonNull::new(ptr) {
+            // SAFETY: ptr came from alloc with this layout (GlobalAlloc contract); one thread.
+            unsafe { (*self.heap.get()).deallocate(p, layout) }
+        }
+    }
+}
+
 /// A console line assembled in memory, so that it can be printed, or sent to the root task, in
 /// one piece. Bytes past [`LineBuffer::CAPACITY`] are dropped and the line ends in `...`.
 pub struct LineBuffer {

@@ -17,17 +17,21 @@ use core::fmt::Write as _;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 use pd_api::{Channel, ChannelSet, Handler, MemoryRegion, MessageInfo, Platform};
-use sel4_abi::freestanding::{Heap, LineBuffer};
+use sel4_abi::freestanding::{LineBuffer, RegionHeap};
 use sel4_system_spec::layout;
 use sel4_system_spec::pd_info::{self, PdInfo};
 
 pub use pd_api;
 
-/// Bytes of heap each PD gets (in its .bss).
-pub const HEAP_BYTES: usize = 1 << 20;
-
+/// The PD's heap: the memory the root task mapped at `HEAP_VADDR`, as large as the info page
+/// says (system.xml's `heap_size`, grown with the config's peers for crypto).
 #[global_allocator]
-static HEAP: Heap<HEAP_BYTES> = Heap::new();
+static HEAP: RegionHeap = RegionHeap::empty();
+
+/// Bytes of heap this PD was given (0 before the runtime set it up).
+pub fn heap_bytes() -> usize {
+    HEAP.size()
+}
 
 core::arch::global_asm!(
     ".section .text._start, \"ax\"",
@@ -169,6 +173,10 @@ impl Platform for Sel4Platform {
 
     fn restarts(&self) -> u32 {
         RESTARTS.load(Ordering::Relaxed) as u32
+    }
+
+    fn heap_bytes(&self) -> Option<usize> {
+        Some(heap_bytes())
     }
 }
 
@@ -359,6 +367,9 @@ pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
         // SAFETY: without its info page the PD cannot run; the fault reports it to the root task.
         unsafe { core::arch::asm!("ud2", options(noreturn)) }
     }
+    // SAFETY: the root task mapped heap_bytes of fresh memory at HEAP_VADDR for this PD alone;
+    // nothing has allocated yet (this is the runtime's first act) and this is the only init.
+    unsafe { HEAP.init(layout::HEAP_VADDR as *mut u8, info().heap_bytes as usize) };
     pd_api::set_platform(&PLATFORM_REF);
     let restarts = RESTARTS.load(Ordering::Relaxed);
     if restarts > 0 {

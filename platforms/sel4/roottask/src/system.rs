@@ -268,6 +268,10 @@ pub fn build_system(
             fill_frame(objects, frame, |page| page[..chunk.len()].copy_from_slice(chunk));
         }
     }
+    // The peers of each config a heap is sized on, counted before the keys are wiped.
+    let peers: Vec<Option<usize>> = (0..system.regions.len())
+        .map(|r| system.pds.iter().any(|pd| pd.heap_peers_of == Some(r as u32)).then(|| count_peers(&system.regions[r].name, &contents[r])))
+        .collect();
     crate::region_contents::wipe(&mut contents);
     if let Some(index) = system.console_log {
         hand_over_console(objects, system, index as usize, &region_frames[index as usize]);
@@ -298,6 +302,15 @@ pub fn build_system(
             scratch_frames.push(objects.copy(ipc_frame, CapRights::ALL));
         }
         map_or_die(objects, name, vspace, ipc_frame, layout::IPC_BUFFER_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT);
+        // The heap, zeroed again on a restart (it may hold keys).
+        let heap_bytes = heap_bytes(pd, &peers, system);
+        for k in 0..heap_bytes / PAGE {
+            let frame = objects.create(ty::seL4_X86_4K, 0);
+            if pd.restartable {
+                scratch_frames.push(objects.copy(frame, CapRights::ALL));
+            }
+            map_or_die(objects, name, vspace, frame, layout::HEAP_VADDR + k * PAGE, CapRights::READ_WRITE, vm_attributes::DEFAULT);
+        }
 
         let mut info = PdInfo {
             magic: pd_info::MAGIC,
@@ -308,6 +321,7 @@ pub fn build_system(
             tsc_mhz,
             boot_unix_ns,
             boot_tsc,
+            heap_bytes,
             ioports: [[0; 2]; layout::MAX_IOPORT_RANGES as usize],
             pci_count: 0,
             pci: [pd_info::PciInfo::default(); pd_info::MAX_PCI],
@@ -547,6 +561,43 @@ pub fn build_system(
         });
     }
     running
+}
+
+/// The `[Peer]` sections of the encryptor config in region `name` (0, said on the console, if it
+/// does not parse: crypto then refuses to start and names the problem itself).
+fn count_peers(name: &str, contents: &Option<Vec<u8>>) -> usize {
+    let parsed = contents.as_deref().map(|b| core::str::from_utf8(b).map_err(|_| "not UTF-8").and_then(|t| {
+        encryptor_config::Config::parse(t).map(|c| c.crypto.peers.len()).map_err(|_| "does not parse")
+    }));
+    match parsed {
+        Some(Ok(n)) => n,
+        Some(Err(why)) => {
+            println!("memory_region {name}: {why}: heaps sized on its peers get their fixed part only");
+            0
+        }
+        None => 0,
+    }
+}
+
+/// A PD's heap in bytes: system.xml's `heap_size`, plus `heap_per_peer` for each peer of the
+/// config named by `heap_peers_of`, at most [`layout::MAX_HEAP_BYTES`].
+fn heap_bytes(pd: &sel4_system_spec::ProtectionDomain, peers: &[Option<usize>], system: &System) -> Word {
+    let fixed = Word::from(pd.heap_pages) * PAGE;
+    let Some(r) = pd.heap_peers_of else { return fixed };
+    let n = peers.get(r as usize).copied().flatten().unwrap_or(0) as Word;
+    let per_peer = Word::from(pd.heap_pages_per_peer) * PAGE;
+    let want = fixed.saturating_add(n.saturating_mul(per_peer));
+    let bytes = want.min(layout::MAX_HEAP_BYTES);
+    let source = system.regions.get(r as usize).map_or("?", |x| x.name.as_str());
+    println!(
+        "PD {}: heap {} KiB ({} KiB + {n} peers of {source} x {} KiB){}",
+        pd.name,
+        bytes / 1024,
+        fixed / 1024,
+        per_peer / 1024,
+        if bytes < want { " (cut to the most a PD gets)" } else { "" }
+    );
+    bytes
 }
 
 fn find_pci(pci: &[pci::Function], select: PciSelect) -> Option<&pci::Function> {

@@ -23,6 +23,9 @@ use std::fmt::Write as _;
 
 /// A PD's stack when system.xml gives no `stack_size`.
 pub const DEFAULT_STACK_BYTES: u64 = 128 * 1024;
+/// A PD's heap unless system.xml says otherwise (`heap_size`): what every PD had when it was a
+/// fixed array in the PD runtime.
+pub const DEFAULT_HEAP_BYTES: u64 = 1 << 20;
 use std::path::{Path, PathBuf};
 
 const PAGE: u64 = 4096;
@@ -144,6 +147,9 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
             elf_offset: 0,
             elf_len: 0,
             stack_pages: (stack / PAGE) as u32,
+            heap_pages: (p.heap_size.unwrap_or(DEFAULT_HEAP_BYTES) / PAGE) as u32,
+            heap_pages_per_peer: (p.heap_per_peer / PAGE) as u32,
+            heap_peers_of: p.heap_peers_of.as_deref().and_then(region_index),
             maps,
             irqs,
             pci_devices,
@@ -209,10 +215,12 @@ fn check_channel_limit(sys: &System) -> Result<(), String> {
 }
 
 /// The fixed pages the runtime puts in every PD: IPC buffer and info page, and the stack.
-fn runtime_ranges(pd: &ProtectionDomain) -> [(u64, u64, &'static str); 2] {
+fn runtime_ranges(pd: &ProtectionDomain) -> [(u64, u64, &'static str); 3] {
     [
         (layout::IPC_BUFFER_VADDR, layout::INFO_VADDR + PAGE, "the IPC buffer and info page"),
         (layout::STACK_TOP - (pd.stack_pages as u64 + 1) * PAGE, layout::STACK_TOP, "the stack"),
+        // Its size is known only at boot (it may grow with the config's peers).
+        (layout::HEAP_VADDR, layout::HEAP_VADDR + layout::MAX_HEAP_BYTES, "the heap"),
     ]
 }
 

@@ -7,6 +7,12 @@ pub const IPC_BUFFER_VADDR: u64 = 0x3fe0_0000;
 pub const INFO_VADDR: u64 = 0x3fe0_1000;
 /// One past the top of the PD's stack; the page below the stack is left unmapped as a guard.
 pub const STACK_TOP: u64 = 0x3ff0_0000;
+/// Where the PD's heap starts (its size is in the info page): above every address system.xml
+/// may give a region or a BAR, so a heap of any size fits.
+pub const HEAP_VADDR: u64 = 0x100_0000_0000;
+/// The largest heap the root task gives a PD (a config with more peers than fit is cut to it,
+/// and crypto then refuses to start for want of heap, saying so).
+pub const MAX_HEAP_BYTES: u64 = 1 << 30;
 
 /// log2 of the slot count of a PD's CNode.
 pub const CNODE_BITS: u64 = 8;

@@ -16,7 +16,7 @@ pub mod layout;
 pub mod pd_info;
 
 /// First bytes of an encoded system image.
-pub const MAGIC: &[u8; 8] = b"SEL4SYS5";
+pub const MAGIC: &[u8; 8] = b"SEL4SYS6";
 
 /// A memory region (`<memory_region>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,6 +187,13 @@ pub struct ProtectionDomain {
     pub elf_len: u64,
     /// Stack size in 4 KiB pages.
     pub stack_pages: u32,
+    /// Heap: this many 4 KiB pages, plus `heap_pages_per_peer` for each `[Peer]` of the config
+    /// that fills region `heap_peers_of` (counted by the root task at boot).
+    pub heap_pages: u32,
+    /// See `heap_pages`.
+    pub heap_pages_per_peer: u32,
+    /// See `heap_pages`.
+    pub heap_peers_of: Option<u32>,
     /// Mapped regions.
     pub maps: Vec<Mapping>,
     /// Interrupts.
@@ -347,6 +354,9 @@ impl System {
             w.u64(pd.elf_offset);
             w.u64(pd.elf_len);
             w.u32(pd.stack_pages);
+            w.u32(pd.heap_pages);
+            w.u32(pd.heap_pages_per_peer);
+            w.u32(pd.heap_peers_of.unwrap_or(u32::MAX));
             w.u8(pd.restartable as u8);
             w.u32(pd.inject_fault_ms);
             w.u32(pd.inject_stall_ms);
@@ -461,6 +471,12 @@ impl System {
             let elf_offset = r.u64()?;
             let elf_len = r.u64()?;
             let stack_pages = r.u32()?;
+            let heap_pages = r.u32()?;
+            let heap_pages_per_peer = r.u32()?;
+            let heap_peers_of = match r.u32()? {
+                u32::MAX => None,
+                k => Some(k),
+            };
             let restartable = r.bool()?;
             let inject_fault_ms = r.u32()?;
             let inject_stall_ms = r.u32()?;
@@ -504,7 +520,24 @@ impl System {
                 Ok(PciDevice { select, bars, irq_id: (irq != u32::MAX).then_some(irq), irq: kind, io_space })
             })?;
             let ioports = r.list(|r| Ok(IoPortRange { id: r.u32()?, base: r.u32()? as u16, size: r.u32()? as u16 }))?;
-            Ok(ProtectionDomain { name, priority, cpu, elf_offset, elf_len, stack_pages, maps, irqs, pci_devices, ioports, restartable, inject_fault_ms, inject_stall_ms })
+            Ok(ProtectionDomain {
+                name,
+                priority,
+                cpu,
+                elf_offset,
+                elf_len,
+                stack_pages,
+                heap_pages,
+                heap_pages_per_peer,
+                heap_peers_of,
+                maps,
+                irqs,
+                pci_devices,
+                ioports,
+                restartable,
+                inject_fault_ms,
+                inject_stall_ms,
+            })
         })?;
         let channels = r.list(|r| {
             Ok(Channel {
@@ -529,6 +562,7 @@ impl System {
         let bad_pd = self.pds.iter().any(|pd| {
             pd.elf_offset.checked_add(pd.elf_len).is_none_or(|end| end > image_len as u64)
                 || pd.maps.iter().any(|m| m.region >= regions)
+                || pd.heap_peers_of.is_some_and(|r| r >= regions)
                 || pd.pci_devices.iter().flat_map(|d| d.io_space.iter().flat_map(|s| &s.maps)).any(|m| m.0 >= regions)
         });
         let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds)
@@ -567,6 +601,9 @@ mod tests {
                 elf_offset: 0,
                 elf_len: 0,
                 stack_pages: 16,
+                heap_pages: 64,
+                heap_pages_per_peer: 4,
+                heap_peers_of: Some(0),
                 restartable: true,
                 inject_fault_ms: 2500,
                 inject_stall_ms: 7,
