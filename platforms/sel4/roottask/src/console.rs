@@ -6,7 +6,9 @@
 //! When system.xml has a console log (`<memory_region console="true">`), the root task hands the
 //! UART over: from [`attach_log`] on, every line goes into that ring, tagged with its source,
 //! and the serial PD drains it to COM1 (and reads operator commands). If the serial PD faults,
-//! the root task takes the UART back and prints what was left unread ([`reader_faulted`]).
+//! the root task takes the UART back and prints what was left unread ([`reader_faulted`]); when
+//! the serial PD is restarted, the root task hands the UART over again on a fresh log
+//! ([`reader_restarted`]).
 
 use core::cell::UnsafeCell;
 use core::fmt::Write as _;
@@ -95,18 +97,27 @@ struct LogSink {
     reader_pd: usize,
 }
 
+/// A console log whose reader faulted: kept to hand the UART over again if the reader restarts.
+struct Parked {
+    base: NonNull<u8>,
+    len: usize,
+    reader_pd: usize,
+    doorbell: u64,
+}
+
 /// The sink, used only by the fault-serving thread (the idle watcher prints with
 /// [`line_direct`]). The lock is a try-lock all the same: a thread that found it taken must not
 /// spin against a lower-priority holder; it would write the UART directly instead.
 struct SinkCell {
     busy: AtomicBool,
     sink: UnsafeCell<Option<LogSink>>,
+    parked: UnsafeCell<Option<Parked>>,
 }
 
-// SAFETY: `sink` is only reached while `busy` is held (see `with_sink`).
+// SAFETY: `sink` and `parked` are only reached while `busy` is held (see `with_sink`).
 unsafe impl Sync for SinkCell {}
 
-static SINK: SinkCell = SinkCell { busy: AtomicBool::new(false), sink: UnsafeCell::new(None) };
+static SINK: SinkCell = SinkCell { busy: AtomicBool::new(false), sink: UnsafeCell::new(None), parked: UnsafeCell::new(None) };
 
 /// The root task's cap to signal the console log's reader (0: none yet).
 static DOORBELL: AtomicU64 = AtomicU64::new(0);
@@ -122,11 +133,15 @@ pub fn reader_pd() -> Option<usize> {
 }
 
 fn with_sink<R>(f: impl FnOnce(&mut Option<LogSink>) -> R) -> Option<R> {
+    with_console(|sink, _| f(sink))
+}
+
+fn with_console<R>(f: impl FnOnce(&mut Option<LogSink>, &mut Option<Parked>) -> R) -> Option<R> {
     if SINK.busy.swap(true, Ordering::Acquire) {
         return None;
     }
-    // SAFETY: `busy` was false and is now ours: no other reference to the cell exists.
-    let r = f(unsafe { &mut *SINK.sink.get() });
+    // SAFETY: `busy` was false and is now ours: no other reference to the cells exists.
+    let r = f(unsafe { &mut *SINK.sink.get() }, unsafe { &mut *SINK.parked.get() });
     SINK.busy.store(false, Ordering::Release);
     Some(r)
 }
@@ -170,9 +185,28 @@ pub unsafe fn attach_log(base: NonNull<u8>, len: usize, reader_pd: usize) -> Res
 pub fn reader_faulted(pd: usize) {
     let taken = with_sink(|sink| if sink.as_ref().is_some_and(|s| s.reader_pd == pd) { sink.take() } else { None });
     if let Some(Some(s)) = taken {
-        DOORBELL.store(0, Ordering::Relaxed);
+        let doorbell = DOORBELL.swap(0, Ordering::Relaxed);
+        let parked = Parked { base: s.base, len: s.len, reader_pd: s.reader_pd, doorbell };
         flush(s);
+        with_console(|_, p| *p = Some(parked));
         line(format_args!("root: console: the serial PD stopped; COM1 is back with the root task (no operator console)"));
+    }
+}
+
+/// The PD `pd` is about to start again: if it is the console's reader that faulted, hand it the
+/// UART again on a fresh log (what the old one held was printed at the fault).
+pub fn reader_restarted(pd: usize) {
+    let parked = with_console(|_, p| if p.as_ref().is_some_and(|x| x.reader_pd == pd) { p.take() } else { None }).flatten();
+    let Some(p) = parked else { return };
+    line(format_args!("root: console: the serial PD starts again; COM1 goes back to it"));
+    // SAFETY: the same region attach_log was given (mapped in the root task for good, shared only
+    // with the reader), and the reader is stopped until the caller starts it.
+    match unsafe { LogWriter::init(p.base, p.len) } {
+        Ok(writer) => {
+            with_sink(|sink| *sink = Some(LogSink { writer, base: p.base, len: p.len, reader_pd: p.reader_pd }));
+            DOORBELL.store(p.doorbell, Ordering::Relaxed);
+        }
+        Err(_) => line(format_args!("root: console: the log no longer fits its region; COM1 stays with the root task")),
     }
 }
 

@@ -1013,7 +1013,7 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
                     pci::stop_dma(init_cap::seL4_CapIOPort, f);
                 }
                 if pd.restartable && restart_allowed(pd, &spec.name, tsc_mhz) {
-                    restart(objects, pd, &spec.name, image);
+                    restart(objects, pd, &spec.name, image, index);
                     faulted[index] = false;
                 }
             }
@@ -1045,7 +1045,7 @@ fn restart_allowed(pd: &mut RunningPd, name: &str, tsc_mhz: u64) -> bool {
 /// its rings re-attach); its devices' DMA on again and its interrupts acknowledged (it may
 /// have died holding one). The only regions it shares with a PD that writes them too are ring
 /// control regions (`restartable`), which pd-ring resets with the peer's consent.
-fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8]) {
+fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8], index: usize) {
     if let Err(e) = sel4_abi::tcb_suspend(pd.tcb) {
         println!("PD {name}: restart: suspending: {e}");
         return;
@@ -1065,6 +1065,8 @@ fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8]) 
         let _ = sel4_abi::irq_ack(handler);
     }
     pd.restarts += 1;
+    // The serial PD gets COM1 back (the root task took it at the fault).
+    console::reader_restarted(index);
     // The PD learns it is restarted from RDI (pd-runtime), and re-attaches its rings.
     match sel4_abi::tcb_start(pd.tcb, pd.entry, layout::STACK_TOP, pd.restarts as Word, true) {
         Ok(()) => out!("RESTART pd={name} count={}", pd.restarts),

@@ -177,14 +177,14 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
     Ok((sys, programs, fills))
 }
 
-/// Whether the root task may restart PD `pd` after a fault with fresh state: it is not the
-/// console's reader (the root task takes COM1 back from a faulted reader), and every region it
+/// Whether the root task may restart PD `pd` after a fault with fresh state: every region it
 /// shares with another PD is written by one side only (a status page, a ring's data), or is a
 /// ring's control region: both ends write those, and pd-ring's rejoin protocol (an epoch per
 /// end) resets the ring when either end comes back. Any other region written by two PDs would
-/// hand a fresh PD state it cannot vouch for, so such a PD stays stopped after a fault.
+/// hand a fresh PD state it cannot vouch for, so such a PD stays stopped after a fault. The
+/// console's reader (the serial PD) shares its log with the root task alone, which takes COM1
+/// back at the fault and starts a fresh log for the restarted reader.
 pub fn restartable(sdf: &sdf::System, pd: &sdf::ProtectionDomain) -> bool {
-    let console_reader = pd.maps.iter().any(|m| sdf.region(&m.mr).is_some_and(|r| r.console));
     let shared_both_ways = pd.maps.iter().any(|m| {
         let ring_ctl = sdf.region(&m.mr).is_some_and(|r| r.role == Some(sdf::RegionRole::RingCtl));
         let others: Vec<_> = sdf
@@ -195,7 +195,7 @@ pub fn restartable(sdf: &sdf::System, pd: &sdf::ProtectionDomain) -> bool {
             .collect();
         !ring_ctl && m.perms.write && others.iter().any(|om| om.perms.write)
     });
-    !sdf.no_restart && !console_reader && !shared_both_ways
+    !sdf.no_restart && !shared_both_ways
 }
 
 /// Channel ids this platform can deliver (notification badge bits).
@@ -506,9 +506,9 @@ mod tests {
         let names: Vec<&str> =
             real.protection_domains.iter().filter(|p| restartable(&real, p)).map(|p| p.name.as_str()).collect();
         // The ring PDs share only ring control regions both ends write (pd-ring re-attaches
-        // those) and pages one side writes; the serial PD reads the console log the root task
-        // hands over.
-        assert_eq!(names, ["nic_red", "net_red", "crypto", "net_black", "nic_black", "timer"]);
+        // those) and pages one side writes; the serial PD shares the console log with the root
+        // task alone.
+        assert_eq!(names, ["nic_red", "net_red", "crypto", "net_black", "nic_black", "timer", "serial"]);
         // A region two PDs write that is not a ring's control region makes both unrestartable.
         let shared = include_str!("../../../../system.xml").replacen(
             r#"<map mr="nic_red_port" vaddr="0x11100000" perms="r""#,
@@ -518,7 +518,7 @@ mod tests {
         let shared = sdf::System::parse(&shared).unwrap();
         let names: Vec<&str> =
             shared.protection_domains.iter().filter(|p| restartable(&shared, p)).map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["crypto", "net_black", "nic_black", "timer"]);
+        assert_eq!(names, ["crypto", "net_black", "nic_black", "timer", "serial"]);
         let off = sdf::System::parse(&include_str!("../../../../system.xml").replace("<system ", "<system restart=\"false\" ")).unwrap();
         assert!(off.protection_domains.iter().all(|p| !restartable(&off, p)));
     }
