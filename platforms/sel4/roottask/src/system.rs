@@ -49,9 +49,12 @@ pub struct RunningPd {
     inject_fault_ms: u32,
     /// Tests only: when to stop its thread without a fault (ms after boot; 0: never).
     inject_stall_ms: u32,
-    /// Restarts so far, and the TSC of the recent ones (for the back-off).
+    /// Restarts so far; faults in a row, each within [`STREAK_GAP_S`] of the restart before it
+    /// (the back-off grows with it); the TSC of its last restart (none yet: its first fault
+    /// starts a streak).
     restarts: u32,
-    recent_restarts: Vec<u64>,
+    streak: u32,
+    restarted_tsc: Option<u64>,
 }
 
 /// The per-PD objects created before channels are wired.
@@ -557,7 +560,8 @@ pub fn build_system(
             inject_fault_ms: pd.inject_fault_ms,
             inject_stall_ms: pd.inject_stall_ms,
             restarts: 0,
-            recent_restarts: Vec::new(),
+            streak: 0,
+            restarted_tsc: None,
         });
     }
     running
@@ -972,8 +976,24 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
         start_idle_watcher(objects, tsc_mhz);
     }
     start_fault_injector(objects, running, tsc_mhz);
+    // Restarts waiting out their back-off: (PD index, TSC when due).
+    let mut delayed: Vec<(usize, u64)> = Vec::new();
     let (mut msg, mut badge) = sel4_abi::recv(fault_ep);
     loop {
+        if badge == 0 && msg.label() == RESTART_DUE_LABEL {
+            // The restart timer (badge 0: only the root task's own threads hold that cap).
+            let now = rdtsc();
+            for (index, _) in delayed.iter().filter(|&&(_, due)| due <= now) {
+                if let (Some(pd), Some(spec)) = (running.get_mut(*index), system.pds.get(*index)) {
+                    restart(objects, pd, &spec.name, image, *index);
+                    faulted[*index] = false;
+                }
+            }
+            delayed.retain(|&(_, due)| due > now);
+            arm_restart_timer(objects, &delayed);
+            (msg, badge) = sel4_abi::recv(fault_ep);
+            continue;
+        }
         if msg.label() == layout::LOG_LABEL {
             let index = (badge as usize).wrapping_sub(1);
             let now_ns = (rdtsc() as u128 * 1000 / tsc_mhz.max(1) as u128) as u64;
@@ -1012,9 +1032,18 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
                 for (f, _) in &pd.pci_functions {
                     pci::stop_dma(init_cap::seL4_CapIOPort, f);
                 }
-                if pd.restartable && restart_allowed(pd, &spec.name, tsc_mhz) {
-                    restart(objects, pd, &spec.name, image, index);
-                    faulted[index] = false;
+                if pd.restartable {
+                    match back_off(pd, &spec.name, tsc_mhz) {
+                        Some(0) => {
+                            restart(objects, pd, &spec.name, image, index);
+                            faulted[index] = false;
+                        }
+                        Some(delay) => {
+                            delayed.push((index, rdtsc() + delay));
+                            arm_restart_timer(objects, &delayed);
+                        }
+                        None => {}
+                    }
                 }
             }
         }
@@ -1022,22 +1051,70 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
     }
 }
 
-/// A PD may restart this often in [`RESTART_WINDOW_S`]; a PD that faults again sooner is left
-/// stopped (a restart loop: what made it fault is back at once).
-const RESTARTS_PER_WINDOW: usize = 3;
-const RESTART_WINDOW_S: u64 = 10;
+/// A fault within this long of the PD's last restart continues a streak of faults; a later one
+/// (or a PD's first) starts a new streak, and the PD is restarted at once.
+const STREAK_GAP_S: u64 = 10;
+/// Restarts in one streak before the PD is left stopped: at once, then after 1, 2 and 4 s.
+const MAX_STREAK: u32 = 4;
 
-/// Whether a faulted PD may restart now (the back-off), saying so when it may not.
-fn restart_allowed(pd: &mut RunningPd, name: &str, tsc_mhz: u64) -> bool {
-    let now = rdtsc();
-    let window = RESTART_WINDOW_S * 1_000_000 * tsc_mhz.max(1);
-    pd.recent_restarts.retain(|&t| now.wrapping_sub(t) < window);
-    if pd.recent_restarts.len() >= RESTARTS_PER_WINDOW {
-        out!("RESTART pd={name} given up: {} restarts in {RESTART_WINDOW_S} s; it stays stopped", pd.recent_restarts.len());
-        return false;
+/// When a faulted PD may start again, in TSC ticks from now (0: at once), saying so when it is
+/// delayed; `None` (said too) once a streak of [`MAX_STREAK`] restarts did not help: what makes
+/// it fault comes back each time, and restarting it for ever would only fill the console.
+fn back_off(pd: &mut RunningPd, name: &str, tsc_mhz: u64) -> Option<u64> {
+    let second = 1_000_000 * tsc_mhz.max(1);
+    let quick = pd.restarted_tsc.is_some_and(|t| rdtsc().wrapping_sub(t) < STREAK_GAP_S * second);
+    pd.streak = if quick { pd.streak + 1 } else { 0 };
+    if pd.streak >= MAX_STREAK {
+        out!("RESTART pd={name} given up: it faulted {} times in a row, each within {STREAK_GAP_S} s of its restart; it stays stopped", pd.streak + 1);
+        return None;
     }
-    pd.recent_restarts.push(now);
-    true
+    let delay_s = if pd.streak == 0 { 0 } else { 1u64 << (pd.streak - 1) };
+    if delay_s > 0 {
+        out!("RESTART pd={name} in {delay_s} s (fault {} in a row)", pd.streak + 1);
+    }
+    Some(delay_s * second)
+}
+
+/// The label of the restart timer's message on the fault endpoint: a delayed restart is due.
+const RESTART_DUE_LABEL: Word = 0x7a12;
+/// The earliest due delayed restart (TSC; 0: none), for the restart timer thread.
+static RESTART_DUE_TSC: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Where the restart timer waits while nothing is due (a notification; 0: no timer yet).
+static RESTART_TIMER_WAKE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+const RESTARTER_IPC_VADDR: Word = 0x3f30_0000;
+const RESTARTER_STACK_BYTES: usize = 16 * 1024;
+#[repr(align(16))]
+struct RestarterStack(#[allow(dead_code)] [u8; RESTARTER_STACK_BYTES]);
+static mut RESTARTER_STACK: RestarterStack = RestarterStack([0; RESTARTER_STACK_BYTES]);
+
+/// The restart timer: a lowest-priority root-task thread (seL4 5.0's receive has no timeout)
+/// that waits on the TSC until the earliest delayed restart is due, then tells the fault loop,
+/// which does the restart itself (it alone touches the PDs' objects).
+extern "C" fn restart_timer() -> ! {
+    use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+    loop {
+        let due = RESTART_DUE_TSC.load(Acquire);
+        if due == 0 {
+            let _ = sel4_abi::recv(RESTART_TIMER_WAKE.load(Relaxed));
+        } else if rdtsc() < due {
+            sel4_abi::yield_now();
+        } else if RESTART_DUE_TSC.compare_exchange(due, 0, AcqRel, Relaxed).is_ok() {
+            sel4_abi::send(FAULT_EP.0.get(), sel4_abi::MessageInfo::new(RESTART_DUE_LABEL, 0, 0, 0));
+        }
+    }
+}
+
+/// Points the restart timer at the earliest of `delayed` (starting it on first use).
+fn arm_restart_timer(objects: &mut Objects, delayed: &[(usize, u64)]) {
+    use core::sync::atomic::Ordering::{Relaxed, Release};
+    let Some(due) = delayed.iter().map(|&(_, due)| due).min() else { return };
+    if RESTART_TIMER_WAKE.load(Relaxed) == 0 {
+        RESTART_TIMER_WAKE.store(objects.create(ty::seL4_NotificationObject, 0), Relaxed);
+        let stack_top = (core::ptr::addr_of_mut!(RESTARTER_STACK) as usize + RESTARTER_STACK_BYTES) as Word;
+        start_root_thread(objects, "restart timer", restart_timer, RESTARTER_IPC_VADDR, stack_top);
+    }
+    RESTART_DUE_TSC.store(due.max(1), Release);
+    sel4_abi::signal(RESTART_TIMER_WAKE.load(Relaxed));
 }
 
 /// Starts a faulted PD again with fresh state: its program's writable pages as the image has
@@ -1065,6 +1142,7 @@ fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8], 
         let _ = sel4_abi::irq_ack(handler);
     }
     pd.restarts += 1;
+    pd.restarted_tsc = Some(rdtsc());
     // The serial PD gets COM1 back (the root task took it at the fault).
     console::reader_restarted(index);
     // The PD learns it is restarted from RDI (pd-runtime), and re-attaches its rings.
