@@ -259,27 +259,20 @@ fn memory_unsupported(address: usize) {
 }
 
 impl AmlHost {
-    fn config_address(bus: u8, dev: u8, func: u8, offset: u16) -> u32 {
-        1 << 31 | (bus as u32) << 16 | (dev as u32 & 0x1f) << 11 | (func as u32 & 7) << 8 | (offset as u32 & 0xfc)
+    /// Segment 0's configuration space (the legacy mechanism reaches no other, nor offsets
+    /// above 0xff): an absent register reads all ones, a write to one is dropped.
+    fn config(&self, segment: u16, offset: u16) -> Option<(crate::pci::Config, u8)> {
+        (segment == 0 && offset <= 0xff).then(|| (crate::pci::Config { ioport: self.ioport }, offset as u8))
     }
 
     fn pci_read(&self, segment: u16, bus: u8, dev: u8, func: u8, offset: u16) -> u32 {
-        if segment != 0 || offset > 0xff {
-            return u32::MAX;
-        }
-        let _ = sel4_abi::ioport_out32(self.ioport, 0xcf8, Self::config_address(bus, dev, func, offset));
-        sel4_abi::ioport_in32(self.ioport, 0xcfc).unwrap_or(u32::MAX) >> ((offset & 3) * 8)
+        self.config(segment, offset).map_or(u32::MAX, |(c, o)| c.read_sized(bus, dev, func, o))
     }
 
-    fn pci_write(&self, segment: u16, bus: u8, dev: u8, func: u8, offset: u16, value: u32, bytes: u16) {
-        if segment != 0 || offset > 0xff {
-            return;
+    fn pci_write(&self, segment: u16, bus: u8, dev: u8, func: u8, offset: u16, value: u32, bytes: u8) {
+        if let Some((c, o)) = self.config(segment, offset) {
+            c.write_sized(bus, dev, func, o, value, bytes);
         }
-        let shift = (offset & 3) * 8;
-        let mask = if bytes == 4 { u32::MAX } else { ((1u32 << (bytes * 8)) - 1) << shift };
-        let old = self.pci_read(segment, bus, dev, func, offset & !3);
-        let _ = sel4_abi::ioport_out32(self.ioport, 0xcf8, Self::config_address(bus, dev, func, offset));
-        let _ = sel4_abi::ioport_out32(self.ioport, 0xcfc, (old & !mask) | (value << shift & mask));
     }
 }
 

@@ -56,13 +56,28 @@ pub struct Function {
     pub msix_cap: Option<u8>,
 }
 
-struct Config {
-    ioport: CPtr,
+/// Configuration space through the legacy mechanism (CONFIG_ADDRESS/CONFIG_DATA): the root
+/// task's, and the AML interpreter's (acpi.rs), which may access 1, 2 or 4 bytes.
+pub(crate) struct Config {
+    pub(crate) ioport: CPtr,
 }
 
 impl Config {
     fn address(bus: u8, dev: u8, func: u8, offset: u8) -> u32 {
-        1 << 31 | (bus as u32) << 16 | (dev as u32) << 11 | (func as u32) << 8 | (offset as u32 & 0xfc)
+        1 << 31 | (bus as u32) << 16 | (dev as u32 & 0x1f) << 11 | (func as u32 & 7) << 8 | (offset as u32 & 0xfc)
+    }
+
+    /// The `bytes` (1, 2 or 4) at `offset`, in the low bits (the rest of their dword above).
+    pub(crate) fn read_sized(&self, bus: u8, dev: u8, func: u8, offset: u8) -> u32 {
+        self.read32(bus, dev, func, offset) >> ((offset & 3) * 8)
+    }
+
+    /// Writes the low `bytes` (1, 2 or 4) of `value` at `offset`, keeping the rest of the dword.
+    pub(crate) fn write_sized(&self, bus: u8, dev: u8, func: u8, offset: u8, value: u32, bytes: u8) {
+        let shift = (offset & 3) * 8;
+        let mask = if bytes >= 4 { u32::MAX } else { ((1u32 << (bytes * 8)) - 1) << shift };
+        let old = self.read32(bus, dev, func, offset);
+        self.write32(bus, dev, func, offset, (old & !mask) | (value << shift & mask));
     }
 
     fn read32(&self, bus: u8, dev: u8, func: u8, offset: u8) -> u32 {
