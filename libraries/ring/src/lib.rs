@@ -348,7 +348,8 @@ impl Sender {
 
     /// Publishes the reserved slot at `offset` with `len` bytes (at most a slot) on
     /// the active queue. `Ok(false)`: the active queue is full (only a peer that
-    /// corrupts its index can cause that); the slot stays reserved. `NotHeld`: no
+    /// corrupts its index can cause that) or this end is detached (restarted, waiting for its
+    /// peer to re-attach); the slot stays reserved. `NotHeld`: no
     /// slot is reserved at `offset`.
     pub fn commit(&mut self, offset: u32, len: usize) -> Result<bool, RingError> {
         let slot = self.reserved_slot(offset)?;

@@ -8,9 +8,9 @@
 //! Each end owns two words after the queues, on its own cache line: its **epoch** (how often
 //! it started again) and **seen** (the other end's epoch it last re-attached to). The protocol:
 //! - At first boot every word is 0: both ends are attached and use the queues at once.
-//! - A restarted end R bumps its epoch, sets its seen to the other end's epoch (it has no state
-//!   of the old one to drop), and stays **detached**: it touches no queue word, sends nothing,
-//!   receives nothing. It notifies the other end.
+//! - A restarted end R bumps its epoch and stays **detached**: it touches no queue word, sends
+//!   nothing, receives nothing. It notifies the other end. Its seen word keeps what its last life
+//!   echoed (see `Rejoin::new` for why it is not rewritten).
 //! - The surviving end S, at its next sync, finds R's epoch differs from its seen: it forgets
 //!   the old R (slots lent to it come back, slots taken from it become orphans), zeroes both
 //!   queues' words, then stores seen = R's epoch with Release, and notifies R.
@@ -19,7 +19,8 @@
 //!
 //! S goes on using the queues until it syncs, which is harmless: R reads none of it and S zeroes
 //! it all. If both ends restart, each does both halves: each zeroes before it echoes, and each
-//! uses the queues only after the other's echo, so no zeroing lands on a queue in use.
+//! uses the queues only after the other's echo, so no zeroing lands on a queue in use (and no
+//! echo is written that does not follow a zeroing: tests/loom.rs checks this case too).
 
 use crate::queue::{ConsumerQueue, ProducerQueue};
 use core::ptr::NonNull;
@@ -116,15 +117,13 @@ impl Rejoin {
         };
         let mut r = Self { block, mine, theirs, epoch: 0, seen: 0, attached: !restarted };
         r.epoch = r.word(mine, 0).load(Ordering::Relaxed);
+        // Our seen word stays what the last life echoed: writing it now, before anything was
+        // zeroed, would let a peer that restarted too take it for an echo and attach to stale
+        // queues. If the peer moved on since, our first sync zeroes and echoes (it is detached).
+        r.seen = r.word(mine, 1).load(Ordering::Relaxed);
         if restarted {
-            // Our seen first: the other end must not mistake a stale one for an echo of ours.
-            r.seen = r.word(theirs, 0).load(Ordering::Acquire);
-            r.word(mine, 1).store(r.seen, Ordering::Relaxed);
             r.epoch = r.epoch.wrapping_add(1);
             r.word(mine, 0).store(r.epoch, Ordering::Release);
-        } else {
-            // A first start takes the words as they are (0 at boot).
-            r.seen = r.word(mine, 1).load(Ordering::Relaxed);
         }
         r
     }

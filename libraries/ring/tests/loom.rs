@@ -170,3 +170,55 @@ fn a_restarted_receiver_never_takes_what_was_sent_to_the_old_one() {
         }
     });
 }
+
+/// Both ends restart at once, over queue words their old lives left (one entry published and
+/// never taken). Each new end may use the queues only after the other's echo, and every echo
+/// follows a zeroing, so the stale entry (len 1) is never taken; the new one (len 2) is, once
+/// both are attached. Found in review: a restarted end that wrote its seen word before
+/// bumping its epoch could look echoed to a peer restarting beside it, which then attached to
+/// the stale words.
+#[test]
+fn two_ends_restarting_together_never_use_the_old_lives_queue() {
+    use pd_ring::rejoin::{loom_memory::RejoinMemory, End, Rejoin};
+    // Two preemptions reach the interleaving of the review's finding, and keep the run short
+    // (unbounded, it takes minutes).
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(2);
+    model.check(|| {
+        let s = shared();
+        let epochs = Arc::new(RejoinMemory::new());
+        {
+            let (mut old_sender, _) = queue(&s.active);
+            assert!(old_sender.enqueue(Desc { offset: 0, len: 1 }).unwrap());
+        }
+        let (e, sh) = (epochs.clone(), s.clone());
+        let sender = thread::spawn(move || {
+            let (mut active, _) = queue(&sh.active);
+            let (_, mut free) = queue(&sh.free);
+            // SAFETY: the memory outlives the views (held in Arcs across the threads).
+            let mut rejoin = unsafe { Rejoin::new(e.base(), End::Sender, true) };
+            for _ in 0..3 {
+                rejoin.sync([&mut active, &mut free], || {});
+                if rejoin.attached() {
+                    assert!(active.enqueue(Desc { offset: 2048, len: 2 }).unwrap());
+                    return;
+                }
+                thread::yield_now();
+            }
+        });
+        let (_, mut active) = queue(&s.active);
+        let (mut free, _) = queue(&s.free);
+        // SAFETY: as above.
+        let mut rejoin = unsafe { Rejoin::new(epochs.base(), End::Receiver, true) };
+        for _ in 0..4 {
+            rejoin.sync([&mut active, &mut free], || {});
+            if rejoin.attached() {
+                if let Some(d) = active.dequeue().unwrap() {
+                    assert_eq!(d.len, 2, "the new receiver took the old lives' entry: {d:?}");
+                }
+            }
+            thread::yield_now();
+        }
+        sender.join().unwrap();
+    });
+}

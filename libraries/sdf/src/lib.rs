@@ -388,8 +388,8 @@ pub const MAX_CHANNEL_ID: u8 = 62;
 /// Highest `cpu` a PD may name (seL4 builds for at most 64 cores).
 pub const MAX_CPU: u64 = 63;
 const PAGE: u64 = 4096;
-/// Largest heap a PD may ask for (`heap_size`, `heap_per_peer`).
-pub const MAX_HEAP: u64 = 256 << 20;
+/// Largest heap a PD may ask for (`heap_size`, `heap_per_peer`): the seL4 root task's limit.
+pub const MAX_HEAP: u64 = 64 << 20;
 
 fn err(node: roxmltree::Node, message: impl Into<String>) -> SdfError {
     let line = node.document().text_pos_at(node.range().start).row;

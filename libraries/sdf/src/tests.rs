@@ -414,7 +414,7 @@ fn a_heap_grows_with_the_peers_of_a_config_region_only() {
     let plain = System::parse(&sys("")).unwrap();
     assert_eq!((plain.pd("c").unwrap().heap_size, plain.pd("c").unwrap().heap_per_peer), (None, 0));
     reject(&sys(r#"heap_size="0x1001""#), "heap_size is not a positive multiple of 4 KiB");
-    reject(&sys(r#"heap_size="0x20000000""#), "up to 256 MiB");
+    reject(&sys(r#"heap_size="0x8000000""#), "up to 64 MiB");
     reject(&sys(r#"heap_per_peer="0x1000""#), "heap_per_peer and heap_peers_of go together");
     reject(&sys(r#"heap_per_peer="0x1000" heap_peers_of="ring""#), "heap_peers_of names no memory_region with role=\"config\": ring");
     reject(&sys(r#"heap_per_peer="0x1000" heap_peers_of="nope""#), "nope");

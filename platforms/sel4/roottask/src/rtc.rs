@@ -63,3 +63,23 @@ pub fn unix_ns(ioport: CPtr) -> Option<u64> {
     let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec;
     u64::try_from(secs).ok().map(|s| s * 1_000_000_000)
 }
+
+/// Starts the RTC's periodic interrupt at 8 Hz (status A's rate 13 on the 32.768 kHz time base;
+/// status B's PIE), for the root task's restart timer.
+pub fn periodic_start(ioport: CPtr) {
+    let Some(a) = read(ioport, 0x0a) else { return };
+    write(ioport, 0x0a, (a & 0xf0) | 13);
+    let Some(b) = read(ioport, 0x0b) else { return };
+    write(ioport, 0x0b, b | 0x40);
+    periodic_ack(ioport);
+}
+
+/// Reads status C, which the RTC needs before it raises its interrupt again.
+pub fn periodic_ack(ioport: CPtr) {
+    let _ = read(ioport, 0x0c);
+}
+
+fn write(ioport: CPtr, register: u8, value: u8) {
+    let _ = sel4_abi::ioport_out8(ioport, INDEX, register & 0x7f);
+    let _ = sel4_abi::ioport_out8(ioport, DATA, value);
+}

@@ -807,17 +807,20 @@ fn bind_irq(objects: &mut Objects, pd: &str, objs: &mut PdObjects, handler: CPtr
 }
 
 /// The fault endpoint, created on first use.
-struct FaultEndpoint(core::cell::Cell<CPtr>);
-// SAFETY: the root task has one thread.
-unsafe impl Sync for FaultEndpoint {}
-static FAULT_EP: FaultEndpoint = FaultEndpoint(core::cell::Cell::new(0));
+/// (An atomic: the restart timer thread reads it too, after it was created.)
+struct FaultEndpoint(core::sync::atomic::AtomicU64);
+static FAULT_EP: FaultEndpoint = FaultEndpoint(core::sync::atomic::AtomicU64::new(0));
 
 impl FaultEndpoint {
     fn get_or_create(&self, objects: &mut Objects) -> CPtr {
-        if self.0.get() == 0 {
-            self.0.set(objects.create(ty::seL4_EndpointObject, 0));
+        if self.get() == 0 {
+            self.0.store(objects.create(ty::seL4_EndpointObject, 0), core::sync::atomic::Ordering::Release);
         }
-        self.0.get()
+        self.get()
+    }
+
+    fn get(&self) -> CPtr {
+        self.0.load(core::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -880,12 +883,13 @@ fn start_idle_watcher(objects: &mut Objects, tsc_mhz: u64) {
 
 /// Starts a second thread of the root task at priority 0 (it runs only when every PD waits),
 /// with its own IPC buffer at `ipc_vaddr` and stack below `stack_top`.
-fn start_root_thread(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word) {
+fn start_root_thread(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word) -> CPtr {
     start_root_thread_on(objects, what, entry, ipc_vaddr, stack_top, 0)
 }
 
 /// [`start_root_thread`] on core `core`.
-fn start_root_thread_on(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word, core: Word) {
+/// Starts a root-task thread at priority 0 on `core`; returns its TCB.
+fn start_root_thread_on(objects: &mut Objects, what: &str, entry: extern "C" fn() -> !, ipc_vaddr: Word, stack_top: Word, core: Word) -> CPtr {
     let tcb = objects.create(ty::seL4_TCBObject, 0);
     let ipc = objects.create(ty::seL4_X86_4K, 0);
     let vspace = init_cap::seL4_CapInitThreadVSpace;
@@ -899,6 +903,7 @@ fn start_root_thread_on(objects: &mut Objects, what: &str, entry: extern "C" fn(
     if let Err(e) = started {
         console::fatal(format_args!("starting the {what}: {e}"));
     }
+    tcb
 }
 
 /// Where the APIC probes' IPC buffers go, one page per core.
@@ -968,7 +973,7 @@ pub fn core_apic_ids(objects: &mut Objects, cores: Word, tsc_mhz: u64) -> Vec<u3
 /// Serves the fault endpoint forever: console lines from PDs (printed whole, then the PD is
 /// released), their faults and panics (reported; the PD stays blocked).
 pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Objects, image: &[u8], tsc_mhz: u64) -> ! {
-    let fault_ep = FAULT_EP.0.get();
+    let fault_ep = FAULT_EP.get();
     let mut faulted = vec![false; running.len()];
     let mut budgets = vec![LineBudget::new(); running.len()];
     let mut forged_warned = vec![false; running.len()];
@@ -1079,27 +1084,42 @@ fn back_off(pd: &mut RunningPd, name: &str, tsc_mhz: u64) -> Option<u64> {
 const RESTART_DUE_LABEL: Word = 0x7a12;
 /// The earliest due delayed restart (TSC; 0: none), for the restart timer thread.
 static RESTART_DUE_TSC: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-/// Where the restart timer waits while nothing is due (a notification; 0: no timer yet).
+/// Where the restart timer waits: a notification the CMOS RTC's periodic interrupt (8 Hz,
+/// IOAPIC pin 8) and the fault loop signal (0: no timer yet).
 static RESTART_TIMER_WAKE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-const RESTARTER_IPC_VADDR: Word = 0x3f30_0000;
+/// The RTC interrupt's handler (0: none, the timer then polls at the lowest priority).
+static RESTART_TIMER_IRQ: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// The RTC's pin on the first IOAPIC (ISA IRQ 8).
+const RTC_PIN: Word = 8;
+const RESTARTER_IPC_VADDR: Word = 0x3f40_0000;
 const RESTARTER_STACK_BYTES: usize = 16 * 1024;
 #[repr(align(16))]
 struct RestarterStack(#[allow(dead_code)] [u8; RESTARTER_STACK_BYTES]);
 static mut RESTARTER_STACK: RestarterStack = RestarterStack([0; RESTARTER_STACK_BYTES]);
 
-/// The restart timer: a lowest-priority root-task thread (seL4 5.0's receive has no timeout)
-/// that waits on the TSC until the earliest delayed restart is due, then tells the fault loop,
-/// which does the restart itself (it alone touches the PDs' objects).
+/// The restart timer: a root-task thread that waits until the earliest delayed restart is due,
+/// then tells the fault loop, which does the restart itself (it alone touches the PDs'
+/// objects). seL4 5.0's receive has no timeout, so it wakes on the CMOS RTC's periodic
+/// interrupt, above every PD's priority (a restart is not held up by a busy data path; the
+/// thread's work per tick is a few instructions). Without that interrupt it polls the TSC at
+/// the lowest priority instead, and a busy core delays restarts.
 extern "C" fn restart_timer() -> ! {
     use core::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+    let irq = RESTART_TIMER_IRQ.load(Relaxed);
     loop {
         let due = RESTART_DUE_TSC.load(Acquire);
-        if due == 0 {
-            let _ = sel4_abi::recv(RESTART_TIMER_WAKE.load(Relaxed));
-        } else if rdtsc() < due {
+        if due != 0 && rdtsc() >= due {
+            if RESTART_DUE_TSC.compare_exchange(due, 0, AcqRel, Relaxed).is_ok() {
+                sel4_abi::send(FAULT_EP.get(), sel4_abi::MessageInfo::new(RESTART_DUE_LABEL, 0, 0, 0));
+            }
+        } else if due != 0 && irq == 0 {
             sel4_abi::yield_now();
-        } else if RESTART_DUE_TSC.compare_exchange(due, 0, AcqRel, Relaxed).is_ok() {
-            sel4_abi::send(FAULT_EP.0.get(), sel4_abi::MessageInfo::new(RESTART_DUE_LABEL, 0, 0, 0));
+        } else {
+            let _ = sel4_abi::recv(RESTART_TIMER_WAKE.load(Relaxed));
+            if irq != 0 {
+                crate::rtc::periodic_ack(init_cap::seL4_CapIOPort);
+                let _ = sel4_abi::irq_ack(irq);
+            }
         }
     }
 }
@@ -1109,12 +1129,33 @@ fn arm_restart_timer(objects: &mut Objects, delayed: &[(usize, u64)]) {
     use core::sync::atomic::Ordering::{Relaxed, Release};
     let Some(due) = delayed.iter().map(|&(_, due)| due).min() else { return };
     if RESTART_TIMER_WAKE.load(Relaxed) == 0 {
-        RESTART_TIMER_WAKE.store(objects.create(ty::seL4_NotificationObject, 0), Relaxed);
+        let wake = objects.create(ty::seL4_NotificationObject, 0);
+        RESTART_TIMER_WAKE.store(wake, Relaxed);
+        match rtc_interrupt(objects, wake) {
+            Ok(irq) => RESTART_TIMER_IRQ.store(irq, Relaxed),
+            Err(e) => println!("restart timer: no RTC interrupt ({e}): it polls at the lowest priority"),
+        }
         let stack_top = (core::ptr::addr_of_mut!(RESTARTER_STACK) as usize + RESTARTER_STACK_BYTES) as Word;
-        start_root_thread(objects, "restart timer", restart_timer, RESTARTER_IPC_VADDR, stack_top);
+        let tcb = start_root_thread(objects, "restart timer", restart_timer, RESTARTER_IPC_VADDR, stack_top);
+        if RESTART_TIMER_IRQ.load(Relaxed) != 0 {
+            if let Err(e) = sel4_abi::tcb_set_priority(tcb, 254) {
+                println!("restart timer: priority: {e}");
+            }
+            crate::rtc::periodic_start(init_cap::seL4_CapIOPort);
+        }
     }
     RESTART_DUE_TSC.store(due.max(1), Release);
     sel4_abi::signal(RESTART_TIMER_WAKE.load(Relaxed));
+}
+
+/// The RTC's periodic interrupt, bound to `wake`: its handler cap.
+fn rtc_interrupt(objects: &mut Objects, wake: CPtr) -> Result<CPtr, sel4_abi::Error> {
+    let handler = objects.slot();
+    let args = [handler, ROOT_DEPTH, 0, RTC_PIN, 0, 0, FIRST_IOAPIC_IRQ + RTC_PIN];
+    sel4_abi::invoke(init_cap::seL4_CapIRQControl, label::X86IRQIssueIRQHandlerIOAPIC, &args, &[init_cap::seL4_CapInitThreadCNode])?;
+    sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[wake])?;
+    sel4_abi::irq_ack(handler)?;
+    Ok(handler)
 }
 
 /// Starts a faulted PD again with fresh state: its program's writable pages as the image has

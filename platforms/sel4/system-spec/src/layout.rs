@@ -11,8 +11,10 @@ pub const STACK_TOP: u64 = 0x3ff0_0000;
 /// may give a region or a BAR, so a heap of any size fits.
 pub const HEAP_VADDR: u64 = 0x100_0000_0000;
 /// The largest heap the root task gives a PD (a config with more peers than fit is cut to it,
-/// and crypto then refuses to start for want of heap, saying so).
-pub const MAX_HEAP_BYTES: u64 = 1 << 30;
+/// and crypto then refuses to start for want of heap, saying so). Each page costs the root task
+/// two of its 65536 CNode slots (the mapping and the copy kept to zero it on a restart): 64 MiB
+/// is half of them; crypto with 1024 peers gets some 24 MiB.
+pub const MAX_HEAP_BYTES: u64 = 64 << 20;
 
 /// log2 of the slot count of a PD's CNode.
 pub const CNODE_BITS: u64 = 8;
