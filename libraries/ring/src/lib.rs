@@ -205,6 +205,11 @@ impl SlotSet {
         }
         s
     }
+    fn union(&mut self, other: &Self) {
+        for (w, o) in self.0.iter_mut().zip(other.0.iter()) {
+            *w |= o;
+        }
+    }
     fn insert(&mut self, slot: u32) {
         self.0[slot as usize / 64] |= 1 << (slot % 64);
     }
@@ -220,28 +225,6 @@ impl SlotSet {
     }
     fn first(&self) -> Option<u32> {
         self.0.iter().enumerate().find(|(_, w)| **w != 0).map(|(i, w)| i as u32 * 64 + w.trailing_zeros())
-    }
-}
-
-/// Per slot, how many loans from senders that have restarted since are still held: a slot held
-/// across two restarts (a NIC's transmit stalled) is released twice before its new loan's
-/// release, and each of those must go nowhere.
-struct Orphans([u8; MAX_SLOTS as usize]);
-
-impl Orphans {
-    fn add(&mut self, held: &SlotSet) {
-        for (slot, n) in self.0.iter_mut().enumerate() {
-            if held.contains(slot as u32) {
-                *n = n.saturating_add(1);
-            }
-        }
-    }
-    /// Takes one orphaned loan of `slot`; false if there is none.
-    fn take(&mut self, slot: u32) -> bool {
-        let n = &mut self.0[slot as usize];
-        let had = *n > 0;
-        *n = n.saturating_sub(1);
-        had
     }
 }
 
@@ -456,9 +439,9 @@ pub struct Receiver {
     free: ProducerQueue,
     /// Slots taken by [`Receiver::take`] and not yet released.
     held: SlotSet,
-    /// Loans taken from a sender that restarted since, not yet released: their release goes
+    /// Slots taken from a sender that restarted since, not yet released: their release goes
     /// nowhere (the new sender never lent them).
-    orphaned: Orphans,
+    orphaned: SlotSet,
     rejoin: Rejoin,
 }
 
@@ -507,7 +490,7 @@ impl Receiver {
             active: unsafe { ConsumerQueue::new(a, layout.slots) },
             free: unsafe { ProducerQueue::new(f, layout.slots) },
             held: SlotSet::EMPTY,
-            orphaned: Orphans([0; MAX_SLOTS as usize]),
+            orphaned: SlotSet::EMPTY,
             rejoin: layout.rejoin(&ctl, End::Receiver, restarted),
         })
     }
@@ -518,7 +501,7 @@ impl Receiver {
     pub fn sync(&mut self) -> Synced {
         let (orphaned, held) = (&mut self.orphaned, &mut self.held);
         self.rejoin.sync([&mut self.active, &mut self.free], || {
-            orphaned.add(held);
+            orphaned.union(held);
             *held = SlotSet::EMPTY;
         })
     }
@@ -558,7 +541,7 @@ impl Receiver {
     pub fn release(&mut self, offset: u32) -> Result<(), RingError> {
         let slot = self.layout.slot_of(offset).ok_or(RingError::NotHeld)?;
         // An orphan first: a device finishes with it before the slot's new loan, in order.
-        if self.orphaned.take(slot) {
+        if self.orphaned.remove(slot) {
             return Ok(());
         }
         if !self.held.remove(slot) {
