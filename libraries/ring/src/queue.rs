@@ -166,19 +166,6 @@ impl ProducerQueue {
         Ok(true)
     }
 
-    /// Starts again from index 0 with the queue's words zeroed (this end re-attaches after the
-    /// other restarted; see `crate::rejoin`).
-    pub(crate) fn reset(&mut self) {
-        self.q.zero();
-        self.restart_at_zero();
-    }
-
-    /// Starts again from index 0, the other end having zeroed the words.
-    pub(crate) fn restart_at_zero(&mut self) {
-        self.tail = 0;
-        self.published = false;
-    }
-
     /// After a batch of `enqueue`s: whether the consumer asked to be signalled. The
     /// flag is cleared, so the caller must notify when this returns true.
     ///
@@ -238,17 +225,6 @@ impl ConsumerQueue {
         Ok(Some(desc))
     }
 
-    /// As [`ProducerQueue::reset`].
-    pub(crate) fn reset(&mut self) {
-        self.q.zero();
-        self.restart_at_zero();
-    }
-
-    /// As [`ProducerQueue::restart_at_zero`].
-    pub(crate) fn restart_at_zero(&mut self) {
-        self.head = 0;
-    }
-
     /// Asks the producer for a signal on the next enqueue. The caller must re-check
     /// the queue afterwards and only sleep if it is still empty.
     pub fn request_signal(&self) {
@@ -259,6 +235,25 @@ impl ConsumerQueue {
     /// Withdraws a signal request (the re-check found work).
     pub fn cancel_signal(&self) {
         self.q.word(WANTS_SIGNAL).store(0, Ordering::Relaxed);
+    }
+}
+
+impl crate::rejoin::QueueEnd for ProducerQueue {
+    fn zero_words(&self) {
+        self.q.zero();
+    }
+    fn restart_at_zero(&mut self) {
+        self.tail = 0;
+        self.published = false;
+    }
+}
+
+impl crate::rejoin::QueueEnd for ConsumerQueue {
+    fn zero_words(&self) {
+        self.q.zero();
+    }
+    fn restart_at_zero(&mut self) {
+        self.head = 0;
     }
 }
 

@@ -22,37 +22,23 @@
 //! uses the queues only after the other's echo, so no zeroing lands on a queue in use (and no
 //! echo is written that does not follow a zeroing: tests/loom.rs checks this case too).
 
-use crate::queue::{ConsumerQueue, ProducerQueue};
 use core::ptr::NonNull;
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicU32, Ordering};
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicU32, Ordering};
 
-/// A queue end as the protocol restarts it: from index 0, zeroing the shared words (the end that
-/// lived on) or finding them zeroed (the end that restarted).
+/// A queue end as the protocol restarts it (implemented in `queue`): from index 0, zeroing the
+/// shared words (the end that lived on) or finding them zeroed (the end that restarted).
 pub trait QueueEnd {
-    /// Starts from index 0, zeroing the queue's shared words.
-    fn reset(&mut self);
-    /// Starts from index 0, the other end having zeroed the words.
+    /// Zeroes the queue's shared words, both ends' (only while the other end is detached).
+    fn zero_words(&self);
+    /// Starts from index 0, the words being zero.
     fn restart_at_zero(&mut self);
-}
-
-impl QueueEnd for ProducerQueue {
+    /// Zeroes the words and starts from index 0.
     fn reset(&mut self) {
-        ProducerQueue::reset(self)
-    }
-    fn restart_at_zero(&mut self) {
-        ProducerQueue::restart_at_zero(self)
-    }
-}
-
-impl QueueEnd for ConsumerQueue {
-    fn reset(&mut self) {
-        ConsumerQueue::reset(self)
-    }
-    fn restart_at_zero(&mut self) {
-        ConsumerQueue::restart_at_zero(self)
+        self.zero_words();
+        self.restart_at_zero();
     }
 }
 
