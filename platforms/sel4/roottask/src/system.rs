@@ -1286,11 +1286,13 @@ fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, bad
             } else {
                 "read"
             };
+            // fsr: the page-fault error code (bit 0 set: the page was mapped, access denied).
             out!(
-                "FAULT pd={} kind=vm-fault access={access} addr={:#x} ip={:#x}",
+                "FAULT pd={} kind=vm-fault access={access} addr={:#x} ip={:#x} fsr={:#x}",
                 pd.name,
                 mr(seL4_VMFault_Addr as usize),
-                mr(seL4_VMFault_IP as usize)
+                mr(seL4_VMFault_IP as usize),
+                mr(seL4_VMFault_FSR as usize)
             );
         }
         l if l == fault_label::UserException => {
