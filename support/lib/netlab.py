@@ -432,13 +432,14 @@ SEL4_READY = ("crypto: crypto ready", "net_red: net_red ready", "net_black: net_
 SEL4_IMAGE_DIR = os.path.join(ROOT, "build", "sel4", "encryptor")
 
 
-def sel4_build(out_dir=None, system_xml=None):
+def sel4_build(out_dir=None, system_xml=None, kernel="release"):
     """Builds the seL4 image of the product system (kernel32.elf + roottask in out_dir, by
     default SEL4_IMAGE_DIR). It holds no config: QemuEncryptor passes each encryptor's file as
     the second boot module, which the root task copies to the crypto PD (and, without its keys,
-    to the stack PDs). On the release kernel, as the product: no debug system calls."""
+    to the stack PDs). On the release kernel, as the product: no debug system calls; `kernel`
+    "release-unmitigated" (support/bench-mitigations only) leaves out the speculation fixes."""
     out_dir = out_dir or SEL4_IMAGE_DIR
-    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir], env=dict(os.environ, SEL4_KERNEL="release"))
+    run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir], env=dict(os.environ, SEL4_KERNEL=kernel))
     return out_dir
 
 

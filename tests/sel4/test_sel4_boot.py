@@ -34,6 +34,37 @@ def test_protected_call(boot):
     assert boot.results.get("ppcall") == "ok", boot.describe()
 
 
+# The test PDs that fault on purpose (system-test.xml).
+DELIBERATE_FAULTS = {"faulter", "panicker", "overflow", "crasher", "ro_writer", "kernel_window_reader",
+                     "kernel_image_reader"}
+
+
+def meltdown_probe(boot):
+    """The page-fault error codes of the two kernel readers: (window, image)."""
+    faults = {f["pd"]: f for f in boot.faults}
+    window, image = faults["kernel_window_reader"], faults["kernel_image_reader"]
+    for f in (window, image):
+        assert f["kind"] == "vm-fault" and f["access"] == "read", boot.describe()
+        # bit 2 (U/S): the read came from user mode
+        assert int(f["fsr"], 16) & 4, boot.describe()
+    assert int(window["addr"], 16) == 0xffff_ff80_0010_0000
+    # The image reader read the IDT, inside the kernel image.
+    assert 0xffff_ffff_8000_0000 <= int(image["addr"], 16) < 0xffff_ffff_c000_0000, boot.describe()
+    return int(window["fsr"], 16), int(image["fsr"], 16)
+
+
+def test_user_page_tables_map_the_kernel_image_but_not_the_physical_memory_window(boot):
+    # Meltdown reads whatever the user's page tables map, supervisor-only or not. With the skim
+    # window (kernel patch 0007) a user-mode read of the kernel's physical memory window faults
+    # as not present (error code bit 0 clear): there is no translation to read through. The
+    # control: a read of the IDT (SIDT's address), which the image mapping must keep, faults as
+    # a protection violation (bit 0 set) - the probe tells mapped from unmapped.
+    window, image = meltdown_probe(boot)
+    assert window & 1 == 0, f"the physical memory window is mapped in user page tables (fsr {window:#x})"
+    assert image & 1 == 1, f"the IDT is not mapped for user mode (fsr {image:#x})"
+    assert "skim window: user address spaces map the kernel image only" in boot.log, boot.describe()
+
+
 def test_unmapped_access_is_reported_and_others_finish(boot):
     vm = [f for f in boot.faults if f.get("pd") == "faulter"]
     assert len(vm) == 1, boot.describe()
@@ -41,7 +72,7 @@ def test_unmapped_access_is_reported_and_others_finish(boot):
     assert vm[0]["access"] == "read"
     assert int(vm[0]["addr"], 16) == 0x1234_5000
     # Every other test PD still finished its work, and the faults were only the deliberate ones.
-    assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher", "ro_writer"}
+    assert {f["pd"] for f in boot.faults} == DELIBERATE_FAULTS
     assert {"notify", "ring", "ppcall"} <= boot.results.keys()
 
 
@@ -265,9 +296,12 @@ def test_release_kernel_runs_the_same_system(built_system):
                      "-device", "e1000", "-device", "e1000e"], timeout=120)
     assert boot.status == EXIT_IDLE, boot.describe()
     assert "Boot config" not in boot.log, "not the release kernel: it printed its boot messages"
+    # The product kernel has the skim window too.
+    window, image = meltdown_probe(boot)
+    assert window & 1 == 0 and image & 1 == 1, boot.describe()
     for name in ("notify", "ring", "ppcall", "nic_intx_irq", "nic_msi_irq", "ioport"):
         assert boot.results.get(name) == "ok", boot.describe()
-    assert {f["pd"] for f in boot.faults} == {"faulter", "panicker", "overflow", "crasher", "ro_writer"}
+    assert {f["pd"] for f in boot.faults} == DELIBERATE_FAULTS
 
 
 def test_the_release_kernel_has_no_debug_calls_a_pd_trying_them_faults_and_the_rest_runs():

@@ -51,6 +51,20 @@
 #define CONFIG_IRQ_REPORTING 1
 #define CONFIG_USER_STACK_TRACE_LENGTH 16
 
+/* Speculative-execution mitigations (patches/0007, docs/security.md): on for every flavour but
+ * release-unmitigated, which build-kernel makes for the cost benchmark only.
+ * Meltdown: user address spaces map only the kernel image, not the physical memory window. */
+#define CONFIG_KERNEL_SKIM_WINDOW 1
+/* Spectre v2: the kernel is compiled with retpolines (build-kernel adds the compiler flags and
+ * checks the binary has no indirect branch left), and IBPB on a switch of address space where
+ * the CPU offers it. */
+#define CONFIG_KERNEL_X86_RETPOLINE 1
+#define CONFIG_KERNEL_X86_IBPB_ON_CONTEXT_SWITCH 1
+/* MDS: VERW on every return to user mode. */
+#define CONFIG_KERNEL_X86_MDS_VERW_ON_EXIT 1
+/* L1TF: L1 data cache flush on a switch of address space where the CPU offers it. */
+#define CONFIG_KERNEL_X86_L1D_FLUSH_ON_CONTEXT_SWITCH 1
+
 #define CONFIG_FASTPATH 1
 #define CONFIG_KERNEL_STACK_BITS 12
 /* 65536 slots (2 MiB): the root task holds one cap per 4 KiB frame of every region and mapping,
