@@ -63,6 +63,10 @@ def test_user_page_tables_map_the_kernel_image_but_not_the_physical_memory_windo
     assert window & 1 == 0, f"the physical memory window is mapped in user page tables (fsr {window:#x})"
     assert image & 1 == 1, f"the IDT is not mapped for user mode (fsr {image:#x})"
     assert "skim window: user address spaces map the kernel image only" in boot.log, boot.describe()
+    # The debug kernel's own walk of every new user address space's kernel half (patch 0007).
+    assert "skim check FAILED" not in boot.log, boot.describe()
+    m = re.search(r"^skim check: a user address space maps (\d+) kernel pages, all in the kernel image$", boot.log, re.M)
+    assert m and 0 < int(m.group(1)) < 512, boot.describe()
 
 
 def test_unmapped_access_is_reported_and_others_finish(boot):
