@@ -60,6 +60,12 @@
  * the CPU offers it. */
 #define CONFIG_KERNEL_X86_RETPOLINE 1
 #define CONFIG_KERNEL_X86_IBPB_ON_CONTEXT_SWITCH 1
+/* ... and the return stack buffer refilled on such a switch (Skylake falls back to the branch
+ * target buffer when it runs dry, which retpolines do not cover). */
+#define CONFIG_KERNEL_X86_RSB_ON_CONTEXT_SWITCH 1
+/* LazyFP: each thread's FPU/SSE state loaded before it runs (eager switching), never another
+ * thread's left behind CR0.TS. */
+#define CONFIG_KERNEL_X86_EAGER_FPU 1
 /* MDS: VERW on every return to user mode. */
 #define CONFIG_KERNEL_X86_MDS_VERW_ON_EXIT 1
 /* L1TF: L1 data cache flush on a switch of address space where the CPU offers it. */
