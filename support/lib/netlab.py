@@ -55,6 +55,9 @@ class Lab:
         self.prefix = f"{tag}{os.getpid() % 10000}"
         self.namespaces = []
         self.procs = []
+        # Files outside tmp that the lab's processes leave behind (wireguard-go's control socket
+        # in /var/run/wireguard: killed with SIGKILL, it cannot remove it), removed at close.
+        self.sockets = []
         self.tmp = tempfile.mkdtemp(prefix=f"encryptor-{tag}-")
 
     def ns(self, name):
@@ -113,6 +116,12 @@ class Lab:
                     pass
             run(["ip", "netns", "del", ns], check=False)
         self.namespaces.clear()
+        for path in self.sockets:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        self.sockets.clear()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):

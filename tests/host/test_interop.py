@@ -96,7 +96,7 @@ BlackAddress = 192.0.2.1/24
     # /var/run/wireguard/<ifname>.sock), so it carries the lab's prefix.
     ifname = f"wg{lab.prefix}{tag}"[:15]
     sock = f"/var/run/wireguard/{ifname}.sock"
-    lab.sockets = (sock,)  # removed by InteropLab.close, pass or fail
+    lab.sockets.append(sock)  # removed by Lab.close, pass or fail
     wg = lab.spawn(peer, ["env", "WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=verbose", "wireguard-go", ifname],
                    "wireguard-go.log")
     netlab.wait_for_uapi(sock, wg)
@@ -120,18 +120,6 @@ AllowedIPs = 10.1.0.0/24
             "a_pub": a_pub, "p_pub": p_pub}
 
 
-class InteropLab(netlab.Lab):
-    """A Lab that also removes wireguard-go's control socket at the end."""
-
-    sockets = ()
-
-    def close(self):
-        super().close()  # kills wireguard-go first
-        for s in self.sockets:
-            try:
-                os.unlink(s)
-            except FileNotFoundError:
-                pass
 
 
 def latest_handshake(lab, t):
@@ -149,7 +137,7 @@ def finish(lab, t):
 
 @pytest.mark.parametrize("initiator", ["encryptor", "wireguard-go"])
 def test_interop_wireguard_go(initiator):
-    with InteropLab("io") as lab:
+    with netlab.Lab("io") as lab:
         t = interop_topology(lab, "e" if initiator == "encryptor" else "w")
         if initiator == "encryptor":
             # pc_a's first packets make enc_a start the handshake.
@@ -177,7 +165,7 @@ def test_interop_wireguard_go_with_outer_fragmentation_both_ways():
     """The peer sits behind a 1280-byte link: full-size datagrams reach it as fragments that a
     router made of enc_a's (no DF), and reach enc_a as fragments the peer's kernel made, which
     net_black reassembles. pc_a (MTU 1500) and the peer run TCP both ways."""
-    with InteropLab("iof") as lab:
+    with netlab.Lab("iof") as lab:
         t = interop_topology(lab, "f", peer_path_mtu=1280)
         cap = netlab.Capture(lab, t["peer"], "eth0", "peer-link", bpf=("udp or (ip[6:2] & 0x3fff != 0)",))
         assert netlab.ping_until(lab, t["pc_a"], PEER_TUNNEL), "pc_a -> peer through a 1280-byte path failed"

@@ -254,7 +254,7 @@ def test_a_sel4_encryptor_interoperates_with_wireguard_go_behind_a_1280_byte_pat
     """The peer sits behind a router and a 1280-byte link (tests/host/test_interop.py): enc_a's
     datagrams reach it as fragments the router made, the peer's reach enc_a as fragments that
     net_black reassembles."""
-    with host_interop.InteropLab("s4i") as lab:
+    with netlab.Lab("s4i") as lab:
         t = sel4_interop_topology(lab, "s", peer_path_mtu=1280)
         ok = netlab.ping_until(lab, t["pc_a"], host_interop.PEER_TUNNEL, seconds=60)
         # Full-size packets both ways (pc_a's MTU is 1500: net_red fragments to the tunnel's).
@@ -475,7 +475,7 @@ def test_each_pd_killed_in_turn_under_traffic_is_restarted_and_traffic_resumes()
         xml, n = re.subn(rf'(<protection_domain name="{pd}" [^>]*?)>',
                          rf'\1 inject_fault_ms="{FIRST_FAULT_MS + k * FAULT_GAP_MS}">', xml)
         assert n == 1, pd
-    with host_interop.InteropLab("s4k") as lab:
+    with netlab.Lab("s4k") as lab:
         path = os.path.join(lab.tmp, "system-ring-pds-fault.xml")
         with open(path, "w") as f:
             f.write(xml)
