@@ -75,6 +75,33 @@ def test_a_pd_entering_the_kernel_with_nt_and_df_set_does_not_stop_it(boot):
     assert boot.results.get("flags") == "ok", boot.describe()
 
 
+def test_the_kernel_refuses_to_map_the_last_page_below_2_pow_47(tmp_path):
+    # A SYSCALL in that page's last two bytes would return to a non-canonical address, which
+    # Intel's SYSRET faults on in ring 0 (patch 0009). `below` maps the page before it, which
+    # must work; `edge` maps the page itself, which the kernel must refuse, and the root task
+    # stops with the kernel's answer (PDs are set up in order: `below` went first).
+    from conftest import build
+    xml = tmp_path / "system-sysret-guard.xml"
+    xml.write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<system exit_when_idle="true" restart="false">
+    <memory_region name="page_a" size="0x1000"/>
+    <memory_region name="page_b" size="0x1000"/>
+    <protection_domain name="below" priority="30">
+        <program_image path="pong"/>
+        <map mr="page_a" vaddr="0x7fffffffe000" perms="rw"/>
+    </protection_domain>
+    <protection_domain name="edge" priority="30">
+        <program_image path="pong"/>
+        <map mr="page_b" vaddr="0x7ffffffff000" perms="rw"/>
+    </protection_domain>
+</system>
+""")
+    d = build(xml, tmp_path / "out")
+    boot = run_qemu(["-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask")], timeout=60)
+    assert "FATAL: PD below" not in boot.log, boot.describe()
+    assert "FATAL: PD edge: mapping 0x7ffffffff000" in boot.log, boot.describe()
+
+
 def test_unmapped_access_is_reported_and_others_finish(boot):
     vm = [f for f in boot.faults if f.get("pd") == "faulter"]
     assert len(vm) == 1, boot.describe()
