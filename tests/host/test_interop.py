@@ -120,8 +120,6 @@ AllowedIPs = 10.1.0.0/24
             "a_pub": a_pub, "p_pub": p_pub}
 
 
-
-
 def latest_handshake(lab, t):
     out = lab.exec(t["peer"], ["wg", "show", t["ifname"], "latest-handshakes"]).stdout
     m = re.search(re.escape(t["a_pub"]) + r"\s+(\d+)", out)
