@@ -1,0 +1,51 @@
+//! WireGuard transport sessions shared by several crypto PDs, so that sealing and opening can run
+//! on more than one core (issue 18).
+//!
+//! The handshake PD runs boringtun's tunnels (handshakes, cookies, timers) and publishes each
+//! session's indices and keys into a [`SessionSlot`] of a region that only crypto PDs map
+//! ([`table`]); data-path workers copy a slot ([`SessionSlot::read`]) and seal or open transport
+//! data with it ([`WorkerSession`]). What must stay correct when several workers use one session
+//! lives in the slot and is updated with atomics:
+//! - the send counter: each message takes the next one (fetch_add), and never one of a later
+//!   session that reuses the slot ([`SessionSlot::claim_counter`]);
+//! - the replay window: each counter is accepted once across all workers ([`replay`]).
+//!
+//! tests/loom.rs model-checks both on this code; tests/workers.rs runs workers on threads
+//! against boringtun's own tunnels.
+
+#![no_std]
+
+pub mod replay;
+mod sync;
+pub mod table;
+pub mod transport;
+
+pub use replay::{ReplayError, ReplayWindow};
+pub use table::{ReadError, SessionInfo, SessionSlot, Snapshot};
+pub use transport::{OpenError, SealError, WorkerSession};
+
+/// Bytes of one slot in shared memory.
+pub const SLOT_BYTES: usize = core::mem::size_of::<SessionSlot>();
+
+/// The slots in a shared region of `len` bytes at `base` (as many whole slots as fit).
+///
+/// # Safety
+/// `base` is 8-byte aligned, valid for reads and writes of `len` bytes for `'a`, and used only
+/// through atomics (this crate's slots) by every PD that maps it. All-zero memory is a valid
+/// empty table; any other bytes are valid slots too (every field is an integer), so a writer
+/// that misbehaves can garble sessions but not this PD's memory safety.
+#[cfg(not(loom))]
+pub unsafe fn slots_in<'a>(base: *mut u8, len: usize) -> &'a [SessionSlot] {
+    debug_assert_eq!(base as usize % core::mem::align_of::<SessionSlot>(), 0);
+    // SAFETY: the caller's contract; SessionSlot is repr(C) of atomics, valid for any bits.
+    unsafe { core::slice::from_raw_parts(base.cast::<SessionSlot>(), len / SLOT_BYTES) }
+}
+
+/// Overwrites key bytes in a way the compiler keeps.
+pub(crate) fn wipe(key: &mut [u8; 32]) {
+    for b in key.iter_mut() {
+        // SAFETY: b is a valid, aligned, exclusive reference.
+        unsafe { core::ptr::write_volatile(b, 0) };
+    }
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}

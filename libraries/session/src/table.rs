@@ -1,0 +1,239 @@
+//! The session table: the transport sessions of every peer, in a region only crypto PDs map.
+//!
+//! One writer, the handshake PD (its boringtun tunnels make the sessions), publishes each
+//! session's indices and keys into a [`SessionSlot`]; any number of workers read them and seal
+//! or open transport data with them. A slot is a sequence lock (Linux's seqcount): the writer
+//! makes `seq` odd, writes, and makes it even again; a reader copies the slot and keeps the copy
+//! only if `seq` was even and unchanged around it. Keys are copied word by word through atomics,
+//! so a torn copy is a discarded copy, never undefined behaviour.
+//!
+//! The send counter and the replay window are shared by the workers and live in the slot, so the
+//! writer resets them when it puts a new session there. A worker seals with its copy of the keys,
+//! so it must never take a counter of the *next* session for them (two messages under one key and
+//! nonce would expose both plaintexts). [`SessionSlot::claim_counter`] therefore takes the
+//! counter first and checks `seq` after:
+//! - writer: `seq` := odd (Relaxed); `fence(Release)`; ...; counter := start; `seq` := even (Release);
+//! - worker: `n` := counter.fetch_add (Acquire); `seq` load (Relaxed); keep `n` only if `seq` is
+//!   the copy's.
+//! If the worker's fetch_add read the reset (or anything after it), it synchronises with the
+//! writer's release fence, so its `seq` load sees at least the odd value and it drops `n`. If it
+//! read a value before the reset, `n` belongs to the old session, whose keys it holds.
+//! tests/loom.rs checks exactly this on this code.
+//!
+//! Opening is safe without that care: a replay-window update that lands in the next session's
+//! window after a rewrite can only make that session refuse one counter, and the worker drops
+//! the packet because `seq` changed.
+
+use crate::replay::ReplayWindow;
+use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
+
+/// The largest counter a sender uses (WireGuard's Reject-After-Messages is 2^64 - 2^13 - 1; the
+/// window this crate shares takes counters up to [`crate::replay::MAX_COUNTER`], and a session
+/// is replaced long before either).
+pub const MAX_SEND_COUNTER: u64 = crate::replay::MAX_COUNTER;
+
+/// How often a reader retries a copy that a write overlapped before it gives up for now.
+const READ_ATTEMPTS: usize = 64;
+
+/// One session as the handshake PD publishes it (keys as bytes).
+#[derive(Clone)]
+pub struct SessionInfo {
+    /// The peer (its position in the config).
+    pub peer: u32,
+    /// The index this end chose: the peer's data messages carry it.
+    pub receiving_index: u32,
+    /// The index the peer chose: data messages to it carry it.
+    pub sending_index: u32,
+    /// When the session was made (monotonic ns): workers refuse it after Reject-After-Time.
+    pub created_ns: u64,
+    /// Opens the peer's messages.
+    pub receiving_key: [u8; 32],
+    /// Seals messages to the peer.
+    pub sending_key: [u8; 32],
+    /// The first send counter workers may use: the tunnel that made the session may have sealed
+    /// with the ones before (boringtun's `SessionKeys::next_counter`).
+    pub next_counter: u64,
+}
+
+impl Drop for SessionInfo {
+    fn drop(&mut self) {
+        crate::wipe(&mut self.receiving_key);
+        crate::wipe(&mut self.sending_key);
+    }
+}
+
+/// A worker's copy of a slot, with the `seq` it was taken at.
+pub struct Snapshot {
+    /// The slot's sequence number when copied (even).
+    pub seq: u64,
+    /// What the slot held.
+    pub info: SessionInfo,
+}
+
+/// Why a slot could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The slot holds no session.
+    Empty,
+    /// Every attempt overlapped a write (the writer is busy with this slot; try later).
+    Busy,
+}
+
+/// One session in shared memory (see the module documentation). All-zero bytes are an empty
+/// slot, so a freshly mapped region is an empty table.
+#[repr(C)]
+pub struct SessionSlot {
+    /// Even: stable; odd: being written.
+    seq: AtomicU64,
+    /// Peer + 1 (0: empty).
+    peer: AtomicU32,
+    receiving_index: AtomicU32,
+    sending_index: AtomicU32,
+    _reserved: AtomicU32,
+    created_ns: AtomicU64,
+    receiving_key: [AtomicU64; 4],
+    sending_key: [AtomicU64; 4],
+    /// The next counter to seal with (workers take them with fetch_add).
+    send_counter: AtomicU64,
+    /// The counters opened so far.
+    replay: ReplayWindow,
+}
+
+fn store_key(words: &[AtomicU64; 4], key: &[u8; 32]) {
+    for (w, b) in words.iter().zip(key.chunks_exact(8)) {
+        let mut v = [0u8; 8];
+        v.copy_from_slice(b);
+        w.store(u64::from_le_bytes(v), Ordering::Relaxed);
+    }
+}
+
+fn load_key(words: &[AtomicU64; 4]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    for (w, b) in words.iter().zip(key.chunks_exact_mut(8)) {
+        b.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+    }
+    key
+}
+
+impl Default for SessionSlot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SessionSlot {
+    /// An empty slot (in ordinary memory; shared slots come from [`crate::slots_in`]).
+    pub fn new() -> Self {
+        let key = || core::array::from_fn(|_| AtomicU64::new(0));
+        Self {
+            seq: AtomicU64::new(0),
+            peer: AtomicU32::new(0),
+            receiving_index: AtomicU32::new(0),
+            sending_index: AtomicU32::new(0),
+            _reserved: AtomicU32::new(0),
+            created_ns: AtomicU64::new(0),
+            receiving_key: key(),
+            sending_key: key(),
+            send_counter: AtomicU64::new(0),
+            replay: ReplayWindow::new(),
+        }
+    }
+
+    /// Writer only: puts `info` in the slot with a fresh window, its send counter at
+    /// `info.next_counter`.
+    pub fn publish(&self, info: &SessionInfo) {
+        self.write(info.next_counter, |s| {
+            s.peer.store(info.peer + 1, Ordering::Relaxed);
+            s.receiving_index.store(info.receiving_index, Ordering::Relaxed);
+            s.sending_index.store(info.sending_index, Ordering::Relaxed);
+            s.created_ns.store(info.created_ns, Ordering::Relaxed);
+            store_key(&s.receiving_key, &info.receiving_key);
+            store_key(&s.sending_key, &info.sending_key);
+        });
+    }
+
+    /// Writer only: empties the slot and overwrites its keys.
+    pub fn retire(&self) {
+        self.write(0, |s| {
+            s.peer.store(0, Ordering::Relaxed);
+            s.receiving_index.store(0, Ordering::Relaxed);
+            s.sending_index.store(0, Ordering::Relaxed);
+            s.created_ns.store(0, Ordering::Relaxed);
+            store_key(&s.receiving_key, &[0; 32]);
+            store_key(&s.sending_key, &[0; 32]);
+        });
+    }
+
+    /// The write section: `seq` odd, the fields, the counter and window reset, `seq` even.
+    fn write(&self, next_counter: u64, fields: impl FnOnce(&Self)) {
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq | 1, Ordering::Relaxed);
+        // Orders the odd `seq` before every store below, for a reader that sees any of them
+        // (with its Acquire fence or fetch_add) to see the odd `seq` as well.
+        fence(Ordering::Release);
+        fields(self);
+        self.send_counter.store(next_counter, Ordering::Relaxed);
+        self.replay.reset();
+        self.seq.store((seq | 1) + 1, Ordering::Release);
+    }
+
+    /// Whether the slot holds a session (a hint: it may change at once).
+    pub fn is_occupied(&self) -> bool {
+        self.peer.load(Ordering::Relaxed) != 0
+    }
+
+    /// The slot's sequence number now.
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// A consistent copy of the slot.
+    pub fn read(&self) -> Result<Snapshot, ReadError> {
+        for _ in 0..READ_ATTEMPTS {
+            let seq = self.seq.load(Ordering::Acquire);
+            if seq & 1 != 0 {
+                core::hint::spin_loop();
+                continue;
+            }
+            let peer = self.peer.load(Ordering::Relaxed);
+            let info = SessionInfo {
+                peer: peer.wrapping_sub(1),
+                receiving_index: self.receiving_index.load(Ordering::Relaxed),
+                sending_index: self.sending_index.load(Ordering::Relaxed),
+                created_ns: self.created_ns.load(Ordering::Relaxed),
+                receiving_key: load_key(&self.receiving_key),
+                sending_key: load_key(&self.sending_key),
+                // Not a worker's business: the counter lives in the slot (claim_counter).
+                next_counter: 0,
+            };
+            // Orders the loads above before the re-check of `seq`: if any of them saw a write
+            // section's store, the re-check sees that section's odd (or later) `seq`.
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == seq {
+                return if peer == 0 { Err(ReadError::Empty) } else { Ok(Snapshot { seq, info }) };
+            }
+        }
+        Err(ReadError::Busy)
+    }
+
+    /// Takes the next send counter for a message sealed with `snapshot`'s keys, or None if the
+    /// slot no longer holds that session (re-read it) or its counters are used up (the handshake
+    /// PD must make a new one). See the module documentation for why the check comes after.
+    pub fn claim_counter(&self, snapshot: &Snapshot) -> Option<u64> {
+        let n = self.send_counter.fetch_add(1, Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != snapshot.seq || n > MAX_SEND_COUNTER {
+            return None;
+        }
+        Some(n)
+    }
+
+    /// Messages sealed with this slot's session so far (for the handshake PD's rekey decision).
+    pub fn sent(&self) -> u64 {
+        self.send_counter.load(Ordering::Relaxed)
+    }
+
+    /// The session's replay window (see [`crate::replay`]).
+    pub fn replay(&self) -> &ReplayWindow {
+        &self.replay
+    }
+}

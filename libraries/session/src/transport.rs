@@ -1,0 +1,168 @@
+//! Sealing and opening WireGuard transport data messages outside boringtun (the whitepaper,
+//! section 5.4.6): type 4, three zero bytes, the receiver's index (LE), the counter (LE 64),
+//! then ChaCha20-Poly1305 of the padded packet under the session's key, with the counter as
+//! the nonce's last 8 bytes and no associated data.
+//!
+//! Both directions work in the worker's private memory: the plaintext is sealed where it lies
+//! and only then may the caller copy the message to a ring the black side reads; a message is
+//! copied out of the black side's ring first and opened in the copy.
+
+use crate::replay::ReplayError;
+use crate::table::{SessionInfo, SessionSlot, Snapshot};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
+
+/// Bytes before the ciphertext: type, reserved, receiver index, counter.
+pub const DATA_HEADER_LEN: usize = 16;
+/// The AEAD's tag after the ciphertext.
+pub const TAG_LEN: usize = 16;
+/// What a data message adds to its plaintext.
+pub const DATA_OVERHEAD: usize = DATA_HEADER_LEN + TAG_LEN;
+/// WireGuard's message type for transport data.
+pub const MSG_TRANSPORT_DATA: u8 = 4;
+/// WireGuard's Reject-After-Time: no message is sealed or opened with an older session.
+pub const REJECT_AFTER_TIME_NS: u64 = 180_000_000_000;
+
+/// Why a worker could not seal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealError {
+    /// The slot holds another session now: read it again.
+    Stale,
+    /// The session is older than Reject-After-Time, or its counters are used up: it needs a
+    /// handshake.
+    Expired,
+    /// The buffer cannot hold the header, the plaintext and the tag.
+    TooBig,
+}
+
+/// Why a worker did not open a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenError {
+    /// Not a transport data message, or shorter than one can be.
+    Malformed,
+    /// For another session than this one.
+    WrongIndex,
+    /// The counter was refused (replayed, too old, too large).
+    Replay(ReplayError),
+    /// The tag did not verify: forged or corrupted, or under another key.
+    Aead,
+    /// The slot holds another session now: the message is dropped.
+    Stale,
+    /// The session is older than Reject-After-Time.
+    Expired,
+}
+
+/// The receiver index of a transport data message, for finding its session (None if `msg` is
+/// not one).
+pub fn receiver_index(msg: &[u8]) -> Option<u32> {
+    if msg.len() < DATA_OVERHEAD || msg[0] != MSG_TRANSPORT_DATA || msg[1..4] != [0, 0, 0] {
+        return None;
+    }
+    Some(u32::from_le_bytes([msg[4], msg[5], msg[6], msg[7]]))
+}
+
+fn nonce(counter: u64) -> Nonce {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&counter.to_le_bytes());
+    Nonce::assume_unique_for_key(n)
+}
+
+fn aead_key(bytes: &[u8; 32]) -> LessSafeKey {
+    // ChaCha20-Poly1305 takes any 32 bytes; ring fails only on a wrong length.
+    LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, bytes).unwrap_or_else(|_| unreachable!()))
+}
+
+/// A worker's session: a consistent copy of a slot, its keys ready for the AEAD.
+pub struct WorkerSession {
+    snapshot: Snapshot,
+    opener: LessSafeKey,
+    sealer: LessSafeKey,
+}
+
+impl WorkerSession {
+    /// Prepares the keys of `snapshot` (from [`SessionSlot::read`]).
+    pub fn new(snapshot: Snapshot) -> Self {
+        let opener = aead_key(&snapshot.info.receiving_key);
+        let sealer = aead_key(&snapshot.info.sending_key);
+        Self { snapshot, opener, sealer }
+    }
+
+    /// The session's indices and keys, as published.
+    pub fn info(&self) -> &SessionInfo {
+        &self.snapshot.info
+    }
+
+    /// Whether the slot still holds this session.
+    pub fn is_current(&self, slot: &SessionSlot) -> bool {
+        slot.seq() == self.snapshot.seq
+    }
+
+    fn expired(&self, now_ns: u64) -> bool {
+        now_ns.saturating_sub(self.snapshot.info.created_ns) >= REJECT_AFTER_TIME_NS
+    }
+
+    /// Seals the `len` bytes of plaintext at `buf[DATA_HEADER_LEN..]` in place with the next
+    /// counter of `slot` (which must be the slot this session was read from), writes the header
+    /// before and the tag after, and returns the message's length.
+    pub fn seal(&self, slot: &SessionSlot, buf: &mut [u8], len: usize, now_ns: u64) -> Result<usize, SealError> {
+        let total = DATA_OVERHEAD + len;
+        if buf.len() < total {
+            return Err(SealError::TooBig);
+        }
+        if self.expired(now_ns) {
+            return Err(SealError::Expired);
+        }
+        let counter = match slot.claim_counter(&self.snapshot) {
+            Some(n) => n,
+            None if !self.is_current(slot) => return Err(SealError::Stale),
+            None => return Err(SealError::Expired),
+        };
+        buf[0] = MSG_TRANSPORT_DATA;
+        buf[1..4].fill(0);
+        buf[4..8].copy_from_slice(&self.snapshot.info.sending_index.to_le_bytes());
+        buf[8..16].copy_from_slice(&counter.to_le_bytes());
+        let (body, rest) = buf[DATA_HEADER_LEN..].split_at_mut(len);
+        let tag = self
+            .sealer
+            .seal_in_place_separate_tag(nonce(counter), Aad::empty(), body)
+            .unwrap_or_else(|_| unreachable!("ChaCha20-Poly1305 seals any length a slot holds"));
+        rest[..TAG_LEN].copy_from_slice(tag.as_ref());
+        Ok(total)
+    }
+
+    /// Opens the data message `msg` (a private copy) in place: on success the plaintext is
+    /// `msg[DATA_HEADER_LEN..DATA_HEADER_LEN + n]` and `n` is returned. The counter is checked
+    /// against the slot's shared window before the AEAD (replays cost no decryption) and claimed
+    /// after it (a forgery cannot block the real message).
+    pub fn open(&self, slot: &SessionSlot, msg: &mut [u8], now_ns: u64) -> Result<usize, OpenError> {
+        let index = receiver_index(msg).ok_or(OpenError::Malformed)?;
+        if index != self.snapshot.info.receiving_index {
+            return Err(OpenError::WrongIndex);
+        }
+        if self.expired(now_ns) {
+            return Err(OpenError::Expired);
+        }
+        let mut c = [0u8; 8];
+        c.copy_from_slice(&msg[8..16]);
+        let counter = u64::from_le_bytes(c);
+        slot.replay().check(counter).map_err(OpenError::Replay)?;
+        let body_len = msg.len() - DATA_OVERHEAD;
+        let (body, tag) = msg[DATA_HEADER_LEN..].split_at_mut(body_len);
+        let tag = Tag::try_from(&tag[..]).map_err(|_| OpenError::Malformed)?;
+        self.opener
+            .open_in_place_separate_tag(nonce(counter), Aad::empty(), tag, body, 0..)
+            .map_err(|_| OpenError::Aead)?;
+        let n = body.len();
+        // The window must be this session's: if the slot changed while the AEAD ran, the claim
+        // may have landed in the next session's window; the message is dropped either way.
+        let claimed = slot.replay().accept(counter);
+        if !self.is_current(slot) {
+            body.fill(0);
+            return Err(OpenError::Stale);
+        }
+        if let Err(e) = claimed {
+            body.fill(0);
+            return Err(OpenError::Replay(e));
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,296 @@
+//! Workers sealing and opening with sessions that boringtun's tunnels made, on several threads
+//! at once: what the crypto workers of issue 18 rely on.
+//!
+//! Each test runs a real handshake between two boringtun tunnels (the handshake PD's tunnel "A"
+//! for a peer, and the peer's own "B"), publishes A's session into a slot as the handshake PD
+//! would, and then checks against B: messages the workers seal open in B, B's open in the
+//! workers, every counter once across workers, and none sealed twice.
+
+use boringtun::noise::{Tunn, TunnResult};
+use boringtun::x25519::{PublicKey, StaticSecret};
+use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD};
+use pd_session::{OpenError, ReplayError, SessionInfo, SessionSlot, WorkerSession};
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime};
+
+fn start() -> &'static Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now)
+}
+
+fn now_ns() -> u64 {
+    start().elapsed().as_nanos() as u64
+}
+
+static HOOKS: boringtun::platform::Hooks = boringtun::platform::Hooks {
+    now_ns,
+    wall_clock_ns: || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64,
+    fill_random: |buf| std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap(),
+};
+
+fn secret() -> StaticSecret {
+    let mut k = [0u8; 32];
+    (HOOKS.fill_random)(&mut k);
+    StaticSecret::from(k)
+}
+
+/// A handshake between a fresh tunnel A (ours, index tag `tag`) and the peer's B; returns both.
+fn pair(tag: u32) -> (Tunn, Tunn) {
+    boringtun::platform::set_hooks(&HOOKS);
+    let (a_key, b_key) = (secret(), secret());
+    let mut a = Tunn::new(a_key.clone(), PublicKey::from(&b_key), None, None, tag, None);
+    let mut b = Tunn::new(b_key, PublicKey::from(&a_key), None, None, tag + 1, None);
+    let mut buf = [0u8; 2048];
+    let mut out = [0u8; 2048];
+    let init = match a.format_handshake_initiation(&mut buf, false) {
+        TunnResult::WriteToNetwork(m) => m.to_vec(),
+        r => panic!("no initiation: {r:?}"),
+    };
+    let response = match b.decapsulate(None, &init, &mut out) {
+        TunnResult::WriteToNetwork(m) => m.to_vec(),
+        r => panic!("no response: {r:?}"),
+    };
+    let keepalive = match a.decapsulate(None, &response, &mut out) {
+        TunnResult::WriteToNetwork(m) => m.to_vec(),
+        r => panic!("no keepalive: {r:?}"),
+    };
+    // B's session becomes usable with A's first data message.
+    assert!(matches!(b.decapsulate(None, &keepalive, &mut out), TunnResult::Done));
+    (a, b)
+}
+
+/// A's current session as the handshake PD publishes it for `peer`.
+fn publish(a: &Tunn, peer: u32, slot: &SessionSlot) {
+    let current = a.current_session_index().expect("A has a session");
+    let keys = a.session_keys().find(|k| k.receiving_index == current).unwrap();
+    slot.publish(&SessionInfo {
+        peer,
+        receiving_index: keys.receiving_index,
+        sending_index: keys.sending_index,
+        created_ns: now_ns(),
+        receiving_key: keys.receiving_key,
+        sending_key: keys.sending_key,
+        next_counter: keys.next_counter,
+    });
+}
+
+fn worker(slot: &SessionSlot) -> WorkerSession {
+    WorkerSession::new(slot.read().expect("slot holds a session"))
+}
+
+/// An IPv4 packet of `len` bytes from `src` (B's side of the tunnel), numbered `n`.
+fn ipv4_packet(n: u32, len: usize, src: [u8; 4]) -> Vec<u8> {
+    let mut p = vec![0u8; len];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    p[8] = 64;
+    p[9] = 17;
+    p[12..16].copy_from_slice(&src);
+    p[16..20].copy_from_slice(&[10, 0, 0, 1]);
+    p[20..24].copy_from_slice(&n.to_be_bytes());
+    p
+}
+
+/// A worker seals into its private buffer; the peer's tunnel opens it.
+fn seal(w: &WorkerSession, slot: &SessionSlot, packet: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; packet.len() + DATA_OVERHEAD];
+    buf[DATA_HEADER_LEN..DATA_HEADER_LEN + packet.len()].copy_from_slice(packet);
+    let n = w.seal(slot, &mut buf, packet.len(), now_ns()).expect("sealed");
+    buf.truncate(n);
+    buf
+}
+
+fn b_opens(b: &mut Tunn, msg: &[u8]) -> Option<Vec<u8>> {
+    let mut out = [0u8; 2048];
+    match b.decapsulate(None, msg, &mut out) {
+        TunnResult::WriteToTunnelV4(p, _) => Some(p.to_vec()),
+        _ => None,
+    }
+}
+
+fn b_seals(b: &mut Tunn, packet: &[u8]) -> Vec<u8> {
+    let mut out = [0u8; 2048];
+    match b.encapsulate(packet, &mut out) {
+        TunnResult::WriteToNetwork(m) => m.to_vec(),
+        r => panic!("B did not seal: {r:?}"),
+    }
+}
+
+#[test]
+fn a_worker_and_boringtun_understand_each_other() {
+    let (a, mut b) = pair(0x100);
+    let slot = SessionSlot::new();
+    publish(&a, 0, &slot);
+    let w = worker(&slot);
+    for n in 0..100 {
+        let packet = ipv4_packet(n, 60 + n as usize * 13, [10, 0, 0, 2]);
+        let msg = seal(&w, &slot, &packet);
+        assert_eq!(b_opens(&mut b, &msg).as_deref(), Some(&packet[..]), "packet {n}");
+        let mut msg = b_seals(&mut b, &packet);
+        let len = w.open(&slot, &mut msg, now_ns()).expect("opened");
+        assert_eq!(&msg[DATA_HEADER_LEN..DATA_HEADER_LEN + len], &packet[..]);
+    }
+    // A flipped bit anywhere after the header fails the tag, and costs no window slot.
+    let mut msg = b_seals(&mut b, &ipv4_packet(7, 100, [10, 0, 0, 2]));
+    let good = msg.clone();
+    msg[40] ^= 1;
+    assert_eq!(w.open(&slot, &mut msg, now_ns()), Err(OpenError::Aead));
+    let mut msg = good;
+    assert!(w.open(&slot, &mut msg, now_ns()).is_ok());
+}
+
+#[test]
+fn a_replay_across_workers_is_rejected() {
+    let (a, mut b) = pair(0x200);
+    let slot = SessionSlot::new();
+    publish(&a, 0, &slot);
+    // Two workers, as two PDs on two cores have them: each its own copy of the keys.
+    let (w1, w2) = (worker(&slot), worker(&slot));
+    let msg = b_seals(&mut b, &ipv4_packet(1, 80, [10, 0, 0, 2]));
+    assert!(w1.open(&slot, &mut msg.clone(), now_ns()).is_ok());
+    assert_eq!(w2.open(&slot, &mut msg.clone(), now_ns()), Err(OpenError::Replay(ReplayError::Replayed)));
+    assert_eq!(w1.open(&slot, &mut msg.clone(), now_ns()), Err(OpenError::Replay(ReplayError::Replayed)));
+}
+
+/// Many peers, two worker threads, every message delivered to both (an attacker replaying the
+/// whole stream to the other worker): each message opens exactly once.
+#[test]
+fn two_workers_open_every_message_of_many_peers_exactly_once() {
+    const PEERS: u32 = 4;
+    const MESSAGES: u32 = 3000;
+    let mut tunnels: Vec<(Tunn, Tunn)> = (0..PEERS).map(|p| pair(0x1000 + p * 0x100)).collect();
+    let slots: Vec<SessionSlot> = (0..PEERS).map(|_| SessionSlot::new()).collect();
+    for (p, (a, _)) in tunnels.iter().enumerate() {
+        publish(a, p as u32, &slots[p]);
+    }
+    // The peers' messages, interleaved as they would arrive.
+    let mut stream = Vec::new();
+    for n in 0..MESSAGES {
+        for (p, (_, b)) in tunnels.iter_mut().enumerate() {
+            stream.push((p, n, b_seals(b, &ipv4_packet(n, 200, [10, 0, p as u8, 2]))));
+        }
+    }
+    let opened: Vec<AtomicUsize> = (0..stream.len()).map(|_| AtomicUsize::new(0)).collect();
+    let replays = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let (stream, slots, opened, replays) = (&stream, &slots, &opened, &replays);
+            s.spawn(move || {
+                let workers: Vec<WorkerSession> = slots.iter().map(worker).collect();
+                // Both threads walk the whole stream in arrival order, racing each other for
+                // every message: the first to try one opens it, the other finds it replayed.
+                let order = 0..stream.len();
+                for i in order {
+                    let (p, n, msg) = &stream[i];
+                    let mut copy = msg.clone();
+                    match workers[*p].open(&slots[*p], &mut copy, now_ns()) {
+                        Ok(len) => {
+                            assert_eq!(copy[DATA_HEADER_LEN..DATA_HEADER_LEN + len], ipv4_packet(*n, 200, [10, 0, *p as u8, 2]));
+                            opened[i].fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(OpenError::Replay(_)) => {
+                            replays.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => panic!("message {i}: {e:?}"),
+                    }
+                }
+            });
+        }
+    });
+    let twice = opened.iter().filter(|o| o.load(Ordering::Relaxed) > 1).count();
+    let never = opened.iter().filter(|o| o.load(Ordering::Relaxed) == 0).count();
+    assert_eq!(twice, 0, "messages opened by both workers");
+    // Whichever thread comes first to a message is within its window, so none is lost.
+    assert_eq!(never, 0, "messages opened by neither worker");
+    assert_eq!(replays.load(Ordering::Relaxed), stream.len());
+}
+
+/// Two workers sealing for one peer at once never use a counter twice, and the peer opens all
+/// of their messages.
+#[test]
+fn two_workers_sealing_one_session_never_share_a_nonce() {
+    const EACH: u32 = 2000;
+    let (a, mut b) = pair(0x300);
+    let slot = SessionSlot::new();
+    publish(&a, 0, &slot);
+    // A sealed its handshake keepalive with the first counter itself.
+    let first = slot.sent();
+    assert_eq!(first, 1);
+    let messages: Vec<Vec<Vec<u8>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2u32)
+            .map(|t| {
+                let slot = &slot;
+                s.spawn(move || {
+                    let w = worker(slot);
+                    (0..EACH).map(|n| seal(&w, slot, &ipv4_packet(t * EACH + n, 120, [10, 0, 0, 2]))).collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<&Vec<u8>> = messages.iter().flatten().collect();
+    all.sort_by_key(|m| u64::from_le_bytes(m[8..16].try_into().unwrap()));
+    let counters: Vec<u64> = all.iter().map(|m| u64::from_le_bytes(m[8..16].try_into().unwrap())).collect();
+    assert_eq!(counters, (first..first + 2 * EACH as u64).collect::<Vec<_>>(), "every counter once, none skipped");
+    // In counter order, so that boringtun's 1024-counter window takes them all.
+    for m in all {
+        assert!(b_opens(&mut b, m).is_some());
+    }
+}
+
+#[test]
+fn a_worker_holding_a_replaced_session_stops_using_it() {
+    let (a, mut b) = pair(0x400);
+    let (a2, mut b2) = pair(0x500);
+    let slot = SessionSlot::new();
+    publish(&a, 0, &slot);
+    let old = worker(&slot);
+    assert!(b_opens(&mut b, &seal(&old, &slot, &ipv4_packet(1, 60, [10, 0, 0, 2]))).is_some());
+    // The handshake PD replaces the session in the same slot.
+    publish(&a2, 0, &slot);
+    let mut buf = vec![0u8; 200];
+    assert_eq!(old.seal(&slot, &mut buf, 60, now_ns()), Err(pd_session::SealError::Stale));
+    // A message of the old session that the old copy opens is dropped all the same, its
+    // plaintext wiped: the window it was checked against belongs to the new session now.
+    let packet = ipv4_packet(2, 60, [10, 0, 0, 2]);
+    let mut msg = b_seals(&mut b, &packet);
+    assert_eq!(old.open(&slot, &mut msg, now_ns()), Err(OpenError::Stale));
+    assert!(msg[DATA_HEADER_LEN..DATA_HEADER_LEN + packet.len()].iter().all(|&b| b == 0));
+    // A fresh copy uses the new session, past the counter its tunnel used (0) and the one the
+    // old copy's refused seal took (1: a gap, which the peer does not mind).
+    let new = worker(&slot);
+    let msg = seal(&new, &slot, &ipv4_packet(3, 60, [10, 0, 0, 2]));
+    assert_eq!(u64::from_le_bytes(msg[8..16].try_into().unwrap()), 2);
+    assert!(b_opens(&mut b2, &msg).is_some());
+    slot.retire();
+    assert_eq!(slot.read().err(), Some(pd_session::ReadError::Empty));
+}
+
+#[test]
+fn sessions_past_reject_after_time_are_refused() {
+    let (a, mut b) = pair(0x600);
+    let slot = SessionSlot::new();
+    publish(&a, 0, &slot);
+    let w = worker(&slot);
+    let later = w.info().created_ns + pd_session::transport::REJECT_AFTER_TIME_NS;
+    let mut buf = vec![0u8; 200];
+    assert_eq!(w.seal(&slot, &mut buf, 60, later), Err(pd_session::SealError::Expired));
+    let mut msg = b_seals(&mut b, &ipv4_packet(2, 60, [10, 0, 0, 2]));
+    assert_eq!(w.open(&slot, &mut msg, later), Err(OpenError::Expired));
+}
+
+/// The handshake PD's tunnel learns of the workers' traffic (its timers depend on it): the
+/// byte counts it reports follow what it is told.
+#[test]
+fn the_tunnel_counts_what_workers_report() {
+    let (mut a, _b) = pair(0x700);
+    let index = a.current_session_index().unwrap();
+    let (_, tx0, rx0, _, _) = a.stats();
+    a.note_data_sent(1000);
+    a.note_data_received(index, 600);
+    a.note_data_received(index ^ 0x55, 600); // no such session: ignored
+    let (_, tx, rx, _, _) = a.stats();
+    assert_eq!((tx - tx0, rx - rx0), (1000, 600));
+}
+
