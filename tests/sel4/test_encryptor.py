@@ -433,7 +433,7 @@ def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_to
         enc, pc_a = _boot_variant(lab, "heap", xml, ("crypto: crypto ready", "net_red: net_red ready"), config)
         status = enc.command("status", r"^encryptor .*\n")
         console = enc.stop()
-    starved = xml.replace('heap_per_peer="0x6000"', 'heap_per_peer="0x1000"')
+    starved = xml.replace('heap_per_peer="0x8000"', 'heap_per_peer="0x1000"')
     assert starved != xml
     with netlab.Lab("s4h") as lab:
         config = os.path.join(lab.tmp, "enc_a-100-peers.conf")
@@ -443,8 +443,8 @@ def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_to
                                   config)
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
         refused = enc.stop()
-    line = re.search(r"^root: PD crypto: heap (\d+) KiB \(256 KiB \+ 100 peers of crypto_config x 24 KiB\)$", console, re.M)
-    assert line and int(line.group(1)) == 256 + 100 * 24, console[-3000:]
+    line = re.search(r"^root: PD crypto: heap (\d+) KiB \(256 KiB \+ 100 peers of crypto_config x 32 KiB\)$", console, re.M)
+    assert line and int(line.group(1)) == 256 + 100 * 32, console[-3000:]
     assert re.search(r"^crypto peers 100 configured, 0 with a handshake", status, re.M), status
     assert re.search(r"^crypto peer 0 \S+ endpoint 192\.0\.2\.2:51820 ", status, re.M), status
     m = re.search(r"crypto: refusing to start: 100 peers need (\d+) KiB of heap; this PD has (\d+) KiB", refused)

@@ -2,15 +2,29 @@
 //! holds key material.
 //!
 //! - From net_red (plaintext IP packets): cryptokey routing picks the peer whose
-//!   AllowedIPs hold the destination (longest prefix, v4 and v6); boringtun seals
-//!   the packet straight into a slot of the ring to net_black, behind an
-//!   [`EndpointHeader`] naming the peer's endpoint. Without a session boringtun
-//!   queues the packet and the handshake initiation goes out instead.
+//!   AllowedIPs hold the destination (longest prefix, v4 and v6); the packet is sealed
+//!   in this PD's memory with the peer's current session and copied into a slot of the
+//!   ring to net_black, behind an [`EndpointHeader`] naming the peer's endpoint.
+//!   Without a session boringtun queues the packet and the handshake initiation goes
+//!   out instead.
 //! - From net_black (endpoint header + WireGuard message): the shared rate
 //!   limiter checks MAC1 and answers with a cookie reply under load; the peer is
 //!   found by the receiver index (or, for an initiation, by the static key it
-//!   reveals); data opens straight into a slot of the ring to net_red, but only
-//!   if its source address is in that peer's AllowedIPs.
+//!   reveals); data opens in this PD's copy of the message and goes to net_red, but
+//!   only if its source address is in that peer's AllowedIPs.
+//!
+//! # Sessions: boringtun makes them, the data path uses them (pd-session)
+//!
+//! boringtun's tunnels do the handshakes, cookies and timers. Transport data is sealed and
+//! opened by `pd_session`, the code crypto workers on other cores will run (issue 18): after
+//! every handshake event this PD publishes each session boringtun holds into one of the peer's
+//! [`SessionSlot`]s (indices, keys, send counter, shared replay window) and seals and opens with
+//! a [`WorkerSession`] copied from the slot; it tells boringtun what it sent and received
+//! (`note_data_sent`, `note_data_received`), whose timers decide keepalives and rekeys.
+//! Once a session is published boringtun never seals with it again, so no counter is used
+//! twice: the slot's counter starts after the keepalive boringtun seals when it completes a
+//! handshake, packets it queued for want of a session are taken out and sealed from the slot,
+//! and a keepalive its timers seal is thrown away unsent and sealed again from the slot.
 //! - On every timer tick: boringtun's timers (rekey, keepalive, expiry) for
 //!   every peer, and the rate limiter's reset.
 //!
@@ -55,6 +69,8 @@ use encryptor_config::{CryptoConfig, Prefix, StartError};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
+use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD};
+use pd_session::{OpenError, ReplayError, SealError, SessionInfo, SessionSlot, WorkerSession};
 
 /// Channel to net_red (rings named `red`).
 pub const RED: Channel = Channel::new(0);
@@ -73,9 +89,10 @@ const MSG_HANDSHAKE_RESPONSE: u8 = 2;
 const MSG_TRANSPORT_DATA: u8 = 4;
 /// Length of a handshake initiation.
 const HANDSHAKE_INITIATION_LEN: usize = 148;
-/// What WireGuard adds to a plaintext packet: the data message's 16-byte header (type,
-/// receiver index, counter) and the AEAD's 16-byte tag.
-const DATA_OVERHEAD: usize = 32;
+/// Sessions of one peer the data path can use at once: the newest boringtun made (it keeps
+/// up to 8; a session is replaced every two minutes, and messages of one that lost its slot are
+/// dropped as for an expired one).
+const SESSIONS_PER_PEER: usize = 4;
 
 /// Bytes of plaintext all peers together may hold while they wait for a handshake. boringtun
 /// queues up to 256 packets per peer: over a few peers whose handshakes an attacker blackholes,
@@ -87,8 +104,10 @@ pub const QUEUE_BUDGET_BYTES: usize = 128 * 1024;
 /// and [`HEAP_PER_PEER_BYTES`] keep the measured peak within three quarters of
 /// [`heap_need`]: the allocator's overhead and fragmentation take the rest).
 pub const HEAP_BASE_BYTES: usize = 96 * 1024;
-/// What each peer adds to the heap's need (see [`HEAP_BASE_BYTES`]).
-pub const HEAP_PER_PEER_BYTES: usize = 16 * 1024;
+/// What each peer adds to the heap's need (see [`HEAP_BASE_BYTES`]): tests/heap.rs measures
+/// about 14 KiB a blackholed peer (boringtun's tunnel, the data path's four session slots);
+/// a peer with sessions adds up to 4.8 KiB of session copies.
+pub const HEAP_PER_PEER_BYTES: usize = 26 * 1024;
 
 /// The heap the PD needs for `peers` peers. On seL4 the root task sizes crypto's heap from the
 /// config (system.xml: `heap_size` + `heap_per_peer` per peer); the PD refuses to start, by
@@ -119,6 +138,7 @@ pd_api::counters! {
         opened_packets,
         red_tx_packets,
         keepalives_rx,
+        keepalives_sent,
         handshake_initiations_sent,
         handshakes_completed,
         handshakes_answered,
@@ -241,6 +261,56 @@ struct Peer {
     public_key: [u8; 32],
     endpoint: Option<SocketAddr>,
     allowed_ips: Vec<Prefix>,
+    sessions: Box<PeerSessions>,
+}
+
+/// A peer's sessions as the data path sees them: the slots this PD publishes them into (the
+/// memory workers will share) and its own copies of them, keys ready for the AEAD.
+struct PeerSessions {
+    /// Slot `receiving index % SESSIONS_PER_PEER`.
+    slots: [SessionSlot; SESSIONS_PER_PEER],
+    /// The receiving index published in each slot.
+    published: [Option<u32>; SESSIONS_PER_PEER],
+    /// This PD's copy of each slot (None until first used, or after a change); boxed, as a
+    /// copy is 1.2 KiB (ring's expanded keys) and most slots of most peers are never used.
+    copies: [Option<Box<WorkerSession>>; SESSIONS_PER_PEER],
+}
+
+impl PeerSessions {
+    fn new() -> Box<Self> {
+        Box::new(Self {
+            slots: core::array::from_fn(|_| SessionSlot::new()),
+            published: [None; SESSIONS_PER_PEER],
+            copies: core::array::from_fn(|_| None),
+        })
+    }
+
+    /// The copy of the session with `receiving_index`, read again from its slot if that changed.
+    fn session(&mut self, receiving_index: u32) -> Option<(&SessionSlot, &WorkerSession)> {
+        let s = receiving_index as usize % SESSIONS_PER_PEER;
+        if self.published[s] != Some(receiving_index) {
+            return None;
+        }
+        let slot = &self.slots[s];
+        let fresh = matches!(&self.copies[s], Some(c) if c.is_current(slot));
+        if !fresh {
+            self.copies[s] = slot.read().ok().map(|snapshot| Box::new(WorkerSession::new(snapshot)));
+        }
+        match &self.copies[s] {
+            Some(c) if c.info().receiving_index == receiving_index => Some((slot, c)),
+            _ => None,
+        }
+    }
+
+    fn is_published(&self, receiving_index: u32) -> bool {
+        self.published[receiving_index as usize % SESSIONS_PER_PEER] == Some(receiving_index)
+    }
+}
+
+/// Whether boringtun's session index `a` is newer than `b` (its low 8 bits count handshakes,
+/// wrapping).
+fn newer_session(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) & 0xff) < 0x80 && a != b
 }
 
 /// What `wg show` would print for one peer (for the operator console).
@@ -391,6 +461,7 @@ impl Crypto {
                 public_key: p.public_key,
                 endpoint: p.endpoint,
                 allowed_ips: core::mem::take(&mut p.allowed_ips),
+                sessions: PeerSessions::new(),
             });
         }
         routes.sort_by(|a, b| b.0.len.cmp(&a.0.len));
@@ -512,9 +583,17 @@ impl Crypto {
                 self.hold_queue_budget();
                 continue;
             };
-            // Sealed in crypto's own memory, then copied out: boringtun copies the plaintext into
-            // its output and encrypts it there, so handed a ring slot it would leave each packet in
-            // clear, for the time the cipher takes, in memory net_black reads.
+            if peer.tunn.current_session_index().is_some() {
+                // Sealed in crypto's own memory (scratch), then copied out: sealing in a ring slot
+                // would leave each packet in clear, for the time the cipher takes, in memory
+                // net_black reads.
+                let Some(n) = seal_data(peer, c, packet, &mut self.scratch[..]) else {
+                    continue;
+                };
+                self.send_scratch(Some(endpoint), n)?;
+                continue;
+            }
+            // No session: boringtun queues the packet and starts a handshake.
             let len = match peer.tunn.encapsulate(packet, &mut self.scratch[..]) {
                 TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
                     // boringtun keeps the packet queued; the initiation is not sent.
@@ -522,13 +601,14 @@ impl Crypto {
                     self.hold_queue_budget();
                     continue;
                 }
-                TunnResult::WriteToNetwork(out) => {
-                    if is_initiation(out) {
-                        c.handshake_initiations_sent += 1;
-                    } else {
-                        c.sealed_packets += 1;
-                    }
+                TunnResult::WriteToNetwork(out) if is_initiation(out) => {
+                    c.handshake_initiations_sent += 1;
                     out.len()
+                }
+                TunnResult::WriteToNetwork(_) => {
+                    // boringtun seals only with a session, and there is none.
+                    c.drop_other_error += 1;
+                    continue;
                 }
                 TunnResult::Err(e) => {
                     c.count_error(e);
@@ -540,10 +620,8 @@ impl Crypto {
                     continue;
                 }
             };
-            if is_initiation(&self.scratch[..len]) {
-                // The packet that started the handshake waits in boringtun's queue.
-                self.hold_queue_budget();
-            }
+            // The packet that started the handshake waits in boringtun's queue.
+            self.hold_queue_budget();
             self.send_scratch(Some(endpoint), len)?;
         }
         Ok(())
@@ -590,20 +668,23 @@ impl Crypto {
         Ok(())
     }
 
-    /// After a handshake message: boringtun may hold packets queued while it had
-    /// no session; send them all now.
-    fn flush_queued(&mut self, i: usize) {
-        loop {
-            let endpoint = self.peers[i].endpoint;
-            match self.peers[i].tunn.decapsulate(None, &[], &mut self.scratch[..]) {
-                TunnResult::WriteToNetwork(out) => {
-                    let len = out.len();
-                    self.counters.sealed_packets += 1;
-                    // A ring error is counted there; what follows does not depend on this message.
-                    let _ = self.send_scratch(endpoint, len);
-                }
-                _ => return,
+    /// After a handshake event: publishes the peer's sessions for the data path (new ones into
+    /// their slots, gone ones out), then seals and sends what boringtun queued while there was
+    /// no session. Publishing comes first: from then on only the slots' counters are used.
+    fn sessions_changed(&mut self, i: usize) {
+        publish_sessions(&mut self.peers[i], i as u32);
+        let endpoint = self.peers[i].endpoint;
+        while self.peers[i].tunn.current_session_index().is_some() {
+            let Some(packet) = self.peers[i].tunn.take_queued_packet() else { return };
+            if packet.len() + DATA_OVERHEAD > self.scratch.len() {
+                self.counters.drop_too_big += 1;
+                continue;
             }
+            let Some(n) = seal_data(&mut self.peers[i], &mut self.counters, &packet, &mut self.scratch[..]) else {
+                continue;
+            };
+            // A ring error is counted there; what follows does not depend on this message.
+            let _ = self.send_scratch(endpoint, n);
         }
     }
 
@@ -689,13 +770,13 @@ impl Crypto {
                 }
                 // A ring error is counted there; what follows does not depend on this message.
                 let _ = self.send_scratch(Some(src), n);
-                self.flush_queued(peer_index);
+                self.sessions_changed(peer_index);
             }
             TunnResult::Done => {
                 if kind == MSG_HANDSHAKE_RESPONSE {
                     peer.endpoint = Some(src);
                     self.counters.handshakes_completed += 1;
-                    self.flush_queued(peer_index);
+                    self.sessions_changed(peer_index);
                 }
             }
             TunnResult::Err(e) => self.counters.count_error(e),
@@ -703,54 +784,54 @@ impl Crypto {
         }
     }
 
-    /// A data message: open it straight into a slot of the ring to net_red.
+    /// A data message: open it in place (this PD's copy of it, `packet`) and send the plaintext
+    /// to net_red.
     fn open_data(&mut self, i: usize, src: SocketAddr, datagram_len: usize) {
-        let datagram = &self.packet[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + datagram_len];
-        let peer = &mut self.peers[i];
         let c = &mut self.counters;
-        let mut needs_reply = false;
+        let peer = &mut self.peers[i];
+        let msg = &mut self.packet[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + datagram_len];
+        let Some(index) = pd_session::transport::receiver_index(msg) else {
+            c.drop_invalid_packet += 1;
+            return;
+        };
+        let Some((slot, session)) = peer.sessions.session(index) else {
+            c.drop_no_session += 1;
+            return;
+        };
+        let len = match session.open(slot, msg, pd_api::now_ns()) {
+            Ok(len) => len,
+            Err(e) => {
+                count_open_error(c, e);
+                return;
+            }
+        };
+        // Authenticated: the peer may roam to a new endpoint, and its timers hear of it.
+        peer.endpoint = Some(src);
+        peer.tunn.note_data_received(index, len);
+        if len == 0 {
+            c.keepalives_rx += 1;
+            return;
+        }
+        c.opened_packets += 1;
+        let plaintext = &msg[DATA_HEADER_LEN..DATA_HEADER_LEN + len];
+        // The packet as its IP header sizes it (the sender's padding cut off); it must hold that
+        // header whole, and its source must be one of the peer's AllowedIPs.
+        let Some((out_len, inner_src)) = inner_packet(plaintext) else {
+            c.drop_malformed_inner += 1;
+            return;
+        };
+        if !peer.allowed_ips.iter().any(|p| p.contains(inner_src)) {
+            c.drop_source_not_allowed += 1;
+            return;
+        }
         let sent = self.red.tx.send_with(|slot| {
-            let (out, inner_src) = match peer.tunn.decapsulate(Some(src.ip()), datagram, slot) {
-                TunnResult::WriteToTunnelV4(out, a) => (out, IpAddr::V4(a)),
-                TunnResult::WriteToTunnelV6(out, a) => (out, IpAddr::V6(a)),
-                TunnResult::Done => {
-                    c.keepalives_rx += 1;
-                    peer.endpoint = Some(src);
-                    return None;
-                }
-                TunnResult::WriteToNetwork(_) => {
-                    // A data message that boringtun answers: handled below via the queue.
-                    needs_reply = true;
-                    return None;
-                }
-                TunnResult::Err(e) => {
-                    c.count_error(e);
-                    return None;
-                }
-            };
-            c.opened_packets += 1;
-            // Authenticated: the peer may roam to a new endpoint.
-            peer.endpoint = Some(src);
-            // boringtun trusts the inner length field: a packet cut shorter than its
-            // own header would reach net_red with a source address it does not hold.
-            if !holds_ip_header(out) {
-                c.drop_malformed_inner += 1;
-                return None;
-            }
-            if !peer.allowed_ips.iter().any(|p| p.contains(inner_src)) {
-                c.drop_source_not_allowed += 1;
-                return None;
-            }
-            Some(out.len())
+            slot[..out_len].copy_from_slice(&plaintext[..out_len]);
+            Some(out_len)
         });
         match sent {
             Ok(true) => self.counters.red_tx_packets += 1,
-            Ok(false) if !self.red.tx.has_room() => self.counters.drop_red_ring_full += 1,
-            Ok(false) => {}
+            Ok(false) => self.counters.drop_red_ring_full += 1,
             Err(_) => self.counters.drop_red_ring_error += 1,
-        }
-        if needs_reply {
-            self.flush_queued(i);
         }
     }
 
@@ -765,6 +846,16 @@ impl Crypto {
                         self.counters.initiations_withheld_clock += 1;
                         break;
                     }
+                    TunnResult::WriteToNetwork(out) if out.first() == Some(&MSG_TRANSPORT_DATA) => {
+                        // A keepalive boringtun sealed with a published session's own counter:
+                        // thrown away unsent, and sealed again from the slot.
+                        out.fill(0);
+                        let peer = &mut self.peers[i];
+                        if let Some(n) = seal_data(peer, &mut self.counters, &[], &mut self.scratch[..]) {
+                            let _ = self.send_scratch(endpoint, n);
+                        }
+                        break;
+                    }
                     TunnResult::WriteToNetwork(out) => {
                         let n = out.len();
                         if is_initiation(out) {
@@ -774,7 +865,11 @@ impl Crypto {
                         let _ = self.send_scratch(endpoint, n);
                         break;
                     }
-                    TunnResult::Err(WireGuardError::ConnectionExpired) => break,
+                    TunnResult::Err(WireGuardError::ConnectionExpired) => {
+                        // boringtun dropped every session: so does the data path.
+                        publish_sessions(&mut self.peers[i], i as u32);
+                        break;
+                    }
                     TunnResult::Err(e) => {
                         self.counters.count_error(e);
                         break;
@@ -786,12 +881,126 @@ impl Crypto {
     }
 }
 
-/// Whether a decrypted packet is at least as long as its IP header says it is.
-fn holds_ip_header(packet: &[u8]) -> bool {
+/// Seals `plaintext` for `peer` with its current session into `out` (private memory): the
+/// length of the message to send, or None with the drop counted. A session past
+/// Reject-After-Time (the peer did not rekey) drops the packet and, if none is under way,
+/// starts a handshake: the message is then that initiation.
+fn seal_data(peer: &mut Peer, c: &mut Counters, plaintext: &[u8], out: &mut [u8]) -> Option<usize> {
+    let Some(index) = peer.tunn.current_session_index() else {
+        c.drop_no_session += 1;
+        return None;
+    };
+    let Some((slot, session)) = peer.sessions.session(index) else {
+        // boringtun's current session is always published right after it is made.
+        c.drop_no_session += 1;
+        return None;
+    };
+    let len = plaintext.len();
+    if out.len() < len + DATA_OVERHEAD {
+        c.drop_too_big += 1;
+        return None;
+    }
+    out[DATA_HEADER_LEN..DATA_HEADER_LEN + len].copy_from_slice(plaintext);
+    match session.seal(slot, out, len, pd_api::now_ns()) {
+        Ok(n) => {
+            peer.tunn.note_data_sent(len);
+            if len == 0 {
+                c.keepalives_sent += 1;
+            } else {
+                c.sealed_packets += 1;
+            }
+            Some(n)
+        }
+        Err(SealError::TooBig) => {
+            c.drop_too_big += 1;
+            None
+        }
+        Err(SealError::Stale) => {
+            out[DATA_HEADER_LEN..DATA_HEADER_LEN + len].fill(0);
+            c.drop_no_session += 1;
+            None
+        }
+        Err(SealError::Expired) => {
+            out[DATA_HEADER_LEN..DATA_HEADER_LEN + len].fill(0);
+            c.drop_no_session += 1;
+            if !wall_clock_plausible() {
+                return None;
+            }
+            match peer.tunn.format_handshake_initiation(out, false) {
+                TunnResult::WriteToNetwork(m) if is_initiation(m) => {
+                    c.handshake_initiations_sent += 1;
+                    Some(m.len())
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Puts the sessions boringtun holds for peer `p` into its slots: a session not yet published
+/// goes in unless its slot holds a newer one; a published one boringtun no longer holds is
+/// retired (its keys overwritten).
+fn publish_sessions(peer: &mut Peer, p: u32) {
+    let sessions = &mut peer.sessions;
+    for s in 0..SESSIONS_PER_PEER {
+        if let Some(index) = sessions.published[s] {
+            if !peer.tunn.session_keys().any(|k| k.receiving_index == index) {
+                sessions.slots[s].retire();
+                sessions.published[s] = None;
+                sessions.copies[s] = None;
+            }
+        }
+    }
+    for k in peer.tunn.session_keys() {
+        if sessions.is_published(k.receiving_index) {
+            continue;
+        }
+        let s = k.receiving_index as usize % SESSIONS_PER_PEER;
+        if sessions.published[s].is_some_and(|old| newer_session(old, k.receiving_index)) {
+            continue;
+        }
+        sessions.slots[s].publish(&SessionInfo {
+            peer: p,
+            receiving_index: k.receiving_index,
+            sending_index: k.sending_index,
+            created_ns: pd_api::now_ns(),
+            receiving_key: k.receiving_key,
+            sending_key: k.sending_key,
+            next_counter: k.next_counter,
+        });
+        sessions.published[s] = Some(k.receiving_index);
+        sessions.copies[s] = None;
+    }
+}
+
+fn count_open_error(c: &mut Counters, e: OpenError) {
+    let counter = match e {
+        OpenError::Malformed => &mut c.drop_invalid_packet,
+        OpenError::Replay(ReplayError::Replayed) => &mut c.drop_replay,
+        OpenError::Replay(ReplayError::TooOld | ReplayError::TooLarge) => &mut c.drop_bad_counter,
+        OpenError::Aead => &mut c.drop_bad_aead,
+        OpenError::WrongIndex | OpenError::Stale | OpenError::Expired => &mut c.drop_no_session,
+    };
+    *counter += 1;
+}
+
+/// The length an opened packet's IP header gives it (padding after it cut off) and its source
+/// address; None if it is not an IP packet that holds its own header whole and its stated
+/// length.
+fn inner_packet(packet: &[u8]) -> Option<(usize, IpAddr)> {
     match packet.first().map(|b| b >> 4) {
-        Some(4) => packet.len() >= 20 && packet.len() >= usize::from(packet[0] & 0x0f) * 4,
-        Some(6) => packet.len() >= 40,
-        _ => false,
+        Some(4) if packet.len() >= 20 => {
+            let ihl = usize::from(packet[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+            let src: [u8; 4] = packet[12..16].try_into().ok()?;
+            (ihl >= 20 && total >= ihl && total <= packet.len()).then_some((total, IpAddr::from(src)))
+        }
+        Some(6) if packet.len() >= 40 => {
+            let total = 40 + usize::from(u16::from_be_bytes([packet[4], packet[5]]));
+            let src: [u8; 16] = packet[8..24].try_into().ok()?;
+            (total <= packet.len()).then_some((total, IpAddr::from(src)))
+        }
+        _ => None,
     }
 }
 

@@ -284,6 +284,43 @@ fn timers_send_keepalives_and_retry_handshakes() {
     assert!(a.sent().iter().any(|(_, m)| m[0] == 1), "the initiation is retried after REKEY_TIMEOUT");
 }
 
+/// boringtun's own timers seal a keepalive with the session's counter inside the tunnel; the
+/// data path (pd-session) has taken that session's counters over, so the keepalive is sealed
+/// again from the session slot. The peer accepts it, and no counter is ever sent twice.
+#[test]
+fn keepalives_from_boringtuns_timers_are_sealed_with_fresh_counters() {
+    let mut b_peer = peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"]);
+    b_peer.persistent_keepalive = Some(1);
+    let mut a = make("crypto_ka_a", A, "192.0.2.1:51820", vec![b_peer]);
+    let mut b = make("crypto_ka_b", B, "192.0.2.2:51820", vec![peer(A, None, &["10.1.0.0/24"])]);
+    let mut counters = Vec::new();
+    let mut note = |msgs: &[Vec<u8>]| {
+        for m in msgs.iter().filter(|m| m[0] == 4) {
+            counters.push(u64::from_le_bytes(m[8..16].try_into().unwrap()));
+        }
+    };
+    note(&[establish(&mut a, &mut b)]);
+    for round in 0..5u8 {
+        a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[round; 64]));
+        a.run(RED);
+        note(&shuttle(&mut a, &mut b));
+        // Past the persistent keepalive's second: boringtun's timers want a keepalive.
+        a.pd.advance_ns(1_100_000_000);
+        b.pd.advance_ns(1_100_000_000);
+        a.run(TIMER);
+        note(&shuttle(&mut a, &mut b));
+    }
+    assert!(a.counter("keepalives_sent") >= 5, "keepalives {}", a.counter("keepalives_sent"));
+    // B also got the keepalive boringtun sealed itself when A's handshake completed (counter 0).
+    assert_eq!(b.counter("keepalives_rx"), a.counter("keepalives_sent") + 1);
+    assert_eq!(b.counter("drop_replay") + b.counter("drop_bad_counter"), 0);
+    assert_eq!(b.counter("opened_packets"), 6);
+    let mut sorted = counters.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), counters.len(), "a counter was sent twice: {counters:?}");
+}
+
 /// A platform with everything but randomness.
 /// A platform whose random source is broken in one way.
 enum BadRandomness {
