@@ -10,8 +10,10 @@
 //!    is the split-tunnelling link between the stacks, which system.xml must declare
 //!    (`bypass="true"` on its channels and regions) and which is reported; a red–black
 //!    region or channel not so declared is refused by name;
-//! 2. key material stays in crypto: a region marked `secret`, and any region filled from a
-//!    boot module (the encryptor's config arrives that way), is mapped into crypto PDs only;
+//! 2. key material stays in crypto: a region marked `secret`, any region filled from a
+//!    boot module (the encryptor's config arrives that way) and the crypto PDs' shared session
+//!    slots (`session_keys`, libraries/session) are mapped into crypto PDs only, and no device
+//!    may reach them by DMA;
 //! 3. every region is held to its declared role (`role=` in system.xml, never guessed
 //!    from a name): a ring's data (`ring_data`), a status page (`status`) and a NIC's port
 //!    page (`port`) have one writer (the consumer of a ring maps its producer's data read-only, so it cannot
@@ -40,6 +42,7 @@ fn role_name(role: RegionRole) -> &'static str {
         RegionRole::Config => "config",
         RegionRole::Status => "status",
         RegionRole::Port => "port",
+        RegionRole::SessionKeys => "session_keys",
     }
 }
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -101,9 +104,16 @@ pub fn check(sys: &System) -> Report {
             ));
         }
         // The encryptor's config (keys included) arrives as a boot module: whatever a boot
-        // module fills is key material, marked or not.
-        if region.secret || region.boot_module.is_some() {
-            let what = if region.secret { "secret region" } else { "boot module region" };
+        // module fills is key material, marked or not; so are the crypto PDs' session slots.
+        let session_keys = region.role == Some(RegionRole::SessionKeys);
+        if region.secret || region.boot_module.is_some() || session_keys {
+            let what = if session_keys {
+                "session_keys region"
+            } else if region.secret {
+                "secret region"
+            } else {
+                "boot module region"
+            };
             for (p, _) in users.iter().filter(|(p, _)| p.domain != Domain::Crypto) {
                 r.violations.push(format!("{what} {} (key material) is mapped into {}, which is not crypto", region.name, p.name));
             }

@@ -112,6 +112,9 @@ pub enum RegionRole {
     /// `port`: a NIC PD's port page (its MAC and link state, `pd_proto::port`); it alone writes,
     /// its stack PD reads.
     Port,
+    /// `session_keys`: the WireGuard session slots crypto PDs share (`pd_session`: indices,
+    /// keys, send counters, replay windows); key material, so crypto PDs only, and no device.
+    SessionKeys,
 }
 
 impl RegionRole {
@@ -123,6 +126,7 @@ impl RegionRole {
             "config" => Self::Config,
             "status" => Self::Status,
             "port" => Self::Port,
+            "session_keys" => Self::SessionKeys,
             _ => return None,
         })
     }
@@ -627,7 +631,7 @@ impl System {
             if m.write && !map.perms.write {
                 return Err(format!("{name}: <iomap mr=\"{}\" perms=\"rw\"> lets the device write a region that {name} maps read-only", m.mr));
             }
-            if r.phys_addr.is_some() || r.secret || r.console {
+            if r.phys_addr.is_some() || r.secret || r.console || r.role == Some(RegionRole::SessionKeys) {
                 return Err(format!("{name}: <iomap mr=\"{}\">: a device may reach plain RAM only (not device memory, key material or the console log)", m.mr));
             }
         }
@@ -705,7 +709,7 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
     let role = match node.attribute("role") {
         None => None,
         Some(t) => Some(RegionRole::parse(t).ok_or_else(|| {
-            err(node, format!("memory_region {name}: role=\"{t}\" must be ring_data, ring_ctl, dma, config, status or port"))
+            err(node, format!("memory_region {name}: role=\"{t}\" must be ring_data, ring_ctl, dma, config, status, port or session_keys"))
         })?),
     };
     let console = bool_attr(node, "console", false)?;

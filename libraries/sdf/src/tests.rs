@@ -287,6 +287,22 @@ mod isolation_check {
     }
 
     #[test]
+    fn session_keys_regions_are_crypto_only() {
+        // Crypto and a second crypto-domain PD (a data-path worker) share the session slots.
+        let region = r#"<memory_region name="sessions" role="session_keys" size="0x10000" />"#;
+        let xml = REAL.replacen("<memory_region ", &format!("{region}\n    <memory_region "), 1);
+        let xml = with_map_in(&xml, "crypto", r#"<map mr="sessions" vaddr="0x7000000" perms="rw" />"#);
+        let worker = r#"<protection_domain name="crypto_worker_1" domain="crypto"><program_image path="w.elf" /><map mr="sessions" vaddr="0x7000000" perms="rw" /></protection_domain>"#;
+        let xml = xml.replacen("<channel>", &format!("{worker}\n    <channel>"), 1);
+        assert!(check(&xml).ok(), "{:?}", check(&xml).violations);
+        // Not marked secret: the role alone makes it key material.
+        let leaked = with_map_in(&xml, "net_black", r#"<map mr="sessions" vaddr="0x7000000" perms="r" />"#);
+        rejected(&leaked, &["session_keys region sessions (key material) is mapped into net_black"]);
+        let leaked = with_map_in(&xml, "serial", r#"<map mr="sessions" vaddr="0x7000000" perms="r" />"#);
+        rejected(&leaked, &["session_keys region sessions (key material) is mapped into serial"]);
+    }
+
+    #[test]
     fn reserved_and_shared_io_ports_and_interrupts_are_refused() {
         rejected(&with_map("net_red", r#"<ioport base="0xcf8" size="8" />"#), &["PD net_red is given I/O ports 0xcf8-0xcff", "PCI configuration space"]);
         rejected(&with_map("serial", r#"<ioport id="1" base="0x90" size="4" />"#), &["0x92: the system control port"]);
@@ -378,6 +394,11 @@ fn io_address_spaces_hold_only_what_the_driver_maps() {
     assert_eq!(System::parse(&xml("", r#"iommu="optional""#)).unwrap().iommu, IommuPolicy::Optional);
     reject(&xml("", r#"iommu="maybe""#), "required or optional");
     reject(&xml(r#"<iomap mr="other"/>"#, ""), "gives the device a region that nic does not map");
+    // The crypto PDs' session slots are key material even unmarked: no device reaches them.
+    let sessions = xml(r#"<iomap mr="sessions" perms="rw"/>"#, "")
+        .replace(r#"<memory_region name="other""#, r#"<memory_region name="sessions" role="session_keys" size="0x1000"/><memory_region name="other""#)
+        .replace(r#"<map mr="tx" vaddr="0x20100000" perms="r"/>"#, r#"<map mr="tx" vaddr="0x20100000" perms="r"/><map mr="sessions" vaddr="0x20300000" perms="rw"/>"#);
+    reject(&sessions, "a device may reach plain RAM only");
     reject(&xml(r#"<iomap mr="tx" perms="rw"/>"#, ""), "maps read-only");
     reject(&xml(r#"<iomap mr="regs" perms="r"/>"#, ""), "plain RAM only");
     reject(&xml(r#"<iomap mr="nope"/>"#, ""), r#"<iomap mr="nope"> names no memory_region"#);
