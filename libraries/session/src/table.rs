@@ -20,9 +20,14 @@
 //! read a value before the reset, `n` belongs to the old session, whose keys it holds.
 //! tests/loom.rs checks exactly this on this code.
 //!
-//! Opening is safe without that care: a replay-window update that lands in the next session's
-//! window after a rewrite can only make that session refuse one counter, and the worker drops
-//! the packet because `seq` changed.
+//! Opening checks `seq` after claiming the counter too (with an Acquire fence between), and drops
+//! the message if the slot changed. That keeps a replay from being delivered, but the claim may
+//! already have landed in the next session's window, and it moves that window's greatest
+//! counter: a worker that opens an old session's late message (or an attacker's replay of one)
+//! just as the slot is rewritten can make the new session refuse its counters up to the old
+//! one's. One PD using the slots cannot race its own writes; before workers share them the
+//! writer must not reuse a slot a worker may still be opening with (a grace period, or a
+//! generation in the window's words).
 
 use crate::replay::ReplayWindow;
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};

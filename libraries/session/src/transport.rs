@@ -153,8 +153,10 @@ impl WorkerSession {
             .map_err(|_| OpenError::Aead)?;
         let n = body.len();
         // The window must be this session's: if the slot changed while the AEAD ran, the claim
-        // may have landed in the next session's window; the message is dropped either way.
+        // may have landed in the next session's window; the message is dropped either way. The
+        // fence makes a claim that saw the writer's reset also see its odd `seq`.
         let claimed = slot.replay().accept(counter);
+        crate::sync::fence(crate::sync::Ordering::Acquire);
         if !self.is_current(slot) {
             body.fill(0);
             return Err(OpenError::Stale);

@@ -28,7 +28,8 @@
 //! - On every timer tick: boringtun's timers (rekey, keepalive, expiry) for
 //!   every peer, and the rate limiter's reset.
 //!
-//! Nothing is ever sent to net_black that boringtun did not produce.
+//! Nothing is ever sent to net_black but what this PD sealed and the handshake messages and
+//! cookie replies boringtun produced.
 //!
 //! # Time and randomness
 //!
@@ -69,7 +70,7 @@ use encryptor_config::{CryptoConfig, Prefix, StartError};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
-use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD};
+use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD, REJECT_AFTER_TIME_NS};
 use pd_session::{OpenError, ReplayError, SealError, SessionInfo, SessionSlot, WorkerSession};
 
 /// Channel to net_red (rings named `red`).
@@ -89,10 +90,10 @@ const MSG_HANDSHAKE_RESPONSE: u8 = 2;
 const MSG_TRANSPORT_DATA: u8 = 4;
 /// Length of a handshake initiation.
 const HANDSHAKE_INITIATION_LEN: usize = 148;
-/// Sessions of one peer the data path can use at once: the newest boringtun made (it keeps
-/// up to 8; a session is replaced every two minutes, and messages of one that lost its slot are
-/// dropped as for an expired one).
-const SESSIONS_PER_PEER: usize = 4;
+/// Session slots a peer has: one per session boringtun's tunnel keeps (its ring of 8, indexed by
+/// receiving index % 8), so a slot changes only when boringtun itself replaces that session
+/// and its current session always has one.
+const SESSIONS_PER_PEER: usize = 8;
 
 /// Bytes of plaintext all peers together may hold while they wait for a handshake. boringtun
 /// queues up to 256 packets per peer: over a few peers whose handshakes an attacker blackholes,
@@ -105,9 +106,9 @@ pub const QUEUE_BUDGET_BYTES: usize = 128 * 1024;
 /// [`heap_need`]: the allocator's overhead and fragmentation take the rest).
 pub const HEAP_BASE_BYTES: usize = 96 * 1024;
 /// What each peer adds to the heap's need (see [`HEAP_BASE_BYTES`]): tests/heap.rs measures
-/// about 14 KiB a blackholed peer (boringtun's tunnel, the data path's four session slots);
-/// a peer with sessions adds up to 4.8 KiB of session copies.
-pub const HEAP_PER_PEER_BYTES: usize = 26 * 1024;
+/// about 17 KiB a blackholed peer (boringtun's tunnel, the data path's eight session slots);
+/// each session the data path uses adds a 1.2 KiB copy (two or three at a time).
+pub const HEAP_PER_PEER_BYTES: usize = 28 * 1024;
 
 /// The heap the PD needs for `peers` peers. On seL4 the root task sizes crypto's heap from the
 /// config (system.xml: `heap_size` + `heap_per_peer` per peer); the PD refuses to start, by
@@ -269,11 +270,40 @@ struct Peer {
 struct PeerSessions {
     /// Slot `receiving index % SESSIONS_PER_PEER`.
     slots: [SessionSlot; SESSIONS_PER_PEER],
-    /// The receiving index published in each slot.
-    published: [Option<u32>; SESSIONS_PER_PEER],
+    /// The session each slot was given, if any (kept after the slot is retired for age, so that
+    /// it is never published twice: a second publish would restart its counter and window).
+    published: [Option<Published>; SESSIONS_PER_PEER],
     /// This PD's copy of each slot (None until first used, or after a change); boxed, as a
     /// copy is 1.2 KiB (ring's expanded keys) and most slots of most peers are never used.
     copies: [Option<Box<WorkerSession>>; SESSIONS_PER_PEER],
+}
+
+/// Which session a slot was given: boringtun's indices repeat after 256 handshakes, so the
+/// session is known by its receiving index and the first 8 bytes of its receiving key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Published {
+    receiving_index: u32,
+    key_prefix: u64,
+    /// When it was published (monotonic ns).
+    created_ns: u64,
+    /// Still in its slot (false: retired past Reject-After-Time while boringtun still holds it).
+    live: bool,
+}
+
+impl Published {
+    fn of(k: &boringtun::noise::SessionKeys, created_ns: u64) -> Self {
+        Self { receiving_index: k.receiving_index, key_prefix: key_prefix(&k.receiving_key), created_ns, live: true }
+    }
+
+    fn same_session(&self, k: &boringtun::noise::SessionKeys) -> bool {
+        self.receiving_index == k.receiving_index && self.key_prefix == key_prefix(&k.receiving_key)
+    }
+}
+
+fn key_prefix(key: &[u8; 32]) -> u64 {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&key[..8]);
+    u64::from_le_bytes(prefix)
 }
 
 impl PeerSessions {
@@ -288,7 +318,7 @@ impl PeerSessions {
     /// The copy of the session with `receiving_index`, read again from its slot if that changed.
     fn session(&mut self, receiving_index: u32) -> Option<(&SessionSlot, &WorkerSession)> {
         let s = receiving_index as usize % SESSIONS_PER_PEER;
-        if self.published[s] != Some(receiving_index) {
+        if !self.published[s].is_some_and(|p| p.live && p.receiving_index == receiving_index) {
             return None;
         }
         let slot = &self.slots[s];
@@ -301,16 +331,6 @@ impl PeerSessions {
             _ => None,
         }
     }
-
-    fn is_published(&self, receiving_index: u32) -> bool {
-        self.published[receiving_index as usize % SESSIONS_PER_PEER] == Some(receiving_index)
-    }
-}
-
-/// Whether boringtun's session index `a` is newer than `b` (its low 8 bits count handshakes,
-/// wrapping).
-fn newer_session(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) & 0xff) < 0x80 && a != b
 }
 
 /// What `wg show` would print for one peer (for the operator console).
@@ -349,6 +369,9 @@ pub struct Crypto {
     routes: Vec<(Prefix, usize)>,
     /// The message being handled, copied out of the ring (no TOCTOU).
     packet: Box<[u8; SLOT_SIZE]>,
+    /// A packet from net_red, copied out of the ring at [`DATA_HEADER_LEN`], where a data
+    /// message carries it: sealed where it lies, header before and tag after, with no copy.
+    plain: Box<[u8; DATA_OVERHEAD + SLOT_SIZE]>,
     /// Output for handshake messages and timer results.
     scratch: Box<[u8; SLOT_SIZE]>,
     counters: Counters,
@@ -358,6 +381,9 @@ pub struct Crypto {
     /// on any other event once overdue, so that keys expire and rekeys happen even if the timer
     /// PD stops.
     timers_due_ns: u64,
+    /// The monotonic clock, read once per event: the age the data path judges sessions by
+    /// (a batch takes microseconds, Reject-After-Time is 180 s; a read per packet cost 1 %).
+    now_ns: u64,
 }
 
 /// How often boringtun's timers run: the timer PD's tick.
@@ -477,10 +503,12 @@ impl Crypto {
             peers,
             routes,
             packet: Box::new([0; SLOT_SIZE]),
+            plain: Box::new([0; DATA_OVERHEAD + SLOT_SIZE]),
             scratch: Box::new([0; SLOT_SIZE]),
             counters: Counters::default(),
             handshakes_logged: 0,
             timers_due_ns: pd_api::now_ns() + TIMERS_PERIOD_NS,
+            now_ns: pd_api::now_ns(),
         })
     }
 
@@ -545,7 +573,10 @@ impl Crypto {
     fn drain_red(&mut self) -> Result<(), RingError> {
         // Backpressure: take no input while the output ring is full.
         while self.black.tx.ready() {
-            let len = match self.red.rx.recv(&mut self.packet) {
+            let window: &mut [u8; SLOT_SIZE] = (&mut self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + SLOT_SIZE])
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("the window is SLOT_SIZE bytes"));
+            let len = match self.red.rx.recv(window) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
                 Err(e) => {
@@ -554,7 +585,7 @@ impl Crypto {
                 }
             };
             self.counters.red_rx_packets += 1;
-            let Some(dst) = Tunn::dst_address(&self.packet[..len]) else {
+            let Some(dst) = Tunn::dst_address(&self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + len]) else {
                 self.counters.drop_not_ip += 1;
                 continue;
             };
@@ -572,25 +603,29 @@ impl Crypto {
             // IPv6 packets: the tunnel carries 1280 bytes whatever the MTU (RFC 8200).
             let mtu = if dst.is_ipv6() { self.mtu.max(1280) } else { self.mtu };
             let padded = len.next_multiple_of(16).min(mtu).max(len);
-            self.packet[len..padded].fill(0);
-            let packet = &self.packet[..padded];
+            self.plain[DATA_HEADER_LEN + len..DATA_HEADER_LEN + padded].fill(0);
+            let packet = &self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + padded];
             let peer = &mut self.peers[i];
             let c = &mut self.counters;
             let Some(endpoint) = peer.endpoint else {
-                // No endpoint yet: boringtun queues it; the initiation has nowhere to go.
-                let _ = peer.tunn.encapsulate(packet, &mut self.scratch[..]);
+                // No endpoint yet: boringtun queues it; the initiation has nowhere to go. (Never
+                // with a session: boringtun would seal with it, and a published session's
+                // counters are the slot's. A session sets the endpoint, so this is only a guard.)
+                if peer.tunn.current_session_index().is_none() {
+                    let _ = peer.tunn.encapsulate(packet, &mut self.scratch[..]);
+                }
                 c.drop_no_endpoint += 1;
                 self.hold_queue_budget();
                 continue;
             };
             if peer.tunn.current_session_index().is_some() {
-                // Sealed in crypto's own memory (scratch), then copied out: sealing in a ring slot
-                // would leave each packet in clear, for the time the cipher takes, in memory
-                // net_black reads.
-                let Some(n) = seal_data(peer, c, packet, &mut self.scratch[..]) else {
+                // Sealed in crypto's own memory, then copied out: sealing in a ring slot would
+                // leave each packet in clear, for the time the cipher takes, in memory net_black
+                // reads.
+                let Some(n) = seal_in_place(peer, c, &mut self.plain[..], padded, self.now_ns) else {
                     continue;
                 };
-                self.send_scratch(Some(endpoint), n)?;
+                send_to_black(&mut self.black, c, Some(endpoint), &self.plain[..n])?;
                 continue;
             }
             // No session: boringtun queues the packet and starts a handshake.
@@ -644,43 +679,30 @@ impl Crypto {
         }
     }
 
-    /// Sends a message boringtun wrote into `scratch` to `endpoint`: the only way anything reaches
-    /// the black ring, so only finished messages (ciphertext, handshakes) ever lie there.
+    /// Sends the message in `scratch` to `endpoint` (see [`send_to_black`]).
     fn send_scratch(&mut self, endpoint: Option<SocketAddr>, len: usize) -> Result<(), RingError> {
-        let Some(endpoint) = endpoint else {
-            self.counters.drop_no_endpoint += 1;
-            return Ok(());
-        };
-        let msg = &self.scratch[..len];
-        let sent = self.black.tx.send_with(|slot| {
-            EndpointHeader(endpoint).emit(slot);
-            slot[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + msg.len()].copy_from_slice(msg);
-            Some(ENDPOINT_HEADER_LEN + msg.len())
-        });
-        match sent {
-            Ok(true) => self.counters.black_tx_datagrams += 1,
-            Ok(false) => self.counters.drop_black_ring_full += 1,
-            Err(e) => {
-                self.counters.drop_black_ring_error += 1;
-                return Err(e);
-            }
-        }
-        Ok(())
+        send_to_black(&mut self.black, &mut self.counters, endpoint, &self.scratch[..len])
     }
 
     /// After a handshake event: publishes the peer's sessions for the data path (new ones into
     /// their slots, gone ones out), then seals and sends what boringtun queued while there was
     /// no session. Publishing comes first: from then on only the slots' counters are used.
     fn sessions_changed(&mut self, i: usize) {
-        publish_sessions(&mut self.peers[i], i as u32);
+        publish_sessions(&mut self.peers[i], i as u32, self.now_ns);
         let endpoint = self.peers[i].endpoint;
-        while self.peers[i].tunn.current_session_index().is_some() {
-            let Some(packet) = self.peers[i].tunn.take_queued_packet() else { return };
-            if packet.len() + DATA_OVERHEAD > self.scratch.len() {
+        loop {
+            // Queued packets stay queued while there is no session to seal them with.
+            let peer = &mut self.peers[i];
+            let Some(index) = peer.tunn.current_session_index() else { return };
+            if peer.sessions.session(index).is_none() {
+                return;
+            }
+            let Some(packet) = peer.tunn.take_queued_packet() else { return };
+            if packet.len() > MAX_PLAINTEXT {
                 self.counters.drop_too_big += 1;
                 continue;
             }
-            let Some(n) = seal_data(&mut self.peers[i], &mut self.counters, &packet, &mut self.scratch[..]) else {
+            let Some(n) = seal_data(&mut self.peers[i], &mut self.counters, &packet, &mut self.scratch[..], self.now_ns) else {
                 continue;
             };
             // A ring error is counted there; what follows does not depend on this message.
@@ -798,17 +820,18 @@ impl Crypto {
             c.drop_no_session += 1;
             return;
         };
-        let len = match session.open(slot, msg, pd_api::now_ns()) {
+        let len = match session.open(slot, msg, self.now_ns) {
             Ok(len) => len,
             Err(e) => {
                 count_open_error(c, e);
                 return;
             }
         };
-        // Authenticated: the peer may roam to a new endpoint, and its timers hear of it.
+        // Authenticated: the peer may roam to a new endpoint, and its timers hear of it (as
+        // boringtun's own open does: any message counts as received, a packet as data).
         peer.endpoint = Some(src);
-        peer.tunn.note_data_received(index, len);
         if len == 0 {
+            peer.tunn.note_data_received(index, 0);
             c.keepalives_rx += 1;
             return;
         }
@@ -817,9 +840,11 @@ impl Crypto {
         // The packet as its IP header sizes it (the sender's padding cut off); it must hold that
         // header whole, and its source must be one of the peer's AllowedIPs.
         let Some((out_len, inner_src)) = inner_packet(plaintext) else {
+            peer.tunn.note_data_received(index, 0);
             c.drop_malformed_inner += 1;
             return;
         };
+        peer.tunn.note_data_received(index, out_len);
         if !peer.allowed_ips.iter().any(|p| p.contains(inner_src)) {
             c.drop_source_not_allowed += 1;
             return;
@@ -830,7 +855,9 @@ impl Crypto {
         });
         match sent {
             Ok(true) => self.counters.red_tx_packets += 1,
-            Ok(false) => self.counters.drop_red_ring_full += 1,
+            Ok(false) if !self.red.tx.has_room() => self.counters.drop_red_ring_full += 1,
+            // Room, but the ring is detached (net_red restarting).
+            Ok(false) => {}
             Err(_) => self.counters.drop_red_ring_error += 1,
         }
     }
@@ -839,6 +866,8 @@ impl Crypto {
     fn tick(&mut self) {
         self.limiter.reset_count();
         for i in 0..self.peers.len() {
+            // Sessions boringtun dropped, or past Reject-After-Time, leave the slots (keys wiped).
+            publish_sessions(&mut self.peers[i], i as u32, self.now_ns);
             loop {
                 let endpoint = self.peers[i].endpoint;
                 match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
@@ -851,7 +880,7 @@ impl Crypto {
                         // thrown away unsent, and sealed again from the slot.
                         out.fill(0);
                         let peer = &mut self.peers[i];
-                        if let Some(n) = seal_data(peer, &mut self.counters, &[], &mut self.scratch[..]) {
+                        if let Some(n) = seal_data(peer, &mut self.counters, &[], &mut self.scratch[..], self.now_ns) {
                             let _ = self.send_scratch(endpoint, n);
                         }
                         break;
@@ -867,9 +896,10 @@ impl Crypto {
                     }
                     TunnResult::Err(WireGuardError::ConnectionExpired) => {
                         // boringtun dropped every session: so does the data path.
-                        publish_sessions(&mut self.peers[i], i as u32);
+                        publish_sessions(&mut self.peers[i], i as u32, self.now_ns);
                         break;
                     }
+                    // A new handshake under way changes no session until it completes.
                     TunnResult::Err(e) => {
                         self.counters.count_error(e);
                         break;
@@ -881,27 +911,56 @@ impl Crypto {
     }
 }
 
+/// Sends a finished message (ciphertext or handshake, from this PD's memory) to `endpoint`: the
+/// only way anything reaches the black ring, so only finished messages ever lie there.
+fn send_to_black(black: &mut Link, c: &mut Counters, endpoint: Option<SocketAddr>, msg: &[u8]) -> Result<(), RingError> {
+    let Some(endpoint) = endpoint else {
+        c.drop_no_endpoint += 1;
+        return Ok(());
+    };
+    let sent = black.tx.send_with(|slot| {
+        EndpointHeader(endpoint).emit(slot);
+        slot[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + msg.len()].copy_from_slice(msg);
+        Some(ENDPOINT_HEADER_LEN + msg.len())
+    });
+    match sent {
+        Ok(true) => c.black_tx_datagrams += 1,
+        Ok(false) => c.drop_black_ring_full += 1,
+        Err(e) => {
+            c.drop_black_ring_error += 1;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Seals `plaintext` for `peer` with its current session into `out` (private memory): the
 /// length of the message to send, or None with the drop counted. A session past
 /// Reject-After-Time (the peer did not rekey) drops the packet and, if none is under way,
 /// starts a handshake: the message is then that initiation.
-fn seal_data(peer: &mut Peer, c: &mut Counters, plaintext: &[u8], out: &mut [u8]) -> Option<usize> {
-    let Some(index) = peer.tunn.current_session_index() else {
-        c.drop_no_session += 1;
-        return None;
-    };
-    let Some((slot, session)) = peer.sessions.session(index) else {
-        // boringtun's current session is always published right after it is made.
-        c.drop_no_session += 1;
-        return None;
-    };
+fn seal_data(peer: &mut Peer, c: &mut Counters, plaintext: &[u8], out: &mut [u8], now_ns: u64) -> Option<usize> {
     let len = plaintext.len();
     if out.len() < len + DATA_OVERHEAD {
         c.drop_too_big += 1;
         return None;
     }
     out[DATA_HEADER_LEN..DATA_HEADER_LEN + len].copy_from_slice(plaintext);
-    match session.seal(slot, out, len, pd_api::now_ns()) {
+    seal_in_place(peer, c, out, len, now_ns)
+}
+
+/// [`seal_data`] for plaintext that already lies at `buf[DATA_HEADER_LEN..][..len]`.
+fn seal_in_place(peer: &mut Peer, c: &mut Counters, out: &mut [u8], len: usize, now_ns: u64) -> Option<usize> {
+    let Some(index) = peer.tunn.current_session_index() else {
+        c.drop_no_session += 1;
+        return None;
+    };
+    let Some((slot, session)) = peer.sessions.session(index) else {
+        // Published right after boringtun makes it; retired past Reject-After-Time.
+        out[DATA_HEADER_LEN..DATA_HEADER_LEN + len].fill(0);
+        c.drop_no_session += 1;
+        return start_handshake(peer, c, out);
+    };
+    match session.seal(slot, out, len, now_ns) {
         Ok(n) => {
             peer.tunn.note_data_sent(len);
             if len == 0 {
@@ -923,53 +982,63 @@ fn seal_data(peer: &mut Peer, c: &mut Counters, plaintext: &[u8], out: &mut [u8]
         Err(SealError::Expired) => {
             out[DATA_HEADER_LEN..DATA_HEADER_LEN + len].fill(0);
             c.drop_no_session += 1;
-            if !wall_clock_plausible() {
-                return None;
-            }
-            match peer.tunn.format_handshake_initiation(out, false) {
-                TunnResult::WriteToNetwork(m) if is_initiation(m) => {
-                    c.handshake_initiations_sent += 1;
-                    Some(m.len())
-                }
-                _ => None,
-            }
+            start_handshake(peer, c, out)
         }
     }
 }
 
-/// Puts the sessions boringtun holds for peer `p` into its slots: a session not yet published
-/// goes in unless its slot holds a newer one; a published one boringtun no longer holds is
-/// retired (its keys overwritten).
-fn publish_sessions(peer: &mut Peer, p: u32) {
-    let sessions = &mut peer.sessions;
-    for s in 0..SESSIONS_PER_PEER {
-        if let Some(index) = sessions.published[s] {
-            if !peer.tunn.session_keys().any(|k| k.receiving_index == index) {
-                sessions.slots[s].retire();
-                sessions.published[s] = None;
-                sessions.copies[s] = None;
-            }
-        }
+/// A handshake initiation in `out` if none is under way (boringtun's rule) and the wall clock
+/// can be right: its length.
+fn start_handshake(peer: &mut Peer, c: &mut Counters, out: &mut [u8]) -> Option<usize> {
+    if !wall_clock_plausible() {
+        return None;
     }
-    for k in peer.tunn.session_keys() {
-        if sessions.is_published(k.receiving_index) {
-            continue;
+    match peer.tunn.format_handshake_initiation(out, false) {
+        TunnResult::WriteToNetwork(m) if is_initiation(m) => {
+            c.handshake_initiations_sent += 1;
+            Some(m.len())
         }
+        _ => None,
+    }
+}
+
+/// Mirrors the sessions boringtun holds for peer `p` in its slots: a session boringtun has in
+/// its ring position `s` and slot `s` was not given is published there (the one before, if
+/// any, is gone from boringtun); a slot whose session boringtun dropped, or which is past
+/// Reject-After-Time, is retired (its keys overwritten). A session is published at most once:
+/// publishing restarts the slot's counter from boringtun's, which would repeat nonces.
+fn publish_sessions(peer: &mut Peer, p: u32, now_ns: u64) {
+    let sessions = &mut peer.sessions;
+    let mut held = [false; SESSIONS_PER_PEER];
+    for k in peer.tunn.session_keys() {
         let s = k.receiving_index as usize % SESSIONS_PER_PEER;
-        if sessions.published[s].is_some_and(|old| newer_session(old, k.receiving_index)) {
+        if sessions.published[s].is_some_and(|old| old.same_session(&k)) {
+            held[s] = true;
             continue;
         }
         sessions.slots[s].publish(&SessionInfo {
             peer: p,
             receiving_index: k.receiving_index,
             sending_index: k.sending_index,
-            created_ns: pd_api::now_ns(),
+            created_ns: now_ns,
             receiving_key: k.receiving_key,
             sending_key: k.sending_key,
             next_counter: k.next_counter,
         });
-        sessions.published[s] = Some(k.receiving_index);
+        sessions.published[s] = Some(Published::of(&k, now_ns));
         sessions.copies[s] = None;
+        held[s] = true;
+    }
+    for s in 0..SESSIONS_PER_PEER {
+        let Some(published) = sessions.published[s] else { continue };
+        let expired = published.live && now_ns.saturating_sub(published.created_ns) >= REJECT_AFTER_TIME_NS;
+        if !held[s] || expired {
+            if published.live {
+                sessions.slots[s].retire();
+            }
+            sessions.copies[s] = None;
+            sessions.published[s] = if held[s] { Some(Published { live: false, ..published }) } else { None };
+        }
     }
 }
 
@@ -1026,6 +1095,7 @@ impl Handler for Crypto {
     fn notified(&mut self, channels: ChannelSet) -> Result<(), RingError> {
         // Crypto keeps its own clock: the timers run on the tick, and on any event once overdue.
         let now = pd_api::now_ns();
+        self.now_ns = now;
         if channels.contains(TIMER) || now >= self.timers_due_ns {
             if !channels.contains(TIMER) {
                 self.counters.timers_run_without_tick += 1;
@@ -1036,6 +1106,8 @@ impl Handler for Crypto {
         // Drain until both inputs are empty with signals armed: no lost wake-ups.
         let mut result = Ok(());
         loop {
+            // Sessions' ages are judged by this: fresh for each pass under sustained load.
+            self.now_ns = pd_api::now_ns();
             if let Err(e) = self.drain_red() {
                 result = Err(e);
             }

@@ -321,6 +321,38 @@ fn keepalives_from_boringtuns_timers_are_sealed_with_fresh_counters() {
     assert_eq!(sorted.len(), counters.len(), "a counter was sent twice: {counters:?}");
 }
 
+/// Answering the peer's new handshakes does not take the current session away before the peer
+/// uses a new one: here four responses are lost, and A goes on sealing with the session it has
+/// (boringtun's current), which B still opens. (With fewer session slots than boringtun's
+/// ring of 8, the fourth answer took the current session's slot and A's data was dropped.)
+#[test]
+fn answering_new_handshakes_keeps_the_current_session_until_the_peer_moves() {
+    let (mut a, mut b) = pair();
+    establish(&mut a, &mut b);
+    // B's key in a bare tunnel: initiations whose responses never reach B.
+    a.pd.enter();
+    let mut b_side = boringtun::noise::Tunn::new(StaticSecret::from(B), PublicKey::from(&StaticSecret::from(A)), Some([7; 32]), None, 0x77, None);
+    let mut buf = [0u8; 256];
+    for _ in 0..7 {
+        a.pd.advance_ns(10_000_000);
+        a.pd.enter();
+        let init = match b_side.format_handshake_initiation(&mut buf, true) {
+            boringtun::noise::TunnResult::WriteToNetwork(m) => m.to_vec(),
+            r => panic!("no initiation: {r:?}"),
+        };
+        a.receive(b.addr, &init);
+        let answered = a.sent();
+        assert!(answered.iter().any(|(_, m)| m[0] == 2), "A answers each initiation");
+    }
+    assert_eq!(a.counter("handshakes_answered"), 7);
+    let packet = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"still here");
+    a.red.send(&packet);
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![packet]);
+    assert_eq!(a.counter("drop_no_session"), 0);
+}
+
 /// A platform with everything but randomness.
 /// A platform whose random source is broken in one way.
 enum BadRandomness {
