@@ -10,6 +10,7 @@ The matrix, each case for `seconds`, PCs at MTU 1500:
 """
 import json
 import subprocess
+import time
 
 UDP_PAYLOAD = 1372
 CASES = [
@@ -17,6 +18,12 @@ CASES = [
     ("tcp", 4, False), ("tcp", 4, True),
     ("udp", 1, False), ("udp", 1, True),
 ]
+
+
+# iperf3's errors for a server between two tests (see run_case).
+SERVER_NOT_READY = ("Connection refused", "the server is busy running a test")
+SERVER_READY_ATTEMPTS = 10
+SERVER_READY_WAIT_S = 0.5
 
 
 def case_name(case):
@@ -41,11 +48,20 @@ def run_case(runner, server, case, seconds, udp_rate):
         argv.append("-R")
     if proto == "udp":
         argv += ["-u", "-b", udp_rate, "-l", str(UDP_PAYLOAD)]
-    p = runner(argv, seconds + 30)
-    try:
-        result = json.loads(p.stdout)
-    except ValueError:
-        raise RuntimeError(f"iperf3 {case_name(case)}: {p.stderr.strip() or p.stdout[-300:]}")
+    # iperf3 -s serves one test at a time and, between tests, closes and reopens its listening
+    # socket: a run that starts just as the previous one ends finds the port closed
+    # ("Connection refused") or the server still busy. That is the server not ready yet, not a
+    # failure: wait for it, a bounded number of times (about 5 s in all).
+    for attempt in range(SERVER_READY_ATTEMPTS):
+        p = runner(argv, seconds + 30)
+        try:
+            result = json.loads(p.stdout)
+        except ValueError:
+            raise RuntimeError(f"iperf3 {case_name(case)}: {p.stderr.strip() or p.stdout[-300:]}")
+        error = result.get("error", "")
+        if not any(s in error for s in SERVER_NOT_READY) or attempt == SERVER_READY_ATTEMPTS - 1:
+            break
+        time.sleep(SERVER_READY_WAIT_S)
     if "error" in result:
         raise RuntimeError(f"iperf3 {case_name(case)} to {server}: {result['error']}")
     end = result["end"]

@@ -42,6 +42,38 @@ def test_rates_come_from_the_receiving_side_and_a_failed_case_is_kept_as_missing
     assert pcbench.svg(rows).startswith("<svg")
 
 
+def test_a_server_between_two_tests_is_waited_for_and_other_errors_are_not(monkeypatch):
+    """iperf3 -s reopens its listening socket after each test: the next run, started at once,
+    can find the port closed (a CI run of the test below did). run_case waits for the server
+    (bounded); any other error fails the case at once."""
+    monkeypatch.setattr(pcbench, "SERVER_READY_WAIT_S", 0.0)
+    calls = []
+
+    def runner(argv, timeout):
+        calls.append(argv)
+        if len(calls) <= 2:
+            return Done(json.dumps({"error": "unable to connect to server: Connection refused"}))
+        return Done(json.dumps({"end": {"sum_received": {"bits_per_second": 5e6}}}))
+    assert pcbench.run_case(runner, "10.0.0.2", ("tcp", 4, True), 1, "1M") == 5.0
+    assert len(calls) == 3
+    calls.clear()
+
+    def never_ready(argv, timeout):
+        calls.append(argv)
+        return Done(json.dumps({"error": "the server is busy running a test. try again later"}))
+    with pytest.raises(RuntimeError, match="busy"):
+        pcbench.run_case(never_ready, "10.0.0.2", ("tcp", 1, False), 1, "1M")
+    assert len(calls) == pcbench.SERVER_READY_ATTEMPTS
+    calls.clear()
+
+    def unreachable(argv, timeout):
+        calls.append(argv)
+        return Done(json.dumps({"error": "unable to connect to server: No route to host"}))
+    with pytest.raises(RuntimeError, match="No route"):
+        pcbench.run_case(unreachable, "10.0.0.2", ("tcp", 1, False), 1, "1M")
+    assert len(calls) == 1
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 def test_the_matrix_runs_for_real_over_a_plain_link():
     with netlab.Lab("pcb") as lab:
