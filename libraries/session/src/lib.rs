@@ -24,23 +24,6 @@ pub use replay::{ReplayError, ReplayWindow};
 pub use table::{ReadError, SessionInfo, SessionSlot, Snapshot};
 pub use transport::{OpenError, SealError, WorkerSession};
 
-/// Bytes of one slot in shared memory.
-pub const SLOT_BYTES: usize = core::mem::size_of::<SessionSlot>();
-
-/// The slots in a shared region of `len` bytes at `base` (as many whole slots as fit).
-///
-/// # Safety
-/// `base` is 8-byte aligned, valid for reads and writes of `len` bytes for `'a`, and used only
-/// through atomics (this crate's slots) by every PD that maps it. All-zero memory is a valid
-/// empty table; any other bytes are valid slots too (every field is an integer), so a writer
-/// that misbehaves can garble sessions but not this PD's memory safety.
-#[cfg(not(loom))]
-pub unsafe fn slots_in<'a>(base: *mut u8, len: usize) -> &'a [SessionSlot] {
-    debug_assert_eq!(base as usize % core::mem::align_of::<SessionSlot>(), 0);
-    // SAFETY: the caller's contract; SessionSlot is repr(C) of atomics, valid for any bits.
-    unsafe { core::slice::from_raw_parts(base.cast::<SessionSlot>(), len / SLOT_BYTES) }
-}
-
 /// Overwrites key bytes in a way the compiler keeps.
 pub(crate) fn wipe(key: &mut [u8; 32]) {
     for b in key.iter_mut() {

@@ -55,9 +55,6 @@ pub struct SessionInfo {
     pub receiving_key: [u8; 32],
     /// Seals messages to the peer.
     pub sending_key: [u8; 32],
-    /// The first send counter workers may use: the tunnel that made the session may have sealed
-    /// with the ones before (boringtun's `SessionKeys::next_counter`).
-    pub next_counter: u64,
 }
 
 impl Drop for SessionInfo {
@@ -127,7 +124,7 @@ impl Default for SessionSlot {
 }
 
 impl SessionSlot {
-    /// An empty slot (in ordinary memory; shared slots come from [`crate::slots_in`]).
+    /// An empty slot.
     pub fn new() -> Self {
         let key = || core::array::from_fn(|_| AtomicU64::new(0));
         Self {
@@ -145,9 +142,10 @@ impl SessionSlot {
     }
 
     /// Writer only: puts `info` in the slot with a fresh window, its send counter at
-    /// `info.next_counter`.
-    pub fn publish(&self, info: &SessionInfo) {
-        self.write(info.next_counter, |s| {
+    /// `next_counter`: the tunnel that made the session may have sealed with the ones before
+    /// (boringtun's `SessionKeys::next_counter`).
+    pub fn publish(&self, info: &SessionInfo, next_counter: u64) {
+        self.write(next_counter, |s| {
             s.peer.store(info.peer + 1, Ordering::Relaxed);
             s.receiving_index.store(info.receiving_index, Ordering::Relaxed);
             s.sending_index.store(info.sending_index, Ordering::Relaxed);
@@ -182,11 +180,6 @@ impl SessionSlot {
         self.seq.store((seq | 1) + 1, Ordering::Release);
     }
 
-    /// Whether the slot holds a session (a hint: it may change at once).
-    pub fn is_occupied(&self) -> bool {
-        self.peer.load(Ordering::Relaxed) != 0
-    }
-
     /// The slot's sequence number now.
     pub fn seq(&self) -> u64 {
         self.seq.load(Ordering::Acquire)
@@ -208,8 +201,6 @@ impl SessionSlot {
                 created_ns: self.created_ns.load(Ordering::Relaxed),
                 receiving_key: load_key(&self.receiving_key),
                 sending_key: load_key(&self.sending_key),
-                // Not a worker's business: the counter lives in the slot (claim_counter).
-                next_counter: 0,
             };
             // Orders the loads above before the re-check of `seq`: if any of them saw a write
             // section's store, the re-check sees that section's odd (or later) `seq`.

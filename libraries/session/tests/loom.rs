@@ -59,19 +59,19 @@ fn info(tag: u8) -> SessionInfo {
         created_ns: 0,
         receiving_key: [tag; 32],
         sending_key: [tag; 32],
-        next_counter: u64::from(tag) * 1000,
     }
 }
+
 
 #[test]
 fn a_kept_counter_belongs_to_the_session_whose_keys_the_worker_holds() {
     loom::model(|| {
         let slot = Arc::new(SessionSlot::new());
-        slot.publish(&info(1));
+        slot.publish(&info(1), 1000);
         let copy = slot.read().unwrap();
         let writer = {
             let slot = slot.clone();
-            thread::spawn(move || slot.publish(&info(2)))
+            thread::spawn(move || slot.publish(&info(2), 2000))
         };
         if let Some(n) = slot.claim_counter(&copy) {
             assert_eq!(copy.info.sending_key, [1; 32]);
@@ -91,10 +91,10 @@ fn a_copy_is_one_session_whole() {
     model.preemption_bound = Some(2);
     model.check(|| {
         let slot = Arc::new(SessionSlot::new());
-        slot.publish(&info(1));
+        slot.publish(&info(1), 1000);
         let writer = {
             let slot = slot.clone();
-            thread::spawn(move || slot.publish(&info(2)))
+            thread::spawn(move || slot.publish(&info(2), 2000))
         };
         if let Ok(s) = slot.read() {
             let tag = s.info.receiving_index as u8;

@@ -71,8 +71,15 @@ fn publish(a: &Tunn, peer: u32, slot: &SessionSlot) {
         created_ns: now_ns(),
         receiving_key: keys.receiving_key,
         sending_key: keys.sending_key,
-        next_counter: keys.next_counter,
-    });
+    }, keys.next_counter);
+}
+
+/// A handshake and A's session published into a fresh slot: the peer's tunnel B and the slot.
+fn published(tag: u32) -> (Tunn, SessionSlot) {
+    let (a, b) = pair(tag);
+    let slot = SessionSlot::new();
+    publish(&a, 0, &slot);
+    (b, slot)
 }
 
 fn worker(slot: &SessionSlot) -> WorkerSession {
@@ -119,9 +126,7 @@ fn b_seals(b: &mut Tunn, packet: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_worker_and_boringtun_understand_each_other() {
-    let (a, mut b) = pair(0x100);
-    let slot = SessionSlot::new();
-    publish(&a, 0, &slot);
+    let (mut b, slot) = published(0x100);
     let w = worker(&slot);
     for n in 0..100 {
         let packet = ipv4_packet(n, 60 + n as usize * 13, [10, 0, 0, 2]);
@@ -142,9 +147,7 @@ fn a_worker_and_boringtun_understand_each_other() {
 
 #[test]
 fn a_replay_across_workers_is_rejected() {
-    let (a, mut b) = pair(0x200);
-    let slot = SessionSlot::new();
-    publish(&a, 0, &slot);
+    let (mut b, slot) = published(0x200);
     // Two workers, as two PDs on two cores have them: each its own copy of the keys.
     let (w1, w2) = (worker(&slot), worker(&slot));
     let msg = b_seals(&mut b, &ipv4_packet(1, 80, [10, 0, 0, 2]));
@@ -174,7 +177,7 @@ fn two_workers_open_every_message_of_many_peers_exactly_once() {
     let opened: Vec<AtomicUsize> = (0..stream.len()).map(|_| AtomicUsize::new(0)).collect();
     let replays = AtomicUsize::new(0);
     std::thread::scope(|s| {
-        for t in 0..2 {
+        for _ in 0..2 {
             let (stream, slots, opened, replays) = (&stream, &slots, &opened, &replays);
             s.spawn(move || {
                 let workers: Vec<WorkerSession> = slots.iter().map(worker).collect();
@@ -211,9 +214,7 @@ fn two_workers_open_every_message_of_many_peers_exactly_once() {
 #[test]
 fn two_workers_sealing_one_session_never_share_a_nonce() {
     const EACH: u32 = 2000;
-    let (a, mut b) = pair(0x300);
-    let slot = SessionSlot::new();
-    publish(&a, 0, &slot);
+    let (mut b, slot) = published(0x300);
     // A sealed its handshake keepalive with the first counter itself.
     let first = slot.sent();
     assert_eq!(first, 1);
@@ -269,9 +270,7 @@ fn a_worker_holding_a_replaced_session_stops_using_it() {
 
 #[test]
 fn sessions_past_reject_after_time_are_refused() {
-    let (a, mut b) = pair(0x600);
-    let slot = SessionSlot::new();
-    publish(&a, 0, &slot);
+    let (mut b, slot) = published(0x600);
     let w = worker(&slot);
     let later = w.info().created_ns + pd_session::transport::REJECT_AFTER_TIME_NS;
     let mut buf = vec![0u8; 200];

@@ -1023,8 +1023,7 @@ fn publish_sessions(peer: &mut Peer, p: u32, now_ns: u64) {
             created_ns: now_ns,
             receiving_key: k.receiving_key,
             sending_key: k.sending_key,
-            next_counter: k.next_counter,
-        });
+        }, k.next_counter);
         sessions.published[s] = Some(Published::of(&k, now_ns));
         sessions.copies[s] = None;
         held[s] = true;
