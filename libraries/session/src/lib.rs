@@ -21,7 +21,7 @@ pub mod table;
 pub mod transport;
 
 pub use replay::{ReplayError, ReplayWindow};
-pub use table::{ReadError, SessionInfo, SessionSlot, Snapshot};
+pub use table::{ClaimError, ReadError, SessionInfo, SessionSlot, SlotBusy, Snapshot};
 pub use transport::{OpenError, SealError, WorkerSession};
 
 /// Overwrites key bytes in a way the compiler keeps.

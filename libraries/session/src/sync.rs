@@ -5,3 +5,14 @@
 pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+
+/// A busy-wait step: the CPU's pause, or a yield to loom's scheduler.
+#[cfg(not(loom))]
+pub(crate) fn spin_loop() {
+    core::hint::spin_loop();
+}
+/// See above.
+#[cfg(loom)]
+pub(crate) fn spin_loop() {
+    loom::thread::yield_now();
+}

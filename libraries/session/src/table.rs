@@ -20,17 +20,24 @@
 //! read a value before the reset, `n` belongs to the old session, whose keys it holds.
 //! tests/loom.rs checks exactly this on this code.
 //!
-//! Opening checks `seq` after claiming the counter too (with an Acquire fence between), and drops
-//! the message if the slot changed. That keeps a replay from being delivered, but the claim may
-//! already have landed in the next session's window, and it moves that window's greatest
-//! counter: a worker that opens an old session's late message (or an attacker's replay of one)
-//! just as the slot is rewritten can make the new session refuse its counters up to the old
-//! one's. One PD using the slots cannot race its own writes; before workers share them the
-//! writer must not reuse a slot a worker may still be opening with (a grace period, or a
-//! generation in the window's words).
+//! Opening claims its counter in the window, and a claim must land in the window of the session
+//! whose keys opened the message: a worker that opened an old session's late message (or an
+//! attacker's replay of one) just as the slot is rewritten would otherwise claim a counter in the
+//! new session's window and move its greatest counter, and the new session would refuse its own
+//! counters up to the old one's. So a claim is a short critical section the writer waits out
+//! (an RCU-like grace period, as small as it gets):
+//! - worker: `openers` += 1; `fence(SeqCst)`; `seq` unchanged? claim : drop; `openers` -= 1 (Release);
+//! - writer: `seq` := odd; `fence(SeqCst)`; wait for `openers` == 0 (Acquire); reset the window.
+//!
+//! The two SeqCst fences make it a Dekker handshake: either the worker sees the odd `seq` and
+//! drops the message, or the writer sees the worker in its section and waits for it to leave,
+//! and then its claim happened before the reset. A writer never waits unbounded (a worker may be
+//! preempted inside the section by the writer itself, on a shared core): after
+//! [`WRITER_SPINS`] looks it gives up with [`SlotBusy`], leaving `seq` odd (the slot unusable,
+//! its old session no longer in use) to try again later. tests/loom.rs checks this on this code.
 
 use crate::replay::ReplayWindow;
-use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
+use crate::sync::{fence, spin_loop, AtomicU32, AtomicU64, Ordering};
 
 /// The largest counter a sender uses (WireGuard's Reject-After-Messages is 2^64 - 2^13 - 1; the
 /// window this crate shares takes counters up to [`crate::replay::MAX_COUNTER`], and a session
@@ -39,6 +46,28 @@ pub const MAX_SEND_COUNTER: u64 = crate::replay::MAX_COUNTER;
 
 /// How often a reader retries a copy that a write overlapped before it gives up for now.
 const READ_ATTEMPTS: usize = 64;
+
+/// How often a writer looks for the slot's openers to have left before it gives up for now (a
+/// claim takes tens of nanoseconds; a worker preempted inside one takes a time slice).
+#[cfg(not(loom))]
+pub const WRITER_SPINS: usize = 1000;
+/// See above (under loom each look is a yield, and two are enough to explore both outcomes).
+#[cfg(loom)]
+pub const WRITER_SPINS: usize = 2;
+
+/// A write could not finish: a worker was claiming a counter in the slot's window. The slot is
+/// left mid-write (no worker uses it); the writer tries again later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotBusy;
+
+/// Why a claim in the window was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimError {
+    /// The slot no longer holds the session (nothing was claimed).
+    Stale,
+    /// The window refused the counter.
+    Replay(crate::replay::ReplayError),
+}
 
 /// One session as the handshake PD publishes it (keys as bytes).
 #[derive(Clone)]
@@ -91,7 +120,8 @@ pub struct SessionSlot {
     peer: AtomicU32,
     receiving_index: AtomicU32,
     sending_index: AtomicU32,
-    _reserved: AtomicU32,
+    /// Workers inside a window claim ([`SessionSlot::claim_received`]).
+    openers: AtomicU32,
     created_ns: AtomicU64,
     receiving_key: [AtomicU64; 4],
     sending_key: [AtomicU64; 4],
@@ -132,7 +162,7 @@ impl SessionSlot {
             peer: AtomicU32::new(0),
             receiving_index: AtomicU32::new(0),
             sending_index: AtomicU32::new(0),
-            _reserved: AtomicU32::new(0),
+            openers: AtomicU32::new(0),
             created_ns: AtomicU64::new(0),
             receiving_key: key(),
             sending_key: key(),
@@ -143,8 +173,9 @@ impl SessionSlot {
 
     /// Writer only: puts `info` in the slot with a fresh window, its send counter at
     /// `next_counter`: the tunnel that made the session may have sealed with the ones before
-    /// (boringtun's `SessionKeys::next_counter`).
-    pub fn publish(&self, info: &SessionInfo, next_counter: u64) {
+    /// (boringtun's `SessionKeys::next_counter`). On [`SlotBusy`] the slot holds no usable
+    /// session until a later call succeeds.
+    pub fn publish(&self, info: &SessionInfo, next_counter: u64) -> Result<(), SlotBusy> {
         self.write(next_counter, |s| {
             s.peer.store(info.peer + 1, Ordering::Relaxed);
             s.receiving_index.store(info.receiving_index, Ordering::Relaxed);
@@ -152,11 +183,12 @@ impl SessionSlot {
             s.created_ns.store(info.created_ns, Ordering::Relaxed);
             store_key(&s.receiving_key, &info.receiving_key);
             store_key(&s.sending_key, &info.sending_key);
-        });
+        })
     }
 
-    /// Writer only: empties the slot and overwrites its keys.
-    pub fn retire(&self) {
+    /// Writer only: empties the slot and overwrites its keys (on [`SlotBusy`] the keys stay
+    /// until a later call succeeds, but no worker can use them: `seq` is odd).
+    pub fn retire(&self) -> Result<(), SlotBusy> {
         self.write(0, |s| {
             s.peer.store(0, Ordering::Relaxed);
             s.receiving_index.store(0, Ordering::Relaxed);
@@ -164,20 +196,32 @@ impl SessionSlot {
             s.created_ns.store(0, Ordering::Relaxed);
             store_key(&s.receiving_key, &[0; 32]);
             store_key(&s.sending_key, &[0; 32]);
-        });
+        })
     }
 
-    /// The write section: `seq` odd, the fields, the counter and window reset, `seq` even.
-    fn write(&self, next_counter: u64, fields: impl FnOnce(&Self)) {
+    /// The write section: `seq` odd, no opener left, the fields, the counter and window reset,
+    /// `seq` even. On [`SlotBusy`] `seq` stays odd and nothing else changed.
+    fn write(&self, next_counter: u64, fields: impl FnOnce(&Self)) -> Result<(), SlotBusy> {
         let seq = self.seq.load(Ordering::Relaxed);
         self.seq.store(seq | 1, Ordering::Relaxed);
         // Orders the odd `seq` before every store below, for a reader that sees any of them
-        // (with its Acquire fence or fetch_add) to see the odd `seq` as well.
-        fence(Ordering::Release);
+        // (with its Acquire fence or fetch_add) to see the odd `seq` as well (Release), and
+        // before the look at `openers` (the Dekker handshake with `claim_received`).
+        fence(Ordering::SeqCst);
+        let mut looks = 0;
+        // Acquire: a worker's claim happens before whatever follows its leaving.
+        while self.openers.load(Ordering::Acquire) != 0 {
+            looks += 1;
+            if looks == WRITER_SPINS {
+                return Err(SlotBusy);
+            }
+            spin_loop();
+        }
         fields(self);
         self.send_counter.store(next_counter, Ordering::Relaxed);
         self.replay.reset();
         self.seq.store((seq | 1) + 1, Ordering::Release);
+        Ok(())
     }
 
     /// The slot's sequence number now.
@@ -228,8 +272,25 @@ impl SessionSlot {
         self.send_counter.load(Ordering::Relaxed)
     }
 
-    /// The session's replay window (see [`crate::replay`]).
+    /// The session's replay window (see [`crate::replay`]), for looks; claims go through
+    /// [`Self::claim_received`].
     pub fn replay(&self) -> &ReplayWindow {
         &self.replay
+    }
+
+    /// Accepts `counter` of a message that `snapshot`'s keys opened, in this slot's window, if
+    /// the slot still holds that session (see the module documentation: the writer does not
+    /// reset the window while a claim is in progress).
+    pub fn claim_received(&self, snapshot: &Snapshot, counter: u64) -> Result<(), ClaimError> {
+        self.openers.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let result = if self.seq.load(Ordering::Relaxed) == snapshot.seq {
+            self.replay.accept(counter).map_err(ClaimError::Replay)
+        } else {
+            Err(ClaimError::Stale)
+        };
+        // Release: the claim happens before the writer's reset, which waits for this.
+        self.openers.fetch_sub(1, Ordering::Release);
+        result
     }
 }

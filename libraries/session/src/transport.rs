@@ -8,7 +8,7 @@
 //! copied out of the black side's ring first and opened in the copy.
 
 use crate::replay::ReplayError;
-use crate::table::{SessionInfo, SessionSlot, Snapshot};
+use crate::table::{ClaimError, SessionInfo, SessionSlot, Snapshot};
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 
 /// Bytes before the ciphertext: type, reserved, receiver index, counter.
@@ -152,18 +152,13 @@ impl WorkerSession {
             .open_in_place_separate_tag(nonce(counter), Aad::empty(), tag, body, 0..)
             .map_err(|_| OpenError::Aead)?;
         let n = body.len();
-        // The window must be this session's: if the slot changed while the AEAD ran, the claim
-        // may have landed in the next session's window; the message is dropped either way. The
-        // fence makes a claim that saw the writer's reset also see its odd `seq`.
-        let claimed = slot.replay().accept(counter);
-        crate::sync::fence(crate::sync::Ordering::Acquire);
-        if !self.is_current(slot) {
+        // Claimed in this session's window, or not at all (SessionSlot::claim_received).
+        if let Err(e) = slot.claim_received(&self.snapshot, counter) {
             body.fill(0);
-            return Err(OpenError::Stale);
-        }
-        if let Err(e) = claimed {
-            body.fill(0);
-            return Err(OpenError::Replay(e));
+            return Err(match e {
+                ClaimError::Stale => OpenError::Stale,
+                ClaimError::Replay(e) => OpenError::Replay(e),
+            });
         }
         Ok(n)
     }

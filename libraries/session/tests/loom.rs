@@ -10,16 +10,20 @@
 //!   session's, which would seal two messages under one key and nonce).
 //! - A worker copying a slot while it is rewritten gets the old session whole, the new one
 //!   whole, or nothing; never keys of one with indices of the other.
+//! - A worker claiming a received counter of the old session while the slot is rewritten claims
+//!   it in the old session's window or not at all: the new session's window is untouched.
 //!
 //! Weakening the orderings these depend on makes them fail (checked by hand when written: the
 //! writer's Release fence in `SessionSlot::write` removed, or the claim's fetch_add made
 //! Relaxed, and loom finds a kept counter of the new session; the reader's Acquire fence
-//! removed, and it finds a torn copy).
+//! removed, and it finds a torn copy; either SeqCst fence of the claim's handshake made
+//! Release/Acquire, or the claim's `seq` check taken out, and it finds the new session's
+//! window moved).
 #![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;
-use pd_session::{ReplayError, SessionInfo, SessionSlot, ReplayWindow};
+use pd_session::{ClaimError, ReplayError, ReplayWindow, SessionInfo, SessionSlot, SlotBusy};
 
 #[test]
 fn two_workers_accept_one_counter_once() {
@@ -67,11 +71,11 @@ fn info(tag: u8) -> SessionInfo {
 fn a_kept_counter_belongs_to_the_session_whose_keys_the_worker_holds() {
     loom::model(|| {
         let slot = Arc::new(SessionSlot::new());
-        slot.publish(&info(1), 1000);
+        slot.publish(&info(1), 1000).unwrap();
         let copy = slot.read().unwrap();
         let writer = {
             let slot = slot.clone();
-            thread::spawn(move || slot.publish(&info(2), 2000))
+            thread::spawn(move || slot.publish(&info(2), 2000).unwrap())
         };
         if let Some(n) = slot.claim_counter(&copy) {
             assert_eq!(copy.info.sending_key, [1; 32]);
@@ -91,10 +95,10 @@ fn a_copy_is_one_session_whole() {
     model.preemption_bound = Some(2);
     model.check(|| {
         let slot = Arc::new(SessionSlot::new());
-        slot.publish(&info(1), 1000);
+        slot.publish(&info(1), 1000).unwrap();
         let writer = {
             let slot = slot.clone();
-            thread::spawn(move || slot.publish(&info(2), 2000))
+            thread::spawn(move || slot.publish(&info(2), 2000).unwrap())
         };
         if let Ok(s) = slot.read() {
             let tag = s.info.receiving_index as u8;
@@ -104,5 +108,30 @@ fn a_copy_is_one_session_whole() {
             assert_eq!(s.info.sending_key, [tag; 32]);
         }
         writer.join().unwrap();
+    });
+}
+
+#[test]
+fn a_late_claim_of_the_old_session_never_lands_in_the_new_sessions_window() {
+    loom::model(|| {
+        let slot = Arc::new(SessionSlot::new());
+        slot.publish(&info(1), 0).unwrap();
+        let copy = slot.read().unwrap();
+        let writer = {
+            let slot = slot.clone();
+            thread::spawn(move || slot.publish(&info(2), 0))
+        };
+        // Far ahead of the new session's counters: claimed in its window, it would make the new
+        // session refuse counter 0 as too old.
+        let late = 3 * pd_session::replay::WINDOW;
+        let claimed = slot.claim_received(&copy, late);
+        if writer.join().unwrap() == Err(SlotBusy) {
+            // The writer gave up while the claim was in progress; it tries again.
+            slot.publish(&info(2), 0).unwrap();
+        }
+        assert!(matches!(claimed, Ok(()) | Err(ClaimError::Stale)));
+        let new = slot.read().unwrap();
+        assert_eq!(new.info.receiving_index, 2);
+        assert_eq!(slot.claim_received(&new, 0), Ok(()), "the old session's claim moved the new session's window");
     });
 }

@@ -71,7 +71,8 @@ fn publish(a: &Tunn, peer: u32, slot: &SessionSlot) {
         created_ns: now_ns(),
         receiving_key: keys.receiving_key,
         sending_key: keys.sending_key,
-    }, keys.next_counter);
+    }, keys.next_counter)
+    .expect("no worker is claiming a counter");
 }
 
 /// A handshake and A's session published into a fresh slot: the peer's tunnel B and the slot.
@@ -264,7 +265,7 @@ fn a_worker_holding_a_replaced_session_stops_using_it() {
     let msg = seal(&new, &slot, &ipv4_packet(3, 60, [10, 0, 0, 2]));
     assert_eq!(u64::from_le_bytes(msg[8..16].try_into().unwrap()), 2);
     assert!(b_opens(&mut b2, &msg).is_some());
-    slot.retire();
+    slot.retire().unwrap();
     assert_eq!(slot.read().err(), Some(pd_session::ReadError::Empty));
 }
 

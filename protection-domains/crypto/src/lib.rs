@@ -71,7 +71,7 @@ use pd_api::{Channel, ChannelSet, Handler};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
 use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD, REJECT_AFTER_TIME_NS};
-use pd_session::{OpenError, ReplayError, SealError, SessionInfo, SessionSlot, WorkerSession};
+use pd_session::{OpenError, ReplayError, SealError, SessionInfo, SessionSlot, SlotBusy, WorkerSession};
 
 /// Channel to net_red (rings named `red`).
 pub const RED: Channel = Channel::new(0);
@@ -1016,24 +1016,31 @@ fn publish_sessions(peer: &mut Peer, p: u32, now_ns: u64) {
             held[s] = true;
             continue;
         }
-        sessions.slots[s].publish(&SessionInfo {
+        let info = SessionInfo {
             peer: p,
             receiving_index: k.receiving_index,
             sending_index: k.sending_index,
             created_ns: now_ns,
             receiving_key: k.receiving_key,
             sending_key: k.sending_key,
-        }, k.next_counter);
-        sessions.published[s] = Some(Published::of(&k, now_ns));
+        };
         sessions.copies[s] = None;
         held[s] = true;
+        // Busy: a worker is claiming a counter of the slot's old session; the slot is left
+        // unusable and unrecorded, so the next call (the next event or tick) publishes again.
+        sessions.published[s] = match sessions.slots[s].publish(&info, k.next_counter) {
+            Ok(()) => Some(Published::of(&k, now_ns)),
+            Err(SlotBusy) => None,
+        };
     }
     for s in 0..SESSIONS_PER_PEER {
         let Some(published) = sessions.published[s] else { continue };
         let expired = published.live && now_ns.saturating_sub(published.created_ns) >= REJECT_AFTER_TIME_NS;
         if !held[s] || expired {
-            if published.live {
-                sessions.slots[s].retire();
+            if published.live && sessions.slots[s].retire() == Err(SlotBusy) {
+                // Unusable meanwhile (see above); retired again on the next call.
+                sessions.copies[s] = None;
+                continue;
             }
             sessions.copies[s] = None;
             sessions.published[s] = if held[s] { Some(Published { live: false, ..published }) } else { None };
