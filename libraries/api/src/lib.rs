@@ -187,6 +187,30 @@ impl MemoryRegion {
     pub const fn size(&self) -> usize {
         self.size
     }
+
+    /// Copies `out.len()` bytes from `offset` into `out`; false (nothing copied) if they are
+    /// not all inside the region. Another PD may be writing them: the copy is then of whatever
+    /// bytes it read, which are this PD's own from here on.
+    pub fn copy_out(&self, offset: usize, out: &mut [u8]) -> bool {
+        if offset.checked_add(out.len()).is_none_or(|end| end > self.size) {
+            return false;
+        }
+        // SAFETY: offset..offset+len is inside the mapped region (checked above; the mapping
+        // lives as long as the PD); `out` is private memory that cannot overlap a shared region.
+        unsafe { core::ptr::copy_nonoverlapping(self.base.as_ptr().add(offset), out.as_mut_ptr(), out.len()) };
+        true
+    }
+
+    /// Copies `bytes` into the region at `offset`; false (nothing copied) if they do not all
+    /// fit. The region must be mapped writable to this PD.
+    pub fn copy_in(&self, offset: usize, bytes: &[u8]) -> bool {
+        if offset.checked_add(bytes.len()).is_none_or(|end| end > self.size) {
+            return false;
+        }
+        // SAFETY: as in copy_out; no Rust reference to shared memory exists to alias with.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.as_ptr().add(offset), bytes.len()) };
+        true
+    }
 }
 
 /// Looks up the memory region this PD maps under `name`.

@@ -8,9 +8,11 @@
 //!   source when received).
 //! - nic → net_red, nic → net_black, besides the frames: the [`port`] page (the port's MAC and
 //!   link state).
+//! - crypto ⇄ crypto_worker_N: batches of [`job`]s and their results.
 
 #![no_std]
 
+pub mod job;
 pub mod port;
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -183,6 +183,18 @@ impl Reserved {
     pub fn as_mut_ptr(&self) -> *mut u8 {
         self.data.as_ptr()
     }
+
+    /// Writes `bytes` at `at` in the slot (false, nothing written, if they do not fit), before
+    /// the slot is handed to whoever fills the rest.
+    pub fn write(&self, at: usize, bytes: &[u8]) -> bool {
+        if at.checked_add(bytes.len()).is_none_or(|end| end > SLOT_SIZE) {
+            return false;
+        }
+        // SAFETY: at..at+len lies inside the reserved slot (checked), which lies inside the
+        // data region; the slot is this side's, and no Rust reference to it exists.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data.as_ptr().add(at), bytes.len()) };
+        true
+    }
 }
 
 /// A set of slot numbers (a bitmap over [`MAX_SLOTS`]).
@@ -275,6 +287,11 @@ impl Sender {
     /// Whether this end may use the ring (false while a restarted end waits for its peer).
     pub fn attached(&self) -> bool {
         self.rejoin.attached()
+    }
+
+    /// How many slots the ring has.
+    pub fn slots(&self) -> usize {
+        self.layout.slots as usize
     }
 
     /// A slot to fill. When this side holds none, it takes back everything the
@@ -463,6 +480,16 @@ impl Taken {
     pub fn as_ptr(&self) -> *const u8 {
         self.data.as_ptr()
     }
+
+    /// Copies the slot's first bytes (as many as `out` holds, at most `len`) into `out` and
+    /// returns how many: the copy is this side's to decide on.
+    pub fn copy_to(&self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.len as usize);
+        // SAFETY: len <= SLOT_SIZE (checked when taken), so 0..n lies inside the slot, inside the
+        // data region; `out` is private memory.
+        unsafe { core::ptr::copy_nonoverlapping(self.data.as_ptr(), out.as_mut_ptr(), n) };
+        n
+    }
 }
 
 // SAFETY: the data pointer is into a region mapped for the life of the ring.
@@ -551,6 +578,18 @@ impl Receiver {
             // More descriptors than slots: the peer lied; the slot is lost to it.
             return Err(RingError::Overflow);
         }
+        Ok(())
+    }
+
+    /// Copies the first `out.len()` bytes (at most a slot) of the slot at `offset`, which this
+    /// side took with [`Receiver::take`] and still holds, into `out`. `NotHeld`: it holds no
+    /// slot there.
+    pub fn read_held(&self, offset: u32, out: &mut [u8]) -> Result<(), RingError> {
+        let slot = self.layout.slot_of(offset).filter(|&s| self.held.contains(s)).ok_or(RingError::NotHeld)?;
+        let n = out.len().min(SLOT_SIZE);
+        // SAFETY: the slot lies inside the data region (slot_of) and 0..n inside the slot; `out`
+        // is private memory. The producer may rewrite the slot: the copy is then of what it read.
+        unsafe { core::ptr::copy_nonoverlapping(self.data.as_ptr().add(slot as usize * SLOT_SIZE), out.as_mut_ptr(), n) };
         Ok(())
     }
 

@@ -15,13 +15,18 @@
 
 #![no_std]
 
+#[cfg(not(loom))]
+extern crate alloc;
+
 pub mod replay;
 mod sync;
 pub mod table;
 pub mod transport;
 
 pub use replay::{ReplayError, ReplayWindow};
-pub use table::{ClaimError, ReadError, SessionInfo, SessionSlot, SlotBusy, Snapshot};
+pub use table::{ClaimError, ReadError, SessionInfo, SessionSlot, SlotBusy, Snapshot, SLOTS_PER_PEER};
+#[cfg(not(loom))]
+pub use table::SessionTable;
 pub use transport::{OpenError, SealError, WorkerSession};
 
 /// Overwrites key bytes in a way the compiler keeps.

@@ -44,6 +44,11 @@ use crate::sync::{fence, spin_loop, AtomicU32, AtomicU64, Ordering};
 /// is replaced long before either).
 pub const MAX_SEND_COUNTER: u64 = crate::replay::MAX_COUNTER;
 
+/// Slots each peer has in the table: one per session boringtun's tunnel keeps (its ring of 8,
+/// indexed by receiving index % 8), so a slot changes only when boringtun itself replaces that
+/// session, and a peer's current session always has one.
+pub const SLOTS_PER_PEER: usize = 8;
+
 /// How often a reader retries a copy that a write overlapped before it gives up for now.
 const READ_ATTEMPTS: usize = 64;
 
@@ -292,5 +297,66 @@ impl SessionSlot {
         // Release: the claim happens before the writer's reset, which waits for this.
         self.openers.fetch_sub(1, Ordering::Release);
         result
+    }
+}
+
+/// The session table in a `session_keys` region: [`SLOTS_PER_PEER`] slots for each peer, peer
+/// `p`'s at `p * SLOTS_PER_PEER`. The region is zeroed when mapped, which is an empty table.
+#[cfg(not(loom))]
+pub struct SessionTable {
+    slots: Slots,
+}
+
+#[cfg(not(loom))]
+enum Slots {
+    /// In a region crypto PDs share.
+    Shared(&'static [SessionSlot]),
+    /// In this PD's heap (a crypto PD that shares its sessions with no worker).
+    Private(alloc::boxed::Box<[SessionSlot]>),
+}
+
+#[cfg(not(loom))]
+impl SessionTable {
+    /// Bytes a table for `peers` peers needs.
+    pub const fn bytes_for(peers: usize) -> usize {
+        peers * SLOTS_PER_PEER * core::mem::size_of::<SessionSlot>()
+    }
+
+    /// The table in `region` (as many whole peers as fit), or None if the region is not
+    /// aligned for it.
+    pub fn in_region(region: pd_api::MemoryRegion) -> Option<Self> {
+        let base = region.base().as_ptr();
+        if base as usize % core::mem::align_of::<SessionSlot>() != 0 {
+            return None;
+        }
+        let peers = region.size() / Self::bytes_for(1);
+        // SAFETY: the region stays mapped for the life of the PD (MemoryRegion's contract) and
+        // holds `peers * SLOTS_PER_PEER` slots from its aligned base. A slot is atomics only,
+        // for which every bit pattern is a value (all zero: empty), so whatever another crypto
+        // PD wrote there is a valid slot, and shared references to atomics may alias.
+        let slots = unsafe { core::slice::from_raw_parts(base.cast::<SessionSlot>(), peers * SLOTS_PER_PEER) };
+        Some(Self { slots: Slots::Shared(slots) })
+    }
+
+    /// A table of `peers` peers in this PD's own memory.
+    pub fn private(peers: usize) -> Self {
+        Self { slots: Slots::Private((0..peers * SLOTS_PER_PEER).map(|_| SessionSlot::new()).collect()) }
+    }
+
+    fn slots(&self) -> &[SessionSlot] {
+        match &self.slots {
+            Slots::Shared(s) => s,
+            Slots::Private(s) => s,
+        }
+    }
+
+    /// How many peers the table holds.
+    pub fn peers(&self) -> usize {
+        self.slots().len() / SLOTS_PER_PEER
+    }
+
+    /// Peer `peer`'s slots, if the table holds it.
+    pub fn peer(&self, peer: usize) -> Option<&[SessionSlot]> {
+        self.slots().get(peer * SLOTS_PER_PEER..(peer + 1) * SLOTS_PER_PEER)
     }
 }

@@ -163,3 +163,23 @@ impl WorkerSession {
         Ok(n)
     }
 }
+
+/// The length an opened packet's IP header gives it (padding after it cut off) and its source
+/// address; None if it is not an IP packet that holds its own header whole and its stated
+/// length. (WireGuard delivers a packet only if this source is one of the peer's AllowedIPs.)
+pub fn inner_packet(packet: &[u8]) -> Option<(usize, core::net::IpAddr)> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) if packet.len() >= 20 => {
+            let ihl = usize::from(packet[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+            let src: [u8; 4] = packet[12..16].try_into().ok()?;
+            (ihl >= 20 && total >= ihl && total <= packet.len()).then_some((total, core::net::IpAddr::from(src)))
+        }
+        Some(6) if packet.len() >= 40 => {
+            let total = 40 + usize::from(u16::from_be_bytes([packet[4], packet[5]]));
+            let src: [u8; 16] = packet[8..24].try_into().ok()?;
+            (total <= packet.len()).then_some((total, core::net::IpAddr::from(src)))
+        }
+        _ => None,
+    }
+}

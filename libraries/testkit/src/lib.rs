@@ -119,6 +119,17 @@ impl TestPd {
         mr
     }
 
+    /// Maps `region` (another PD's, say) into this PD under `name`, as system.xml maps one
+    /// region into several PDs.
+    pub fn map(&self, name: &str, region: MemoryRegion) {
+        self.regions.lock().unwrap().insert(name.into(), region);
+    }
+
+    /// The region this PD maps under `name`.
+    pub fn mapped(&self, name: &str) -> Option<MemoryRegion> {
+        self.regions.lock().unwrap().get(name).copied()
+    }
+
     /// Sets the monotonic clock.
     pub fn set_now_ns(&self, ns: u64) {
         self.now.store(ns, Ordering::Relaxed);
@@ -210,5 +221,51 @@ impl FarEnd {
             out.push(buf[..n].to_vec());
         }
         out
+    }
+}
+
+/// Watches every ring slot of a region from another thread, as a PD mapping it would read it,
+/// for 16 marker bytes at one offset into the slots (plaintext where a sealed message's payload
+/// would lie, say). [`SlotWatcher::finish`] says how often it saw them.
+pub struct SlotWatcher {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl SlotWatcher {
+    /// Starts watching `region` for `marker` at `at` bytes into each slot.
+    pub fn start(region: MemoryRegion, at: usize, marker: [u8; 16]) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (base, len) = (region.base().as_ptr() as usize, region.size());
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                let mut window = [0u8; 16];
+                while !stop.load(Ordering::Relaxed) {
+                    for slot in (0..len).step_by(SLOT_SIZE) {
+                        for (i, byte) in window.iter_mut().enumerate() {
+                            // SAFETY: slot + at + 16 lies inside the region (at + 16 <= SLOT_SIZE,
+                            // asserted below), which the test's PDs keep mapped (leaked) while this
+                            // runs; a volatile read of memory others write is what a PD mapping
+                            // the region does (it may see any mix of old and new bytes).
+                            *byte = unsafe { ((base + slot + at + i) as *const u8).read_volatile() };
+                        }
+                        if window == marker {
+                            seen += 1;
+                        }
+                    }
+                }
+                seen
+            })
+        };
+        assert!(at + 16 <= SLOT_SIZE, "the marker lies inside a slot");
+        Self { stop, thread }
+    }
+
+    /// Stops watching: how many times the marker was seen.
+    pub fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
     }
 }

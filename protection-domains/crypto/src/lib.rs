@@ -56,6 +56,8 @@
 
 extern crate alloc;
 
+mod workers;
+
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -71,7 +73,7 @@ use pd_api::{Channel, ChannelSet, Handler};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
 use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD, REJECT_AFTER_TIME_NS};
-use pd_session::{OpenError, ReplayError, SealError, SessionInfo, SessionSlot, SlotBusy, WorkerSession};
+use pd_session::{OpenError, ReplayError, SealError, SessionInfo, SessionSlot, SessionTable, SlotBusy, WorkerSession};
 
 /// Channel to net_red (rings named `red`).
 pub const RED: Channel = Channel::new(0);
@@ -90,10 +92,8 @@ const MSG_HANDSHAKE_RESPONSE: u8 = 2;
 const MSG_TRANSPORT_DATA: u8 = 4;
 /// Length of a handshake initiation.
 const HANDSHAKE_INITIATION_LEN: usize = 148;
-/// Session slots a peer has: one per session boringtun's tunnel keeps (its ring of 8, indexed by
-/// receiving index % 8), so a slot changes only when boringtun itself replaces that session
-/// and its current session always has one.
-const SESSIONS_PER_PEER: usize = 8;
+/// Session slots a peer has (pd-session's table: one per session boringtun's tunnel keeps).
+const SESSIONS_PER_PEER: usize = pd_session::SLOTS_PER_PEER;
 
 /// Bytes of plaintext all peers together may hold while they wait for a handshake. boringtun
 /// queues up to 256 packets per peer: over a few peers whose handshakes an attacker blackholes,
@@ -170,6 +170,8 @@ pd_api::counters! {
         drop_source_not_allowed,
         drop_malformed_inner,
         drop_other_error,
+        drop_worker_ring_error,
+        drop_worker_bad_job,
     }
 }
 
@@ -209,6 +211,17 @@ pub enum InitError {
         /// Peers in the configuration.
         configured: usize,
     },
+    /// The `session_keys` region holds fewer peers than the config has.
+    SessionTableTooSmall {
+        /// Peers in the configuration.
+        peers: usize,
+        /// Peers the region holds.
+        holds: usize,
+    },
+    /// The `session_keys` region is not aligned for the session table.
+    BadSessionTable,
+    /// The system gives crypto workers but no `session_keys` region to share sessions with them.
+    NoSharedSessions,
     /// Less heap than the configured peers need ([`heap_need`]).
     HeapTooSmall {
         /// Peers in the configuration.
@@ -232,6 +245,13 @@ impl fmt::Display for InitError {
             Self::TooManyPeers { configured } => {
                 write!(f, "{configured} peers configured; this crypto PD holds at most {MAX_PEERS}")
             }
+            Self::SessionTableTooSmall { peers, holds } => write!(
+                f,
+                "{peers} peers configured; region session_keys holds {holds} ({} bytes a peer)",
+                SessionTable::bytes_for(1)
+            ),
+            Self::BadSessionTable => f.write_str("region session_keys is not aligned for the session table"),
+            Self::NoSharedSessions => f.write_str("crypto workers are linked but region session_keys is not mapped"),
             Self::HeapTooSmall { peers, need, have } => write!(
                 f,
                 "{peers} peers need {} KiB of heap; this PD has {} KiB (system.xml: heap_size, heap_per_peer)",
@@ -265,11 +285,10 @@ struct Peer {
     sessions: Box<PeerSessions>,
 }
 
-/// A peer's sessions as the data path sees them: the slots this PD publishes them into (the
-/// memory workers will share) and its own copies of them, keys ready for the AEAD.
+/// A peer's sessions as the data path sees them: what this PD published into the peer's slots
+/// of the session table (slot `receiving index % SESSIONS_PER_PEER`) and its own copies of
+/// them, keys ready for the AEAD.
 struct PeerSessions {
-    /// Slot `receiving index % SESSIONS_PER_PEER`.
-    slots: [SessionSlot; SESSIONS_PER_PEER],
     /// The session each slot was given, if any (kept after the slot is retired for age, so that
     /// it is never published twice: a second publish would restart its counter and window).
     published: [Option<Published>; SESSIONS_PER_PEER],
@@ -309,19 +328,19 @@ fn key_prefix(key: &[u8; 32]) -> u64 {
 impl PeerSessions {
     fn new() -> Box<Self> {
         Box::new(Self {
-            slots: core::array::from_fn(|_| SessionSlot::new()),
             published: [None; SESSIONS_PER_PEER],
             copies: core::array::from_fn(|_| None),
         })
     }
 
-    /// The copy of the session with `receiving_index`, read again from its slot if that changed.
-    fn session(&mut self, receiving_index: u32) -> Option<(&SessionSlot, &WorkerSession)> {
+    /// The copy of the session with `receiving_index`, read again from its slot (of the peer's
+    /// `slots`) if that changed.
+    fn session<'a>(&'a mut self, slots: &'a [SessionSlot], receiving_index: u32) -> Option<(&'a SessionSlot, &'a WorkerSession)> {
         let s = receiving_index as usize % SESSIONS_PER_PEER;
         if !self.published[s].is_some_and(|p| p.live && p.receiving_index == receiving_index) {
             return None;
         }
-        let slot = &self.slots[s];
+        let slot = slots.get(s)?;
         let fresh = matches!(&self.copies[s], Some(c) if c.is_current(slot));
         if !fresh {
             self.copies[s] = slot.read().ok().map(|snapshot| Box::new(WorkerSession::new(snapshot)));
@@ -358,6 +377,14 @@ pub struct Crypto {
     public_key: PublicKey,
     limiter: Arc<RateLimiter>,
     peers: Vec<Peer>,
+    /// The crypto workers, if the system has any ([`workers`]); the next one to give a job.
+    workers: Vec<workers::Worker>,
+    next_worker: usize,
+    /// Jobs dispatched to workers and not yet completed, oldest first.
+    inflight: alloc::collections::VecDeque<workers::InFlight>,
+    /// Every peer's session slots: in the `session_keys` region when the system has one (the
+    /// crypto workers map it too), else in this PD's heap.
+    table: SessionTable,
     /// (receiver index tag, peer index), sorted by tag: the peer a handshake response, cookie
     /// reply or data message is for. The tag is the top 24 bits of the 32-bit receiver index
     /// (boringtun numbers each peer's sessions in the low 8 bits); it is random per peer and
@@ -458,6 +485,20 @@ impl Crypto {
         boringtun::platform::set_hooks(&BORINGTUN_HOOKS);
         let red = Link::open("red", RED).map_err(|e| InitError::Link("red", e))?;
         let black = Link::open("black", BLACK).map_err(|e| InitError::Link("black", e))?;
+        let workers = workers::open_workers()?;
+        if !workers.is_empty() && pd_api::memory_region("session_keys").is_none() {
+            return Err(InitError::NoSharedSessions);
+        }
+        let table = match pd_api::memory_region("session_keys") {
+            Some(region) => {
+                let table = SessionTable::in_region(region).ok_or(InitError::BadSessionTable)?;
+                if table.peers() < config.peers.len() {
+                    return Err(InitError::SessionTableTooSmall { peers: config.peers.len(), holds: table.peers() });
+                }
+                table
+            }
+            None => SessionTable::private(config.peers.len()),
+        };
         let private_key = StaticSecret::from(config.private_key);
         let public_key = PublicKey::from(&private_key);
         let limiter = Arc::new(RateLimiter::new(&public_key, HANDSHAKE_RATE_LIMIT));
@@ -501,6 +542,10 @@ impl Crypto {
             public_key,
             limiter,
             peers,
+            workers,
+            next_worker: 0,
+            inflight: alloc::collections::VecDeque::with_capacity(workers::MAX_IN_FLIGHT),
+            table,
             routes,
             packet: Box::new([0; SLOT_SIZE]),
             plain: Box::new([0; DATA_OVERHEAD + SLOT_SIZE]),
@@ -569,10 +614,36 @@ impl Crypto {
         self.routes.iter().find(|(p, _)| p.contains(dst)).map(|&(_, i)| i)
     }
 
-    /// Plaintext from net_red: seal and send.
+    /// Plaintext from net_red: seal and send (with crypto workers, most packets go to them:
+    /// [`workers`]).
     fn drain_red(&mut self) -> Result<(), RingError> {
         // Backpressure: take no input while the output ring is full.
         while self.black.tx.ready() {
+            if !self.workers.is_empty() {
+                if !self.can_dispatch() {
+                    return Ok(());
+                }
+                let taken = match self.red.rx.take() {
+                    Ok(Some(t)) => t,
+                    Ok(None) => return Ok(()),
+                    Err(e) => {
+                        self.counters.drop_red_ring_error += 1;
+                        return Err(e);
+                    }
+                };
+                self.counters.red_rx_packets += 1;
+                if self.dispatch_seal(&taken) {
+                    continue;
+                }
+                // Not for a worker (no session yet, say): handled here, as without workers.
+                let len = taken.copy_to(&mut self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + SLOT_SIZE]);
+                if let Err(e) = self.red.rx.release(taken.offset) {
+                    self.counters.drop_red_ring_error += 1;
+                    return Err(e);
+                }
+                self.red_packet(len)?;
+                continue;
+            }
             let window: &mut [u8; SLOT_SIZE] = (&mut self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + SLOT_SIZE])
                 .try_into()
                 .unwrap_or_else(|_| unreachable!("the window is SLOT_SIZE bytes"));
@@ -585,81 +656,87 @@ impl Crypto {
                 }
             };
             self.counters.red_rx_packets += 1;
-            let Some(dst) = Tunn::dst_address(&self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + len]) else {
-                self.counters.drop_not_ip += 1;
-                continue;
-            };
-            let Some(i) = self.route(dst) else {
-                self.counters.drop_no_route += 1;
-                continue;
-            };
-            if len > MAX_PLAINTEXT {
-                self.counters.drop_too_big += 1;
-                continue;
-            }
-            // WireGuard's padding (the whitepaper, section 5.4.6): zeros to a multiple of 16
-            // bytes, not beyond the MTU, so that ciphertext lengths do not give away exact packet
-            // lengths. Receivers cut it off by the IP header's length.
-            // IPv6 packets: the tunnel carries 1280 bytes whatever the MTU (RFC 8200).
-            let mtu = if dst.is_ipv6() { self.mtu.max(1280) } else { self.mtu };
-            let padded = len.next_multiple_of(16).min(mtu).max(len);
-            self.plain[DATA_HEADER_LEN + len..DATA_HEADER_LEN + padded].fill(0);
-            let packet = &self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + padded];
-            let peer = &mut self.peers[i];
-            let c = &mut self.counters;
-            let Some(endpoint) = peer.endpoint else {
-                // No endpoint yet: boringtun queues it; the initiation has nowhere to go. (Never
-                // with a session: boringtun would seal with it, and a published session's
-                // counters are the slot's. A session sets the endpoint, so this is only a guard.)
-                if peer.tunn.current_session_index().is_none() {
-                    let _ = peer.tunn.encapsulate(packet, &mut self.scratch[..]);
-                }
-                c.drop_no_endpoint += 1;
-                self.hold_queue_budget();
-                continue;
-            };
-            if peer.tunn.current_session_index().is_some() {
-                // Sealed in crypto's own memory, then copied out: sealing in a ring slot would
-                // leave each packet in clear, for the time the cipher takes, in memory net_black
-                // reads.
-                let Some(n) = seal_in_place(peer, c, &mut self.plain[..], padded, self.now_ns) else {
-                    continue;
-                };
-                send_to_black(&mut self.black, c, Some(endpoint), &self.plain[..n])?;
-                continue;
-            }
-            // No session: boringtun queues the packet and starts a handshake.
-            let len = match peer.tunn.encapsulate(packet, &mut self.scratch[..]) {
-                TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
-                    // boringtun keeps the packet queued; the initiation is not sent.
-                    c.initiations_withheld_clock += 1;
-                    self.hold_queue_budget();
-                    continue;
-                }
-                TunnResult::WriteToNetwork(out) if is_initiation(out) => {
-                    c.handshake_initiations_sent += 1;
-                    out.len()
-                }
-                TunnResult::WriteToNetwork(_) => {
-                    // boringtun seals only with a session, and there is none.
-                    c.drop_other_error += 1;
-                    continue;
-                }
-                TunnResult::Err(e) => {
-                    c.count_error(e);
-                    continue;
-                }
-                // Queued behind a handshake already in progress.
-                _ => {
-                    self.hold_queue_budget();
-                    continue;
-                }
-            };
-            // The packet that started the handshake waits in boringtun's queue.
-            self.hold_queue_budget();
-            self.send_scratch(Some(endpoint), len)?;
+            self.red_packet(len)?;
         }
         Ok(())
+    }
+
+    /// A packet from net_red, at `plain[DATA_HEADER_LEN..][..len]`: sealed and sent, or queued
+    /// behind a handshake.
+    fn red_packet(&mut self, len: usize) -> Result<(), RingError> {
+        let Some(dst) = Tunn::dst_address(&self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + len]) else {
+            self.counters.drop_not_ip += 1;
+            return Ok(());
+        };
+        let Some(i) = self.route(dst) else {
+            self.counters.drop_no_route += 1;
+            return Ok(());
+        };
+        if len > MAX_PLAINTEXT {
+            self.counters.drop_too_big += 1;
+            return Ok(());
+        }
+        // WireGuard's padding (the whitepaper, section 5.4.6): zeros to a multiple of 16
+        // bytes, not beyond the MTU, so that ciphertext lengths do not give away exact packet
+        // lengths. Receivers cut it off by the IP header's length.
+        // IPv6 packets: the tunnel carries 1280 bytes whatever the MTU (RFC 8200).
+        let mtu = if dst.is_ipv6() { self.mtu.max(1280) } else { self.mtu };
+        let padded = len.next_multiple_of(16).min(mtu).max(len);
+        self.plain[DATA_HEADER_LEN + len..DATA_HEADER_LEN + padded].fill(0);
+        let packet = &self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + padded];
+        let peer = &mut self.peers[i];
+        let c = &mut self.counters;
+        let Some(endpoint) = peer.endpoint else {
+            // No endpoint yet: boringtun queues it; the initiation has nowhere to go. (Never
+            // with a session: boringtun would seal with it, and a published session's
+            // counters are the slot's. A session sets the endpoint, so this is only a guard.)
+            if peer.tunn.current_session_index().is_none() {
+                let _ = peer.tunn.encapsulate(packet, &mut self.scratch[..]);
+            }
+            c.drop_no_endpoint += 1;
+            self.hold_queue_budget();
+            return Ok(());
+        };
+        if peer.tunn.current_session_index().is_some() {
+            // Sealed in crypto's own memory, then copied out: sealing in a ring slot would
+            // leave each packet in clear, for the time the cipher takes, in memory net_black
+            // reads.
+            let Some(n) = seal_in_place(peer, slots_of(&self.table, i), c, &mut self.plain[..], padded, self.now_ns) else {
+                return Ok(());
+            };
+            send_to_black(&mut self.black, c, Some(endpoint), &self.plain[..n])?;
+            return Ok(());
+        }
+        // No session: boringtun queues the packet and starts a handshake.
+        let len = match peer.tunn.encapsulate(packet, &mut self.scratch[..]) {
+            TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
+                // boringtun keeps the packet queued; the initiation is not sent.
+                c.initiations_withheld_clock += 1;
+                self.hold_queue_budget();
+                return Ok(());
+            }
+            TunnResult::WriteToNetwork(out) if is_initiation(out) => {
+                c.handshake_initiations_sent += 1;
+                out.len()
+            }
+            TunnResult::WriteToNetwork(_) => {
+                // boringtun seals only with a session, and there is none.
+                c.drop_other_error += 1;
+                return Ok(());
+            }
+            TunnResult::Err(e) => {
+                c.count_error(e);
+                return Ok(());
+            }
+            // Queued behind a handshake already in progress.
+            _ => {
+                self.hold_queue_budget();
+                return Ok(());
+            }
+        };
+        // The packet that started the handshake waits in boringtun's queue.
+        self.hold_queue_budget();
+        self.send_scratch(Some(endpoint), len)
     }
 
     /// Bytes of plaintext waiting for handshakes, all peers together.
@@ -688,13 +765,13 @@ impl Crypto {
     /// their slots, gone ones out), then seals and sends what boringtun queued while there was
     /// no session. Publishing comes first: from then on only the slots' counters are used.
     fn sessions_changed(&mut self, i: usize) {
-        publish_sessions(&mut self.peers[i], i as u32, self.now_ns);
+        publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
         let endpoint = self.peers[i].endpoint;
         loop {
             // Queued packets stay queued while there is no session to seal them with.
             let peer = &mut self.peers[i];
             let Some(index) = peer.tunn.current_session_index() else { return };
-            if peer.sessions.session(index).is_none() {
+            if peer.sessions.session(slots_of(&self.table, i), index).is_none() {
                 return;
             }
             let Some(packet) = peer.tunn.take_queued_packet() else { return };
@@ -702,7 +779,7 @@ impl Crypto {
                 self.counters.drop_too_big += 1;
                 continue;
             }
-            let Some(n) = seal_data(&mut self.peers[i], &mut self.counters, &packet, &mut self.scratch[..], self.now_ns) else {
+            let Some(n) = seal_data(&mut self.peers[i], slots_of(&self.table, i), &mut self.counters, &packet, &mut self.scratch[..], self.now_ns) else {
                 continue;
             };
             // A ring error is counted there; what follows does not depend on this message.
@@ -713,6 +790,31 @@ impl Crypto {
     /// Datagrams from net_black: authenticate, open, forward.
     fn drain_black(&mut self) -> Result<(), RingError> {
         while self.red.tx.ready() && self.black.tx.ready() {
+            if !self.workers.is_empty() {
+                if !self.can_dispatch() {
+                    return Ok(());
+                }
+                let taken = match self.black.rx.take() {
+                    Ok(Some(t)) => t,
+                    Ok(None) => return Ok(()),
+                    Err(e) => {
+                        self.counters.drop_black_ring_error += 1;
+                        return Err(e);
+                    }
+                };
+                self.counters.black_rx_datagrams += 1;
+                if self.dispatch_open(&taken) {
+                    continue;
+                }
+                // Handshakes, cookies, and data without a published session: handled here.
+                let len = taken.copy_to(&mut self.packet[..]);
+                if let Err(e) = self.black.rx.release(taken.offset) {
+                    self.counters.drop_black_ring_error += 1;
+                    return Err(e);
+                }
+                self.handle_datagram(len);
+                continue;
+            }
             let len = match self.black.rx.recv(&mut self.packet) {
                 Ok(Some(len)) => len,
                 Ok(None) => return Ok(()),
@@ -816,7 +918,7 @@ impl Crypto {
             c.drop_invalid_packet += 1;
             return;
         };
-        let Some((slot, session)) = peer.sessions.session(index) else {
+        let Some((slot, session)) = peer.sessions.session(slots_of(&self.table, i), index) else {
             c.drop_no_session += 1;
             return;
         };
@@ -839,7 +941,7 @@ impl Crypto {
         let plaintext = &msg[DATA_HEADER_LEN..DATA_HEADER_LEN + len];
         // The packet as its IP header sizes it (the sender's padding cut off); it must hold that
         // header whole, and its source must be one of the peer's AllowedIPs.
-        let Some((out_len, inner_src)) = inner_packet(plaintext) else {
+        let Some((out_len, inner_src)) = pd_session::transport::inner_packet(plaintext) else {
             peer.tunn.note_data_received(index, 0);
             c.drop_malformed_inner += 1;
             return;
@@ -867,7 +969,7 @@ impl Crypto {
         self.limiter.reset_count();
         for i in 0..self.peers.len() {
             // Sessions boringtun dropped, or past Reject-After-Time, leave the slots (keys wiped).
-            publish_sessions(&mut self.peers[i], i as u32, self.now_ns);
+            publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
             loop {
                 let endpoint = self.peers[i].endpoint;
                 match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
@@ -880,7 +982,7 @@ impl Crypto {
                         // thrown away unsent, and sealed again from the slot.
                         out.fill(0);
                         let peer = &mut self.peers[i];
-                        if let Some(n) = seal_data(peer, &mut self.counters, &[], &mut self.scratch[..], self.now_ns) {
+                        if let Some(n) = seal_data(peer, slots_of(&self.table, i), &mut self.counters, &[], &mut self.scratch[..], self.now_ns) {
                             let _ = self.send_scratch(endpoint, n);
                         }
                         break;
@@ -896,7 +998,7 @@ impl Crypto {
                     }
                     TunnResult::Err(WireGuardError::ConnectionExpired) => {
                         // boringtun dropped every session: so does the data path.
-                        publish_sessions(&mut self.peers[i], i as u32, self.now_ns);
+                        publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
                         break;
                     }
                     // A new handshake under way changes no session until it completes.
@@ -938,23 +1040,23 @@ fn send_to_black(black: &mut Link, c: &mut Counters, endpoint: Option<SocketAddr
 /// length of the message to send, or None with the drop counted. A session past
 /// Reject-After-Time (the peer did not rekey) drops the packet and, if none is under way,
 /// starts a handshake: the message is then that initiation.
-fn seal_data(peer: &mut Peer, c: &mut Counters, plaintext: &[u8], out: &mut [u8], now_ns: u64) -> Option<usize> {
+fn seal_data(peer: &mut Peer, slots: &[SessionSlot], c: &mut Counters, plaintext: &[u8], out: &mut [u8], now_ns: u64) -> Option<usize> {
     let len = plaintext.len();
     if out.len() < len + DATA_OVERHEAD {
         c.drop_too_big += 1;
         return None;
     }
     out[DATA_HEADER_LEN..DATA_HEADER_LEN + len].copy_from_slice(plaintext);
-    seal_in_place(peer, c, out, len, now_ns)
+    seal_in_place(peer, slots, c, out, len, now_ns)
 }
 
 /// [`seal_data`] for plaintext that already lies at `buf[DATA_HEADER_LEN..][..len]`.
-fn seal_in_place(peer: &mut Peer, c: &mut Counters, out: &mut [u8], len: usize, now_ns: u64) -> Option<usize> {
+fn seal_in_place(peer: &mut Peer, slots: &[SessionSlot], c: &mut Counters, out: &mut [u8], len: usize, now_ns: u64) -> Option<usize> {
     let Some(index) = peer.tunn.current_session_index() else {
         c.drop_no_session += 1;
         return None;
     };
-    let Some((slot, session)) = peer.sessions.session(index) else {
+    let Some((slot, session)) = peer.sessions.session(slots, index) else {
         // Published right after boringtun makes it; retired past Reject-After-Time.
         out[DATA_HEADER_LEN..DATA_HEADER_LEN + len].fill(0);
         c.drop_no_session += 1;
@@ -1002,12 +1104,20 @@ fn start_handshake(peer: &mut Peer, c: &mut Counters, out: &mut [u8]) -> Option<
     }
 }
 
-/// Mirrors the sessions boringtun holds for peer `p` in its slots: a session boringtun has in
+/// The session slots of peer `i` (the table holds every configured peer: checked at start).
+fn slots_of(table: &SessionTable, i: usize) -> &[SessionSlot] {
+    table.peer(i).unwrap_or(&[])
+}
+
+/// Mirrors the sessions boringtun holds for peer `p` in its `slots`: a session boringtun has in
 /// its ring position `s` and slot `s` was not given is published there (the one before, if
 /// any, is gone from boringtun); a slot whose session boringtun dropped, or which is past
 /// Reject-After-Time, is retired (its keys overwritten). A session is published at most once:
 /// publishing restarts the slot's counter from boringtun's, which would repeat nonces.
-fn publish_sessions(peer: &mut Peer, p: u32, now_ns: u64) {
+fn publish_sessions(peer: &mut Peer, slots: &[SessionSlot], p: u32, now_ns: u64) {
+    if slots.len() < SESSIONS_PER_PEER {
+        return;
+    }
     let sessions = &mut peer.sessions;
     let mut held = [false; SESSIONS_PER_PEER];
     for k in peer.tunn.session_keys() {
@@ -1028,7 +1138,7 @@ fn publish_sessions(peer: &mut Peer, p: u32, now_ns: u64) {
         held[s] = true;
         // Busy: a worker is claiming a counter of the slot's old session; the slot is left
         // unusable and unrecorded, so the next call (the next event or tick) publishes again.
-        sessions.published[s] = match sessions.slots[s].publish(&info, k.next_counter) {
+        sessions.published[s] = match slots[s].publish(&info, k.next_counter) {
             Ok(()) => Some(Published::of(&k, now_ns)),
             Err(SlotBusy) => None,
         };
@@ -1037,7 +1147,7 @@ fn publish_sessions(peer: &mut Peer, p: u32, now_ns: u64) {
         let Some(published) = sessions.published[s] else { continue };
         let expired = published.live && now_ns.saturating_sub(published.created_ns) >= REJECT_AFTER_TIME_NS;
         if !held[s] || expired {
-            if published.live && sessions.slots[s].retire() == Err(SlotBusy) {
+            if published.live && slots[s].retire() == Err(SlotBusy) {
                 // Unusable meanwhile (see above); retired again on the next call.
                 sessions.copies[s] = None;
                 continue;
@@ -1057,26 +1167,6 @@ fn count_open_error(c: &mut Counters, e: OpenError) {
         OpenError::WrongIndex | OpenError::Stale | OpenError::Expired => &mut c.drop_no_session,
     };
     *counter += 1;
-}
-
-/// The length an opened packet's IP header gives it (padding after it cut off) and its source
-/// address; None if it is not an IP packet that holds its own header whole and its stated
-/// length.
-fn inner_packet(packet: &[u8]) -> Option<(usize, IpAddr)> {
-    match packet.first().map(|b| b >> 4) {
-        Some(4) if packet.len() >= 20 => {
-            let ihl = usize::from(packet[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
-            let src: [u8; 4] = packet[12..16].try_into().ok()?;
-            (ihl >= 20 && total >= ihl && total <= packet.len()).then_some((total, IpAddr::from(src)))
-        }
-        Some(6) if packet.len() >= 40 => {
-            let total = 40 + usize::from(u16::from_be_bytes([packet[4], packet[5]]));
-            let src: [u8; 16] = packet[8..24].try_into().ok()?;
-            (total <= packet.len()).then_some((total, IpAddr::from(src)))
-        }
-        _ => None,
-    }
 }
 
 /// A random 24-bit receiver index tag that no peer in `taken` has.
@@ -1114,18 +1204,25 @@ impl Handler for Crypto {
         loop {
             // Sessions' ages are judged by this: fresh for each pass under sustained load.
             self.now_ns = pd_api::now_ns();
+            // Workers' results first: they free ring slots and jobs for this pass.
+            self.collect();
             if let Err(e) = self.drain_red() {
                 result = Err(e);
             }
             if let Err(e) = self.drain_black() {
                 result = Err(e);
             }
+            self.flush_workers();
             self.red.signal_peer();
             self.black.signal_peer();
-            // Input left behind a full output waits for that output's free signal.
-            let more_red = self.red.arm() && self.black.tx.ready();
-            let more_black = self.black.arm() && self.red.tx.ready() && self.black.tx.ready();
-            if !(more_red || more_black) || result.is_err() {
+            self.signal_workers();
+            // Input left behind a full output waits for that output's free signal, and input
+            // left for want of a worker's room waits for its results.
+            let room = self.workers.is_empty() || self.can_dispatch();
+            let more_red = self.red.arm() && self.black.tx.ready() && room;
+            let more_black = self.black.arm() && self.red.tx.ready() && self.black.tx.ready() && room;
+            let more_results = self.arm_workers();
+            if !(more_red || more_black || more_results) || result.is_err() {
                 break;
             }
         }

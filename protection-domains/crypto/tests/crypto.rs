@@ -519,37 +519,12 @@ fn forged_data_for_a_live_session_is_dropped_by_the_aead_and_the_tunnel_lives() 
 /// for the time the cipher took; this watcher saw it 27 to 118 times in each of five runs.)
 #[test]
 fn no_plaintext_is_ever_visible_in_the_black_ring() {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use std::sync::Arc;
     let (mut a, mut b) = pair();
     establish(&mut a, &mut b);
     const MARKER: &[u8; 16] = b"PLAINTEXT-MARKER";
-    let region = a.black.data[0];
-    let (base, len) = (region.base().as_ptr() as usize, region.size());
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(AtomicU64::new(0));
-    let watcher = {
-        let (stop, seen) = (stop.clone(), seen.clone());
-        std::thread::spawn(move || {
-            let mut window = [0u8; 16];
-            while !stop.load(Ordering::Relaxed) {
-                // Where the marker would lie if a slot held the packet in clear: after the
-                // endpoint header, boringtun's 16-byte data header and the IPv4 header.
-                for slot in (0..len).step_by(pd_ring::SLOT_SIZE) {
-                    let at = slot + ENDPOINT_HEADER_LEN + 16 + 20;
-                    for (i, byte) in window.iter_mut().enumerate() {
-                        // SAFETY: at + 16 lies inside the leaked region, which outlives the
-                        // test; a volatile read of memory another thread writes is what a black
-                        // PD mapping the region does (it may see any mix of old and new bytes).
-                        *byte = unsafe { ((base + at + i) as *const u8).read_volatile() };
-                    }
-                    if &window == MARKER {
-                        seen.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        })
-    };
+    // Where the marker would lie if a slot held the packet in clear: after the endpoint header,
+    // the 16-byte data header and the IPv4 header.
+    let watcher = pd_testkit::SlotWatcher::start(a.black.data[0], ENDPOINT_HEADER_LEN + 16 + 20, *MARKER);
     let packet = ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[MARKER.as_slice(); 80].concat());
     let mut sealed = 0;
     for _ in 0..200 {
@@ -559,10 +534,9 @@ fn no_plaintext_is_ever_visible_in_the_black_ring() {
         a.run(RED);
         sealed += a.black.drain().len();
     }
-    stop.store(true, Ordering::Relaxed);
-    watcher.join().unwrap();
+    let seen = watcher.finish();
     assert_eq!(sealed, 200 * 32, "every packet was sealed and sent");
-    assert_eq!(seen.load(Ordering::Relaxed), 0, "plaintext was visible in the black ring");
+    assert_eq!(seen, 0, "plaintext was visible in the black ring");
 }
 
 /// Keys expire on crypto's own clock: with the timer PD stopped (no tick ever arrives), a packet

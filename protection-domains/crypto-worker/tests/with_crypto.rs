@@ -1,0 +1,255 @@
+//! Crypto PDs with crypto workers, talking WireGuard to each other through fake stack PDs: the
+//! regions and links are the ones system.xml gives them (the workers map crypto's ring data
+//! regions and the session table), and every PD runs on its own platform, one after the other.
+
+use boringtun::x25519::{PublicKey, StaticSecret};
+use encryptor_config::{CryptoConfig, PeerConfig, Prefix};
+use pd_api::{ChannelSet, Handler};
+use pd_crypto::{Crypto, BLACK, RED};
+use pd_crypto_worker::CryptoWorker;
+use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
+use pd_session::SessionTable;
+use pd_testkit::{FarEnd, TestPd};
+use std::net::SocketAddr;
+
+struct Encryptor {
+    pd: &'static TestPd,
+    crypto: Crypto,
+    red: FarEnd,
+    black: FarEnd,
+    workers: Vec<(&'static TestPd, CryptoWorker)>,
+    addr: SocketAddr,
+}
+
+fn public(secret: [u8; 32]) -> [u8; 32] {
+    PublicKey::from(&StaticSecret::from(secret)).to_bytes()
+}
+
+fn peer(secret: [u8; 32], endpoint: Option<&str>, allowed: &[&str]) -> PeerConfig {
+    PeerConfig {
+        public_key: public(secret),
+        preshared_key: Some([7; 32]),
+        endpoint: endpoint.map(|e| e.parse().unwrap()),
+        allowed_ips: allowed.iter().map(|a| a.parse::<Prefix>().unwrap()).collect(),
+        persistent_keepalive: None,
+    }
+}
+
+/// An encryptor's crypto side with `n` workers, wired as system.xml wires them.
+fn make(name: &str, secret: [u8; 32], addr: &str, peers: Vec<PeerConfig>, n: usize) -> Encryptor {
+    let pd = TestPd::new(name);
+    let red = pd.link("red", 64);
+    let black = pd.link("black", 64);
+    let keys = pd.region("session_keys", SessionTable::bytes_for(peers.len()));
+    let allowed: Vec<Vec<Prefix>> = peers.iter().map(|p| p.allowed_ips.clone()).collect();
+    let mut workers = Vec::new();
+    for k in 0..n {
+        let wpd = TestPd::new(&format!("{name}_worker{k}"));
+        pd.connect(&format!("worker{k}"), wpd, "crypto", 16);
+        wpd.map("session_keys", keys);
+        for (theirs, mine) in [("red_rx_data", "red_in_data"), ("red_tx_data", "red_out_data"), ("black_rx_data", "black_in_data"), ("black_tx_data", "black_out_data")] {
+            wpd.map(mine, pd.mapped(theirs).unwrap());
+        }
+        workers.push((wpd, CryptoWorker::new(allowed.clone()).unwrap()));
+    }
+    pd.enter();
+    let crypto = Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, mtu: 1420, peers }).unwrap();
+    Encryptor { pd, crypto, red, black, workers, addr: addr.parse().unwrap() }
+}
+
+fn counter(pd: &dyn Handler<Error = pd_ring::RingError>, name: &str) -> u64 {
+    let mut v = None;
+    pd.counters(&mut |k, n| {
+        if k == name {
+            v = Some(n)
+        }
+    });
+    v.unwrap_or_else(|| panic!("no counter {name}"))
+}
+
+impl Encryptor {
+    /// Runs crypto, then each worker, until the workers have nothing left to do (then crypto
+    /// has completed every job).
+    fn run(&mut self, ch: pd_api::Channel) {
+        for _ in 0..100 {
+            self.pd.enter();
+            self.crypto.notified(ChannelSet::EMPTY.with(ch)).unwrap();
+            let before = self.batches();
+            for (wpd, w) in &mut self.workers {
+                wpd.enter();
+                w.notified(ChannelSet::EMPTY).unwrap();
+            }
+            if self.batches() == before {
+                return;
+            }
+        }
+        panic!("the workers never ran dry");
+    }
+    fn batches(&self) -> u64 {
+        self.workers.iter().map(|(_, w)| counter(w, "job_batches")).sum()
+    }
+    fn counter(&self, name: &str) -> u64 {
+        counter(&self.crypto, name)
+    }
+    /// A counter of each worker.
+    fn worker_counters(&self, name: &str) -> Vec<u64> {
+        self.workers.iter().map(|(_, w)| counter(w, name)).collect()
+    }
+    fn sent(&mut self) -> Vec<(SocketAddr, Vec<u8>)> {
+        self.black
+            .drain()
+            .into_iter()
+            .map(|m| {
+                let (EndpointHeader(to), payload) = EndpointHeader::parse(&m).unwrap();
+                (to, payload.to_vec())
+            })
+            .collect()
+    }
+    /// Delivers datagrams from `from` to this encryptor, all before it runs.
+    fn receive(&mut self, from: SocketAddr, msgs: &[Vec<u8>]) {
+        for msg in msgs {
+            let mut buf = vec![0u8; ENDPOINT_HEADER_LEN + msg.len()];
+            EndpointHeader(from).emit(&mut buf);
+            buf[ENDPOINT_HEADER_LEN..].copy_from_slice(msg);
+            self.black.send(&buf);
+        }
+        self.run(BLACK);
+    }
+}
+
+/// Moves every datagram `from` sent into `to`; returns the messages.
+fn shuttle(from: &mut Encryptor, to: &mut Encryptor) -> Vec<Vec<u8>> {
+    let msgs: Vec<Vec<u8>> = from.sent().into_iter().map(|(dst, m)| {
+        assert_eq!(dst, to.addr, "sent to the peer's endpoint");
+        m
+    }).collect();
+    to.receive(from.addr, &msgs);
+    msgs
+}
+
+fn ipv4(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let total = 20 + payload.len();
+    let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0];
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(payload);
+    p
+}
+
+const A: [u8; 32] = [1; 32];
+const B: [u8; 32] = [2; 32];
+
+/// Two encryptors with `workers` workers each, a handshake done and one packet through.
+fn established(workers: usize) -> (Encryptor, Encryptor) {
+    let mut a = make("crypto_a", A, "192.0.2.1:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])], workers);
+    let mut b = make("crypto_b", B, "192.0.2.2:51820", vec![peer(A, None, &["10.1.0.0/24"])], workers);
+    let first = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"first");
+    a.red.send(&first);
+    a.run(RED);
+    shuttle(&mut a, &mut b); // initiation
+    shuttle(&mut b, &mut a); // response
+    shuttle(&mut a, &mut b); // the queued packet, sealed by crypto itself
+    assert_eq!(b.red.drain(), vec![first]);
+    (a, b)
+}
+
+/// Sends 300 packets from `from` to `to` in batches of 50; they must arrive whole and in order,
+/// and each of `from`'s workers must have sealed and each of `to`'s opened a share.
+fn carry(from: &mut Encryptor, to: &mut Encryptor, src: [u8; 4], dst: [u8; 4]) {
+    let packets: Vec<Vec<u8>> = (0..300u32).map(|i| ipv4(src, dst, &[&i.to_be_bytes()[..], &[0x5a; 700]].concat())).collect();
+    let mut delivered = Vec::new();
+    for chunk in packets.chunks(50) {
+        for p in chunk {
+            from.red.send(p);
+        }
+        from.run(RED);
+        let msgs = shuttle(from, to);
+        assert!(msgs.iter().all(|m| m[0] == 4 && !m.windows(16).any(|w| w == [0x5a; 16])), "ciphertext only");
+        delivered.extend(to.red.drain());
+    }
+    assert_eq!(delivered, packets, "every packet arrives once, in order");
+    assert!(from.worker_counters("sealed_packets").iter().all(|&n| n >= 100), "{:?}", from.worker_counters("sealed_packets"));
+    assert!(to.worker_counters("opened_packets").iter().all(|&n| n >= 100), "{:?}", to.worker_counters("opened_packets"));
+}
+
+#[test]
+fn two_workers_share_one_tunnel_both_ways_and_keep_the_order() {
+    let (mut a, mut b) = established(2);
+    carry(&mut a, &mut b, [10, 1, 0, 2], [10, 2, 0, 2]);
+    carry(&mut b, &mut a, [10, 2, 0, 2], [10, 1, 0, 2]);
+    // boringtun's timers heard of the workers' traffic: the status shows it.
+    let status = a.crypto.peer_status();
+    assert!(status[0].tx_bytes >= 300 * 724 && status[0].rx_bytes >= 300 * 724, "{} {}", status[0].tx_bytes, status[0].rx_bytes);
+}
+
+#[test]
+fn a_replay_that_reaches_the_other_worker_is_rejected() {
+    let (mut a, mut b) = established(2);
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"once only"));
+    a.run(RED);
+    let msg = a.sent().pop().unwrap().1;
+    let opened_before = b.worker_counters("opened_packets");
+    // The original and its replay in one batch: crypto gives them to the two workers in turn.
+    b.receive(a.addr, &[msg.clone(), msg]);
+    assert_eq!(b.red.drain().len(), 1, "delivered once");
+    assert_eq!(b.counter("drop_replay"), 1);
+    let opened: Vec<u64> = b.worker_counters("opened_packets").iter().zip(&opened_before).map(|(n, m)| n - m).collect();
+    let replayed = b.worker_counters("drop_replay");
+    assert_eq!(opened.iter().sum::<u64>(), 1);
+    assert_eq!(replayed.iter().sum::<u64>(), 1);
+    assert!(opened.iter().zip(&replayed).all(|(o, r)| o + r == 1), "one worker opened it, the other refused the replay");
+}
+
+#[test]
+fn workers_drop_what_crypto_drops_and_the_tunnel_lives() {
+    let (mut a, mut b) = established(2);
+    // A spoofed inner source, and a forged message for the live session.
+    a.red.send(&ipv4([10, 7, 7, 7], [10, 2, 0, 2], b"spoofed source"));
+    a.run(RED);
+    let mut msgs: Vec<Vec<u8>> = a.sent().into_iter().map(|(_, m)| m).collect();
+    let mut forged = msgs[0].clone();
+    forged[40] ^= 1;
+    forged[8..16].copy_from_slice(&1000u64.to_le_bytes());
+    msgs.push(forged);
+    b.receive(a.addr, &msgs);
+    assert!(b.red.drain().is_empty());
+    assert_eq!(b.counter("drop_source_not_allowed"), 1);
+    assert_eq!(b.counter("drop_bad_aead"), 1);
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"after"));
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain().len(), 1);
+}
+
+#[test]
+fn without_a_session_the_packet_waits_for_the_handshake_as_without_workers() {
+    let mut a = make("crypto_c", A, "192.0.2.1:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])], 2);
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"first"));
+    a.run(RED);
+    let sent = a.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1[0], 1, "a handshake initiation, not data");
+    assert_eq!(a.worker_counters("job_batches"), vec![0, 0], "nothing for the workers without a session");
+}
+
+#[test]
+fn no_plaintext_lies_in_the_black_ring_while_workers_seal() {
+    let (mut a, _b) = established(2);
+    const MARKER: &[u8; 16] = b"PLAINTEXT-MARKER";
+    // Where the marker would lie if a slot held the packet in clear: after the endpoint header,
+    // the 16-byte data header and the IPv4 header.
+    let watcher = pd_testkit::SlotWatcher::start(a.pd.mapped("black_tx_data").unwrap(), ENDPOINT_HEADER_LEN + 16 + 20, *MARKER);
+    let packet = ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[MARKER.as_slice(); 80].concat());
+    let mut sealed = 0;
+    for _ in 0..200 {
+        for _ in 0..32 {
+            a.red.send(&packet);
+        }
+        a.run(RED);
+        sealed += a.black.drain().len();
+    }
+    let seen = watcher.finish();
+    assert_eq!(sealed, 200 * 32, "every packet was sealed and sent");
+    assert!(a.worker_counters("sealed_packets").iter().all(|&n| n > 0), "the workers sealed them");
+    assert_eq!(seen, 0, "plaintext was visible in the black ring");
+}

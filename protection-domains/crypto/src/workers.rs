@@ -1,0 +1,379 @@
+//! Crypto workers: the AEAD of transport data on other cores (issue 18).
+//!
+//! When the system gives crypto links named `worker0`, `worker1`, ... (each to a
+//! `crypto_worker` PD) and the `session_keys` region, crypto stops sealing and opening transport
+//! data itself. For each packet that has a session it takes the ring slot without copying
+//! ([`pd_ring::Receiver::take`]), reserves the slot the result goes to
+//! ([`pd_ring::Sender::reserve`]), and hands a [`Job`] to the next worker in turn; jobs travel in
+//! batches, one ring message per worker per pass. Workers answer each job in order, and crypto
+//! completes jobs strictly in the order it dispatched them (one FIFO over all workers), so it
+//! publishes results to net_black and net_red in the order the packets came.
+//!
+//! What needs boringtun stays here: packets without a usable session (queued behind a handshake,
+//! or a handshake started), handshake and cookie messages, timers. A job a worker answers with
+//! "no session" or "expired" (the session changed after dispatch) is handled here too, as if it
+//! had just arrived. Crypto tells boringtun's timers of every packet the workers sealed or opened,
+//! and takes the peer's endpoint from each message they authenticated, as it does for its own.
+//!
+//! Bounds: at most [`MAX_IN_FLIGHT`] jobs, and a worker's batches in flight at most what its
+//! job ring holds; past either, crypto takes no more input until results come back (the ring
+//! slots it holds are the backpressure on net_red and net_black).
+
+use super::{Counters, Crypto, InitError, SESSIONS_PER_PEER};
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::vec::Vec;
+use boringtun::noise::Tunn;
+use core::net::SocketAddr;
+use pd_api::Channel;
+use pd_proto::job::{self, Job, JobKind, JobResult, JobStatus, JOB_LEN, MAX_BATCH, RESULT_LEN};
+use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
+use pd_ring::{Link, LinkError, RingError, Taken, SLOT_SIZE};
+use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD, MSG_TRANSPORT_DATA, REJECT_AFTER_TIME_NS};
+
+/// Most workers crypto looks for (`worker0` to `worker7`).
+pub const MAX_WORKERS: usize = 8;
+/// The channel of `worker0`; worker N's is N after it.
+const FIRST_WORKER_CHANNEL: usize = 3;
+/// Most jobs in flight, all workers together.
+pub const MAX_IN_FLIGHT: usize = 256;
+
+/// One worker: its link and the batches on their way.
+pub(crate) struct Worker {
+    link: Link,
+    /// The batch being gathered (sent at the end of a pass, or when full).
+    batch: Box<[u8; SLOT_SIZE]>,
+    /// Jobs in `batch`.
+    batch_jobs: usize,
+    /// Batches sent and not yet answered.
+    batches_out: usize,
+    /// Batches the worker's job ring holds.
+    ring_batches: usize,
+    /// The result batch being read.
+    results: Box<[u8; SLOT_SIZE]>,
+    results_len: usize,
+    results_at: usize,
+}
+
+impl Worker {
+    fn open(n: usize) -> Result<Option<Self>, InitError> {
+        let name = format!("worker{n}");
+        match Link::open(&name, Channel::new(FIRST_WORKER_CHANNEL + n)) {
+            Ok(link) => Ok(Some(Self {
+                ring_batches: link.tx.slots(),
+                link,
+                batch: Box::new([0; SLOT_SIZE]),
+                batch_jobs: 0,
+                batches_out: 0,
+                results: Box::new([0; SLOT_SIZE]),
+                results_len: 0,
+                results_at: 0,
+            })),
+            Err(LinkError::MissingRegion(_)) => Ok(None),
+            Err(e) => Err(InitError::Link("worker", e)),
+        }
+    }
+
+    /// Whether a job can be added now (its batch has room, or can be sent to make room).
+    fn has_room(&self) -> bool {
+        self.batch_jobs < MAX_BATCH || self.batches_out < self.ring_batches
+    }
+
+    fn push(&mut self, j: &Job) -> Result<(), RingError> {
+        if self.batch_jobs == MAX_BATCH {
+            self.flush()?;
+        }
+        let at = job::BATCH_HEADER_LEN + self.batch_jobs * JOB_LEN;
+        j.emit(&mut self.batch[at..at + JOB_LEN]);
+        self.batch_jobs += 1;
+        Ok(())
+    }
+
+    /// Sends the batch gathered so far, if the job ring has room (else it waits for the next
+    /// pass; the jobs stay in flight).
+    fn flush(&mut self) -> Result<(), RingError> {
+        if self.batch_jobs == 0 || self.batches_out >= self.ring_batches {
+            return Ok(());
+        }
+        job::emit_batch_header(&mut self.batch[..], self.batch_jobs);
+        let n = job::BATCH_HEADER_LEN + self.batch_jobs * JOB_LEN;
+        if self.link.tx.send(&self.batch[..n])? {
+            self.batch_jobs = 0;
+            self.batches_out += 1;
+        }
+        Ok(())
+    }
+
+    /// The next result, in job order; None until the worker has answered.
+    fn next_result(&mut self) -> Result<Option<JobResult>, RingError> {
+        if self.results_at == self.results_len {
+            let Some(len) = self.link.rx.recv(&mut self.results)? else { return Ok(None) };
+            self.batches_out = self.batches_out.saturating_sub(1);
+            let count = job::batch_records(&self.results[..len], RESULT_LEN).map_or(0, |r| r.count());
+            self.results_at = 0;
+            self.results_len = count;
+            if count == 0 {
+                // Not a batch (a worker bug): nothing to complete with it.
+                return Err(RingError::BadDescriptor);
+            }
+        }
+        let at = job::BATCH_HEADER_LEN + self.results_at * RESULT_LEN;
+        self.results_at += 1;
+        // An unknown status is taken as a job gone wrong.
+        Ok(Some(JobResult::parse(&self.results[at..at + RESULT_LEN]).unwrap_or(JobResult { status: JobStatus::BadJob, len: 0 })))
+    }
+}
+
+/// The workers the platform gave this PD, in order (none: crypto does the AEAD itself).
+pub(crate) fn open_workers() -> Result<Vec<Worker>, InitError> {
+    let mut workers = Vec::new();
+    for n in 0..MAX_WORKERS {
+        match Worker::open(n)? {
+            Some(w) => workers.push(w),
+            None => break,
+        }
+    }
+    Ok(workers)
+}
+
+/// A job dispatched and not yet completed.
+#[derive(Clone, Copy)]
+pub(crate) struct InFlight {
+    worker: u8,
+    peer: u16,
+    what: Work,
+}
+
+#[derive(Clone, Copy)]
+enum Work {
+    /// A packet from net_red (held at `red`, plaintext `len` bytes) sealed into `black`.
+    Seal { red: u32, black: u32, len: u16 },
+    /// A message from `src` (held at `black`) with receiver `index`, opened into `red`.
+    Open { black: u32, red: u32, src: SocketAddr, index: u32 },
+}
+
+impl Crypto {
+    /// Whether one more packet can go to a worker now.
+    pub(crate) fn can_dispatch(&self) -> bool {
+        self.inflight.len() < MAX_IN_FLIGHT && self.workers.get(self.next_worker).is_some_and(Worker::has_room)
+    }
+
+    fn dispatch(&mut self, peer: usize, what: Work, j: Job) -> Result<(), RingError> {
+        let w = self.next_worker;
+        self.next_worker = (w + 1) % self.workers.len();
+        self.workers[w].push(&j)?;
+        self.inflight.push_back(InFlight { worker: w as u8, peer: peer as u16, what });
+        Ok(())
+    }
+
+    /// The session slot a data packet for peer `i` is sealed with now: its current session's,
+    /// if published and not past Reject-After-Time.
+    fn current_slot(&self, i: usize) -> Option<usize> {
+        let peer = &self.peers[i];
+        let index = peer.tunn.current_session_index()?;
+        let s = index as usize % SESSIONS_PER_PEER;
+        let p = peer.sessions.published[s]?;
+        let fresh = self.now_ns.saturating_sub(p.created_ns) < REJECT_AFTER_TIME_NS;
+        (p.live && p.receiving_index == index && fresh).then_some(s)
+    }
+
+    /// A packet from net_red, held in the ring: to a worker if its peer has a session and an
+    /// endpoint (true), else false and the caller handles it.
+    pub(crate) fn dispatch_seal(&mut self, taken: &Taken) -> bool {
+        let mut head = [0u8; 40];
+        let n = taken.copy_to(&mut head);
+        let len = taken.len as usize;
+        let Some(dst) = Tunn::dst_address(&head[..n]) else { return false };
+        let Some(i) = self.route(dst) else { return false };
+        if len > super::MAX_PLAINTEXT {
+            return false;
+        }
+        let Some(endpoint) = self.peers[i].endpoint else { return false };
+        let Some(s) = self.current_slot(i) else { return false };
+        let mtu = if dst.is_ipv6() { self.mtu.max(1280) } else { self.mtu };
+        let padded = len.next_multiple_of(16).min(mtu).max(len);
+        let Ok(Some(out)) = self.black.tx.reserve() else { return false };
+        let mut header = [0u8; ENDPOINT_HEADER_LEN];
+        EndpointHeader(endpoint).emit(&mut header);
+        out.write(0, &header);
+        let j = Job { kind: JobKind::Seal, peer: i as u16, slot: s as u8, len: len as u16, padded: padded as u16, input: taken.offset, output: out.offset() };
+        let what = Work::Seal { red: taken.offset, black: out.offset(), len: len as u16 };
+        if self.dispatch(i, what, j).is_err() {
+            self.counters.drop_worker_ring_error += 1;
+        }
+        true
+    }
+
+    /// A datagram from net_black, held in the ring: a data message for a published session goes
+    /// to a worker (true); anything else is the caller's.
+    pub(crate) fn dispatch_open(&mut self, taken: &Taken) -> bool {
+        let mut head = [0u8; ENDPOINT_HEADER_LEN + DATA_HEADER_LEN];
+        if taken.copy_to(&mut head) < head.len() || (taken.len as usize) < ENDPOINT_HEADER_LEN + DATA_OVERHEAD {
+            return false;
+        }
+        let Some((EndpointHeader(src), msg)) = EndpointHeader::parse(&head) else { return false };
+        if msg[..4] != [MSG_TRANSPORT_DATA, 0, 0, 0] {
+            return false;
+        }
+        let index = u32::from_le_bytes([msg[4], msg[5], msg[6], msg[7]]);
+        let Some(i) = self.peer_of_index(index) else { return false };
+        let s = index as usize % SESSIONS_PER_PEER;
+        if !self.peers[i].sessions.published[s].is_some_and(|p| p.live && p.receiving_index == index) {
+            return false;
+        }
+        let Ok(Some(out)) = self.red.tx.reserve() else { return false };
+        let len = taken.len as usize - ENDPOINT_HEADER_LEN;
+        let j = Job { kind: JobKind::Open, peer: i as u16, slot: s as u8, len: len as u16, padded: 0, input: taken.offset, output: out.offset() };
+        let what = Work::Open { black: taken.offset, red: out.offset(), src, index };
+        if self.dispatch(i, what, j).is_err() {
+            self.counters.drop_worker_ring_error += 1;
+        }
+        true
+    }
+
+    /// Sends every worker the jobs gathered this pass.
+    pub(crate) fn flush_workers(&mut self) {
+        for w in &mut self.workers {
+            if w.flush().is_err() {
+                self.counters.drop_worker_ring_error += 1;
+            }
+        }
+    }
+
+    /// Completes dispatched jobs in order, as far as workers have answered. True if any was.
+    pub(crate) fn collect(&mut self) -> bool {
+        let mut any = false;
+        while let Some(&head) = self.inflight.front() {
+            let result = match self.workers[usize::from(head.worker)].next_result() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(_) => {
+                    // A broken result ring: what is in flight on it stays there (counted).
+                    self.counters.drop_worker_ring_error += 1;
+                    break;
+                }
+            };
+            self.inflight.pop_front();
+            self.complete(head, result);
+            any = true;
+        }
+        any
+    }
+
+    fn complete(&mut self, job: InFlight, r: JobResult) {
+        let i = usize::from(job.peer);
+        match job.what {
+            Work::Seal { red, black, len } => {
+                let len = usize::from(len);
+                if r.status == JobStatus::Done {
+                    let peer = &mut self.peers[i];
+                    peer.tunn.note_data_sent(len);
+                    self.counters.sealed_packets += 1;
+                    match self.black.tx.commit(black, ENDPOINT_HEADER_LEN + usize::from(r.len)) {
+                        Ok(true) => self.counters.black_tx_datagrams += 1,
+                        Ok(false) => {
+                            let _ = self.black.tx.unreserve(black);
+                            self.counters.drop_black_ring_full += 1;
+                        }
+                        Err(_) => self.counters.drop_black_ring_error += 1,
+                    }
+                    self.release_red(red);
+                    return;
+                }
+                if self.black.tx.unreserve(black).is_err() {
+                    self.counters.drop_black_ring_error += 1;
+                }
+                match r.status {
+                    // The session changed after dispatch: the packet is handled here, as if it
+                    // had just come (a handshake may start, or it is sealed with the new one).
+                    JobStatus::NoSession | JobStatus::Expired => {
+                        let ok = self.red.rx.read_held(red, &mut self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + len]);
+                        self.release_red(red);
+                        if ok.is_ok() {
+                            let _ = self.red_packet(len);
+                        }
+                    }
+                    status => {
+                        count_failed_job(&mut self.counters, status);
+                        self.release_red(red);
+                    }
+                }
+            }
+            Work::Open { black, red, src, index } => {
+                let authenticated = matches!(r.status, JobStatus::Done | JobStatus::MalformedInner | JobStatus::SourceNotAllowed);
+                if authenticated {
+                    // The peer may roam, and its timers hear of the message (as crypto's own open).
+                    self.peers[i].endpoint = Some(src);
+                    let inner = if r.status == JobStatus::Done { usize::from(r.len) } else { 0 };
+                    self.peers[i].tunn.note_data_received(index, inner);
+                }
+                let publish = r.status == JobStatus::Done && r.len > 0;
+                if publish {
+                    self.counters.opened_packets += 1;
+                    match self.red.tx.commit(red, usize::from(r.len)) {
+                        Ok(true) => self.counters.red_tx_packets += 1,
+                        Ok(false) => {
+                            let _ = self.red.tx.unreserve(red);
+                            self.counters.drop_red_ring_full += 1;
+                        }
+                        Err(_) => self.counters.drop_red_ring_error += 1,
+                    }
+                } else {
+                    if self.red.tx.unreserve(red).is_err() {
+                        self.counters.drop_red_ring_error += 1;
+                    }
+                    match r.status {
+                        JobStatus::Done => self.counters.keepalives_rx += 1,
+                        status => count_failed_job(&mut self.counters, status),
+                    }
+                }
+                if self.black.rx.release(black).is_err() {
+                    self.counters.drop_black_ring_error += 1;
+                }
+            }
+        }
+    }
+
+    fn release_red(&mut self, offset: u32) {
+        if self.red.rx.release(offset).is_err() {
+            self.counters.drop_red_ring_error += 1;
+        }
+    }
+
+    /// Notifies every worker that asked for a signal.
+    pub(crate) fn signal_workers(&mut self) {
+        for w in &mut self.workers {
+            w.link.signal_peer();
+        }
+    }
+
+    /// Before crypto sleeps: asks every worker with jobs out for a signal on its results; true
+    /// if results (or a job ring's room for a waiting batch) came meanwhile.
+    pub(crate) fn arm_workers(&mut self) -> bool {
+        let mut more = false;
+        for w in &mut self.workers {
+            if w.link.arm() && w.batches_out > 0 {
+                more = true;
+            }
+            if w.batch_jobs > 0 && w.link.tx.ready() && w.batches_out < w.ring_batches {
+                more = true;
+            }
+        }
+        more
+    }
+}
+
+/// Counts a job that ended without a packet (the reasons crypto's own open counts).
+fn count_failed_job(c: &mut Counters, status: JobStatus) {
+    *match status {
+        JobStatus::Done => return,
+        JobStatus::NoSession | JobStatus::Expired => &mut c.drop_no_session,
+        JobStatus::Replayed => &mut c.drop_replay,
+        JobStatus::BadCounter => &mut c.drop_bad_counter,
+        JobStatus::Aead => &mut c.drop_bad_aead,
+        JobStatus::Malformed => &mut c.drop_invalid_packet,
+        JobStatus::MalformedInner => &mut c.drop_malformed_inner,
+        JobStatus::SourceNotAllowed => &mut c.drop_source_not_allowed,
+        JobStatus::BadJob => &mut c.drop_worker_bad_job,
+    } += 1;
+}
