@@ -39,9 +39,10 @@ def write_file(path, text):
     return path
 
 
-def interop_topology(lab, tag, peer_path_mtu=None):
+def interop_topology(lab, tag, peer_path_mtu=None, system=None):
     """Builds pc_a — enc_a — wan — peer(wireguard-go), with a router and a link of
-    `peer_path_mtu` bytes before the peer if given. Returns a dict."""
+    `peer_path_mtu` bytes before the peer if given, enc_a running the system file `system`
+    (default: system.xml). Returns a dict."""
     a_priv, a_pub = genkey()
     p_priv, p_pub = genkey()
     peer_black = PEER_BEHIND if peer_path_mtu else PEER_BLACK
@@ -65,7 +66,7 @@ BlackAddress = 192.0.2.1/24
     pc_a, wan, peer = lab.ns("pc_a"), lab.ns("wan"), lab.ns("peer")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
-    enc_a = netlab.HostEncryptor(lab, "a", cfg_a, pc_a, wan, "br0")
+    enc_a = netlab.HostEncryptor(lab, "a", cfg_a, pc_a, wan, "br0", **({"system": system} if system else {}))
     # pc_a: the PC behind enc_a, with a route to the peer's tunnel network.
     lab.ip(pc_a, "link", "set", enc_a.red_tap, "up")
     lab.ip(pc_a, "addr", "add", f"{SITES['a']['pc']}/24", "dev", enc_a.red_tap)
@@ -157,6 +158,30 @@ def test_interop_wireguard_go(initiator):
     else:
         assert c["crypto.handshakes_answered"] >= 1, f"{counters}\nwireguard-go log:\n{wg_log[-2000:]}"
     assert c["crypto.sealed_packets"] >= 1 and c["crypto.opened_packets"] >= 1, counters
+
+
+def test_two_crypto_workers_carry_a_tunnel_to_wireguard_go_in_order_and_whole():
+    """system.xml with two crypto worker PDs (netlab.with_crypto_workers): crypto dispatches the
+    transport packets to them and publishes their results in order. A burst of 200 pings comes
+    back whole and once each, and each worker did a share of the AEAD."""
+    with netlab.Lab("iw") as lab:
+        system = os.path.join(lab.tmp, "system-workers.xml")
+        with open(netlab.SYSTEM_XML) as f:
+            write_file(system, netlab.with_crypto_workers(f.read()))
+        t = interop_topology(lab, "w", system=system)
+        assert netlab.ping_until(lab, t["pc_a"], PEER_TUNNEL), "pc_a -> peer through enc_a's workers failed"
+        burst = netlab.run_python(lab, t["pc_a"], netlab.ECHO_BURST, PEER_TUNNEL, 200, 0.005, 20, timeout=60).stdout
+        lab.stop(t["wg"])
+        c = finish(lab, t)
+    assert "received 200 of 200 missing [] doubled []" in burst, burst
+    workers = {k: v for k, v in c.items() if k.startswith("crypto_worker_") and v}
+    # Jobs go to the workers in turn, whatever their kind: each did about half of the packets.
+    for n in (0, 1):
+        done = c.get(f"crypto_worker_{n}.sealed_packets", 0) + c.get(f"crypto_worker_{n}.opened_packets", 0)
+        assert done >= 150, workers
+    assert sum(c.get(f"crypto_worker_{n}.sealed_packets", 0) for n in (0, 1)) >= 190, workers
+    assert sum(c.get(f"crypto_worker_{n}.opened_packets", 0) for n in (0, 1)) >= 190, workers
+    assert c["crypto.drop_worker_ring_error"] == 0 and c["crypto.drop_worker_bad_job"] == 0, workers
 
 
 def test_interop_wireguard_go_with_outer_fragmentation_both_ways():

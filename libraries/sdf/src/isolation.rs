@@ -17,7 +17,8 @@
 //! 3. every region is held to its declared role (`role=` in system.xml, never guessed
 //!    from a name): a ring's data (`ring_data`), a status page (`status`) and a NIC's port
 //!    page (`port`) have one writer (the consumer of a ring maps its producer's data read-only, so it cannot
-//!    rewrite what it was given), a config region (`config`) none, a NIC's DMA memory
+//!    rewrite what it was given; the one exception is crypto's rings, which crypto and its
+//!    workers, all crypto PDs, fill together), a config region (`config`) none, a NIC's DMA memory
 //!    (`dma`) one PD;
 //! 4. each PCI device, device region (fixed physical address), I/O port, IOAPIC pin and MSI
 //!    vector belongs to one PD only, and that PD is not crypto; the I/O ports that reach
@@ -119,7 +120,11 @@ pub fn check(sys: &System) -> Report {
             }
         }
         let writers: Vec<_> = users.iter().filter(|(_, m)| m.perms.write).map(|(p, _)| p.name.as_str()).collect();
+        // Crypto and its workers fill one ring together (the workers write the results crypto
+        // reserved); any other ring has one writer.
+        let crypto_writers_only = users.iter().filter(|(_, m)| m.perms.write).all(|(p, _)| p.domain == Domain::Crypto);
         match region.role {
+            Some(RegionRole::RingData) if writers.len() > 1 && crypto_writers_only => {}
             Some(role @ (RegionRole::RingData | RegionRole::Status | RegionRole::Port)) if writers.len() > 1 => {
                 let what = match role {
                     RegionRole::RingData => "a ring's data",

@@ -303,6 +303,22 @@ mod isolation_check {
     }
 
     #[test]
+    fn crypto_and_its_workers_may_fill_one_ring_but_nobody_else_may() {
+        // A crypto worker writes results into the slots crypto reserved in its ring to net_black
+        // (support/lib/netlab.py's with_crypto_workers): three crypto PDs write that ring.
+        let worker = |name: &str, domain: &str| {
+            format!(
+                r#"<protection_domain name="{name}" domain="{domain}"><program_image path="w.elf" /><map mr="crypto_to_net_black_data" vaddr="0x7000000" perms="rw" /></protection_domain>"#
+            )
+        };
+        let xml = REAL.replacen("<channel>", &format!("{}\n{}\n    <channel>", worker("crypto_worker_0", "crypto"), worker("crypto_worker_1", "crypto")), 1);
+        assert!(check(&xml).ok(), "{:?}", check(&xml).violations);
+        // A writer of another domain among them: refused (and a red-black path besides).
+        let xml = REAL.replacen("<channel>", &format!("{}\n{}\n    <channel>", worker("crypto_worker_0", "crypto"), worker("crypto_worker_1", "black")), 1);
+        rejected(&xml, &["ring_data region crypto_to_net_black_data has 3 writers (crypto,crypto_worker_0,crypto_worker_1)"]);
+    }
+
+    #[test]
     fn reserved_and_shared_io_ports_and_interrupts_are_refused() {
         rejected(&with_map("net_red", r#"<ioport base="0xcf8" size="8" />"#), &["PD net_red is given I/O ports 0xcf8-0xcff", "PCI configuration space"]);
         rejected(&with_map("serial", r#"<ioport id="1" base="0x90" size="4" />"#), &["0x92: the system control port"]);

@@ -199,6 +199,7 @@ fn run(args: Args) -> Result<(), String> {
         } else {
             match image {
                 "crypto" => Box::new(move || serve(pd, ready, pd_crypto::Crypto::start)),
+                "crypto_worker" => Box::new(move || serve(pd, ready, pd_crypto_worker::CryptoWorker::start)),
                 "net_red" => Box::new(move || serve(pd, ready, pd_net_red::NetRed::start)),
                 "net_black" => Box::new(move || serve(pd, ready, pd_net_black::NetBlack::start)),
                 // The host runtime's console is its own stdout and stderr: no serial PD.

@@ -253,3 +253,51 @@ fn no_plaintext_lies_in_the_black_ring_while_workers_seal() {
     assert!(a.worker_counters("sealed_packets").iter().all(|&n| n > 0), "the workers sealed them");
     assert_eq!(seen, 0, "plaintext was visible in the black ring");
 }
+
+#[test]
+fn crypto_waits_for_the_oldest_jobs_worker_without_spinning_on_another_workers_results() {
+    let (mut a, mut b) = established(2);
+    let packets: Vec<Vec<u8>> = (0..2u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[i; 64])).collect();
+    for p in &packets {
+        a.red.send(p);
+    }
+    a.pd.enter();
+    a.crypto.notified(ChannelSet::EMPTY.with(RED)).unwrap();
+    // The second job's worker answers first (on a shared core the oldest job's worker may not
+    // have run yet): crypto must go back to sleep, not loop on results it cannot use yet. Run
+    // in a thread of its own, so that a crypto that spins fails the test instead of hanging it.
+    let (wpd, w) = &mut a.workers[1];
+    wpd.enter();
+    w.notified(ChannelSet::EMPTY).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        a.pd.enter();
+        a.crypto.notified(ChannelSet::EMPTY.with(pd_api::Channel::new(4))).unwrap();
+        let _ = done_tx.send(());
+        a
+    });
+    assert!(done_rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok(), "crypto spins on worker 1's results");
+    let mut a = thread.join().unwrap();
+    assert!(a.black.drain().is_empty(), "nothing published out of order");
+    // The first worker answers: both go out, in order.
+    a.run(RED);
+    let msgs = shuttle(&mut a, &mut b);
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(b.red.drain(), packets);
+}
+
+#[test]
+fn crypto_wipes_the_sessions_a_previous_life_left_in_the_shared_table() {
+    let (a, _b) = established(2);
+    let keys = a.pd.mapped("session_keys").unwrap();
+    let table = SessionTable::in_region(keys).unwrap();
+    let live = |t: &SessionTable| t.peer(0).unwrap().iter().filter(|s| s.read().is_ok()).count();
+    assert!(live(&table) > 0, "the handshake published a session");
+    // A crypto PD starting again on the same region (as after a restart) finds it as it was.
+    let pd = TestPd::new("crypto_a_again");
+    let _red = pd.link("red", 64);
+    let _black = pd.link("black", 64);
+    pd.map("session_keys", keys);
+    let _crypto = Crypto::new(CryptoConfig { private_key: A, listen_port: 51820, mtu: 1420, peers: vec![peer(B, None, &["10.2.0.0/24"])] }).unwrap();
+    assert_eq!(live(&table), 0, "old sessions (and their keys) are gone");
+}

@@ -495,6 +495,14 @@ impl Crypto {
                 if table.peers() < config.peers.len() {
                     return Err(InitError::SessionTableTooSmall { peers: config.peers.len(), holds: table.peers() });
                 }
+                // A region outlives the PD: whatever a previous life published (keys included)
+                // is wiped before anything new goes in. No worker is claiming at start, so no
+                // retire finds the slot busy.
+                for p in 0..table.peers() {
+                    for slot in table.peer(p).unwrap_or(&[]) {
+                        let _ = slot.retire();
+                    }
+                }
                 table
             }
             None => SessionTable::private(config.peers.len()),

@@ -347,12 +347,15 @@ impl Crypto {
         }
     }
 
-    /// Before crypto sleeps: asks every worker with jobs out for a signal on its results; true
-    /// if results (or a job ring's room for a waiting batch) came meanwhile.
+    /// Before crypto sleeps: asks every worker for a signal on its results; true if the results
+    /// crypto completes next came meanwhile (or a job ring's room for a waiting batch). Another
+    /// worker's results do not count: crypto cannot use them before the oldest job's, and
+    /// looping on them would spin, on a shared core, while the worker it waits for never runs.
     pub(crate) fn arm_workers(&mut self) -> bool {
+        let next = self.inflight.front().map(|j| usize::from(j.worker));
         let mut more = false;
-        for w in &mut self.workers {
-            if w.link.arm() && w.batches_out > 0 {
+        for (k, w) in self.workers.iter_mut().enumerate() {
+            if w.link.arm() && next == Some(k) {
                 more = true;
             }
             if w.batch_jobs > 0 && w.link.tx.ready() && w.batches_out < w.ring_batches {
