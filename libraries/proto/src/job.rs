@@ -6,8 +6,9 @@
 //! one [`JobResult`], so crypto commits results in the order the packets came (a flow is never
 //! reordered, however many workers there are).
 //!
-//! Jobs and results travel in batches, one ring message each: a little-endian `u16` count,
-//! two bytes of zero, then the records.
+//! Jobs and results travel in batches, one ring message each: a little-endian `u16` count, a
+//! little-endian `u16` sequence number (a result batch carries its job batch's, so that crypto
+//! sees a batch lost or added instead of matching results to the wrong jobs), then the records.
 
 /// Bytes of one job record.
 pub const JOB_LEN: usize = 16;
@@ -102,13 +103,16 @@ pub enum JobStatus {
     MalformedInner,
     /// Open: the inner packet's source is not one of the peer's AllowedIPs.
     SourceNotAllowed,
+    /// Seal: the packet's destination is not one of the peer's AllowedIPs (its ring slot was
+    /// rewritten after crypto routed it): crypto handles it itself.
+    Misrouted,
     /// The job named a slot outside a region, a peer or session slot the worker does not
     /// have, or a length beyond a slot: a bug in crypto, counted, nothing written.
     BadJob,
 }
 
 impl JobStatus {
-    const ALL: [Self; 10] = [
+    const ALL: [Self; 11] = [
         Self::Done,
         Self::NoSession,
         Self::Expired,
@@ -119,6 +123,7 @@ impl JobStatus {
         Self::MalformedInner,
         Self::SourceNotAllowed,
         Self::BadJob,
+        Self::Misrouted,
     ];
 }
 
@@ -151,10 +156,15 @@ impl JobResult {
     }
 }
 
-/// Writes a batch header for `count` records into `buf`.
-pub fn emit_batch_header(buf: &mut [u8], count: usize) {
+/// Writes a batch header for `count` records, sequence number `seq`, into `buf`.
+pub fn emit_batch_header(buf: &mut [u8], count: usize, seq: u16) {
     buf[..2].copy_from_slice(&(count as u16).to_le_bytes());
-    buf[2..4].fill(0);
+    buf[2..4].copy_from_slice(&seq.to_le_bytes());
+}
+
+/// A batch's sequence number (0 if the header is short: [`batch_records`] refuses it).
+pub fn batch_seq(msg: &[u8]) -> u16 {
+    msg.get(2..4).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 /// The records of a batch of `record_len`-byte records: None if the header is short, the count
@@ -187,14 +197,15 @@ mod tests {
     fn malformed_records_and_batches_are_refused() {
         assert_eq!(Job::parse(&[3; JOB_LEN]), None, "unknown kind");
         assert_eq!(Job::parse(&[1; JOB_LEN - 1]), None, "short");
-        assert_eq!(JobResult::parse(&[10, 0, 0, 0]), None, "unknown status");
+        assert_eq!(JobResult::parse(&[11, 0, 0, 0]), None, "unknown status");
         let mut msg = [0u8; BATCH_HEADER_LEN + 2 * RESULT_LEN];
-        emit_batch_header(&mut msg, 3);
+        emit_batch_header(&mut msg, 3, 7);
         assert!(batch_records(&msg, RESULT_LEN).is_none(), "count beyond the message");
-        emit_batch_header(&mut msg, 2);
+        emit_batch_header(&mut msg, 2, 7);
         assert_eq!(batch_records(&msg, RESULT_LEN).unwrap().count(), 2);
+        assert_eq!(batch_seq(&msg), 7);
         let mut big = [0u8; BATCH_HEADER_LEN + (MAX_BATCH + 1) * RESULT_LEN];
-        emit_batch_header(&mut big, MAX_BATCH + 1);
+        emit_batch_header(&mut big, MAX_BATCH + 1, 0);
         assert!(batch_records(&big, RESULT_LEN).is_none(), "count beyond MAX_BATCH");
         assert!(batch_records(&[1], RESULT_LEN).is_none(), "no header");
     }

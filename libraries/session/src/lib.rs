@@ -1,7 +1,7 @@
 //! WireGuard transport sessions shared by several crypto PDs, so that sealing and opening can run
 //! on more than one core (issue 18).
 //!
-//! The handshake PD runs boringtun's tunnels (handshakes, cookies, timers) and publishes each
+//! The crypto PD runs boringtun's tunnels (handshakes, cookies, timers) and publishes each
 //! session's indices and keys into a [`SessionSlot`] of a region that only crypto PDs map
 //! ([`table`]); data-path workers copy a slot ([`SessionSlot::read`]) and seal or open transport
 //! data with it ([`WorkerSession`]). What must stay correct when several workers use one session

@@ -1,6 +1,6 @@
 //! The session table: the transport sessions of every peer, in a region only crypto PDs map.
 //!
-//! One writer, the handshake PD (its boringtun tunnels make the sessions), publishes each
+//! One writer, the crypto PD (its boringtun tunnels make the sessions), publishes each
 //! session's indices and keys into a [`SessionSlot`]; any number of workers read them and seal
 //! or open transport data with them. A slot is a sequence lock (Linux's seqcount): the writer
 //! makes `seq` odd, writes, and makes it even again; a reader copies the slot and keeps the copy
@@ -74,7 +74,7 @@ pub enum ClaimError {
     Replay(crate::replay::ReplayError),
 }
 
-/// One session as the handshake PD publishes it (keys as bytes).
+/// One session as the crypto PD publishes it (keys as bytes).
 #[derive(Clone)]
 pub struct SessionInfo {
     /// The peer (its position in the config).
@@ -272,7 +272,7 @@ impl SessionSlot {
         Some(n)
     }
 
-    /// Messages sealed with this slot's session so far (for the handshake PD's rekey decision).
+    /// Messages sealed with this slot's session so far (for the crypto PD's rekey decision).
     pub fn sent(&self) -> u64 {
         self.send_counter.load(Ordering::Relaxed)
     }

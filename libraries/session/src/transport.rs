@@ -183,3 +183,12 @@ pub fn inner_packet(packet: &[u8]) -> Option<(usize, core::net::IpAddr)> {
         _ => None,
     }
 }
+
+/// An IP packet's destination address, if it holds the fixed part of its header.
+pub fn inner_destination(packet: &[u8]) -> Option<core::net::IpAddr> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) if packet.len() >= 20 => Some(core::net::IpAddr::from(<[u8; 4]>::try_from(&packet[16..20]).ok()?)),
+        Some(6) if packet.len() >= 40 => Some(core::net::IpAddr::from(<[u8; 16]>::try_from(&packet[24..40]).ok()?)),
+        _ => None,
+    }
+}

@@ -5,7 +5,7 @@
 //!     RUSTFLAGS="--cfg loom" cargo test --release -p pd-session --test loom
 //!
 //! - Two workers accepting the same counter: exactly one wins, in every interleaving.
-//! - A worker claiming a send counter while the handshake PD replaces the session in its slot:
+//! - A worker claiming a send counter while the crypto PD replaces the session in its slot:
 //!   a counter it keeps is always one of the session whose keys it copied (never the new
 //!   session's, which would seal two messages under one key and nonce).
 //! - A worker copying a slot while it is rewritten gets the old session whole, the new one

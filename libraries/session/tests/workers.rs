@@ -1,8 +1,8 @@
 //! Workers sealing and opening with sessions that boringtun's tunnels made, on several threads
 //! at once: what the crypto workers of issue 18 rely on.
 //!
-//! Each test runs a real handshake between two boringtun tunnels (the handshake PD's tunnel "A"
-//! for a peer, and the peer's own "B"), publishes A's session into a slot as the handshake PD
+//! Each test runs a real handshake between two boringtun tunnels (the crypto PD's tunnel "A"
+//! for a peer, and the peer's own "B"), publishes A's session into a slot as the crypto PD
 //! would, and then checks against B: messages the workers seal open in B, B's open in the
 //! workers, every counter once across workers, and none sealed twice.
 
@@ -60,7 +60,7 @@ fn pair(tag: u32) -> (Tunn, Tunn) {
     (a, b)
 }
 
-/// A's current session as the handshake PD publishes it for `peer`.
+/// A's current session as the crypto PD publishes it for `peer`.
 fn publish(a: &Tunn, peer: u32, slot: &SessionSlot) {
     let current = a.current_session_index().expect("A has a session");
     let keys = a.session_keys().find(|k| k.receiving_index == current).unwrap();
@@ -249,7 +249,7 @@ fn a_worker_holding_a_replaced_session_stops_using_it() {
     publish(&a, 0, &slot);
     let old = worker(&slot);
     assert!(b_opens(&mut b, &seal(&old, &slot, &ipv4_packet(1, 60, [10, 0, 0, 2]))).is_some());
-    // The handshake PD replaces the session in the same slot.
+    // The crypto PD replaces the session in the same slot.
     publish(&a2, 0, &slot);
     let mut buf = vec![0u8; 200];
     assert_eq!(old.seal(&slot, &mut buf, 60, now_ns()), Err(pd_session::SealError::Stale));
@@ -280,7 +280,7 @@ fn sessions_past_reject_after_time_are_refused() {
     assert_eq!(w.open(&slot, &mut msg, later), Err(OpenError::Expired));
 }
 
-/// The handshake PD's tunnel learns of the workers' traffic (its timers depend on it): the
+/// The crypto PD's tunnel learns of the workers' traffic (its timers depend on it): the
 /// byte counts it reports follow what it is told.
 #[test]
 fn the_tunnel_counts_what_workers_report() {

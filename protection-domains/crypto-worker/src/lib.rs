@@ -35,7 +35,7 @@ use pd_api::{Channel, ChannelSet, Handler, MemoryRegion};
 use pd_proto::job::{self, Job, JobKind, JobResult, JobStatus, JOB_LEN, RESULT_LEN};
 use pd_proto::ENDPOINT_HEADER_LEN;
 use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
-use pd_session::transport::{inner_packet, DATA_HEADER_LEN, DATA_OVERHEAD};
+use pd_session::transport::{inner_destination, inner_packet, DATA_HEADER_LEN, DATA_OVERHEAD};
 use pd_session::{OpenError, ReplayError, SealError, SessionTable, WorkerSession, SLOTS_PER_PEER};
 
 /// Channel to the crypto PD (the link named `crypto`).
@@ -54,6 +54,7 @@ pd_api::counters! {
         keepalives_rx,
         no_session,
         expired,
+        misrouted,
         drop_replay,
         drop_bad_counter,
         drop_bad_aead,
@@ -171,6 +172,7 @@ impl CryptoWorker {
             self.counters.bad_batches += 1;
             return Ok(());
         };
+        let seq = job::batch_seq(&jobs[..len]);
         let mut count = 0;
         for record in records {
             let result = match Job::parse(record) {
@@ -182,7 +184,7 @@ impl CryptoWorker {
             result.emit(&mut self.results[at..at + RESULT_LEN]);
             count += 1;
         }
-        job::emit_batch_header(&mut self.results[..], count);
+        job::emit_batch_header(&mut self.results[..], count, seq);
         let n = job::BATCH_HEADER_LEN + count * RESULT_LEN;
         match self.crypto.tx.send(&self.results[..n]) {
             Ok(true) => Ok(()),
@@ -211,6 +213,7 @@ impl CryptoWorker {
             JobStatus::Malformed => &mut c.drop_malformed,
             JobStatus::MalformedInner => &mut c.drop_malformed_inner,
             JobStatus::SourceNotAllowed => &mut c.drop_source_not_allowed,
+            JobStatus::Misrouted => &mut c.misrouted,
             JobStatus::BadJob => &mut c.bad_jobs,
         } += 1;
     }
@@ -256,6 +259,14 @@ impl CryptoWorker {
             return Err(JobStatus::BadJob);
         }
         body[len..].fill(0);
+        // The packet as copied must be for this peer: crypto routed it on its own look at the
+        // ring slot, which net_red could rewrite since (a restarted net_red refills slots crypto
+        // still holds).
+        let to_peer = inner_destination(&body[..len]).is_some_and(|dst| self.allowed_ips[usize::from(j.peer)].iter().any(|p| p.contains(dst)));
+        if !to_peer {
+            body.fill(0);
+            return Err(JobStatus::Misrouted);
+        }
         let now = self.now_ns;
         let (slot, session) = slot_and_copy(&self.table, &self.copies, j).ok_or(JobStatus::NoSession)?;
         let sealed = session.seal(slot, &mut self.buf[..], padded, now);

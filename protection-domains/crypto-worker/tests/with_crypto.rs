@@ -301,3 +301,68 @@ fn crypto_wipes_the_sessions_a_previous_life_left_in_the_shared_table() {
     let _crypto = Crypto::new(CryptoConfig { private_key: A, listen_port: 51820, mtu: 1420, peers: vec![peer(B, None, &["10.2.0.0/24"])] }).unwrap();
     assert_eq!(live(&table), 0, "old sessions (and their keys) are gone");
 }
+
+#[test]
+fn a_worker_that_answers_out_of_turn_is_given_up_and_crypto_carries_on_alone() {
+    // enc_a's one "worker" is the test: it answers a batch with a result batch of the wrong
+    // sequence number (a batch lost in between, as a worker whose result ring was full would do).
+    let mut b = make("crypto_b2", B, "192.0.2.2:51820", vec![peer(A, None, &["10.1.0.0/24"])], 0);
+    let pd = TestPd::new("crypto_a2");
+    let red = pd.link("red", 64);
+    let black = pd.link("black", 64);
+    pd.region("session_keys", SessionTable::bytes_for(1));
+    let mut fake = pd.link("worker0", 16);
+    let crypto = Crypto::new(CryptoConfig {
+        private_key: A,
+        listen_port: 51820,
+        mtu: 1420,
+        peers: vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])],
+    })
+    .unwrap();
+    let mut a = Encryptor { pd, crypto, red, black, workers: Vec::new(), addr: "192.0.2.1:51820".parse().unwrap() };
+    let first = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"first");
+    a.red.send(&first);
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    shuttle(&mut b, &mut a);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![first]);
+    // A packet for the worker; the fake answers with sequence number 9 (batch 0 was due).
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"to the fake worker"));
+    a.run(RED);
+    let jobs = fake.drain();
+    assert_eq!(jobs.len(), 1, "one batch to the worker");
+    let mut answer = vec![0u8; pd_proto::job::BATCH_HEADER_LEN + pd_proto::job::RESULT_LEN];
+    pd_proto::job::emit_batch_header(&mut answer, 1, 9);
+    pd_proto::job::JobResult { status: pd_proto::job::JobStatus::Done, len: 100 }.emit(&mut answer[pd_proto::job::BATCH_HEADER_LEN..]);
+    fake.send(&answer);
+    a.run(pd_api::Channel::new(3));
+    assert!(a.black.drain().is_empty(), "nothing the worker did not write goes out");
+    assert_eq!(a.counter("workers_given_up"), 1);
+    assert_eq!(a.counter("drop_worker_bad_job"), 1, "its job was dropped, counted");
+    // Crypto seals by itself from now on.
+    let after = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"after");
+    a.red.send(&after);
+    a.run(RED);
+    assert!(fake.drain().is_empty(), "no more jobs for a worker given up");
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![after]);
+}
+
+#[test]
+fn a_packet_rewritten_in_its_ring_slot_after_routing_is_not_sealed_to_the_routed_peer() {
+    let (mut a, mut b) = established(2);
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"for peer B"));
+    a.pd.enter();
+    a.crypto.notified(ChannelSet::EMPTY.with(RED)).unwrap();
+    // Crypto routed it to B and handed it to a worker; net_red (say, restarted) rewrites the
+    // slot before the worker copies it: now it is for 10.3.0.2, no peer's address.
+    let slots = a.red.data[1];
+    for k in 0..slots.size() / pd_ring::SLOT_SIZE {
+        assert!(slots.copy_in(k * pd_ring::SLOT_SIZE + 16, &[10, 3, 0, 2]));
+    }
+    a.run(RED);
+    assert_eq!(a.worker_counters("misrouted").iter().sum::<u64>(), 1);
+    assert_eq!(a.counter("drop_no_route"), 1, "crypto routed it again: nowhere");
+    assert!(shuttle(&mut a, &mut b).is_empty() && b.red.drain().is_empty(), "nothing sealed to B");
+}

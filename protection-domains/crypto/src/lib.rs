@@ -172,6 +172,7 @@ pd_api::counters! {
         drop_other_error,
         drop_worker_ring_error,
         drop_worker_bad_job,
+        workers_given_up,
     }
 }
 
@@ -627,7 +628,7 @@ impl Crypto {
     fn drain_red(&mut self) -> Result<(), RingError> {
         // Backpressure: take no input while the output ring is full.
         while self.black.tx.ready() {
-            if !self.workers.is_empty() {
+            if self.dispatching() {
                 if !self.can_dispatch() {
                     return Ok(());
                 }
@@ -798,7 +799,7 @@ impl Crypto {
     /// Datagrams from net_black: authenticate, open, forward.
     fn drain_black(&mut self) -> Result<(), RingError> {
         while self.red.tx.ready() && self.black.tx.ready() {
-            if !self.workers.is_empty() {
+            if self.dispatching() {
                 if !self.can_dispatch() {
                     return Ok(());
                 }
@@ -1145,7 +1146,9 @@ fn publish_sessions(peer: &mut Peer, slots: &[SessionSlot], p: u32, now_ns: u64)
         sessions.copies[s] = None;
         held[s] = true;
         // Busy: a worker is claiming a counter of the slot's old session; the slot is left
-        // unusable and unrecorded, so the next call (the next event or tick) publishes again.
+        // unusable and unrecorded, so the next call (the next handshake event, or the next
+        // timer tick at most 100 ms later) publishes again; meanwhile the peer's packets take
+        // crypto's own path.
         sessions.published[s] = match slots[s].publish(&info, k.next_counter) {
             Ok(()) => Some(Published::of(&k, now_ns)),
             Err(SlotBusy) => None,
@@ -1226,7 +1229,7 @@ impl Handler for Crypto {
             self.signal_workers();
             // Input left behind a full output waits for that output's free signal, and input
             // left for want of a worker's room waits for its results.
-            let room = self.workers.is_empty() || self.can_dispatch();
+            let room = !self.dispatching() || self.can_dispatch();
             let more_red = self.red.arm() && self.black.tx.ready() && room;
             let more_black = self.black.arm() && self.red.tx.ready() && self.black.tx.ready() && room;
             let more_results = self.arm_workers();

@@ -10,9 +10,12 @@
 //! publishes results to net_black and net_red in the order the packets came.
 //!
 //! What needs boringtun stays here: packets without a usable session (queued behind a handshake,
-//! or a handshake started), handshake and cookie messages, timers. A job a worker answers with
-//! "no session" or "expired" (the session changed after dispatch) is handled here too, as if it
-//! had just arrived. Crypto tells boringtun's timers of every packet the workers sealed or opened,
+//! or a handshake started), handshake and cookie messages, timers. A packet to seal that a worker
+//! answers with "no session" or "expired" (the session changed after dispatch) is handled here
+//! too, as if it had just arrived; a message to open is dropped (counted), as crypto's own open
+//! drops one whose session is gone. A worker that breaks the job protocol (an answer that is not
+//! to the batch due, a broken ring) is given up: its jobs in flight are failed, the others go on,
+//! and with none left crypto does the AEAD itself. Crypto tells boringtun's timers of every packet the workers sealed or opened,
 //! and takes the peer's endpoint from each message they authenticated, as it does for its own.
 //!
 //! Bounds: at most [`MAX_IN_FLIGHT`] jobs, and a worker's batches in flight at most what its
@@ -21,6 +24,7 @@
 
 use super::{Counters, Crypto, InitError, SESSIONS_PER_PEER};
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::vec::Vec;
 use boringtun::noise::Tunn;
@@ -45,14 +49,20 @@ pub(crate) struct Worker {
     batch: Box<[u8; SLOT_SIZE]>,
     /// Jobs in `batch`.
     batch_jobs: usize,
-    /// Batches sent and not yet answered.
-    batches_out: usize,
+    /// The sequence number of the next batch sent.
+    next_seq: u16,
+    /// Each batch sent and not yet answered, oldest first: its sequence number and job count
+    /// (a result batch must answer exactly that).
+    out: VecDeque<(u16, usize)>,
     /// Batches the worker's job ring holds.
     ring_batches: usize,
     /// The result batch being read.
     results: Box<[u8; SLOT_SIZE]>,
     results_len: usize,
     results_at: usize,
+    /// The worker broke the protocol (a result batch that does not answer the oldest batch
+    /// sent, a ring error): it gets no more jobs, and its jobs in flight were failed.
+    broken: bool,
 }
 
 impl Worker {
@@ -64,10 +74,12 @@ impl Worker {
                 link,
                 batch: Box::new([0; SLOT_SIZE]),
                 batch_jobs: 0,
-                batches_out: 0,
+                next_seq: 0,
+                out: VecDeque::new(),
                 results: Box::new([0; SLOT_SIZE]),
                 results_len: 0,
                 results_at: 0,
+                broken: false,
             })),
             Err(LinkError::MissingRegion(_)) => Ok(None),
             Err(e) => Err(InitError::Link("worker", e)),
@@ -76,12 +88,16 @@ impl Worker {
 
     /// Whether a job can be added now (its batch has room, or can be sent to make room).
     fn has_room(&self) -> bool {
-        self.batch_jobs < MAX_BATCH || self.batches_out < self.ring_batches
+        !self.broken && (self.batch_jobs < MAX_BATCH || (self.out.len() < self.ring_batches && self.link.tx.has_room()))
     }
 
     fn push(&mut self, j: &Job) -> Result<(), RingError> {
         if self.batch_jobs == MAX_BATCH {
             self.flush()?;
+            if self.batch_jobs == MAX_BATCH {
+                // The job ring took nothing (has_room said it would): the caller keeps the packet.
+                return Err(RingError::Overflow);
+            }
         }
         let at = job::BATCH_HEADER_LEN + self.batch_jobs * JOB_LEN;
         j.emit(&mut self.batch[at..at + JOB_LEN]);
@@ -92,29 +108,37 @@ impl Worker {
     /// Sends the batch gathered so far, if the job ring has room (else it waits for the next
     /// pass; the jobs stay in flight).
     fn flush(&mut self) -> Result<(), RingError> {
-        if self.batch_jobs == 0 || self.batches_out >= self.ring_batches {
+        if self.broken || self.batch_jobs == 0 || self.out.len() >= self.ring_batches {
             return Ok(());
         }
-        job::emit_batch_header(&mut self.batch[..], self.batch_jobs);
+        job::emit_batch_header(&mut self.batch[..], self.batch_jobs, self.next_seq);
         let n = job::BATCH_HEADER_LEN + self.batch_jobs * JOB_LEN;
         if self.link.tx.send(&self.batch[..n])? {
+            self.out.push_back((self.next_seq, self.batch_jobs));
+            self.next_seq = self.next_seq.wrapping_add(1);
             self.batch_jobs = 0;
-            self.batches_out += 1;
         }
         Ok(())
     }
 
-    /// The next result, in job order; None until the worker has answered.
+    /// The next result, in job order; None until the worker has answered. An error: the
+    /// worker's answer is not the one due (the caller gives the worker up).
     fn next_result(&mut self) -> Result<Option<JobResult>, RingError> {
+        if self.broken {
+            return Ok(None);
+        }
         if self.results_at == self.results_len {
             let Some(len) = self.link.rx.recv(&mut self.results)? else { return Ok(None) };
-            self.batches_out = self.batches_out.saturating_sub(1);
-            let count = job::batch_records(&self.results[..len], RESULT_LEN).map_or(0, |r| r.count());
-            self.results_at = 0;
-            self.results_len = count;
-            if count == 0 {
-                // Not a batch (a worker bug): nothing to complete with it.
+            let answered = job::batch_records(&self.results[..len], RESULT_LEN).map(|r| (job::batch_seq(&self.results[..len]), r.count()));
+            // Results are matched to jobs by position: a batch lost, added or cut short would
+            // apply every later result to the wrong job.
+            if answered.is_none() || answered != self.out.pop_front() {
                 return Err(RingError::BadDescriptor);
+            }
+            self.results_at = 0;
+            self.results_len = answered.map_or(0, |(_, n)| n);
+            if self.results_len == 0 {
+                return Ok(None);
             }
         }
         let at = job::BATCH_HEADER_LEN + self.results_at * RESULT_LEN;
@@ -153,17 +177,48 @@ enum Work {
 }
 
 impl Crypto {
+    /// Whether any worker takes jobs (none linked, or every one given up: crypto does the
+    /// AEAD itself).
+    pub(crate) fn dispatching(&self) -> bool {
+        self.workers.iter().any(|w| !w.broken)
+    }
+
+    /// The worker the next job goes to: the next in turn that has room.
+    fn pick(&self) -> Option<usize> {
+        let n = self.workers.len();
+        (0..n).map(|k| (self.next_worker + k) % n).find(|&w| self.workers[w].has_room())
+    }
+
     /// Whether one more packet can go to a worker now.
     pub(crate) fn can_dispatch(&self) -> bool {
-        self.inflight.len() < MAX_IN_FLIGHT && self.workers.get(self.next_worker).is_some_and(Worker::has_room)
+        self.inflight.len() < MAX_IN_FLIGHT && self.pick().is_some()
     }
 
     fn dispatch(&mut self, peer: usize, what: Work, j: Job) -> Result<(), RingError> {
-        let w = self.next_worker;
-        self.next_worker = (w + 1) % self.workers.len();
+        let w = self.pick().ok_or(RingError::Overflow)?;
         self.workers[w].push(&j)?;
+        self.next_worker = (w + 1) % self.workers.len();
         self.inflight.push_back(InFlight { worker: w as u8, peer: peer as u16, what });
         Ok(())
+    }
+
+    /// Gives worker `k` up (it broke the protocol): its jobs in flight are failed (their ring
+    /// slots handed back, counted as `drop_worker_bad_job`) and it gets no more.
+    fn give_up_worker(&mut self, k: usize) {
+        let w = &mut self.workers[k];
+        if w.broken {
+            return;
+        }
+        w.broken = true;
+        w.batch_jobs = 0;
+        w.out.clear();
+        self.counters.workers_given_up += 1;
+        pd_api::log!("crypto worker {k} broke the job protocol: given up, its jobs dropped");
+        let jobs: Vec<InFlight> = self.inflight.iter().copied().filter(|j| usize::from(j.worker) == k).collect();
+        self.inflight.retain(|j| usize::from(j.worker) != k);
+        for j in jobs {
+            self.complete(j, JobResult { status: JobStatus::BadJob, len: 0 });
+        }
     }
 
     /// The session slot a data packet for peer `i` is sealed with now: its current session's,
@@ -199,7 +254,10 @@ impl Crypto {
         let j = Job { kind: JobKind::Seal, peer: i as u16, slot: s as u8, len: len as u16, padded: padded as u16, input: taken.offset, output: out.offset() };
         let what = Work::Seal { red: taken.offset, black: out.offset(), len: len as u16 };
         if self.dispatch(i, what, j).is_err() {
+            // No worker took it: the slot goes back, and the caller handles the packet.
             self.counters.drop_worker_ring_error += 1;
+            let _ = self.black.tx.unreserve(out.offset());
+            return false;
         }
         true
     }
@@ -226,16 +284,20 @@ impl Crypto {
         let j = Job { kind: JobKind::Open, peer: i as u16, slot: s as u8, len: len as u16, padded: 0, input: taken.offset, output: out.offset() };
         let what = Work::Open { black: taken.offset, red: out.offset(), src, index };
         if self.dispatch(i, what, j).is_err() {
+            // No worker took it: the slot goes back, and the caller handles the datagram.
             self.counters.drop_worker_ring_error += 1;
+            let _ = self.red.tx.unreserve(out.offset());
+            return false;
         }
         true
     }
 
     /// Sends every worker the jobs gathered this pass.
     pub(crate) fn flush_workers(&mut self) {
-        for w in &mut self.workers {
-            if w.flush().is_err() {
+        for k in 0..self.workers.len() {
+            if self.workers[k].flush().is_err() {
                 self.counters.drop_worker_ring_error += 1;
+                self.give_up_worker(k);
             }
         }
     }
@@ -248,9 +310,11 @@ impl Crypto {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(_) => {
-                    // A broken result ring: what is in flight on it stays there (counted).
+                    // A broken result ring, or an answer not to the batch due: its jobs are
+                    // failed (so the others' go on completing).
                     self.counters.drop_worker_ring_error += 1;
-                    break;
+                    self.give_up_worker(usize::from(head.worker));
+                    continue;
                 }
             };
             self.inflight.pop_front();
@@ -265,6 +329,7 @@ impl Crypto {
         match job.what {
             Work::Seal { red, black, len } => {
                 let len = usize::from(len);
+                let r = if ENDPOINT_HEADER_LEN + usize::from(r.len) > SLOT_SIZE { JobResult { status: JobStatus::BadJob, len: 0 } } else { r };
                 if r.status == JobStatus::Done {
                     let peer = &mut self.peers[i];
                     peer.tunn.note_data_sent(len);
@@ -275,7 +340,10 @@ impl Crypto {
                             let _ = self.black.tx.unreserve(black);
                             self.counters.drop_black_ring_full += 1;
                         }
-                        Err(_) => self.counters.drop_black_ring_error += 1,
+                        Err(_) => {
+                            let _ = self.black.tx.unreserve(black);
+                            self.counters.drop_black_ring_error += 1;
+                        }
                     }
                     self.release_red(red);
                     return;
@@ -284,9 +352,10 @@ impl Crypto {
                     self.counters.drop_black_ring_error += 1;
                 }
                 match r.status {
-                    // The session changed after dispatch: the packet is handled here, as if it
-                    // had just come (a handshake may start, or it is sealed with the new one).
-                    JobStatus::NoSession | JobStatus::Expired => {
+                    // The session changed after dispatch (or the packet is not the routed peer's:
+                    // net_red rewrote its slot): handled here, as if it had just come (routed
+                    // again; a handshake may start, or it is sealed with the new session).
+                    JobStatus::NoSession | JobStatus::Expired | JobStatus::Misrouted => {
                         let ok = self.red.rx.read_held(red, &mut self.plain[DATA_HEADER_LEN..DATA_HEADER_LEN + len]);
                         self.release_red(red);
                         if ok.is_ok() {
@@ -300,6 +369,7 @@ impl Crypto {
                 }
             }
             Work::Open { black, red, src, index } => {
+                let r = if usize::from(r.len) > SLOT_SIZE { JobResult { status: JobStatus::BadJob, len: 0 } } else { r };
                 let authenticated = matches!(r.status, JobStatus::Done | JobStatus::MalformedInner | JobStatus::SourceNotAllowed);
                 if authenticated {
                     // The peer may roam, and its timers hear of the message (as crypto's own open).
@@ -316,7 +386,10 @@ impl Crypto {
                             let _ = self.red.tx.unreserve(red);
                             self.counters.drop_red_ring_full += 1;
                         }
-                        Err(_) => self.counters.drop_red_ring_error += 1,
+                        Err(_) => {
+                            let _ = self.red.tx.unreserve(red);
+                            self.counters.drop_red_ring_error += 1;
+                        }
                     }
                 } else {
                     if self.red.tx.unreserve(red).is_err() {
@@ -354,11 +427,11 @@ impl Crypto {
     pub(crate) fn arm_workers(&mut self) -> bool {
         let next = self.inflight.front().map(|j| usize::from(j.worker));
         let mut more = false;
-        for (k, w) in self.workers.iter_mut().enumerate() {
+        for (k, w) in self.workers.iter_mut().enumerate().filter(|(_, w)| !w.broken) {
             if w.link.arm() && next == Some(k) {
                 more = true;
             }
-            if w.batch_jobs > 0 && w.link.tx.ready() && w.batches_out < w.ring_batches {
+            if w.batch_jobs > 0 && w.out.len() < w.ring_batches && w.link.tx.ready() && w.link.tx.has_room() {
                 more = true;
             }
         }
@@ -370,7 +443,7 @@ impl Crypto {
 fn count_failed_job(c: &mut Counters, status: JobStatus) {
     *match status {
         JobStatus::Done => return,
-        JobStatus::NoSession | JobStatus::Expired => &mut c.drop_no_session,
+        JobStatus::NoSession | JobStatus::Expired | JobStatus::Misrouted => &mut c.drop_no_session,
         JobStatus::Replayed => &mut c.drop_replay,
         JobStatus::BadCounter => &mut c.drop_bad_counter,
         JobStatus::Aead => &mut c.drop_bad_aead,
