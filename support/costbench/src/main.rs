@@ -1,4 +1,4 @@
-//! `costbench <seal|crypto|pipeline> <packets>`: does the named work for
+//! `costbench <seal|crypto|pipeline|dispatch> <packets>`: does the named work for
 //! `packets` packets of 1420 bytes of plaintext (a full tunnel MTU), so that
 //! running it under `valgrind --tool=callgrind` at two packet counts gives the
 //! instructions per packet (the difference divided by the difference), free of
@@ -8,7 +8,11 @@
 //! - `crypto`: the crypto PD's encrypt path: ring in, cryptokey routing,
 //!   boringtun's data message, ring out;
 //! - `pipeline`: net_red → crypto → net_black with Ethernet frames in and out:
-//!   the whole red-to-black path of the host encryptor except the TAP syscalls.
+//!   the whole red-to-black path of the host encryptor except the TAP syscalls;
+//! - `dispatch`: the `crypto` path with one crypto worker doing the AEAD (crypto takes the
+//!   packet, hands the worker a job, publishes its result); under callgrind with
+//!   `--toggle-collect='*CryptoWorker*'` only the worker's share is counted, the rest being
+//!   crypto's (the dispatcher's cost per packet bounds how many workers it can feed).
 
 use boringtun::x25519::{PublicKey, StaticSecret};
 use encryptor_config::{Action, BlackConfig, CryptoConfig, PeerConfig, Prefix, RedConfig, Rule};
@@ -115,6 +119,60 @@ fn crypto_path(n: usize) {
         a.run(pd_crypto::RED);
         let out = a.black.drain();
         assert_eq!(out.len(), k);
+        done += k;
+    }
+}
+
+/// `established()` with one crypto worker wired as a system file wires it, run in turn.
+fn dispatch_path(n: usize) {
+    let pd = TestPd::new("crypto_w");
+    let red = pd.link("red", 512);
+    let black = pd.link("black", 512);
+    let keys = pd.region("session_keys", pd_session::SessionTable::bytes_for(1));
+    let wpd = TestPd::new("crypto_worker_0");
+    pd.connect("worker0", wpd, "crypto", 16);
+    wpd.map("session_keys", keys);
+    for (theirs, mine) in [("red_rx_data", "red_in_data"), ("red_tx_data", "red_out_data"), ("black_rx_data", "black_in_data"), ("black_tx_data", "black_out_data")] {
+        wpd.map(mine, pd.mapped(theirs).unwrap());
+    }
+    let mut worker = pd_crypto_worker::CryptoWorker::new(vec![vec!["10.2.0.0/24".parse::<Prefix>().unwrap()]]).unwrap();
+    pd.enter();
+    let peer = PeerConfig {
+        public_key: PublicKey::from(&StaticSecret::from([2; 32])).to_bytes(),
+        preshared_key: None,
+        endpoint: Some("192.0.2.2:51820".parse().unwrap()),
+        allowed_ips: vec!["10.2.0.0/24".parse::<Prefix>().unwrap()],
+        persistent_keepalive: None,
+    };
+    let crypto = pd_crypto::Crypto::new(CryptoConfig { private_key: [1; 32], listen_port: 51820, mtu: 1420, peers: vec![peer] }).unwrap();
+    let mut a = CryptoBox { pd, crypto, red, black };
+    let mut b = crypto_box("crypto_b", [2; 32], [1; 32], None, "10.1.0.0/24");
+    a.red.send(&ipv4_packet(100));
+    a.run(pd_crypto::RED);
+    for _ in 0..2 {
+        for m in a.black.drain() {
+            b.black.send(&rewrite_from(&m, "192.0.2.1:51820"));
+        }
+        b.run(pd_crypto::BLACK);
+        for m in b.black.drain() {
+            a.black.send(&rewrite_from(&m, "192.0.2.2:51820"));
+        }
+        a.run(pd_crypto::BLACK);
+    }
+    a.black.drain();
+    let packet = ipv4_packet(PAYLOAD);
+    let mut done = 0;
+    while done < n {
+        let k = BATCH.min(n - done);
+        for _ in 0..k {
+            a.red.send(&packet);
+        }
+        a.run(pd_crypto::RED);
+        wpd.enter();
+        worker.notified(ChannelSet::EMPTY).unwrap();
+        a.run(pd_api::Channel::new(3));
+        let out = a.black.drain();
+        assert_eq!(out.len(), k, "every packet sealed by the worker and published");
         done += k;
     }
 }
@@ -231,8 +289,9 @@ fn main() {
         "seal" => seal(n),
         "crypto" => crypto_path(n),
         "pipeline" => pipeline(n),
+        "dispatch" => dispatch_path(n),
         _ => {
-            eprintln!("usage: costbench <seal|crypto|pipeline> <packets>");
+            eprintln!("usage: costbench <seal|crypto|pipeline|dispatch> <packets>");
             std::process::exit(2);
         }
     }
