@@ -366,3 +366,51 @@ fn a_packet_rewritten_in_its_ring_slot_after_routing_is_not_sealed_to_the_routed
     assert_eq!(a.counter("drop_no_route"), 1, "crypto routed it again: nowhere");
     assert!(shuttle(&mut a, &mut b).is_empty() && b.red.drain().is_empty(), "nothing sealed to B");
 }
+
+#[test]
+fn two_workers_serve_many_peers_each_in_order() {
+    // enc_a with three peers, each its own encryptor (without workers) on its own network.
+    const PEERS: [([u8; 32], &str, [u8; 4]); 3] =
+        [([2; 32], "192.0.2.2:51820", [10, 2, 0, 2]), ([3; 32], "192.0.2.3:51820", [10, 3, 0, 2]), ([4; 32], "192.0.2.4:51820", [10, 4, 0, 2])];
+    let configs = PEERS.iter().map(|(k, ep, net)| peer(*k, Some(ep), &[&format!("{}.{}.{}.0/24", net[0], net[1], net[2])])).collect();
+    let mut a = make("crypto_many", A, "192.0.2.1:51820", configs, 2);
+    let mut others: Vec<Encryptor> =
+        PEERS.iter().enumerate().map(|(n, (k, ep, _))| make(&format!("crypto_peer{n}"), *k, ep, vec![peer(A, None, &["10.1.0.0/24"])], 0)).collect();
+    // Handshakes: a packet to each peer starts one.
+    for (_, _, net) in PEERS {
+        a.red.send(&ipv4([10, 1, 0, 2], net, b"hello"));
+    }
+    a.run(RED);
+    for _ in 0..2 {
+        let sent = a.sent();
+        for (n, o) in others.iter_mut().enumerate() {
+            let msgs: Vec<Vec<u8>> = sent.iter().filter(|(to, _)| *to == o.addr).map(|(_, m)| m.clone()).collect();
+            o.receive(a.addr, &msgs);
+            let back: Vec<Vec<u8>> = o.sent().into_iter().map(|(_, m)| m).collect();
+            a.receive(PEERS[n].1.parse().unwrap(), &back);
+        }
+    }
+    for o in &mut others {
+        assert_eq!(o.red.drain().len(), 1, "the first packet reached {}", o.addr);
+    }
+    // 60 packets to each peer, interleaved: every peer gets its own, whole and in order.
+    let packets: Vec<Vec<Vec<u8>>> =
+        PEERS.iter().map(|(_, _, net)| (0..60u8).map(|i| ipv4([10, 1, 0, 2], *net, &[i; 300])).collect()).collect();
+    let mut sent = Vec::new();
+    for i in 0..60 {
+        for p in &packets {
+            a.red.send(&p[i]);
+        }
+        if i % 20 == 19 {
+            a.run(RED);
+            sent.extend(a.sent());
+        }
+    }
+    for (n, o) in others.iter_mut().enumerate() {
+        let msgs: Vec<Vec<u8>> = sent.iter().filter(|(to, _)| *to == o.addr).map(|(_, m)| m.clone()).collect();
+        o.receive(a.addr, &msgs);
+        assert_eq!(o.red.drain(), packets[n], "peer {n}");
+    }
+    let sealed = a.worker_counters("sealed_packets");
+    assert!(sealed.iter().all(|&s| s >= 80), "{sealed:?}");
+}
