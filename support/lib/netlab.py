@@ -497,10 +497,9 @@ def with_crypto_workers(text, workers=2, cpus=(1, 3)):
     timer's tick. Worker N runs on cpu `cpus[N % len(cpus)]` at priority 185 (below crypto: on a
     shared core crypto dispatches a batch, then the worker runs it).
 
-    Not yet the product's system.xml: the root task restarts a faulted PD alone, and crypto
-    shares writable memory with its workers (the session table, the rings' result slots), so
-    with workers neither crypto nor a worker is restartable (platforms/sel4/sysinit's rule) until
-    the root task restarts them as a group."""
+    Crypto shares writable memory with its workers (the session table, the result slots in its
+    rings), so the root task restarts them as a group (platforms/sel4/sysinit's restart_group):
+    a fault in any of them stops the others, and all start afresh together."""
     regions = """    <memory_region name="session_keys" role="session_keys" size="0x140000" />
     <memory_region name="crypto_workers_config" role="config" size="0x10000" fill_without_keys="crypto_config" />
 """

@@ -526,6 +526,58 @@ def test_each_pd_killed_in_turn_under_traffic_is_restarted_and_traffic_resumes()
     assert console.count("crypto: crypto ready") == 2, console[-4000:]
 
 
+def test_crypto_and_its_workers_restart_as_a_group_and_traffic_resumes():
+    """The system with two crypto workers (netlab.with_crypto_workers): crypto, then later a
+    worker, is made to fault under traffic (pings to wireguard-go, 100 a second). Crypto shares
+    the session table and its rings' result slots with the workers, so the root task stops the
+    whole group at either fault and starts all three afresh (crypto wipes the session table);
+    traffic comes back after each, with no ring error."""
+    order = ("crypto", "crypto_worker_1")
+    with netlab.Lab("s4g") as lab:
+        with open(netlab.SYSTEM_XML) as f:
+            xml = netlab.with_crypto_workers(f.read())
+        for k, pd in enumerate(order):
+            xml, n = re.subn(rf'(<protection_domain name="{pd}" [^>]*?)>',
+                             rf'\1 inject_fault_ms="{FIRST_FAULT_MS + k * FAULT_GAP_MS}">', xml)
+            assert n == 1, pd
+        path = os.path.join(lab.tmp, "system-workers-fault.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        image = netlab.sel4_build(os.path.join(lab.tmp, "sel4-workers-fault"), system_xml=path)
+        t = sel4_interop_topology(lab, "g", image=image)
+        pc_a, enc = t["pc_a"], t["enc_a"]
+        assert netlab.ping_until(lab, pc_a, host_interop.PEER_TUNNEL, seconds=60), enc.console()[-3000:]
+        last_fault_s = (FIRST_FAULT_MS + (len(order) - 1) * FAULT_GAP_MS) / 1000
+        pings = lab.spawn(pc_a, ["ping", "-D", "-n", "-i", "0.01", "-W", "1", "-c",
+                                 str(int((last_fault_s + 40) * 100)), host_interop.PEER_TUNNEL], "pings.log")
+        restarted_at = {}
+        deadline = time.time() + last_fault_s + 60
+        while len(restarted_at) < len(order) and time.time() < deadline:
+            for k, pd in enumerate(order):
+                if pd not in restarted_at and re.search(rf"^RESTART pd={pd} count={k + 1}", enc.console(), re.M):
+                    restarted_at[pd] = time.time()
+            time.sleep(0.2)
+        time.sleep(FAULT_GAP_MS / 1000)
+        lab.stop(pings)
+        counters = enc.counters()
+        console = enc.stop()
+        replies = _reply_times(pings.log_path)
+    assert list(restarted_at) == list(order), f"restarts seen: {restarted_at}\n{console[-4000:]}"
+    # Each fault stopped the other two and restarted all three.
+    assert re.search(r"^RESTART pd=crypto_worker_0 stopped with crypto", console, re.M), console[-4000:]
+    assert re.search(r"^RESTART pd=crypto stopped with crypto_worker_1", console, re.M), console[-4000:]
+    for pd in ("crypto", "crypto_worker_0", "crypto_worker_1"):
+        assert re.search(rf"^RESTART pd={pd} count=2", console, re.M), (pd, console[-4000:])
+    assert "given up" not in console, console[-4000:]
+    times = [restarted_at[pd] for pd in order] + [float("inf")]
+    for k, pd in enumerate(order):
+        back = [r for r in replies if times[k] < r < times[k + 1]]
+        assert len(back) > 600, f"{len(back)} replies after {pd}'s group restarted\n{console[-4000:]}"
+    ring_errors = {k: v for k, v in counters.items() if "ring_error" in k[1] and v}
+    assert not ring_errors, ring_errors
+    assert console.count("crypto: crypto ready") == 3, console[-4000:]
+
+
 def _reply_times(path):
     """The host times of the echo replies in `ping -D`'s output."""
     with open(path) as f:

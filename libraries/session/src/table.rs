@@ -191,6 +191,16 @@ impl SessionSlot {
         })
     }
 
+    /// Writer only, when it starts: forgets any claim a stopped worker left open, then empties
+    /// the slot and overwrites its keys. Only while no worker can be inside a claim: at the
+    /// first boot (nothing was published), or when the root task stopped the workers to restart
+    /// them with the writer (a worker stopped inside a claim never leaves it).
+    pub fn clear_at_start(&self) {
+        self.openers.store(0, Ordering::Relaxed);
+        let cleared = self.retire();
+        debug_assert!(cleared.is_ok(), "no opener is left");
+    }
+
     /// Writer only: empties the slot and overwrites its keys (on [`SlotBusy`] the keys stay
     /// until a later call succeeds, but no worker can use them: `seq` is odd).
     pub fn retire(&self) -> Result<(), SlotBusy> {

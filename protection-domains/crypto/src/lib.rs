@@ -497,11 +497,11 @@ impl Crypto {
                     return Err(InitError::SessionTableTooSmall { peers: config.peers.len(), holds: table.peers() });
                 }
                 // A region outlives the PD: whatever a previous life published (keys included)
-                // is wiped before anything new goes in. No worker is claiming at start, so no
-                // retire finds the slot busy.
+                // is wiped before anything new goes in. Its workers are stopped or fresh (the
+                // root task restarts crypto and its workers as a group), so no claim is open.
                 for p in 0..table.peers() {
                     for slot in table.peer(p).unwrap_or(&[]) {
-                        let _ = slot.retire();
+                        slot.clear_at_start();
                     }
                 }
                 table

@@ -45,6 +45,9 @@ pub struct RunningPd {
     pci_functions: Vec<(pci::Function, bool)>,
     /// Whether the system image marks it restartable (see sel4_system_spec).
     restartable: bool,
+    /// The PDs restarted with it (crypto and its workers): stopped at its fault, started
+    /// afresh with it.
+    restart_with: Vec<usize>,
     /// Tests only: when to make it fault (ms after boot; 0: never).
     inject_fault_ms: u32,
     /// Tests only: when to stop its thread without a fault (ms after boot; 0: never).
@@ -557,6 +560,7 @@ pub fn build_system(
             irq_handlers: objs.irq_handlers,
             pci_functions: objs.pci_functions,
             restartable: pd.restartable,
+            restart_with: pd.restart_with.iter().map(|&k| k as usize).collect(),
             inject_fault_ms: pd.inject_fault_ms,
             inject_stall_ms: pd.inject_stall_ms,
             restarts: 0,
@@ -989,10 +993,7 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
             // The restart timer (badge 0: only the root task's own threads hold that cap).
             let now = rdtsc();
             for (index, _) in delayed.iter().filter(|&&(_, due)| due <= now) {
-                if let (Some(pd), Some(spec)) = (running.get_mut(*index), system.pds.get(*index)) {
-                    restart(objects, pd, &spec.name, image, *index);
-                    faulted[*index] = false;
-                }
+                restart_group(objects, running, system, image, *index, &mut faulted);
             }
             delayed.retain(|&(_, due)| due > now);
             arm_restart_timer(objects, &delayed);
@@ -1030,6 +1031,19 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
             }
         } else {
             report(system, &mut faulted, msg, badge);
+            // The PDs it shares writable memory with (crypto and its workers) stop now: none may
+            // go on with state the faulted one left half-written; they restart with it.
+            let group = running.get(index).filter(|pd| pd.restartable).map_or(Vec::new(), |pd| pd.restart_with.clone());
+            for &k in &group {
+                if let (Some(other), Some(spec)) = (running.get(k), system.pds.get(k)) {
+                    // If the faulted PD is given up (back_off), they stay stopped with it.
+                    match sel4_abi::tcb_suspend(other.tcb) {
+                        Ok(()) => out!("RESTART pd={} stopped with {}", spec.name, system.pds.get(index).map_or("?", |p| p.name.as_str())),
+                        Err(e) => println!("PD {}: stopping with its group: {e}", spec.name),
+                    }
+                }
+            }
+            let mut restart_now = false;
             if let (Some(pd), Some(spec)) = (running.get_mut(index), system.pds.get(index)) {
                 // A dead driver's device stops writing memory: left running, a NIC would go on
                 // filling the receive buffers it was given (ring slots its peer reuses once the
@@ -1039,10 +1053,7 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
                 }
                 if pd.restartable {
                     match back_off(pd, &spec.name, tsc_mhz) {
-                        Some(0) => {
-                            restart(objects, pd, &spec.name, image, index);
-                            faulted[index] = false;
-                        }
+                        Some(0) => restart_now = true,
                         Some(delay) => {
                             delayed.push((index, rdtsc() + delay));
                             arm_restart_timer(objects, &delayed);
@@ -1050,6 +1061,9 @@ pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Ob
                         None => {}
                     }
                 }
+            }
+            if restart_now {
+                restart_group(objects, running, system, image, index, &mut faulted);
             }
         }
         (msg, badge) = sel4_abi::recv(fault_ep);
@@ -1156,6 +1170,22 @@ fn rtc_interrupt(objects: &mut Objects, wake: CPtr) -> Result<CPtr, sel4_abi::Er
     sel4_abi::invoke(handler, label::IRQSetIRQHandler, &[], &[wake])?;
     sel4_abi::irq_ack(handler)?;
     Ok(handler)
+}
+
+/// Starts PD `index` again with fresh state ([`restart`]), then the PDs of its restart group
+/// (stopped at its fault). Whichever starts first, none of the old ones runs any more, and the
+/// new workers hold no session before the new crypto publishes one (it wipes the session
+/// table first).
+fn restart_group(objects: &mut Objects, running: &mut [RunningPd], system: &System, image: &[u8], index: usize, faulted: &mut [bool]) {
+    let group = running.get(index).map_or(Vec::new(), |pd| pd.restart_with.clone());
+    for k in core::iter::once(index).chain(group) {
+        if let (Some(pd), Some(spec)) = (running.get_mut(k), system.pds.get(k)) {
+            restart(objects, pd, &spec.name, image, k);
+            if let Some(f) = faulted.get_mut(k) {
+                *f = false;
+            }
+        }
+    }
 }
 
 /// Starts a faulted PD again with fresh state: its program's writable pages as the image has

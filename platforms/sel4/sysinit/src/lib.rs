@@ -155,6 +155,7 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
             pci_devices,
             ioports,
             restartable: restartable(sdf, p),
+            restart_with: restart_group(sdf, p).unwrap_or_default().into_iter().map(|i| i as u32).collect(),
             inject_fault_ms: p.inject_fault_ms.unwrap_or(0),
             inject_stall_ms: p.inject_stall_ms.unwrap_or(0),
         });
@@ -181,21 +182,63 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
 /// shares with another PD is written by one side only (a status page, a ring's data), or is a
 /// ring's control region: both ends write those, and pd-ring's rejoin protocol (an epoch per
 /// end) resets the ring when either end comes back. Any other region written by two PDs would
-/// hand a fresh PD state it cannot vouch for, so such a PD stays stopped after a fault. The
-/// console's reader (the serial PD) shares its log with the root task alone, which takes COM1
-/// back at the fault and starts a fresh log for the restarted reader.
+/// hand a fresh PD state it cannot vouch for, so such a PD stays stopped after a fault, unless
+/// it belongs to a restart group ([`restart_group`]). The console's reader (the serial PD)
+/// shares its log with the root task alone, which takes COM1 back at the fault and starts a
+/// fresh log for the restarted reader.
 pub fn restartable(sdf: &sdf::System, pd: &sdf::ProtectionDomain) -> bool {
-    let shared_both_ways = pd.maps.iter().any(|m| {
-        let ring_ctl = sdf.region(&m.mr).is_some_and(|r| r.role == Some(sdf::RegionRole::RingCtl));
-        let others: Vec<_> = sdf
-            .protection_domains
+    !sdf.no_restart && restart_group(sdf, pd).is_some()
+}
+
+/// The PDs the root task restarts together with `pd` (empty: it restarts alone), or None if
+/// `pd` cannot be restarted. PDs that write one region together (other than a ring's control
+/// region) restart as a group: crypto and its workers (the session table, the slots of
+/// crypto's rings the workers fill), all crypto PDs, and each such region is a ring's data
+/// or the session table: ring data reaches anyone only through a ring, which re-attaches, and
+/// crypto wipes the session table when it starts. No other sharing is allowed to restart.
+pub fn restart_group(sdf: &sdf::System, pd: &sdf::ProtectionDomain) -> Option<Vec<usize>> {
+    let writes_with_others = |p: &sdf::ProtectionDomain| -> Vec<(String, Vec<usize>)> {
+        p.maps
             .iter()
-            .filter(|o| o.name != pd.name)
-            .flat_map(|o| o.maps.iter().filter(|om| om.mr == m.mr))
-            .collect();
-        !ring_ctl && m.perms.write && others.iter().any(|om| om.perms.write)
-    });
-    !sdf.no_restart && !shared_both_ways
+            .filter(|m| m.perms.write && !sdf.region(&m.mr).is_some_and(|r| r.role == Some(sdf::RegionRole::RingCtl)))
+            .filter_map(|m| {
+                let others: Vec<usize> = sdf
+                    .protection_domains
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.name != p.name && o.maps.iter().any(|om| om.mr == m.mr && om.perms.write))
+                    .map(|(i, _)| i)
+                    .collect();
+                (!others.is_empty()).then(|| (m.mr.clone(), others))
+            })
+            .collect()
+    };
+    let index = |p: &sdf::ProtectionDomain| sdf.protection_domains.iter().position(|o| o.name == p.name);
+    let me = index(pd)?;
+    // The group: every PD reached through twice-written regions, transitively.
+    let mut group = vec![me];
+    let mut at = 0;
+    while at < group.len() {
+        let p = &sdf.protection_domains[group[at]];
+        for (region, others) in writes_with_others(p) {
+            let role = sdf.region(&region).and_then(|r| r.role);
+            let allowed = p.domain == sdf::Domain::Crypto
+                && matches!(role, Some(sdf::RegionRole::RingData | sdf::RegionRole::SessionKeys))
+                && others.iter().all(|&o| sdf.protection_domains[o].domain == sdf::Domain::Crypto);
+            if !allowed {
+                return None;
+            }
+            for o in others {
+                if !group.contains(&o) {
+                    group.push(o);
+                }
+            }
+        }
+        at += 1;
+    }
+    group.retain(|&i| i != me);
+    group.sort_unstable();
+    Some(group)
 }
 
 /// Channel ids this platform can deliver (notification badge bits).
@@ -519,6 +562,28 @@ mod tests {
         let names: Vec<&str> =
             shared.protection_domains.iter().filter(|p| restartable(&shared, p)).map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["crypto", "net_black", "nic_black", "timer", "serial"]);
+        // Crypto and its workers write the session table and crypto's ring data together: they
+        // restart as a group, and a worker of another domain would make the group unrestartable.
+        let with_workers = |domain: &str| {
+            let worker = |n: usize| {
+                format!(
+                    r#"<protection_domain name="crypto_worker_{n}" domain="{domain}"><program_image path="w.elf" /><map mr="session_keys" vaddr="0x12000000" perms="rw" /><map mr="crypto_to_net_black_data" vaddr="0x20600000" perms="rw" /></protection_domain>"#
+                )
+            };
+            let xml = include_str!("../../../../system.xml")
+                .replacen("<memory_region ", r#"<memory_region name="session_keys" role="session_keys" size="0x10000" /><memory_region "#, 1)
+                .replacen(r#"setvar_vaddr="black_rx_ctl" />"#, r#"setvar_vaddr="black_rx_ctl" /><map mr="session_keys" vaddr="0x12000000" perms="rw" />"#, 1)
+                .replacen("<channel>", &format!("{}{}<channel>", worker(0), worker(1)), 1);
+            sdf::System::parse(&xml).unwrap()
+        };
+        let sys = with_workers("crypto");
+        let group = |name: &str| restart_group(&sys, sys.pd(name).unwrap());
+        let names = |g: Vec<usize>| g.into_iter().map(|i| sys.protection_domains[i].name.clone()).collect::<Vec<_>>();
+        assert_eq!(group("crypto").map(names), Some(vec!["crypto_worker_0".into(), "crypto_worker_1".into()]));
+        assert_eq!(group("crypto_worker_1").map(names), Some(vec!["crypto".into(), "crypto_worker_0".into()]));
+        assert_eq!(group("net_black"), Some(vec![]), "a stack restarts alone");
+        let sys = with_workers("black");
+        assert!(!restartable(&sys, sys.pd("crypto").unwrap()), "a group across domains does not restart");
         let off = sdf::System::parse(&include_str!("../../../../system.xml").replace("<system ", "<system restart=\"false\" ")).unwrap();
         assert!(off.protection_domains.iter().all(|p| !restartable(&off, p)));
     }

@@ -205,6 +205,9 @@ pub struct ProtectionDomain {
     /// The root task may restart the PD after a fault: it shares no memory that another PD
     /// also writes (no ring), so a fresh copy of it meets no state it does not know.
     pub restartable: bool,
+    /// The PDs restarted together with this one (indices; empty: it restarts alone): those it
+    /// writes memory with, crypto and its workers (sysinit's `restart_group`).
+    pub restart_with: Vec<u32>,
     /// Tests only: make the PD fault this many ms after boot (0: never).
     pub inject_fault_ms: u32,
     /// Tests only: stop the PD's thread, without a fault, this many ms after boot (0: never).
@@ -358,6 +361,10 @@ impl System {
             w.u32(pd.heap_pages_per_peer);
             w.u32(pd.heap_peers_of.unwrap_or(u32::MAX));
             w.u8(pd.restartable as u8);
+            w.u32(pd.restart_with.len() as u32);
+            for &k in &pd.restart_with {
+                w.u32(k);
+            }
             w.u32(pd.inject_fault_ms);
             w.u32(pd.inject_stall_ms);
             w.u32(pd.maps.len() as u32);
@@ -478,6 +485,7 @@ impl System {
                 k => Some(k),
             };
             let restartable = r.bool()?;
+            let restart_with = r.list(|r| r.u32())?;
             let inject_fault_ms = r.u32()?;
             let inject_stall_ms = r.u32()?;
             let maps = r.list(|r| {
@@ -535,6 +543,7 @@ impl System {
                 pci_devices,
                 ioports,
                 restartable,
+                restart_with,
                 inject_fault_ms,
                 inject_stall_ms,
             })
@@ -563,6 +572,7 @@ impl System {
             pd.elf_offset.checked_add(pd.elf_len).is_none_or(|end| end > image_len as u64)
                 || pd.maps.iter().any(|m| m.region >= regions)
                 || pd.heap_peers_of.is_some_and(|r| r >= regions)
+                || pd.restart_with.iter().any(|&k| k >= pds)
                 || pd.pci_devices.iter().flat_map(|d| d.io_space.iter().flat_map(|s| &s.maps)).any(|m| m.0 >= regions)
         });
         let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds)
@@ -605,6 +615,7 @@ mod tests {
                 heap_pages_per_peer: 4,
                 heap_peers_of: Some(0),
                 restartable: true,
+                restart_with: vec![0],
                 inject_fault_ms: 2500,
                 inject_stall_ms: 7,
                 maps: vec![Mapping {
