@@ -194,7 +194,9 @@ impl SessionSlot {
     /// Writer only, when it starts: forgets any claim a stopped worker left open, then empties
     /// the slot and overwrites its keys. Only while no worker can be inside a claim: at the
     /// first boot (nothing was published), or when the root task stopped the workers to restart
-    /// them with the writer (a worker stopped inside a claim never leaves it).
+    /// them with the writer (a worker stopped inside a claim never leaves it). Were a running
+    /// worker inside a claim, its leaving would wrap `openers` below zero and every later write
+    /// to the slot would find it busy.
     pub fn clear_at_start(&self) {
         self.openers.store(0, Ordering::Relaxed);
         let cleared = self.retire();

@@ -1180,7 +1180,13 @@ fn restart_group(objects: &mut Objects, running: &mut [RunningPd], system: &Syst
     let group = running.get(index).map_or(Vec::new(), |pd| pd.restart_with.clone());
     for k in core::iter::once(index).chain(group) {
         if let (Some(pd), Some(spec)) = (running.get_mut(k), system.pds.get(k)) {
+            // A member restarted for another's fault keeps its own back-off history: its next
+            // fault is judged against its own last fault's restart, not this one.
+            let own_restart = pd.restarted_tsc;
             restart(objects, pd, &spec.name, image, k);
+            if k != index {
+                pd.restarted_tsc = own_restart;
+            }
             if let Some(f) = faulted.get_mut(k) {
                 *f = false;
             }

@@ -155,7 +155,7 @@ pub fn translate(sdf: &sdf::System) -> Result<(System, Vec<String>, Vec<Fill>), 
             pci_devices,
             ioports,
             restartable: restartable(sdf, p),
-            restart_with: restart_group(sdf, p).unwrap_or_default().into_iter().map(|i| i as u32).collect(),
+            restart_with: if restartable(sdf, p) { restart_group(sdf, p).unwrap_or_default() } else { Vec::new() }.into_iter().map(|i| i as u32).collect(),
             inject_fault_ms: p.inject_fault_ms.unwrap_or(0),
             inject_stall_ms: p.inject_stall_ms.unwrap_or(0),
         });

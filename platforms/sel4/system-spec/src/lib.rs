@@ -16,7 +16,7 @@ pub mod layout;
 pub mod pd_info;
 
 /// First bytes of an encoded system image.
-pub const MAGIC: &[u8; 8] = b"SEL4SYS6";
+pub const MAGIC: &[u8; 8] = b"SEL4SYS7";
 
 /// A memory region (`<memory_region>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -573,7 +573,15 @@ impl System {
                 || pd.maps.iter().any(|m| m.region >= regions)
                 || pd.heap_peers_of.is_some_and(|r| r >= regions)
                 || pd.restart_with.iter().any(|&k| k >= pds)
+                || (!pd.restartable && !pd.restart_with.is_empty())
                 || pd.pci_devices.iter().flat_map(|d| d.io_space.iter().flat_map(|s| &s.maps)).any(|m| m.0 >= regions)
+        });
+        // A restart group lists the others, each of them restartable and listing this PD back.
+        let bad_group = self.pds.iter().enumerate().any(|(i, pd)| {
+            pd.restart_with.iter().any(|&k| {
+                let other = self.pds.get(k as usize);
+                k as usize == i || other.is_none_or(|o| !o.restartable || !o.restart_with.contains(&(i as u32)))
+            })
         });
         let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds)
             || self.console_log.is_some_and(|r| r >= regions);
@@ -581,7 +589,7 @@ impl System {
             r.fill.is_some_and(|(o, l)| l > r.size || o.checked_add(l).is_none_or(|end| end > image_len as u64))
                 || r.without_keys_of.is_some_and(|k| k >= regions)
         });
-        if bad_pd || bad_channel || bad_fill {
+        if bad_pd || bad_group || bad_channel || bad_fill {
             return Err(DecodeError::BadValue);
         }
         Ok(())
@@ -615,7 +623,7 @@ mod tests {
                 heap_pages_per_peer: 4,
                 heap_peers_of: Some(0),
                 restartable: true,
-                restart_with: vec![0],
+                restart_with: vec![],
                 inject_fault_ms: 2500,
                 inject_stall_ms: 7,
                 maps: vec![Mapping {
@@ -640,7 +648,19 @@ mod tests {
             }],
             channels: vec![Channel { a: (0, 1), b: (0, 2), a_calls_b: true, b_calls_a: false, a_notifies_b: true, b_notifies_a: false }],
         };
-        assert_eq!(System::decode(&sys.encode()), Ok(sys));
+        assert_eq!(System::decode(&sys.encode()), Ok(sys.clone()));
+        // A restart group of two PDs, each listing the other: kept; one-sided, or listing
+        // itself: refused.
+        let mut two = sys.clone();
+        two.pds[0].restart_with = vec![1];
+        two.pds.push(ProtectionDomain { name: "b".into(), restart_with: vec![0], ..two.pds[0].clone() });
+        assert_eq!(System::decode(&two.encode()), Ok(two.clone()));
+        let mut one_sided = two.clone();
+        one_sided.pds[1].restart_with.clear();
+        assert_eq!(System::decode(&one_sided.encode()), Err(DecodeError::BadValue));
+        let mut itself = sys;
+        itself.pds[0].restart_with = vec![0];
+        assert_eq!(System::decode(&itself.encode()), Err(DecodeError::BadValue));
     }
 
     #[test]
