@@ -20,8 +20,11 @@ CASES = [
 ]
 
 
-# iperf3's errors for a server between two tests (see run_case).
-SERVER_NOT_READY = ("Connection refused", "the server is busy running a test")
+# iperf3's errors for a server between two tests (see run_case): its listening socket closed,
+# the previous test still running, or the new control connection reset while the server
+# finishes the previous test (iperf3 3.12 accepts it, then drops it).
+SERVER_NOT_READY = ("Connection refused", "the server is busy running a test",
+                    "unable to receive control message: Connection reset by peer")
 SERVER_READY_ATTEMPTS = 10
 SERVER_READY_WAIT_S = 0.5
 
@@ -50,7 +53,8 @@ def run_case(runner, server, case, seconds, udp_rate):
         argv += ["-u", "-b", udp_rate, "-l", str(UDP_PAYLOAD)]
     # iperf3 -s serves one test at a time and, between tests, closes and reopens its listening
     # socket: a run that starts just as the previous one ends finds the port closed
-    # ("Connection refused") or the server still busy. That is the server not ready yet, not a
+    # ("Connection refused"), the server still busy, or its control connection reset before the
+    # test begins. That is the server not ready yet, not a
     # failure: wait for it, a bounded number of times (about 5 s in all).
     for attempt in range(SERVER_READY_ATTEMPTS):
         p = runner(argv, seconds + 30)

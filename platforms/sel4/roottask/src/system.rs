@@ -1224,7 +1224,8 @@ fn restart(objects: &mut Objects, pd: &mut RunningPd, name: &str, image: &[u8], 
     console::reader_restarted(index);
     // The PD learns it is restarted from RDI (pd-runtime), and re-attaches its rings.
     match sel4_abi::tcb_start(pd.tcb, pd.entry, layout::STACK_TOP, pd.restarts as Word, true) {
-        Ok(()) => out!("RESTART pd={name} count={}", pd.restarts),
+        // The TSC: when, in the machine's own time (the host's view of the console lags).
+        Ok(()) => out!("RESTART pd={name} count={} tsc={}", pd.restarts, rdtsc()),
         Err(e) => println!("PD {name}: restart: starting: {e}"),
     }
 }
