@@ -85,6 +85,13 @@ impl CryptoBox {
 fn established() -> CryptoBox {
     let mut a = crypto_box("crypto_a", [1; 32], [2; 32], Some("192.0.2.2:51820"), "10.2.0.0/24");
     let mut b = crypto_box("crypto_b", [2; 32], [1; 32], None, "10.1.0.0/24");
+    handshake(&mut a, &mut b);
+    a
+}
+
+/// A handshake between `a` (192.0.2.1, the initiator) and `b` (192.0.2.2), started by a packet
+/// from a's red side; a's black ring is left empty.
+fn handshake(a: &mut CryptoBox, b: &mut CryptoBox) {
     a.red.send(&ipv4_packet(100));
     a.run(pd_crypto::RED);
     for _ in 0..2 {
@@ -98,7 +105,6 @@ fn established() -> CryptoBox {
         a.run(pd_crypto::BLACK);
     }
     a.black.drain();
-    a
 }
 
 fn rewrite_from(m: &[u8], from: &str) -> Vec<u8> {
@@ -147,19 +153,7 @@ fn dispatch_path(n: usize) {
     let crypto = pd_crypto::Crypto::new(CryptoConfig { private_key: [1; 32], listen_port: 51820, mtu: 1420, peers: vec![peer] }).unwrap();
     let mut a = CryptoBox { pd, crypto, red, black };
     let mut b = crypto_box("crypto_b", [2; 32], [1; 32], None, "10.1.0.0/24");
-    a.red.send(&ipv4_packet(100));
-    a.run(pd_crypto::RED);
-    for _ in 0..2 {
-        for m in a.black.drain() {
-            b.black.send(&rewrite_from(&m, "192.0.2.1:51820"));
-        }
-        b.run(pd_crypto::BLACK);
-        for m in b.black.drain() {
-            a.black.send(&rewrite_from(&m, "192.0.2.2:51820"));
-        }
-        a.run(pd_crypto::BLACK);
-    }
-    a.black.drain();
+    handshake(&mut a, &mut b);
     let packet = ipv4_packet(PAYLOAD);
     let mut done = 0;
     while done < n {
