@@ -17,7 +17,7 @@ mod tap;
 mod timer;
 
 use encryptor_config::Config;
-use pd_api::{ChannelSet, Handler};
+use pd_api::Handler;
 use platform::{HostPd, Mapping, Signal, STOP};
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -274,9 +274,7 @@ fn collect(report: impl FnOnce(&mut dyn FnMut(&str, u64))) -> Vec<(String, u64)>
     v
 }
 
-/// Runs a PD handler: init, the first pass that arms its rings, then one
-/// `notified` per wake-up until shutdown. Errors are counted and logged (the
-/// first few, then every thousandth), never fatal.
+/// Runs a PD handler: init, then `platform::serve_until_stop`; returns its counters.
 fn serve<H: Handler, E: std::fmt::Display>(
     pd: &'static HostPd,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
@@ -292,20 +290,7 @@ fn serve<H: Handler, E: std::fmt::Display>(
         }
     };
     let _ = ready.send(Ok(()));
-    let mut errors = 0u64;
-    let mut badge = ChannelSet::EMPTY.badge();
-    loop {
-        if let Err(e) = handler.notified(ChannelSet::from_badge(badge)) {
-            errors += 1;
-            if errors <= 10 || errors % 1000 == 0 {
-                pd_api::log!("error #{errors}: {e}");
-            }
-        }
-        badge = pd.signal.wait();
-        if STOP.load(Ordering::Relaxed) {
-            break;
-        }
-    }
+    let errors = platform::serve_until_stop(pd, &mut handler);
     let mut v = collect(|r| handler.counters(r));
     v.push(("handler_errors".into(), errors));
     Ok(v)

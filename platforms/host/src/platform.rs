@@ -229,6 +229,26 @@ impl Platform for HostPd {
     }
 }
 
+/// A PD thread's life after init: the first pass that arms its rings, then one `notified` per
+/// wake-up until [`STOP`]. Errors are logged (the first few, then every thousandth), never
+/// fatal; returns how many there were.
+pub fn serve_until_stop<H: pd_api::Handler>(pd: &HostPd, handler: &mut H) -> u64 {
+    let mut errors = 0u64;
+    let mut badge = pd_api::ChannelSet::EMPTY.badge();
+    loop {
+        if let Err(e) = handler.notified(pd_api::ChannelSet::from_badge(badge)) {
+            errors += 1;
+            if errors <= 10 || errors % 1000 == 0 {
+                pd_api::log!("error #{errors}: {e}");
+            }
+        }
+        badge = pd.signal.wait();
+        if STOP.load(Ordering::Relaxed) {
+            return errors;
+        }
+    }
+}
+
 /// Fills `buf` from the kernel's CSPRNG (getrandom(2)).
 fn fill_from_kernel(buf: &mut [u8]) -> bool {
     let mut done = 0;
