@@ -359,6 +359,10 @@ impl Handler for CryptoWorker {
                     result = Err(e);
                     break;
                 }
+                // Each batch's results at once, not after the last batch queued: crypto
+                // completes them and dispatches more while this worker works on (a signal only
+                // if crypto sleeps waiting for them).
+                self.crypto.signal_peer();
             }
             self.crypto.signal_peer();
             if !(self.crypto.arm() && self.crypto.tx.ready()) || result.is_err() {
