@@ -568,9 +568,14 @@ def sel4_build_without_iommu():
 
 
 # The CPU the seL4 image needs: 1 GiB pages, x2APIC (the kernel runs its local APIC in x2APIC
-# mode, as on the board), and RDRAND and RDSEED, the crypto PD's random sources (XORed; the
-# Xeon D has both).
-SEL4_CPU_NO_RDRAND = "qemu64,+pdpe1gb,+x2apic"
+# mode, as on the board), XSAVE with AVX (the kernel enables AVX state: autoconf.h), and RDRAND
+# and RDSEED, the crypto PD's random sources (XORed; the Xeon D has both). Besides, the rest of
+# the Xeon D-2123IT's user instruction set that TCG emulates (all but AVX-512), so that code
+# which picks its path by CPUID (ring's ChaCha20-Poly1305: AVX2 with BMI2, else SSE4.1, else
+# scalar) takes the path it takes on the box; qemu64 alone is SSE3-era and sent it to scalar
+# code. The Linux guests of the benchmarks get the same CPU.
+XEON_D_USER_ISA = "+ssse3,+sse4.1,+sse4.2,+popcnt,+movbe,+aes,+pclmulqdq,+avx,+avx2,+fma,+f16c,+bmi1,+bmi2,+adx"
+SEL4_CPU_NO_RDRAND = "qemu64,+pdpe1gb,+x2apic,+xsave,+xsaveopt," + XEON_D_USER_ISA
 SEL4_CPU = SEL4_CPU_NO_RDRAND + ",+rdrand,+rdseed"
 
 

@@ -65,6 +65,9 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
         assert re.search(rf"memory_region crypto_config: \d+ bytes from boot module 1 \('[^']*enc_{site}\.conf'", text), \
             text[-3000:]
         assert "memory_region net_red_config: " in text and "crypto_config without its keys" in text, text[-3000:]
+        # The kernel enables AVX state (XSAVE) and the CPU model has the Xeon D's AVX2 and BMI2:
+        # the crypto PD runs ring's AVX2 ChaCha20-Poly1305, not its SSE4.1 or scalar code.
+        assert re.search(r"^crypto: 1 peer\(s\); ChaCha20-Poly1305: AVX2$", text, re.M), text[-3000:]
         # One vCPU: system.xml's cores 1-3 are not there; those PDs run on core 0, each said.
         assert "root: cores: 1 running" in text, text[-3000:]
         for pd in ("crypto", "net_black", "nic_black", "timer", "serial"):

@@ -18,6 +18,7 @@
 #[cfg(not(loom))]
 extern crate alloc;
 
+pub mod cpu;
 pub mod replay;
 mod sync;
 pub mod table;

@@ -580,7 +580,7 @@ impl Crypto {
                 pd_api::wall_clock_source()
             );
         }
-        pd_api::log!("{peers} peer(s)");
+        pd_api::log!("{peers} peer(s); ChaCha20-Poly1305: {}", pd_session::cpu::aead_path());
         Ok(pd)
     }
 
