@@ -2,9 +2,9 @@
 //!
 //! ring picks at run time, by CPUID: its AVX2 code when the CPU has AVX2 and BMI2 *and* the
 //! kernel enabled AVX state (CPUID.1:ECX.OSXSAVE with XCR0's SSE and YMM bits), else its SSE4.1
-//! code, else portable scalar code. The three differ about threefold in cost, so the crypto PD
-//! names the one it got in its boot log: an seL4 kernel that saves only FXSAVE state, or a QEMU
-//! CPU model without these features, shows there (tests/sel4 checks the demo's line). This
+//! code, else portable scalar code. They differ much in cost, so the crypto PD names the one it
+//! got in its boot log: an seL4 kernel that saves only FXSAVE state, or a QEMU CPU model without
+//! these features, shows there (tests/sel4/test_encryptor.py requires AVX2 in that line). This
 //! repeats ring's tests (ring 0.17's cpu/intel.rs and its C cpuid set-up); it does not call
 //! ring's private detection.
 

@@ -39,8 +39,9 @@
  * ChaCha20-Poly1305 needs it, and it tests for it the right way (CPUID.OSXSAVE and XCR0's YMM
  * bits), so under FXSAVE the Xeon D's AVX2 went unused and the crypto PD ran ring's SSE4.1 code.
  * 832 bytes: the legacy area (512), the XSAVE header (64) and the YMM upper halves (256).
- * XSAVEOPT saves only what changed. The kernel refuses to boot on a CPU without XSAVE and AVX,
- * which rules out only pre-2011 x86 (QEMU's CPU model: netlab.SEL4_CPU). AVX-512 state (XCR0
+ * XSAVEOPT saves only what changed. The kernel refuses to boot on a CPU without XSAVE and AVX:
+ * x86 before 2011, and Atom-class cores such as the Atom C3000's (docs/hardware.md; such a board
+ * needs FXSAVE back here). QEMU's CPU model has both: netlab.SEL4_CPU. AVX-512 state (XCR0
  * bits 5-7, 1.6 KiB more) is left off: ring has no AVX-512 ChaCha20 and it would not fit a TCB. */
 #define CONFIG_XSAVE 1
 #define CONFIG_XSAVE_XSAVEOPT 1
