@@ -45,17 +45,49 @@ def test_demo_topology():
         assert completed >= 1, f"no completed handshake: enc_a {a['crypto.handshakes_completed']}, " \
                                f"enc_b {b['crypto.handshakes_completed']}"
         assert a["crypto.handshakes_answered"] + b["crypto.handshakes_answered"] >= 1
-        # system.xml's placement (`cpu`): each PD thread pinned to the host CPU of its core,
-        # cores taken modulo the CPUs this process may use.
+        # system.xml's placement (`cpu`, four cores): each PD thread pinned to the host CPU of its
+        # core where this host has four; on fewer, no thread pinned (Linux places them), and said.
         allowed = sorted(os.sched_getaffinity(0))
         for pd, core in (("nic_red", 0), ("net_red", 0), ("crypto", 1), ("net_black", 2), ("nic_black", 2), ("timer", 3)):
-            assert placed.get(pd) == {allowed[core % len(allowed)]}, (pd, placed)
+            expected = {allowed[core]} if len(allowed) >= 4 else set(allowed)
+            assert placed.get(pd) == expected, (pd, placed)
+        with open(t["enc_a"].proc.log_path) as f:
+            text = f.read()
+        if len(allowed) < 4:
+            assert "placement not applied, Linux's scheduler places the PD threads" in text, text[-2000:]
         for name, k in (("enc_a", a), ("enc_b", b)):
             assert k["crypto.sealed_packets"] > 0, f"{name} sealed nothing"
             assert k["crypto.opened_packets"] > 0, f"{name} opened nothing"
             assert k["net_red.to_crypto"] > 0 and k["net_red.from_crypto"] > 0, name
             errors = {n: v for n, v in k.items() if (n.endswith("handler_errors") or "ring_error" in n) and v}
             assert not errors, f"{name}: ring/handler errors {errors}"
+
+
+def test_a_placement_the_host_has_cpus_for_pins_each_pd_thread():
+    """system.xml with its cores folded onto two (cpu % 2): on a host with two CPUs or more, each
+    PD thread runs pinned to the CPU of its core, and the pair still carries traffic."""
+    allowed = sorted(os.sched_getaffinity(0))
+    assert len(allowed) >= 2, "this test needs a host with two CPUs"
+    with netlab.Lab("dp") as lab:
+        with open(netlab.SYSTEM_XML) as f:
+            folded = re.sub(r'cpu="(\d+)"', lambda m: f'cpu="{int(m.group(1)) % 2}"', f.read())
+        system = os.path.join(lab.tmp, "system-2-cores.xml")
+        with open(system, "w") as f:
+            f.write(folded)
+        cfg_a, cfg_b = netlab.make_configs(lab)
+        pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
+        lab.ip(wan, "link", "add", "br0", "type", "bridge")
+        lab.ip(wan, "link", "set", "br0", "up")
+        enc_a = netlab.HostEncryptor(lab, "a", cfg_a, pc_a, wan, "br0", system=system)
+        enc_b = netlab.HostEncryptor(lab, "b", cfg_b, pc_b, wan, "br0", system=system)
+        netlab.setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
+        netlab.setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
+        assert netlab.ping_until(lab, pc_a, SITES["b"]["pc"]), "ping pc_a -> pc_b failed"
+        placed = pd_host_cpus(enc_a.proc.pid)
+        c = stop_both({"enc_a": enc_a, "enc_b": enc_b})
+    for pd, core in (("nic_red", 0), ("net_red", 0), ("crypto", 1), ("net_black", 0), ("nic_black", 0), ("timer", 1)):
+        assert placed.get(pd) == {allowed[core]}, (pd, placed)
+    assert c["enc_a"]["crypto.sealed_packets"] > 0 and c["enc_b"]["crypto.opened_packets"] > 0, c
 
 
 def test_demo_command():

@@ -71,7 +71,7 @@ def test_a_flood_of_oversize_df_packets_gets_rate_limited_icmp_errors():
         assert netlab.ping_until(lab, pc_a, SITES["b"]["pc"]), "no tunnel"
         cap = netlab.Capture(lab, pc_a, t["enc_a"].red_tap, "icmp", bpf=("icmp and icmp[0] == 3 and icmp[1] == 4",))
         # Frames the kernel drops because the TAP's queue is full while enc_a's nic_red thread
-        # waits for its host CPU (shared with the other ring PDs: system.xml's placement). The
+        # waits for a host CPU (shared with the other PD threads and the flood's sender). The
         # sender is faster than any 1 GbE PC, so how many get through depends on the host.
         tap_stats = f"/sys/class/net/{t['enc_a'].red_tap}/statistics/tx_dropped"
         tap_dropped = lambda: int(lab.exec(pc_a, ["cat", tap_stats]).stdout)  # noqa: E731
@@ -148,7 +148,7 @@ def test_a_fragment_flood_on_the_black_side_is_bounded_and_the_tunnel_keeps_work
         # `ip netns exec` execs the encryptor: the lab's process is encryptor-host itself.
         enc_pid = t["enc_a"].proc.pid
         # Frames the kernel drops because its TAP queue is full while enc_a's thread works (it
-        # runs on one host CPU with the other black and red PDs: system.xml's placement).
+        # shares the host's CPUs with the other PD threads and the flood's sender).
         tap_stats = f"/sys/class/net/{t['enc_a'].black_tap}/statistics/tx_dropped"
         tap_dropped = lambda: int(lab.exec(wan, ["cat", tap_stats]).stdout)  # noqa: E731
         dropped_before = tap_dropped()

@@ -174,12 +174,26 @@ fn run(args: Args) -> Result<(), String> {
         pds.push(Box::leak(Box::new(host)));
     }
 
-    // Placement (`cpu`): as on seL4, PD core k runs on the k-th CPU this process may use (modulo
-    // their number). A system that places nothing (every cpu 0) is left to Linux's scheduler: on
-    // seL4 that is one core, but pinning every thread to one host CPU would only slow the host
-    // runtime's tests down.
-    let placed = system.protection_domains.iter().any(|p| p.cpu != 0);
-    let cpus = if placed { platform::allowed_cpus().map_err(|e| format!("sched_getaffinity: {e}"))? } else { Vec::new() };
+    // Placement (`cpu`): PD core k runs on the k-th CPU this process may use, when there is one
+    // for every core the system names. Otherwise Linux's scheduler places the threads: folding
+    // the cores onto fewer CPUs (modulo their number, as it once did) put four of system.xml's
+    // PDs on one CPU of a 2-CPU host, beside the PCs' programs and the kernel's TAP work, and cut
+    // TCP through the pair from 741 to 200 Mbit/s (2026-12-04). A system that places nothing
+    // (every cpu 0) is also left to the scheduler: pinning every thread to one CPU only slows.
+    let cores = system.protection_domains.iter().map(|p| usize::from(p.cpu) + 1).max().unwrap_or(1);
+    let allowed = platform::allowed_cpus().map_err(|e| format!("sched_getaffinity: {e}"))?;
+    let cpus = if cores > 1 && allowed.len() >= cores {
+        allowed
+    } else {
+        if cores > 1 {
+            eprintln!(
+                "encryptor-host: the system places PDs on {cores} cores and this process may use {} CPU(s): \
+                 placement not applied, Linux's scheduler places the PD threads",
+                allowed.len()
+            );
+        }
+        Vec::new()
+    };
 
     // The PD implementations, by program image (TAP PDs by <host_tap>).
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -212,7 +226,7 @@ fn run(args: Args) -> Result<(), String> {
                 other => return Err(format!("{}: the host runtime has no PD for program image {other}", spec.name)),
             }
         };
-        let body: Box<dyn FnOnce() -> Report + Send> = match cpus.get(usize::from(spec.cpu) % cpus.len().max(1)) {
+        let body: Box<dyn FnOnce() -> Report + Send> = match cpus.get(usize::from(spec.cpu)) {
             Some(&cpu) => {
                 eprintln!("encryptor-host: PD {} on host CPU {cpu} (cpu {})", spec.name, spec.cpu);
                 let (name, ready) = (spec.name.clone(), ready_tx.clone());
