@@ -270,15 +270,16 @@ def make_configs(lab):
     return os.path.join(out, "enc_a.conf"), os.path.join(out, "enc_b.conf")
 
 
-def host_topology(lab, configs=None, pc_mtu=None):
-    """pc_a — enc_a — wan — enc_b — pc_b with two host encryptors; the PCs keep their links'
-    MTU (1500) unless `pc_mtu` says otherwise. Returns a dict of namespaces and encryptors."""
+def host_topology(lab, configs=None, pc_mtu=None, system=None):
+    """pc_a — enc_a — wan — enc_b — pc_b with two host encryptors (of `system`, else
+    system.xml); the PCs keep their links' MTU (1500) unless `pc_mtu` says otherwise. Returns a
+    dict of namespaces and encryptors."""
     cfg_a, cfg_b = configs or make_configs(lab)
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
-    enc_a = HostEncryptor(lab, "a", cfg_a, pc_a, wan, "br0")
-    enc_b = HostEncryptor(lab, "b", cfg_b, pc_b, wan, "br0")
+    enc_a = HostEncryptor(lab, "a", cfg_a, pc_a, wan, "br0", system=system)
+    enc_b = HostEncryptor(lab, "b", cfg_b, pc_b, wan, "br0", system=system)
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b", mtu=pc_mtu)
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a", mtu=pc_mtu)
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b}
