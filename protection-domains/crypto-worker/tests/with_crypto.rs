@@ -414,3 +414,73 @@ fn two_workers_serve_many_peers_each_in_order() {
     let sealed = a.worker_counters("sealed_packets");
     assert!(sealed.iter().all(|&s| s >= 80), "{sealed:?}");
 }
+
+/// WireGuard's Reject-After-Time (180 s) and a second.
+const PAST_REJECT_AFTER_TIME_NS: u64 = 181_000_000_000;
+
+#[test]
+fn a_session_that_expires_between_dispatch_and_seal_is_sealed_by_crypto_in_order() {
+    let (mut a, mut b) = established(2);
+    // The workers see the session past Reject-After-Time while crypto, dispatching, does not:
+    // what happens when it expires between the two. Each job comes back Expired, crypto takes
+    // the packet again (as if it had just come), and the packets still leave in order.
+    for (wpd, _) in &a.workers {
+        wpd.advance_ns(PAST_REJECT_AFTER_TIME_NS);
+    }
+    let sealed_before: u64 = a.worker_counters("sealed_packets").iter().sum();
+    let packets: Vec<Vec<u8>> = (0..20u32).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &i.to_be_bytes())).collect();
+    for p in &packets {
+        a.red.send(p);
+    }
+    a.run(RED);
+    assert_eq!(a.worker_counters("expired").iter().sum::<u64>(), 20, "every job refused by a worker");
+    assert_eq!(a.worker_counters("sealed_packets").iter().sum::<u64>(), sealed_before);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), packets, "sealed by crypto, every packet once and in order");
+}
+
+#[test]
+fn past_reject_after_time_nothing_is_sealed_with_the_old_session_and_the_packet_waits_for_a_new_one() {
+    let (mut a, mut b) = established(2);
+    let batches_before = a.batches();
+    a.pd.advance_ns(PAST_REJECT_AFTER_TIME_NS);
+    for (wpd, _) in &a.workers {
+        wpd.advance_ns(PAST_REJECT_AFTER_TIME_NS);
+    }
+    let late = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"too late");
+    a.red.send(&late);
+    a.run(RED);
+    let sent = a.sent();
+    assert!(sent.iter().all(|(_, m)| m[0] != 4), "no data message with the expired session");
+    assert!(sent.iter().any(|(_, m)| m[0] == 1), "a handshake initiation instead");
+    assert_eq!(a.batches(), batches_before, "no job for the workers without a live session");
+    let initiation: Vec<Vec<u8>> = sent.into_iter().map(|(_, m)| m).collect();
+    b.receive(a.addr, &initiation);
+    shuttle(&mut b, &mut a); // the response
+    shuttle(&mut a, &mut b); // the packet that waited
+    assert_eq!(b.red.drain(), vec![late], "the packet waited for the new session and arrived once");
+    assert_eq!(a.counter("handshakes_completed"), 2);
+    let after = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"new session");
+    a.red.send(&after);
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![after], "the tunnel works again, through the workers");
+    assert!(a.worker_counters("sealed_packets").iter().sum::<u64>() >= 1);
+}
+
+#[test]
+fn a_session_table_smaller_than_the_configured_peers_is_refused_with_the_sizes() {
+    let pd = TestPd::new("crypto_small_table");
+    let _red = pd.link("red", 8);
+    let _black = pd.link("black", 8);
+    pd.region("session_keys", SessionTable::bytes_for(1));
+    let wpd = TestPd::new("crypto_small_table_worker0");
+    pd.connect("worker0", wpd, "crypto", 16);
+    pd.enter();
+    let peers = vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"]), peer([3; 32], Some("192.0.2.3:51820"), &["10.3.0.0/24"])];
+    let Err(e) = Crypto::new(CryptoConfig { private_key: A, listen_port: 51820, mtu: 1420, peers }) else {
+        panic!("two peers accepted with a session table for one");
+    };
+    assert!(matches!(e, pd_crypto::InitError::SessionTableTooSmall { peers: 2, holds: 1 }), "{e:?}");
+    assert!(e.to_string().contains("2 peers configured; region session_keys holds 1"), "{e}");
+}
