@@ -780,11 +780,12 @@ def box_image():
     return BOX_ISO
 
 
-def sel4_topology(lab, configs=None, build=True, platform="qemu"):
+def sel4_topology(lab, configs=None, build=True, platform="qemu", cpu=SEL4_CPU):
     """pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b: one seL4 image, booted twice, each time
     with that encryptor's config file as its boot module. Returns a dict of namespaces and
     encryptors; `boot_to_ready_s` is the slower encryptor's time from QEMU start to ready.
-    `platform` "box-twin" boots the box's ISO on two box twins instead (QemuEncryptor)."""
+    `platform` "box-twin" boots the box's ISO on two box twins instead (QemuEncryptor); `cpu`
+    is QEMU's -cpu (support/bench-cpu-models compares several)."""
     cfg_a, cfg_b = configs or make_configs(lab)
     if platform == "box-twin":
         image = box_image() if build else BOX_ISO
@@ -797,8 +798,8 @@ def sel4_topology(lab, configs=None, build=True, platform="qemu"):
     lab.ip(wan, "link", "set", "br0", "up")
     # The box twins take longer to boot: SeaBIOS, two GRUBs, and a 6 GiB machine.
     timeout = 240 if platform == "box-twin" else 120
-    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a, platform=platform, ready_timeout=timeout)
-    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b, platform=platform, ready_timeout=timeout)
+    enc_a = QemuEncryptor(lab, "a", image, pc_a, wan, "br0", config=cfg_a, platform=platform, ready_timeout=timeout, cpu=cpu)
+    enc_b = QemuEncryptor(lab, "b", image, pc_b, wan, "br0", config=cfg_b, platform=platform, ready_timeout=timeout, cpu=cpu)
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,
@@ -858,13 +859,13 @@ def linux_guest_build():
     return run([LINUX_GUEST_BUILD]).stdout.strip().splitlines()[-1]
 
 
-def linux_topology(lab, configs=None, guest_dir=None, platform="qemu"):
+def linux_topology(lab, configs=None, guest_dir=None, platform="qemu", cpu=SEL4_CPU):
     """pc_a — [QEMU Linux enc_a] — wan — [QEMU Linux enc_b] — pc_b: sel4_topology with each
     encryptor a Linux guest running kernel WireGuard (support/linux-guest) on the same QEMU
     command line (machine, CPU model, memory, NIC models and MACs, TAPs), and the same PC
     set-up; `platform` "box-twin" boots the guests on box twins (q35, 4 vCPUs, the igb ports
-    at 17:00.0/.1; the guest's kernel is given directly). Returns the same dict as
-    sel4_topology."""
+    at 17:00.0/.1; the guest's kernel is given directly); `cpu` as in sel4_topology. Returns
+    the same dict as sel4_topology."""
     cfg_a, cfg_b = configs or make_configs(lab)
     guest_dir = guest_dir or linux_guest_build()
     boots = {}
@@ -879,8 +880,8 @@ def linux_topology(lab, configs=None, guest_dir=None, platform="qemu"):
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
     lab.ip(wan, "link", "set", "br0", "up")
-    enc_a = QemuEncryptor(lab, "a", None, pc_a, wan, "br0", ready_lines=LINUX_READY, boot=boots["a"], platform=platform)
-    enc_b = QemuEncryptor(lab, "b", None, pc_b, wan, "br0", ready_lines=LINUX_READY, boot=boots["b"], platform=platform)
+    enc_a = QemuEncryptor(lab, "a", None, pc_a, wan, "br0", ready_lines=LINUX_READY, boot=boots["a"], platform=platform, cpu=cpu)
+    enc_b = QemuEncryptor(lab, "b", None, pc_b, wan, "br0", ready_lines=LINUX_READY, boot=boots["b"], platform=platform, cpu=cpu)
     setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,
