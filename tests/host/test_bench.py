@@ -22,6 +22,7 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
                 "cost_ratio_crypto_vs_seal", "cost_ratio_pipeline_vs_seal",
                 "instructions_per_packet_crypto_pd", "instructions_per_packet_worker_pd",
                 "instructions_per_packet_dispatcher_pd", "instructions_per_packet_dispatch",
+                "instructions_per_packet_net_red_pd", "instructions_per_packet_net_black_pd",
                 "cost_ratio_crypto_pd_vs_seal", "cost_ratio_worker_pd_vs_seal", "workers_per_dispatcher",
                 "qemu_tcp_mbps_sel4", "qemu_tcp_mbps_linux", "qemu_tcp_ratio_sel4_vs_linux",
                 "qemu_ping_ms_sel4", "qemu_ping_ms_linux", "qemu_tcp_cpu_s_per_gb_sel4",
@@ -40,10 +41,13 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
     # the PD that seals does at least the seal: a toggle that matched nothing, or everything,
     # would break this.
     cost = {k: float(results[f"instructions_per_packet_{k}"]) for k in
-            ("seal", "crypto", "crypto_pd", "dispatch", "worker_pd", "dispatcher_pd")}
+            ("seal", "crypto", "crypto_pd", "dispatch", "worker_pd", "dispatcher_pd", "pipeline", "net_red_pd",
+             "net_black_pd")}
     assert cost["seal"] < cost["crypto_pd"] < cost["crypto"]
     assert cost["seal"] < cost["worker_pd"] and cost["worker_pd"] + cost["dispatcher_pd"] < cost["dispatch"]
     assert 0 < cost["dispatcher_pd"] < cost["seal"], "the dispatcher seals nothing itself"
+    assert 0 < cost["net_red_pd"] < cost["seal"] and 0 < cost["net_black_pd"] < cost["seal"], "the stacks seal nothing"
+    assert cost["net_red_pd"] + cost["crypto_pd"] + cost["net_black_pd"] < cost["pipeline"]
     assert float(results["host_tcp_mbps_ours"]) > 0, "no traffic went through our pair"
     # Traffic went through both QEMU pairs, and the ratio is the ratio of the two medians.
     sel4, linux = float(results["qemu_tcp_mbps_sel4"]), float(results["qemu_tcp_mbps_linux"])
