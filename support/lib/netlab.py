@@ -780,18 +780,19 @@ def box_image():
     return BOX_ISO
 
 
-def sel4_topology(lab, configs=None, build=True, platform="qemu", cpu=SEL4_CPU):
+def sel4_topology(lab, configs=None, build=True, platform="qemu", cpu=SEL4_CPU, image=None):
     """pc_a — [QEMU enc_a] — wan — [QEMU enc_b] — pc_b: one seL4 image, booted twice, each time
     with that encryptor's config file as its boot module. Returns a dict of namespaces and
     encryptors; `boot_to_ready_s` is the slower encryptor's time from QEMU start to ready.
     `platform` "box-twin" boots the box's ISO on two box twins instead (QemuEncryptor); `cpu`
-    is QEMU's -cpu (support/bench-cpu-models compares several)."""
+    is QEMU's -cpu (support/bench-cpu-models compares several); `image`, if given, is booted
+    instead of the platform's own (an image directory, or an ISO for the box twins)."""
     cfg_a, cfg_b = configs or make_configs(lab)
-    if platform == "box-twin":
+    if image is None and platform == "box-twin":
         image = box_image() if build else BOX_ISO
-    elif platform == "qemu-no-iommu":
+    elif image is None and platform == "qemu-no-iommu":
         image = sel4_build_without_iommu() if build else SEL4_IMAGE_DIR + "-no-iommu"
-    else:
+    elif image is None:
         image = sel4_build() if build else SEL4_IMAGE_DIR
     pc_a, wan, pc_b = lab.ns("pc_a"), lab.ns("wan"), lab.ns("pc_b")
     lab.ip(wan, "link", "add", "br0", "type", "bridge")
