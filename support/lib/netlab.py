@@ -180,6 +180,15 @@ def ping(lab, ns, addr, count=3, wait=2, timeout=30):
     return p.returncode == 0
 
 
+def arp_unresolved_discards():
+    """Packets the kernel dropped because they waited for an IPv4 neighbour's address longer than
+    its queue allows (/proc/net/stat/arp_cache, all CPUs; the ARP table's statistics are not per
+    namespace, so take differences while only one test sends)."""
+    with open("/proc/net/stat/arp_cache") as f:
+        rows = [line.split() for line in f.read().splitlines()[1:]]
+    return sum(int(r[11], 16) for r in rows)
+
+
 def ping_until(lab, ns, addr, seconds=15):
     """Pings once a second until a reply (the first packets start the handshake)."""
     deadline = time.time() + seconds
