@@ -185,8 +185,9 @@ def arp_unresolved_discards():
     its queue allows (/proc/net/stat/arp_cache, all CPUs; the ARP table's statistics are not per
     namespace, so take differences while only one test sends)."""
     with open("/proc/net/stat/arp_cache") as f:
-        rows = [line.split() for line in f.read().splitlines()[1:]]
-    return sum(int(r[11], 16) for r in rows)
+        header, *rows = (line.split() for line in f.read().splitlines())
+    column = header.index("unresolved_discards")
+    return sum(int(r[column], 16) for r in rows)
 
 
 def ping_until(lab, ns, addr, seconds=15):
@@ -837,3 +838,51 @@ def linux_topology(lab, configs=None, guest_dir=None, platform="qemu", cpu=SEL4_
     setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
     return {"pc_a": pc_a, "pc_b": pc_b, "wan": wan, "enc_a": enc_a, "enc_b": enc_b,
             "boot_to_ready_s": max(enc_a.boot_to_ready_s, enc_b.boot_to_ready_s)}
+
+
+class QemuPair:
+    """Two encryptors in QEMU (seL4 image or Linux guest) in their own lab: pc_a — [QEMU] — wan —
+    [QEMU] — pc_b, built by `topology(lab, configs)` (sel4_topology, linux_topology or a variant)
+    from copies of `configs_from` ({"a": path, "b": path}), so that pairs compared in one run get
+    the same keys' kind and addressing. The benchmarks pause the pairs they are not measuring."""
+
+    def __init__(self, name, label, topology, configs_from, tag):
+        self.name, self.label = name, label
+        self.lab = Lab(tag)
+        # Same keys' kind and addressing for both pairs: one config pair, copied into each lab.
+        configs = []
+        for site in "ab":
+            path = os.path.join(self.lab.tmp, f"enc_{site}.conf")
+            shutil.copyfile(configs_from[site], path)
+            configs.append(path)
+        try:
+            self.t = topology(self.lab, configs)
+        except BaseException:
+            self.lab.close()
+            raise
+        self.pc_a, self.pc_b = self.t["pc_a"], self.t["pc_b"]
+        self.target = SITES["b"]["pc"]
+        self.boot_to_ready_s = self.t["boot_to_ready_s"]
+
+    def pids(self):
+        return [self.t["enc_a"].proc.pid, self.t["enc_b"].proc.pid]
+
+    def pause(self):
+        for enc in (self.t["enc_a"], self.t["enc_b"]):
+            enc.pause()
+
+    def resume(self):
+        for enc in (self.t["enc_a"], self.t["enc_b"]):
+            enc.resume()
+
+    def ping_ms(self, count):
+        """Average RTT pc_a → pc_b over `count` pings, or None if none came back."""
+        p = self.lab.exec(self.pc_a, ["ping", "-q", "-c", str(count), "-i", "0.2", "-W", "2", self.target],
+                          check=False, timeout=count + 30)
+        m = re.search(r"= [\d.]+/([\d.]+)/", p.stdout)
+        return float(m.group(1)) if m else None
+
+    def close(self):
+        for enc in (self.t["enc_a"], self.t["enc_b"]):
+            enc.stop()
+        self.lab.close()
