@@ -38,6 +38,9 @@ pd_api::counters! {
         commands,
         /// Commands not known.
         unknown_commands,
+        /// Status pages read while their PD was publishing a new snapshot: the previous whole
+        /// one was shown instead.
+        status_previous_shown,
         /// Times the watchdog found a PD not answering (its status page older than
         /// [`WATCHDOG_MS`]).
         watchdog_not_answering,
@@ -66,6 +69,11 @@ pub struct Console {
     restarts: Vec<(String, u32)>,
     /// Per status page: the watchdog found the PD not answering (and said so).
     not_answering: Vec<bool>,
+    /// Per status page: the last whole snapshot read (text, publication time). A PD on another
+    /// core is now and then caught in the middle of publishing (under TCG its vCPU can be
+    /// descheduled there for milliseconds); the console then shows this one, normally
+    /// one publication period older (its age says how old), rather than nothing. Time 0: none read yet.
+    previous: Vec<(Vec<u8>, u64)>,
     out: VecDeque<u8>,
     input: Vec<u8>,
     line: Vec<u8>,
@@ -89,6 +97,7 @@ impl Console {
         Self {
             log,
             not_answering: alloc::vec![false; pages.len()],
+            previous: alloc::vec![(Vec::new(), 0); pages.len()],
             pages,
             faults: Vec::new(),
             restarts: Vec::new(),
@@ -171,8 +180,14 @@ impl Console {
             if self.faults.iter().any(|(p, _)| *p == self.pages[i].pd) {
                 continue;
             }
-            let Ok(s) = self.pages[i].reader.read(&mut []) else { continue };
-            let age_ms = now_ns.saturating_sub(s.published_ns) / 1_000_000;
+            // A PD caught publishing is judged by its previous snapshot: one stalled half-way
+            // (starved on its core) still grows old.
+            let published_ns = match self.pages[i].reader.read(&mut []) {
+                Ok(s) => s.published_ns,
+                Err(StatusError::Busy) if self.previous[i].1 != 0 => self.previous[i].1,
+                Err(_) => continue,
+            };
+            let age_ms = now_ns.saturating_sub(published_ns) / 1_000_000;
             let late = age_ms > WATCHDOG_MS;
             if late == self.not_answering[i] {
                 continue;
@@ -270,12 +285,28 @@ impl Console {
         }
     }
 
-    /// Copies PD `i`'s latest snapshot into `buf`: its length and age in ms, or why there is
-    /// none.
-    fn snapshot(&self, i: usize, buf: &mut [u8]) -> Result<(usize, u64), StatusError> {
-        let s = self.pages[i].reader.read(buf)?;
-        let age_ms = pd_api::now_ns().saturating_sub(s.published_ns) / 1_000_000;
-        Ok((s.len, age_ms))
+    /// Copies PD `i`'s latest whole snapshot into `buf` (while the PD is publishing, the one
+    /// before it): its length and age in ms, or why there is none.
+    fn snapshot(&mut self, i: usize, buf: &mut [u8]) -> Result<(usize, u64), StatusError> {
+        let (len, published_ns) = match self.pages[i].reader.read(buf) {
+            Ok(s) => {
+                let (text, at) = &mut self.previous[i];
+                text.clear();
+                text.extend_from_slice(&buf[..s.len]);
+                *at = s.published_ns;
+                (s.len, s.published_ns)
+            }
+            Err(StatusError::Busy) if self.previous[i].1 != 0 => {
+                self.counters.status_previous_shown += 1;
+                let (text, at) = &self.previous[i];
+                let len = text.len().min(buf.len());
+                buf[..len].copy_from_slice(&text[..len]);
+                (len, *at)
+            }
+            Err(e) => return Err(e),
+        };
+        let age_ms = pd_api::now_ns().saturating_sub(published_ns) / 1_000_000;
+        Ok((len, age_ms))
     }
 
     fn status(&mut self) {
@@ -337,11 +368,11 @@ impl Console {
 
     /// Every PD's `(pd, counter, value)`, the serial PD's own last; a PD without a readable
     /// snapshot gives `(pd, why, None)`.
-    fn all_counters(&self) -> Vec<(String, String, Option<u64>)> {
+    fn all_counters(&mut self) -> Vec<(String, String, Option<u64>)> {
         let mut buf = alloc::vec![0u8; PAGE_BYTES];
         let mut all = Vec::new();
         for i in 0..self.pages.len() {
-            let pd = &self.pages[i].pd;
+            let pd = self.pages[i].pd.clone();
             match self.snapshot(i, &mut buf) {
                 Ok((len, _)) => {
                     let text = core::str::from_utf8(&buf[..len]).unwrap_or("");

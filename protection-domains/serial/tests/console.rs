@@ -80,7 +80,7 @@ impl Memory {
 }
 
 struct Rig {
-    _memory: Vec<Memory>,
+    memory: Vec<Memory>,
     log: LogWriter,
     pages: Vec<StatusWriter>,
     uart: Uart,
@@ -109,7 +109,7 @@ fn rig(pds: &[&str]) -> Rig {
     }
     let uart = Uart::default();
     let driver = Uart16550::new(uart.clone());
-    Rig { _memory: memory, log, pages, uart, driver, console: Console::new(Some(reader), status) }
+    Rig { memory, log, pages, uart, driver, console: Console::new(Some(reader), status) }
 }
 
 impl Rig {
@@ -137,6 +137,12 @@ impl Rig {
     fn type_line(&mut self, line: &str) -> String {
         self.uart.0.borrow_mut().rx.extend(line.bytes().chain(*b"\r"));
         self.run()
+    }
+
+    /// Leaves PD `pd`'s page as its writer does in the middle of publishing (sequence odd).
+    fn catch_mid_publish(&mut self, pd: usize) {
+        // memory[0] is the console log; the status pages follow in order. SEQ is word 0.
+        self.memory[pd + 1].0[0] |= 1;
     }
 
     fn publish(&mut self, pd: usize, counters: &[(&str, u64)], status: &[&str]) {
@@ -303,4 +309,28 @@ fn the_watchdog_names_a_pd_that_stops_publishing_once_and_again_when_it_answers(
     r.console.watchdog(later + 300_000_000);
     assert_eq!(r.run(), "watchdog: PD net_red answers again\r\n");
     assert!(!r.type_line("status").contains("NOT ANSWERING"));
+}
+
+#[test]
+fn a_pd_caught_publishing_shows_its_previous_snapshot_and_still_grows_old() {
+    use pd_serial::WATCHDOG_MS;
+    let mut r = rig(&["net_red", "net_black"]);
+    r.publish(0, &[("to_crypto", 5)], &[]);
+    r.publish(1, &[("frags_reassembled", 3)], &["port 00:25:90:00:00:01 link up 1000 Mbit/s"]);
+    // Nothing read yet: there is nothing earlier to show, and the console says why.
+    r.catch_mid_publish(1);
+    let all = r.type_line("counters");
+    assert!(all.contains("net_black (no counters: being updated)"), "{all}");
+    r.publish(1, &[("frags_reassembled", 4)], &["port 00:25:90:00:00:01 link up 1000 Mbit/s"]);
+    assert!(r.type_line("counters").contains("net_black frags_reassembled 4\r\n"));
+    // Caught again (net_black on another core, mid-write): the last whole snapshot, counted.
+    r.catch_mid_publish(1);
+    let all = r.type_line("counters");
+    assert!(all.contains("net_black frags_reassembled 4\r\n") && all.contains("net_red to_crypto 5\r\n"), "{all}");
+    assert!(all.contains("serial status_previous_shown 1\r\n"), "{all}");
+    let status = r.type_line("status");
+    assert!(status.contains("net_black port 00:25:90:00:00:01 link up") && status.contains("encryptor ready"), "{status}");
+    // A PD stalled half-way through publishing still grows old for the watchdog.
+    r.console.watchdog(4_900_000_000 + (WATCHDOG_MS + 1) * 1_000_000);
+    assert!(r.run().contains("watchdog: PD net_black has not published its status for 10001 ms"));
 }
