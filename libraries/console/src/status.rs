@@ -65,6 +65,22 @@ impl StatusWriter {
         Ok(Self { mem, seq })
     }
 
+    /// Bytes of text the page holds.
+    pub fn capacity(&self) -> usize {
+        self.mem.len() - TEXT
+    }
+
+    /// Replaces the snapshot with `text` (cut at the page's end, marked `...`). The page is
+    /// marked as being updated only for the copy: a PD that formats its text beforehand is
+    /// caught mid-update by the reader far less often than one formatting inside [`publish`].
+    ///
+    /// [`publish`]: Self::publish
+    pub fn publish_text(&mut self, now_ns: u64, text: &str) {
+        self.publish(now_ns, |page| {
+            let _ = fmt::Write::write_str(page, text);
+        });
+    }
+
     /// Replaces the snapshot with what `fill` writes (cut at the page's end, marked `...`).
     pub fn publish(&mut self, now_ns: u64, fill: impl FnOnce(&mut PageText<'_>)) {
         self.seq += 1;

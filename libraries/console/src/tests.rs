@@ -173,6 +173,29 @@ fn a_status_page_that_overflows_is_cut_and_marked() {
 }
 
 #[test]
+fn text_formatted_beforehand_is_published_whole_or_cut_and_marked() {
+    let mut r = region(128);
+    let b = base(&mut r);
+    let mut w = unsafe { StatusWriter::new(b, 128) }.unwrap();
+    let rd = unsafe { StatusReader::new(b, 128) }.unwrap();
+    assert_eq!(w.capacity(), 64);
+    let mut buf = [0u8; 128];
+    w.publish_text(3, "counter rx 1\n");
+    let s = rd.read(&mut buf).unwrap();
+    assert_eq!((&buf[..s.len], s.published_ns), (&b"counter rx 1\n"[..], 3));
+    // One byte more than the page holds: cut, and the cut marked.
+    let long = "x".repeat(w.capacity() + 1);
+    w.publish_text(4, &long);
+    let s = rd.read(&mut buf).unwrap();
+    assert_eq!(s.len, 64);
+    assert!(buf[..s.len].ends_with(b"...\n") && buf[..60].iter().all(|&c| c == b'x'));
+    // Exactly what the page holds: whole, unmarked.
+    w.publish_text(5, &long[1..]);
+    let s = rd.read(&mut buf).unwrap();
+    assert_eq!(&buf[..s.len], long[1..].as_bytes());
+}
+
+#[test]
 fn a_torn_or_corrupt_status_page_is_reported_not_returned() {
     let mut r = region(256);
     let b = base(&mut r);

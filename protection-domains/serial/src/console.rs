@@ -69,10 +69,13 @@ pub struct Console {
     restarts: Vec<(String, u32)>,
     /// Per status page: the watchdog found the PD not answering (and said so).
     not_answering: Vec<bool>,
-    /// Per status page: the last whole snapshot read (text, publication time). A PD on another
-    /// core is now and then caught in the middle of publishing (under TCG its vCPU can be
-    /// descheduled there for milliseconds); the console then shows this one, normally
-    /// one publication period older (its age says how old), rather than nothing. Time 0: none read yet.
+    /// Per status page: the last whole snapshot read (text, publication time). The console now
+    /// and then catches a PD in the middle of publishing: on the PD's core, when the serial PD
+    /// (above crypto and the stacks in priority) preempts it there, so that the PD cannot
+    /// finish until the console is done and retrying is futile; on another core, when that
+    /// core's vCPU is descheduled mid-write (TCG). The console then shows this one, normally one
+    /// publication period older (its age says how old), rather than nothing. Time 0: none read
+    /// yet.
     previous: Vec<(Vec<u8>, u64)>,
     out: VecDeque<u8>,
     input: Vec<u8>,
