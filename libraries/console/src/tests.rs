@@ -192,7 +192,7 @@ fn text_formatted_beforehand_is_published_whole_or_cut_and_marked() {
     // Exactly what the page holds: whole, unmarked.
     w.publish_text(5, &long[1..]);
     let s = rd.read(&mut buf).unwrap();
-    assert_eq!(&buf[..s.len], long[1..].as_bytes());
+    assert_eq!(&buf[..s.len], &long.as_bytes()[1..]);
 }
 
 #[test]
