@@ -120,6 +120,8 @@ pub struct CryptoWorker {
     counters: Counters,
     /// The monotonic clock, read once per batch (sessions' ages).
     now_ns: u64,
+    /// ring's ChaCha20-Poly1305 code on this core (for `status`: the AEAD is this PD's work).
+    aead: pd_session::cpu::AeadPath,
 }
 
 impl CryptoWorker {
@@ -147,6 +149,7 @@ impl CryptoWorker {
             buf: Box::new([0; DATA_OVERHEAD + SLOT_SIZE]),
             counters: Counters::default(),
             now_ns: pd_api::now_ns(),
+            aead: pd_session::cpu::aead_path(),
         })
     }
 
@@ -374,5 +377,17 @@ impl Handler for CryptoWorker {
 
     fn counters(&self, report: &mut dyn FnMut(&str, u64)) {
         self.counters.report(report);
+    }
+
+    /// The AEAD code it runs and the sessions it holds copies of: what an operator checks when
+    /// the workers' share of the work (their counters) looks wrong.
+    fn status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+        let held = self.copies.iter().filter(|c| c.is_some()).count();
+        report(format_args!(
+            "ChaCha20-Poly1305: {}; session copies {held} (of {} slots for {} peers)",
+            self.aead,
+            self.copies.len(),
+            self.table.peers()
+        ));
     }
 }

@@ -183,6 +183,23 @@ fn two_workers_share_one_tunnel_both_ways_and_keep_the_order() {
 }
 
 #[test]
+fn a_worker_s_status_names_its_aead_code_and_the_sessions_it_holds() {
+    let (mut a, mut b) = established(2);
+    let status = |w: &CryptoWorker| {
+        let mut lines = Vec::new();
+        w.status(&mut |l| lines.push(l.to_string()));
+        lines
+    };
+    let aead = pd_session::cpu::aead_path();
+    carry(&mut a, &mut b, [10, 1, 0, 2], [10, 2, 0, 2]);
+    carry(&mut b, &mut a, [10, 2, 0, 2], [10, 1, 0, 2]);
+    // Each of a's workers sealed or opened with the one session: one copy each.
+    for (_, w) in &a.workers {
+        assert_eq!(status(w), [format!("ChaCha20-Poly1305: {aead}; session copies 1 (of {} slots for 1 peers)", pd_session::SLOTS_PER_PEER)]);
+    }
+}
+
+#[test]
 fn a_replay_that_reaches_the_other_worker_is_rejected() {
     let (mut a, mut b) = established(2);
     a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"once only"));
