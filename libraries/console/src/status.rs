@@ -127,6 +127,51 @@ impl fmt::Write for PageText<'_> {
     }
 }
 
+/// Text formatted ahead of [`StatusWriter::publish_text`] in a fixed buffer of `N` bytes (no
+/// heap, so publishing can never fail for want of it): whole pieces while they fit, then a
+/// `...` line marks the cut.
+pub struct StagedText<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    cut: bool,
+}
+
+const CUT_MARK: &str = "...\n";
+
+impl<const N: usize> StagedText<N> {
+    /// Empty text.
+    pub const fn new() -> Self {
+        Self { buf: [0; N], len: 0, cut: false }
+    }
+
+    /// The text so far (with the cut mark, if cut).
+    pub fn as_str(&self) -> &str {
+        // Only whole `&str` pieces were copied in: always UTF-8.
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl<const N: usize> Default for StagedText<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> fmt::Write for StagedText<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.cut {
+            return Ok(());
+        }
+        let (piece, cut) = if self.len + s.len() + CUT_MARK.len() <= N { (s, false) } else { (CUT_MARK, true) };
+        if self.len + piece.len() <= N {
+            self.buf[self.len..self.len + piece.len()].copy_from_slice(piece.as_bytes());
+            self.len += piece.len();
+        }
+        self.cut = cut;
+        Ok(())
+    }
+}
+
 /// One consistent snapshot copied out of a page.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Snapshot {

@@ -196,6 +196,24 @@ fn text_formatted_beforehand_is_published_whole_or_cut_and_marked() {
 }
 
 #[test]
+fn staged_text_takes_whole_pieces_then_marks_the_cut() {
+    use crate::status::StagedText;
+    let mut t = StagedText::<16>::new();
+    let _ = write!(t, "ab{}", 12);
+    assert_eq!(t.as_str(), "ab12");
+    // 4 + 9 + the mark's 4 would pass 16: the piece is left out and the mark ends the text.
+    let _ = write!(t, "{}", "123456789");
+    assert_eq!(t.as_str(), "ab12...\n");
+    let _ = write!(t, "x");
+    assert_eq!(t.as_str(), "ab12...\n", "nothing after the cut");
+    // Multi-byte characters stay whole: the text is always UTF-8.
+    let mut t = StagedText::<8>::new();
+    let _ = write!(t, "é");
+    let _ = write!(t, "éé");
+    assert_eq!(t.as_str(), "é...\n");
+}
+
+#[test]
 fn a_torn_or_corrupt_status_page_is_reported_not_returned() {
     let mut r = region(256);
     let b = base(&mut r);

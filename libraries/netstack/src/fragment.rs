@@ -59,6 +59,11 @@ impl<'a> Ipv4Fragmenter<'a> {
             return Err(FragmentError::DontFragment);
         }
         let header_len = usize::from(p.header_len());
+        // Offsets continue the packet's own: a fragment claiming bytes past the largest
+        // datagram (65 535) has no valid pieces (their offsets would not fit the field).
+        if usize::from(p.frag_offset()) + (packet.len() - header_len) > usize::from(u16::MAX) {
+            return Err(FragmentError::Malformed);
+        }
         let mut later_header = [0u8; 60];
         later_header[..20].copy_from_slice(&packet[..20]);
         let mut later_header_len = 20;

@@ -216,6 +216,19 @@ mod mtu {
         let bad_option = ipv4(100, false, &[0x83, 40, 0, 0], 1, 6);
         assert_eq!(Ipv4Fragmenter::new(&bad_option, 68).err(), Some(FragmentError::Malformed));
         assert_eq!(Ipv4Fragmenter::new(&ipv4(100, false, &[], 1, 6), 27).err(), Some(FragmentError::MtuTooSmall));
+        // A fragment at offset 65 000 carrying 1400 bytes ends past 65 535: its pieces' offsets
+        // would wrap (a panic in a debug build, a wrong offset in a release one).
+        let mut far = ipv4(1400, false, &[], 1, 17);
+        let mut p = Ipv4Packet::new_unchecked(&mut far[..]);
+        p.set_frag_offset(65_000);
+        p.fill_checksum();
+        assert_eq!(Ipv4Fragmenter::new(&far, 1000).err(), Some(FragmentError::Malformed));
+        // Up to the last byte is fine.
+        let mut edge = ipv4(1400, false, &[], 1, 17);
+        let mut p = Ipv4Packet::new_unchecked(&mut edge[..]);
+        p.set_frag_offset(64_128); // + 1400 = 65 528
+        p.fill_checksum();
+        assert_eq!(fragments_v4(&edge, 1000).len(), 2);
         assert_eq!(Ipv6Fragmenter::new(&ipv6(1500, 17), 1000, 1).err(), Some(FragmentError::MtuTooSmall));
         assert_eq!(Ipv6Fragmenter::new(&ipv6(100, 44), 1280, 1).err(), Some(FragmentError::Malformed));
     }

@@ -77,6 +77,10 @@ pub struct Console {
     /// publication period older (its age says how old), rather than nothing. Time 0: none read
     /// yet.
     previous: Vec<(Vec<u8>, u64)>,
+    /// Per status page: the publication time of the latest whole snapshot any read saw (the
+    /// watchdog's every tick, and the commands'); what the watchdog judges a PD caught
+    /// publishing by. 0: none seen yet.
+    seen_ns: Vec<u64>,
     out: VecDeque<u8>,
     input: Vec<u8>,
     line: Vec<u8>,
@@ -101,6 +105,7 @@ impl Console {
             log,
             not_answering: alloc::vec![false; pages.len()],
             previous: alloc::vec![(Vec::new(), 0); pages.len()],
+            seen_ns: alloc::vec![0; pages.len()],
             pages,
             faults: Vec::new(),
             restarts: Vec::new(),
@@ -186,8 +191,11 @@ impl Console {
             // A PD caught publishing is judged by its previous snapshot: one stalled half-way
             // (starved on its core) still grows old.
             let published_ns = match self.pages[i].reader.read(&mut []) {
-                Ok(s) => s.published_ns,
-                Err(StatusError::Busy) if self.previous[i].1 != 0 => self.previous[i].1,
+                Ok(s) => {
+                    self.seen_ns[i] = s.published_ns;
+                    s.published_ns
+                }
+                Err(StatusError::Busy) if self.seen_ns[i] != 0 => self.seen_ns[i],
                 Err(_) => continue,
             };
             let age_ms = now_ns.saturating_sub(published_ns) / 1_000_000;
@@ -297,6 +305,7 @@ impl Console {
                 text.clear();
                 text.extend_from_slice(&buf[..s.len]);
                 *at = s.published_ns;
+                self.seen_ns[i] = s.published_ns;
                 (s.len, s.published_ns)
             }
             Err(StatusError::Busy) if self.previous[i].1 != 0 => {

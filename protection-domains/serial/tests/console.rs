@@ -334,3 +334,25 @@ fn a_pd_caught_publishing_shows_its_previous_snapshot_and_still_grows_old() {
     r.console.watchdog(4_900_000_000 + (WATCHDOG_MS + 1) * 1_000_000);
     assert!(r.run().contains("watchdog: PD net_black has not published its status for 10001 ms"));
 }
+
+#[test]
+fn the_watchdog_judges_a_pd_caught_publishing_by_what_it_last_saw_itself() {
+    use pd_serial::WATCHDOG_MS;
+    let mut r = rig(&["net_red"]);
+    let start = 4_900_000_000;
+    r.publish(0, &[], &[]);
+    // No command typed: only the watchdog's own ticks have read the page.
+    r.console.watchdog(start + 1_000_000);
+    // The PD keeps publishing; the watchdog sees each snapshot.
+    let later = start + (WATCHDOG_MS + 5_000) * 1_000_000;
+    r.pages[0].publish(later - 100_000_000, |_| {});
+    r.console.watchdog(later);
+    // Then it is caught mid-publish at a tick: judged by the snapshot seen at `later`, so
+    // not late, not reported.
+    r.catch_mid_publish(0);
+    r.console.watchdog(later + 200_000_000);
+    assert_eq!(r.run(), "", "a healthy PD caught publishing is not reported");
+    // And if it stays stalled there, it grows old and is reported once.
+    r.console.watchdog(later + (WATCHDOG_MS + 1) * 1_000_000);
+    assert!(r.run().contains("watchdog: PD net_red has not published its status for 10101 ms: not answering"));
+}

@@ -417,27 +417,10 @@ pub fn run<H: Handler>(init: impl FnOnce() -> H) -> ! {
 struct StatusPublisher {
     writer: pd_console::status::StatusWriter,
     next_ns: u64,
-    /// The text is formatted here first and then copied to the page, so that the page is
-    /// marked as being updated only for the copy (the serial PD, above most PDs in priority,
-    /// can preempt a PD in the middle of it).
-    staging: alloc::string::String,
 }
 
-/// Appends to the staging text until it holds more than the page does (the page then cuts it
-/// and marks the cut): a PD with a long status does not grow its heap use without bound.
-struct Staging<'a> {
-    text: &'a mut alloc::string::String,
-    limit: usize,
-}
-
-impl core::fmt::Write for Staging<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        if self.text.len() <= self.limit {
-            self.text.push_str(s);
-        }
-        Ok(())
-    }
-}
+/// Most text a status page carries: a 4 KiB page less its header (the serial PD reads no more).
+const STATUS_TEXT_BYTES: usize = 4096 - 64;
 
 /// Shortest time between two status publications.
 pub const STATUS_PERIOD_NS: u64 = 200_000_000;
@@ -450,10 +433,7 @@ impl StatusPublisher {
         // system.xml gave a second PD write access, that PD could only garble the text, which
         // the reader treats as untrusted and bounds-checks.
         match unsafe { pd_console::status::StatusWriter::new(region.base(), region.size()) } {
-            Ok(writer) => {
-                let staging = alloc::string::String::with_capacity(writer.capacity() + 128);
-                Some(Self { writer, next_ns: 0, staging })
-            }
+            Ok(writer) => Some(Self { writer, next_ns: 0 }),
             Err(e) => {
                 pd_api::log!("status page not used: {e}");
                 None
@@ -467,8 +447,10 @@ impl StatusPublisher {
             return;
         }
         self.next_ns = now + STATUS_PERIOD_NS;
-        self.staging.clear();
-        let text = &mut Staging { text: &mut self.staging, limit: self.writer.capacity() };
+        // Formatted on the stack first, then copied: the page is marked as being updated only
+        // for the copy (the serial PD, above most PDs in priority, can preempt a PD in the
+        // middle of it).
+        let text = &mut pd_console::status::StagedText::<STATUS_TEXT_BYTES>::new();
         handler.counters(&mut |name, value| {
             let _ = writeln!(text, "counter {name} {value}");
         });
@@ -478,7 +460,7 @@ impl StatusPublisher {
         handler.status(&mut |line| {
             let _ = writeln!(text, "status {line}");
         });
-        self.writer.publish_text(now, &self.staging);
+        self.writer.publish_text(now, text.as_str());
     }
 }
 
