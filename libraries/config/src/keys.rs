@@ -11,14 +11,15 @@ const ZERO_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 /// a key). A line counts as a key line when, with its whitespace removed, it starts with the
 /// key's name in any case, so `Private Key = ...` or a missing `=` cannot smuggle a key
 /// through. A line holding a control character other than a tab (a lone carriage return, a
-/// NUL, a form feed) becomes empty: the parser sees it as one line, but it could show a second
-/// line, with a key, to a person or a program that splits there. The result still parses
-/// wherever the original does (the stack PDs read the same format); only the keys differ.
+/// NUL, a form feed) could show a second line, with a key, to a person or a program that
+/// splits there; the parser refuses such a line, and here it becomes a lone DEL, which the
+/// parser refuses at the same line. The result parses wherever the original does, and fails
+/// where it fails (the stack PDs read the same format); only the keys differ.
 pub fn without_keys(config: &str) -> String {
     let mut out = String::with_capacity(config.len());
     for line in config.lines() {
         if line.chars().any(|c| c.is_control() && c != '\t') {
-            out.push('\n');
+            out.push_str("\u{7f}\n");
             continue;
         }
         let content = line.split('#').next().unwrap_or("");

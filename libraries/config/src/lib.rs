@@ -447,6 +447,9 @@ pub enum ErrorKind {
     OverlappingAllowedIps { first_line: usize },
     /// No `[Peer]` section at all (line 0).
     NoPeers,
+    /// A control character other than a tab in a line (a lone carriage return, a form feed,
+    /// a NUL).
+    ControlCharacter,
 }
 
 impl fmt::Display for ErrorKind {
@@ -514,6 +517,9 @@ impl fmt::Display for ErrorKind {
                 "this prefix is already allowed for another peer (line {first_line})"
             ),
             ErrorKind::NoPeers => f.write_str("at least one [Peer] section is required"),
+            ErrorKind::ControlCharacter => f.write_str(
+                "control character in the line (only tabs are allowed; a lone carriage return or a form feed often comes from an editor)",
+            ),
         }
     }
 }

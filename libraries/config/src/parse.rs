@@ -160,6 +160,13 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
 
     for (idx, raw) in text.lines().enumerate() {
         let n = idx + 1;
+        // A lone carriage return, a form feed, a NUL...: `trim` would take some of them as
+        // whitespace, but a person or a program splitting lines there sees other lines than
+        // this parser does, and the key-free copy the stack PDs read blanks such a line
+        // (keys::without_keys). Refused, so that every PD reads the same configuration.
+        if raw.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(err(n, "", ErrorKind::ControlCharacter));
+        }
         let line = match raw.find('#') {
             Some(i) => &raw[..i],
             None => raw,

@@ -1516,6 +1516,26 @@ fn without_keys_blanks_lines_that_hide_a_second_line() {
 }
 
 #[test]
+fn a_line_with_a_control_character_is_refused_by_crypto_and_the_stacks_alike() {
+    // A form feed trim() would have taken as whitespace: crypto would route 10.9.0.0/16 while
+    // the stacks' copy (the line blanked) would not know it.
+    for sep in ["\x0c", "\r", "\0", "\x0b"] {
+        let mut lines = min_lines();
+        let at = lines.iter().position(|l| l.starts_with("AllowedIPs")).unwrap();
+        // (A space after it: a CR right before the LF would be a CR LF line end.)
+        lines[at] = format!("{}, 10.9.0.0/16{sep} ", lines[at]);
+        let text = lines.join("\n");
+        let e = Config::parse(&text).unwrap_err();
+        assert_eq!((e.line, &e.kind), (at + 1, &ErrorKind::ControlCharacter), "{sep:?}: {e}");
+        let public = Config::parse(&without_keys(&text)).unwrap_err();
+        assert_eq!((public.line, &public.kind), (at + 1, &ErrorKind::ControlCharacter), "{sep:?}");
+    }
+    // Tabs and CR LF line ends are fine.
+    let text = min_lines().join("\r\n").replace(" = ", "\t=\t");
+    assert!(Config::parse(&text).is_ok() && Config::parse(&without_keys(&text)).is_ok());
+}
+
+#[test]
 fn errors_never_echo_a_key_or_control_characters() {
     let key_in_wrong_place = format!("[Interface]\nPrivateKey = {PRIV}\nListenPort = {PSK}\n");
     let e = Config::parse(&key_in_wrong_place).unwrap_err();

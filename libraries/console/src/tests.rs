@@ -202,7 +202,7 @@ fn staged_text_takes_whole_pieces_then_marks_the_cut() {
     let _ = write!(t, "ab{}", 12);
     assert_eq!(t.as_str(), "ab12");
     // 4 + 9 + the mark's 4 would pass 16: the piece is left out and the mark ends the text.
-    let _ = write!(t, "{}", "123456789");
+    let _ = write!(t, "123456789");
     assert_eq!(t.as_str(), "ab12...\n");
     let _ = write!(t, "x");
     assert_eq!(t.as_str(), "ab12...\n", "nothing after the cut");
