@@ -37,6 +37,12 @@ fn peer(secret: [u8; 32], endpoint: Option<&str>, allowed: &[&str]) -> PeerConfi
 
 /// An encryptor's crypto side with `n` workers, wired as system.xml wires them.
 fn make(name: &str, secret: [u8; 32], addr: &str, peers: Vec<PeerConfig>, n: usize) -> Encryptor {
+    make_with_fakes(name, secret, addr, peers, n, 0).0
+}
+
+/// As [`make`], and after the `n` workers `fakes` more worker links with no worker PD behind
+/// them: the test plays those workers (or leaves them silent) through the far ends returned.
+fn make_with_fakes(name: &str, secret: [u8; 32], addr: &str, peers: Vec<PeerConfig>, n: usize, fakes: usize) -> (Encryptor, Vec<FarEnd>) {
     let pd = TestPd::new(name);
     let red = pd.link("red", 64);
     let black = pd.link("black", 64);
@@ -52,9 +58,10 @@ fn make(name: &str, secret: [u8; 32], addr: &str, peers: Vec<PeerConfig>, n: usi
         }
         workers.push((wpd, CryptoWorker::new(allowed.clone()).unwrap()));
     }
+    let fake_ends = (n..n + fakes).map(|k| pd.link(&format!("worker{k}"), 16)).collect();
     pd.enter();
     let crypto = Crypto::new(CryptoConfig { private_key: secret, listen_port: 51820, mtu: 1420, peers }).unwrap();
-    Encryptor { pd, crypto, red, black, workers, addr: addr.parse().unwrap() }
+    (Encryptor { pd, crypto, red, black, workers, addr: addr.parse().unwrap() }, fake_ends)
 }
 
 fn counter(pd: &dyn Handler<Error = pd_ring::RingError>, name: &str) -> u64 {
@@ -141,7 +148,14 @@ const B: [u8; 32] = [2; 32];
 
 /// Two encryptors with `workers` workers each, a handshake done and one packet through.
 fn established(workers: usize) -> (Encryptor, Encryptor) {
-    let mut a = make("crypto_a", A, "192.0.2.1:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])], workers);
+    let (a, b, _) = established_with_fakes(workers, 0);
+    (a, b)
+}
+
+/// As [`established`], with `fakes` more worker links on enc_a ([`make_with_fakes`]) that get
+/// no job before this returns (crypto seals the first packet itself).
+fn established_with_fakes(workers: usize, fakes: usize) -> (Encryptor, Encryptor, Vec<FarEnd>) {
+    let (mut a, fake_ends) = make_with_fakes("crypto_a", A, "192.0.2.1:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])], workers, fakes);
     let mut b = make("crypto_b", B, "192.0.2.2:51820", vec![peer(A, None, &["10.1.0.0/24"])], workers);
     let first = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"first");
     a.red.send(&first);
@@ -150,7 +164,7 @@ fn established(workers: usize) -> (Encryptor, Encryptor) {
     shuttle(&mut b, &mut a); // response
     shuttle(&mut a, &mut b); // the queued packet, sealed by crypto itself
     assert_eq!(b.red.drain(), vec![first]);
-    (a, b)
+    (a, b, fake_ends)
 }
 
 /// Sends 300 packets from `from` to `to` in batches of 50; they must arrive whole and in order,
@@ -323,27 +337,8 @@ fn crypto_wipes_the_sessions_a_previous_life_left_in_the_shared_table() {
 fn a_worker_that_answers_out_of_turn_is_given_up_and_crypto_carries_on_alone() {
     // enc_a's one "worker" is the test: it answers a batch with a result batch of the wrong
     // sequence number (a batch lost in between, as a worker whose result ring was full would do).
-    let mut b = make("crypto_b2", B, "192.0.2.2:51820", vec![peer(A, None, &["10.1.0.0/24"])], 0);
-    let pd = TestPd::new("crypto_a2");
-    let red = pd.link("red", 64);
-    let black = pd.link("black", 64);
-    pd.region("session_keys", SessionTable::bytes_for(1));
-    let mut fake = pd.link("worker0", 16);
-    let crypto = Crypto::new(CryptoConfig {
-        private_key: A,
-        listen_port: 51820,
-        mtu: 1420,
-        peers: vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])],
-    })
-    .unwrap();
-    let mut a = Encryptor { pd, crypto, red, black, workers: Vec::new(), addr: "192.0.2.1:51820".parse().unwrap() };
-    let first = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"first");
-    a.red.send(&first);
-    a.run(RED);
-    shuttle(&mut a, &mut b);
-    shuttle(&mut b, &mut a);
-    shuttle(&mut a, &mut b);
-    assert_eq!(b.red.drain(), vec![first]);
+    let (mut a, mut b, mut fakes) = established_with_fakes(0, 1);
+    let fake = &mut fakes[0];
     // A packet for the worker; the fake answers with sequence number 9 (batch 0 was due).
     a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"to the fake worker"));
     a.run(RED);
@@ -364,6 +359,46 @@ fn a_worker_that_answers_out_of_turn_is_given_up_and_crypto_carries_on_alone() {
     assert!(fake.drain().is_empty(), "no more jobs for a worker given up");
     shuttle(&mut a, &mut b);
     assert_eq!(b.red.drain(), vec![after]);
+}
+
+#[test]
+fn a_worker_that_never_answers_is_given_up_after_its_ticks_and_the_other_worker_s_jobs_complete() {
+    use pd_crypto::WORKER_SILENT_TICKS;
+    // enc_a's worker0 is real; worker1 is linked but nothing behind it ever answers (a worker
+    // PD that refused to start: its regions were missing from system.xml).
+    let (mut a, mut b, mut fakes) = established_with_fakes(1, 1);
+    let silent = &mut fakes[0];
+    // Four packets, dealt in turn: 0 and 2 to worker0, 1 and 3 to the silent worker1. Jobs
+    // complete in order, so only packet 0 gets out; 2 waits behind 1.
+    let packets: Vec<Vec<u8>> = (0..4u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[i; 100])).collect();
+    for p in &packets {
+        a.red.send(p);
+    }
+    a.run(RED);
+    assert_eq!(silent.drain().len(), 1, "one batch (of two jobs) for worker1");
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![packets[0].clone()]);
+    // The silent worker is waited for through its ticks...
+    for _ in 0..WORKER_SILENT_TICKS {
+        a.run(pd_crypto::TIMER);
+    }
+    assert_eq!(a.counter("workers_given_up"), 0);
+    shuttle(&mut a, &mut b);
+    assert!(b.red.drain().is_empty(), "packet 2 still waits behind worker1's");
+    // ...and given up at the next: its two jobs are dropped, counted; packet 2 goes out.
+    a.run(pd_crypto::TIMER);
+    assert_eq!((a.counter("workers_given_up"), a.counter("workers_silent"), a.counter("drop_worker_bad_job")), (1, 1, 2));
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![packets[2].clone()]);
+    // From now on worker0 takes every packet.
+    let after: Vec<Vec<u8>> = (0..4u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[0x40 + i; 100])).collect();
+    for p in &after {
+        a.red.send(p);
+    }
+    a.run(RED);
+    assert!(silent.drain().is_empty(), "no more jobs for a worker given up");
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), after);
 }
 
 #[test]

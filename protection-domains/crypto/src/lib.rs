@@ -57,6 +57,7 @@
 extern crate alloc;
 
 mod workers;
+pub use workers::WORKER_SILENT_TICKS;
 
 use alloc::boxed::Box;
 use alloc::sync::Arc;
@@ -173,6 +174,9 @@ pd_api::counters! {
         drop_worker_ring_error,
         drop_worker_bad_job,
         workers_given_up,
+        /// Workers given up because they left a batch unanswered too long
+        /// (workers::WORKER_SILENT_TICKS); also counted in workers_given_up.
+        workers_silent,
     }
 }
 
@@ -976,6 +980,7 @@ impl Crypto {
     /// Timer tick: boringtun's timers for every peer, and the rate limiter's window.
     fn tick(&mut self) {
         self.limiter.reset_count();
+        self.give_up_silent_workers();
         for i in 0..self.peers.len() {
             // Sessions boringtun dropped, or past Reject-After-Time, leave the slots (keys wiped).
             publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);

@@ -15,7 +15,10 @@
 //! too, as if it had just arrived; a message to open is dropped (counted), as crypto's own open
 //! drops one whose session is gone. A worker that breaks the job protocol (an answer that is not
 //! to the batch due, a broken ring) is given up: its jobs in flight are failed, the others go on,
-//! and with none left crypto does the AEAD itself. Crypto tells boringtun's timers of every packet the workers sealed or opened,
+//! and with none left crypto does the AEAD itself. So is a worker that leaves its oldest batch
+//! unanswered for [`WORKER_SILENT_TICKS`] of crypto's timer ticks (one that refused to start, or
+//! hangs): jobs complete in dispatch order, so one silent worker would otherwise hold every
+//! other job, and crypto's input, for ever. Crypto tells boringtun's timers of every packet the workers sealed or opened,
 //! and takes the peer's endpoint from each message they authenticated, as it does for its own.
 //!
 //! Bounds: at most [`MAX_IN_FLIGHT`] jobs, and a worker's batches in flight at most what its
@@ -41,6 +44,12 @@ pub const MAX_WORKERS: usize = 8;
 const FIRST_WORKER_CHANNEL: usize = 3;
 /// Most jobs in flight, all workers together.
 pub const MAX_IN_FLIGHT: usize = 256;
+/// A worker whose oldest batch has waited for its answer through this many of crypto's timer
+/// ticks (at least 100 ms apart: 5 s) is given up. A batch takes microseconds (milliseconds
+/// under TCG on a busy host), so only a worker that does not run at all is caught. Counted in
+/// ticks crypto itself ran, not in clock time: a machine that stalled as a whole (a paused VM)
+/// gives one tick, and no worker is blamed for it.
+pub const WORKER_SILENT_TICKS: u32 = 50;
 
 /// One worker: its link and the batches on their way.
 pub(crate) struct Worker {
@@ -56,6 +65,8 @@ pub(crate) struct Worker {
     out: VecDeque<(u16, usize)>,
     /// Batches the worker's job ring holds.
     ring_batches: usize,
+    /// crypto's timer ticks the oldest batch in `out` has waited through for its answer.
+    waiting_ticks: u32,
     /// The result batch being read.
     results: Box<[u8; SLOT_SIZE]>,
     results_len: usize,
@@ -76,6 +87,7 @@ impl Worker {
                 batch_jobs: 0,
                 next_seq: 0,
                 out: VecDeque::new(),
+                waiting_ticks: 0,
                 results: Box::new([0; SLOT_SIZE]),
                 results_len: 0,
                 results_at: 0,
@@ -114,6 +126,9 @@ impl Worker {
         job::emit_batch_header(&mut self.batch[..], self.batch_jobs, self.next_seq);
         let n = job::BATCH_HEADER_LEN + self.batch_jobs * JOB_LEN;
         if self.link.tx.send(&self.batch[..n])? {
+            if self.out.is_empty() {
+                self.waiting_ticks = 0;
+            }
             self.out.push_back((self.next_seq, self.batch_jobs));
             self.next_seq = self.next_seq.wrapping_add(1);
             self.batch_jobs = 0;
@@ -135,6 +150,9 @@ impl Worker {
             if answered.is_none() || answered != self.out.pop_front() {
                 return Err(RingError::BadDescriptor);
             }
+            // The next batch's wait starts now (it may have been sent earlier: that only makes
+            // the silence check later, never sooner).
+            self.waiting_ticks = 0;
             self.results_at = 0;
             self.results_len = answered.map_or(0, |(_, n)| n);
             if self.results_len == 0 {
@@ -204,7 +222,7 @@ impl Crypto {
 
     /// Gives worker `k` up (it broke the protocol): its jobs in flight are failed (their ring
     /// slots handed back, counted as `drop_worker_bad_job`) and it gets no more.
-    fn give_up_worker(&mut self, k: usize) {
+    fn give_up_worker(&mut self, k: usize, why: &str) {
         let w = &mut self.workers[k];
         if w.broken {
             return;
@@ -213,7 +231,7 @@ impl Crypto {
         w.batch_jobs = 0;
         w.out.clear();
         self.counters.workers_given_up += 1;
-        pd_api::log!("crypto worker {k} broke the job protocol: given up, its jobs dropped");
+        pd_api::log!("crypto worker {k} {why}: given up, its jobs dropped");
         let jobs: Vec<InFlight> = self.inflight.iter().copied().filter(|j| usize::from(j.worker) == k).collect();
         self.inflight.retain(|j| usize::from(j.worker) != k);
         for j in jobs {
@@ -297,7 +315,25 @@ impl Crypto {
         for k in 0..self.workers.len() {
             if self.workers[k].flush().is_err() {
                 self.counters.drop_worker_ring_error += 1;
-                self.give_up_worker(k);
+                self.give_up_worker(k, "broke the job protocol");
+            }
+        }
+    }
+
+    /// On each of crypto's timer ticks: gives up every worker whose oldest batch has waited
+    /// through more than [`WORKER_SILENT_TICKS`] ticks (see the module documentation). Answers
+    /// already in the rings are taken first.
+    pub(crate) fn give_up_silent_workers(&mut self) {
+        self.collect();
+        for k in 0..self.workers.len() {
+            let w = &mut self.workers[k];
+            if w.broken || w.out.is_empty() {
+                continue;
+            }
+            w.waiting_ticks += 1;
+            if w.waiting_ticks > WORKER_SILENT_TICKS {
+                self.counters.workers_silent += 1;
+                self.give_up_worker(k, "left a batch unanswered for 50 timer ticks");
             }
         }
     }
@@ -313,7 +349,7 @@ impl Crypto {
                     // A broken result ring, or an answer not to the batch due: its jobs are
                     // failed (so the others' go on completing).
                     self.counters.drop_worker_ring_error += 1;
-                    self.give_up_worker(usize::from(head.worker));
+                    self.give_up_worker(usize::from(head.worker), "broke the job protocol");
                     continue;
                 }
             };
