@@ -292,14 +292,21 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
         let mut guard = 0;
         while ptr != 0 && guard < 48 {
             let cap = c.read32(bus, dev, func, ptr);
+            // A capability lies whole in the header space after the standard header: one the
+            // device puts too near its end would have its later registers wrap to offset 0
+            // (the command register). The lengths are those of the registers written here.
+            let fits = |len: usize| usize::from(ptr) >= 0x40 && usize::from(ptr) + len <= 0x100;
             match cap & 0xff {
-                0x05 => {
+                0x05 if fits(if cap >> 16 & 0x80 != 0 { 16 } else { 12 }) => {
                     let _ = write!(line, " msi@{ptr:#x}");
                     msi_cap = Some(ptr);
                 }
-                0x11 => {
+                0x11 if fits(12) => {
                     let _ = write!(line, " msix@{ptr:#x}");
                     msix_cap = Some(ptr);
+                }
+                0x05 | 0x11 => {
+                    let _ = write!(line, " (capability {:#x} at {ptr:#x} overruns configuration space: ignored)", cap & 0xff);
                 }
                 _ => {}
             }

@@ -734,7 +734,8 @@ fn wire_msix(objects: &mut Objects, pd: &str, objs: &mut PdObjects, f: &pci::Fun
     let bdf = alloc::format!("{:02x}:{:02x}.{}", f.bus, f.dev, f.func);
     let fail = |e: &dyn core::fmt::Display| -> ! { console::fatal(format_args!("PD {pd}: PCI {bdf}: MSI-X: {e}")) };
     let table = pci::msix_table(init_cap::seL4_CapIOPort, f).unwrap_or_else(|e| fail(&e));
-    let Some((pci::BarKind::Mem32 | pci::BarKind::Mem64, bar_base, bar_size)) = f.bars[table.bar as usize] else {
+    // BIR is 3 bits; 6 and 7 are reserved (a device naming them is refused, not indexed).
+    let Some(Some((pci::BarKind::Mem32 | pci::BarKind::Mem64, bar_base, bar_size))) = f.bars.get(usize::from(table.bar)).copied() else {
         fail(&alloc::format!("its table is in BAR {}, which is not a memory BAR", table.bar))
     };
     let table_bytes = u64::from(table.entries) * pci::MSIX_ENTRY_BYTES;
