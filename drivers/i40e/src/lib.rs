@@ -65,7 +65,8 @@ const MAX_PF: usize = 16;
 const MAX_QUEUE: usize = 1536;
 const MAX_QS_HANDLE: u16 = 0x400;
 /// Interrupt causes besides the admin queue that mean the device is in trouble: the driver
-/// counts them ([`I40e::device_faults`]); recovering (a new bring-up) is the PD restart's job.
+/// counts them ([`I40e::device_faults`], and `device_faults` in the counters the console shows);
+/// recovering (a new bring-up) would take a PD restart, which nothing triggers yet.
 const FAULT_CAUSES: u32 =
     PFINT_ICR0_ECC_ERR | PFINT_ICR0_MAL_DETECT | PFINT_ICR0_GRST | PFINT_ICR0_PCI_EXCEPTION | PFINT_ICR0_HMC_ERR;
 
@@ -607,6 +608,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
         c.hw_tx_good_frames += d[5] + d[6] + d[7];
         c.hw_crc_errors += d[8];
         c.hw_rx_missed += d[9];
+        c.device_faults = self.device_faults;
         self.counters
     }
 }

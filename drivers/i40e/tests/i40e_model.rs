@@ -244,6 +244,14 @@ fn fault_causes_are_counted() {
         r.nic.handle_interrupt();
     }
     assert_eq!(r.nic.device_faults(), 3);
+    // The operator sees them: the NIC PD reports the driver's counters on the console.
+    let mut shown = None;
+    r.nic.counters().report(&mut |name, v| {
+        if name == "device_faults" {
+            shown = Some(v)
+        }
+    });
+    assert_eq!(shown, Some(3));
 }
 
 #[test]

@@ -116,12 +116,16 @@ pub struct Counters {
     pub hw_rx_no_buffer: u64,
     /// Hardware: frames received with a CRC error (CRCERRS).
     pub hw_crc_errors: u64,
+    /// Fault causes the device raised that the driver cannot recover from in place (i40e: an
+    /// ECC error, malicious driver detection, a global reset, a PCI exception, an HMC error);
+    /// after a global reset the port stays down until the driver is brought up again.
+    pub device_faults: u64,
 }
 
 impl Counters {
     /// Reports every counter by name (the shape of `pd_api::Handler::counters`).
     pub fn report(&self, report: &mut dyn FnMut(&str, u64)) {
-        let all: [(&str, u64); 14] = [
+        let all: [(&str, u64); 15] = [
             ("rx_frames", self.rx_frames),
             ("rx_bytes", self.rx_bytes),
             ("rx_errors", self.rx_errors),
@@ -136,6 +140,7 @@ impl Counters {
             ("hw_rx_missed", self.hw_rx_missed),
             ("hw_rx_no_buffer", self.hw_rx_no_buffer),
             ("hw_crc_errors", self.hw_crc_errors),
+            ("device_faults", self.device_faults),
         ];
         for (name, value) in all {
             report(name, value);

@@ -193,6 +193,10 @@ pub struct VirtioNic {
     rx_in_flight: usize,
     tx_posted: Box<[Option<Buffer>; QUEUE_SIZE]>,
     tx_in_flight: usize,
+    /// The device completed a token it was never given, or one past the queue: its queues can
+    /// no longer be trusted (virtio-drivers would index its own tables with that token), so
+    /// nothing more is taken from or given to them. Counted once in `device_faults`.
+    confused: bool,
     irq: Channel,
     counters: Counters,
 }
@@ -215,6 +219,7 @@ impl VirtioNic {
             rx_in_flight: 0,
             tx_posted: Box::new([None; QUEUE_SIZE]),
             tx_in_flight: 0,
+            confused: false,
             irq,
             counters: Counters::default(),
         })
@@ -258,6 +263,17 @@ impl VirtioNic {
     }
 }
 
+impl VirtioNic {
+    /// See `confused`: says so once on the console and counts it.
+    fn device_confused(&mut self) {
+        if !self.confused {
+            self.confused = true;
+            self.counters.device_faults += 1;
+            pd_api::log!("virtio-net completed a buffer it was never given: its queues are no longer used");
+        }
+    }
+}
+
 impl Nic for VirtioNic {
     fn mac_address(&self) -> [u8; 6] {
         self.net.mac_address()
@@ -279,7 +295,7 @@ impl Nic for VirtioNic {
     fn rx_post(&mut self, buffers: &[Buffer]) -> usize {
         let mut posted = 0;
         for &buffer in buffers {
-            if self.rx_room() == 0 || (buffer.len as usize) < self.rx_buffer_size() {
+            if self.confused || self.rx_room() == 0 || (buffer.len as usize) < self.rx_buffer_size() {
                 break;
             }
             // SAFETY: the caller lends the buffer to the driver until rx_poll returns it.
@@ -295,11 +311,10 @@ impl Nic for VirtioNic {
 
     fn rx_poll(&mut self, out: &mut [Buffer]) -> usize {
         let mut filled = 0;
-        while filled < out.len() {
+        while filled < out.len() && !self.confused {
             let Some(token) = self.net.poll_receive() else { break };
-            let Some(buffer) = self.rx_posted[usize::from(token) % QUEUE_SIZE].take() else {
-                // A token we never posted: the device is confused; stop rather than guess.
-                self.counters.rx_errors += 1;
+            let Some(buffer) = self.rx_posted.get_mut(usize::from(token)).and_then(Option::take) else {
+                self.device_confused();
                 break;
             };
             self.rx_in_flight -= 1;
@@ -338,7 +353,7 @@ impl Nic for VirtioNic {
         let mut queued = 0;
         for &frame in frames {
             let len = frame.len as usize;
-            if self.tx_room() == 0 || len == 0 || len > MAX_FRAME_LEN {
+            if self.confused || self.tx_room() == 0 || len == 0 || len > MAX_FRAME_LEN {
                 break;
             }
             // SAFETY: the frame and its headroom are lent to the driver until tx_reclaim.
@@ -360,8 +375,14 @@ impl Nic for VirtioNic {
     fn tx_reclaim(&mut self, out: &mut [Buffer]) -> usize {
         let mut done = 0;
         while done < out.len() {
+            if self.confused {
+                break;
+            }
             let Some(token) = self.net.poll_transmit() else { break };
-            let Some(frame) = self.tx_posted[usize::from(token) % QUEUE_SIZE].take() else { break };
+            let Some(frame) = self.tx_posted.get_mut(usize::from(token)).and_then(Option::take) else {
+                self.device_confused();
+                break;
+            };
             // SAFETY: the same bytes as given to transmit_begin for this token.
             let bytes =
                 unsafe { self.bytes(frame.phys - NET_HEADER_BYTES as u64, NET_HEADER_BYTES + frame.len as usize) };
