@@ -18,8 +18,9 @@
 //! and with none left crypto does the AEAD itself. So is a worker that leaves its oldest batch
 //! unanswered for [`WORKER_SILENT_TICKS`] of crypto's timer ticks (one that refused to start, or
 //! hangs): jobs complete in dispatch order, so one silent worker would otherwise hold every
-//! other job, and crypto's input, for ever. Crypto tells boringtun's timers of every packet the workers sealed or opened,
-//! and takes the peer's endpoint from each message they authenticated, as it does for its own.
+//! other job, and crypto's input, for ever. Crypto tells boringtun's timers of every packet the
+//! workers sealed or opened, and takes the peer's endpoint from each message they authenticated,
+//! as it does for its own.
 //!
 //! Bounds: at most [`MAX_IN_FLIGHT`] jobs, and a worker's batches in flight at most what its
 //! job ring holds; past either, crypto takes no more input until results come back (the ring
@@ -220,8 +221,9 @@ impl Crypto {
         Ok(())
     }
 
-    /// Gives worker `k` up (it broke the protocol): its jobs in flight are failed (their ring
-    /// slots handed back, counted as `drop_worker_bad_job`) and it gets no more.
+    /// Gives worker `k` up (it broke the protocol, or went silent; `why` says which on the
+    /// console): its jobs in flight are failed (their ring slots handed back, counted as
+    /// `drop_worker_bad_job`) and it gets no more.
     fn give_up_worker(&mut self, k: usize, why: &str) {
         let w = &mut self.workers[k];
         if w.broken {
