@@ -118,6 +118,26 @@ def test_panic_is_reported_by_name(boot):
     assert [f["kind"] for f in boot.faults if f.get("pd") == "panicker"] == ["panic"]
 
 
+def test_a_pd_that_asks_for_a_restart_is_reported_by_name_and_started_afresh(tmp_path):
+    """pd_api::restart (what a NIC PD calls when its device needs a new bring-up): the root
+    task reports it like a fault and starts the PD again from its image."""
+    from conftest import build
+    xml = tmp_path / "system.xml"
+    xml.write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<system exit_when_idle="true">
+    <protection_domain name="restarter" priority="30">
+        <program_image path="restarter"/>
+    </protection_domain>
+</system>
+""")
+    d = build(xml, tmp_path / "out")
+    boot = run_qemu(["-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask")], timeout=60)
+    assert "restarter: restarting: deliberate test restart" in boot.log, boot.describe()
+    assert [f["kind"] for f in boot.faults if f.get("pd") == "restarter"] == ["restart-requested"], boot.describe()
+    assert "RESTART pd=restarter count=1" in boot.log, boot.describe()
+    assert "restarter: running again after 1 restart(s)" in boot.log, boot.describe()
+
+
 def test_pci_inventory_lists_the_nics(boot):
     e1000 = [line for line in boot.pci if " 8086:100e " in line]
     assert len(e1000) == 1, boot.describe()

@@ -66,7 +66,8 @@ const MAX_QUEUE: usize = 1536;
 const MAX_QS_HANDLE: u16 = 0x400;
 /// Interrupt causes besides the admin queue that mean the device is in trouble: the driver
 /// counts them ([`I40e::device_faults`], and `device_faults` in the counters the console shows);
-/// recovering (a new bring-up) would take a PD restart, which nothing triggers yet.
+/// after those that undo the bring-up it says so ([`Nic::needs_bring_up`]), and the NIC PD asks
+/// to be restarted, which brings the device up afresh.
 const FAULT_CAUSES: u32 =
     PFINT_ICR0_ECC_ERR | PFINT_ICR0_MAL_DETECT | PFINT_ICR0_GRST | PFINT_ICR0_PCI_EXCEPTION | PFINT_ICR0_HMC_ERR;
 
@@ -140,6 +141,8 @@ pub struct I40e<H: Hal, const RX: usize = 512, const TX: usize = 512> {
     aq_other_events: u64,
     /// Fault causes seen (ECC, malicious driver detection, global reset, PCI, HMC).
     device_faults: u64,
+    /// Why the device needs a new bring-up, once a fault cause said so.
+    bring_up: Option<&'static str>,
     /// The firmware stopped answering: no more admin commands (each would wait a timeout).
     aq_dead: bool,
 }
@@ -425,6 +428,7 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
             counters: Counters::default(),
             aq_other_events: 0,
             device_faults: 0,
+            bring_up: None,
             aq_dead: false,
         })
     }
@@ -568,6 +572,19 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
         let icr0 = self.hal.read32(PFINT_ICR0);
         if icr0 & FAULT_CAUSES != 0 {
             self.device_faults += 1;
+            // After these the hardware has reset or stopped what the bring-up set up (the admin
+            // queue, the HMC, the queue contexts; malicious driver detection stops the queue):
+            // only a new bring-up restores it.
+            let why = if icr0 & PFINT_ICR0_GRST != 0 {
+                Some("a global reset")
+            } else if icr0 & PFINT_ICR0_MAL_DETECT != 0 {
+                Some("malicious driver detection")
+            } else if icr0 & PFINT_ICR0_ECC_ERR != 0 {
+                Some("an ECC error")
+            } else {
+                None
+            };
+            self.bring_up = self.bring_up.or(why);
         }
         if icr0 & PFINT_ICR0_ADMINQ != 0 {
             self.drain_events();
@@ -586,6 +603,10 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
             rx_overrun: false,
             rx_low: false,
         }
+    }
+
+    fn needs_bring_up(&self) -> Option<&'static str> {
+        self.bring_up
     }
 
     fn set_interrupts(&mut self, enabled: bool) {

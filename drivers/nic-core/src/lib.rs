@@ -304,6 +304,13 @@ pub trait Nic {
     /// Unmasks (true) or masks (false) the device's interrupt causes.
     fn set_interrupts(&mut self, enabled: bool);
 
+    /// Why the device needs a new bring-up (its driver's init, after a reset) before it can
+    /// work again, if it does: seen in [`Nic::handle_interrupt`], and the NIC PD then asks to
+    /// be restarted. Most devices never say so.
+    fn needs_bring_up(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Accumulates the device's statistics registers (clear-on-read) into the
     /// totals and returns them with the software counters.
     fn counters(&mut self) -> Counters;

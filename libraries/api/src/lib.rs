@@ -248,6 +248,14 @@ pub fn heap_bytes() -> Option<usize> {
     with_platform(|p| p.heap_bytes())
 }
 
+/// Ends this PD so that the platform starts it afresh (see `Platform::restart`): for state it
+/// cannot recover in place, never for bad input (that is a counted drop).
+pub fn restart(why: fmt::Arguments<'_>) -> ! {
+    with_platform(|p| p.restart(why));
+    // Platform::restart does not return.
+    unreachable!()
+}
+
 /// Writes a line to this PD's log (the console on seL4, stderr on the host).
 pub fn log(args: fmt::Arguments<'_>) {
     with_platform(|p| p.log(args))

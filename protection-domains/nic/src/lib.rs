@@ -627,6 +627,11 @@ impl<N: Nic> Handler for FrameMover<N> {
             // Reads and clears the causes, then acknowledges the IRQ on NIC_IRQ.
             let causes = self.nic.handle_interrupt();
             self.counters.interrupts += 1;
+            if let Some(why) = self.nic.needs_bring_up() {
+                // The root task stops the device's DMA and starts this PD afresh; its driver
+                // init resets the device first.
+                pd_api::restart(format_args!("the NIC needs a new bring-up after {why}"));
+            }
             if causes.link {
                 self.counters.link_changes += 1;
                 let link = self.nic.link();

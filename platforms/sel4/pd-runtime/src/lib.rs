@@ -178,6 +178,17 @@ impl Platform for Sel4Platform {
     fn heap_bytes(&self) -> Option<usize> {
         Some(heap_bytes())
     }
+
+    fn restart(&self, why: core::fmt::Arguments<'_>) -> ! {
+        let mut line = LineBuffer::new();
+        let _ = write!(line, "{}: restarting: {}", pd_name(), why);
+        send_line(line.as_bytes());
+        // The root task handles this as a fault (it never replies): it stops the PD, stops its
+        // devices' DMA, and starts it again from its image.
+        loop {
+            sel4_abi::call(layout::SLOT_FAULT, sel4_abi::MessageInfo::new(layout::RESTART_LABEL, 0, 0, 0));
+        }
+    }
 }
 
 /// The channels this PD may notify (its channel ends in system.xml), as a set.

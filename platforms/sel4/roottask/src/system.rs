@@ -1343,6 +1343,7 @@ fn report(system: &System, faulted: &mut [bool], msg: sel4_abi::MessageInfo, bad
         }
         l if l == fault_label::CapFault => out!("FAULT pd={} kind=cap-fault ip={:#x} addr={:#x}", pd.name, mr(0), mr(1)),
         l if l == layout::PANIC_LABEL => out!("FAULT pd={} kind=panic", pd.name),
+        l if l == layout::RESTART_LABEL => out!("FAULT pd={} kind=restart-requested", pd.name),
         l => out!("FAULT pd={} kind=unknown label={l}", pd.name),
     }
     // If the PD was the serial console, the fault line and all later ones go to COM1 directly.

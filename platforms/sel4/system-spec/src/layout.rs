@@ -63,6 +63,9 @@ pub const fn channels_of_word(word: u64) -> u64 {
 /// The label of the message a panicking PD sends on its fault endpoint (no kernel fault label
 /// is this large).
 pub const PANIC_LABEL: u64 = 0x7a11;
+/// The label of the message a PD sends on its fault endpoint to be restarted
+/// (`pd_api::restart`): reported and handled as a fault.
+pub const RESTART_LABEL: u64 = 0x7a13;
 /// The label of a console line a PD sends on its fault endpoint (a call: the root task prints
 /// the line whole and replies). MR0 is the length in bytes, MR1.. the bytes, 8 per register,
 /// little-endian.
