@@ -572,15 +572,18 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
         let icr0 = self.hal.read32(PFINT_ICR0);
         if icr0 & FAULT_CAUSES != 0 {
             self.device_faults += 1;
-            // After these the hardware has reset or stopped what the bring-up set up (the admin
-            // queue, the HMC, the queue contexts; malicious driver detection stops the queue):
-            // only a new bring-up restores it.
+            // After a global reset the hardware has undone the bring-up (the admin queue, the
+            // HMC, the queue contexts); after malicious driver detection (which stops the
+            // queue), an ECC error or a PCI exception the open drivers reset the PF. Only a new
+            // bring-up restores the port. An HMC error is reported only, as they do.
             let why = if icr0 & PFINT_ICR0_GRST != 0 {
                 Some("a global reset")
             } else if icr0 & PFINT_ICR0_MAL_DETECT != 0 {
                 Some("malicious driver detection")
             } else if icr0 & PFINT_ICR0_ECC_ERR != 0 {
                 Some("an ECC error")
+            } else if icr0 & PFINT_ICR0_PCI_EXCEPTION != 0 {
+                Some("a PCI exception")
             } else {
                 None
             };

@@ -256,7 +256,7 @@ fn fault_causes_are_counted() {
 
 #[test]
 fn a_global_reset_or_mdd_asks_for_a_new_bring_up_and_an_hmc_error_does_not() {
-    for (cause, why) in [(PFINT_ICR0_HMC_ERR, None), (PFINT_ICR0_GRST, Some("a global reset")), (PFINT_ICR0_MAL_DETECT, Some("malicious driver detection")), (PFINT_ICR0_ECC_ERR, Some("an ECC error"))] {
+    for (cause, why) in [(PFINT_ICR0_HMC_ERR, None), (PFINT_ICR0_GRST, Some("a global reset")), (PFINT_ICR0_MAL_DETECT, Some("malicious driver detection")), (PFINT_ICR0_ECC_ERR, Some("an ECC error")), (PFINT_ICR0_PCI_EXCEPTION, Some("a PCI exception"))] {
         let mut r = rig::<64, 64>(config());
         r.nic.set_interrupts(true);
         assert_eq!(r.nic.needs_bring_up(), None);
