@@ -139,8 +139,6 @@ pub struct I40e<H: Hal, const RX: usize = 512, const TX: usize = 512> {
     counters: Counters,
     /// Admin queue events that were not link events, link re-arms that failed, lost events.
     aq_other_events: u64,
-    /// Fault causes seen (ECC, malicious driver detection, global reset, PCI, HMC).
-    device_faults: u64,
     /// Why the device needs a new bring-up, once a fault cause said so.
     bring_up: Option<&'static str>,
     /// The firmware stopped answering: no more admin commands (each would wait a timeout).
@@ -427,7 +425,6 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
             stats,
             counters: Counters::default(),
             aq_other_events: 0,
-            device_faults: 0,
             bring_up: None,
             aq_dead: false,
         })
@@ -447,7 +444,7 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
     /// Fault causes the device raised (ECC error, malicious driver detection, a global reset,
     /// a PCI exception, an HMC error). After a global reset the PF needs a new bring-up.
     pub fn device_faults(&self) -> u64 {
-        self.device_faults
+        self.counters.device_faults
     }
 
     /// The HAL, for the platform's own use.
@@ -571,7 +568,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
         // Reading ICR0 clears it; vector 0 masks itself when it fires and is re-armed here.
         let icr0 = self.hal.read32(PFINT_ICR0);
         if icr0 & FAULT_CAUSES != 0 {
-            self.device_faults += 1;
+            self.counters.device_faults += 1;
             // After a global reset the hardware has undone the bring-up (the admin queue, the
             // HMC, the queue contexts); after malicious driver detection (which stops the
             // queue), an ECC error or a PCI exception the open drivers reset the PF. Only a new
@@ -632,7 +629,6 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
         c.hw_tx_good_frames += d[5] + d[6] + d[7];
         c.hw_crc_errors += d[8];
         c.hw_rx_missed += d[9];
-        c.device_faults = self.device_faults;
         self.counters
     }
 }

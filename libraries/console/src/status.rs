@@ -65,11 +65,6 @@ impl StatusWriter {
         Ok(Self { mem, seq })
     }
 
-    /// Bytes of text the page holds.
-    pub fn capacity(&self) -> usize {
-        self.mem.len() - TEXT
-    }
-
     /// Replaces the snapshot with `text` (cut at the page's end, marked `...`). The page is
     /// marked as being updated only for the copy: a PD that formats its text beforehand is
     /// caught mid-update by the reader far less often than one formatting inside [`publish`].

@@ -261,9 +261,7 @@ impl VirtioNic {
         // SAFETY: in bounds (checked); exclusive per the caller's contract.
         unsafe { core::slice::from_raw_parts_mut(self.dma.virt().as_ptr().add(offset), len) }
     }
-}
 
-impl VirtioNic {
     /// See `confused`: says so once on the console and counts it.
     fn device_confused(&mut self) {
         if !self.confused {
