@@ -8,14 +8,16 @@
 //!
 //! Jobs and results travel in batches, one ring message each: a little-endian `u16` count, a
 //! little-endian `u16` sequence number (a result batch carries its job batch's, so that crypto
-//! sees a batch lost or added instead of matching results to the wrong jobs), then the records.
+//! sees a batch lost or added instead of matching results to the wrong jobs), the worker's
+//! number as a little-endian `u16` (the gate in the session table the worker works the batch
+//! inside: `pd_session::gate`), two zero bytes, then the records.
 
 /// Bytes of one job record.
 pub const JOB_LEN: usize = 16;
 /// Bytes of one result record.
 pub const RESULT_LEN: usize = 4;
 /// Bytes before the records of a batch.
-pub const BATCH_HEADER_LEN: usize = 4;
+pub const BATCH_HEADER_LEN: usize = 8;
 /// Most records in one batch (a batch of jobs fits a ring slot).
 pub const MAX_BATCH: usize = 64;
 
@@ -156,15 +158,24 @@ impl JobResult {
     }
 }
 
-/// Writes a batch header for `count` records, sequence number `seq`, into `buf`.
-pub fn emit_batch_header(buf: &mut [u8], count: usize, seq: u16) {
+/// Writes a batch header for `count` records, sequence number `seq`, of worker `worker`, into
+/// `buf` (at least [`BATCH_HEADER_LEN`] bytes).
+pub fn emit_batch_header(buf: &mut [u8], count: usize, seq: u16, worker: u16) {
     buf[..2].copy_from_slice(&(count as u16).to_le_bytes());
     buf[2..4].copy_from_slice(&seq.to_le_bytes());
+    buf[4..6].copy_from_slice(&worker.to_le_bytes());
+    buf[6..8].fill(0);
 }
 
 /// A batch's sequence number (0 if the header is short: [`batch_records`] refuses it).
 pub fn batch_seq(msg: &[u8]) -> u16 {
     msg.get(2..4).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+}
+
+/// The number of the worker a batch is for (0 if the header is short: [`batch_records`]
+/// refuses it).
+pub fn batch_worker(msg: &[u8]) -> u16 {
+    msg.get(4..6).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
 }
 
 /// The records of a batch of `record_len`-byte records: None if the header is short, the count
@@ -199,14 +210,15 @@ mod tests {
         assert_eq!(Job::parse(&[1; JOB_LEN - 1]), None, "short");
         assert_eq!(JobResult::parse(&[11, 0, 0, 0]), None, "unknown status");
         let mut msg = [0u8; BATCH_HEADER_LEN + 2 * RESULT_LEN];
-        emit_batch_header(&mut msg, 3, 7);
+        emit_batch_header(&mut msg, 3, 7, 5);
         assert!(batch_records(&msg, RESULT_LEN).is_none(), "count beyond the message");
-        emit_batch_header(&mut msg, 2, 7);
+        emit_batch_header(&mut msg, 2, 7, 5);
         assert_eq!(batch_records(&msg, RESULT_LEN).unwrap().count(), 2);
-        assert_eq!(batch_seq(&msg), 7);
+        assert_eq!((batch_seq(&msg), batch_worker(&msg)), (7, 5));
         let mut big = [0u8; BATCH_HEADER_LEN + (MAX_BATCH + 1) * RESULT_LEN];
-        emit_batch_header(&mut big, MAX_BATCH + 1, 0);
+        emit_batch_header(&mut big, MAX_BATCH + 1, 0, 0);
         assert!(batch_records(&big, RESULT_LEN).is_none(), "count beyond MAX_BATCH");
         assert!(batch_records(&[1], RESULT_LEN).is_none(), "no header");
+        assert!(batch_records(&[0; BATCH_HEADER_LEN - 1], RESULT_LEN).is_none(), "a short header");
     }
 }

@@ -10,7 +10,10 @@
 //!   session that reuses the slot ([`SessionSlot::claim_counter`]);
 //! - the replay window: each counter is accepted once across all workers ([`replay`]).
 //!
-//! tests/loom.rs model-checks both on this code; tests/workers.rs runs workers on threads
+//! Beside the sessions the table holds a gate per worker ([`gate`]): crypto closes it when it
+//! gives the worker up, before the ring slots of the worker's jobs go back into use.
+//!
+//! tests/loom.rs model-checks all three on this code; tests/workers.rs runs workers on threads
 //! against boringtun's own tunnels.
 
 #![no_std]
@@ -19,13 +22,15 @@
 extern crate alloc;
 
 pub mod cpu;
+pub mod gate;
 pub mod replay;
 mod sync;
 pub mod table;
 pub mod transport;
 
+pub use gate::WorkerGate;
 pub use replay::{ReplayError, ReplayWindow};
-pub use table::{ClaimError, ReadError, SessionInfo, SessionSlot, SlotBusy, Snapshot, SLOTS_PER_PEER};
+pub use table::{ClaimError, ReadError, SessionInfo, SessionSlot, SlotBusy, Snapshot, MAX_WORKERS, SLOTS_PER_PEER};
 #[cfg(not(loom))]
 pub use table::SessionTable;
 pub use transport::{OpenError, SealError, WorkerSession};

@@ -36,6 +36,7 @@
 //! [`WRITER_SPINS`] looks it gives up with [`SlotBusy`], leaving `seq` odd (the slot unusable,
 //! its old session no longer in use) to try again later. tests/loom.rs checks this on this code.
 
+use crate::gate::WorkerGate;
 use crate::replay::ReplayWindow;
 use crate::sync::{fence, spin_loop, AtomicU32, AtomicU64, Ordering};
 
@@ -312,8 +313,13 @@ impl SessionSlot {
     }
 }
 
-/// The session table in a `session_keys` region: [`SLOTS_PER_PEER`] slots for each peer, peer
-/// `p`'s at `p * SLOTS_PER_PEER`. The region is zeroed when mapped, which is an empty table.
+/// Most crypto workers a table has gates for ([`SessionTable::gate`]).
+pub const MAX_WORKERS: usize = 8;
+
+/// The session table in a `session_keys` region: first a [`WorkerGate`] for each of
+/// [`MAX_WORKERS`] workers, then [`SLOTS_PER_PEER`] slots for each peer, peer `p`'s at
+/// `p * SLOTS_PER_PEER`. The region is zeroed when mapped, which is an empty table with every
+/// gate open.
 #[cfg(not(loom))]
 pub struct SessionTable {
     slots: Slots,
@@ -322,43 +328,66 @@ pub struct SessionTable {
 #[cfg(not(loom))]
 enum Slots {
     /// In a region crypto PDs share.
-    Shared(&'static [SessionSlot]),
+    Shared(&'static [WorkerGate; MAX_WORKERS], &'static [SessionSlot]),
     /// In this PD's heap (a crypto PD that shares its sessions with no worker).
-    Private(alloc::boxed::Box<[SessionSlot]>),
+    Private(alloc::boxed::Box<[WorkerGate; MAX_WORKERS]>, alloc::boxed::Box<[SessionSlot]>),
 }
+
+/// Bytes of the gates before the slots (a whole number of slot alignments: the slots after
+/// them stay aligned).
+#[cfg(not(loom))]
+const GATES_BYTES: usize = core::mem::size_of::<[WorkerGate; MAX_WORKERS]>();
+#[cfg(not(loom))]
+const _: () = assert!(GATES_BYTES % core::mem::align_of::<SessionSlot>() == 0);
 
 #[cfg(not(loom))]
 impl SessionTable {
-    /// Bytes a table for `peers` peers needs.
+    /// Bytes a table for `peers` peers needs (the workers' gates included).
     pub const fn bytes_for(peers: usize) -> usize {
-        peers * SLOTS_PER_PEER * core::mem::size_of::<SessionSlot>()
+        GATES_BYTES + peers * SLOTS_PER_PEER * core::mem::size_of::<SessionSlot>()
     }
 
-    /// The table in `region` (as many whole peers as fit), or None if the region is not
-    /// aligned for it.
+    /// The table in `region` (as many whole peers as fit after the gates), or None if the
+    /// region is not aligned for it or too small for the gates.
     pub fn in_region(region: pd_api::MemoryRegion) -> Option<Self> {
         let base = region.base().as_ptr();
-        if base as usize % core::mem::align_of::<SessionSlot>() != 0 {
+        let align = core::mem::align_of::<SessionSlot>().max(core::mem::align_of::<WorkerGate>());
+        if base as usize % align != 0 || region.size() < GATES_BYTES {
             return None;
         }
-        let peers = region.size() / Self::bytes_for(1);
+        let peers = (region.size() - GATES_BYTES) / (Self::bytes_for(1) - GATES_BYTES);
         // SAFETY: the region stays mapped for the life of the PD (MemoryRegion's contract) and
-        // holds `peers * SLOTS_PER_PEER` slots from its aligned base. A slot is atomics only,
-        // for which every bit pattern is a value (all zero: empty), so whatever another crypto
-        // PD wrote there is a valid slot, and shared references to atomics may alias.
-        let slots = unsafe { core::slice::from_raw_parts(base.cast::<SessionSlot>(), peers * SLOTS_PER_PEER) };
-        Some(Self { slots: Slots::Shared(slots) })
+        // holds the gates from its aligned base, then `peers * SLOTS_PER_PEER` slots (aligned:
+        // GATES_BYTES is a multiple of their alignment). Gates and slots are atomics only, for
+        // which every bit pattern is a value (all zero: open, empty), so whatever another
+        // crypto PD wrote there is valid, and shared references to atomics may alias.
+        let (gates, slots) = unsafe {
+            (
+                &*base.cast::<[WorkerGate; MAX_WORKERS]>(),
+                core::slice::from_raw_parts(base.add(GATES_BYTES).cast::<SessionSlot>(), peers * SLOTS_PER_PEER),
+            )
+        };
+        Some(Self { slots: Slots::Shared(gates, slots) })
     }
 
     /// A table of `peers` peers in this PD's own memory.
     pub fn private(peers: usize) -> Self {
-        Self { slots: Slots::Private((0..peers * SLOTS_PER_PEER).map(|_| SessionSlot::new()).collect()) }
+        let gates = alloc::boxed::Box::new(core::array::from_fn(|_| WorkerGate::new()));
+        Self { slots: Slots::Private(gates, (0..peers * SLOTS_PER_PEER).map(|_| SessionSlot::new()).collect()) }
     }
 
     fn slots(&self) -> &[SessionSlot] {
         match &self.slots {
-            Slots::Shared(s) => s,
-            Slots::Private(s) => s,
+            Slots::Shared(_, s) => s,
+            Slots::Private(_, s) => s,
+        }
+    }
+
+    /// Worker `k`'s gate (see [`crate::gate`]), if `k` is below [`MAX_WORKERS`].
+    pub fn gate(&self, k: usize) -> Option<&WorkerGate> {
+        match &self.slots {
+            Slots::Shared(g, _) => g.get(k),
+            Slots::Private(g, _) => g.get(k),
         }
     }
 

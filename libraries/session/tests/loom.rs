@@ -12,18 +12,21 @@
 //!   whole, or nothing; never keys of one with indices of the other.
 //! - A worker claiming a received counter of the old session while the slot is rewritten claims
 //!   it in the old session's window or not at all: the new session's window is untouched.
+//! - A worker working a batch while crypto gives it up (`src/gate.rs`): what it wrote inside its
+//!   gate happens before crypto reuses the ring slot, or it never enters.
 //!
 //! Weakening the orderings these depend on makes them fail (checked by hand when written: the
 //! writer's Release fence in `SessionSlot::write` removed, or the claim's fetch_add made
 //! Relaxed, and loom finds a kept counter of the new session; the reader's Acquire fence
 //! removed, and it finds a torn copy; either SeqCst fence of the claim's handshake made
 //! Release/Acquire, or the claim's `seq` check taken out, and it finds the new session's
-//! window moved).
+//! window moved; the gate's leave made Relaxed, and loom finds the worker's write racing
+//! crypto's).
 #![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::thread;
-use pd_session::{ClaimError, ReplayError, ReplayWindow, SessionInfo, SessionSlot, SlotBusy};
+use pd_session::{ClaimError, ReplayError, ReplayWindow, SessionInfo, SessionSlot, SlotBusy, WorkerGate};
 
 #[test]
 fn two_workers_accept_one_counter_once() {
@@ -133,5 +136,40 @@ fn a_late_claim_of_the_old_session_never_lands_in_the_new_sessions_window() {
         let new = slot.read().unwrap();
         assert_eq!(new.info.receiving_index, 2);
         assert_eq!(slot.claim_received(&new, 0), Ok(()), "the old session's claim moved the new session's window");
+    });
+}
+
+#[test]
+fn a_worker_given_up_never_touches_a_slot_crypto_took_back() {
+    loom::model(|| {
+        let gate = Arc::new(WorkerGate::new());
+        // A ring slot of one of the worker's jobs (a plain cell: loom reports any access to it
+        // that is not ordered with the other thread's).
+        let slot = Arc::new(loom::cell::UnsafeCell::new(0u8));
+        let worker = {
+            let (gate, slot) = (gate.clone(), slot.clone());
+            thread::spawn(move || {
+                if gate.enter() {
+                    // SAFETY: inside the gate the slot is the worker's (what the model checks).
+                    slot.with_mut(|p| unsafe { *p = 1 });
+                    gate.leave();
+                    true
+                } else {
+                    false
+                }
+            })
+        };
+        // Crypto gives the worker up: it closes the gate (waiting while the worker is inside)
+        // and hands the slot to another packet.
+        while !gate.close() {
+            thread::yield_now();
+        }
+        // SAFETY: the gate is closed: the slot is crypto's again (what the model checks).
+        slot.with_mut(|p| unsafe { *p = 2 });
+        let worked = worker.join().unwrap();
+        assert!(!gate.enter(), "a worker given up never enters again");
+        // SAFETY: both threads are done.
+        let last = slot.with(|p| unsafe { *p });
+        assert_eq!(last, 2, "the worker (worked: {worked}) wrote after crypto");
     });
 }

@@ -18,6 +18,11 @@
 //!   is accepted by one), and the inner packet, if its source is one of the peer's AllowedIPs,
 //!   copied into the red ring slot.
 //!
+//! Crypto may give a worker up (it broke the job protocol, or went silent) and hand the ring
+//! slots of its jobs to others; the worker works each batch inside its gate in the session
+//! table (`pd_session::gate`), which crypto closes first, so a worker given up that runs again
+//! touches no slot (its batches are counted, `batches_after_give_up`, and not answered).
+//!
 //! Keys: the worker reads sessions from the `session_keys` region, which only crypto PDs map,
 //! and copies them into its own memory to use them. It never sees the static private key or the
 //! preshared keys: its config region is the file with its keys taken out (it needs the peers'
@@ -63,6 +68,7 @@ pd_api::counters! {
         drop_source_not_allowed,
         bad_jobs,
         bad_batches,
+        batches_after_give_up,
         drop_ring_error,
     }
 }
@@ -175,7 +181,20 @@ impl CryptoWorker {
             self.counters.bad_batches += 1;
             return Ok(());
         };
-        let seq = job::batch_seq(&jobs[..len]);
+        let (seq, worker) = (job::batch_seq(&jobs[..len]), job::batch_worker(&jobs[..len]));
+        // Every ring slot a job names is touched inside the gate: once crypto has given this
+        // worker up, the slots are back in use by others.
+        match self.table.gate(usize::from(worker)) {
+            Some(gate) if gate.enter() => {}
+            Some(_) => {
+                self.counters.batches_after_give_up += 1;
+                return Ok(());
+            }
+            None => {
+                self.counters.bad_batches += 1;
+                return Ok(());
+            }
+        }
         let mut count = 0;
         for record in records {
             let result = match Job::parse(record) {
@@ -187,7 +206,10 @@ impl CryptoWorker {
             result.emit(&mut self.results[at..at + RESULT_LEN]);
             count += 1;
         }
-        job::emit_batch_header(&mut self.results[..], count, seq);
+        if let Some(gate) = self.table.gate(usize::from(worker)) {
+            gate.leave();
+        }
+        job::emit_batch_header(&mut self.results[..], count, seq, worker);
         let n = job::BATCH_HEADER_LEN + count * RESULT_LEN;
         match self.crypto.tx.send(&self.results[..n]) {
             Ok(true) => Ok(()),

@@ -345,7 +345,7 @@ fn a_worker_that_answers_out_of_turn_is_given_up_and_crypto_carries_on_alone() {
     let jobs = fake.drain();
     assert_eq!(jobs.len(), 1, "one batch to the worker");
     let mut answer = vec![0u8; pd_proto::job::BATCH_HEADER_LEN + pd_proto::job::RESULT_LEN];
-    pd_proto::job::emit_batch_header(&mut answer, 1, 9);
+    pd_proto::job::emit_batch_header(&mut answer, 1, 9, 0);
     pd_proto::job::JobResult { status: pd_proto::job::JobStatus::Done, len: 100 }.emit(&mut answer[pd_proto::job::BATCH_HEADER_LEN..]);
     fake.send(&answer);
     a.run(pd_api::Channel::new(3));
@@ -399,6 +399,107 @@ fn a_worker_that_never_answers_is_given_up_after_its_ticks_and_the_other_worker_
     assert!(silent.drain().is_empty(), "no more jobs for a worker given up");
     shuttle(&mut a, &mut b);
     assert_eq!(b.red.drain(), after);
+}
+
+impl Encryptor {
+    /// Runs crypto alone, its workers not at all (they are starved, or hang).
+    fn run_crypto_only(&mut self, ch: pd_api::Channel) {
+        self.pd.enter();
+        self.crypto.notified(ChannelSet::EMPTY.with(ch)).unwrap();
+    }
+    /// The session table crypto and its workers share (the workers' gates in it).
+    fn table(&self) -> SessionTable {
+        SessionTable::in_region(self.pd.mapped("session_keys").unwrap()).unwrap()
+    }
+}
+
+#[test]
+fn a_worker_given_up_that_runs_again_touches_no_ring_slot() {
+    use pd_crypto::WORKER_SILENT_TICKS;
+    // enc_a's one worker is real but does not run (a starved worker): its two jobs wait, it is
+    // given up, and crypto hands their ring slots back and seals two new packets into them.
+    let (mut a, mut b) = established(1);
+    let old: Vec<Vec<u8>> = (0..2u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[0x0d; 100][..100 - usize::from(i)])).collect();
+    for p in &old {
+        a.red.send(p);
+    }
+    a.run_crypto_only(RED);
+    for _ in 0..=WORKER_SILENT_TICKS {
+        a.run_crypto_only(pd_crypto::TIMER);
+    }
+    assert_eq!((a.counter("workers_given_up"), a.counter("drop_worker_bad_job")), (1, 2));
+    assert!(a.table().gate(0).unwrap().is_closed());
+    let new: Vec<Vec<u8>> = (0..2u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[0x4e; 90][..90 - usize::from(i)])).collect();
+    for p in &new {
+        a.red.send(p);
+    }
+    a.run_crypto_only(RED);
+    // Now the worker runs: it finds its batch in its ring, and must leave the slots alone (it
+    // would seal the old packets over the new messages crypto put where their results were to go).
+    let (wpd, w) = &mut a.workers[0];
+    wpd.enter();
+    w.notified(ChannelSet::EMPTY).unwrap();
+    assert_eq!((counter(w, "batches_after_give_up"), counter(w, "sealed_packets")), (1, 0));
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), new, "the new packets, as crypto sealed them");
+    assert_eq!(b.counter("drop_replay"), 0);
+}
+
+#[test]
+fn a_worker_given_up_inside_a_batch_keeps_its_slots_until_it_leaves() {
+    use pd_crypto::WORKER_SILENT_TICKS;
+    // enc_a's one worker is the test, which takes its batch and stays inside its gate (a worker
+    // preempted in the middle of a batch) while crypto gives it up.
+    let (mut a, mut b, mut fakes) = established_with_fakes(0, 1);
+    let packets: Vec<Vec<u8>> = (0..2u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[i; 100])).collect();
+    for p in &packets {
+        a.red.send(p);
+    }
+    a.run(RED);
+    assert_eq!(fakes[0].drain().len(), 1, "one batch for the worker");
+    let table = a.table();
+    let gate = table.gate(0).unwrap();
+    assert!(gate.enter());
+    for _ in 0..=WORKER_SILENT_TICKS {
+        a.run(pd_crypto::TIMER);
+    }
+    assert_eq!((a.counter("workers_given_up"), a.counter("worker_gate_waits")), (1, 1));
+    assert_eq!(a.counter("drop_worker_bad_job"), 0, "its jobs are held while it is inside");
+    assert!(!gate.is_closed());
+    // Crypto carries on meanwhile, sealing by itself.
+    let meanwhile = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"meanwhile");
+    a.red.send(&meanwhile);
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![meanwhile]);
+    // The worker leaves; at the next tick its gate closes and its jobs are failed.
+    gate.leave();
+    a.run(pd_crypto::TIMER);
+    assert!(gate.is_closed() && !gate.enter(), "closed for good");
+    assert_eq!((a.counter("drop_worker_bad_job"), a.counter("worker_gate_waits")), (2, 1));
+    let after = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"after");
+    a.red.send(&after);
+    a.run(RED);
+    assert!(fakes[0].drain().is_empty(), "no more jobs for a worker given up");
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![after]);
+}
+
+#[test]
+#[should_panic(expected = "crypto_a: restart requested: crypto worker 0 stayed inside a batch through 50 timer ticks after it was given up")]
+fn a_worker_that_never_leaves_its_batch_makes_crypto_ask_for_a_restart() {
+    use pd_crypto::WORKER_SILENT_TICKS;
+    let (mut a, _b, mut fakes) = established_with_fakes(0, 1);
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"to a worker that hangs"));
+    a.run(RED);
+    assert_eq!(fakes[0].drain().len(), 1);
+    assert!(a.table().gate(0).unwrap().enter());
+    // Given up after its silent ticks, then waited for as long again: crypto's slots cannot
+    // be handed back while it may still write them, so crypto and its workers start afresh.
+    for _ in 0..=2 * WORKER_SILENT_TICKS + 1 {
+        a.run(pd_crypto::TIMER);
+    }
+    panic!("crypto never asked for a restart");
 }
 
 #[test]

@@ -177,6 +177,9 @@ pd_api::counters! {
         /// Workers given up because they left a batch unanswered too long
         /// (workers::WORKER_SILENT_TICKS); also counted in workers_given_up.
         workers_silent,
+        /// Workers given up while inside a batch: their jobs (and ring slots) were held until
+        /// they left it (pd_session::gate).
+        worker_gate_waits,
     }
 }
 
@@ -507,6 +510,10 @@ impl Crypto {
                     for slot in table.peer(p).unwrap_or(&[]) {
                         slot.clear_at_start();
                     }
+                }
+                // Workers a previous life gave up are fresh too.
+                for gate in (0..pd_session::MAX_WORKERS).filter_map(|k| table.gate(k)) {
+                    gate.reopen();
                 }
                 table
             }

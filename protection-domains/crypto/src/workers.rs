@@ -15,7 +15,9 @@
 //! too, as if it had just arrived; a message to open is dropped (counted), as crypto's own open
 //! drops one whose session is gone. A worker that breaks the job protocol (an answer that is not
 //! to the batch due, a broken ring) is given up: its jobs in flight are failed, the others go on,
-//! and with none left crypto does the AEAD itself. So is a worker that leaves its oldest batch
+//! and with none left crypto does the AEAD itself. Failing a job hands its ring slots back into
+//! use, so first crypto closes the worker's gate in the session table (`pd_session::gate`),
+//! which the worker works each batch inside: a worker given up that runs again touches no slot. So is a worker that leaves its oldest batch
 //! unanswered for [`WORKER_SILENT_TICKS`] of crypto's timer ticks (one that refused to start, or
 //! hangs): jobs complete in dispatch order, so one silent worker would otherwise hold every
 //! other job, and crypto's input, for ever. Crypto tells boringtun's timers of every packet the
@@ -39,8 +41,8 @@ use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, Taken, SLOT_SIZE};
 use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD, MSG_TRANSPORT_DATA, REJECT_AFTER_TIME_NS};
 
-/// Most workers crypto looks for (`worker0` to `worker7`).
-pub const MAX_WORKERS: usize = 8;
+/// Most workers crypto looks for (`worker0` to `worker7`): one gate each in the session table.
+use pd_session::MAX_WORKERS;
 /// The channel of `worker0`; worker N's is N after it.
 const FIRST_WORKER_CHANNEL: usize = 3;
 /// Most jobs in flight, all workers together.
@@ -55,6 +57,8 @@ pub const WORKER_SILENT_TICKS: u32 = 50;
 /// One worker: its link and the batches on their way.
 pub(crate) struct Worker {
     link: Link,
+    /// Its number (`worker<number>`), which names its gate in the session table.
+    number: u16,
     /// The batch being gathered (sent at the end of a pass, or when full).
     batch: Box<[u8; SLOT_SIZE]>,
     /// Jobs in `batch`.
@@ -73,8 +77,12 @@ pub(crate) struct Worker {
     results_len: usize,
     results_at: usize,
     /// The worker broke the protocol (a result batch that does not answer the oldest batch
-    /// sent, a ring error): it gets no more jobs, and its jobs in flight were failed.
+    /// sent, a ring error) or went silent: it gets no more jobs, and its jobs in flight are
+    /// failed once its gate is closed.
     broken: bool,
+    /// Given up while inside a batch (its gate would not close): crypto's timer ticks since,
+    /// while its jobs, and their ring slots, stay held.
+    closing: Option<u32>,
 }
 
 impl Worker {
@@ -84,6 +92,7 @@ impl Worker {
             Ok(link) => Ok(Some(Self {
                 ring_batches: link.tx.slots(),
                 link,
+                number: n as u16,
                 batch: Box::new([0; SLOT_SIZE]),
                 batch_jobs: 0,
                 next_seq: 0,
@@ -93,6 +102,7 @@ impl Worker {
                 results_len: 0,
                 results_at: 0,
                 broken: false,
+                closing: None,
             })),
             Err(LinkError::MissingRegion(_)) => Ok(None),
             Err(e) => Err(InitError::Link("worker", e)),
@@ -124,7 +134,7 @@ impl Worker {
         if self.broken || self.batch_jobs == 0 || self.out.len() >= self.ring_batches {
             return Ok(());
         }
-        job::emit_batch_header(&mut self.batch[..], self.batch_jobs, self.next_seq);
+        job::emit_batch_header(&mut self.batch[..], self.batch_jobs, self.next_seq, self.number);
         let n = job::BATCH_HEADER_LEN + self.batch_jobs * JOB_LEN;
         if self.link.tx.send(&self.batch[..n])? {
             if self.out.is_empty() {
@@ -222,8 +232,8 @@ impl Crypto {
     }
 
     /// Gives worker `k` up (it broke the protocol, or went silent; `why` says which on the
-    /// console): its jobs in flight are failed (their ring slots handed back, counted as
-    /// `drop_worker_bad_job`) and it gets no more.
+    /// console): it gets no more jobs, and its jobs in flight are failed (their ring slots
+    /// handed back, counted as `drop_worker_bad_job`) as soon as its gate is closed.
     fn give_up_worker(&mut self, k: usize, why: &str) {
         let w = &mut self.workers[k];
         if w.broken {
@@ -234,6 +244,24 @@ impl Crypto {
         w.out.clear();
         self.counters.workers_given_up += 1;
         pd_api::log!("crypto worker {k} {why}: given up, its jobs dropped");
+        self.hand_back_jobs(k);
+    }
+
+    /// Closes worker `k`'s gate and fails its jobs in flight; if the worker is inside a batch
+    /// (it could still read or write their slots), leaves them held and tries again at the
+    /// next tick.
+    fn hand_back_jobs(&mut self, k: usize) {
+        // A table has a gate for every worker crypto opens (MAX_WORKERS of each).
+        let closed = self.table.gate(k).is_none_or(|g| g.close());
+        let w = &mut self.workers[k];
+        if !closed {
+            if w.closing.is_none() {
+                self.counters.worker_gate_waits += 1;
+            }
+            w.closing.get_or_insert(0);
+            return;
+        }
+        w.closing = None;
         let jobs: Vec<InFlight> = self.inflight.iter().copied().filter(|j| usize::from(j.worker) == k).collect();
         self.inflight.retain(|j| usize::from(j.worker) != k);
         for j in jobs {
@@ -325,9 +353,24 @@ impl Crypto {
     /// On each of crypto's timer ticks: gives up every worker whose oldest batch has waited
     /// through more than [`WORKER_SILENT_TICKS`] ticks (see the module documentation). Answers
     /// already in the rings are taken first.
+    ///
+    /// A worker given up inside a batch is waited for here: its jobs are failed once it has
+    /// left. One still inside after [`WORKER_SILENT_TICKS`] more ticks hangs in the middle of
+    /// a batch; its slots can never be handed back safely, so crypto asks to be started
+    /// afresh, with its workers (the root task restarts them as a group).
     pub(crate) fn give_up_silent_workers(&mut self) {
         self.collect();
         for k in 0..self.workers.len() {
+            if let Some(ticks) = self.workers[k].closing {
+                self.hand_back_jobs(k);
+                if let Some(waited) = self.workers[k].closing.as_mut() {
+                    *waited = ticks + 1;
+                    if *waited > WORKER_SILENT_TICKS {
+                        pd_api::restart(format_args!("crypto worker {k} stayed inside a batch through {WORKER_SILENT_TICKS} timer ticks after it was given up"));
+                    }
+                }
+                continue;
+            }
             let w = &mut self.workers[k];
             if w.broken || w.out.is_empty() {
                 continue;
