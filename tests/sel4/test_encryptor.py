@@ -195,6 +195,7 @@ def test_two_crypto_workers_on_an_smp_kernel_carry_a_tunnel_without_loss_or_dupl
         assert re.search(rf"^pd crypto_worker_{n} running", status, re.M), status
         # The AEAD runs on the worker's core with the code the CPU model allows (netlab.SEL4_CPU).
         assert re.search(rf"^crypto_worker_{n} ChaCha20-Poly1305: AVX2; session copies [1-9]", status, re.M), status
+    assert re.search(r"^crypto workers 2, 2 taking jobs$", status, re.M), status
     errors = {k: v for k, v in counters.items() if v and ("ring_error" in k[1] or "bad_job" in k[1] or "bad_batches" in k[1])}
     assert not errors, errors
 

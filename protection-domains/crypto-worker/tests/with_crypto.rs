@@ -64,6 +64,13 @@ fn make_with_fakes(name: &str, secret: [u8; 32], addr: &str, peers: Vec<PeerConf
     (Encryptor { pd, crypto, red, black, workers, addr: addr.parse().unwrap() }, fake_ends)
 }
 
+/// A PD's `status` lines.
+fn status(pd: &dyn Handler<Error = pd_ring::RingError>) -> Vec<String> {
+    let mut lines = Vec::new();
+    pd.status(&mut |line| lines.push(line.to_string()));
+    lines
+}
+
 fn counter(pd: &dyn Handler<Error = pd_ring::RingError>, name: &str) -> u64 {
     let mut v = None;
     pd.counters(&mut |k, n| {
@@ -386,8 +393,12 @@ fn a_worker_that_never_answers_is_given_up_after_its_ticks_and_the_other_worker_
     shuttle(&mut a, &mut b);
     assert!(b.red.drain().is_empty(), "packet 2 still waits behind worker1's");
     // ...and given up at the next: its two jobs are dropped, counted; packet 2 goes out.
+    assert!(status(&a.crypto).contains(&"workers 2, 2 taking jobs".to_string()), "{:?}", status(&a.crypto));
     a.run(pd_crypto::TIMER);
     assert_eq!((a.counter("workers_given_up"), a.counter("workers_silent"), a.counter("drop_worker_bad_job")), (1, 1, 2));
+    let lines = status(&a.crypto);
+    assert!(lines.contains(&"workers 2, 1 taking jobs".to_string()), "{lines:?}");
+    assert!(lines.contains(&"worker 1 given up: left a batch unanswered for 50 timer ticks".to_string()), "{lines:?}");
     shuttle(&mut a, &mut b);
     assert_eq!(b.red.drain(), vec![packets[2].clone()]);
     // From now on worker0 takes every packet.
@@ -466,6 +477,9 @@ fn a_worker_given_up_inside_a_batch_keeps_its_slots_until_it_leaves() {
     assert_eq!((a.counter("workers_given_up"), a.counter("worker_gate_waits")), (1, 1));
     assert_eq!(a.counter("drop_worker_bad_job"), 0, "its jobs are held while it is inside");
     assert!(!gate.is_closed());
+    let lines = status(&a.crypto);
+    let held = "worker 0 given up: left a batch unanswered for 50 timer ticks; its jobs held until it leaves the batch it is in";
+    assert!(lines.contains(&held.to_string()), "{lines:?}");
     // Crypto carries on meanwhile, sealing by itself.
     let meanwhile = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"meanwhile");
     a.red.send(&meanwhile);

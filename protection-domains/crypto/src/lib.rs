@@ -1268,6 +1268,7 @@ impl Handler for Crypto {
                 "wall clock {now} s since 1970 ({source}) is before this build ({CLOCK_FLOOR_S}): not initiating handshakes"
             ));
         }
+        self.workers_status(report);
         // The count first: with many peers the page (4 KiB) cuts the list, and says so (`...`).
         let peers = self.peer_status();
         let sessions = peers.iter().filter(|p| p.latest_handshake.is_some()).count();

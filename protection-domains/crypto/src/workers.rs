@@ -80,6 +80,8 @@ pub(crate) struct Worker {
     /// sent, a ring error) or went silent: it gets no more jobs, and its jobs in flight are
     /// failed once its gate is closed.
     broken: bool,
+    /// Why it was given up (for `status`).
+    given_up_why: &'static str,
     /// Given up while inside a batch (its gate would not close): crypto's timer ticks since,
     /// while its jobs, and their ring slots, stay held.
     closing: Option<u32>,
@@ -102,6 +104,7 @@ impl Worker {
                 results_len: 0,
                 results_at: 0,
                 broken: false,
+                given_up_why: "",
                 closing: None,
             })),
             Err(LinkError::MissingRegion(_)) => Ok(None),
@@ -234,12 +237,13 @@ impl Crypto {
     /// Gives worker `k` up (it broke the protocol, or went silent; `why` says which on the
     /// console): it gets no more jobs, and its jobs in flight are failed (their ring slots
     /// handed back, counted as `drop_worker_bad_job`) as soon as its gate is closed.
-    fn give_up_worker(&mut self, k: usize, why: &str) {
+    fn give_up_worker(&mut self, k: usize, why: &'static str) {
         let w = &mut self.workers[k];
         if w.broken {
             return;
         }
         w.broken = true;
+        w.given_up_why = why;
         w.batch_jobs = 0;
         w.out.clear();
         self.counters.workers_given_up += 1;
@@ -491,6 +495,20 @@ impl Crypto {
     fn release_red(&mut self, offset: u32) {
         if self.red.rx.release(offset).is_err() {
             self.counters.drop_red_ring_error += 1;
+        }
+    }
+
+    /// The `status` line on the workers (none: no line): which take jobs, and why any other
+    /// was given up.
+    pub(crate) fn workers_status(&self, report: &mut dyn FnMut(core::fmt::Arguments<'_>)) {
+        if self.workers.is_empty() {
+            return;
+        }
+        let taking = self.workers.iter().filter(|w| !w.broken).count();
+        report(format_args!("workers {}, {taking} taking jobs", self.workers.len()));
+        for (k, w) in self.workers.iter().enumerate().filter(|(_, w)| w.broken) {
+            let wait = if w.closing.is_some() { "; its jobs held until it leaves the batch it is in" } else { "" };
+            report(format_args!("worker {k} given up: {}{wait}", w.given_up_why));
         }
     }
 
