@@ -15,6 +15,7 @@
 //! - writer: `seq` := odd (Relaxed); `fence(Release)`; ...; counter := start; `seq` := even (Release);
 //! - worker: `n` := counter.fetch_add (Acquire); `seq` load (Relaxed); keep `n` only if `seq` is
 //!   the copy's.
+//!
 //! If the worker's fetch_add read the reset (or anything after it), it synchronises with the
 //! writer's release fence, so its `seq` load sees at least the odd value and it drops `n`. If it
 //! read a value before the reset, `n` belongs to the old session, whose keys it holds.
