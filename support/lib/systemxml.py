@@ -17,7 +17,9 @@ def with_crypto_workers(text, workers=2, cpus=(1, 3)):
     Crypto shares writable memory with its workers (the session table, the result slots in its
     rings), so the root task restarts them as a group (platforms/sel4/sysinit's restart_group):
     a fault in any of them stops the others, and all start afresh together."""
-    regions = """    <memory_region name="session_keys" role="session_keys" size="0x140000" />
+    # session_keys holds the workers' gates and 8 session slots for each of crypto's 1024 peers
+    # (pd_session::SessionTable::bytes_for(MAX_PEERS), checked by crypto-worker's tests).
+    regions = """    <memory_region name="session_keys" role="session_keys" size="0x4e1000" />
     <memory_region name="crypto_workers_config" role="config" size="0x10000" fill_without_keys="crypto_config" />
 """
     crypto_maps = """        <map mr="session_keys" vaddr="0x12000000" perms="rw" setvar_vaddr="session_keys" />

@@ -460,6 +460,25 @@ def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_to
     assert alive, refused[-3000:]
 
 
+def test_crypto_with_workers_starts_with_as_many_peers_as_a_config_holds():
+    """The system with two crypto workers (support/lib/systemxml.py) and a config of 600 peers,
+    about the most a 64 KiB config takes (docs/security.md): the session table crypto shares with
+    its workers holds them (a region sized by hand held 262, and crypto refused to start past
+    that; it now holds crypto's MAX_PEERS, 1024), so crypto and both workers start."""
+    with netlab.Lab("s4p") as lab:
+        config = _config_with_peers(lab, 599)
+        with open(netlab.SYSTEM_XML) as f:
+            xml = netlab.with_crypto_workers(f.read())
+        enc, pc_a = _boot_variant(lab, "workers-600", xml, ("crypto: crypto ready", "net_red: net_red ready"), config)
+        status = enc.command("status", r"^encryptor .*\n")
+        console = enc.stop()
+    assert "refusing to start" not in console and "FAULT" not in console, console[-3000:]
+    assert re.search(r"^crypto workers 2, 2 taking jobs$", status, re.M), status
+    assert re.search(r"^crypto peers 600 configured, 0 with a handshake", status, re.M), status
+    for n in (0, 1):
+        assert re.search(rf"^pd crypto_worker_{n} running", status, re.M), status
+
+
 # The PDs in the order the next test kills them, and when (ms after the root task starts). The
 # serial PD first: a restarted one knows only the restarts it saw (it shows them in `status`).
 RESTART_ORDER = ("serial", "nic_red", "net_red", "crypto", "net_black", "nic_black")

@@ -651,3 +651,16 @@ fn a_session_table_smaller_than_the_configured_peers_is_refused_with_the_sizes()
     assert!(matches!(e, pd_crypto::InitError::SessionTableTooSmall { peers: 2, holds: 1 }), "{e:?}");
     assert!(e.to_string().contains("2 peers configured; region session_keys holds 1"), "{e}");
 }
+
+#[test]
+fn the_systems_with_workers_give_the_session_table_room_for_every_peer_crypto_takes() {
+    // support/lib/systemxml.py writes the session_keys region of every system with workers
+    // (product images, tests, benchmarks): it must hold the gates and MAX_PEERS peers' slots.
+    let py = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../support/lib/systemxml.py")).unwrap();
+    let key = r#"role="session_keys" size=""#;
+    let at = py.find(key).expect("systemxml.py has a session_keys region") + key.len();
+    let hex = py[at..].split('"').next().unwrap().trim_start_matches("0x");
+    let size = usize::from_str_radix(hex, 16).unwrap();
+    let need = SessionTable::bytes_for(pd_crypto::MAX_PEERS);
+    assert!(size >= need, "session_keys is {size:#x} bytes; {} peers and the gates need {need:#x}", pd_crypto::MAX_PEERS);
+}

@@ -255,8 +255,9 @@ impl fmt::Display for InitError {
             }
             Self::SessionTableTooSmall { peers, holds } => write!(
                 f,
-                "{peers} peers configured; region session_keys holds {holds} ({} bytes a peer)",
-                SessionTable::bytes_for(1)
+                "{peers} peers configured; region session_keys holds {holds} ({} bytes a peer, {} for them all)",
+                SessionTable::bytes_for(1) - SessionTable::bytes_for(0),
+                SessionTable::bytes_for(*peers)
             ),
             Self::BadSessionTable => f.write_str("region session_keys is not aligned for the session table"),
             Self::NoSharedSessions => f.write_str("crypto workers are linked but region session_keys is not mapped"),
