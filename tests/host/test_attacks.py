@@ -52,6 +52,14 @@ def ping_stats(text):
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
+def answered_in_each_part(text, transmitted, parts=4):
+    """Whether ping's replies (`icmp_seq=N`) include one from each of `parts` equal stretches of
+    the `transmitted` echoes: the tunnel carried traffic all along (liveness, not a rate)."""
+    seqs = {int(m) for m in re.findall(r"icmp_seq=(\d+) ttl=", text)}
+    size = max(1, transmitted // parts)
+    return all(any(k * size < n <= (k + 1) * size for n in seqs) for k in range(parts))
+
+
 def nonzero(counters, *prefixes):
     return {k: v for k, v in counters.items() if k.startswith(prefixes) and v}
 
@@ -135,7 +143,8 @@ def test_handshake_flood_gets_cookies_and_the_tunnel_holds():
     assert type3 > 0 or cookies_seen > 0, "no cookie reply (type 3) seen on the wan"
     # Nothing the flood sent may complete a handshake (the static keys inside are junk).
     assert ca["crypto.handshakes_answered"] <= 2, report
-    assert transmitted >= 30 and received >= 0.8 * transmitted, \
+    # Liveness, not speed: echoes came back in every quarter of the flood.
+    assert transmitted >= 30 and answered_in_each_part(ping_text, transmitted), \
         f"the tunnel did not hold during the flood: {received}/{transmitted} answered\n{ping_text[-800:]}"
     assert ca["crypto.handler_errors"] == 0 and ca["net_black.handler_errors"] == 0, report
 
