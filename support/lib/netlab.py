@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -125,10 +126,44 @@ class Lab:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):
+        # A script's labs must be deleted when the script is stopped (run_script's SIGTERM at a
+        # test's timeout): SIGTERM becomes SystemExit, which unwinds through this `with`.
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def run_script(argv, timeout, **kwargs):
+    """Runs a project command (support/demo, support/bench...) to its end, as subprocess.run with
+    capture_output and text would. On a timeout the command's whole process group gets SIGTERM
+    (its labs delete their namespaces and stop what they started: Lab turns SIGTERM into
+    SystemExit), SIGKILL 30 s later if anything is left, and then TimeoutExpired is raised:
+    nothing the command started outlives the test."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         **kwargs)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        out, err = "", ""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                out, err = p.communicate(timeout=30)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        raise subprocess.TimeoutExpired(argv, timeout, output=out, stderr=err) from None
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
 def wait_for_line(p, pattern, timeout):

@@ -6,14 +6,15 @@ Nothing here asserts anything about speed."""
 import json
 import os
 import re
-import subprocess
+
+import netlab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_bench_quick_mode_runs_and_reports(tmp_path):
-    p = subprocess.run([os.path.join(ROOT, "support", "bench"), "--quick", "--no-build", "--out", str(tmp_path)],
-                       capture_output=True, text=True, timeout=900)
+    p = netlab.run_script([os.path.join(ROOT, "support", "bench"), "--quick", "--no-build", "--out", str(tmp_path)],
+                          timeout=900)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     results = dict(re.findall(r"^RESULT (\S+) (\S+)$", p.stdout, re.M))
     for key in ("host_tcp_mbps_ours", "host_tcp_mbps_wireguard_go", "host_tcp_ratio_ours_vs_wireguard_go",

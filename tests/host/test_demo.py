@@ -2,7 +2,6 @@
 
 import os
 import re
-import subprocess
 
 import netlab
 from netlab import SITES
@@ -85,8 +84,8 @@ def test_a_placement_the_host_has_cpus_for_pins_each_pd_thread():
 
 def test_demo_command():
     """`support/demo --platform host` itself (without the set-up step)."""
-    p = subprocess.run([os.path.join(netlab.ROOT, "support", "demo"), "--platform", "host", "--no-build", "--seconds", "2"],
-                       capture_output=True, text=True, timeout=120)
+    p = netlab.run_script([os.path.join(netlab.ROOT, "support", "demo"), "--platform", "host", "--no-build", "--seconds", "2"],
+                          timeout=120)
     results = dict(re.findall(r"^RESULT (\S+) (\S+)$", p.stdout, re.M))
     assert p.returncode == 0, f"demo exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-2000:]}"
     assert results.get("ping_a_to_b") == "ok", p.stdout

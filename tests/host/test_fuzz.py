@@ -4,7 +4,6 @@ crash, and each must actually run."""
 
 import os
 import re
-import subprocess
 
 import pytest
 
@@ -23,8 +22,7 @@ KNOWN_BUGS = {}
 def fuzz_results():
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", os.path.join(netlab.ROOT, "target", "fuzz"))
-    p = subprocess.run([FUZZ, "--seconds", str(SECONDS), *TARGETS], capture_output=True, text=True,
-                       timeout=1800, env=env)
+    p = netlab.run_script([FUZZ, "--seconds", str(SECONDS), *TARGETS], timeout=1800, env=env)
     results = {}
     for m in re.finditer(r"^RESULT fuzz_(\w+?)_(execs|crashes) (\d+)$", p.stdout, re.M):
         results.setdefault(m.group(1), {})[m.group(2)] = int(m.group(3))

@@ -6,9 +6,10 @@ run; nothing here is about speed. Everything the script starts is removed by it.
 
 import os
 import re
-import subprocess
 
 import pytest
+
+import netlab
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network n
 
 
 def test_bench_cpu_models_runs_each_model_on_both_guests():
-    p = subprocess.run([os.path.join(ROOT, "support", "bench-cpu-models"), "--reps", "1", "--seconds", "2",
-                        "--models", "avx,xeon-d"], capture_output=True, text=True, timeout=900)
+    p = netlab.run_script([os.path.join(ROOT, "support", "bench-cpu-models"), "--reps", "1", "--seconds", "2",
+                           "--models", "avx,xeon-d"], timeout=900)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     rows = dict((m, aead) for m, aead in re.findall(r"^\| (\S+) \| (\S+) \|", p.stdout, re.M))
     assert rows.get("avx") == "portable" and rows.get("xeon-d") == "AVX2", p.stdout[-2000:]

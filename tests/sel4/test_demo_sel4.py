@@ -1,17 +1,16 @@
 """`support/demo` as the README runs it: the seL4 platform by default (QEMU, TCG).
 Speed is not asserted; the figures are printed for people to read."""
 
-import os
 import re
-import subprocess
 from pathlib import Path
+
+import netlab
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def test_demo_command_runs_the_sel4_encryptors():
-    p = subprocess.run([str(ROOT / "support/demo"), "--no-build", "--seconds", "3"],
-                       capture_output=True, text=True, timeout=600)
+    p = netlab.run_script([str(ROOT / "support/demo"), "--no-build", "--seconds", "3"], timeout=600)
     results = dict(re.findall(r"^RESULT (\S+) (\S+)$", p.stdout, re.M))
     tail = f"{p.stdout[-3000:]}\n{p.stderr[-2000:]}"
     assert p.returncode == 0, f"demo exited {p.returncode}:\n{tail}"
