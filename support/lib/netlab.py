@@ -741,12 +741,30 @@ class QemuEncryptor:
             time.sleep(0.1)
         raise TimeoutError(f"enc_{self.site}: no console output matching {until!r} within {timeout}s after {line!r}:\n{self.console()[start:]}")
 
-    def counters(self):
+    def counters(self, since=None):
         """The `counters` command's table: {(pd, counter): value}. PDs republish their counters
-        every 200 ms, so a count is up to that old."""
+        every 200 ms of their activity, so a count is up to that old, or older on a loaded host;
+        with `since` (a time.time()), first waits until `status` shows every PD's page published
+        after it (at most 15 s), so the counts include everything done before it."""
+        if since is not None:
+            self.wait_status_after(since)
         # The serial PD is listed last; its last counter is the watchdog's.
         text = self.command("counters", r"^serial watchdog_not_answering \d+")
         return {(m.group(1), m.group(2)): int(m.group(3)) for m in re.finditer(r"^(\w+) (\w+) (\d+)\r?$", text, re.M)}
+
+    def wait_status_after(self, since, seconds=15):
+        """Waits until `status` shows every PD's status page published after host time `since`
+        (its age, as the console measured it when it read the page after this asked); returns the
+        last `status` text. Gives up after `seconds` (the caller's assertions then say what is
+        stale)."""
+        deadline = time.time() + seconds
+        while True:
+            asked = time.time()
+            text = self.command("status", r"^encryptor .*\n")
+            ages = [int(ms) for ms in re.findall(r"^pd \w+ running \(status (\d+) ms old", text, re.M)]
+            if (ages and all(asked - ms / 1000 > since for ms in ages)) or time.time() > deadline:
+                return text
+            time.sleep(0.2)
 
     def handshakes(self):
         """The highest `crypto: handshake #N` the console has shown."""
