@@ -47,6 +47,21 @@ def run(cmd, check=True, **kw):
     return p
 
 
+def wait_unchanged(read, quiet, seconds):
+    """Waits until `read()` has returned the same value for `quiet` seconds (a queue drained, a
+    counter settled), at most `seconds`; returns the last value."""
+    deadline = time.time() + seconds
+    last, since = read(), time.time()
+    while time.time() < deadline:
+        time.sleep(quiet / 5)
+        now = read()
+        if now != last:
+            last, since = now, time.time()
+        elif time.time() - since >= quiet:
+            break
+    return last
+
+
 class Lab:
     """A set of namespaces and processes that is torn down as a whole."""
 

@@ -83,7 +83,10 @@ def test_a_flood_of_oversize_df_packets_gets_rate_limited_icmp_errors():
         arp_before = netlab.arp_unresolved_discards()
         started = time.time()
         out = netlab.run_python(lab, pc_a, FLOOD_DF, SITES["b"]["pc"], 3000, timeout=60).stdout
-        time.sleep(0.5)
+        # enc_a works through what the TAP still queues: the capture stops (and enc_a's count is
+        # compared with it) only once no frame has come out of enc_a for half a second.
+        rx_stats = f"/sys/class/net/{t['enc_a'].red_tap}/statistics/rx_packets"
+        netlab.wait_unchanged(lambda: lab.exec(pc_a, ["cat", rx_stats]).stdout, quiet=0.5, seconds=10)
         elapsed = time.time() - started
         errors = len(cap.stop())
         queue_drops = tap_dropped() - dropped_before
