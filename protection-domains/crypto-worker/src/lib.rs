@@ -80,7 +80,7 @@ pub enum InitError {
     Link(LinkError),
     /// A region the worker needs is not mapped (its name).
     MissingRegion(&'static str),
-    /// The session_keys region is not aligned for the table.
+    /// The session_keys region is not aligned for the table, or too small for its gates.
     BadSessionTable,
 }
 
@@ -89,7 +89,7 @@ impl fmt::Display for InitError {
         match self {
             Self::Link(e) => write!(f, "link crypto: {e}"),
             Self::MissingRegion(name) => write!(f, "region {name} is not mapped"),
-            Self::BadSessionTable => f.write_str("region session_keys is not aligned for the session table"),
+            Self::BadSessionTable => f.write_str("region session_keys is not aligned for the session table, or smaller than its workers' gates"),
         }
     }
 }

@@ -500,6 +500,44 @@ fn a_worker_given_up_inside_a_batch_keeps_its_slots_until_it_leaves() {
 }
 
 #[test]
+fn a_worker_held_inside_its_batch_does_not_hold_up_the_other_worker() {
+    use pd_crypto::WORKER_SILENT_TICKS;
+    // worker0 is real; worker1 is the test, which takes its batch and stays inside its gate.
+    let (mut a, mut b, mut fakes) = established_with_fakes(1, 1);
+    let packets: Vec<Vec<u8>> = (0..4u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[i; 100])).collect();
+    for p in &packets {
+        a.red.send(p);
+    }
+    a.run(RED);
+    assert_eq!(fakes[0].drain().len(), 1, "packets 1 and 3 went to worker1");
+    let table = a.table();
+    let gate = table.gate(1).unwrap();
+    assert!(gate.enter());
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![packets[0].clone()], "packet 2 waits behind worker1's packet 1");
+    for _ in 0..=WORKER_SILENT_TICKS {
+        a.run(pd_crypto::TIMER);
+    }
+    assert_eq!((a.counter("workers_given_up"), a.counter("worker_gate_waits")), (1, 1));
+    // worker1's jobs are held apart: worker0's result completes at once...
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![packets[2].clone()]);
+    // ...and worker0 carries every packet while worker1 stays inside.
+    for i in 0..WORKER_SILENT_TICKS / 2 {
+        let p = ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[0x40 + i as u8; 100]);
+        a.red.send(&p);
+        a.run(RED);
+        a.run(pd_crypto::TIMER);
+        shuttle(&mut a, &mut b);
+        assert_eq!(b.red.drain(), vec![p]);
+    }
+    assert_eq!((a.counter("workers_given_up"), a.counter("drop_worker_bad_job")), (1, 0));
+    gate.leave();
+    a.run(pd_crypto::TIMER);
+    assert_eq!(a.counter("drop_worker_bad_job"), 2, "worker1's two jobs, failed once it left");
+}
+
+#[test]
 #[should_panic(expected = "crypto_a: restart requested: crypto worker 0 stayed inside a batch through 50 timer ticks after it was given up")]
 fn a_worker_that_never_leaves_its_batch_makes_crypto_ask_for_a_restart() {
     use pd_crypto::WORKER_SILENT_TICKS;

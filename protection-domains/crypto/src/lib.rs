@@ -226,7 +226,7 @@ pub enum InitError {
         /// Peers the region holds.
         holds: usize,
     },
-    /// The `session_keys` region is not aligned for the session table.
+    /// The `session_keys` region is not aligned for the session table, or too small for its gates.
     BadSessionTable,
     /// The system gives crypto workers but no `session_keys` region to share sessions with them.
     NoSharedSessions,
@@ -259,7 +259,7 @@ impl fmt::Display for InitError {
                 SessionTable::bytes_for(1) - SessionTable::bytes_for(0),
                 SessionTable::bytes_for(*peers)
             ),
-            Self::BadSessionTable => f.write_str("region session_keys is not aligned for the session table"),
+            Self::BadSessionTable => f.write_str("region session_keys is not aligned for the session table, or smaller than its workers' gates"),
             Self::NoSharedSessions => f.write_str("crypto workers are linked but region session_keys is not mapped"),
             Self::HeapTooSmall { peers, need, have } => write!(
                 f,

@@ -15,12 +15,18 @@
 //! too, as if it had just arrived; a message to open is dropped (counted), as crypto's own open
 //! drops one whose session is gone. A worker that breaks the job protocol (an answer that is not
 //! to the batch due, a broken ring) is given up: its jobs in flight are failed, the others go on,
-//! and with none left crypto does the AEAD itself. Failing a job hands its ring slots back into
-//! use, so first crypto closes the worker's gate in the session table (`pd_session::gate`),
-//! which the worker works each batch inside: a worker given up that runs again touches no slot. So is a worker that leaves its oldest batch
+//! and with none left crypto does the AEAD itself. So is a worker that leaves its oldest batch
 //! unanswered for [`WORKER_SILENT_TICKS`] of crypto's timer ticks (one that refused to start, or
 //! hangs): jobs complete in dispatch order, so one silent worker would otherwise hold every
-//! other job, and crypto's input, for ever. Crypto tells boringtun's timers of every packet the
+//! other job, and crypto's input, for ever.
+//!
+//! Failing a job hands its ring slots back into use, so first crypto closes the worker's gate in
+//! the session table (`pd_session::gate`), inside which the worker works each batch: a worker
+//! given up that runs again touches no slot. A worker given up inside a batch keeps its jobs'
+//! slots (taken out of the dispatch order, so the other workers' results complete meanwhile)
+//! until it leaves; one that never leaves makes crypto ask for a restart of the group.
+//!
+//! Crypto tells boringtun's timers of every packet the
 //! workers sealed or opened, and takes the peer's endpoint from each message they authenticated,
 //! as it does for its own.
 //!
@@ -85,6 +91,9 @@ pub(crate) struct Worker {
     /// Given up while inside a batch (its gate would not close): crypto's timer ticks since,
     /// while its jobs, and their ring slots, stay held.
     closing: Option<u32>,
+    /// Its jobs in flight when it was given up, taken out of the dispatch order (the other
+    /// workers' results complete without them), failed once its gate is closed.
+    held: Vec<InFlight>,
 }
 
 impl Worker {
@@ -106,6 +115,7 @@ impl Worker {
                 broken: false,
                 given_up_why: "",
                 closing: None,
+                held: Vec::new(),
             })),
             Err(LinkError::MissingRegion(_)) => Ok(None),
             Err(e) => Err(InitError::Link("worker", e)),
@@ -248,6 +258,11 @@ impl Crypto {
         w.out.clear();
         self.counters.workers_given_up += 1;
         pd_api::log!("crypto worker {k} {why}: given up, its jobs dropped");
+        // Out of the dispatch order at once: they will be failed whatever happens, so the jobs
+        // behind them (other workers') need not wait while this one's gate closes.
+        let mut held: Vec<InFlight> = self.inflight.iter().copied().filter(|j| usize::from(j.worker) == k).collect();
+        self.inflight.retain(|j| usize::from(j.worker) != k);
+        self.workers[k].held.append(&mut held);
         self.hand_back_jobs(k);
     }
 
@@ -266,9 +281,7 @@ impl Crypto {
             return;
         }
         w.closing = None;
-        let jobs: Vec<InFlight> = self.inflight.iter().copied().filter(|j| usize::from(j.worker) == k).collect();
-        self.inflight.retain(|j| usize::from(j.worker) != k);
-        for j in jobs {
+        for j in core::mem::take(&mut w.held) {
             self.complete(j, JobResult { status: JobStatus::BadJob, len: 0 });
         }
     }
