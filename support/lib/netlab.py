@@ -69,6 +69,11 @@ class Lab:
         # Short, unique per run: namespace and interface names must not clash with
         # other runs (wireguard-go's control sockets are global to the machine).
         self.prefix = f"{tag}{os.getpid() % 10000}"
+        _OPEN_LABS.append(self)
+        # In a command run_script runs: a SIGTERM (its timeout) tears the labs down first.
+        if os.environ.get(_CLEAN_UP_ON_SIGTERM) and threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _close_labs_and_exit)
         self.namespaces = []
         self.procs = []
         # Files outside tmp that the lab's processes leave behind (wireguard-go's control socket
@@ -139,46 +144,65 @@ class Lab:
                 pass
         self.sockets.clear()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self in _OPEN_LABS:
+            _OPEN_LABS.remove(self)
 
     def __enter__(self):
-        # A script's labs must be deleted when the script is stopped (run_script's SIGTERM at a
-        # test's timeout): SIGTERM becomes SystemExit, which unwinds through this `with`.
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         return self
 
     def __exit__(self, *exc):
         self.close()
 
 
-def _exit_on_sigterm(signum, frame):
+# The labs made and not yet closed in this process, and the variable run_script sets for the
+# commands it runs.
+_OPEN_LABS = []
+_CLEAN_UP_ON_SIGTERM = "NETLAB_CLEAN_UP_ON_SIGTERM"
+
+
+def _close_labs_and_exit(signum, frame):
+    """SIGTERM in a command run_script runs: every open lab is torn down (its namespaces, the
+    processes it started in their own sessions, its temp dir), then the command exits."""
+    for lab in reversed(list(_OPEN_LABS)):
+        lab.close()
     raise SystemExit(128 + signum)
 
 
 def run_script(argv, timeout, **kwargs):
     """Runs a project command (support/demo, support/bench...) to its end, as subprocess.run with
-    capture_output and text would. On a timeout the command's whole process group gets SIGTERM
-    (its labs delete their namespaces and stop what they started: Lab turns SIGTERM into
-    SystemExit), SIGKILL 30 s later if anything is left, and then TimeoutExpired is raised:
-    nothing the command started outlives the test."""
+    capture_output and text would. On a timeout (or an exception here, Ctrl-C included) the
+    command's whole process group gets SIGTERM, on which its labs tear themselves down (the
+    processes they started in sessions of their own included), SIGKILL 30 s later if anything
+    is left; then TimeoutExpired (or the exception) is raised: nothing the command started
+    outlives the test."""
+    env = dict(kwargs.pop("env", None) or os.environ)
+    env[_CLEAN_UP_ON_SIGTERM] = "1"
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                         **kwargs)
+                         env=env, **kwargs)
     try:
         out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        out, err = "", ""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(p.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                out, err = p.communicate(timeout=30)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        raise subprocess.TimeoutExpired(argv, timeout, output=out, stderr=err) from None
+    except BaseException as e:
+        out, err = _stop_group(p)
+        if isinstance(e, subprocess.TimeoutExpired):
+            raise subprocess.TimeoutExpired(argv, timeout, output=out, stderr=err) from None
+        raise
     return subprocess.CompletedProcess(argv, p.returncode, out, err)
+
+
+def _stop_group(p):
+    """SIGTERM to `p`'s process group, SIGKILL 30 s later if it has not ended; its output."""
+    out, err = "", ""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            out, err = p.communicate(timeout=30)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    return out, err
 
 
 def wait_for_line(p, pattern, timeout):
@@ -767,17 +791,19 @@ class QemuEncryptor:
         text = self.command("counters", r"^serial watchdog_not_answering \d+")
         return {(m.group(1), m.group(2)): int(m.group(3)) for m in re.finditer(r"^(\w+) (\w+) (\d+)\r?$", text, re.M)}
 
-    def wait_status_after(self, since, seconds=15):
-        """Waits until `status` shows every PD's status page published after host time `since`
-        (its age, as the console measured it when it read the page after this asked); returns the
-        last `status` text. Gives up after `seconds` (the caller's assertions then say what is
-        stale)."""
+    def wait_status_after(self, since, seconds=15, timeout=60):
+        """Waits until `status` shows every PD running with its status page published after host
+        time `since` (its age, as the console measured it when it read the page after this
+        asked); returns the last `status` text. Gives up after `seconds` (the caller's
+        assertions then say what is stale); `timeout` bounds each `status`."""
         deadline = time.time() + seconds
         while True:
             asked = time.time()
-            text = self.command("status", r"^encryptor .*\n")
-            ages = [int(ms) for ms in re.findall(r"^pd \w+ running \(status (\d+) ms old", text, re.M)]
-            if (ages and all(asked - ms / 1000 > since for ms in ages)) or time.time() > deadline:
+            text = self.command("status", r"^encryptor .*\n", timeout=timeout)
+            pds = re.findall(r"^pd \S+ .*$", text, re.M)
+            ages = [int(ms) for ms in re.findall(r"^pd \S+ running \(status (\d+) ms old", text, re.M)]
+            fresh = pds and len(ages) == len(pds) and all(asked - ms / 1000 > since for ms in ages)
+            if fresh or time.time() > deadline:
                 return text
             time.sleep(0.2)
 

@@ -48,7 +48,8 @@ pub trait Platform: Sync {
     /// Ends this PD so that the platform starts it afresh, for a PD that found state it cannot
     /// recover in place (a device that needs a new bring-up): on seL4 the root task reports it
     /// like a fault (`kind=restart-requested`) and restarts the PD as it restarts a faulted one.
-    /// Platforms that do not restart PDs (the host runtime, the test kit) panic with `why`.
+    /// The host runtime ends the whole process with `why`; platforms that do not restart PDs
+    /// (the test kit) panic with it.
     fn restart(&self, why: fmt::Arguments<'_>) -> ! {
         panic!("{}: restart requested: {why}", self.pd_name())
     }

@@ -227,6 +227,14 @@ impl Platform for HostPd {
     fn log(&self, args: fmt::Arguments<'_>) {
         eprintln!("[{}] {}", self.name, args);
     }
+
+    /// The host runtime restarts no single PD (they share one process), and a PD thread that
+    /// ended would leave the others running around a hole (crypto's: a silent black hole). The
+    /// whole process ends instead, with the reason, for whatever supervises it to start afresh.
+    fn restart(&self, why: fmt::Arguments<'_>) -> ! {
+        eprintln!("[{}] restart requested: {why}; the host runtime restarts no single PD: encryptor-host exits", self.name);
+        std::process::exit(75)
+    }
 }
 
 /// A PD thread's life after init: the first pass that arms its rings, then one `notified` per
