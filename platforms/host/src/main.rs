@@ -256,6 +256,15 @@ fn run(args: Args) -> Result<(), String> {
         }
     }
     if failed.is_none() {
+        // From here a PD thread that panics would leave a hole the others run around (crypto's:
+        // a silent black hole): the process ends instead, after the panic's message, for its
+        // supervisor to start afresh (as seL4's root task restarts a faulted PD).
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            eprintln!("encryptor-host: a PD panicked: exiting");
+            std::process::exit(70);
+        }));
         println!("encryptor-host: ready ({} PDs)", threads.len());
         use std::io::Write;
         let _ = std::io::stdout().flush();
