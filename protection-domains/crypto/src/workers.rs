@@ -47,7 +47,7 @@ use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, Taken, SLOT_SIZE};
 use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD, MSG_TRANSPORT_DATA, REJECT_AFTER_TIME_NS};
 
-/// Most workers crypto looks for (`worker0` to `worker7`): one gate each in the session table.
+// Most workers crypto looks for (`worker0` to `worker7`): one gate each in the session table.
 use pd_session::MAX_WORKERS;
 /// The channel of `worker0`; worker N's is N after it.
 const FIRST_WORKER_CHANNEL: usize = 3;
