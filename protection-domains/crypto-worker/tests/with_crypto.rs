@@ -386,9 +386,7 @@ fn a_worker_that_never_answers_is_given_up_after_its_ticks_and_the_other_worker_
     shuttle(&mut a, &mut b);
     assert_eq!(b.red.drain(), vec![packets[0].clone()]);
     // The silent worker is waited for through its ticks...
-    for _ in 0..WORKER_SILENT_TICKS {
-        a.run(pd_crypto::TIMER);
-    }
+    a.ticks(WORKER_SILENT_TICKS);
     assert_eq!(a.counter("workers_given_up"), 0);
     shuttle(&mut a, &mut b);
     assert!(b.red.drain().is_empty(), "packet 2 still waits behind worker1's");
@@ -421,6 +419,26 @@ impl Encryptor {
     /// The session table crypto and its workers share (the workers' gates in it).
     fn table(&self) -> SessionTable {
         SessionTable::in_region(self.pd.mapped("session_keys").unwrap()).unwrap()
+    }
+    /// `n` of crypto's timer ticks, its workers running after each.
+    fn ticks(&mut self, n: u32) {
+        for _ in 0..n {
+            self.run(pd_crypto::TIMER);
+        }
+    }
+    /// Sends `n` packets to peer B, dealt to the workers in turn; the test, playing worker `k`
+    /// through `fake`, takes its one batch and enters that worker's gate (a worker preempted in
+    /// the middle of a batch). Returns the packets and the table that holds the gate.
+    fn hold_a_worker_inside_its_batch(&mut self, fake: &mut FarEnd, k: usize, n: u8) -> (Vec<Vec<u8>>, SessionTable) {
+        let packets: Vec<Vec<u8>> = (0..n).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[i; 100])).collect();
+        for p in &packets {
+            self.red.send(p);
+        }
+        self.run(RED);
+        assert_eq!(fake.drain().len(), 1, "one batch for worker {k}");
+        let table = self.table();
+        assert!(table.gate(k).unwrap().enter());
+        (packets, table)
     }
 }
 
@@ -459,21 +477,11 @@ fn a_worker_given_up_that_runs_again_touches_no_ring_slot() {
 #[test]
 fn a_worker_given_up_inside_a_batch_keeps_its_slots_until_it_leaves() {
     use pd_crypto::WORKER_SILENT_TICKS;
-    // enc_a's one worker is the test, which takes its batch and stays inside its gate (a worker
-    // preempted in the middle of a batch) while crypto gives it up.
+    // enc_a's one worker is the test, which stays inside its gate while crypto gives it up.
     let (mut a, mut b, mut fakes) = established_with_fakes(0, 1);
-    let packets: Vec<Vec<u8>> = (0..2u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[i; 100])).collect();
-    for p in &packets {
-        a.red.send(p);
-    }
-    a.run(RED);
-    assert_eq!(fakes[0].drain().len(), 1, "one batch for the worker");
-    let table = a.table();
+    let (_, table) = a.hold_a_worker_inside_its_batch(&mut fakes[0], 0, 2);
     let gate = table.gate(0).unwrap();
-    assert!(gate.enter());
-    for _ in 0..=WORKER_SILENT_TICKS {
-        a.run(pd_crypto::TIMER);
-    }
+    a.ticks(WORKER_SILENT_TICKS + 1);
     assert_eq!((a.counter("workers_given_up"), a.counter("worker_gate_waits")), (1, 1));
     assert_eq!(a.counter("drop_worker_bad_job"), 0, "its jobs are held while it is inside");
     assert!(!gate.is_closed());
@@ -502,22 +510,13 @@ fn a_worker_given_up_inside_a_batch_keeps_its_slots_until_it_leaves() {
 #[test]
 fn a_worker_held_inside_its_batch_does_not_hold_up_the_other_worker() {
     use pd_crypto::WORKER_SILENT_TICKS;
-    // worker0 is real; worker1 is the test, which takes its batch and stays inside its gate.
+    // worker0 is real; worker1 is the test, which stays inside its gate (packets 1 and 3).
     let (mut a, mut b, mut fakes) = established_with_fakes(1, 1);
-    let packets: Vec<Vec<u8>> = (0..4u8).map(|i| ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[i; 100])).collect();
-    for p in &packets {
-        a.red.send(p);
-    }
-    a.run(RED);
-    assert_eq!(fakes[0].drain().len(), 1, "packets 1 and 3 went to worker1");
-    let table = a.table();
+    let (packets, table) = a.hold_a_worker_inside_its_batch(&mut fakes[0], 1, 4);
     let gate = table.gate(1).unwrap();
-    assert!(gate.enter());
     shuttle(&mut a, &mut b);
     assert_eq!(b.red.drain(), vec![packets[0].clone()], "packet 2 waits behind worker1's packet 1");
-    for _ in 0..=WORKER_SILENT_TICKS {
-        a.run(pd_crypto::TIMER);
-    }
+    a.ticks(WORKER_SILENT_TICKS + 1);
     assert_eq!((a.counter("workers_given_up"), a.counter("worker_gate_waits")), (1, 1));
     // worker1's jobs are held apart: worker0's result completes at once...
     shuttle(&mut a, &mut b);
@@ -542,15 +541,10 @@ fn a_worker_held_inside_its_batch_does_not_hold_up_the_other_worker() {
 fn a_worker_that_never_leaves_its_batch_makes_crypto_ask_for_a_restart() {
     use pd_crypto::WORKER_SILENT_TICKS;
     let (mut a, _b, mut fakes) = established_with_fakes(0, 1);
-    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"to a worker that hangs"));
-    a.run(RED);
-    assert_eq!(fakes[0].drain().len(), 1);
-    assert!(a.table().gate(0).unwrap().enter());
+    let _held = a.hold_a_worker_inside_its_batch(&mut fakes[0], 0, 1);
     // Given up after its silent ticks, then waited for as long again: crypto's slots cannot
     // be handed back while it may still write them, so crypto and its workers start afresh.
-    for _ in 0..=2 * WORKER_SILENT_TICKS + 1 {
-        a.run(pd_crypto::TIMER);
-    }
+    a.ticks(2 * WORKER_SILENT_TICKS + 2);
     panic!("crypto never asked for a restart");
 }
 
