@@ -20,7 +20,7 @@ def with_crypto_workers(text, workers=2, cpus=(1, 3)):
     # session_keys holds the workers' gates and 8 session slots for each of crypto's 1024 peers
     # (pd_session::SessionTable::bytes_for(MAX_PEERS), checked by crypto-worker's tests).
     regions = """    <memory_region name="session_keys" role="session_keys" size="0x4e1000" />
-    <memory_region name="crypto_workers_config" role="config" size="0x10000" fill_without_keys="crypto_config" />
+    <memory_region name="crypto_workers_config" role="config" size="0x40000" fill_without_keys="crypto_config" />
 """
     crypto_maps = """        <map mr="session_keys" vaddr="0x12000000" perms="rw" setvar_vaddr="session_keys" />
 """
@@ -38,7 +38,7 @@ def with_crypto_workers(text, workers=2, cpus=(1, 3)):
         <map mr="crypto_worker_{n}_to_crypto_data" vaddr="{base + 0x20000:#x}" perms="r" setvar_vaddr="worker{n}_rx_data" />
         <map mr="crypto_worker_{n}_to_crypto_ctl" vaddr="{base + 0x30000:#x}" perms="rw" setvar_vaddr="worker{n}_rx_ctl" />
 """
-        pds += f"""    <protection_domain name="crypto_worker_{n}" domain="crypto" priority="185" cpu="{cpus[n % len(cpus)]}">
+        pds += f"""    <protection_domain name="crypto_worker_{n}" domain="crypto" priority="185" cpu="{cpus[n % len(cpus)]}" heap_per_peer="0x800" heap_peers_of="crypto_workers_config">
         <program_image path="crypto_worker.elf" />
         <map mr="crypto_worker_{n}_status" vaddr="0x11000000" perms="rw" setvar_vaddr="status" />
         <map mr="crypto_workers_config" vaddr="0x10000000" perms="r" setvar_vaddr="config" />

@@ -409,16 +409,25 @@ def test_a_faulted_pd_that_shares_no_ring_is_restarted_with_fresh_state():
     assert alive, console[-3000:]
 
 
-def _config_with_peers(lab, extra):
+def _config_with_peers(lab, extra, full=False):
     """enc_a's config with `extra` more peers (random public keys, a /24 each), as a site with
-    many branch offices has."""
+    many branch offices has. `full`: each [Peer] as an operator writes it for a branch office,
+    with a comment, a preshared key, an IPv6 prefix beside the IPv4 one and an endpoint (no
+    keepalive: nothing is sent to them)."""
     cfg_a, _ = netlab.make_configs(lab)
     with open(cfg_a) as f:
         text = f.read()
     import base64
     for k in range(extra):
         key = base64.b64encode(os.urandom(32)).decode()
-        text += f"\n[Peer]\nPublicKey = {key}\nAllowedIPs = 10.{200 + k // 250}.{k % 250}.0/24\n"
+        net = f"10.{200 + k // 250}.{k % 250}"
+        if full:
+            psk = base64.b64encode(os.urandom(32)).decode()
+            text += (f"\n[Peer]\n# branch office {k:04}\nPublicKey = {key}\nPresharedKey = {psk}\n"
+                     f"AllowedIPs = {net}.0/24, fd00:{200 + k // 250}:{k % 250}::/64\n"
+                     f"Endpoint = 198.51.100.{k % 250 + 1}:{51820 + k // 250}\n")
+        else:
+            text += f"\n[Peer]\nPublicKey = {key}\nAllowedIPs = {net}.0/24\n"
     path = os.path.join(lab.tmp, f"enc_a-{extra + 1}-peers.conf")
     with open(path, "w") as f:
         f.write(text)
@@ -458,23 +467,31 @@ def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_to
     assert alive, refused[-3000:]
 
 
-def test_crypto_with_workers_starts_with_as_many_peers_as_a_config_holds():
-    """The system with two crypto workers (support/lib/systemxml.py) and a config of 600 peers,
-    about the most a 64 KiB config takes (docs/security.md): the session table crypto shares with
-    its workers holds them (a region sized by hand held 262, and crypto refused to start past
-    that; it now holds crypto's MAX_PEERS, 1024), so crypto and both workers start."""
+def test_crypto_with_workers_starts_with_as_many_peers_as_it_takes():
+    """The system with two crypto workers (support/lib/systemxml.py) and a config of 1024 peers,
+    crypto's most, each [Peer] with a preshared key, two prefixes and an endpoint (some 200 KiB:
+    the config regions and the kernel's boot-module buffer held 64 KiB, refused with "larger than
+    the 65536 bytes the kernel passes on", and the session table crypto shares with its workers
+    held 262 peers; the stack PDs and workers had a fixed 1 MiB heap, too little to read it):
+    every PD with the config gets it whole and heap for it, and crypto and both workers start."""
     with netlab.Lab("s4p") as lab:
-        config = _config_with_peers(lab, 599)
+        config = _config_with_peers(lab, 1023, full=True)
+        size = os.path.getsize(config)
+        assert 64 * 1024 < size <= 256 * 1024, size
         with open(netlab.SYSTEM_XML) as f:
             xml = netlab.with_crypto_workers(f.read())
-        enc, pc_a = _boot_variant(lab, "workers-600", xml, ("crypto: crypto ready", "net_red: net_red ready"), config)
+        enc, pc_a = _boot_variant(lab, "workers-1024", xml, ("crypto: crypto ready", "net_red: net_red ready"), config)
         status = enc.command("status", r"^encryptor .*\n")
         console = enc.stop()
     assert "refusing to start" not in console and "FAULT" not in console, console[-3000:]
+    assert f"memory_region crypto_config: {size} bytes from boot module 1" in console, console[-3000:]
+    # Every PD that reads the config gets heap for it (a worker on a fixed 1 MiB ran out).
+    for pd, region in (("net_red", "net_red_config"), ("crypto_worker_0", "crypto_workers_config")):
+        assert f"root: PD {pd}: heap 3072 KiB (1024 KiB + 1024 peers of {region} x 2 KiB)" in console, console[-3000:]
     assert re.search(r"^crypto workers 2, 2 taking jobs$", status, re.M), status
-    assert re.search(r"^crypto peers 600 configured, 0 with a handshake", status, re.M), status
-    for n in (0, 1):
-        assert re.search(rf"^pd crypto_worker_{n} running", status, re.M), status
+    assert re.search(r"^crypto peers 1024 configured, 0 with a handshake", status, re.M), status
+    for pd in ("net_red", "net_black", "crypto_worker_0", "crypto_worker_1"):
+        assert re.search(rf"^pd {pd} running", status, re.M), status
 
 
 # The PDs in the order the next test kills them, and when (ms after the root task starts). The

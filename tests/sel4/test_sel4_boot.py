@@ -330,7 +330,7 @@ def test_config_module_fills_its_region_and_the_keyless_copy_holds_no_key(built_
 @pytest.mark.parametrize("size, cause", [
     (0, "is empty: left empty"),
     (0x2000 + 1, "is larger than the region (8192 bytes): left empty"),
-    (100_000, "is larger than the 65536 bytes the kernel passes on: left empty"),
+    (300_000, "is larger than the 262144 bytes the kernel passes on: left empty"),
 ])
 def test_a_bad_config_module_is_refused_with_its_cause_and_the_system_runs(built_system, tmp_path, size, cause):
     module = tmp_path / "bad.conf"

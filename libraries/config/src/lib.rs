@@ -30,7 +30,7 @@ pub use keys::without_keys;
 mod keys;
 mod parse;
 mod region;
-pub use region::{parse_region, read_config, ConfigProblem, StartError, CONFIG_REGION, MAX_CONFIG};
+pub use region::{parse_region, read_config, ConfigProblem, StartError, CONFIG_REGION};
 pub use parse::PublicKeyText;
 #[cfg(test)]
 mod tests;

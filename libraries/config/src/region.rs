@@ -10,9 +10,6 @@ use core::fmt;
 /// The name (`setvar_vaddr`) under which every encryptor PD finds its configuration region.
 pub const CONFIG_REGION: &str = "config";
 
-/// Largest configuration file a region can hold (the region's size limits it further).
-pub const MAX_CONFIG: usize = 64 * 1024;
-
 /// Why a PD has no configuration.
 #[derive(Debug)]
 pub enum ConfigProblem {
@@ -64,14 +61,17 @@ pub fn read_config() -> Result<Config, ConfigProblem> {
 
 /// Parses the configuration file at the start of `region`.
 pub fn parse_region(region: pd_api::MemoryRegion) -> Result<Config, ConfigProblem> {
-    let len = region.size().min(MAX_CONFIG);
+    // SAFETY (both loops): the region is mapped for the PD's whole life and is `region.size()`
+    // bytes; it is read byte-wise volatile. The config region is read-only for every PD, so
+    // nobody writes it between the two reads; were it written, the copy stops at its first
+    // zero or at `len`, whichever comes first, and what is parsed is the private copy.
+    // The file's length first: the heap gets the text, not the region (256 KiB for 1024 peers,
+    // most of the heap of a crypto PD with a few).
+    let base = region.base().as_ptr();
+    let len = (0..region.size()).find(|&i| unsafe { base.add(i).read_volatile() } == 0).unwrap_or(region.size());
     let mut bytes = Vec::with_capacity(len);
-    // SAFETY: the region is mapped for the PD's whole life and is at least `len` bytes
-    // (`len <= region.size()`); it is read once, byte-wise volatile, into private memory, so a
-    // writer elsewhere cannot change what is parsed afterwards. The config region is read-only
-    // for every PD, so nobody writes it anyway.
     for i in 0..len {
-        let b = unsafe { region.base().as_ptr().add(i).read_volatile() };
+        let b = unsafe { base.add(i).read_volatile() };
         if b == 0 {
             break;
         }

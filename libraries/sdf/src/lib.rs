@@ -52,8 +52,9 @@
 //!   root task stops the PD's thread N ms after boot without a fault, as a PD that hangs (the
 //!   serial PD's watchdog must notice).
 //! - `<protection_domain heap_size="B" [heap_per_peer="P" heap_peers_of="region"]>` (seL4): the
-//!   PD's heap, B bytes (default 1 MiB), plus P bytes for each `[Peer]` of the encryptor config
-//!   in `region`, counted by the root task at boot: crypto's heap grows with its peers.
+//!   PD's heap, B bytes (default 1 MiB, a multiple of 4 KiB), plus P bytes (a multiple of 1 KiB)
+//!   for each `[Peer]` of the encryptor config in `region`, counted by the root task at boot and
+//!   rounded up to whole pages: the heap of every PD that reads the config grows with its peers.
 //! - `<protection_domain domain="red|black|crypto|neutral">` and
 //!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
 //!
@@ -765,8 +766,8 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
     let heap_per_peer = node.attribute("heap_per_peer").map(|t| number(node, "heap_per_peer", t)).transpose()?;
     let heap_peers_of = node.attribute("heap_peers_of").map(str::to_string);
     let heap_per_peer = match (heap_per_peer, &heap_peers_of) {
-        (Some(p), Some(_)) if p % PAGE == 0 && p <= MAX_HEAP => p,
-        (Some(_), Some(_)) => return Err(err(node, format!("{name}: heap_per_peer is not a multiple of 4 KiB up to {} MiB", MAX_HEAP >> 20))),
+        (Some(p), Some(_)) if p % 1024 == 0 && p <= MAX_HEAP => p,
+        (Some(_), Some(_)) => return Err(err(node, format!("{name}: heap_per_peer is not a multiple of 1 KiB up to {} MiB", MAX_HEAP >> 20))),
         (None, None) => 0,
         _ => return Err(err(node, format!("{name}: heap_per_peer and heap_peers_of go together"))),
     };

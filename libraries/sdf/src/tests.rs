@@ -452,6 +452,10 @@ fn a_heap_grows_with_the_peers_of_a_config_region_only() {
     assert_eq!((plain.pd("c").unwrap().heap_size, plain.pd("c").unwrap().heap_per_peer), (None, 0));
     reject(&sys(r#"heap_size="0x1001""#), "heap_size is not a positive multiple of 4 KiB");
     reject(&sys(r#"heap_size="0x8000000""#), "up to 64 MiB");
+    // Per peer in whole KiB (the root task rounds the total up to pages).
+    let small = System::parse(&sys(r#"heap_per_peer="0x800" heap_peers_of="cfg""#)).unwrap();
+    assert_eq!(small.pd("c").unwrap().heap_per_peer, 0x800);
+    reject(&sys(r#"heap_per_peer="0x900" heap_peers_of="cfg""#), "heap_per_peer is not a multiple of 1 KiB");
     reject(&sys(r#"heap_per_peer="0x1000""#), "heap_per_peer and heap_peers_of go together");
     reject(&sys(r#"heap_per_peer="0x1000" heap_peers_of="ring""#), "heap_peers_of names no memory_region with role=\"config\": ring");
     reject(&sys(r#"heap_per_peer="0x1000" heap_peers_of="nope""#), "nope");

@@ -148,6 +148,78 @@ fn every_system_gives_crypto_the_heap_its_peers_need() {
     }
 }
 
+/// A config of `peers` peers as an operator writes one for branch offices: each [Peer] with a
+/// comment, a preshared key, an IPv4 and an IPv6 prefix and an endpoint (about 220 bytes).
+fn branch_office_config(peers: usize) -> String {
+    use encryptor_config::PublicKeyText;
+    let mut text = format!("[Interface]\nPrivateKey = {}\nListenPort = 51820\n\n[Encryptor]\nRedAddress = 10.1.0.1/24\nBlackAddress = 192.0.2.1/24\nBlackGateway = 192.0.2.254\n", PublicKeyText::new(&[1; 32]));
+    for k in 0..peers {
+        let mut key = [9u8; 32];
+        key[..8].copy_from_slice(&(k as u64).to_le_bytes());
+        let (a, b) = (10 + k / 250, k % 250);
+        text += &format!(
+            "\n[Peer]\n# branch office {k:04}\nPublicKey = {}\nPresharedKey = {}\nAllowedIPs = 10.{a}.{b}.0/24, fd00:{a}:{b}::/64\nEndpoint = 198.51.100.{}:{}\n",
+            PublicKeyText::new(&key),
+            PublicKeyText::new(&[7; 32]),
+            b + 1,
+            51820 + k / 250
+        );
+    }
+    text
+}
+
+/// Peak heap bytes of reading `text` from a config region as every PD does
+/// (`encryptor_config::parse_region`: the copy out of the region, the parse), keeping the parts.
+fn peak_reading_config(text: &str) -> usize {
+    let pd = TestPd::new(&format!("config_reader_{}", text.len()));
+    let region = pd.region("config", text.len() + 1);
+    // SAFETY: the region was just made, `text.len() + 1` bytes, and only this thread uses it.
+    unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), region.base().as_ptr(), text.len()) };
+    IN_USE.set(0);
+    PEAK.set(0);
+    MEASURED.set(true);
+    let parts = encryptor_config::parse_region(region).unwrap().into_parts();
+    MEASURED.set(false);
+    assert_eq!(parts.0.peers.len(), text.matches("[Peer]").count());
+    drop(parts);
+    PEAK.get() as usize
+}
+
+/// Every PD reads the config (crypto whole, the others without its keys) and keeps its part, so
+/// each needs heap for it beyond its fixed needs: with crypto's most peers written in full, that
+/// is some 700 KiB, which the stack PDs' and workers' fixed 1 MiB did not hold beside their own
+/// (a worker failed to start with 1024 such peers). Each system file's `heap_per_peer` for every
+/// PD that maps a config region holds the measured peak per peer, a quarter spare.
+#[test]
+fn every_pd_that_reads_the_config_gets_heap_for_each_peer_of_it() {
+    let text = branch_office_config(MAX_PEERS);
+    let per_peer = peak_reading_config(&text) / MAX_PEERS;
+    println!("reading a config of {MAX_PEERS} peers ({} bytes): {per_peer} heap bytes per peer", text.len());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let workers = std::process::Command::new("python3")
+        .args(["-c", "import sys; sys.path.insert(0, 'support/lib'); import systemxml; print(systemxml.with_crypto_workers(open('system.xml').read()))"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(workers.status.success(), "{}", String::from_utf8_lossy(&workers.stderr));
+    let mut files: Vec<(String, String)> = ["system.xml", "box/system.xml", "box/system-10g.xml", "box/system-ixgbe.xml"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read_to_string(format!("{root}/{f}")).unwrap()))
+        .collect();
+    files.push(("system.xml with crypto workers".into(), String::from_utf8(workers.stdout).unwrap()));
+    for (file, xml) in &files {
+        let sys = sdf::System::parse(xml).unwrap();
+        let config_regions: Vec<&str> = sys.memory_regions.iter().filter(|r| r.role == Some(sdf::RegionRole::Config)).map(|r| r.name.as_str()).collect();
+        let mut readers = 0;
+        for pd in sys.protection_domains.iter().filter(|pd| pd.maps.iter().any(|m| config_regions.contains(&m.mr.as_str()))) {
+            readers += 1;
+            assert!(pd.heap_peers_of.is_some(), "{file}: {}'s heap is not sized on its config's peers", pd.name);
+            assert!(pd.heap_per_peer >= (per_peer * 4 / 3) as u64, "{file}: {} gets {} heap bytes per peer; reading the config takes {per_peer}", pd.name, pd.heap_per_peer);
+        }
+        assert!(readers >= 3, "{file}: {readers} PDs read a config");
+    }
+}
+
 #[test]
 fn a_heap_smaller_than_the_peers_need_is_refused_by_name() {
     assert!(check_heap(32, None).is_ok(), "the host runtime's heap is unbounded");

@@ -23,7 +23,7 @@ const PAGE: usize = 4096;
 const HEADER_BYTES: usize = 40;
 const NAME_BYTES: usize = seL4_X86_BootModuleNameBytes as usize;
 /// What the kernel passes on at most, all modules together (patch 0004's buffer).
-pub const KERNEL_LIMIT: usize = 64 * 1024;
+pub const KERNEL_LIMIT: usize = 256 * 1024;
 
 /// One boot module.
 pub struct BootModule {

@@ -588,13 +588,13 @@ fn count_peers(name: &str, contents: &Option<Vec<u8>>) -> usize {
 }
 
 /// A PD's heap in bytes: system.xml's `heap_size`, plus `heap_per_peer` for each peer of the
-/// config named by `heap_peers_of`, at most [`layout::MAX_HEAP_BYTES`].
+/// config named by `heap_peers_of`, rounded up to whole pages, at most [`layout::MAX_HEAP_BYTES`].
 fn heap_bytes(pd: &sel4_system_spec::ProtectionDomain, peers: &[Option<usize>], system: &System) -> Word {
     let fixed = Word::from(pd.heap_pages) * PAGE;
     let Some(r) = pd.heap_peers_of else { return fixed };
     let n = peers.get(r as usize).copied().flatten().unwrap_or(0) as Word;
-    let per_peer = Word::from(pd.heap_pages_per_peer) * PAGE;
-    let want = fixed.saturating_add(n.saturating_mul(per_peer));
+    let per_peer = Word::from(pd.heap_bytes_per_peer);
+    let want = fixed.saturating_add(n.saturating_mul(per_peer)).saturating_add(PAGE - 1) / PAGE * PAGE;
     let bytes = want.min(layout::MAX_HEAP_BYTES);
     let source = system.regions.get(r as usize).map_or("?", |x| x.name.as_str());
     println!(

@@ -187,11 +187,11 @@ pub struct ProtectionDomain {
     pub elf_len: u64,
     /// Stack size in 4 KiB pages.
     pub stack_pages: u32,
-    /// Heap: this many 4 KiB pages, plus `heap_pages_per_peer` for each `[Peer]` of the config
-    /// that fills region `heap_peers_of` (counted by the root task at boot).
+    /// Heap: this many 4 KiB pages, plus `heap_bytes_per_peer` for each `[Peer]` of the config
+    /// that fills region `heap_peers_of` (counted by the root task at boot), rounded up to pages.
     pub heap_pages: u32,
     /// See `heap_pages`.
-    pub heap_pages_per_peer: u32,
+    pub heap_bytes_per_peer: u32,
     /// See `heap_pages`.
     pub heap_peers_of: Option<u32>,
     /// Mapped regions.
@@ -358,7 +358,7 @@ impl System {
             w.u64(pd.elf_len);
             w.u32(pd.stack_pages);
             w.u32(pd.heap_pages);
-            w.u32(pd.heap_pages_per_peer);
+            w.u32(pd.heap_bytes_per_peer);
             w.u32(pd.heap_peers_of.unwrap_or(u32::MAX));
             w.u8(pd.restartable as u8);
             w.u32(pd.restart_with.len() as u32);
@@ -479,7 +479,7 @@ impl System {
             let elf_len = r.u64()?;
             let stack_pages = r.u32()?;
             let heap_pages = r.u32()?;
-            let heap_pages_per_peer = r.u32()?;
+            let heap_bytes_per_peer = r.u32()?;
             let heap_peers_of = match r.u32()? {
                 u32::MAX => None,
                 k => Some(k),
@@ -536,7 +536,7 @@ impl System {
                 elf_len,
                 stack_pages,
                 heap_pages,
-                heap_pages_per_peer,
+                heap_bytes_per_peer,
                 heap_peers_of,
                 maps,
                 irqs,
@@ -620,7 +620,7 @@ mod tests {
                 elf_len: 0,
                 stack_pages: 16,
                 heap_pages: 64,
-                heap_pages_per_peer: 4,
+                heap_bytes_per_peer: 0x800,
                 heap_peers_of: Some(0),
                 restartable: true,
                 restart_with: vec![],
