@@ -47,8 +47,9 @@
 //! - `<memory_region console="true">`: the console log (seL4): once PDs start, the root task
 //!   appends every console line (its own, fault reports, PD log lines) to this region instead
 //!   of writing COM1, and the one PD that maps it (the serial PD) drains it to the UART.
-//! - `<protection_domain inject_fault_ms="N">` (seL4 tests only): the root task makes the PD
-//!   fault N ms after boot, to exercise the restart of a faulted PD; `inject_stall_ms="N"`: the
+//! - `<protection_domain inject_fault_ms="N">` (tests only): the seL4 root task makes the PD
+//!   fault N ms after boot, to exercise the restart of a faulted PD (the host runtime makes the
+//!   PD's thread panic, which ends the process); `inject_stall_ms="N"` (seL4): the
 //!   root task stops the PD's thread N ms after boot without a fault, as a PD that hangs (the
 //!   serial PD's watchdog must notice).
 //! - `<protection_domain heap_size="B" [heap_per_peer="P" heap_peers_of="region"]>` (seL4): the
@@ -304,7 +305,8 @@ pub struct ProtectionDomain {
     /// The config region whose peers size the heap (extension, `heap_peers_of`).
     pub heap_peers_of: Option<String>,
     /// Tests only (extension, `inject_fault_ms`): the seL4 root task makes this PD fault this
-    /// long after boot, to exercise the restart of a faulted PD.
+    /// long after boot, to exercise the restart of a faulted PD; the host runtime panics its
+    /// thread.
     pub inject_fault_ms: Option<u32>,
     /// Tests only (extension, `inject_stall_ms`): the seL4 root task stops this PD's thread this
     /// long after boot, without a fault, as a PD that hangs.

@@ -170,7 +170,8 @@ fn run(args: Args) -> Result<(), String> {
                 channels.insert(usize::from(id), (signals[&end.pd].clone(), usize::from(end.id)));
             }
         }
-        let host = HostPd { name: pd.name.clone(), signal: signals[&pd.name].clone(), regions, channels, epoch };
+        let fault_at = pd.inject_fault_ms.map(|ms| epoch + std::time::Duration::from_millis(ms.into()));
+        let host = HostPd { name: pd.name.clone(), signal: signals[&pd.name].clone(), regions, channels, epoch, fault_at };
         pds.push(Box::leak(Box::new(host)));
     }
 
@@ -201,6 +202,9 @@ fn run(args: Args) -> Result<(), String> {
     for (spec, &pd) in system.protection_domains.iter().zip(&pds) {
         let ready = ready_tx.clone();
         let image = spec.program_image.trim_end_matches(".elf");
+        if pd.fault_at.is_some() && (spec.host_tap.is_some() || !matches!(image, "crypto" | "crypto_worker" | "net_red" | "net_black")) {
+            return Err(format!("{}: the host runtime injects faults (inject_fault_ms) only into crypto, its workers and the stack PDs", spec.name));
+        }
         let body: Box<dyn FnOnce() -> Report + Send> = if let Some(side) = &spec.host_tap {
             let name = if side == "red" { args.red.clone() } else { args.black.clone() };
             let tap = tap::open(&name).map_err(|e| format!("{}: TAP {name}: {e}", spec.name))?;
@@ -247,6 +251,15 @@ fn run(args: Args) -> Result<(), String> {
         threads.push((spec.name.clone(), t));
     }
     drop(ready_tx);
+    // A PD with a fault to inject is woken at its time (it may have nothing else to wake it).
+    for &pd in pds.iter().filter(|pd| pd.fault_at.is_some()) {
+        thread::spawn(move || {
+            if let Some(wait) = pd.fault_at.and_then(|t| t.checked_duration_since(Instant::now())) {
+                thread::sleep(wait);
+            }
+            pd.signal.wake();
+        });
+    }
     let mut failed = None;
     for _ in 0..threads.len() {
         match ready_rx.recv() {

@@ -159,6 +159,9 @@ pub struct HostPd {
     pub channels: HashMap<usize, (Arc<Signal>, usize)>,
     /// The runtime's time origin.
     pub epoch: Instant,
+    /// When the PD panics on purpose (system.xml's test-only `inject_fault_ms`, counted from
+    /// `epoch`, as the seL4 root task makes a PD fault): tests of what a PD's end does.
+    pub fault_at: Option<Instant>,
 }
 
 std::thread_local! {
@@ -253,6 +256,9 @@ pub fn serve_until_stop<H: pd_api::Handler>(pd: &HostPd, handler: &mut H) -> u64
         badge = pd.signal.wait();
         if STOP.load(Ordering::Relaxed) {
             return errors;
+        }
+        if pd.fault_at.is_some_and(|t| Instant::now() >= t) {
+            panic!("{}: injected fault (system.xml inject_fault_ms)", pd.name);
         }
     }
 }
