@@ -135,7 +135,11 @@ class Lab:
                     os.kill(int(pid), signal.SIGKILL)
                 except (ProcessLookupError, ValueError):
                     pass
-            run(["ip", "netns", "del", ns], check=False)
+            p = run(["ip", "netns", "del", ns], check=False)
+            if p.returncode != 0:
+                # Said, not raised: the rest must still go. A later lab of this process with the
+                # same tag would then fail at `ip netns add`, and this line says why.
+                print(f"netlab: ip netns del {ns} failed: {p.stderr.strip()}", file=sys.stderr)
         self.namespaces.clear()
         for path in self.sockets:
             try:

@@ -8,12 +8,13 @@ import re
 
 import netlab
 
-FAULT_MS = 8000
+# Counted from enc_a's start: room for enc_b's start, the PCs' set-up and a first ping.
+FAULT_MS = 15000
 
 
 def test_a_pd_that_panics_after_start_up_ends_the_process():
     """enc_a runs system.xml with crypto given the test-only inject_fault_ms: its thread panics
-    8 s after start. Until then pc_a reaches pc_b through the tunnel; then enc_a's process exits
+    15 s after start. Until then pc_a reaches pc_b through the tunnel; then enc_a's process exits
     70, saying which PD panicked, while enc_b runs on."""
     with open(netlab.SYSTEM_XML) as f:
         xml = f.read()
@@ -31,7 +32,7 @@ def test_a_pd_that_panics_after_start_up_ends_the_process():
         enc_b = netlab.HostEncryptor(lab, "b", cfg_b, pc_b, wan, "br0")
         netlab.setup_pc(lab, pc_a, enc_a.red_tap, "a", "b")
         netlab.setup_pc(lab, pc_b, enc_b.red_tap, "b", "a")
-        through = netlab.ping_until(lab, pc_a, netlab.SITES["b"]["pc"], seconds=5)
+        through = netlab.ping_until(lab, pc_a, netlab.SITES["b"]["pc"], seconds=10)
         alive_before = enc_a.proc.poll() is None
         try:
             code = enc_a.proc.wait(timeout=FAULT_MS / 1000 + 20)

@@ -1,17 +1,19 @@
 """DMA isolation with VT-d (issue 16): a NIC reaches its own driver's DMA regions and nothing else.
 
 tests/sel4/system-dma-escape.xml's dma_escape PD programs its e1000e to send from and receive into
-a region outside the device's io_address_space. The NIC's network backend is a UDP socket on
-loopback that this test holds: what the NIC sends arrives here, and this test keeps sending it
+a region outside the device's io_address_space. The NIC's network backend is a Unix datagram socket
+that this test holds: what the NIC sends arrives here, and this test keeps sending it
 frames to receive. On q35 with QEMU's intel-iommu the escape must fail (the kernel reports the
 faults) while the NIC's legitimate DMA works; on the same machine without an IOMMU the escape must
 succeed, so that the test can fail.
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -31,18 +33,17 @@ def q35(iommu):
 
 
 def boot_escape(build_dir, iommu, timeout=120):
-    """Boots the escape system with the e1000e on a loopback UDP backend; returns the console and
+    """Boots the escape system with the e1000e on a Unix datagram socket backend; returns the console and
     every frame the NIC sent."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+    # Unix datagram sockets in a fresh directory: the paths are ours alone (a UDP port picked by
+    # binding and closing could be taken by another program before QEMU binds it).
+    where = tempfile.mkdtemp(prefix="encryptor-iommu-")
+    here, qemu_side = os.path.join(where, "test.sock"), os.path.join(where, "qemu.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(here)
     sock.settimeout(0.02)
-    qemu_side = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    qemu_side.bind(("127.0.0.1", 0))
-    qemu_port = qemu_side.getsockname()[1]
-    qemu_side.close()  # QEMU binds it (the port stays free for it: nothing else takes it this fast)
-    here = sock.getsockname()[1]
     cmd = q35(iommu) + ["-kernel", str(build_dir / "kernel32.elf"), "-initrd", str(build_dir / "roottask"),
-                        "-netdev", f"socket,id=n0,udp=127.0.0.1:{here},localaddr=127.0.0.1:{qemu_port}",
+                        "-netdev", f"dgram,id=n0,local.type=unix,local.path={qemu_side},remote.type=unix,remote.path={here}",
                         "-device", "e1000e,netdev=n0"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -54,7 +55,15 @@ def boot_escape(build_dir, iommu, timeout=120):
     try:
         while proc.poll() is None and time.monotonic() < deadline:
             # A frame every 20 ms for the NIC to receive, once the PD has enabled its receiver.
-            sock.sendto(HOST_FRAME, ("127.0.0.1", qemu_port))
+            # Until the NIC's receiver is on, QEMU stops reading its socket and the kernel queues
+            # a few frames for it (net.unix.max_dgram_qlen), then refuses more
+            # (the socket's timeout makes Python wait on that refusal: TimeoutError).
+            try:
+                sock.sendto(HOST_FRAME, qemu_side)
+            except (BlockingIOError, TimeoutError):
+                pass
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.02)  # QEMU has not made its socket yet
             try:
                 while True:
                     sent.append(sock.recv(4096))
@@ -66,6 +75,7 @@ def boot_escape(build_dir, iommu, timeout=120):
         proc.wait()
         reader.join(10)
         sock.close()
+        shutil.rmtree(where, ignore_errors=True)
     text = (out[0] if out else b"").decode("utf-8", "replace").replace("\r", "")
     return Boot(proc.returncode, text, time.monotonic() >= deadline), sent
 

@@ -171,7 +171,7 @@ fn run(args: Args) -> Result<(), String> {
             }
         }
         let fault_at = pd.inject_fault_ms.map(|ms| epoch + std::time::Duration::from_millis(ms.into()));
-        let host = HostPd { name: pd.name.clone(), signal: signals[&pd.name].clone(), regions, channels, epoch, fault_at };
+        let host = HostPd { name: pd.name.clone(), signal: signals[&pd.name].clone(), regions, channels, epoch, fault_at, fault_due: false.into() };
         pds.push(Box::leak(Box::new(host)));
     }
 
@@ -251,15 +251,6 @@ fn run(args: Args) -> Result<(), String> {
         threads.push((spec.name.clone(), t));
     }
     drop(ready_tx);
-    // A PD with a fault to inject is woken at its time (it may have nothing else to wake it).
-    for &pd in pds.iter().filter(|pd| pd.fault_at.is_some()) {
-        thread::spawn(move || {
-            if let Some(wait) = pd.fault_at.and_then(|t| t.checked_duration_since(Instant::now())) {
-                thread::sleep(wait);
-            }
-            pd.signal.wake();
-        });
-    }
     let mut failed = None;
     for _ in 0..threads.len() {
         match ready_rx.recv() {
@@ -278,6 +269,17 @@ fn run(args: Args) -> Result<(), String> {
             eprintln!("encryptor-host: a PD panicked: exiting");
             std::process::exit(70);
         }));
+        // A PD with a fault to inject is woken at its time (it may have nothing else to wake
+        // it), once the hook above is in place: a fault due earlier waits for it.
+        for &pd in pds.iter().filter(|pd| pd.fault_at.is_some()) {
+            thread::spawn(move || {
+                if let Some(wait) = pd.fault_at.and_then(|t| t.checked_duration_since(Instant::now())) {
+                    thread::sleep(wait);
+                }
+                pd.fault_due.store(true, Ordering::Release);
+                pd.signal.wake();
+            });
+        }
         println!("encryptor-host: ready ({} PDs)", threads.len());
         use std::io::Write;
         let _ = std::io::stdout().flush();

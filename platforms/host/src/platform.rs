@@ -162,6 +162,8 @@ pub struct HostPd {
     /// When the PD panics on purpose (system.xml's test-only `inject_fault_ms`, counted from
     /// `epoch`, as the seL4 root task makes a PD fault): tests of what a PD's end does.
     pub fault_at: Option<Instant>,
+    /// Set at `fault_at` (once the runtime is ready): the PD panics when it next wakes.
+    pub fault_due: AtomicBool,
 }
 
 std::thread_local! {
@@ -257,7 +259,7 @@ pub fn serve_until_stop<H: pd_api::Handler>(pd: &HostPd, handler: &mut H) -> u64
         if STOP.load(Ordering::Relaxed) {
             return errors;
         }
-        if pd.fault_at.is_some_and(|t| Instant::now() >= t) {
+        if pd.fault_due.load(Ordering::Acquire) {
             panic!("{}: injected fault (system.xml inject_fault_ms)", pd.name);
         }
     }

@@ -187,7 +187,7 @@ fn peak_reading_config(text: &str) -> usize {
 
 /// Every PD reads the config (crypto whole, the others without its keys) and keeps its part, so
 /// each needs heap for it beyond its fixed needs: with crypto's most peers written in full, that
-/// is some 700 KiB, which the stack PDs' and workers' fixed 1 MiB did not hold beside their own
+/// is some 1.2 MiB, which the stack PDs' and workers' fixed 1 MiB did not hold beside their own
 /// (a worker failed to start with 1024 such peers). Each system file's `heap_per_peer` for every
 /// PD that maps a config region holds the measured peak per peer, a quarter spare.
 #[test]

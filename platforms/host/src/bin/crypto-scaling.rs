@@ -77,7 +77,7 @@ impl PdWiring {
     }
 
     fn into_pd(self, epoch: Instant) -> &'static HostPd {
-        Box::leak(Box::new(HostPd { name: self.name, signal: self.signal, regions: self.regions, channels: self.channels, epoch, fault_at: None }))
+        Box::leak(Box::new(HostPd { name: self.name, signal: self.signal, regions: self.regions, channels: self.channels, epoch, fault_at: None, fault_due: false.into() }))
     }
 }
 

@@ -28,9 +28,12 @@ use sel4_abi::{init_cap, BootInfo};
 /// The system image: the encoded spec followed by the PD programs.
 static SYSTEM_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/system.img"));
 
-/// The root task's heap: spec decoding and bookkeeping only.
+/// The root task's heap: spec decoding, bookkeeping and the config regions' contents. With a
+/// config of 1024 peers written in full (some 230 KB) it holds a copy per config region (four
+/// with crypto workers) while it parses the config to count the peers (some 1 MB more): 2 MiB
+/// was nearly full.
 #[global_allocator]
-static HEAP: Heap<{ 2 << 20 }> = Heap::new();
+static HEAP: Heap<{ 8 << 20 }> = Heap::new();
 
 /// The root task's stack (the kernel starts the root task without one).
 #[no_mangle]

@@ -27,7 +27,9 @@ pub fn initial_contents(system: &System, image: &[u8], modules: &BootModules) ->
                     None
                 }
                 Ok(text) => {
-                    let public = encryptor_config::without_keys(text).into_bytes();
+                    let mut public = encryptor_config::without_keys(text).into_bytes();
+                    // Sized for the whole file: give back what the keys took.
+                    public.shrink_to_fit();
                     if public.len() as u64 > region.size {
                         println!("memory_region {}: left empty ({source_name} without its keys is {} bytes, the region {})", region.name, public.len(), region.size);
                         None
