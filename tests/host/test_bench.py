@@ -25,6 +25,7 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
                 "instructions_per_packet_dispatcher_pd", "instructions_per_packet_dispatch",
                 "instructions_per_packet_net_red_pd", "instructions_per_packet_net_black_pd",
                 "cost_ratio_crypto_pd_vs_seal", "cost_ratio_worker_pd_vs_seal", "workers_per_dispatcher",
+                "instructions_per_packet_pipeline_1024", "cost_ratio_pipeline_1024_peers_vs_1",
                 "qemu_tcp_mbps_sel4", "qemu_tcp_mbps_linux", "qemu_tcp_ratio_sel4_vs_linux",
                 "qemu_ping_ms_sel4", "qemu_ping_ms_linux", "qemu_tcp_cpu_s_per_gb_sel4",
                 "qemu_tcp_cpu_s_per_gb_linux", "qemu_boot_to_ready_s_sel4", "qemu_boot_to_ready_s_linux",
@@ -49,6 +50,11 @@ def test_bench_quick_mode_runs_and_reports(tmp_path):
     assert 0 < cost["dispatcher_pd"] < cost["seal"], "the dispatcher seals nothing itself"
     assert 0 < cost["net_red_pd"] < cost["seal"] and 0 < cost["net_black_pd"] < cost["seal"], "the stacks seal nothing"
     assert cost["net_red_pd"] + cost["crypto_pd"] + cost["net_black_pd"] < cost["pipeline"]
+    # The 1024-peer row does the pipeline's work at least (its tables are bigger, its packets the
+    # same), and its ratio is the two rows' quotient.
+    big = float(results["instructions_per_packet_pipeline_1024"])
+    assert big >= cost["pipeline"] * 0.99
+    assert abs(float(results["cost_ratio_pipeline_1024_peers_vs_1"]) - big / cost["pipeline"]) < 0.01
     assert float(results["host_tcp_mbps_ours"]) > 0, "no traffic went through our pair"
     # Traffic went through both QEMU pairs, and the ratio is the ratio of the two medians.
     sel4, linux = float(results["qemu_tcp_mbps_sel4"]), float(results["qemu_tcp_mbps_linux"])

@@ -30,6 +30,8 @@ pub use keys::without_keys;
 mod keys;
 mod parse;
 mod region;
+mod table;
+pub use table::PrefixTable;
 pub use region::{parse_region, read_config, ConfigProblem, StartError, CONFIG_REGION};
 pub use parse::PublicKeyText;
 #[cfg(test)]
@@ -174,20 +176,24 @@ pub struct Rule {
     pub action: Action,
 }
 
+/// Which of two actions given for the same prefix wins: fail-closed, Drop over Tunnel over
+/// Bypass.
+fn rank(a: Action) -> u8 {
+    match a {
+        Action::Bypass => 0,
+        Action::Tunnel => 1,
+        Action::Drop => 2,
+    }
+}
+
 /// Longest-prefix match over rules; None when nothing matches (callers treat
-/// None as Drop).
+/// None as Drop). A scan of every rule: the definition [`rule_table`]'s table
+/// is checked against; the PDs look up in that table.
 ///
 /// Two matching rules of the same length (only possible in hand-built rule
 /// sets: [`Config::parse`] rejects them) resolve fail-closed:
 /// Drop over Tunnel over Bypass.
 pub fn lookup(rules: &[Rule], ip: IpAddr) -> Option<Action> {
-    fn rank(a: Action) -> u8 {
-        match a {
-            Action::Bypass => 0,
-            Action::Tunnel => 1,
-            Action::Drop => 2,
-        }
-    }
     let mut best: Option<(u8, Action)> = None;
     for r in rules {
         if !r.prefix.contains(ip) {
@@ -202,6 +208,18 @@ pub fn lookup(rules: &[Rule], ip: IpAddr) -> Option<Action> {
         };
     }
     best.map(|(_, a)| a)
+}
+
+/// `rules` as a table: [`PrefixTable::get`] answers as [`lookup`] does (ties
+/// fail closed), in a few probes instead of a scan.
+pub fn rule_table(rules: &[Rule]) -> PrefixTable<Action> {
+    PrefixTable::new(rules.iter().map(|r| (r.prefix, r.action)), |a, b| {
+        if rank(a) >= rank(b) {
+            a
+        } else {
+            b
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------

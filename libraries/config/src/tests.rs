@@ -425,6 +425,80 @@ fn lookup_equal_length_tie_fails_closed() {
     assert_eq!(lookup(&[t, b], ip("10.1.1.1")), Some(Action::Tunnel));
     assert_eq!(lookup(&[d, t, b], ip("10.1.1.1")), Some(Action::Drop));
     assert_eq!(lookup(&[b, t, d], ip("10.1.1.1")), Some(Action::Drop));
+    for rules in [&[b, t][..], &[t, b], &[d, t, b], &[b, t, d], &[t, d]] {
+        assert_eq!(rule_table(rules).get(ip("10.1.1.1")), lookup(rules, ip("10.1.1.1")));
+        assert_eq!(rule_table(rules).len(), 1);
+    }
+}
+
+/// Addresses near the rules' edges: each rule's network, its last address, one past either,
+/// and some of neither family's rules.
+fn probes(rules: &[Rule], rng: &mut Rng) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for r in rules {
+        let n = r.prefix.network();
+        match n.addr {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                let last = a | !mask_v4(n.len);
+                for x in [a, last, a.wrapping_sub(1), last.wrapping_add(1), a | (rng.next() as u32 & !mask_v4(n.len))] {
+                    out.push(IpAddr::V4(Ipv4Addr::from(x)));
+                }
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                let last = a | !mask_v6(n.len);
+                for x in [a, last, a.wrapping_sub(1), last.wrapping_add(1), a | (u128::from(rng.next()) & !mask_v6(n.len))] {
+                    out.push(IpAddr::V6(Ipv6Addr::from(x)));
+                }
+            }
+        }
+    }
+    out.extend([ip("0.0.0.0"), ip("255.255.255.255"), ip("::"), ip("::ffff:10.0.0.1"), ip("10.0.0.1")]);
+    out
+}
+
+/// The table answers as the scan does, for rule sets of nested, equal and disjoint prefixes of
+/// both families (as from a config, and hand-built ones with ties and host bits set).
+#[test]
+fn rule_table_answers_as_the_scan_does() {
+    let mut rng = Rng(0x5eed_7ab1e);
+    let actions = [Action::Tunnel, Action::Bypass, Action::Drop];
+    for round in 0..400 {
+        let count = 1 + rng.below(if round % 10 == 0 { 300 } else { 12 });
+        let rules: Vec<Rule> = (0..count)
+            .map(|_| {
+                // Few distinct networks, so that prefixes nest and repeat.
+                let base = rng.below(4) as u32;
+                let prefix = if rng.below(2) == 0 {
+                    let len = rng.below(33) as u8;
+                    let addr = (10 << 24) | (base << 16) | (rng.below(4) as u32) << 8 | rng.below(256) as u32;
+                    Prefix { addr: IpAddr::V4(Ipv4Addr::from(addr)), len }
+                } else {
+                    let len = rng.below(129) as u8;
+                    let addr = (0xfd00u128 << 112) | (u128::from(base) << 80) | (rng.below(4) as u128) << 64 | rng.below(256) as u128;
+                    Prefix { addr: IpAddr::V6(Ipv6Addr::from(addr)), len }
+                };
+                Rule { prefix, action: actions[rng.below(3)] }
+            })
+            .collect();
+        let table = rule_table(&rules);
+        for a in probes(&rules, &mut rng) {
+            assert_eq!(table.get(a), lookup(&rules, a), "{a} in {rules:?}");
+        }
+    }
+}
+
+#[test]
+fn prefix_table_keeps_the_first_value_of_a_repeated_prefix_when_asked() {
+    let t = PrefixTable::new([(p("10.0.0.0/8"), 1), (p("10.9.9.9/8"), 2), (p("10.1.0.0/16"), 3), (p("fd00::/8"), 4)], |a, _| a);
+    assert_eq!(t.len(), 3);
+    assert_eq!(t.get(ip("10.2.0.1")), Some(1));
+    assert_eq!(t.get(ip("10.1.0.1")), Some(3));
+    assert_eq!(t.get(ip("fd00::1")), Some(4));
+    assert_eq!(t.get(ip("11.0.0.1")), None);
+    assert_eq!(t.get(ip("fe80::1")), None);
+    assert!(PrefixTable::<u8>::new([], |a, _| a).is_empty());
 }
 
 // ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ extern crate alloc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
-use encryptor_config::{Prefix, StartError};
+use encryptor_config::{Prefix, PrefixTable, StartError};
 use pd_api::{Channel, ChannelSet, Handler, MemoryRegion};
 use pd_proto::job::{self, Job, JobKind, JobResult, JobStatus, JOB_LEN, RESULT_LEN};
 use pd_proto::ENDPOINT_HEADER_LEN;
@@ -112,8 +112,10 @@ pub struct CryptoWorker {
     crypto: Link,
     rings: Rings,
     table: SessionTable,
-    /// Each peer's AllowedIPs (the config's order: a job's peer number indexes it).
-    allowed_ips: Vec<Vec<Prefix>>,
+    /// Peers in the config (a job's peer number is below it).
+    peers: usize,
+    /// Every peer's AllowedIPs → peer number (config order): crypto's cryptokey routing table.
+    routes: PrefixTable<usize>,
     /// This PD's copy of each session slot it used (peer * SLOTS_PER_PEER + slot), read again
     /// when the slot changes; boxed, as a copy holds ring's expanded keys (1.2 KiB).
     copies: Vec<Option<Box<WorkerSession>>>,
@@ -148,7 +150,8 @@ impl CryptoWorker {
             crypto,
             rings,
             table,
-            allowed_ips,
+            peers: allowed_ips.len(),
+            routes: PrefixTable::new(allowed_ips.iter().enumerate().flat_map(|(i, p)| p.iter().map(move |&a| (a, i))), |first, _| first),
             copies,
             jobs: Box::new([0; SLOT_SIZE]),
             results: Box::new([0; SLOT_SIZE]),
@@ -246,7 +249,7 @@ impl CryptoWorker {
     fn run(&mut self, j: &Job) -> JobResult {
         let status = |status| JobResult { status, len: 0 };
         let slot_aligned = |offset: u32| offset as usize % SLOT_SIZE == 0;
-        if usize::from(j.peer) >= self.allowed_ips.len()
+        if usize::from(j.peer) >= self.peers
             || usize::from(j.slot) >= SLOTS_PER_PEER
             || !slot_aligned(j.input)
             || !slot_aligned(j.output)
@@ -287,7 +290,7 @@ impl CryptoWorker {
         // The packet as copied must be for this peer: crypto routed it on its own look at the
         // ring slot, which net_red could rewrite since (a restarted net_red refills slots crypto
         // still holds).
-        let to_peer = inner_destination(&body[..len]).is_some_and(|dst| self.allowed_ips[usize::from(j.peer)].iter().any(|p| p.contains(dst)));
+        let to_peer = inner_destination(&body[..len]).is_some_and(|dst| self.routes.get(dst) == Some(usize::from(j.peer)));
         if !to_peer {
             body.fill(0);
             return Err(JobStatus::Misrouted);
@@ -339,7 +342,8 @@ impl CryptoWorker {
         }
         let plaintext = &self.buf[DATA_HEADER_LEN..DATA_HEADER_LEN + n];
         let (out_len, src) = inner_packet(plaintext).ok_or(JobStatus::MalformedInner)?;
-        if !self.allowed_ips[usize::from(j.peer)].iter().any(|p| p.contains(src)) {
+        // Cryptokey routing, as crypto checks it: the source routes back to this peer.
+        if self.routes.get(src) != Some(usize::from(j.peer)) {
             return Err(JobStatus::SourceNotAllowed);
         }
         if !self.rings.red_out.copy_in(j.output as usize, &plaintext[..out_len]) {

@@ -69,7 +69,7 @@ use boringtun::noise::{Packet, Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
-use encryptor_config::{CryptoConfig, Prefix, StartError};
+use encryptor_config::{CryptoConfig, PrefixTable, StartError};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
@@ -290,7 +290,6 @@ struct Peer {
     tunn: Tunn,
     public_key: [u8; 32],
     endpoint: Option<SocketAddr>,
-    allowed_ips: Vec<Prefix>,
     sessions: Box<PeerSessions>,
 }
 
@@ -401,8 +400,9 @@ pub struct Crypto {
     /// peers were added. WireGuard asks for a random index per session: here the sessions of
     /// one peer share the tag until a restart, so they can be linked to each other.
     index_tags: Vec<(u32, usize)>,
-    /// (prefix, peer index), longest prefix first: cryptokey routing table.
-    routes: Vec<(Prefix, usize)>,
+    /// Every peer's AllowedIPs → peer index: the cryptokey routing table (longest prefix wins;
+    /// a prefix given to two peers, which `Config::parse` refuses, goes to the first).
+    routes: PrefixTable<usize>,
     /// The message being handled, copied out of the ring (no TOCTOU).
     packet: Box<[u8; SLOT_SIZE]>,
     /// A packet from net_red, copied out of the ring at [`DATA_HEADER_LEN`], where a data
@@ -529,7 +529,7 @@ impl Crypto {
         let mut routes = Vec::new();
         let mut index_tags: Vec<(u32, usize)> = Vec::new();
         // Taken one by one, so that each peer's preshared key is wiped as its config goes.
-        for (i, mut p) in core::mem::take(&mut config.peers).into_iter().enumerate() {
+        for (i, p) in core::mem::take(&mut config.peers).into_iter().enumerate() {
             if peers.iter().any(|q| q.public_key == p.public_key) {
                 return Err(InitError::DuplicatePeer);
             }
@@ -543,16 +543,10 @@ impl Crypto {
                 tag,
                 Some(limiter.clone()),
             );
-            routes.extend(p.allowed_ips.iter().map(|a| (a.network(), i)));
-            peers.push(Peer {
-                tunn,
-                public_key: p.public_key,
-                endpoint: p.endpoint,
-                allowed_ips: core::mem::take(&mut p.allowed_ips),
-                sessions: PeerSessions::new(),
-            });
+            routes.extend(p.allowed_ips.iter().map(|&a| (a, i)));
+            peers.push(Peer { tunn, public_key: p.public_key, endpoint: p.endpoint, sessions: PeerSessions::new() });
         }
-        routes.sort_by(|a, b| b.0.len.cmp(&a.0.len));
+        let routes = PrefixTable::new(routes, |first, _| first);
         index_tags.sort_unstable();
         Ok(Self {
             index_tags,
@@ -632,7 +626,7 @@ impl Crypto {
     }
 
     fn route(&self, dst: IpAddr) -> Option<usize> {
-        self.routes.iter().find(|(p, _)| p.contains(dst)).map(|&(_, i)| i)
+        self.routes.get(dst)
     }
 
     /// Plaintext from net_red: seal and send (with crypto workers, most packets go to them:
@@ -961,14 +955,16 @@ impl Crypto {
         c.opened_packets += 1;
         let plaintext = &msg[DATA_HEADER_LEN..DATA_HEADER_LEN + len];
         // The packet as its IP header sizes it (the sender's padding cut off); it must hold that
-        // header whole, and its source must be one of the peer's AllowedIPs.
+        // header whole, and its source must be in the peer's AllowedIPs.
         let Some((out_len, inner_src)) = pd_session::transport::inner_packet(plaintext) else {
             peer.tunn.note_data_received(index, 0);
             c.drop_malformed_inner += 1;
             return;
         };
         peer.tunn.note_data_received(index, out_len);
-        if !peer.allowed_ips.iter().any(|p| p.contains(inner_src)) {
+        // Cryptokey routing: the source must route back to this peer (a source in a longer
+        // prefix of another peer is that peer's, as WireGuard has it).
+        if self.routes.get(inner_src) != Some(i) {
             c.drop_source_not_allowed += 1;
             return;
         }

@@ -193,6 +193,35 @@ fn inner_source_must_be_in_the_peers_allowed_ips() {
     assert_eq!(b.counter("drop_source_not_allowed"), 1);
 }
 
+/// Cryptokey routing with nested prefixes, as WireGuard has it: B holds 10.0.0.0/8 for A and the
+/// longer 10.1.5.0/24 for C. A packet to 10.1.5.9 goes to C; A may send from 10.1.0.2, not from
+/// 10.1.5.9 (that source routes to C).
+#[test]
+fn a_longer_prefix_of_another_peer_wins_both_ways() {
+    let mut a = make("crypto_nest_a", A, "192.0.2.1:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])]);
+    let mut b = make(
+        "crypto_nest_b",
+        B,
+        "192.0.2.2:51820",
+        vec![peer(A, Some("192.0.2.1:51820"), &["10.0.0.0/8"]), peer(C, Some("192.0.2.3:51820"), &["10.1.5.0/24"])],
+    );
+    // Its packet from 10.1.0.2 reaches B's red side (a source in A's /8 is A's).
+    establish(&mut a, &mut b);
+    a.red.send(&ipv4([10, 1, 5, 9], [10, 2, 0, 2], b"a source that is C's"));
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert!(b.red.drain().is_empty());
+    assert_eq!(b.counter("drop_source_not_allowed"), 1);
+    // From B's red side: 10.1.5.9 is routed to C (a handshake initiation to C's endpoint),
+    // 10.1.6.9 to A (sealed on the session A made).
+    b.red.send(&ipv4([10, 2, 0, 2], [10, 1, 5, 9], b"to C"));
+    b.red.send(&ipv4([10, 2, 0, 2], [10, 1, 6, 9], b"to A"));
+    b.run(RED);
+    let sent = b.sent();
+    let to: Vec<(SocketAddr, u8)> = sent.iter().map(|(d, m)| (*d, m[0])).collect();
+    assert_eq!(to, vec![("192.0.2.3:51820".parse().unwrap(), 1), ("192.0.2.1:51820".parse().unwrap(), 4)], "initiation to C, data to A");
+}
+
 #[test]
 fn unknown_peer_is_refused() {
     let (_a, mut b) = pair();

@@ -26,10 +26,9 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::net::IpAddr;
 use core::ops::Range;
-use encryptor_config::{lookup, Action, MssClamp, RedConfig, Rule, StartError};
+use encryptor_config::{rule_table, Action, MssClamp, PrefixTable, RedConfig, StartError};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_netstack::fragment::{FragmentError, Ipv4Fragmenter};
 use pd_netstack::icmp_error::{frag_needed, packet_too_big, TokenBucket};
@@ -105,7 +104,8 @@ pub struct NetRed {
     crypto: Link,
     bypass: Option<Link>,
     iface: Iface,
-    rules: Vec<Rule>,
+    /// Routing rules (longest prefix wins; no match drops).
+    rules: PrefixTable<Action>,
     /// The tunnel MTU for IPv4 and for IPv6 packets.
     mtu_v4: u16,
     mtu_v6: u16,
@@ -143,7 +143,7 @@ impl NetRed {
             mss_clamp: config.mss_clamp,
             mss: config.mss_limits(),
             icmp_errors: TokenBucket::new(ICMP_ERRORS_PER_S, ICMP_ERROR_BURST),
-            rules: config.rules,
+            rules: rule_table(&config.rules),
             buf: Box::new([0; SLOT_SIZE]),
             out: Box::new([0; SLOT_SIZE]),
             counters: Counters::default(),
@@ -268,7 +268,7 @@ impl NetRed {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
-            let action = lookup(&self.rules, dst).unwrap_or(Action::Drop);
+            let action = self.rules.get(dst).unwrap_or(Action::Drop);
             if action == Action::Drop || (action == Action::Bypass && self.bypass.is_none()) {
                 self.counters.drop_policy += 1;
                 continue;
@@ -319,7 +319,7 @@ impl NetRed {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
-            if from_bypass && lookup(&self.rules, src) != Some(Action::Bypass) {
+            if from_bypass && self.rules.get(src) != Some(Action::Bypass) {
                 self.counters.drop_bypass_source += 1;
                 continue;
             }

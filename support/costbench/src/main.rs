@@ -1,4 +1,4 @@
-//! `costbench <seal|crypto|pipeline|dispatch> <packets>`: does the named work for
+//! `costbench <seal|crypto|pipeline|pipeline-1024|dispatch> <packets>`: does the named work for
 //! `packets` packets of 1420 bytes of plaintext (a full tunnel MTU), so that
 //! running it under `valgrind --tool=callgrind` at two packet counts gives the
 //! instructions per packet (the difference divided by the difference), free of
@@ -9,6 +9,9 @@
 //!   boringtun's data message, ring out;
 //! - `pipeline`: net_red → crypto → net_black with Ethernet frames in and out:
 //!   the whole red-to-black path of the host encryptor except the TAP syscalls;
+//! - `pipeline-1024`: `pipeline` with crypto's most peers (1024, each with an IPv4 and an IPv6
+//!   prefix, as a branch-office config has them), the packets going to the last one: what a
+//!   router's table of that size costs per packet in net_red and crypto;
 //! - `dispatch`: the `crypto` path with one crypto worker doing the AEAD (crypto takes the
 //!   packet, hands the worker a job, publishes its result); under callgrind with
 //!   `--toggle-collect='*CryptoWorker*'` only the worker's share is counted, the rest being
@@ -190,9 +193,33 @@ fn udp_payload(frame: &[u8]) -> &[u8] {
     &frame[14 + 28..]
 }
 
-fn pipeline(n: usize) {
+/// The peers besides the measured one in `pipeline-1024`: an IPv4 /24 and an IPv6 /64 each,
+/// none of them the measured peer's 10.2.0.0/24.
+fn other_peers(count: usize) -> Vec<PeerConfig> {
+    (0..count)
+        .map(|k| {
+            let mut secret = [0u8; 32];
+            secret[1..9].copy_from_slice(&(k as u64 + 1000).to_le_bytes());
+            PeerConfig {
+                public_key: PublicKey::from(&StaticSecret::from(secret)).to_bytes(),
+                preshared_key: None,
+                endpoint: Some(format!("198.51.100.{}:51820", 1 + k % 250).parse().unwrap()),
+                allowed_ips: vec![
+                    format!("10.{}.{}.0/24", 10 + k / 250, k % 250).parse().unwrap(),
+                    format!("fd00:{}:{}::/64", 10 + k / 250, k % 250).parse().unwrap(),
+                ],
+                persistent_keepalive: None,
+            }
+        })
+        .collect()
+}
+
+/// net_red → crypto → net_black, with `others` peers configured before the one the packets go
+/// to (net_red's Tunnel rules are every peer's prefixes, as `Config::parse` derives them).
+fn pipeline(n: usize, others: usize) {
     // net_red ⇄ crypto ⇄ net_black on shared rings, as system.xml joins them;
     // the test plays the two NICs and, for the handshake, the remote peer.
+    let mut peers = other_peers(others);
     let red_pd = TestPd::new("net_red");
     let crypto_pd = TestPd::new("crypto");
     let black_pd = TestPd::new("net_black");
@@ -204,20 +231,25 @@ fn pipeline(n: usize) {
     let mut red = pd_net_red::NetRed::new(RedConfig {
         addresses: vec!["10.1.0.1/24".parse().unwrap()],
         mac: [2, 0, 0, 0, 1, 1],
-        rules: vec![Rule { prefix: "10.2.0.0/24".parse().unwrap(), action: Action::Tunnel }],
+        rules: peers
+            .iter()
+            .flat_map(|p| p.allowed_ips.iter())
+            .chain([&"10.2.0.0/24".parse().unwrap()])
+            .map(|&prefix| Rule { prefix, action: Action::Tunnel })
+            .collect(),
         mtu: encryptor_config::DEFAULT_MTU,
         mss_clamp: encryptor_config::MssClamp::Auto,
     })
     .unwrap();
     crypto_pd.enter();
-    let peer = PeerConfig {
+    peers.push(PeerConfig {
         public_key: PublicKey::from(&StaticSecret::from([2; 32])).to_bytes(),
         preshared_key: None,
         endpoint: Some("192.0.2.2:51820".parse().unwrap()),
         allowed_ips: vec!["10.2.0.0/24".parse::<Prefix>().unwrap()],
         persistent_keepalive: None,
-    };
-    let mut crypto = pd_crypto::Crypto::new(CryptoConfig { private_key: [1; 32], listen_port: 51820, mtu: 1420, peers: vec![peer] }).unwrap();
+    });
+    let mut crypto = pd_crypto::Crypto::new(CryptoConfig { private_key: [1; 32], listen_port: 51820, mtu: 1420, peers }).unwrap();
     black_pd.enter();
     let mut black = pd_net_black::NetBlack::new(BlackConfig {
         addresses: vec!["192.0.2.1/24".parse().unwrap()],
@@ -230,16 +262,17 @@ fn pipeline(n: usize) {
     .unwrap();
     let mut peer_box = crypto_box("peer", [2; 32], [1; 32], None, "10.1.0.0/24");
 
-    // Runs the three PDs once, in pipeline order and back.
-    let step = |red: &mut pd_net_red::NetRed, crypto: &mut pd_crypto::Crypto, black: &mut pd_net_black::NetBlack| {
-        let all = ChannelSet::from_badge(0b1111);
+    // Runs the three PDs once, in pipeline order and back, woken on `channels`.
+    let run = |channels: ChannelSet, red: &mut pd_net_red::NetRed, crypto: &mut pd_crypto::Crypto, black: &mut pd_net_black::NetBlack| {
         red_pd.enter();
-        red.notified(all).unwrap();
+        red.notified(channels).unwrap();
         crypto_pd.enter();
-        crypto.notified(all).unwrap();
+        crypto.notified(channels).unwrap();
         black_pd.enter();
-        black.notified(all).unwrap();
+        black.notified(channels).unwrap();
     };
+    // Every channel, the timers' included: for the handshake.
+    let step = |red: &mut _, crypto: &mut _, black: &mut _| run(ChannelSet::from_badge(0b1111), red, crypto, black);
     // The handshake through net_black: its initiation waits while net_black asks for the peer's
     // MAC, which the peer's ARP reply gives it.
     let mut frame = vec![2, 0, 0, 0, 1, 1, 2, 0, 0, 0, 9, 9, 8, 0];
@@ -268,7 +301,11 @@ fn pipeline(n: usize) {
         for _ in 0..k {
             red_nic.send(&frame);
         }
-        step(&mut red, &mut crypto, &mut black);
+        // The data channels only (0 and 1 in all three PDs: net_red's NIC and CRYPTO, crypto's
+        // RED and BLACK, net_black's NIC and CRYPTO). The timers tick on their own period, as
+        // in the system: crypto's tick runs every peer's timers, which with 1024 peers would
+        // outweigh a batch if it ran for each one.
+        run(ChannelSet::EMPTY.with(pd_crypto::RED).with(pd_crypto::BLACK), &mut red, &mut crypto, &mut black);
         let out = black_nic.drain();
         assert_eq!(out.len(), k, "every frame leaves on the black side");
         done += k;
@@ -282,10 +319,11 @@ fn main() {
     match mode.as_str() {
         "seal" => seal(n),
         "crypto" => crypto_path(n),
-        "pipeline" => pipeline(n),
+        "pipeline" => pipeline(n, 0),
+        "pipeline-1024" => pipeline(n, pd_crypto::MAX_PEERS - 1),
         "dispatch" => dispatch_path(n),
         _ => {
-            eprintln!("usage: costbench <seal|crypto|pipeline|dispatch> <packets>");
+            eprintln!("usage: costbench <seal|crypto|pipeline|pipeline-1024|dispatch> <packets>");
             std::process::exit(2);
         }
     }
