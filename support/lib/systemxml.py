@@ -38,7 +38,7 @@ def with_crypto_workers(text, workers=2, cpus=(1, 3)):
         <map mr="crypto_worker_{n}_to_crypto_data" vaddr="{base + 0x20000:#x}" perms="r" setvar_vaddr="worker{n}_rx_data" />
         <map mr="crypto_worker_{n}_to_crypto_ctl" vaddr="{base + 0x30000:#x}" perms="rw" setvar_vaddr="worker{n}_rx_ctl" />
 """
-        pds += f"""    <protection_domain name="crypto_worker_{n}" domain="crypto" priority="185" cpu="{cpus[n % len(cpus)]}" heap_per_peer="0x800" heap_peers_of="crypto_workers_config">
+        pds += f"""    <protection_domain name="crypto_worker_{n}" domain="crypto" priority="185" cpu="{cpus[n % len(cpus)]}" heap_per_peer="0x800" heap_per_prefix="320" heap_peers_of="crypto_workers_config">
         <program_image path="crypto_worker.elf" />
         <map mr="crypto_worker_{n}_status" vaddr="0x11000000" perms="rw" setvar_vaddr="status" />
         <map mr="crypto_workers_config" vaddr="0x10000000" perms="r" setvar_vaddr="config" />

@@ -458,12 +458,14 @@ def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_to
                                   config)
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
         refused = enc.stop()
-    line = re.search(r"^root: PD crypto: heap (\d+) KiB \(256 KiB \+ 100 peers of crypto_config x 32 KiB\)$", console, re.M)
-    assert line and int(line.group(1)) == 256 + 100 * 32, console[-3000:]
+    # 101 prefixes (each extra peer's one, enc_b's two) at 320 bytes: 32 KiB in whole pages.
+    line = re.search(r"^root: PD crypto: heap (\d+) KiB \(256 KiB \+ 100 peers of crypto_config x 32 KiB"
+                     r" \+ 101 prefixes x 320 B\)$", console, re.M)
+    assert line and int(line.group(1)) == 256 + 100 * 32 + 32, console[-3000:]
     assert re.search(r"^crypto peers 100 configured, 0 with a handshake", status, re.M), status
     assert re.search(r"^crypto peer 0 \S+ endpoint 192\.0\.2\.2:51820 ", status, re.M), status
     m = re.search(r"crypto: refusing to start: 100 peers need (\d+) KiB of heap; this PD has (\d+) KiB", refused)
-    assert m and int(m.group(2)) == 256 + 100 * 4 < int(m.group(1)), refused[-3000:]
+    assert m and int(m.group(2)) == 256 + 100 * 4 + 32 < int(m.group(1)), refused[-3000:]
     assert alive, refused[-3000:]
 
 
@@ -487,10 +489,45 @@ def test_crypto_with_workers_starts_with_as_many_peers_as_it_takes():
     assert f"memory_region crypto_config: {size} bytes from boot module 1" in console, console[-3000:]
     # Every PD that reads the config gets heap for it (a worker on a fixed 1 MiB ran out).
     for pd, region in (("net_red", "net_red_config"), ("crypto_worker_0", "crypto_workers_config")):
-        assert f"root: PD {pd}: heap 3072 KiB (1024 KiB + 1024 peers of {region} x 2 KiB)" in console, console[-3000:]
+        # 2048 prefixes: two of each peer's.
+        assert (f"root: PD {pd}: heap 3712 KiB (1024 KiB + 1024 peers of {region} x 2 KiB"
+                f" + 2048 prefixes x 320 B)") in console, console[-3000:]
     assert re.search(r"^crypto workers 2, 2 taking jobs$", status, re.M), status
     assert re.search(r"^crypto peers 1024 configured, 0 with a handshake", status, re.M), status
     for pd in ("net_red", "net_black", "crypto_worker_0", "crypto_worker_1"):
+        assert re.search(rf"^pd {pd} running", status, re.M), status
+
+
+def test_one_peer_routing_thousands_of_networks_starts():
+    """enc_a's one peer given 20 000 more AllowedIPs prefixes in one line (a site that routes many
+    networks through one tunnel; IPv6 host addresses, the shortest a prefix is written, so the
+    most the config region holds). Reading and routing them takes some 3.5 MB in each PD that reads
+    the config, which a heap sized on peers alone (1 MiB for the stacks, 288 KiB for crypto with
+    one peer) did not hold: the root task counts the prefixes too (heap_per_prefix), and every
+    PD starts."""
+    extra = 20_000
+    with netlab.Lab("s4x") as lab:
+        cfg_a, _ = netlab.make_configs(lab)
+        with open(cfg_a) as f:
+            text = f.read()
+        line = re.search(r"^AllowedIPs = (.*)$", text, re.M)
+        prefixes = len(line.group(1).split(",")) + extra
+        text = text.replace(line.group(0), line.group(0) + "".join(f", fd99::{k + 1:x}" for k in range(extra)), 1)
+        config = os.path.join(lab.tmp, "enc_a-prefixes.conf")
+        with open(config, "w") as f:
+            f.write(text)
+        size = os.path.getsize(config)
+        assert 200 * 1024 < size <= 256 * 1024, size
+        enc, pc_a = _boot_variant(lab, "prefixes", open(netlab.SYSTEM_XML).read(),
+                                  ("crypto: crypto ready", "net_red: net_red ready", "net_black: net_black ready"), config)
+        status = enc.command("status", r"^encryptor .*\n")
+        console = enc.stop()
+    assert "refusing to start" not in console and "FAULT" not in console and "allocation" not in console, console[-3000:]
+    for pd, region in (("net_red", "net_red_config"), ("crypto", "crypto_config"), ("net_black", "net_black_config")):
+        assert re.search(rf"root: PD {pd}: heap \d+ KiB \(\d+ KiB \+ 1 peers of {region} x \d+ KiB \+ {prefixes} prefixes x 320 B\)",
+                         console), console[-3000:]
+    assert re.search(r"^crypto peers 1 configured", status, re.M), status
+    for pd in ("net_red", "crypto", "net_black"):
         assert re.search(rf"^pd {pd} running", status, re.M), status
 
 

@@ -1,5 +1,6 @@
 //! The parser behind [`Config::parse`](crate::Config::parse).
 
+use alloc::collections::btree_map::Entry;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -141,14 +142,15 @@ enum Section {
     Encryptor,
 }
 
-/// A prefix as an ordered key: family, network bits, length.
-type PrefixKey = (u8, u128, u8);
+/// A prefix as an ordered key: family, network bits (big-endian: byte order is numeric order;
+/// bytes, not a u128, so that a key takes 18 bytes, not 32), length.
+type PrefixKey = (u8, [u8; 16], u8);
 
 fn prefix_key(p: &Prefix) -> PrefixKey {
     let n = p.network();
     match n.addr {
-        IpAddr::V4(a) => (4, u128::from(u32::from(a)), n.len),
-        IpAddr::V6(a) => (6, u128::from(a), n.len),
+        IpAddr::V4(a) => (4, u128::from(u32::from(a)).to_be_bytes(), n.len),
+        IpAddr::V6(a) => (6, u128::from(a).to_be_bytes(), n.len),
     }
 }
 
@@ -342,9 +344,9 @@ fn peer_key(p: &mut Peer, n: usize, key: &str, value: &str) -> Res<()> {
                 let item = item.trim();
                 let prefix = parse_route(item)
                     .ok_or_else(|| err(n, k, ErrorKind::BadPrefix(shown(item))))?;
-                if !p.allowed_ips.iter().any(|(q, _)| *q == prefix) {
-                    p.allowed_ips.push((prefix, n));
-                }
+                // A prefix written twice is kept once (in `finish`, where every peer's are
+                // checked against each other: a search here made a long list quadratic).
+                p.allowed_ips.push((prefix, n));
             }
             Ok(())
         }
@@ -496,26 +498,30 @@ fn finish(
             ));
         }
         seen_keys.insert(public_key, key_line);
+        let mut allowed_ips = Vec::with_capacity(p.allowed_ips.len());
         for (prefix, line) in &p.allowed_ips {
-            match seen_prefixes.get(&prefix_key(prefix)) {
-                Some(&(other, first_line)) if other != pi => {
+            match seen_prefixes.entry(prefix_key(prefix)) {
+                Entry::Occupied(o) if o.get().0 != pi => {
                     return Err(err(
                         *line,
                         "AllowedIPs",
-                        ErrorKind::OverlappingAllowedIps { first_line },
+                        ErrorKind::OverlappingAllowedIps { first_line: o.get().1 },
                     ));
                 }
-                Some(_) => {}
-                None => {
-                    seen_prefixes.insert(prefix_key(prefix), (pi, *line));
+                // The same network again for this peer: kept once.
+                Entry::Occupied(_) => {}
+                Entry::Vacant(v) => {
+                    v.insert((pi, *line));
+                    allowed_ips.push(*prefix);
                 }
             }
         }
+        allowed_ips.shrink_to_fit();
         out_peers.push(PeerConfig {
             public_key,
             preshared_key: p.preshared_key.map(|(k, _)| k),
             endpoint: p.endpoint.map(|(e, _)| e),
-            allowed_ips: p.allowed_ips.iter().map(|(q, _)| *q).collect(),
+            allowed_ips,
             persistent_keepalive: p.keepalive.and_then(|(k, _)| k),
         });
     }
@@ -556,14 +562,15 @@ fn finish(
 
     // net_red's rules: explicit ones, plus (without any Tunnel line) one
     // Tunnel rule per AllowedIPs prefix not already given an explicit action.
-    let mut rules: Vec<Rule> = enc.rules.iter().map(|(r, _)| *r).collect();
+    // No index of the derived rules is needed: no two peers' prefixes are the same network
+    // (checked above), so only the explicit rules can hold one already.
+    let derived = if enc.tunnel_given { 0 } else { seen_prefixes.len() };
+    let mut rules: Vec<Rule> = Vec::with_capacity(enc.rules.len() + derived);
+    rules.extend(enc.rules.iter().map(|(r, _)| *r));
     if !enc.tunnel_given {
-        let mut index = enc.rule_index.clone();
         for peer in &out_peers {
             for prefix in &peer.allowed_ips {
-                let key = prefix_key(prefix);
-                if let alloc::collections::btree_map::Entry::Vacant(v) = index.entry(key) {
-                    v.insert((Action::Tunnel, 0));
+                if !enc.rule_index.contains_key(&prefix_key(prefix)) {
                     rules.push(Rule {
                         prefix: prefix.network(),
                         action: Action::Tunnel,
@@ -572,6 +579,7 @@ fn finish(
             }
         }
     }
+    drop(seen_prefixes);
     let bypass: Vec<Prefix> = enc
         .rules
         .iter()

@@ -38,15 +38,12 @@ impl<V> Default for PrefixTable<V> {
     }
 }
 
-/// A prefix as (is IPv6, length within the family's width, network bits, netmask).
-fn key(p: &Prefix) -> (bool, u8, u128, u128) {
+/// A prefix as (is IPv6, length within the family's width, network bits).
+fn key(p: &Prefix) -> (bool, u8, u128) {
     let net = p.network();
     match net.addr {
-        IpAddr::V4(a) => {
-            let mask = u128::from(crate::mask_v4(net.len));
-            (false, net.len, u128::from(u32::from(a)), mask)
-        }
-        IpAddr::V6(a) => (true, net.len, u128::from(a), crate::mask_v6(net.len)),
+        IpAddr::V4(a) => (false, net.len, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (true, net.len, u128::from(a)),
     }
 }
 
@@ -54,12 +51,17 @@ impl<V: Copy> PrefixTable<V> {
     /// The table of `items`. Host bits of a prefix are ignored (10.1.2.3/8 is 10.0.0.0/8); a
     /// prefix given twice keeps `prefer(first, second)`, folded in the order given.
     pub fn new(items: impl IntoIterator<Item = (Prefix, V)>, prefer: impl Fn(V, V) -> V) -> Self {
-        let mut all: Vec<((bool, u8, u128, u128), V)> = items.into_iter().map(|(p, v)| (key(&p), v)).collect();
-        // Stable: equal prefixes stay in the order given, for `prefer`.
+        let mut all: Vec<((bool, u8, u128), V)> = items.into_iter().map(|(p, v)| (key(&p), v)).collect();
+        // Stable: equal prefixes stay in the order given, for `prefer`. Family, then the
+        // longest first, then by network.
         all.sort_by(|(a, _), (b, _)| (a.0, b.1, a.2).cmp(&(b.0, a.1, b.2)));
         let mut table = PrefixTable::default();
-        for ((v6, _len, net, mask), value) in all {
-            let levels = if v6 { &mut table.v6 } else { &mut table.v4 };
+        for ((v6, len, net), value) in all {
+            let (levels, mask) = if v6 {
+                (&mut table.v6, crate::mask_v6(len))
+            } else {
+                (&mut table.v4, u128::from(crate::mask_v4(len)))
+            };
             match levels.last_mut() {
                 Some(level) if level.mask == mask => match level.entries.last_mut() {
                     Some(last) if last.0 == net => last.1 = prefer(last.1, value),

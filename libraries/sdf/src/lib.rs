@@ -52,10 +52,11 @@
 //!   PD's thread panic, which ends the process); `inject_stall_ms="N"` (seL4): the
 //!   root task stops the PD's thread N ms after boot without a fault, as a PD that hangs (the
 //!   serial PD's watchdog must notice).
-//! - `<protection_domain heap_size="B" [heap_per_peer="P" heap_peers_of="region"]>` (seL4): the
-//!   PD's heap, B bytes (default 1 MiB, a multiple of 4 KiB), plus P bytes (a multiple of 1 KiB)
-//!   for each `[Peer]` of the encryptor config in `region`, counted by the root task at boot and
-//!   rounded up to whole pages: the heap of every PD that reads the config grows with its peers.
+//! - `<protection_domain heap_size="B" [heap_per_peer="P" [heap_per_prefix="A"] heap_peers_of="region"]>`
+//!   (seL4): the PD's heap, B bytes (default 1 MiB, a multiple of 4 KiB), plus P bytes (a
+//!   multiple of 1 KiB) for each `[Peer]` and A bytes for each AllowedIPs prefix of the
+//!   encryptor config in `region`, counted by the root task at boot and rounded up to whole
+//!   pages: the heap of every PD that reads the config grows with its peers and their prefixes.
 //! - `<protection_domain domain="red|black|crypto|neutral">` and
 //!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
 //!
@@ -302,6 +303,8 @@ pub struct ProtectionDomain {
     pub heap_size: Option<u64>,
     /// Heap bytes per `[Peer]` of the config in region `heap_peers_of` (extension).
     pub heap_per_peer: u64,
+    /// Heap bytes per AllowedIPs prefix of that config (extension, `heap_per_prefix`).
+    pub heap_per_prefix: u64,
     /// The config region whose peers size the heap (extension, `heap_peers_of`).
     pub heap_peers_of: Option<String>,
     /// Tests only (extension, `inject_fault_ms`): the seL4 root task makes this PD fault this
@@ -726,7 +729,7 @@ fn parse_region(node: roxmltree::Node) -> Result<MemoryRegion, SdfError> {
 fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
     check_known(
         node,
-        &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms", "inject_stall_ms", "cpu", "heap_size", "heap_per_peer", "heap_peers_of"],
+        &["name", "priority", "budget", "period", "passive", "stack_size", "pp", "domain", "inject_fault_ms", "inject_stall_ms", "cpu", "heap_size", "heap_per_peer", "heap_per_prefix", "heap_peers_of"],
     )?;
     let name = attr(node, "name")?.to_string();
     let priority = node.attribute("priority").map(|t| number(node, "priority", t)).transpose()?.unwrap_or(100);
@@ -773,6 +776,11 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         (None, None) => 0,
         _ => return Err(err(node, format!("{name}: heap_per_peer and heap_peers_of go together"))),
     };
+    let heap_per_prefix = match node.attribute("heap_per_prefix").map(|t| number(node, "heap_per_prefix", t)).transpose()? {
+        Some(_) if heap_peers_of.is_none() => return Err(err(node, format!("{name}: heap_per_prefix needs heap_peers_of"))),
+        Some(a) if a > 1 << 16 => return Err(err(node, format!("{name}: heap_per_prefix is above 64 KiB"))),
+        a => a.unwrap_or(0),
+    };
     let line = node.document().text_pos_at(node.range().start).row;
     let mut pci_irqs = Vec::new();
     let mut pd = ProtectionDomain {
@@ -783,6 +791,7 @@ fn parse_pd(node: roxmltree::Node) -> Result<ProtectionDomain, SdfError> {
         stack_size,
         heap_size,
         heap_per_peer,
+        heap_per_prefix,
         heap_peers_of,
         line,
         program_image: String::new(),

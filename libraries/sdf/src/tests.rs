@@ -459,4 +459,9 @@ fn a_heap_grows_with_the_peers_of_a_config_region_only() {
     reject(&sys(r#"heap_per_peer="0x1000""#), "heap_per_peer and heap_peers_of go together");
     reject(&sys(r#"heap_per_peer="0x1000" heap_peers_of="ring""#), "heap_peers_of names no memory_region with role=\"config\": ring");
     reject(&sys(r#"heap_per_peer="0x1000" heap_peers_of="nope""#), "nope");
+    // Per AllowedIPs prefix in bytes, beside the per-peer part.
+    let prefixes = System::parse(&sys(r#"heap_per_peer="0x800" heap_per_prefix="320" heap_peers_of="cfg""#)).unwrap();
+    assert_eq!((prefixes.pd("c").unwrap().heap_per_prefix, small.pd("c").unwrap().heap_per_prefix), (320, 0));
+    reject(&sys(r#"heap_per_prefix="320""#), "heap_per_prefix needs heap_peers_of");
+    reject(&sys(r#"heap_per_peer="0x800" heap_per_prefix="0x20000" heap_peers_of="cfg""#), "heap_per_prefix is above 64 KiB");
 }

@@ -988,44 +988,38 @@ impl Crypto {
         for i in 0..self.peers.len() {
             // Sessions boringtun dropped, or past Reject-After-Time, leave the slots (keys wiped).
             publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
-            loop {
-                let endpoint = self.peers[i].endpoint;
-                match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
-                    TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
-                        self.counters.initiations_withheld_clock += 1;
-                        break;
-                    }
-                    TunnResult::WriteToNetwork(out) if out.first() == Some(&MSG_TRANSPORT_DATA) => {
-                        // A keepalive boringtun sealed with a published session's own counter:
-                        // thrown away unsent, and sealed again from the slot.
-                        out.fill(0);
-                        let peer = &mut self.peers[i];
-                        if let Some(n) = seal_data(peer, slots_of(&self.table, i), &mut self.counters, &[], &mut self.scratch[..], self.now_ns) {
-                            let _ = self.send_scratch(endpoint, n);
-                        }
-                        break;
-                    }
-                    TunnResult::WriteToNetwork(out) => {
-                        let n = out.len();
-                        if is_initiation(out) {
-                            self.counters.handshake_initiations_sent += 1;
-                        }
-                        // A ring error is counted there; what follows does not depend on this message.
-                        let _ = self.send_scratch(endpoint, n);
-                        break;
-                    }
-                    TunnResult::Err(WireGuardError::ConnectionExpired) => {
-                        // boringtun dropped every session: so does the data path.
-                        publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
-                        break;
-                    }
-                    // A new handshake under way changes no session until it completes.
-                    TunnResult::Err(e) => {
-                        self.counters.count_error(e);
-                        break;
-                    }
-                    _ => break,
+            // One message a tick at most, as boringtun's timers give it.
+            let endpoint = self.peers[i].endpoint;
+            match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
+                TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
+                    self.counters.initiations_withheld_clock += 1;
                 }
+                TunnResult::WriteToNetwork(out) if out.first() == Some(&MSG_TRANSPORT_DATA) => {
+                    // A keepalive boringtun sealed with a published session's own counter:
+                    // thrown away unsent, and sealed again from the slot.
+                    out.fill(0);
+                    let peer = &mut self.peers[i];
+                    if let Some(n) = seal_data(peer, slots_of(&self.table, i), &mut self.counters, &[], &mut self.scratch[..], self.now_ns) {
+                        let _ = self.send_scratch(endpoint, n);
+                    }
+                }
+                TunnResult::WriteToNetwork(out) => {
+                    let n = out.len();
+                    if is_initiation(out) {
+                        self.counters.handshake_initiations_sent += 1;
+                    }
+                    // A ring error is counted there; what follows does not depend on this message.
+                    let _ = self.send_scratch(endpoint, n);
+                }
+                TunnResult::Err(WireGuardError::ConnectionExpired) => {
+                    // boringtun dropped every session: so does the data path.
+                    publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
+                }
+                // A new handshake under way changes no session until it completes.
+                TunnResult::Err(e) => {
+                    self.counters.count_error(e);
+                }
+                _ => {}
             }
         }
     }

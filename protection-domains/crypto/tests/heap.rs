@@ -185,17 +185,9 @@ fn peak_reading_config(text: &str) -> usize {
     PEAK.get() as usize
 }
 
-/// Every PD reads the config (crypto whole, the others without its keys) and keeps its part, so
-/// each needs heap for it beyond its fixed needs: with crypto's most peers written in full, that
-/// is some 1.2 MiB, which the stack PDs' and workers' fixed 1 MiB did not hold beside their own
-/// (a worker failed to start with 1024 such peers). Each system file's `heap_per_peer` for every
-/// PD that maps a config region holds the measured peak per peer, a quarter spare.
-#[test]
-fn every_pd_that_reads_the_config_gets_heap_for_each_peer_of_it() {
-    let text = branch_office_config(MAX_PEERS);
-    let per_peer = peak_reading_config(&text) / MAX_PEERS;
-    println!("reading a config of {MAX_PEERS} peers ({} bytes): {per_peer} heap bytes per peer", text.len());
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+/// Every system file, and system.xml with crypto workers as support/lib/systemxml.py adds them:
+/// (name, text).
+fn system_files(root: &str) -> Vec<(String, String)> {
     let workers = std::process::Command::new("python3")
         .args(["-c", "import sys; sys.path.insert(0, 'support/lib'); import systemxml; print(systemxml.with_crypto_workers(open('system.xml').read()))"])
         .current_dir(root)
@@ -207,7 +199,21 @@ fn every_pd_that_reads_the_config_gets_heap_for_each_peer_of_it() {
         .map(|f| (f.to_string(), std::fs::read_to_string(format!("{root}/{f}")).unwrap()))
         .collect();
     files.push(("system.xml with crypto workers".into(), String::from_utf8(workers.stdout).unwrap()));
-    for (file, xml) in &files {
+    files
+}
+
+/// Every PD reads the config (crypto whole, the others without its keys) and keeps its part, so
+/// each needs heap for it beyond its fixed needs: with crypto's most peers written in full, that
+/// is some 1.2 MiB, which the stack PDs' and workers' fixed 1 MiB did not hold beside their own
+/// (a worker failed to start with 1024 such peers). Each system file's `heap_per_peer` for every
+/// PD that maps a config region holds the measured peak per peer, a quarter spare.
+#[test]
+fn every_pd_that_reads_the_config_gets_heap_for_each_peer_of_it() {
+    let text = branch_office_config(MAX_PEERS);
+    let per_peer = peak_reading_config(&text) / MAX_PEERS;
+    println!("reading a config of {MAX_PEERS} peers ({} bytes): {per_peer} heap bytes per peer", text.len());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    for (file, xml) in &system_files(root) {
         let sys = sdf::System::parse(xml).unwrap();
         let config_regions: Vec<&str> = sys.memory_regions.iter().filter(|r| r.role == Some(sdf::RegionRole::Config)).map(|r| r.name.as_str()).collect();
         let mut readers = 0;
@@ -244,5 +250,76 @@ fn more_peers_than_fit_are_refused_at_start() {
         }
         Err(e) => panic!("refused for another reason: {e}"),
         Ok(_) => panic!("accepted more peers than it takes"),
+    }
+}
+
+
+/// A config of one peer with as many AllowedIPs prefixes as fit in `bytes`: IPv4 /24s or IPv6
+/// host addresses (the shortest a prefix is written), one per line or a comma-separated list.
+fn prefix_heavy_config(bytes: usize, v6: bool, one_line: bool) -> (String, usize) {
+    use encryptor_config::PublicKeyText;
+    let mut text = format!(
+        "[Interface]\nPrivateKey = {}\nListenPort = 51820\n\n[Encryptor]\nRedAddress = 10.1.0.1/24\nBlackAddress = 192.0.2.1/24\nBlackGateway = 192.0.2.254\n\n[Peer]\nPublicKey = {}\nAllowedIPs = 10.0.0.1",
+        PublicKeyText::new(&[1; 32]),
+        PublicKeyText::new(&[9; 32])
+    );
+    let mut prefixes = 1;
+    while text.len() < bytes {
+        let k = prefixes - 1;
+        text += if one_line { "," } else { "\nAllowedIPs = " };
+        text += &if v6 { format!("::{:x}", k + 2) } else { format!("10.{}.{}.0/24", 10 + k / 250, k % 250) };
+        prefixes += 1;
+    }
+    (text + "\n", prefixes)
+}
+
+/// Peak heap bytes of what a PD does with the prefixes of the config `text` at start: reading
+/// it (every PD), then crypto's routing table (`Crypto::new`; a worker builds the same table) or
+/// net_red's (`rule_table`, what `NetRed::new` builds of the rules).
+fn peak_starting_with(text: &str, pd_kind: &str) -> usize {
+    let pd = TestPd::new(&format!("prefixes_{pd_kind}_{}", text.len()));
+    let region = pd.region("config", text.len() + 1);
+    // SAFETY: the region was just made, `text.len() + 1` bytes, and only this thread uses it.
+    unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), region.base().as_ptr(), text.len()) };
+    let _red = pd.link("red", 16);
+    let _black = pd.link("black", 16);
+    pd.enter();
+    IN_USE.set(0);
+    PEAK.set(0);
+    MEASURED.set(true);
+    let (crypto, red, _black) = encryptor_config::parse_region(region).unwrap().into_parts();
+    match pd_kind {
+        "crypto" => drop(Crypto::new(crypto).unwrap()),
+        _ => drop((encryptor_config::rule_table(&red.rules), crypto)),
+    }
+    MEASURED.set(false);
+    PEAK.get() as usize
+}
+
+/// A config's AllowedIPs take heap in every PD that reads it (the stack PDs, crypto, workers),
+/// whatever the peer count: one peer with thousands of prefixes (a site routing many networks
+/// through one tunnel) once needed 3 MB to start, which the stack PDs' fixed 1 MiB and crypto's
+/// 288 KiB for one peer did not hold. Each system file's `heap_per_prefix` for every PD that maps
+/// a config region holds the measured cost of a prefix, a quarter spare, for configs filling the
+/// region with prefixes of either family, one per line or in one list.
+#[test]
+fn every_pd_that_reads_the_config_gets_heap_for_each_prefix_of_it() {
+    let mut per_prefix = 0;
+    for (v6, one_line) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (text, prefixes) = prefix_heavy_config(250_000, v6, one_line);
+        let (small, _) = prefix_heavy_config(0, v6, one_line);
+        for pd_kind in ["crypto", "net_red"] {
+            let marginal = (peak_starting_with(&text, pd_kind) - peak_starting_with(&small, pd_kind)) / (prefixes - 1);
+            println!("{pd_kind}, {prefixes} prefixes (IPv6: {v6}, one line: {one_line}): {marginal} heap bytes per prefix");
+            per_prefix = per_prefix.max(marginal);
+        }
+    }
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    for (file, xml) in system_files(root) {
+        let sys = sdf::System::parse(&xml).unwrap();
+        let config_regions: Vec<&str> = sys.memory_regions.iter().filter(|r| r.role == Some(sdf::RegionRole::Config)).map(|r| r.name.as_str()).collect();
+        for pd in sys.protection_domains.iter().filter(|pd| pd.maps.iter().any(|m| config_regions.contains(&m.mr.as_str()))) {
+            assert!(pd.heap_per_prefix >= (per_prefix * 4 / 3) as u64, "{file}: {} gets {} heap bytes per prefix; starting takes {per_prefix}", pd.name, pd.heap_per_prefix);
+        }
     }
 }

@@ -28,12 +28,12 @@ use sel4_abi::{init_cap, BootInfo};
 /// The system image: the encoded spec followed by the PD programs.
 static SYSTEM_IMAGE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/system.img"));
 
-/// The root task's heap: spec decoding, bookkeeping and the config regions' contents. With a
-/// config of 1024 peers written in full (some 230 KB) it holds a copy per config region (four
-/// with crypto workers) while it parses the config to count the peers (some 1 MB more): 2 MiB
-/// was nearly full.
+/// The root task's heap: spec decoding, bookkeeping and the config regions' contents. It holds a
+/// copy per config region (four with crypto workers, up to 256 KiB each) while it parses each
+/// to count peers and prefixes: a full region of one-line IPv6 prefixes (some 36 000) takes
+/// about 6 MB to parse.
 #[global_allocator]
-static HEAP: Heap<{ 8 << 20 }> = Heap::new();
+static HEAP: Heap<{ 16 << 20 }> = Heap::new();
 
 /// The root task's stack (the kernel starts the root task without one).
 #[no_mangle]

@@ -274,9 +274,9 @@ pub fn build_system(
             fill_frame(objects, frame, |page| page[..chunk.len()].copy_from_slice(chunk));
         }
     }
-    // The peers of each config a heap is sized on, counted before the keys are wiped.
-    let peers: Vec<Option<usize>> = (0..system.regions.len())
-        .map(|r| system.pds.iter().any(|pd| pd.heap_peers_of == Some(r as u32)).then(|| count_peers(&system.regions[r].name, &contents[r])))
+    // The peers and prefixes of each config a heap is sized on, counted before the keys are wiped.
+    let peers: Vec<Option<ConfigSize>> = (0..system.regions.len())
+        .map(|r| system.pds.iter().any(|pd| pd.heap_peers_of == Some(r as u32)).then(|| config_size(&system.regions[r].name, &contents[r])))
         .collect();
     crate::region_contents::wipe(&mut contents);
     if let Some(index) = system.console_log {
@@ -571,34 +571,52 @@ pub fn build_system(
     running
 }
 
-/// The `[Peer]` sections of the encryptor config in region `name` (0, said on the console, if it
-/// does not parse: crypto then refuses to start and names the problem itself).
-fn count_peers(name: &str, contents: &Option<Vec<u8>>) -> usize {
+/// What sizes the heaps of the PDs that read an encryptor config.
+#[derive(Clone, Copy, Default)]
+struct ConfigSize {
+    /// `[Peer]` sections.
+    peers: usize,
+    /// AllowedIPs prefixes, all peers together (each network once).
+    prefixes: usize,
+}
+
+/// The size of the encryptor config in region `name` (nothing, said on the console, if it does
+/// not parse: crypto then refuses to start and names the problem itself).
+fn config_size(name: &str, contents: &Option<Vec<u8>>) -> ConfigSize {
     let parsed = contents.as_deref().map(|b| core::str::from_utf8(b).map_err(|_| "not UTF-8").and_then(|t| {
-        encryptor_config::Config::parse(t).map(|c| c.crypto.peers.len()).map_err(|_| "does not parse")
+        encryptor_config::Config::parse(t)
+            .map(|c| ConfigSize { peers: c.crypto.peers.len(), prefixes: c.crypto.peers.iter().map(|p| p.allowed_ips.len()).sum() })
+            .map_err(|_| "does not parse")
     }));
     match parsed {
-        Some(Ok(n)) => n,
+        Some(Ok(size)) => size,
         Some(Err(why)) => {
             println!("memory_region {name}: {why}: heaps sized on its peers get their fixed part only");
-            0
+            ConfigSize::default()
         }
-        None => 0,
+        None => ConfigSize::default(),
     }
 }
 
-/// A PD's heap in bytes: system.xml's `heap_size`, plus `heap_per_peer` for each peer of the
-/// config named by `heap_peers_of`, rounded up to whole pages, at most [`layout::MAX_HEAP_BYTES`].
-fn heap_bytes(pd: &sel4_system_spec::ProtectionDomain, peers: &[Option<usize>], system: &System) -> Word {
+/// A PD's heap in bytes: system.xml's `heap_size`, plus `heap_per_peer` for each peer and
+/// `heap_per_prefix` for each AllowedIPs prefix of the config named by `heap_peers_of`, rounded
+/// up to whole pages, at most [`layout::MAX_HEAP_BYTES`].
+fn heap_bytes(pd: &sel4_system_spec::ProtectionDomain, sizes: &[Option<ConfigSize>], system: &System) -> Word {
     let fixed = Word::from(pd.heap_pages) * PAGE;
     let Some(r) = pd.heap_peers_of else { return fixed };
-    let n = peers.get(r as usize).copied().flatten().unwrap_or(0) as Word;
-    let per_peer = Word::from(pd.heap_bytes_per_peer);
-    let want = fixed.saturating_add(n.saturating_mul(per_peer)).saturating_add(PAGE - 1) / PAGE * PAGE;
+    let size = sizes.get(r as usize).copied().flatten().unwrap_or_default();
+    let (n, a) = (size.peers as Word, size.prefixes as Word);
+    let (per_peer, per_prefix) = (Word::from(pd.heap_bytes_per_peer), Word::from(pd.heap_bytes_per_prefix));
+    let want = fixed
+        .saturating_add(n.saturating_mul(per_peer))
+        .saturating_add(a.saturating_mul(per_prefix))
+        .saturating_add(PAGE - 1)
+        / PAGE
+        * PAGE;
     let bytes = want.min(layout::MAX_HEAP_BYTES);
     let source = system.regions.get(r as usize).map_or("?", |x| x.name.as_str());
     println!(
-        "PD {}: heap {} KiB ({} KiB + {n} peers of {source} x {} KiB){}",
+        "PD {}: heap {} KiB ({} KiB + {n} peers of {source} x {} KiB + {a} prefixes x {per_prefix} B){}",
         pd.name,
         bytes / 1024,
         fixed / 1024,

@@ -16,7 +16,7 @@ pub mod layout;
 pub mod pd_info;
 
 /// First bytes of an encoded system image.
-pub const MAGIC: &[u8; 8] = b"SEL4SYS8";
+pub const MAGIC: &[u8; 8] = b"SEL4SYS9";
 
 /// A memory region (`<memory_region>`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,11 +187,14 @@ pub struct ProtectionDomain {
     pub elf_len: u64,
     /// Stack size in 4 KiB pages.
     pub stack_pages: u32,
-    /// Heap: this many 4 KiB pages, plus `heap_bytes_per_peer` for each `[Peer]` of the config
-    /// that fills region `heap_peers_of` (counted by the root task at boot), rounded up to pages.
+    /// Heap: this many 4 KiB pages, plus `heap_bytes_per_peer` for each `[Peer]` and
+    /// `heap_bytes_per_prefix` for each AllowedIPs prefix of the config that fills region
+    /// `heap_peers_of` (counted by the root task at boot), rounded up to pages.
     pub heap_pages: u32,
     /// See `heap_pages`.
     pub heap_bytes_per_peer: u32,
+    /// See `heap_pages`.
+    pub heap_bytes_per_prefix: u32,
     /// See `heap_pages`.
     pub heap_peers_of: Option<u32>,
     /// Mapped regions.
@@ -359,6 +362,7 @@ impl System {
             w.u32(pd.stack_pages);
             w.u32(pd.heap_pages);
             w.u32(pd.heap_bytes_per_peer);
+            w.u32(pd.heap_bytes_per_prefix);
             w.u32(pd.heap_peers_of.unwrap_or(u32::MAX));
             w.u8(pd.restartable as u8);
             w.u32(pd.restart_with.len() as u32);
@@ -480,6 +484,7 @@ impl System {
             let stack_pages = r.u32()?;
             let heap_pages = r.u32()?;
             let heap_bytes_per_peer = r.u32()?;
+            let heap_bytes_per_prefix = r.u32()?;
             let heap_peers_of = match r.u32()? {
                 u32::MAX => None,
                 k => Some(k),
@@ -537,6 +542,7 @@ impl System {
                 stack_pages,
                 heap_pages,
                 heap_bytes_per_peer,
+                heap_bytes_per_prefix,
                 heap_peers_of,
                 maps,
                 irqs,
@@ -621,6 +627,7 @@ mod tests {
                 stack_pages: 16,
                 heap_pages: 64,
                 heap_bytes_per_peer: 0x800,
+                heap_bytes_per_prefix: 200,
                 heap_peers_of: Some(0),
                 restartable: true,
                 restart_with: vec![],
