@@ -566,6 +566,34 @@ fn a_packet_rewritten_in_its_ring_slot_after_routing_is_not_sealed_to_the_routed
     assert!(shuttle(&mut a, &mut b).is_empty() && b.red.drain().is_empty(), "nothing sealed to B");
 }
 
+/// Cryptokey routing with nested prefixes where the workers open: enc_b holds 10.0.0.0/8 for
+/// enc_a and the longer 10.1.5.0/24 for a third peer. Packets from enc_a with sources in its /8
+/// arrive; those with sources in the third peer's /24 are that peer's and are dropped, by the
+/// workers that opened them.
+#[test]
+fn workers_hold_an_opened_packet_s_source_to_the_longest_prefix() {
+    let mut a = make("crypto_nest_a", A, "192.0.2.1:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])], 2);
+    let b_peers = vec![peer(A, None, &["10.0.0.0/8"]), peer([3; 32], Some("192.0.2.3:51820"), &["10.1.5.0/24"])];
+    let mut b = make("crypto_nest_b", B, "192.0.2.2:51820", b_peers, 2);
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"first"));
+    a.run(RED);
+    shuttle(&mut a, &mut b); // initiation
+    shuttle(&mut b, &mut a); // response
+    shuttle(&mut a, &mut b); // the queued packet, sealed by crypto itself
+    assert_eq!(b.red.drain().len(), 1);
+    let (ours, theirs): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+        (0..8u8).map(|i| (ipv4([10, 1, 0, 2], [10, 2, 0, 2], &[i; 100]), ipv4([10, 1, 5, 9], [10, 2, 0, 2], &[i; 100]))).unzip();
+    for (p, q) in ours.iter().zip(&theirs) {
+        a.red.send(p);
+        a.red.send(q);
+    }
+    a.run(RED);
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), ours, "enc_a's own sources arrive, in order");
+    assert_eq!(b.worker_counters("drop_source_not_allowed").iter().sum::<u64>(), 8);
+    assert!(b.worker_counters("opened_packets").iter().all(|&n| n > 0), "both workers opened");
+}
+
 #[test]
 fn two_workers_serve_many_peers_each_in_order() {
     // enc_a with three peers, each its own encryptor (without workers) on its own network.
