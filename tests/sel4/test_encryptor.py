@@ -434,6 +434,13 @@ def _config_with_peers(lab, extra, full=False):
     return path
 
 
+def _heap_kib(fixed_kib, peers, per_peer_kib, prefixes, text_bytes, per_prefix=320):
+    """The heap the root task gives a PD that reads a config, in KiB: the fixed part, each peer's
+    and each prefix's, and the text's own bytes, in whole pages."""
+    total = (fixed_kib + peers * per_peer_kib) * 1024 + prefixes * per_prefix + text_bytes
+    return -(-total // 4096) * 4
+
+
 def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_too_small():
     """A config with 100 peers (the fixed 1 MiB heap every PD had held 32): the root task counts
     them and gives crypto system.xml's heap_size plus heap_per_peer for each, says so, and crypto
@@ -458,14 +465,15 @@ def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_to
                                   config)
         alive = netlab.ping_until(lab, pc_a, SITES["a"]["red_gw"], seconds=30)
         refused = enc.stop()
-    # 101 prefixes (each extra peer's one, enc_b's two) at 320 bytes: 32 KiB in whole pages.
-    line = re.search(r"^root: PD crypto: heap (\d+) KiB \(256 KiB \+ 100 peers of crypto_config x 32 KiB"
-                     r" \+ 101 prefixes x 320 B\)$", console, re.M)
-    assert line and int(line.group(1)) == 256 + 100 * 32 + 32, console[-3000:]
+    # 101 prefixes: each extra peer's one, enc_b's two; crypto's region holds the file whole.
+    size = len(config_text.encode())
+    line = re.search(rf"^root: PD crypto: heap (\d+) KiB \(256 KiB \+ 100 peers of crypto_config x 32 KiB"
+                     rf" \+ 101 prefixes x 320 B \+ its {size} bytes\)$", console, re.M)
+    assert line and int(line.group(1)) == _heap_kib(256, 100, 32, 101, size), console[-3000:]
     assert re.search(r"^crypto peers 100 configured, 0 with a handshake", status, re.M), status
     assert re.search(r"^crypto peer 0 \S+ endpoint 192\.0\.2\.2:51820 ", status, re.M), status
     m = re.search(r"crypto: refusing to start: 100 peers need (\d+) KiB of heap; this PD has (\d+) KiB", refused)
-    assert m and int(m.group(2)) == 256 + 100 * 4 + 32 < int(m.group(1)), refused[-3000:]
+    assert m and int(m.group(2)) == _heap_kib(256, 100, 4, 101, size) < int(m.group(1)), refused[-3000:]
     assert alive, refused[-3000:]
 
 
@@ -489,43 +497,54 @@ def test_crypto_with_workers_starts_with_as_many_peers_as_it_takes():
     assert f"memory_region crypto_config: {size} bytes from boot module 1" in console, console[-3000:]
     # Every PD that reads the config gets heap for it (a worker on a fixed 1 MiB ran out).
     for pd, region in (("net_red", "net_red_config"), ("crypto_worker_0", "crypto_workers_config")):
-        # 2048 prefixes: two of each peer's.
-        assert (f"root: PD {pd}: heap 3712 KiB (1024 KiB + 1024 peers of {region} x 2 KiB"
-                f" + 2048 prefixes x 320 B)") in console, console[-3000:]
+        # 2048 prefixes: two of each peer's; the region's text is the config without its keys.
+        line = re.search(rf"^root: PD {pd}: heap (\d+) KiB \(1024 KiB \+ 1024 peers of {region} x 2 KiB"
+                         rf" \+ 2048 prefixes x 320 B \+ its (\d+) bytes\)$", console, re.M)
+        assert line and int(line.group(1)) == _heap_kib(1024, 1024, 2, 2048, int(line.group(2))), console[-3000:]
     assert re.search(r"^crypto workers 2, 2 taking jobs$", status, re.M), status
     assert re.search(r"^crypto peers 1024 configured, 0 with a handshake", status, re.M), status
     for pd in ("net_red", "net_black", "crypto_worker_0", "crypto_worker_1"):
         assert re.search(rf"^pd {pd} running", status, re.M), status
 
 
-def test_one_peer_routing_thousands_of_networks_starts():
-    """enc_a's one peer given 20 000 more AllowedIPs prefixes in one line (a site that routes many
-    networks through one tunnel; IPv6 host addresses, the shortest a prefix is written, so the
-    most the config region holds). Reading and routing them takes some 3.5 MB in each PD that reads
-    the config, which a heap sized on peers alone (1 MiB for the stacks, 288 KiB for crypto with
-    one peer) did not hold: the root task counts the prefixes too (heap_per_prefix), and every
-    PD starts."""
+@pytest.mark.parametrize("shape", ["networks", "repeats"])
+def test_one_peer_with_a_config_as_long_as_the_region_starts(shape):
+    """enc_a's one peer given some 230 KB more of config (the region holds 256 KiB):
+    - "networks": 20 000 more AllowedIPs prefixes in one line (a site that routes many networks
+      through one tunnel; IPv6 host addresses, the shortest a prefix is written). Reading and
+      routing them takes some 3.5 MB in each PD that reads the config, which a heap sized on
+      peers alone (1 MiB for the stacks, 288 KiB for crypto with one peer) did not hold: the
+      root task counts the prefixes (heap_per_prefix).
+    - "repeats": one network written 20 000 times more, then a comment as long: each PD copies
+      the text before it parses it, which crypto's 288 KiB did not hold either: the root task
+      adds the text's size.
+    Every PD starts."""
     extra = 20_000
     with netlab.Lab("s4x") as lab:
         cfg_a, _ = netlab.make_configs(lab)
         with open(cfg_a) as f:
             text = f.read()
         line = re.search(r"^AllowedIPs = (.*)$", text, re.M)
-        prefixes = len(line.group(1).split(",")) + extra
-        text = text.replace(line.group(0), line.group(0) + "".join(f", fd99::{k + 1:x}" for k in range(extra)), 1)
-        config = os.path.join(lab.tmp, "enc_a-prefixes.conf")
+        prefixes = len(line.group(1).split(","))
+        if shape == "networks":
+            more, prefixes = "".join(f", fd99::{k + 1:x}" for k in range(extra)), prefixes + extra
+        else:
+            more = ", fd00:2::1/64" * (extra // 2) + "\n# " + "the same network again; " * 4_000
+        text = text.replace(line.group(0), line.group(0) + more, 1)
+        config = os.path.join(lab.tmp, "enc_a-long.conf")
         with open(config, "w") as f:
             f.write(text)
         size = os.path.getsize(config)
         assert 200 * 1024 < size <= 256 * 1024, size
-        enc, pc_a = _boot_variant(lab, "prefixes", open(netlab.SYSTEM_XML).read(),
+        enc, pc_a = _boot_variant(lab, f"long-{shape}", open(netlab.SYSTEM_XML).read(),
                                   ("crypto: crypto ready", "net_red: net_red ready", "net_black: net_black ready"), config)
         status = enc.command("status", r"^encryptor .*\n")
         console = enc.stop()
     assert "refusing to start" not in console and "FAULT" not in console and "allocation" not in console, console[-3000:]
     for pd, region in (("net_red", "net_red_config"), ("crypto", "crypto_config"), ("net_black", "net_black_config")):
-        assert re.search(rf"root: PD {pd}: heap \d+ KiB \(\d+ KiB \+ 1 peers of {region} x \d+ KiB \+ {prefixes} prefixes x 320 B\)",
-                         console), console[-3000:]
+        assert re.search(rf"root: PD {pd}: heap \d+ KiB \(\d+ KiB \+ 1 peers of {region} x \d+ KiB \+ {prefixes} prefixes x 320 B"
+                         rf" \+ its \d+ bytes\)", console), console[-3000:]
+    assert f"root: PD crypto: heap {_heap_kib(256, 1, 32, prefixes, size)} KiB" in console, console[-3000:]
     assert re.search(r"^crypto peers 1 configured", status, re.M), status
     for pd in ("net_red", "crypto", "net_black"):
         assert re.search(rf"^pd {pd} running", status, re.M), status

@@ -233,6 +233,10 @@ pub type Mac = [u8; 6];
 /// only its share.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Config {
+    /// Distinct AllowedIPs networks and explicit rules (Tunnel, Bypass, Drop): what the heap of
+    /// every PD that reads this config grows with, beside the peers (system.xml's
+    /// `heap_per_prefix`, counted by the seL4 root task).
+    pub prefixes: usize,
     pub crypto: CryptoConfig,
     pub red: RedConfig,
     pub black: BlackConfig,

@@ -115,6 +115,8 @@ struct Peer {
     preshared_key: At<[u8; 32]>,
     endpoint: At<SocketAddr>,
     allowed_ips: Vec<(Prefix, usize)>,
+    /// Whether `allowed_ips` holds a network of an earlier peer (which `finish` refuses).
+    overlap_kept: bool,
     keepalive: At<Option<u16>>,
 }
 
@@ -159,6 +161,8 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
     let mut interface: Option<Interface> = None;
     let mut peers: Vec<Peer> = Vec::new();
     let mut encryptor: Option<Encryptor> = None;
+    // Every AllowedIPs network read so far -> (peer index, line) of its first writing.
+    let mut networks: BTreeMap<PrefixKey, (usize, usize)> = BTreeMap::new();
 
     for (idx, raw) in text.lines().enumerate() {
         let n = idx + 1;
@@ -209,6 +213,7 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
                         preshared_key: None,
                         endpoint: None,
                         allowed_ips: Vec::new(),
+                        overlap_kept: false,
                         keepalive: None,
                     });
                     section = Section::Peer;
@@ -264,8 +269,9 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
                 }
             }
             Section::Peer => {
+                let index = peers.len().wrapping_sub(1);
                 if let Some(p) = peers.last_mut() {
-                    peer_key(p, n, key, value)?;
+                    peer_key(p, index, &mut networks, n, key, value)?;
                 }
             }
             Section::Encryptor => {
@@ -276,7 +282,7 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
         }
     }
 
-    finish(interface, peers, encryptor)
+    finish(interface, peers, encryptor, networks)
 }
 
 /// Matches `key` case-insensitively against the known names; returns the
@@ -314,7 +320,8 @@ fn interface_key(i: &mut Interface, n: usize, key: &str, value: &str) -> Res<()>
     }
 }
 
-fn peer_key(p: &mut Peer, n: usize, key: &str, value: &str) -> Res<()> {
+/// A key of peer number `index`; `networks` holds every AllowedIPs network read so far.
+fn peer_key(p: &mut Peer, index: usize, networks: &mut BTreeMap<PrefixKey, (usize, usize)>, n: usize, key: &str, value: &str) -> Res<()> {
     let names = [
         "PublicKey",
         "PresharedKey",
@@ -344,9 +351,23 @@ fn peer_key(p: &mut Peer, n: usize, key: &str, value: &str) -> Res<()> {
                 let item = item.trim();
                 let prefix = parse_route(item)
                     .ok_or_else(|| err(n, k, ErrorKind::BadPrefix(shown(item))))?;
-                // A prefix written twice is kept once (in `finish`, where every peer's are
-                // checked against each other: a search here made a long list quadratic).
-                p.allowed_ips.push((prefix, n));
+                // A network written twice for this peer is kept once (read, not stored: a
+                // line of repeats would otherwise take heap the root task does not count).
+                // Another peer's network is kept for `finish` to refuse, after the checks of
+                // the peers before this one.
+                match networks.entry(prefix_key(&prefix)) {
+                    Entry::Occupied(o) if o.get().0 == index => {}
+                    // The first is enough for the error (and repeats must not fill the heap).
+                    Entry::Occupied(_) if !p.overlap_kept => {
+                        p.overlap_kept = true;
+                        p.allowed_ips.push((prefix, n));
+                    }
+                    Entry::Occupied(_) => {}
+                    Entry::Vacant(v) => {
+                        v.insert((index, n));
+                        p.allowed_ips.push((prefix, n));
+                    }
+                }
             }
             Ok(())
         }
@@ -456,6 +477,7 @@ fn finish(
     interface: Option<Interface>,
     peers: Vec<Peer>,
     encryptor: Option<Encryptor>,
+    networks: BTreeMap<PrefixKey, (usize, usize)>,
 ) -> Res<Config> {
     // [Interface]
     let Some(iface) = interface else {
@@ -481,7 +503,6 @@ fn finish(
         return Err(err(0, "[Peer]", ErrorKind::NoPeers));
     }
     let mut seen_keys: BTreeMap<[u8; 32], usize> = BTreeMap::new();
-    let mut seen_prefixes: BTreeMap<PrefixKey, (usize, usize)> = BTreeMap::new(); // -> (peer index, line)
     let mut out_peers = Vec::with_capacity(peers.len());
     for (pi, p) in peers.iter().enumerate() {
         let Some((public_key, key_line)) = p.public_key else {
@@ -498,25 +519,21 @@ fn finish(
             ));
         }
         seen_keys.insert(public_key, key_line);
-        let mut allowed_ips = Vec::with_capacity(p.allowed_ips.len());
+        // Each network was kept once, by its first peer: one kept by another peer (an earlier
+        // one) is refused here, in the order of the peers.
         for (prefix, line) in &p.allowed_ips {
-            match seen_prefixes.entry(prefix_key(prefix)) {
-                Entry::Occupied(o) if o.get().0 != pi => {
+            match networks.get(&prefix_key(prefix)) {
+                Some(&(first, first_line)) if first != pi => {
                     return Err(err(
                         *line,
                         "AllowedIPs",
-                        ErrorKind::OverlappingAllowedIps { first_line: o.get().1 },
+                        ErrorKind::OverlappingAllowedIps { first_line },
                     ));
                 }
-                // The same network again for this peer: kept once.
-                Entry::Occupied(_) => {}
-                Entry::Vacant(v) => {
-                    v.insert((pi, *line));
-                    allowed_ips.push(*prefix);
-                }
+                _ => {}
             }
         }
-        allowed_ips.shrink_to_fit();
+        let allowed_ips: Vec<Prefix> = p.allowed_ips.iter().map(|(q, _)| *q).collect();
         out_peers.push(PeerConfig {
             public_key,
             preshared_key: p.preshared_key.map(|(k, _)| k),
@@ -564,7 +581,7 @@ fn finish(
     // Tunnel rule per AllowedIPs prefix not already given an explicit action.
     // No index of the derived rules is needed: no two peers' prefixes are the same network
     // (checked above), so only the explicit rules can hold one already.
-    let derived = if enc.tunnel_given { 0 } else { seen_prefixes.len() };
+    let derived = if enc.tunnel_given { 0 } else { networks.len() };
     let mut rules: Vec<Rule> = Vec::with_capacity(enc.rules.len() + derived);
     rules.extend(enc.rules.iter().map(|(r, _)| *r));
     if !enc.tunnel_given {
@@ -579,7 +596,9 @@ fn finish(
             }
         }
     }
-    drop(seen_prefixes);
+    // The heap a PD reading this config needs grows with these (system.xml's heap_per_prefix).
+    let prefixes = networks.len() + enc.rules.len();
+    drop(networks);
     let bypass: Vec<Prefix> = enc
         .rules
         .iter()
@@ -598,6 +617,7 @@ fn finish(
     );
 
     Ok(Config {
+        prefixes,
         crypto: CryptoConfig {
             private_key,
             listen_port,

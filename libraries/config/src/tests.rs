@@ -1214,6 +1214,26 @@ fn error_duplicate_peer_and_overlap() {
     assert!(Config::parse(&text).is_ok());
 }
 
+/// A network written again for the same peer (also with other host bits) is kept once and
+/// counted once; one of an earlier peer, written many times, is refused at its first writing,
+/// after the checks of the peers before it (a peer without a key is still reported first).
+#[test]
+fn repeated_networks_are_kept_once_and_counted_once() {
+    let repeats = ", 10.2.0.0/24".repeat(1000) + ", 10.2.0.77/24, fd00::1, fd00::1";
+    let c = Config::parse(&replaced(7, &format!("AllowedIPs = 10.2.0.0/24{repeats}"))).unwrap();
+    assert_eq!(c.crypto.peers[0].allowed_ips, vec![p("10.2.0.0/24"), p("fd00::1/128")]);
+    assert_eq!(c.prefixes, 2);
+    assert_eq!(c.red.rules.len(), 2);
+    // Explicit rules count too (a Drop of a peer's network is one rule, that network once).
+    let c = Config::parse(&inserted(11, "Bypass = 198.51.100.0/24, 203.0.113.0/24\nDrop = 10.2.0.0/24")).unwrap();
+    assert_eq!(c.prefixes, 1 + 3);
+    assert_eq!(c.red.rules.len(), 3);
+    let later = format!("[Peer]\nPublicKey = {PUB2}\nAllowedIPs = 10.3.0.0/24{}", ", 10.2.0.9/24".repeat(1000));
+    expect_err(&inserted(8, &later), 11, "AllowedIPs", ErrorKind::OverlappingAllowedIps { first_line: 7 });
+    let keyless = format!("[Peer]\nAllowedIPs = 10.4.0.0/24\n{later}");
+    expect_err(&inserted(8, &keyless), 9, "[Peer]", ErrorKind::Missing("PublicKey"));
+}
+
 #[test]
 fn every_error_kind_displays() {
     use ErrorKind::*;

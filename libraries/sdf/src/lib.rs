@@ -54,9 +54,10 @@
 //!   serial PD's watchdog must notice).
 //! - `<protection_domain heap_size="B" [heap_per_peer="P" [heap_per_prefix="A"] heap_peers_of="region"]>`
 //!   (seL4): the PD's heap, B bytes (default 1 MiB, a multiple of 4 KiB), plus P bytes (a
-//!   multiple of 1 KiB) for each `[Peer]` and A bytes for each AllowedIPs prefix of the
-//!   encryptor config in `region`, counted by the root task at boot and rounded up to whole
-//!   pages: the heap of every PD that reads the config grows with its peers and their prefixes.
+//!   multiple of 1 KiB) for each `[Peer]`, A bytes for each AllowedIPs network and explicit
+//!   rule, and the text's own size, of the encryptor config in `region`, counted by the root task
+//!   at boot and rounded up to whole pages: the heap of every PD that reads the config grows
+//!   with it.
 //! - `<protection_domain domain="red|black|crypto|neutral">` and
 //!   `<memory_region secret="true">` feed the isolation check ([`isolation`]).
 //!
@@ -303,7 +304,8 @@ pub struct ProtectionDomain {
     pub heap_size: Option<u64>,
     /// Heap bytes per `[Peer]` of the config in region `heap_peers_of` (extension).
     pub heap_per_peer: u64,
-    /// Heap bytes per AllowedIPs prefix of that config (extension, `heap_per_prefix`).
+    /// Heap bytes per AllowedIPs network and explicit rule of that config (extension,
+    /// `heap_per_prefix`).
     pub heap_per_prefix: u64,
     /// The config region whose peers size the heap (extension, `heap_peers_of`).
     pub heap_peers_of: Option<String>,

@@ -23,7 +23,7 @@ extern crate alloc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
-use encryptor_config::{BlackConfig, Prefix, StartError, IPV6_MIN_MTU};
+use encryptor_config::{BlackConfig, PrefixTable, StartError, IPV6_MIN_MTU};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_netstack::fragment::{Ipv4Fragmenter, Ipv6Fragmenter};
 use pd_netstack::reassembly::{Reassembler, Reassembly};
@@ -113,7 +113,8 @@ pub struct NetBlack {
     bypass: Option<Link>,
     iface: Iface,
     config: BlackConfig,
-    bypass_prefixes: Vec<Prefix>,
+    /// The Bypass prefixes, looked up for every packet that is not WireGuard.
+    bypass_prefixes: PrefixTable<()>,
     /// The message being handled, copied out of its ring.
     buf: Box<[u8; SLOT_SIZE]>,
     /// Where datagrams are built when their next hop is still unresolved or they are
@@ -142,7 +143,7 @@ impl NetBlack {
             crypto,
             bypass,
             iface,
-            bypass_prefixes: config.bypass.clone(),
+            bypass_prefixes: PrefixTable::new(config.bypass.iter().map(|&p| (p, ())), |a, _| a),
             config,
             buf: Box::new([0; SLOT_SIZE]),
             out: Box::new([0; MAX_DATAGRAM]),
@@ -205,7 +206,7 @@ impl NetBlack {
     }
 
     fn in_bypass(&self, ip: IpAddr) -> bool {
-        self.bypass.is_some() && self.bypass_prefixes.iter().any(|p| p.contains(ip))
+        self.bypass.is_some() && self.bypass_prefixes.get(ip).is_some()
     }
 
     /// Whether every ring a frame from the network may go to has room (backpressure).
@@ -345,7 +346,7 @@ impl NetBlack {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
-            if !self.bypass_prefixes.iter().any(|p| p.contains(dst)) {
+            if self.bypass_prefixes.get(dst).is_none() {
                 self.counters.drop_bypass_destination += 1;
                 continue;
             }

@@ -574,9 +574,11 @@ pub fn build_system(
 /// What sizes the heaps of the PDs that read an encryptor config.
 #[derive(Clone, Copy, Default)]
 struct ConfigSize {
+    /// The text's bytes: each PD copies the file out of its region before it parses it.
+    bytes: usize,
     /// `[Peer]` sections.
     peers: usize,
-    /// AllowedIPs prefixes, all peers together (each network once).
+    /// AllowedIPs networks (each once) and explicit rules ([`encryptor_config::Config::prefixes`]).
     prefixes: usize,
 }
 
@@ -585,7 +587,7 @@ struct ConfigSize {
 fn config_size(name: &str, contents: &Option<Vec<u8>>) -> ConfigSize {
     let parsed = contents.as_deref().map(|b| core::str::from_utf8(b).map_err(|_| "not UTF-8").and_then(|t| {
         encryptor_config::Config::parse(t)
-            .map(|c| ConfigSize { peers: c.crypto.peers.len(), prefixes: c.crypto.peers.iter().map(|p| p.allowed_ips.len()).sum() })
+            .map(|c| ConfigSize { bytes: t.len(), peers: c.crypto.peers.len(), prefixes: c.prefixes })
             .map_err(|_| "does not parse")
     }));
     match parsed {
@@ -598,16 +600,19 @@ fn config_size(name: &str, contents: &Option<Vec<u8>>) -> ConfigSize {
     }
 }
 
-/// A PD's heap in bytes: system.xml's `heap_size`, plus `heap_per_peer` for each peer and
-/// `heap_per_prefix` for each AllowedIPs prefix of the config named by `heap_peers_of`, rounded
-/// up to whole pages, at most [`layout::MAX_HEAP_BYTES`].
+/// A PD's heap in bytes: system.xml's `heap_size`, plus, for the config named by
+/// `heap_peers_of`, `heap_per_peer` for each peer, `heap_per_prefix` for each prefix, and the
+/// text's own size (the copy the PD parses: a config long with comments holds few peers),
+/// rounded up to whole pages, at most [`layout::MAX_HEAP_BYTES`].
 fn heap_bytes(pd: &sel4_system_spec::ProtectionDomain, sizes: &[Option<ConfigSize>], system: &System) -> Word {
     let fixed = Word::from(pd.heap_pages) * PAGE;
     let Some(r) = pd.heap_peers_of else { return fixed };
     let size = sizes.get(r as usize).copied().flatten().unwrap_or_default();
     let (n, a) = (size.peers as Word, size.prefixes as Word);
     let (per_peer, per_prefix) = (Word::from(pd.heap_bytes_per_peer), Word::from(pd.heap_bytes_per_prefix));
+    let text = size.bytes as Word;
     let want = fixed
+        .saturating_add(text)
         .saturating_add(n.saturating_mul(per_peer))
         .saturating_add(a.saturating_mul(per_prefix))
         .saturating_add(PAGE - 1)
@@ -616,7 +621,7 @@ fn heap_bytes(pd: &sel4_system_spec::ProtectionDomain, sizes: &[Option<ConfigSiz
     let bytes = want.min(layout::MAX_HEAP_BYTES);
     let source = system.regions.get(r as usize).map_or("?", |x| x.name.as_str());
     println!(
-        "PD {}: heap {} KiB ({} KiB + {n} peers of {source} x {} KiB + {a} prefixes x {per_prefix} B){}",
+        "PD {}: heap {} KiB ({} KiB + {n} peers of {source} x {} KiB + {a} prefixes x {per_prefix} B + its {text} bytes){}",
         pd.name,
         bytes / 1024,
         fixed / 1024,

@@ -187,9 +187,10 @@ pub struct ProtectionDomain {
     pub elf_len: u64,
     /// Stack size in 4 KiB pages.
     pub stack_pages: u32,
-    /// Heap: this many 4 KiB pages, plus `heap_bytes_per_peer` for each `[Peer]` and
-    /// `heap_bytes_per_prefix` for each AllowedIPs prefix of the config that fills region
-    /// `heap_peers_of` (counted by the root task at boot), rounded up to pages.
+    /// Heap: this many 4 KiB pages, plus `heap_bytes_per_peer` for each `[Peer]`,
+    /// `heap_bytes_per_prefix` for each AllowedIPs network and explicit rule, and the text's own
+    /// size, of the config that fills region `heap_peers_of` (counted by the root task at boot),
+    /// rounded up to pages.
     pub heap_pages: u32,
     /// See `heap_pages`.
     pub heap_bytes_per_peer: u32,

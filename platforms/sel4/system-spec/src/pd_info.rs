@@ -64,8 +64,8 @@ pub struct PdInfo {
     /// The TSC value that goes with `boot_unix_ns`.
     pub boot_tsc: u64,
     /// The PD's heap: its size in bytes, mapped at [`crate::layout::HEAP_VADDR`] (system.xml's
-    /// `heap_size`, plus `heap_per_peer` for each peer and `heap_per_prefix` for each AllowedIPs
-    /// prefix of the config named by `heap_peers_of`).
+    /// `heap_size`, plus `heap_per_peer` for each peer, `heap_per_prefix` for each prefix and the
+    /// text's size, of the config named by `heap_peers_of`).
     pub heap_bytes: u64,
     /// I/O port ranges by id: (first port, number of ports); size 0 where the id is unused.
     pub ioports: [[u16; 2]; crate::layout::MAX_IOPORT_RANGES as usize],
