@@ -550,6 +550,40 @@ def test_one_peer_with_a_config_as_long_as_the_region_starts(shape):
         assert re.search(rf"^pd {pd} running", status, re.M), status
 
 
+@pytest.mark.parametrize("damage", ["bad line", "NUL"])
+def test_a_damaged_config_is_named_by_the_root_task_and_refused_by_crypto(damage):
+    """A config with a bad AllowedIPs line, or with a NUL byte in the middle (a damaged file:
+    read up to the NUL, it would be a shorter config): the root task says why it cannot size the
+    heaps on it (the parse error, which names the line and key), crypto refuses to start naming
+    the problem, and the rest of the system runs."""
+    with netlab.Lab("s4d") as lab:
+        cfg_a, _ = netlab.make_configs(lab)
+        with open(cfg_a, "rb") as f:
+            text = f.read()
+        line = re.search(rb"^AllowedIPs = .*$", text, re.M)
+        if damage == "bad line":
+            text = text.replace(line.group(0), line.group(0) + b", 10.300.0.0/24", 1)
+            number = text[:line.start()].count(b"\n") + 1
+            root_says = rf"memory_region crypto_config: does not parse \(line {number}: AllowedIPs: .*10\.300\.0\.0/24.*\)"
+            crypto_says = rf"crypto: refusing to start: config: line {number}: AllowedIPs"
+        else:
+            text = text[:line.start()] + b"\0" + text[line.start():]
+            # Up to the NUL, the peer has no AllowedIPs yet.
+            root_says = r"memory_region crypto_config: does not parse \(line \d+: \[Peer\]: missing AllowedIPs\)"
+            crypto_says = rf"crypto: refusing to start: the config holds a NUL byte at offset {line.start()}"
+        config = os.path.join(lab.tmp, "enc_a-damaged.conf")
+        with open(config, "wb") as f:
+            f.write(text)
+        enc, pc_a = _boot_variant(lab, "damaged", open(netlab.SYSTEM_XML).read(), ("crypto: refusing to start",), config)
+        status = enc.command("status", r"^encryptor .*\n")
+        console = enc.stop()
+    assert re.search(root_says, console), console[-3000:]
+    assert re.search(crypto_says, console), console[-3000:]
+    # The operator console answers, and says why the encryptor is not ready.
+    assert re.search(r"^encryptor NOT READY: .*crypto refused to start", status, re.M), status
+    assert re.search(r"^pd nic_red running", status, re.M), status
+
+
 # The PDs in the order the next test kills them, and when (ms after the root task starts). The
 # serial PD first: a restarted one knows only the restarts it saw (it shows them in `status`).
 RESTART_ORDER = ("serial", "nic_red", "net_red", "crypto", "net_black", "nic_black")

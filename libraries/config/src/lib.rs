@@ -454,6 +454,9 @@ pub enum ErrorKind {
     BadMtu(String),
     /// An `MssClamp` other than `auto`, `off` or [`MIN_MSS`]..=[`MAX_MSS`].
     BadMssClamp(String),
+    /// A second RedAddress (or BlackAddress) of one IP family: each side has one address of
+    /// each (line: the second one).
+    SecondAddress { first_line: usize },
     /// A BlackGateway of a family no BlackAddress has.
     GatewayFamily,
     /// A peer Endpoint of a family no BlackAddress has.
@@ -517,6 +520,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadMssClamp(v) => {
                 write!(f, "must be auto, off or {MIN_MSS}-{MAX_MSS} bytes, got {v:?}")
             }
+            ErrorKind::SecondAddress { first_line } => write!(
+                f,
+                "a side has one address of each IP family; this family's is on line {first_line}"
+            ),
             ErrorKind::GatewayFamily => {
                 f.write_str("no BlackAddress of the same IP family as this gateway")
             }

@@ -407,9 +407,15 @@ fn encryptor_key(e: &mut Encryptor, n: usize, key: &str, value: &str) -> Res<()>
             for item in value.split(',') {
                 let item = item.trim();
                 let prefix = parse_interface_address(n, k, item)?;
-                if !list.iter().any(|(q, _)| *q == prefix) {
-                    list.push((prefix, n));
+                if list.iter().any(|(q, _)| *q == prefix) {
+                    continue;
                 }
+                // The stack answers one address of each family: a second would be ignored.
+                let v4 = prefix.addr.is_ipv4();
+                if let Some(&(_, first_line)) = list.iter().find(|(q, _)| q.addr.is_ipv4() == v4) {
+                    return Err(err(n, k, ErrorKind::SecondAddress { first_line }));
+                }
+                list.push((prefix, n));
             }
             Ok(())
         }

@@ -20,6 +20,8 @@ pub enum ConfigProblem {
     Empty,
     /// The file is not UTF-8.
     NotText,
+    /// A NUL byte inside the file, at this offset (the file would end there for this PD).
+    NulInside(usize),
     /// The file does not parse; the error names the line and key.
     Invalid(ConfigError),
 }
@@ -30,6 +32,7 @@ impl fmt::Display for ConfigProblem {
             Self::NoRegion => write!(f, "no memory region named {CONFIG_REGION:?} (system.xml)"),
             Self::Empty => write!(f, "no config: the config region is empty (the platform's memory_region line above says why)"),
             Self::NotText => write!(f, "the config region does not hold UTF-8 text"),
+            Self::NulInside(at) => write!(f, "the config holds a NUL byte at offset {at}, text after it: not reading half a file"),
             Self::Invalid(e) => write!(f, "config: {e}"),
         }
     }
@@ -79,6 +82,11 @@ pub fn parse_region(region: pd_api::MemoryRegion) -> Result<Config, ConfigProble
     }
     if bytes.is_empty() {
         return Err(ConfigProblem::Empty);
+    }
+    // The platform fills the region with the file, then zeros: a byte after the first zero is a
+    // NUL inside the file (a damaged file), whose end this PD must not guess.
+    if (len..region.size()).any(|i| unsafe { base.add(i).read_volatile() } != 0) {
+        return Err(ConfigProblem::NulInside(len));
     }
     let text = core::str::from_utf8(&bytes).map_err(|_| ConfigProblem::NotText)?;
     Config::parse(text).map_err(ConfigProblem::Invalid)

@@ -1234,6 +1234,18 @@ fn repeated_networks_are_kept_once_and_counted_once() {
     expect_err(&inserted(8, &keyless), 9, "[Peer]", ErrorKind::Missing("PublicKey"));
 }
 
+/// Each side has one address of each family (the stack answers one): a second one is refused,
+/// not ignored; the same address again is the same address.
+#[test]
+fn a_second_address_of_one_family_is_refused() {
+    let c = Config::parse(&replaced(10, "RedAddress = 10.1.0.1/24, fd00:1::1/64, 10.1.0.1/24")).unwrap();
+    assert_eq!(c.red.addresses, vec![p("10.1.0.1/24"), p("fd00:1::1/64")]);
+    expect_err(&replaced(10, "RedAddress = 10.1.0.1/24, 10.5.0.1/24"), 10, "RedAddress", ErrorKind::SecondAddress { first_line: 10 });
+    expect_err(&inserted(11, "BlackAddress = 2001:db8::1/64, 2001:db8::2/64"), 12, "BlackAddress", ErrorKind::SecondAddress { first_line: 12 });
+    let many = (0..30_000).map(|k| format!("::{:x}/1", k + 2)).collect::<Vec<_>>().join(",");
+    expect_err(&inserted(11, &format!("BlackAddress = {many}")), 12, "BlackAddress", ErrorKind::SecondAddress { first_line: 12 });
+}
+
 #[test]
 fn every_error_kind_displays() {
     use ErrorKind::*;
@@ -1253,6 +1265,7 @@ fn every_error_kind_displays() {
         BadMac("x".into()),
         BadMtu("x".into()),
         BadMssClamp("x".into()),
+        SecondAddress { first_line: 1 },
         GatewayFamily,
         EndpointFamily,
         ConflictingRule { first_line: 1 },

@@ -286,7 +286,7 @@ fn prefix_heavy_configs(bytes: usize) -> Vec<(&'static str, String)> {
         ("one network repeated", allowed(&|_| ",::2".into())),
         ("one network, other host bits", allowed(&|k| format!(",10.9.{}.{}/16", k / 250 % 250, k % 250))),
         ("comments", allowed(&|k| format!("\n# a note about the site, number {k}"))),
-        ("Bypass rules", config(&fill("Bypass = 172.16.0.0/24".into(), &|k| format!(",172.{}.{}.0/24", 17 + k / 250 % 14, k % 250)), "")),
+        ("Bypass rules", config(&fill("Bypass = fd10::/64".into(), &|k| format!(",fd10:{:x}::/64", k + 1)), "")),
     ]
 }
 

@@ -582,21 +582,23 @@ struct ConfigSize {
     prefixes: usize,
 }
 
-/// The size of the encryptor config in region `name` (nothing, said on the console, if it does
-/// not parse: crypto then refuses to start and names the problem itself).
+/// The size of the encryptor config in region `name`, read as the PDs read it (up to its first
+/// NUL). Nothing, with the reason on the console, if it does not parse: the PDs then refuse to
+/// start and name the problem themselves, if their fixed heap holds what they read before it.
 fn config_size(name: &str, contents: &Option<Vec<u8>>) -> ConfigSize {
-    let parsed = contents.as_deref().map(|b| core::str::from_utf8(b).map_err(|_| "not UTF-8").and_then(|t| {
-        encryptor_config::Config::parse(t)
-            .map(|c| ConfigSize { bytes: t.len(), peers: c.crypto.peers.len(), prefixes: c.prefixes })
-            .map_err(|_| "does not parse")
-    }));
-    match parsed {
-        Some(Ok(size)) => size,
-        Some(Err(why)) => {
-            println!("memory_region {name}: {why}: heaps sized on its peers get their fixed part only");
+    let Some(bytes) = contents.as_deref() else { return ConfigSize::default() };
+    let bytes = &bytes[..bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len())];
+    let Ok(text) = core::str::from_utf8(bytes) else {
+        println!("memory_region {name}: not UTF-8: heaps sized on its peers get their fixed part only");
+        return ConfigSize::default();
+    };
+    match encryptor_config::Config::parse(text) {
+        Ok(c) => ConfigSize { bytes: text.len(), peers: c.crypto.peers.len(), prefixes: c.prefixes },
+        // The error names a line and key, never a key's value (ConfigError's Display).
+        Err(e) => {
+            println!("memory_region {name}: does not parse ({e}): heaps sized on it get their fixed part only");
             ConfigSize::default()
         }
-        None => ConfigSize::default(),
     }
 }
 
