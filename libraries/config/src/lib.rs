@@ -210,6 +210,13 @@ pub fn lookup(rules: &[Rule], ip: IpAddr) -> Option<Action> {
     best.map(|(_, a)| a)
 }
 
+/// The cryptokey routing table of crypto and its workers: each peer's AllowedIPs → its index, in
+/// the order given (a network given to two peers, which [`Config::parse`] refuses, goes to the
+/// first).
+pub fn cryptokey_routes<'a>(allowed_ips: impl IntoIterator<Item = &'a [Prefix]>) -> PrefixTable<usize> {
+    PrefixTable::new(allowed_ips.into_iter().enumerate().flat_map(|(i, p)| p.iter().map(move |&a| (a, i))), |first, _| first)
+}
+
 /// `rules` as a table: [`PrefixTable::get`] answers as [`lookup`] does (ties
 /// fail closed), in a few probes instead of a scan.
 pub fn rule_table(rules: &[Rule]) -> PrefixTable<Action> {

@@ -35,7 +35,7 @@ extern crate alloc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
-use encryptor_config::{Prefix, PrefixTable, StartError};
+use encryptor_config::{cryptokey_routes, Prefix, PrefixTable, StartError};
 use pd_api::{Channel, ChannelSet, Handler, MemoryRegion};
 use pd_proto::job::{self, Job, JobKind, JobResult, JobStatus, JOB_LEN, RESULT_LEN};
 use pd_proto::ENDPOINT_HEADER_LEN;
@@ -151,7 +151,7 @@ impl CryptoWorker {
             rings,
             table,
             peers: allowed_ips.len(),
-            routes: PrefixTable::new(allowed_ips.iter().enumerate().flat_map(|(i, p)| p.iter().map(move |&a| (a, i))), |first, _| first),
+            routes: cryptokey_routes(allowed_ips.iter().map(Vec::as_slice)),
             copies,
             jobs: Box::new([0; SLOT_SIZE]),
             results: Box::new([0; SLOT_SIZE]),

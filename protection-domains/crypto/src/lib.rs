@@ -69,7 +69,7 @@ use boringtun::noise::{Packet, Tunn, TunnResult};
 use boringtun::x25519::{PublicKey, StaticSecret};
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
-use encryptor_config::{CryptoConfig, PrefixTable, StartError};
+use encryptor_config::{cryptokey_routes, CryptoConfig, PrefixTable, StartError};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, LinkError, RingError, SLOT_SIZE};
@@ -526,7 +526,7 @@ impl Crypto {
         // Sized once: a Peer is about 18 KiB (boringtun's Tunn inline), and doubling a vector of
         // them would briefly need three times the room.
         let mut peers: Vec<Peer> = Vec::with_capacity(config.peers.len());
-        let mut routes = Vec::new();
+        let routes = cryptokey_routes(config.peers.iter().map(|p| p.allowed_ips.as_slice()));
         let mut index_tags: Vec<(u32, usize)> = Vec::new();
         // Taken one by one, so that each peer's preshared key is wiped as its config goes.
         for (i, p) in core::mem::take(&mut config.peers).into_iter().enumerate() {
@@ -543,10 +543,8 @@ impl Crypto {
                 tag,
                 Some(limiter.clone()),
             );
-            routes.extend(p.allowed_ips.iter().map(|&a| (a, i)));
             peers.push(Peer { tunn, public_key: p.public_key, endpoint: p.endpoint, sessions: PeerSessions::new() });
         }
-        let routes = PrefixTable::new(routes, |first, _| first);
         index_tags.sort_unstable();
         Ok(Self {
             index_tags,

@@ -182,15 +182,20 @@ fn replayed_initiation_is_dropped() {
     assert_eq!(b.counter("drop_stale_timestamp"), 1);
 }
 
+/// Sends a packet from `src` through the tunnel from `a` to `b`: `b` must drop it for its source.
+fn source_is_refused(a: &mut Box_, b: &mut Box_, src: [u8; 4]) {
+    a.red.send(&ipv4(src, [10, 2, 0, 2], b"a source not the peer's"));
+    a.run(RED);
+    shuttle(a, b);
+    assert!(b.red.drain().is_empty());
+    assert_eq!(b.counter("drop_source_not_allowed"), 1);
+}
+
 #[test]
 fn inner_source_must_be_in_the_peers_allowed_ips() {
     let (mut a, mut b) = pair();
     establish(&mut a, &mut b);
-    a.red.send(&ipv4([10, 7, 7, 7], [10, 2, 0, 2], b"spoofed source"));
-    a.run(RED);
-    shuttle(&mut a, &mut b);
-    assert!(b.red.drain().is_empty());
-    assert_eq!(b.counter("drop_source_not_allowed"), 1);
+    source_is_refused(&mut a, &mut b, [10, 7, 7, 7]);
 }
 
 /// Cryptokey routing with nested prefixes, as WireGuard has it: B holds 10.0.0.0/8 for A and the
@@ -207,11 +212,7 @@ fn a_longer_prefix_of_another_peer_wins_both_ways() {
     );
     // Its packet from 10.1.0.2 reaches B's red side (a source in A's /8 is A's).
     establish(&mut a, &mut b);
-    a.red.send(&ipv4([10, 1, 5, 9], [10, 2, 0, 2], b"a source that is C's"));
-    a.run(RED);
-    shuttle(&mut a, &mut b);
-    assert!(b.red.drain().is_empty());
-    assert_eq!(b.counter("drop_source_not_allowed"), 1);
+    source_is_refused(&mut a, &mut b, [10, 1, 5, 9]);
     // From B's red side: 10.1.5.9 is routed to C (a handshake initiation to C's endpoint),
     // 10.1.6.9 to A (sealed on the session A made).
     b.red.send(&ipv4([10, 2, 0, 2], [10, 1, 5, 9], b"to C"));

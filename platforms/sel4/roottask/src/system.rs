@@ -275,7 +275,7 @@ pub fn build_system(
         }
     }
     // The peers and prefixes of each config a heap is sized on, counted before the keys are wiped.
-    let peers: Vec<Option<ConfigSize>> = (0..system.regions.len())
+    let sizes: Vec<Option<ConfigSize>> = (0..system.regions.len())
         .map(|r| system.pds.iter().any(|pd| pd.heap_peers_of == Some(r as u32)).then(|| config_size(&system.regions[r].name, &contents[r])))
         .collect();
     crate::region_contents::wipe(&mut contents);
@@ -309,7 +309,7 @@ pub fn build_system(
         }
         map_or_die(objects, name, vspace, ipc_frame, layout::IPC_BUFFER_VADDR, CapRights::READ_WRITE, vm_attributes::DEFAULT);
         // The heap, zeroed again on a restart (it may hold keys).
-        let heap_bytes = heap_bytes(pd, &peers, system);
+        let heap_bytes = heap_bytes(pd, &sizes, system);
         for k in 0..heap_bytes / PAGE {
             let frame = objects.create(ty::seL4_X86_4K, 0);
             if pd.restartable {
