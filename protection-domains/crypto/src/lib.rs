@@ -752,7 +752,8 @@ impl Crypto {
         self.send_scratch(Some(endpoint), len)
     }
 
-    /// Bytes of plaintext waiting for handshakes, all peers together.
+    /// Bytes of plaintext waiting for handshakes, all peers together (each tunnel keeps its own
+    /// count: O(peers)).
     pub fn queued_bytes(&self) -> usize {
         self.peers.iter().map(|p| p.tunn.queued_bytes()).sum()
     }

@@ -658,6 +658,42 @@ fn plaintext_is_padded_to_16_bytes_up_to_the_mtu_and_arrives_exact() {
     assert_eq!(&plain[32..], &[1420, 1420]);
 }
 
+/// The queue budget rests on each tunnel's count of the bytes it holds for want of a session
+/// (kept as packets come and go; summing the queues cost O(packets queued) per packet): it
+/// follows packets queued, sent once a session comes, and dropped with a handshake given up.
+#[test]
+fn queued_bytes_follow_packets_queued_sent_and_given_up() {
+    let (mut a, mut b) = pair();
+    let sizes = [1usize, 100, 1380];
+    for (k, n) in sizes.iter().enumerate() {
+        a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], &vec![k as u8; *n]));
+        a.run(RED);
+    }
+    // Queued as sealed: padded to 16 bytes, within the MTU.
+    let padded: usize = sizes.iter().map(|n| (20 + n).next_multiple_of(16).min(1420)).sum();
+    assert_eq!(a.crypto.queued_bytes(), padded);
+    let init = a.sent();
+    assert_eq!(init.len(), 1, "one initiation for the three packets");
+    // Unanswered for REKEY_ATTEMPT_TIME (90 s): boringtun gives the handshake up and drops what
+    // waited for it.
+    for _ in 0..10 {
+        a.pd.advance_ns(10_000_000_000);
+        a.run(TIMER);
+    }
+    assert_eq!(a.crypto.queued_bytes(), 0, "the queue went with the handshake given up");
+    a.sent();
+    // A new packet queues behind a new handshake; the session sends it and empties the queue.
+    let packet = ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"after");
+    a.red.send(&packet);
+    a.run(RED);
+    assert_eq!(a.crypto.queued_bytes(), 32);
+    shuttle(&mut a, &mut b);
+    shuttle(&mut b, &mut a);
+    assert_eq!(a.crypto.queued_bytes(), 0, "sent with the new session");
+    shuttle(&mut a, &mut b);
+    assert_eq!(b.red.drain(), vec![packet]);
+}
+
 #[test]
 fn peers_whose_handshakes_are_blackholed_cannot_exhaust_memory_and_the_reachable_peer_works() {
     // A has 8 peers: B answers; the 7 others' handshakes vanish (an on-path attacker drops them).
