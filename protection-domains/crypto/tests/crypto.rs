@@ -235,6 +235,40 @@ fn unknown_peer_is_refused() {
     assert_eq!(b.counter("drop_unknown_peer"), 1);
 }
 
+/// An initiation names its sender only by public key: with many peers, each one's initiation
+/// is answered as that peer (a wrong match fails the handshake, or the inner source check),
+/// whatever its key's place among the others.
+#[test]
+fn each_of_many_peers_is_found_by_its_key_when_it_initiates() {
+    let secrets: Vec<[u8; 32]> = (0..40u8).map(|k| [k.wrapping_mul(97).wrapping_add(11); 32]).collect();
+    let peers = secrets.iter().enumerate().map(|(k, s)| peer(*s, None, &[&format!("10.{}.0.0/24", 100 + k)])).collect();
+    let mut a = make("crypto_many", A, "192.0.2.1:51820", peers);
+    for (k, secret) in secrets.iter().enumerate() {
+        let addr = format!("192.0.2.{}:51820", 100 + k);
+        let mut p = make("crypto_one", *secret, &addr, vec![peer(A, Some("192.0.2.1:51820"), &["10.1.0.0/24"])]);
+        let packet = ipv4([10, 100 + k as u8, 0, 2], [10, 1, 0, 2], &[k as u8; 8]);
+        p.red.send(&packet);
+        p.run(RED);
+        shuttle(&mut p, &mut a); // initiation
+        shuttle(&mut a, &mut p); // response
+        shuttle(&mut p, &mut a); // the packet
+        assert_eq!(a.red.drain(), vec![packet], "peer {k}");
+    }
+    assert_eq!(a.counter("handshakes_answered"), 40);
+    assert_eq!(a.counter("drop_unknown_peer"), 0);
+}
+
+#[test]
+fn two_peers_with_one_key_are_refused() {
+    let pd = TestPd::new("crypto_dup");
+    let (_red, _black) = (pd.link("red", 64), pd.link("black", 64));
+    let peers = vec![peer(B, None, &["10.2.0.0/24"]), peer(C, None, &["10.3.0.0/24"]), peer(B, None, &["10.4.0.0/24"])];
+    match Crypto::new(CryptoConfig { private_key: A, listen_port: 51820, mtu: 1420, peers }) {
+        Err(e) => assert_eq!(e.to_string(), "two peers share a public key"),
+        Ok(_) => panic!("started with two peers of one key"),
+    }
+}
+
 #[test]
 fn garbage_from_the_network_is_counted() {
     let (mut a, mut b) = pair();
