@@ -485,9 +485,28 @@ class Capture:
                                    "-w", self.path, *bpf], f"tcpdump-{name}.log")
         wait_for_line(self.proc, r"listening on", 10)
 
+    STATS = re.compile(r"(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel")
+
     def stop(self):
-        """Stops tcpdump (flushing the file) and returns the captured frames."""
-        time.sleep(0.2)  # frames in flight reach the file
+        """Stops tcpdump once it has written every frame the kernel handed its socket, and
+        returns the captured frames. A frame delivered to the socket but not yet read when
+        tcpdump is interrupted would be lost: a test looking for a frame would miss it, and
+        one asserting a frame's absence would not see it. So tcpdump is asked for its counts
+        (SIGUSR1) until all it received is captured or dropped (counted by the kernel), for at
+        most 5 s; frames still to come (a guest yet to send) are the caller's to wait for."""
+        deadline = time.time() + 5
+        seen = 0
+        while self.proc.poll() is None and time.time() < deadline:
+            with open(self.proc.log_path) as f:
+                counts = self.STATS.findall(f.read())
+            if len(counts) > seen:
+                seen = len(counts)
+                captured, received, dropped = map(int, counts[-1])
+                if captured + dropped >= received:
+                    break
+            if len(counts) == seen:
+                os.kill(self.proc.pid, signal.SIGUSR1)
+            time.sleep(0.02)
         self.log = self.lab.stop(self.proc)
         return read_pcap(self.path)
 
