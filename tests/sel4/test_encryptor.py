@@ -472,7 +472,8 @@ def test_crypto_gets_a_heap_sized_for_its_configured_peers_and_refuses_a_heap_to
     assert line and int(line.group(1)) == _heap_kib(256, 100, 32, 101, size), console[-3000:]
     assert re.search(r"^crypto peers 100 configured, 0 with a handshake", status, re.M), status
     assert re.search(r"^crypto peer 0 \S+ endpoint 192\.0\.2\.2:51820 ", status, re.M), status
-    m = re.search(r"crypto: refusing to start: 100 peers need (\d+) KiB of heap; this PD has (\d+) KiB", refused)
+    m = re.search(r"crypto: refusing to start: 100 peers with 101 AllowedIPs networks need (\d+) KiB of heap; "
+                  r"this PD has (\d+) KiB", refused)
     assert m and int(m.group(2)) == _heap_kib(256, 100, 4, 101, size) < int(m.group(1)), refused[-3000:]
     assert alive, refused[-3000:]
 

@@ -111,11 +111,18 @@ pub const HEAP_BASE_BYTES: usize = 96 * 1024;
 /// each session the data path uses adds a 1.2 KiB copy (two or three at a time).
 pub const HEAP_PER_PEER_BYTES: usize = 28 * 1024;
 
-/// The heap the PD needs for `peers` peers. On seL4 the root task sizes crypto's heap from the
-/// config (system.xml: `heap_size` + `heap_per_peer` per peer); the PD refuses to start, by
-/// name, when what it was given is less than this rather than running out of heap later.
-pub const fn heap_need(peers: usize) -> usize {
-    HEAP_BASE_BYTES + QUEUE_BUDGET_BYTES + peers * HEAP_PER_PEER_BYTES
+/// What each AllowedIPs network adds to the heap's need: its place in the routing table and in
+/// the parsed config (tests/heap.rs measures at most 190 bytes a prefix besides the config's
+/// text, which is freed once parsed).
+pub const HEAP_PER_PREFIX_BYTES: usize = 320;
+
+/// The heap the PD needs for `peers` peers holding `prefixes` AllowedIPs networks between them.
+/// On seL4 the root task sizes crypto's heap from the config (system.xml: `heap_size`, plus
+/// `heap_per_peer` per peer, `heap_per_prefix` per prefix and the text's size); the PD refuses
+/// to start, by name, when what it was given is less than this rather than running out of heap
+/// later.
+pub const fn heap_need(peers: usize, prefixes: usize) -> usize {
+    HEAP_BASE_BYTES + QUEUE_BUDGET_BYTES + peers * HEAP_PER_PEER_BYTES + prefixes * HEAP_PER_PREFIX_BYTES
 }
 
 /// Most peers the PD accepts, whatever its heap (a bound on the work one datagram or tick may
@@ -234,6 +241,8 @@ pub enum InitError {
     HeapTooSmall {
         /// Peers in the configuration.
         peers: usize,
+        /// Their AllowedIPs networks, all peers together.
+        prefixes: usize,
         /// Bytes they need.
         need: usize,
         /// Bytes the platform gave.
@@ -261,9 +270,10 @@ impl fmt::Display for InitError {
             ),
             Self::BadSessionTable => f.write_str("region session_keys is not aligned for the session table, or smaller than its workers' gates"),
             Self::NoSharedSessions => f.write_str("crypto workers are linked but region session_keys is not mapped"),
-            Self::HeapTooSmall { peers, need, have } => write!(
+            Self::HeapTooSmall { peers, prefixes, need, have } => write!(
                 f,
-                "{peers} peers need {} KiB of heap; this PD has {} KiB (system.xml: heap_size, heap_per_peer)",
+                "{peers} peers with {prefixes} AllowedIPs networks need {} KiB of heap; this PD has {} KiB \
+                 (system.xml: heap_size, heap_per_peer, heap_per_prefix)",
                 need / 1024,
                 have / 1024
             ),
@@ -478,10 +488,12 @@ fn wall_clock_plausible() -> bool {
     pd_api::wall_clock_ns() / 1_000_000_000 >= CLOCK_FLOOR_S
 }
 
-/// Whether a heap of `have` bytes (None: unbounded, the host) holds `peers` peers.
-pub fn check_heap(peers: usize, have: Option<usize>) -> Result<(), InitError> {
+/// Whether a heap of `have` bytes (None: unbounded, the host) holds `peers` peers with `prefixes`
+/// AllowedIPs networks.
+pub fn check_heap(peers: usize, prefixes: usize, have: Option<usize>) -> Result<(), InitError> {
+    let need = heap_need(peers, prefixes);
     match have {
-        Some(have) if have < heap_need(peers) => Err(InitError::HeapTooSmall { peers, need: heap_need(peers), have }),
+        Some(have) if have < need => Err(InitError::HeapTooSmall { peers, prefixes, need, have }),
         _ => Ok(()),
     }
 }
@@ -492,7 +504,8 @@ impl Crypto {
         if config.peers.len() > MAX_PEERS {
             return Err(InitError::TooManyPeers { configured: config.peers.len() });
         }
-        check_heap(config.peers.len(), pd_api::heap_bytes())?;
+        let prefixes = config.peers.iter().map(|p| p.allowed_ips.len()).sum();
+        check_heap(config.peers.len(), prefixes, pd_api::heap_bytes())?;
         random_source_health_test()?;
         boringtun::platform::set_hooks(&BORINGTUN_HOOKS);
         let red = Link::open("red", RED).map_err(|e| InitError::Link("red", e))?;

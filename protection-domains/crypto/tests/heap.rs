@@ -1,13 +1,14 @@
 //! The crypto PD's heap need, measured: on seL4 the root task sizes its heap from the config
-//! (system.xml's `heap_size` plus `heap_per_peer` for each peer), and the PD refuses to start
-//! with less than `heap_need(peers)`. So the measured peak with every peer blackholed and the
+//! (system.xml's `heap_size`, plus `heap_per_peer` for each peer, `heap_per_prefix` for each
+//! prefix and the text's size), and the PD refuses to start with less than
+//! `heap_need(peers, prefixes)`. So the measured peak with every peer blackholed and the
 //! handshake queue budget full must stay within three quarters of `heap_need` (the rest is the
 //! allocator's overhead and fragmentation), and every system file must give at least that.
 
 use boringtun::x25519::{PublicKey, StaticSecret};
 use encryptor_config::{CryptoConfig, PeerConfig, Prefix};
 use pd_api::{ChannelSet, Handler};
-use pd_crypto::{check_heap, heap_need, Crypto, InitError, MAX_PEERS, RED};
+use pd_crypto::{check_heap, heap_need, Crypto, InitError, HEAP_PER_PREFIX_BYTES, MAX_PEERS, RED};
 use pd_testkit::{FarEnd, TestPd};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -121,18 +122,21 @@ fn the_heap_need_holds_the_measured_peak_with_every_queue_full() {
         let mut black = pd.link("black", 256);
         pd.enter();
         let peak = peak_with_blackholed_peers(pd, &mut red, &mut black, peers);
-        println!("heap peak with {peers} peers: {peak} B of a need of {} B", heap_need(peers));
+        // One AllowedIPs network each.
+        let need = heap_need(peers, peers);
+        println!("heap peak with {peers} peers: {peak} B of a need of {need} B");
         // A quarter kept free: the allocator's own overhead and fragmentation on seL4.
-        assert!(peak <= heap_need(peers) * 3 / 4, "{peers} peers peaked at {peak} bytes");
+        assert!(peak <= need * 3 / 4, "{peers} peers peaked at {peak} bytes");
     }
 }
 
-/// The heap a system file gives crypto for `peers` peers, as the root task computes it.
-fn heap_given(xml: &str, peers: u64) -> u64 {
+/// The heap a system file gives crypto for `peers` peers holding `prefixes` networks, as the root
+/// task computes it (less the config text's size, which it adds too).
+fn heap_given(xml: &str, peers: u64, prefixes: u64) -> u64 {
     let sys = sdf::System::parse(xml).unwrap();
     let crypto = sys.protection_domains.iter().find(|p| p.name == "crypto").unwrap();
     assert!(crypto.heap_peers_of.is_some(), "crypto's heap is not sized on its config's peers");
-    crypto.heap_size.unwrap_or(1 << 20) + peers * crypto.heap_per_peer
+    crypto.heap_size.unwrap_or(1 << 20) + peers * crypto.heap_per_peer + prefixes * crypto.heap_per_prefix
 }
 
 #[test]
@@ -140,10 +144,12 @@ fn every_system_gives_crypto_the_heap_its_peers_need() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for file in ["system.xml", "box/system.xml", "box/system-10g.xml", "box/system-ixgbe.xml"] {
         let xml = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
-        // Both sides grow linearly in the peers: the ends of the range decide.
-        for peers in [0, MAX_PEERS] {
-            let given = heap_given(&xml, peers as u64);
-            assert!(given >= heap_need(peers) as u64, "{file}: {given} bytes for {peers} peers, {} needed", heap_need(peers));
+        // Both sides grow linearly in the peers and prefixes: the corners decide (200 000
+        // prefixes: more than a 256 KiB region can spell).
+        for (peers, prefixes) in [(0, 0), (MAX_PEERS, 0), (0, 200_000), (MAX_PEERS, 200_000)] {
+            let given = heap_given(&xml, peers as u64, prefixes as u64);
+            let need = heap_need(peers, prefixes);
+            assert!(given >= need as u64, "{file}: {given} bytes for {peers} peers and {prefixes} prefixes, {need} needed");
         }
     }
 }
@@ -228,13 +234,20 @@ fn every_pd_that_reads_the_config_gets_heap_for_each_peer_of_it() {
 
 #[test]
 fn a_heap_smaller_than_the_peers_need_is_refused_by_name() {
-    assert!(check_heap(32, None).is_ok(), "the host runtime's heap is unbounded");
-    assert!(check_heap(32, Some(heap_need(32))).is_ok());
-    let e = check_heap(32, Some(heap_need(32) - 1)).unwrap_err();
-    assert!(matches!(e, InitError::HeapTooSmall { peers: 32, .. }));
+    assert!(check_heap(32, 5000, None).is_ok(), "the host runtime's heap is unbounded");
+    let need = heap_need(32, 5000);
+    assert!(need >= heap_need(32, 0) + 5000 * HEAP_PER_PREFIX_BYTES, "prefixes count");
+    assert!(check_heap(32, 5000, Some(need)).is_ok());
+    let e = check_heap(32, 5000, Some(need - 1)).unwrap_err();
+    assert!(matches!(e, InitError::HeapTooSmall { peers: 32, prefixes: 5000, .. }));
     assert_eq!(
         e.to_string(),
-        format!("32 peers need {} KiB of heap; this PD has {} KiB (system.xml: heap_size, heap_per_peer)", heap_need(32) / 1024, (heap_need(32) - 1) / 1024)
+        format!(
+            "32 peers with 5000 AllowedIPs networks need {} KiB of heap; this PD has {} KiB \
+             (system.xml: heap_size, heap_per_peer, heap_per_prefix)",
+            need / 1024,
+            (need - 1) / 1024
+        )
     );
 }
 
