@@ -466,6 +466,9 @@ pub enum ErrorKind {
     SecondAddress { first_line: usize },
     /// A BlackGateway of a family no BlackAddress has.
     GatewayFamily,
+    /// A BlackGateway off the black link: outside its BlackAddress's prefix (and, for IPv6, not
+    /// link-local), or that address itself. Neighbour resolution would never reach it.
+    GatewayOffLink,
     /// A peer Endpoint of a family no BlackAddress has.
     EndpointFamily,
     /// The same prefix given two different actions (Tunnel/Bypass/Drop).
@@ -534,6 +537,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::GatewayFamily => {
                 f.write_str("no BlackAddress of the same IP family as this gateway")
             }
+            ErrorKind::GatewayOffLink => f.write_str(
+                "the gateway must be on the black link: inside the BlackAddress's prefix \
+                 (or IPv6 link-local, fe80::/10), and not that address",
+            ),
             ErrorKind::EndpointFamily => {
                 f.write_str("no BlackAddress of the same IP family as this endpoint")
             }

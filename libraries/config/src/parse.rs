@@ -575,6 +575,14 @@ fn finish(
     if let (Some((_, line)), false) = (enc.gateway_v6, black_v6) {
         return Err(err(line, "BlackGateway", ErrorKind::GatewayFamily));
     }
+    let gateways = enc.gateway_v4.map(|(a, n)| (IpAddr::V4(a), n)).into_iter().chain(enc.gateway_v6.map(|(a, n)| (IpAddr::V6(a), n)));
+    for (gateway, line) in gateways {
+        let link_local = matches!(gateway, IpAddr::V6(a) if a.is_unicast_link_local());
+        let on_link = enc.black.iter().any(|(p, _)| p.addr != gateway && (p.contains(gateway) || (link_local && p.addr.is_ipv6())));
+        if !on_link {
+            return Err(err(line, "BlackGateway", ErrorKind::GatewayOffLink));
+        }
+    }
     for p in &peers {
         if let Some((ep, line)) = p.endpoint {
             if (ep.is_ipv4() && !black_v4) || (ep.is_ipv6() && !black_v6) {

@@ -1115,6 +1115,28 @@ fn error_bad_macs() {
     }
 }
 
+/// A gateway is a neighbour: neighbour resolution reaches only the black link, so a gateway off
+/// it, or our own address, would leave every off-link endpoint unreachable without a word.
+#[test]
+fn a_gateway_must_be_on_the_black_link() {
+    for bad in ["192.0.3.254", "10.0.0.1", "192.0.2.1"] {
+        expect_err(&inserted(11, &format!("BlackGateway = {bad}")), 12, "BlackGateway", ErrorKind::GatewayOffLink);
+    }
+    let v6 = inserted(11, "BlackAddress = 2001:db8::1/64");
+    for bad in ["2001:db8:1::1", "2001:db8::1", "fd00::1"] {
+        let text = v6.clone() + &format!("BlackGateway = {bad}\n");
+        expect_err(&text, 13, "BlackGateway", ErrorKind::GatewayOffLink);
+    }
+    // On the link: inside the prefix, or (IPv6) link-local, as routers often announce themselves.
+    for good in ["192.0.2.254", "2001:db8::fffe", "fe80::1"] {
+        let text = v6.clone() + &format!("BlackGateway = {good}\n");
+        let c = Config::parse(&text).unwrap_or_else(|e| panic!("{good}: {e}"));
+        assert!(c.black.gateway_v4.map(IpAddr::V4) == Some(ip(good)) || c.black.gateway_v6.map(IpAddr::V6) == Some(ip(good)));
+    }
+    // A link-local gateway needs an IPv6 address on the link to be asked from.
+    expect_err(&inserted(11, "BlackGateway = fe80::1"), 12, "BlackGateway", ErrorKind::GatewayFamily);
+}
+
 #[test]
 fn error_families() {
     expect_err(
@@ -1267,6 +1289,7 @@ fn every_error_kind_displays() {
         BadMssClamp("x".into()),
         SecondAddress { first_line: 1 },
         GatewayFamily,
+        GatewayOffLink,
         EndpointFamily,
         ConflictingRule { first_line: 1 },
         Missing("PublicKey"),

@@ -78,12 +78,16 @@ pd_api::counters! {
         /// An answer that gave a neighbour still fresh in the cache another MAC: the cached one
         /// is kept until it expires (someone else answered for it).
         drop_neighbour_conflict,
-        /// A resolution request not sent: 64 others were still waiting for their answers.
+        /// A resolution request not sent: 64 others were still waiting for their answers (a
+        /// neighbour in the cache is always asked again).
         drop_solicit_full,
         /// Malformed Ethernet frame.
         drop_bad_frame,
         /// Unicast frame for another MAC.
         drop_other_mac,
+        /// A unicast IP packet in a broadcast or multicast frame: neither forwarded nor served
+        /// (RFC 1812 5.3.4, RFC 1122 3.3.6); a second router on the link would duplicate it.
+        drop_unicast_in_group_frame,
         /// Neither ARP, IPv4 nor IPv6.
         drop_ethertype,
         /// Malformed ARP.
@@ -94,8 +98,13 @@ pd_api::counters! {
         drop_bad_ipv6,
         /// Malformed or unhandled ICMP to us.
         drop_bad_icmp,
-        /// Traffic to us that nothing serves (MLD, router solicitations, other protocols).
+        /// Traffic to us that nothing serves (MLD, router solicitations, other protocols), and
+        /// ARP requests for other hosts' addresses.
         drop_ignored,
+        /// An ARP reply for another host, or from off the link.
+        drop_arp_not_ours,
+        /// An echo request from off the link with no gateway of its family to answer through.
+        drop_no_route_back,
         /// A neighbour never answered.
         drop_unresolved,
         /// The wait queue for unresolved neighbours was full.
@@ -221,6 +230,9 @@ pub struct Iface {
     mac: EthernetAddress,
     v4: Option<(Ipv4Addr, u8)>,
     v6: Option<(Ipv6Addr, u8)>,
+    /// Where packets to off-link addresses go (black's BlackGateway; red has none).
+    gateway_v4: Option<Ipv4Addr>,
+    gateway_v6: Option<Ipv6Addr>,
     neighbours: Vec<Neighbour>,
     pending: Vec<Pending>,
     /// When each neighbour was last asked for (to pace requests).
@@ -301,6 +313,8 @@ impl Iface {
             mac: EthernetAddress(mac),
             v4,
             v6,
+            gateway_v4: None,
+            gateway_v6: None,
             neighbours: Vec::with_capacity(NEIGHBOURS),
             pending: Vec::with_capacity(PENDING),
             solicited: Vec::new(),
@@ -387,11 +401,30 @@ impl Iface {
         }
     }
 
-    /// Whether `ip` is on our link (inside one of our prefixes).
+    /// Whether `ip` is on our link: inside one of our prefixes, or an IPv6 link-local address
+    /// (fe80::/10, on every link: routers are often known by theirs) while we have IPv6.
     pub fn is_on_link(&self, ip: IpAddr) -> bool {
         match ip {
             IpAddr::V4(_) => self.v4.is_some_and(|(a, l)| prefix_contains(IpAddr::V4(a), l, ip)),
-            IpAddr::V6(_) => self.v6.is_some_and(|(a, l)| prefix_contains(IpAddr::V6(a), l, ip)),
+            IpAddr::V6(b) => self.v6.is_some_and(|(a, l)| b.is_unicast_link_local() || prefix_contains(IpAddr::V6(a), l, ip)),
+        }
+    }
+
+    /// Sends packets to off-link addresses through these gateways (each on the link).
+    pub fn set_gateways(&mut self, v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) {
+        self.gateway_v4 = v4;
+        self.gateway_v6 = v6;
+    }
+
+    /// The on-link next hop toward `dst`: itself if on the link, else the gateway of its
+    /// family, if any.
+    pub fn next_hop(&self, dst: IpAddr) -> Option<IpAddr> {
+        if self.is_on_link(dst) {
+            return Some(dst);
+        }
+        match dst {
+            IpAddr::V4(_) => self.gateway_v4.map(IpAddr::V4),
+            IpAddr::V6(_) => self.gateway_v6.map(IpAddr::V6),
         }
     }
 
@@ -409,13 +442,14 @@ impl Iface {
         }
         let src_mac = eth.src_addr();
         let base = ETHERNET_HEADER_LEN;
+        let group = dst != self.mac;
         match eth.ethertype() {
             EthernetProtocol::Arp => {
                 self.receive_arp(eth.payload(), nic, now_ns);
                 Received::Handled
             }
-            EthernetProtocol::Ipv4 => self.receive_ipv4(eth.payload(), nic, now_ns).offset(base),
-            EthernetProtocol::Ipv6 => self.receive_ipv6(eth.payload(), src_mac, nic, now_ns).offset(base),
+            EthernetProtocol::Ipv4 => self.receive_ipv4(eth.payload(), group, nic, now_ns).offset(base),
+            EthernetProtocol::Ipv6 => self.receive_ipv6(eth.payload(), group, src_mac, nic, now_ns).offset(base),
             _ => {
                 self.counters.drop_ethertype += 1;
                 Received::Handled
@@ -448,10 +482,15 @@ impl Iface {
         }
         // Learn only answers to our own requests, from on-link senders: a request, gratuitous
         // or not, or an unasked-for reply cannot poison the cache.
-        if op == ArpOperation::Reply && tpa == our && self.is_on_link(IpAddr::V4(spa)) {
-            self.learn_answer(IpAddr::V4(spa), sha, now_ns, nic);
-        }
-        if op == ArpOperation::Request && tpa == our {
+        if op == ArpOperation::Reply {
+            if tpa == our && self.is_on_link(IpAddr::V4(spa)) {
+                self.learn_answer(IpAddr::V4(spa), sha, now_ns, nic);
+            } else {
+                self.counters.drop_arp_not_ours += 1;
+            }
+        } else if op == ArpOperation::Request && tpa != our {
+            self.counters.drop_ignored += 1;
+        } else if op == ArpOperation::Request {
             let reply = ArpRepr::EthernetIpv4 {
                 operation: ArpOperation::Reply,
                 source_hardware_addr: self.mac,
@@ -464,12 +503,13 @@ impl Iface {
             }) {
                 self.counters.arp_replies += 1;
             }
-        } else if op != ArpOperation::Reply && op != ArpOperation::Request {
+        } else {
             self.counters.drop_bad_arp += 1;
         }
     }
 
-    fn receive_ipv4(&mut self, payload: &[u8], nic: &mut Sender, now_ns: u64) -> Received {
+    /// An IPv4 packet; `group`: it came in a broadcast or multicast frame.
+    fn receive_ipv4(&mut self, payload: &[u8], group: bool, nic: &mut Sender, now_ns: u64) -> Received {
         let Ok(pkt) = Ipv4Packet::new_checked(payload) else {
             self.counters.drop_bad_ipv4 += 1;
             return Received::Handled;
@@ -482,11 +522,15 @@ impl Iface {
         }
         let total = usize::from(pkt.total_len());
         let dst = pkt.dst_addr();
+        if dst.is_broadcast() || dst.is_multicast() || self.is_directed_broadcast(dst) {
+            self.counters.drop_ignored += 1;
+            return Received::Handled;
+        }
+        if group {
+            self.counters.drop_unicast_in_group_frame += 1;
+            return Received::Handled;
+        }
         if Some(dst) != self.ipv4() {
-            if dst.is_broadcast() || dst.is_multicast() || self.is_directed_broadcast(dst) {
-                self.counters.drop_ignored += 1;
-                return Received::Handled;
-            }
             return Received::Forward(0..total);
         }
         if pkt.next_header() != IpProtocol::Icmp {
@@ -519,8 +563,7 @@ impl Iface {
                     ip.emit(&mut p, &caps);
                     reply.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()), &caps);
                 }
-                self.counters.echo_replies += 1;
-                self.send_ip(nic, IpAddr::V4(repr.src_addr), &out[..n], now_ns);
+                self.reply(nic, IpAddr::V4(repr.src_addr), &out[..n], now_ns);
                 Received::Handled
             }
             _ => {
@@ -536,7 +579,8 @@ impl Iface {
         })
     }
 
-    fn receive_ipv6(&mut self, payload: &[u8], src_mac: EthernetAddress, nic: &mut Sender, now_ns: u64) -> Received {
+    /// An IPv6 packet; `group`: it came in a broadcast or multicast frame.
+    fn receive_ipv6(&mut self, payload: &[u8], group: bool, src_mac: EthernetAddress, nic: &mut Sender, now_ns: u64) -> Received {
         let Ok(pkt) = Ipv6Packet::new_checked(payload) else {
             self.counters.drop_bad_ipv6 += 1;
             return Received::Handled;
@@ -549,6 +593,10 @@ impl Iface {
         let dst = repr.dst_addr;
         let ours = Some(dst) == self.ipv6();
         let to_solicited = self.ipv6().is_some_and(|a| dst == solicited_node(a));
+        if group && !dst.is_multicast() {
+            self.counters.drop_unicast_in_group_frame += 1;
+            return Received::Handled;
+        }
         if !ours && !dst.is_multicast() {
             if dst.is_unicast_link_local() || repr.src_addr.is_unicast_link_local() {
                 self.counters.drop_ignored += 1;
@@ -610,14 +658,17 @@ impl Iface {
                     return Received::Handled;
                 }
                 write_icmpv6(&mut out[..n], dst, repr.src_addr, HOP_LIMIT, &reply);
-                self.counters.echo_replies += 1;
-                self.send_ip(nic, IpAddr::V6(repr.src_addr), &out[..n], now_ns);
+                self.reply(nic, IpAddr::V6(repr.src_addr), &out[..n], now_ns);
                 Received::Handled
             }
-            Ok(Icmpv6Repr::PktTooBig { mtu, header, data })
-                if ours && Some(header.src_addr) == self.ipv6() && header.next_header == IpProtocol::Udp && data.len() >= 2 =>
-            {
-                Received::PacketTooBig { to: header.dst_addr, mtu, src_port: u16::from_be_bytes([data[0], data[1]]) }
+            Ok(Icmpv6Repr::PktTooBig { mtu, header, data }) if ours && Some(header.src_addr) == self.ipv6() => {
+                match quoted_udp_source_port(header.next_header, data) {
+                    Some(src_port) => Received::PacketTooBig { to: header.dst_addr, mtu, src_port },
+                    None => {
+                        self.counters.drop_ignored += 1;
+                        Received::Handled
+                    }
+                }
             }
             Ok(_) => {
                 self.counters.drop_ignored += 1;
@@ -638,17 +689,19 @@ impl Iface {
     /// An ARP reply or neighbour advertisement saying `ip` is at `mac`: learned if we asked for
     /// `ip` lately (the answer closes the request), else dropped and counted.
     fn learn_answer(&mut self, ip: IpAddr, mac: EthernetAddress, now_ns: u64, nic: &mut Sender) {
-        if !self.solicited.iter().any(|s| s.0 == ip && now_ns.saturating_sub(s.1) < ANSWER_WINDOW_NS) {
+        let Some(k) = self.solicited.iter().position(|s| s.0 == ip && now_ns.saturating_sub(s.1) < ANSWER_WINDOW_NS) else {
             self.counters.drop_unsolicited_neighbour += 1;
             return;
-        }
+        };
         // A refresh of an entry still fresh must give the MAC we have: whoever answers first for
-        // a neighbour in use cannot take its traffic over.
+        // a neighbour in use cannot take its traffic over (nor close the request the neighbour's
+        // own answer is due to).
         let fresh = |n: &&Neighbour| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS;
         if self.neighbours.iter().find(fresh).is_some_and(|n| n.mac != mac) {
             self.counters.drop_neighbour_conflict += 1;
             return;
         }
+        self.solicited.swap_remove(k);
         self.learn(ip, mac, now_ns, nic);
     }
 
@@ -693,6 +746,17 @@ impl Iface {
             self.solicit(nic, ip, now_ns);
         }
         Some(mac)
+    }
+
+    /// Sends an answer (an echo reply) to `to`, through the gateway when `to` is off the link.
+    fn reply(&mut self, nic: &mut Sender, to: IpAddr, packet: &[u8], now_ns: u64) {
+        match self.next_hop(to) {
+            Some(hop) => {
+                self.counters.echo_replies += 1;
+                self.send_ip(nic, hop, packet, now_ns);
+            }
+            None => self.counters.drop_no_route_back += 1,
+        }
     }
 
     /// Sends an IP packet to the on-link `next_hop`: at once if its MAC is known,
@@ -754,15 +818,18 @@ impl Iface {
     }
 
     /// Asks who has `ip` (ARP or NDP), at most once per interval. Each request is recorded for
-    /// [`ANSWER_WINDOW_NS`] (only answers to recorded requests are learned); a request is not
-    /// sent while 64 others are still within their window, so a flood of requests cannot push
-    /// out the record of one whose answer is due.
+    /// [`ANSWER_WINDOW_NS`] (only answers to recorded requests are learned); a request for a
+    /// new neighbour is not sent while 64 others are still within their window, so a flood of
+    /// requests cannot push out the record of one whose answer is due. A neighbour in the
+    /// cache (the gateway, say) is asked again whatever that flood: its record is one of at
+    /// most 64 more.
     fn solicit(&mut self, nic: &mut Sender, ip: IpAddr, now_ns: u64) {
         self.solicited.retain(|s| now_ns.saturating_sub(s.1) < ANSWER_WINDOW_NS);
         let known = self.solicited.iter().position(|s| s.0 == ip);
+        let cached = self.neighbours.iter().any(|n| n.ip == ip);
         match known {
             Some(k) if now_ns.saturating_sub(self.solicited[k].1) < SOLICIT_INTERVAL_NS => return,
-            None if self.solicited.len() >= NEIGHBOURS => {
+            None if !cached && self.solicited.len() >= NEIGHBOURS => {
                 self.counters.drop_solicit_full += 1;
                 return;
             }
@@ -816,6 +883,26 @@ impl Iface {
             self.solicit(nic, hop, now_ns);
         }
     }
+}
+
+/// The UDP source port in what an ICMPv6 error quotes after the IPv6 header whose next header is
+/// `next_header`: the UDP header itself, or behind a Fragment header of a first fragment (a
+/// datagram we fragmented; a later fragment quotes no UDP header). None for anything else.
+fn quoted_udp_source_port(next_header: IpProtocol, data: &[u8]) -> Option<u16> {
+    let udp = match next_header {
+        IpProtocol::Udp => data,
+        IpProtocol::Ipv6Frag => {
+            // Next header, reserved, offset (13 bits) and flags, identification.
+            let frag = data.get(..8)?;
+            let offset = u16::from_be_bytes([frag[2], frag[3]]) >> 3;
+            if IpProtocol::from(frag[0]) != IpProtocol::Udp || offset != 0 {
+                return None;
+            }
+            &data[8..]
+        }
+        _ => return None,
+    };
+    Some(u16::from_be_bytes([*udp.first()?, *udp.get(1)?]))
 }
 
 /// The Ethernet address in an NDP link-layer address option.

@@ -137,6 +137,7 @@ impl NetBlack {
         // The NIC's own address, once its PD publishes it; until then (and for good on the
         // host runtime, whose TAP devices have none) the config's or the derived one.
         let mut iface = Iface::with_addresses(config.mac, config.addresses.iter().map(|p| (p.addr, p.len)));
+        iface.set_gateways(config.gateway_v4, config.gateway_v6);
         iface.attach_port(pd_netstack::nic_port()).log();
         Ok(Self {
             nic,
@@ -196,13 +197,7 @@ impl NetBlack {
     }
 
     fn next_hop(&self, dst: IpAddr) -> Option<IpAddr> {
-        if self.iface.is_on_link(dst) {
-            return Some(dst);
-        }
-        match dst {
-            IpAddr::V4(_) => self.config.gateway_v4.map(IpAddr::V4),
-            IpAddr::V6(_) => self.config.gateway_v6.map(IpAddr::V6),
-        }
+        self.iface.next_hop(dst)
     }
 
     fn in_bypass(&self, ip: IpAddr) -> bool {

@@ -20,21 +20,26 @@ struct Rig {
     black: NetBlack,
     nic: FarEnd,
     crypto: FarEnd,
+    pd: &'static TestPd,
 }
 
 fn rig() -> Rig {
+    rig_with_v6_gateway(None)
+}
+
+fn rig_with_v6_gateway(gateway_v6: Option<Ipv6Addr>) -> Rig {
     let pd = TestPd::new("net_black");
     let nic = pd.link("nic", 64);
     let crypto = pd.link("crypto", 64);
     let config = BlackConfig {
         addresses: vec!["192.0.2.1/24".parse::<Prefix>().unwrap(), "2001:db8::1/64".parse().unwrap()],
         gateway_v4: Some(GW),
-        gateway_v6: None,
+        gateway_v6,
         mac: OUR_MAC,
         listen_port: 51820,
         bypass: vec![],
     };
-    Rig { black: NetBlack::new(config).unwrap(), nic, crypto }
+    Rig { black: NetBlack::new(config).unwrap(), nic, crypto, pd }
 }
 
 impl Rig {
@@ -414,4 +419,163 @@ fn a_slot_sized_message_to_an_unresolved_peer_waits_and_leaves_in_fragments() {
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|f| f.len() <= 14 + 1500));
     assert_eq!(r.counter("outer_fragments_sent"), 4, "both messages went out, in two fragments each");
+}
+
+// --- Neighbours, gateways and group frames -----------------------------------------------
+
+fn echo4(src: Ipv4Addr) -> Vec<u8> {
+    let icmp = Icmpv4Repr::EchoRequest { ident: 1, seq_no: 1, data: b"ping" };
+    let ip = Ipv4Repr { src_addr: src, dst_addr: OUR, next_header: IpProtocol::Icmp, payload_len: icmp.buffer_len(), hop_limit: 64 };
+    let mut b = vec![0u8; 20 + icmp.buffer_len()];
+    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
+    ip.emit(&mut pkt, &caps());
+    icmp.emit(&mut Icmpv4Packet::new_unchecked(pkt.payload_mut()), &caps());
+    b
+}
+
+fn echo6(src: Ipv6Addr) -> Vec<u8> {
+    let icmp = Icmpv6Repr::EchoRequest { ident: 1, seq_no: 1, data: b"ping" };
+    let mut b = vec![0u8; 40 + icmp.buffer_len()];
+    Ipv6Repr { src_addr: src, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: icmp.buffer_len(), hop_limit: 64 }
+        .emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
+    icmp.emit(&src, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
+    b
+}
+
+/// Frames' (destination MAC, EtherType, ARP target if ARP).
+fn frames(out: &[Vec<u8>]) -> Vec<([u8; 6], EthernetProtocol, Option<Ipv4Addr>)> {
+    out.iter()
+        .map(|f| {
+            let e = EthernetFrame::new_checked(&f[..]).unwrap();
+            let target = match ArpPacket::new_checked(e.payload()).and_then(|p| ArpRepr::parse(&p)) {
+                Ok(ArpRepr::EthernetIpv4 { target_protocol_addr, .. }) if e.ethertype() == EthernetProtocol::Arp => Some(target_protocol_addr),
+                _ => None,
+            };
+            (e.dst_addr().0, e.ethertype(), target)
+        })
+        .collect()
+}
+
+/// A ping from the Internet comes through the gateway; its answer goes back through it. (The
+/// pinger was taken for a neighbour: net_black asked the LAN for it and never answered.)
+#[test]
+fn an_echo_request_from_off_the_link_is_answered_through_the_gateway() {
+    let mut r = rig();
+    r.learn(GW_MAC, GW);
+    let far = Ipv4Addr::new(203, 0, 113, 9);
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &echo4(far)));
+    r.run(NIC);
+    let out = r.nic.drain();
+    assert_eq!(frames(&out), vec![(GW_MAC, EthernetProtocol::Ipv4, None)], "one reply, to the gateway, no ARP");
+    let ip = Ipv4Packet::new_checked(EthernetFrame::new_checked(&out[0][..]).unwrap().payload().to_vec()).unwrap();
+    assert_eq!((ip.src_addr(), ip.dst_addr()), (OUR, far));
+    assert_eq!(r.counter("echo_replies"), 1);
+    // No IPv6 gateway: a ping from off the link has no way back, counted; nothing is asked.
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &echo6("2001:db9::9".parse().unwrap())));
+    r.run(NIC);
+    assert!(r.nic.drain().is_empty());
+    assert_eq!((r.counter("drop_no_route_back"), r.counter("solicits_sent")), (1, 1));
+}
+
+/// Requests pile up when hosts on the link do not answer (spoofed pings from many of its
+/// addresses, say): past 64 in five seconds new ones are refused, but the gateway, in use, is
+/// still asked again before its entry expires, and the tunnel keeps its way out.
+#[test]
+fn a_flood_of_unanswered_requests_cannot_keep_the_gateway_from_being_asked_again() {
+    let mut r = rig();
+    r.pd.set_now_ns(1_000_000_000);
+    r.learn(GW_MAC, GW);
+    from_crypto(&mut r, "203.0.113.5:51820", b"out");
+    assert_eq!(frames(&r.nic.drain()), vec![(GW_MAC, EthernetProtocol::Ipv4, None)]);
+    // 52 s on: the gateway's answer is getting old. 80 pings from hosts that never answer.
+    r.pd.set_now_ns(53_000_000_000);
+    for k in 0..80u8 {
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &echo4(Ipv4Addr::new(192, 0, 2, 100 + k))));
+        if k % 16 == 15 {
+            r.run(NIC);
+            r.nic.drain();
+        }
+    }
+    assert!(r.counter("drop_solicit_full") >= 16, "{}", r.counter("drop_solicit_full"));
+    // The next datagram still goes out, and the gateway is asked again.
+    from_crypto(&mut r, "203.0.113.5:51820", b"out");
+    let out = frames(&r.nic.drain());
+    assert!(out.contains(&(GW_MAC, EthernetProtocol::Ipv4, None)), "{out:?}");
+    assert!(out.contains(&([0xff; 6], EthernetProtocol::Arp, Some(GW))), "the gateway asked again: {out:?}");
+}
+
+/// Routers are often known by their link-local address: a BlackGateway of fe80::1 is asked for
+/// and its answer taken (an answer about an address outside our prefix was refused).
+#[test]
+fn a_link_local_ipv6_gateway_is_resolved_and_used() {
+    let gw: Ipv6Addr = "fe80::1".parse().unwrap();
+    let mut r = rig_with_v6_gateway(Some(gw));
+    from_crypto(&mut r, "[2001:db9::5]:51820", b"far");
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 1, "a neighbour solicitation");
+    let na = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+        flags: NdiscNeighborFlags::SOLICITED | NdiscNeighborFlags::OVERRIDE | NdiscNeighborFlags::ROUTER,
+        target_addr: gw,
+        lladdr: Some(RawHardwareAddress::from(EthernetAddress(GW_MAC))),
+    });
+    let mut b = vec![0u8; 40 + na.buffer_len()];
+    Ipv6Repr { src_addr: gw, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: na.buffer_len(), hop_limit: 255 }
+        .emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
+    na.emit(&gw, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &b));
+    r.run(NIC);
+    let out = r.nic.drain();
+    assert_eq!(frames(&out), vec![(GW_MAC, EthernetProtocol::Ipv6, None)], "the datagram that waited, to the gateway");
+    let ip = Ipv6Packet::new_checked(EthernetFrame::new_checked(&out[0][..]).unwrap().payload().to_vec()).unwrap();
+    assert_eq!(ip.dst_addr(), "2001:db9::5".parse::<Ipv6Addr>().unwrap());
+    assert_eq!(r.counter("drop_bad_icmp"), 0);
+}
+
+/// A "packet too big" about a datagram net_black fragmented quotes its first fragment: the
+/// Fragment header, then UDP. It lowers the path MTU like one about a whole datagram (it was
+/// ignored, so a path narrower than 1500 never carried a full-size datagram); one quoting a
+/// later fragment names no port and is ignored.
+#[test]
+fn packet_too_big_about_a_fragment_we_sent_lowers_the_path_mtu() {
+    let mut r = rig();
+    let router: Ipv6Addr = "2001:db8::fe".parse().unwrap();
+    let datagram = udp6(OUR6, PEER6, 51820, 51820, &message(1600));
+    let mut fragments = Ipv6Fragmenter::new(&datagram, 1500, 7).unwrap();
+    let mut quoted = Vec::new();
+    let mut buf = [0u8; 1500];
+    while let Some(n) = fragments.write_next(&mut buf) {
+        quoted.push(buf[..n].to_vec());
+    }
+    assert_eq!(quoted.len(), 2);
+    assert_eq!(Ipv6Packet::new_checked(&quoted[0][..]).unwrap().next_header(), IpProtocol::Ipv6Frag);
+    for (k, q) in quoted.iter().enumerate() {
+        let header = Ipv6Repr::parse(&Ipv6Packet::new_checked(&q[..]).unwrap()).unwrap();
+        let icmp = Icmpv6Repr::PktTooBig { mtu: 1400 - 100 * k as u32, header, data: &q[40..q.len().min(600)] };
+        let mut b = vec![0u8; 40 + icmp.buffer_len()];
+        Ipv6Repr { src_addr: router, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: icmp.buffer_len(), hop_limit: 64 }
+            .emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
+        icmp.emit(&router, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
+        r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &b));
+    }
+    r.run(NIC);
+    assert_eq!((r.counter("path_mtu_lowered"), r.counter("drop_path_mtu_ignored")), (1, 0));
+    assert_eq!(r.counter("drop_ignored"), 1, "the later fragment's");
+}
+
+/// A unicast IP packet in a broadcast or multicast frame is neither served nor forwarded
+/// (RFC 1122 3.3.6, RFC 1812 5.3.4): another router on the link would act on it too.
+#[test]
+fn unicast_ip_in_a_group_frame_is_dropped() {
+    let mut r = rig();
+    let wg = udp4(PEER, OUR, 40000, 51820, b"wg-message", true);
+    r.nic.send(&eth([0xff; 6], PEER_MAC, EthernetProtocol::Ipv4, &wg));
+    r.nic.send(&eth([0x01, 0, 0x5e, 0, 0, 1], PEER_MAC, EthernetProtocol::Ipv4, &wg));
+    r.nic.send(&eth([0x33, 0x33, 0, 0, 0, 1], PEER_MAC, EthernetProtocol::Ipv6, &udp6(PEER6, OUR6, 40000, 51820, b"wg")));
+    r.run(NIC);
+    assert!(r.crypto.drain().is_empty());
+    assert_eq!(r.counter("drop_unicast_in_group_frame"), 3);
+    // The same datagram to our MAC goes to crypto.
+    r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &wg));
+    r.run(NIC);
+    assert_eq!(r.crypto.drain().len(), 1);
 }
