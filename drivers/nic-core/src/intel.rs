@@ -45,11 +45,13 @@ pub struct ReceiveAddress {
 }
 
 impl ReceiveAddress {
-    /// The address in the pair, if it is marked valid and not all zeros.
+    /// The address in the pair, if it is marked valid and a unicast address other than all
+    /// zeros (a device gone from the bus, or still in reset, reads all ones: valid bit set,
+    /// ff:ff:ff:ff:ff:ff, which a port must never answer with).
     pub fn read<H: Hal + ?Sized>(&self, hal: &H) -> Option<[u8; 6]> {
         let (ral, rah) = (hal.read32(self.ral), hal.read32(self.rah));
         let mac = [ral as u8, (ral >> 8) as u8, (ral >> 16) as u8, (ral >> 24) as u8, rah as u8, (rah >> 8) as u8];
-        (rah & RAH_AV != 0 && mac != [0; 6]).then_some(mac)
+        (rah & RAH_AV != 0 && mac != [0; 6] && mac[0] & 1 == 0).then_some(mac)
     }
 
     /// Writes `mac` and marks it valid (RAL first: the entry is only used once RAH says valid).

@@ -286,6 +286,13 @@ pub trait Nic {
     /// How many more frames the transmit ring can take now; 0 is backpressure.
     fn tx_room(&self) -> usize;
 
+    /// The shortest frame [`Nic::tx_submit`] takes (17 bytes on the X722, which stops a queue
+    /// given a shorter one; 1 elsewhere: the devices pad to 60 bytes). A caller batching frames
+    /// it does not control drops shorter ones first: submit stops at one, refusing the rest.
+    fn tx_min_len(&self) -> usize {
+        1
+    }
+
     /// Queues filled buffers for transmit, in order, and returns how many were
     /// taken from the front of `frames`. It stops at the first frame that does
     /// not fit the ring (backpressure) or whose length is 0, below the device's

@@ -120,7 +120,11 @@ impl<F: DescFormat, const N: usize> RxQueue<F, N> {
     pub fn poll<H: Hal + ?Sized>(&mut self, hal: &H, out: &mut [Buffer], counters: &mut Counters) -> usize {
         let mut filled = 0;
         let mut reposted = false;
-        while filled < out.len() {
+        // At most one pass over the ring: a device that writes DD into descriptors it was never
+        // given back (the dropped ones, re-posted below) cannot keep the PD here.
+        let mut looked = 0;
+        while filled < out.len() && looked < N {
+            looked += 1;
             let Some(done) = self.ring.peek_status().and_then(F::rx_done) else { break };
             let mut buffer = self.ring.pop();
             let drop = if self.discarding || !done.eop {
@@ -190,6 +194,11 @@ impl<F: DescFormat, const N: usize> TxQueue<F, N> {
         self.ring.room()
     }
 
+    /// The shortest frame [`TxQueue::submit`] takes ([`DescFormat::MIN_TX_LEN`], at least 1).
+    pub fn min_len(&self) -> usize {
+        F::MIN_TX_LEN.max(1) as usize
+    }
+
     /// Queues frames from the front of `frames`, in order, until the ring is full or a frame's
     /// length is below the format's [`DescFormat::MIN_TX_LEN`] (0 always is) or above
     /// [`MAX_FRAME_LEN`]; returns how many. One tail write for the batch.
@@ -257,6 +266,10 @@ macro_rules! queue_methods {
 
         fn tx_room(&self) -> usize {
             self.tx.room()
+        }
+
+        fn tx_min_len(&self) -> usize {
+            self.tx.min_len()
         }
 
         fn tx_submit(&mut self, frames: &[$crate::Buffer]) -> usize {

@@ -127,7 +127,8 @@ pd_api::counters! {
         tx_nic_full,
         /// Frames dropped: the ring refused a frame after reporting room (a protocol slip).
         drop_rx_ring_full,
-        /// Frames from the stack PD dropped: empty.
+        /// Frames from the stack PD dropped: empty, or shorter than the NIC takes (17 bytes on
+        /// the X722; submitting one would have refused the rest of its batch).
         drop_tx_empty,
         /// Frames from the stack PD dropped: longer than the NIC sends (1518 bytes).
         drop_tx_oversize,
@@ -528,8 +529,8 @@ impl<N: Nic> FrameMover<N> {
                 }
             };
             let len = frame.len as usize;
-            if len == 0 || len > MAX_FRAME_LEN {
-                if len == 0 {
+            if len < self.nic.tx_min_len() || len > MAX_FRAME_LEN {
+                if len < self.nic.tx_min_len() {
                     self.counters.drop_tx_empty += 1;
                 } else {
                     self.counters.drop_tx_oversize += 1;
@@ -572,7 +573,7 @@ impl<N: Nic> FrameMover<N> {
                     break;
                 }
             };
-            if len == 0 {
+            if len == 0 || len < self.nic.tx_min_len() {
                 self.counters.drop_tx_empty += 1;
                 continue;
             }
