@@ -357,8 +357,10 @@ pub struct BlackConfig {
     pub gateway_v6: Option<Ipv6Addr>,
     pub mac: Mac,
     pub listen_port: u16,
-    /// The Bypass prefixes (as `network()`): destinations forwarded in clear.
-    pub bypass: Vec<Prefix>,
+    /// The forwarding rules, as net_red has them ([`RedConfig::rules`]): net_black forwards a
+    /// packet from or to the bypass link only if its address's longest rule is Bypass, the same
+    /// decision net_red makes (a Tunnel rule inside a Bypass one wins on both sides).
+    pub rules: Vec<Rule>,
 }
 
 impl Config {

@@ -613,12 +613,8 @@ fn finish(
     // The heap a PD reading this config needs grows with these (system.xml's heap_per_prefix).
     let prefixes = networks.len() + enc.rules.len();
     drop(networks);
-    let bypass: Vec<Prefix> = enc
-        .rules
-        .iter()
-        .filter(|(r, _)| r.action == Action::Bypass)
-        .map(|(r, _)| r.prefix)
-        .collect();
+    // net_black decides bypass on the same rules (see BlackConfig::rules).
+    let black_rules = rules.clone();
 
     // MACs: explicit, or derived from the first address of that side.
     let red_addresses: Vec<Prefix> = enc.red.iter().map(|(p, _)| *p).collect();
@@ -651,7 +647,7 @@ fn finish(
             gateway_v6: enc.gateway_v6.map(|(a, _)| a),
             mac: black_mac,
             listen_port,
-            bypass,
+            rules: black_rules,
         },
     })
 }

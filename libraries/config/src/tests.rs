@@ -210,7 +210,7 @@ fn full_file_parses_to_expected_values() {
     assert_eq!(c.black.gateway_v6, Some("2001:db8::fffe".parse().unwrap()));
     assert_eq!(c.black.mac, [2, 0, 0, 0, 2, 1]);
     assert_eq!(c.black.listen_port, 51820);
-    assert_eq!(c.black.bypass, vec![p("198.51.100.0/24")]);
+    assert_eq!(c.black.rules, c.red.rules, "both sides decide on the same rules");
 
     let (crypto, red, black) = c.clone().into_parts();
     assert_eq!((crypto, red, black), (c.crypto, c.red, c.black));
@@ -224,7 +224,7 @@ fn minimal_file_and_defaults() {
     assert_eq!(c.crypto.peers[0].persistent_keepalive, None);
     assert_eq!(c.black.gateway_v4, None);
     assert_eq!(c.black.gateway_v6, None);
-    assert!(c.black.bypass.is_empty());
+    assert!(c.black.rules.iter().all(|r| r.action == Action::Tunnel));
     assert_eq!((c.red.mtu, c.red.mss_clamp), (DEFAULT_MTU, MssClamp::Auto));
     assert_eq!(c.red.mss_limits(), Some((1380, 1360)));
     assert_eq!(

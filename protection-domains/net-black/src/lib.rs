@@ -23,7 +23,7 @@ extern crate alloc;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv6Addr, SocketAddr};
-use encryptor_config::{BlackConfig, PrefixTable, StartError, IPV6_MIN_MTU};
+use encryptor_config::{Action, BlackConfig, PrefixTable, StartError, IPV6_MIN_MTU};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_netstack::fragment::{Ipv4Fragmenter, Ipv6Fragmenter};
 use pd_netstack::reassembly::{Reassembler, Reassembly};
@@ -71,7 +71,7 @@ pd_api::counters! {
         drop_not_wireguard,
         /// Malformed UDP (length or checksum).
         drop_bad_udp,
-        /// Not for us, and no bypass rule covers it.
+        /// Not for us, and its source's longest rule is not Bypass.
         drop_not_for_us,
         /// No route to the endpoint (off-link and no gateway of its family).
         drop_no_route,
@@ -79,7 +79,8 @@ pd_api::counters! {
         drop_bad_header,
         /// Not a well-formed IP packet (from net_red).
         drop_bad_ip,
-        /// A bypass packet to a destination no bypass prefix covers.
+        /// A bypass packet to a destination whose longest rule is not Bypass (net_red would not
+        /// have sent it: a Tunnel rule inside a Bypass one is tunnelled).
         drop_bypass_destination,
         /// The ring towards crypto or net_red was full.
         drop_ring_full,
@@ -114,7 +115,8 @@ pub struct NetBlack {
     iface: Iface,
     config: BlackConfig,
     /// The Bypass prefixes, looked up for every packet that is not WireGuard.
-    bypass_prefixes: PrefixTable<()>,
+    /// The forwarding rules, longest prefix first: what may cross the bypass link.
+    rules: PrefixTable<Action>,
     /// The message being handled, copied out of its ring.
     buf: Box<[u8; SLOT_SIZE]>,
     /// Where datagrams are built when their next hop is still unresolved or they are
@@ -144,7 +146,7 @@ impl NetBlack {
             crypto,
             bypass,
             iface,
-            bypass_prefixes: PrefixTable::new(config.bypass.iter().map(|&p| (p, ())), |a, _| a),
+            rules: encryptor_config::rule_table(&config.rules),
             config,
             buf: Box::new([0; SLOT_SIZE]),
             out: Box::new([0; MAX_DATAGRAM]),
@@ -201,7 +203,7 @@ impl NetBlack {
     }
 
     fn in_bypass(&self, ip: IpAddr) -> bool {
-        self.bypass.is_some() && self.bypass_prefixes.get(ip).is_some()
+        self.bypass.is_some() && self.rules.get(ip) == Some(Action::Bypass)
     }
 
     /// Whether every ring a frame from the network may go to has room (backpressure).
@@ -341,7 +343,7 @@ impl NetBlack {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
-            if self.bypass_prefixes.get(dst).is_none() {
+            if self.rules.get(dst) != Some(Action::Bypass) {
                 self.counters.drop_bypass_destination += 1;
                 continue;
             }
@@ -384,6 +386,10 @@ fn deliver_datagram(packet: &[u8], listen_port: u16, crypto: &mut Link, counters
         return counters.drop_not_wireguard += 1;
     }
     let Ok(udp) = UdpPacket::new_checked(payload) else { return counters.drop_bad_udp += 1 };
+    // Over IPv6 the UDP checksum is mandatory (RFC 8200 8.1); smoltcp takes zero for "none".
+    if matches!(src, IpAddress::Ipv6(_)) && udp.checksum() == 0 {
+        return counters.drop_bad_udp += 1;
+    }
     let Ok(repr) = UdpRepr::parse(&udp, &src, &dst, &caps) else { return counters.drop_bad_udp += 1 };
     if repr.dst_port != listen_port {
         return counters.drop_not_wireguard += 1;

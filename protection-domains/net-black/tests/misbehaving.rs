@@ -37,7 +37,7 @@ fn rig() -> Rig {
         gateway_v6: None,
         mac: OUR_MAC,
         listen_port: 51820,
-        bypass: vec![],
+        rules: vec![],
     };
     Rig { black: NetBlack::new(config).unwrap(), nic, crypto }
 }

@@ -2,7 +2,7 @@
 
 use encryptor_config::{BlackConfig, Prefix};
 use pd_api::{ChannelSet, Handler};
-use pd_net_black::{NetBlack, CRYPTO, NIC};
+use pd_net_black::{NetBlack, BYPASS, CRYPTO, NIC};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_testkit::{FarEnd, TestPd};
 use smoltcp::phy::ChecksumCapabilities;
@@ -37,7 +37,7 @@ fn rig_with_v6_gateway(gateway_v6: Option<Ipv6Addr>) -> Rig {
         gateway_v6,
         mac: OUR_MAC,
         listen_port: 51820,
-        bypass: vec![],
+        rules: vec![],
     };
     Rig { black: NetBlack::new(config).unwrap(), nic, crypto, pd }
 }
@@ -578,4 +578,72 @@ fn unicast_ip_in_a_group_frame_is_dropped() {
     r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &wg));
     r.run(NIC);
     assert_eq!(r.crypto.drain().len(), 1);
+}
+
+/// An IPv6 UDP datagram without a checksum (zero) is refused: RFC 8200 makes it mandatory, and
+/// smoltcp takes zero for "none", as IPv4 allows.
+#[test]
+fn an_ipv6_datagram_without_a_udp_checksum_is_refused() {
+    let mut r = rig();
+    let mut d = udp6(PEER6, OUR6, 40000, 51820, b"wg");
+    r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv6, &d));
+    d[46] = 0;
+    d[47] = 0;
+    r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv6, &d));
+    r.run(NIC);
+    assert_eq!(r.crypto.drain().len(), 1, "only the datagram with its checksum");
+    assert_eq!(r.counter("drop_bad_udp"), 1);
+}
+
+/// net_black relays in clear only what net_red would: the longest rule for the address must be
+/// Bypass. With Bypass 198.51.0.0/16 and a Tunnel rule 198.51.100.0/24 inside it, net_red
+/// tunnels 198.51.100.x; net_black, given such a packet on the bypass link (a net_red that
+/// misbehaves), sends it nowhere, and relays nothing from 198.51.100.x to the red side. (It
+/// checked only that some Bypass prefix covered the address.)
+#[test]
+fn only_addresses_whose_longest_rule_is_bypass_cross_the_bypass_link() {
+    use encryptor_config::{Action, Rule};
+    let pd = TestPd::new("net_black_bypass");
+    let mut nic = pd.link("nic", 64);
+    let _crypto = pd.link("crypto", 64);
+    let mut bypass = pd.link("bypass", 64);
+    let rules = vec![
+        Rule { prefix: "198.51.0.0/16".parse().unwrap(), action: Action::Bypass },
+        Rule { prefix: "198.51.100.0/24".parse().unwrap(), action: Action::Tunnel },
+    ];
+    let config = BlackConfig {
+        addresses: vec!["192.0.2.1/24".parse::<Prefix>().unwrap()],
+        gateway_v4: Some(GW),
+        gateway_v6: None,
+        mac: OUR_MAC,
+        listen_port: 51820,
+        rules,
+    };
+    let mut black = NetBlack::new(config).unwrap();
+    let mut run = |black: &mut NetBlack, ch| black.notified(ChannelSet::EMPTY.with(ch)).unwrap();
+    let counter = |black: &NetBlack, name: &str| {
+        let mut v = 0;
+        black.counters(&mut |k, n| {
+            if k == name {
+                v = n
+            }
+        });
+        v
+    };
+    let (bypassed, tunnelled) = (Ipv4Addr::new(198, 51, 7, 5), Ipv4Addr::new(198, 51, 100, 5));
+    // From the red side: only the Bypass destination goes out (to the gateway, once asked).
+    let pc = Ipv4Addr::new(10, 1, 0, 2);
+    bypass.send(&udp4(pc, bypassed, 1, 2, b"clear", true));
+    bypass.send(&udp4(pc, tunnelled, 1, 2, b"clear", true));
+    run(&mut black, BYPASS);
+    assert_eq!((counter(&black, "from_bypass"), counter(&black, "drop_bypass_destination")), (1, 1));
+    nic.drain();
+    // From the network: only the Bypass source is relayed to the red side.
+    nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &udp4(bypassed, pc, 2, 1, b"in", true)));
+    nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &udp4(tunnelled, pc, 2, 1, b"in", true)));
+    run(&mut black, NIC);
+    let relayed = bypass.drain();
+    assert_eq!(relayed.len(), 1);
+    assert_eq!(Ipv4Packet::new_checked(&relayed[0][..]).unwrap().src_addr(), bypassed);
+    assert_eq!((counter(&black, "to_bypass"), counter(&black, "drop_not_for_us")), (1, 1));
 }

@@ -257,7 +257,7 @@ fn pipeline(n: usize, others: usize) {
         gateway_v6: None,
         mac: [2, 0, 0, 0, 2, 1],
         listen_port: 51820,
-        bypass: vec![],
+        rules: vec![],
     })
     .unwrap();
     let mut peer_box = crypto_box("peer", [2; 32], [1; 32], None, "10.1.0.0/24");

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{drain, ip_src_dst, Records};
-use encryptor_config::{BlackConfig, Prefix};
+use encryptor_config::{Action, BlackConfig, Prefix, Rule};
 use libfuzzer_sys::fuzz_target;
 use pd_api::{ChannelSet, Handler};
 use pd_net_black::{NetBlack, BYPASS, CRYPTO, NIC, TIMER};
@@ -34,13 +34,14 @@ fn rig() -> Rig {
     let crypto = pd.link("crypto", 64);
     let bypass = pd.link("bypass", 64);
     let bypass_prefixes = vec!["198.51.100.0/24".parse::<Prefix>().unwrap()];
+    let rules = bypass_prefixes.iter().map(|&prefix| Rule { prefix, action: Action::Bypass }).collect();
     let config = BlackConfig {
         addresses: vec!["192.0.2.1/24".parse::<Prefix>().unwrap(), "2001:db8::1/64".parse().unwrap()],
         gateway_v4: Some(Ipv4Addr::new(192, 0, 2, 254)),
         gateway_v6: None,
         mac: [2, 0, 0, 0, 2, 1],
         listen_port: 51820,
-        bypass: bypass_prefixes.clone(),
+        rules,
     };
     Rig { pd, black: NetBlack::new(config).unwrap(), bypass_prefixes, nic, crypto, bypass }
 }
