@@ -401,13 +401,21 @@ impl Iface {
         }
     }
 
-    /// Whether `ip` is on our link: inside one of our prefixes, or an IPv6 link-local address
-    /// (fe80::/10, on every link: routers are often known by theirs) while we have IPv6.
+    /// Whether `ip` is on our link (inside one of our prefixes): the addresses a stack PD
+    /// forwards to or from.
     pub fn is_on_link(&self, ip: IpAddr) -> bool {
         match ip {
             IpAddr::V4(_) => self.v4.is_some_and(|(a, l)| prefix_contains(IpAddr::V4(a), l, ip)),
-            IpAddr::V6(b) => self.v6.is_some_and(|(a, l)| b.is_unicast_link_local() || prefix_contains(IpAddr::V6(a), l, ip)),
+            IpAddr::V6(_) => self.v6.is_some_and(|(a, l)| prefix_contains(IpAddr::V6(a), l, ip)),
         }
+    }
+
+    /// Whether `ip` may be a neighbour: on our link, or an IPv6 link-local address (fe80::/10,
+    /// on every link: routers are often known by theirs) while we have IPv6. Packets are never
+    /// forwarded to or from link-local addresses; the interface only talks to them (a gateway,
+    /// a router's ping).
+    fn is_neighbour_address(&self, ip: IpAddr) -> bool {
+        self.is_on_link(ip) || matches!(ip, IpAddr::V6(a) if a.is_unicast_link_local() && self.v6.is_some())
     }
 
     /// Sends packets to off-link addresses through these gateways (each on the link).
@@ -419,7 +427,7 @@ impl Iface {
     /// The on-link next hop toward `dst`: itself if on the link, else the gateway of its
     /// family, if any.
     pub fn next_hop(&self, dst: IpAddr) -> Option<IpAddr> {
-        if self.is_on_link(dst) {
+        if self.is_neighbour_address(dst) {
             return Some(dst);
         }
         match dst {
@@ -642,7 +650,7 @@ impl Iface {
             }
             Ok(Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert { target_addr, lladdr, .. })) => {
                 let mac = lladdr.and_then(lladdr_mac).unwrap_or(src_mac);
-                if repr.hop_limit == 255 && mac.is_unicast() && self.is_on_link(IpAddr::V6(target_addr)) {
+                if repr.hop_limit == 255 && mac.is_unicast() && self.is_neighbour_address(IpAddr::V6(target_addr)) {
                     self.learn_answer(IpAddr::V6(target_addr), mac, now_ns, nic);
                 } else {
                     self.counters.drop_bad_icmp += 1;
