@@ -567,6 +567,14 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for I40e<H, RX, TX> {
     fn handle_interrupt(&mut self) -> Interrupts {
         // Reading ICR0 clears it; vector 0 masks itself when it fires and is re-armed here.
         let icr0 = self.hal.read32(PFINT_ICR0);
+        if icr0 == u32::MAX {
+            // A device gone from the bus (or a PCIe error) reads all ones: not every cause at
+            // once. Draining admin-queue "events" from it would wait out a command timeout.
+            self.counters.device_faults += 1;
+            self.bring_up = self.bring_up.or(Some("its registers reading all ones (gone from the bus?)"));
+            self.hal.irq_ack();
+            return Interrupts::default();
+        }
         if icr0 & FAULT_CAUSES != 0 {
             self.counters.device_faults += 1;
             // After a global reset the hardware has undone the bring-up (the admin queue, the

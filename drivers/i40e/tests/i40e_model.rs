@@ -4,7 +4,7 @@ mod model;
 
 use model::firmware::{self, Filter, RC_EINVAL};
 use model::{X722Model, AUTONEG_US, FIRST_QUEUE, PF_ID, PF_RESET_US, PORT};
-use nic_core::{Buffer, InitError, Nic};
+use nic_core::{Buffer, InitError, Interrupts, Nic};
 use nic_i40e::commands::{self as cmd, PROMISC_BROADCAST, PROMISC_MULTICAST};
 use nic_i40e::hmc::{self, rxq, txq};
 use nic_i40e::regs::*;
@@ -264,6 +264,20 @@ fn a_global_reset_or_mdd_asks_for_a_new_bring_up_and_an_hmc_error_does_not() {
         r.nic.handle_interrupt();
         assert_eq!(r.nic.needs_bring_up(), why, "{cause:#x}");
     }
+}
+
+/// A device gone from the bus reads all ones: ICR0 then looks like every cause at once, an
+/// admin-queue event among them. The driver asks for a new bring-up at once instead of
+/// draining events from it (which waited out a command timeout, 250 ms, inside the interrupt).
+#[test]
+fn registers_reading_all_ones_ask_for_a_bring_up_without_waiting() {
+    let mut r = rig::<64, 64>(config());
+    r.nic.set_interrupts(true);
+    r.model().gone = true;
+    let before = r.hal.now_us.get();
+    assert_eq!(r.nic.handle_interrupt(), Interrupts::default());
+    assert_eq!(r.nic.needs_bring_up(), Some("its registers reading all ones (gone from the bus?)"));
+    assert!(r.hal.now_us.get() - before < 1000, "waited {} us", r.hal.now_us.get() - before);
 }
 
 #[test]

@@ -54,8 +54,8 @@ impl Part {
 pub const RX_BUFFER_SIZE: usize = 2048;
 
 /// Causes unmasked with one interrupt line: receive written back, transmit written back, link
-/// change, receive overrun, receive descriptors low.
-pub const LINE_CAUSES: u32 = ICR_RXDW | ICR_TXDW | ICR_LSC | ICR_RXO | ICR_RXDMT0;
+/// change, receive overrun, receive descriptors low, a device reset nobody asked for.
+pub const LINE_CAUSES: u32 = ICR_RXDW | ICR_TXDW | ICR_LSC | ICR_RXO | ICR_RXDMT0 | ICR_DRSTA;
 /// MSI-X vectors (EICR bits): receive queue 0, transmit queue 0, other causes.
 pub const VECTOR_RX: u32 = 0;
 /// See [`VECTOR_RX`].
@@ -63,7 +63,7 @@ pub const VECTOR_TX: u32 = 1;
 /// See [`VECTOR_RX`].
 pub const VECTOR_OTHER: u32 = 2;
 /// The other causes unmasked in MSI-X mode (forwarded to [`VECTOR_OTHER`]).
-pub const OTHER_CAUSES: u32 = ICR_LSC | ICR_RXO | ICR_RXDMT0;
+pub const OTHER_CAUSES: u32 = ICR_LSC | ICR_RXO | ICR_RXDMT0 | ICR_DRSTA;
 
 const ALL_CAUSES: u32 = u32::MAX;
 /// Outstanding master requests drain within this (Intel's shared code allows 80 ms).
@@ -107,6 +107,8 @@ pub struct Igb<H: Hal, const RX: usize = 256, const TX: usize = 256> {
     rx: RxQueue<Advanced, RX>,
     tx: TxQueue<Advanced, TX>,
     counters: Counters,
+    /// Why the port needs a new bring-up, once it does ([`Nic::needs_bring_up`]).
+    bring_up: Option<&'static str>,
 }
 
 fn set_bits<H: Hal + ?Sized>(hal: &H, reg: usize, bits: u32) {
@@ -238,7 +240,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Igb<H, RX, TX> {
         }
         hal.write32(RCTL, rctl);
 
-        Ok(Self { hal, part, interrupt: config.interrupt, mac, rx, tx, counters: Counters::default() })
+        Ok(Self { hal, part, interrupt: config.interrupt, mac, rx, tx, counters: Counters::default(), bring_up: None })
     }
 
     /// Which part this is.
@@ -425,7 +427,22 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for Igb<H, RX, TX> {
             }
         };
         self.hal.irq_ack();
+        // A cause register reading all ones is a device gone from the bus (or a PCIe error),
+        // not every cause at once; DRSTA, a reset by firmware or manageability, undid the
+        // bring-up. Either way only a new bring-up restores the port.
+        if icr == u32::MAX {
+            self.bring_up = self.bring_up.or(Some("its registers reading all ones (gone from the bus?)"));
+            return Interrupts::default();
+        }
+        if icr & ICR_DRSTA != 0 {
+            self.counters.device_faults += 1;
+            self.bring_up = self.bring_up.or(Some("a device reset it did not ask for (ICR.DRSTA)"));
+        }
         Interrupts { rx, tx, link: icr & ICR_LSC != 0, rx_overrun: icr & ICR_RXO != 0, rx_low: icr & ICR_RXDMT0 != 0 }
+    }
+
+    fn needs_bring_up(&self) -> Option<&'static str> {
+        self.bring_up
     }
 
     fn set_interrupts(&mut self, enabled: bool) {

@@ -164,6 +164,9 @@ pub const ICR_LSC: u32 = 1 << 2;
 pub const ICR_RXDMT0: u32 = 1 << 4;
 pub const ICR_RXO: u32 = 1 << 6;
 pub const ICR_RXDW: u32 = 1 << 7;
+/// ICR.DRSTA: Device Reset Asserted, a reset the driver did not ask for (firmware or
+/// manageability): the rings, RCTL and TCTL are gone and only a new bring-up restores the port.
+pub const ICR_DRSTA: u32 = 1 << 30;
 
 // GPIE
 /// Non-selective interrupt clear on read: reading ICR clears it in every mode.

@@ -5,12 +5,12 @@
 mod model;
 
 use model::{IgbModel, Part, AUTONEG_US, RESET_US};
-use nic_core::{InitError, InterruptMode, Nic};
+use nic_core::{InitError, InterruptMode, Interrupts, Nic};
 use nic_igb::regs::*;
 use nic_igb::{Config, Igb, LINE_CAUSES, OTHER_CAUSES};
 use nic_testkit::conformance::{RxOutcome, WireModel};
 use nic_testkit::rig::{self, frame};
-use nic_testkit::{TestHal, PHYS_BASE};
+use nic_testkit::{DeviceModel, TestHal, PHYS_BASE};
 
 const EEPROM_MAC: [u8; 6] = [0x00, 0x25, 0x90, 0xAA, 0xBB, 0x01];
 
@@ -199,6 +199,30 @@ fn msix_unmasks_three_vectors_and_the_other_causes() {
     let r = rig::<16, 16>(Config { interrupt_interval_us: 50, ..config() });
     assert_eq!(r.model().reg(EITR0), 50 << 2);
     assert_eq!(r.model().reg(EITR0 + 4), 50 << 2);
+}
+
+/// A reset the driver did not ask for (firmware, manageability: ICR.DRSTA) undoes the bring-up,
+/// and a device gone from the bus reads all ones (which looked like a link change, and a link
+/// up at 1000 Mbit/s): either way the driver asks for a new bring-up, in both interrupt modes.
+#[test]
+fn a_device_reset_or_registers_reading_all_ones_ask_for_a_bring_up() {
+    for mode in [InterruptMode::MsiX, InterruptMode::Line] {
+        let mut r = rig::<16, 16>(Config { interrupt: mode, ..config() });
+        r.nic.set_interrupts(true);
+        let _ = r.nic.handle_interrupt();
+        assert_eq!(r.nic.needs_bring_up(), None);
+        let raised = r.model().interrupts_raised();
+        r.model().write(ICS, ICR_DRSTA);
+        assert_eq!(r.model().interrupts_raised(), raised + 1, "{mode:?}: DRSTA is unmasked");
+        let _ = r.nic.handle_interrupt();
+        assert_eq!(r.nic.needs_bring_up(), Some("a device reset it did not ask for (ICR.DRSTA)"), "{mode:?}");
+
+        let mut r = rig::<16, 16>(Config { interrupt: mode, ..config() });
+        r.nic.set_interrupts(true);
+        r.model().gone = true;
+        assert_eq!(r.nic.handle_interrupt(), Interrupts::default(), "{mode:?}");
+        assert_eq!(r.nic.needs_bring_up(), Some("its registers reading all ones (gone from the bus?)"), "{mode:?}");
+    }
 }
 
 #[test]

@@ -120,11 +120,11 @@ impl<F: DescFormat, const N: usize> RxQueue<F, N> {
     pub fn poll<H: Hal + ?Sized>(&mut self, hal: &H, out: &mut [Buffer], counters: &mut Counters) -> usize {
         let mut filled = 0;
         let mut reposted = false;
-        // At most one pass over the ring: a device that writes DD into descriptors it was never
-        // given back (the dropped ones, re-posted below) cannot keep the PD here.
-        let mut looked = 0;
-        while filled < out.len() && looked < N {
-            looked += 1;
+        // At most a ring's worth of drops per call: a device that writes DD into descriptors it
+        // was never given back (the dropped ones, re-posted below) cannot keep the PD here. Good
+        // frames do not count, so a burst of bad ones does not leave good ones behind.
+        let mut dropped = 0;
+        while filled < out.len() && dropped < N {
             let Some(done) = self.ring.peek_status().and_then(F::rx_done) else { break };
             let mut buffer = self.ring.pop();
             let drop = if self.discarding || !done.eop {
@@ -145,6 +145,7 @@ impl<F: DescFormat, const N: usize> RxQueue<F, N> {
                 false
             };
             if drop {
+                dropped += 1;
                 // The slot was just taken back, so there is room.
                 let (lo, hi) = F::rx_desc(&buffer);
                 self.ring.push(buffer, lo, hi);

@@ -469,7 +469,8 @@ pub enum ErrorKind {
     /// A BlackGateway of a family no BlackAddress has.
     GatewayFamily,
     /// A BlackGateway off the black link: outside its BlackAddress's prefix (and, for IPv6, not
-    /// link-local), or that address itself. Neighbour resolution would never reach it.
+    /// link-local), that address itself, or an IPv4 prefix's network or broadcast address.
+    /// Neighbour resolution would never reach it.
     GatewayOffLink,
     /// A peer Endpoint of a family no BlackAddress has.
     EndpointFamily,
@@ -540,8 +541,8 @@ impl fmt::Display for ErrorKind {
                 f.write_str("no BlackAddress of the same IP family as this gateway")
             }
             ErrorKind::GatewayOffLink => f.write_str(
-                "the gateway must be on the black link: inside the BlackAddress's prefix \
-                 (or IPv6 link-local, fe80::/10), and not that address",
+                "the gateway must be a host on the black link: inside the BlackAddress's prefix \
+                 (or IPv6 link-local, fe80::/10), not that address, nor its network or broadcast address",
             ),
             ErrorKind::EndpointFamily => {
                 f.write_str("no BlackAddress of the same IP family as this endpoint")

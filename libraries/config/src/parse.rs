@@ -578,7 +578,16 @@ fn finish(
     let gateways = enc.gateway_v4.map(|(a, n)| (IpAddr::V4(a), n)).into_iter().chain(enc.gateway_v6.map(|(a, n)| (IpAddr::V6(a), n)));
     for (gateway, line) in gateways {
         let link_local = matches!(gateway, IpAddr::V6(a) if a.is_unicast_link_local());
-        let on_link = enc.black.iter().any(|(p, _)| p.addr != gateway && (p.contains(gateway) || (link_local && p.addr.is_ipv6())));
+        // An IPv4 prefix's first and last addresses (up to /30) name the network and its
+        // broadcast, no host.
+        let a_host = |p: &Prefix| match (p.addr, gateway) {
+            (IpAddr::V4(_), IpAddr::V4(g)) if p.len <= 30 => {
+                let host_bits = u32::MAX >> p.len;
+                u32::from(g) & host_bits != 0 && u32::from(g) & host_bits != host_bits
+            }
+            _ => true,
+        };
+        let on_link = enc.black.iter().any(|(p, _)| p.addr != gateway && ((p.contains(gateway) && a_host(p)) || (link_local && p.addr.is_ipv6())));
         if !on_link {
             return Err(err(line, "BlackGateway", ErrorKind::GatewayOffLink));
         }

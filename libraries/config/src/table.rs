@@ -1,5 +1,5 @@
 //! Longest-prefix match over a fixed set of prefixes: net_red's rules, crypto's (and its
-//! workers') cryptokey routing and net_black's Bypass prefixes, looked up for every packet.
+//! workers') cryptokey routing and net_black's copy of net_red's rules, looked up for every packet.
 //!
 //! A scan over every prefix cost each packet of a 1024-peer config (2048 prefixes) some 90 000
 //! instructions in net_red and crypto together (costbench `pipeline-1024`). The table keeps one

@@ -1119,7 +1119,7 @@ fn error_bad_macs() {
 /// it, or our own address, would leave every off-link endpoint unreachable without a word.
 #[test]
 fn a_gateway_must_be_on_the_black_link() {
-    for bad in ["192.0.3.254", "10.0.0.1", "192.0.2.1"] {
+    for bad in ["192.0.3.254", "10.0.0.1", "192.0.2.1", "192.0.2.0", "192.0.2.255"] {
         expect_err(&inserted(11, &format!("BlackGateway = {bad}")), 12, "BlackGateway", ErrorKind::GatewayOffLink);
     }
     let v6 = inserted(11, "BlackAddress = 2001:db8::1/64");

@@ -96,7 +96,7 @@ pd_api::counters! {
         drop_bad_ipv4,
         /// Malformed IPv6 header.
         drop_bad_ipv6,
-        /// Malformed or unhandled ICMP to us.
+        /// Malformed or unhandled ICMP to us, or an echo request from an address no host has.
         drop_bad_icmp,
         /// Traffic to us that nothing serves (MLD, router solicitations, other protocols), and
         /// ARP requests for other hosts' addresses.
@@ -757,7 +757,17 @@ impl Iface {
     }
 
     /// Sends an answer (an echo reply) to `to`, through the gateway when `to` is off the link.
+    /// A request from an address no host has (unspecified, loopback, broadcast, multicast,
+    /// our prefix's broadcast) is not answered: its answer would go to a group or nowhere.
     fn reply(&mut self, nic: &mut Sender, to: IpAddr, packet: &[u8], now_ns: u64) {
+        let host = match to {
+            IpAddr::V4(a) => !(a.is_unspecified() || a.is_loopback() || a.is_broadcast() || a.is_multicast() || self.is_directed_broadcast(a)),
+            IpAddr::V6(a) => !(a.is_unspecified() || a.is_loopback() || a.is_multicast()),
+        };
+        if !host {
+            self.counters.drop_bad_icmp += 1;
+            return;
+        }
         match self.next_hop(to) {
             Some(hop) => {
                 self.counters.echo_replies += 1;

@@ -3,8 +3,9 @@
 //! It carries WireGuard messages between crypto and the network as UDP over
 //! IPv4 or IPv6, answers ARP/NDP and ICMP echo for its own address, resolves
 //! the gateway, and drops (and counts) everything else. With bypass configured
-//! it also relays clear traffic between the network and net_red for the bypass
-//! prefixes only. It never sees plaintext of tunnelled traffic or keys.
+//! it also relays clear traffic between the network and net_red, for addresses whose
+//! longest rule is Bypass only (net_red's rules, net_red's decision). It never sees
+//! plaintext of tunnelled traffic or keys.
 //!
 //! # Fragments
 //!
@@ -80,7 +81,7 @@ pd_api::counters! {
         /// Not a well-formed IP packet (from net_red).
         drop_bad_ip,
         /// A bypass packet to a destination whose longest rule is not Bypass (net_red would not
-        /// have sent it: a Tunnel rule inside a Bypass one is tunnelled).
+        /// have sent it: a Tunnel rule inside a Bypass one is tunnelled), or link-local.
         drop_bypass_destination,
         /// The ring towards crypto or net_red was full.
         drop_ring_full,
@@ -114,7 +115,6 @@ pub struct NetBlack {
     bypass: Option<Link>,
     iface: Iface,
     config: BlackConfig,
-    /// The Bypass prefixes, looked up for every packet that is not WireGuard.
     /// The forwarding rules, longest prefix first: what may cross the bypass link.
     rules: PrefixTable<Action>,
     /// The message being handled, copied out of its ring.
@@ -343,7 +343,9 @@ impl NetBlack {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
-            if self.rules.get(dst) != Some(Action::Bypass) {
+            // Never forwarded to a link-local address (RFC 4291), whatever the rules say.
+            let link_local = matches!(dst, IpAddr::V6(a) if a.is_unicast_link_local());
+            if link_local || self.rules.get(dst) != Some(Action::Bypass) {
                 self.counters.drop_bypass_destination += 1;
                 continue;
             }

@@ -475,6 +475,15 @@ fn an_echo_request_from_off_the_link_is_answered_through_the_gateway() {
     r.run(NIC);
     assert!(r.nic.drain().is_empty());
     assert_eq!((r.counter("drop_no_route_back"), r.counter("solicits_sent")), (1, 1));
+    // A request "from" an address no host has is not answered: the answer would go to a group
+    // (a reflection) or nowhere.
+    for src in [Ipv4Addr::new(224, 0, 0, 1), Ipv4Addr::BROADCAST, Ipv4Addr::new(192, 0, 2, 255), Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED] {
+        r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &echo4(src)));
+    }
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &echo6("ff02::1".parse().unwrap())));
+    r.run(NIC);
+    assert!(r.nic.drain().is_empty());
+    assert_eq!((r.counter("echo_replies"), r.counter("drop_bad_icmp")), (1, 6));
 }
 
 /// Requests pile up when hosts on the link do not answer (spoofed pings from many of its

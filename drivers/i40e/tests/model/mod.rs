@@ -167,6 +167,9 @@ pub struct X722Model {
     tx_partial: Vec<u8>,
     /// Segment descriptor 0 as written (low, high), if valid.
     pub sd0: Option<(u32, u32)>,
+    /// The device is gone from the bus (surprise removal, a PCIe link down): every register
+    /// reads all ones, as a PCIe read nobody completes does.
+    pub gone: bool,
 }
 
 impl X722Model {
@@ -201,6 +204,7 @@ impl X722Model {
             accept_long: false,
             tx_partial: Vec::new(),
             sd0: None,
+            gone: false,
         };
         // A previous owner (a boot ROM) left things behind that the driver must not trust.
         m.regs.set(PFLAN_QALLOC, PFLAN_QALLOC_VALID | LAST_QUEUE << PFLAN_QALLOC_LASTQ_SHIFT | FIRST_QUEUE);
@@ -623,6 +627,9 @@ impl X722Model {
 
 impl DeviceModel for X722Model {
     fn read(&mut self, reg: usize) -> u32 {
+        if self.gone {
+            return u32::MAX;
+        }
         match reg {
             PFGEN_CTRL => self.reg(PFGEN_CTRL),
             GLGEN_RSTAT => u32::from(self.now_us < self.global_reset_until),

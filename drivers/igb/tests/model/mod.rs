@@ -104,6 +104,9 @@ pub struct IgbModel {
     /// The NVM's auto-read loads no address into RAL0/RAH0 (the address is still in the NVM,
     /// word 0 of the port's section, for EERD).
     pub no_auto_load: bool,
+    /// The device is gone from the bus (surprise removal, a PCIe link down): every register
+    /// reads all ones, as a PCIe read nobody completes does.
+    pub gone: bool,
     eerd: u32,
 }
 
@@ -129,6 +132,7 @@ impl IgbModel {
             phy_reset_blocked: false,
             reset_stuck: false,
             no_auto_load: false,
+            gone: false,
             eerd: 0,
         };
         m.defaults();
@@ -430,6 +434,9 @@ impl DeviceModel for IgbModel {
     }
 
     fn read(&mut self, reg: usize) -> u32 {
+        if self.gone {
+            return u32::MAX;
+        }
         if let Some(v) = self.core.read_stat(reg) {
             return v;
         }
