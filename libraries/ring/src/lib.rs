@@ -225,6 +225,9 @@ impl SlotSet {
     fn insert(&mut self, slot: u32) {
         self.0[slot as usize / 64] |= 1 << (slot % 64);
     }
+    fn count(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
     /// Removes `slot`; false if it was not there.
     fn remove(&mut self, slot: u32) -> bool {
         let (w, b) = (slot as usize / 64, 1u64 << (slot % 64));
@@ -433,6 +436,18 @@ impl Sender {
                 !matches!(self.room(), Ok(false))
             }
         }
+    }
+
+    /// How many sends in a row would find a slot now, without the receiver doing anything: the
+    /// slots this side holds and those the receiver has handed back, as far as the active
+    /// queue takes them. For a caller that must send several messages or none (the fragments
+    /// of one packet). A corrupt ring counts as having room: the send then reports it.
+    pub fn free_slots(&self) -> usize {
+        if !self.rejoin.attached() {
+            return 0;
+        }
+        let (Ok(returned), Ok(room)) = (self.free.len(), self.active.room()) else { return usize::MAX };
+        (self.owned.count() + returned).min(room) as usize
     }
 
     /// Whether a send would find a slot now (false when the ring is corrupt).

@@ -154,6 +154,11 @@ impl ProducerQueue {
         Ok(self.in_flight()? == self.q.capacity())
     }
 
+    /// How many more entries fit now.
+    pub fn room(&self) -> Result<u32, RingError> {
+        Ok(self.q.capacity() - self.in_flight()?)
+    }
+
     /// Appends `desc`; `Ok(false)` when the queue is full.
     pub fn enqueue(&mut self, desc: Desc) -> Result<bool, RingError> {
         if self.in_flight()? == self.q.capacity() {
@@ -212,6 +217,11 @@ impl ConsumerQueue {
     /// Whether nothing is ready.
     pub fn is_empty(&self) -> Result<bool, RingError> {
         Ok(self.ready()? == 0)
+    }
+
+    /// How many entries are ready.
+    pub fn len(&self) -> Result<u32, RingError> {
+        self.ready()
     }
 
     /// Takes the oldest entry, if any.

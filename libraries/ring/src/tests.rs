@@ -47,6 +47,63 @@ fn buffers_arrive_in_order_with_their_bytes() {
     }
 }
 
+/// free_slots says how many sends in a row succeed, whatever mix of held, in-flight, taken,
+/// released and reserved slots the ring is in.
+#[test]
+fn free_slots_counts_the_sends_that_would_succeed() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u32| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % u64::from(n)) as u32
+    };
+    for slots in [1u32, 2, 8, 64] {
+        let (mut tx, mut rx, _d, _c) = pair(slots);
+        let mut out = [0u8; SLOT_SIZE];
+        let mut held = Vec::new();
+        let mut reserved = Vec::new();
+        for _ in 0..400 {
+            match next(5) {
+                0 | 1 => {
+                    let _ = tx.send(b"x").unwrap();
+                }
+                2 => {
+                    if let Some(t) = rx.take().unwrap() {
+                        held.push(t.offset);
+                    }
+                }
+                3 => {
+                    if let Some(o) = held.pop() {
+                        rx.release(o).unwrap();
+                    }
+                    let _ = rx.recv(&mut out).unwrap();
+                }
+                _ => {
+                    if next(2) == 0 {
+                        if let Some(r) = tx.reserve().unwrap() {
+                            reserved.push(r.offset());
+                        }
+                    } else if let Some(o) = reserved.pop() {
+                        tx.unreserve(o).unwrap();
+                    }
+                }
+            }
+            // Sending as many as counted succeeds, one more does not.
+            let free = tx.free_slots();
+            let mut sent = 0;
+            while tx.send(b"probe").unwrap() {
+                sent += 1;
+            }
+            assert_eq!(sent, free, "{slots} slots");
+            // The receiver takes as many messages as the probe sent (older ones first).
+            for _ in 0..sent {
+                let _ = rx.recv(&mut out).unwrap();
+            }
+        }
+    }
+}
+
 #[test]
 fn declined_send_keeps_its_slot() {
     let (mut tx, mut rx, _d, _c) = pair(2);

@@ -304,16 +304,28 @@ impl NetBlack {
                 self.iface.send_ip(&mut self.nic.tx, hop, &self.out[..ip_len], now);
                 continue;
             }
-            self.counters.outer_fragmented += 1;
             let datagram = &self.out[..ip_len];
+            // All or none: a datagram without its last fragments is only load for the ring and
+            // the path.
+            let room = self.nic.tx.free_slots();
             if to.is_ipv4() {
                 let Ok(mut f) = Ipv4Fragmenter::new(datagram, mtu) else { continue };
+                if room < f.count() {
+                    self.iface.counters.drop_nic_full += 1;
+                    continue;
+                }
+                self.counters.outer_fragmented += 1;
                 while let Some(n) = f.write_next(&mut self.fragment[..]) {
                     self.counters.outer_fragments_sent += 1;
                     self.iface.send_ip(&mut self.nic.tx, hop, &self.fragment[..n], now);
                 }
             } else {
                 let Ok(mut f) = Ipv6Fragmenter::new(datagram, mtu, self.ident_v6) else { continue };
+                if room < f.count() {
+                    self.iface.counters.drop_nic_full += 1;
+                    continue;
+                }
+                self.counters.outer_fragmented += 1;
                 self.ident_v6 = self.ident_v6.wrapping_add(1);
                 while let Some(n) = f.write_next(&mut self.fragment[..]) {
                     self.counters.outer_fragments_sent += 1;

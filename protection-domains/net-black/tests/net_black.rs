@@ -656,3 +656,19 @@ fn only_addresses_whose_longest_rule_is_bypass_cross_the_bypass_link() {
     assert_eq!(Ipv4Packet::new_checked(&relayed[0][..]).unwrap().src_addr(), bypassed);
     assert_eq!((counter(&black, "to_bypass"), counter(&black, "drop_not_for_us")), (1, 1));
 }
+
+/// Our datagram leaves in all its fragments or not at all: with one NIC slot left it is dropped
+/// whole and counted (its first fragment alone went, and took the last slot).
+#[test]
+fn a_datagram_whose_fragments_do_not_all_fit_is_dropped_whole() {
+    let mut r = rig();
+    r.learn(PEER_MAC, PEER);
+    for k in 0..63u8 {
+        from_crypto(&mut r, "192.0.2.2:51820", &[k; 32]);
+    }
+    from_crypto(&mut r, "192.0.2.2:51820", &message(1532));
+    assert_eq!(r.nic.drain().len(), 63, "the small datagrams only");
+    assert_eq!((r.counter("outer_fragmented"), r.counter("outer_fragments_sent"), r.counter("drop_nic_full")), (0, 0, 1));
+    from_crypto(&mut r, "192.0.2.2:51820", &message(1532));
+    assert_eq!(r.nic.drain().len(), 2, "with room, whole");
+}

@@ -232,6 +232,11 @@ impl NetRed {
             self.counters.drop_too_big_for_red += 1;
             return;
         };
+        // All or none (see send_fragments).
+        if self.nic.tx.free_slots() < fragments.count() {
+            self.iface.counters.drop_nic_full += 1;
+            return;
+        }
         self.counters.fragmented += 1;
         while let Some(n) = fragments.write_next(&mut self.out[..]) {
             self.counters.fragments_sent += 1;
@@ -389,6 +394,11 @@ impl Handler for NetRed {
 /// Sends every fragment of a packet to `ring`, counting them; false if the ring filled up
 /// part-way (the fragments already sent are wasted: the destination times them out).
 fn send_fragments(mut fragments: Ipv4Fragmenter<'_>, ring: &mut Sender, counters: &mut Counters) -> bool {
+    // All or none: a packet without its last fragments is only load for the ring.
+    if ring.free_slots() < fragments.count() {
+        counters.drop_ring_full += 1;
+        return false;
+    }
     counters.fragmented += 1;
     while !fragments.is_done() {
         match ring.send_with(|slot| fragments.write_next(slot)) {

@@ -515,6 +515,27 @@ fn a_packet_without_df_too_big_for_the_tunnel_is_fragmented_before_encryption() 
     assert!(r.nic.drain().is_empty(), "no ICMP for a packet that may be fragmented");
 }
 
+/// A packet goes to crypto in all its fragments or not at all: with one slot left on the ring it
+/// is dropped whole and counted (its first fragment alone went, and took the last slot).
+#[test]
+fn a_packet_whose_fragments_do_not_all_fit_is_dropped_whole() {
+    let mut r = rig(false);
+    for k in 0..63u8 {
+        r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &ipv4_udp(PC, REMOTE, 64, &[k])));
+    }
+    r.run(&[NIC]);
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &udp_sized(PC, REMOTE, 1500, false)));
+    r.run(&[NIC]);
+    let out = r.crypto.drain();
+    assert_eq!(out.len(), 63, "the small packets only");
+    assert_eq!((r.counter("fragmented"), r.counter("fragments_sent"), r.counter("drop_ring_full")), (0, 0, 1));
+    // With room again, the next one goes whole.
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &udp_sized(PC, REMOTE, 1500, false)));
+    r.run(&[NIC]);
+    assert_eq!(r.crypto.drain().len(), 2);
+    assert_eq!((r.counter("fragmented"), r.counter("fragments_sent")), (1, 2));
+}
+
 #[test]
 fn a_flood_of_oversize_packets_gets_a_bounded_number_of_icmp_errors() {
     let mut r = rig(false);
