@@ -7,6 +7,7 @@
 
 use pd_api::{Channel, MemoryRegion, MessageInfo, Platform};
 use pd_ring::{Layout, Receiver, Sender, SLOT_SIZE};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::ptr::NonNull;
@@ -20,6 +21,25 @@ fn region(bytes: usize) -> MemoryRegion {
     let aligned = (p + 63) & !63;
     // SAFETY: aligned..aligned+bytes lies inside the leaked allocation, which lives forever.
     unsafe { MemoryRegion::new(NonNull::new(aligned as *mut u8).unwrap(), bytes) }
+}
+
+thread_local! {
+    /// What runs whenever the PD on this thread notifies a channel (see [`on_notify`]).
+    static ON_NOTIFY: RefCell<Option<Box<dyn FnMut(usize)>>> = const { RefCell::new(None) };
+}
+
+/// Runs `hook` with the channel's index each time the PD on this thread notifies one, until
+/// [`clear_notify_hook`]: a test's way to act as the neighbours would while the PD is inside
+/// one `notified` call. A PD signals its peers between draining its inputs and arming them, so
+/// a hook that refills an input there keeps the PD's loop going, as sustained load from PDs on
+/// other cores does. (The neighbour's end must ask for signals: `rx.request_signal()`.)
+pub fn on_notify(hook: impl FnMut(usize) + 'static) {
+    ON_NOTIFY.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+}
+
+/// Removes the hook [`on_notify`] set.
+pub fn clear_notify_hook() {
+    ON_NOTIFY.with(|h| *h.borrow_mut() = None);
 }
 
 /// The PD under test's platform.
@@ -158,6 +178,16 @@ impl Platform for TestPd {
     }
     fn notify(&self, channel: Channel) {
         self.notified.lock().unwrap().push(channel.index());
+        // Taken out while it runs: a hook cannot recurse into itself.
+        if let Some(mut hook) = ON_NOTIFY.with(|h| h.borrow_mut().take()) {
+            hook(channel.index());
+            ON_NOTIFY.with(|h| {
+                let mut slot = h.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(hook);
+                }
+            });
+        }
     }
     fn irq_ack(&self, _channel: Channel) {}
     fn pp_call(&self, _channel: Channel, _msg_info: MessageInfo) -> MessageInfo {

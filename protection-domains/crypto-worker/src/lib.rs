@@ -372,7 +372,6 @@ impl Handler for CryptoWorker {
     fn notified(&mut self, _channels: ChannelSet) -> Result<(), RingError> {
         let mut result = Ok(());
         loop {
-            self.now_ns = pd_api::now_ns();
             // A batch is taken only with room for its results.
             while self.crypto.tx.ready() {
                 let len = match self.crypto.rx.recv(&mut self.jobs) {
@@ -384,6 +383,9 @@ impl Handler for CryptoWorker {
                         break;
                     }
                 };
+                // Sessions' ages are judged by this: fresh for each batch, however long crypto
+                // keeps this loop fed.
+                self.now_ns = pd_api::now_ns();
                 if let Err(e) = self.run_batch(len) {
                     result = Err(e);
                     break;

@@ -1230,10 +1230,7 @@ impl Handler for Crypto {
         // Crypto keeps its own clock: the timers run on the tick, and on any event once overdue.
         let now = pd_api::now_ns();
         self.now_ns = now;
-        if channels.contains(TIMER) || now >= self.timers_due_ns {
-            if !channels.contains(TIMER) {
-                self.counters.timers_run_without_tick += 1;
-            }
+        if channels.contains(TIMER) {
             self.tick();
             self.timers_due_ns = now + TIMERS_PERIOD_NS;
         }
@@ -1242,6 +1239,14 @@ impl Handler for Crypto {
         loop {
             // Sessions' ages are judged by this: fresh for each pass under sustained load.
             self.now_ns = pd_api::now_ns();
+            // Overdue timers run here, in every pass: under sustained load this loop does not
+            // return, and the tick that would run them waits behind it (rekeys, handshake
+            // retries, the retiring of expired sessions and the silent-worker check with it).
+            if self.now_ns >= self.timers_due_ns {
+                self.counters.timers_run_without_tick += 1;
+                self.tick();
+                self.timers_due_ns = self.now_ns + TIMERS_PERIOD_NS;
+            }
             // Workers' results first: they free ring slots and jobs for this pass.
             self.collect();
             if let Err(e) = self.drain_red() {

@@ -630,6 +630,52 @@ fn keys_expire_and_a_new_handshake_starts_with_the_timer_pd_stopped() {
     assert!(first_init > 0, "data flowed on the first session before the rekey");
 }
 
+/// Under sustained load crypto's loop does not return, so the timer PD's tick waits behind it:
+/// the timers must run from inside the loop once overdue. Here, each time crypto signals the
+/// red side that it took a packet (between draining its inputs and arming them), the test takes
+/// what crypto sent to black, puts a packet on the red ring and moves the clock a second on, as
+/// net_red and net_black on other cores would: one `notified` call lasts 200 simulated seconds.
+/// The peer never answers, so WireGuard's timers must do what they do with ticks: a handshake
+/// 15 s after the last packet from the peer (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT), retried, and
+/// given up 90 s on (REKEY_ATTEMPT_TIME) with the session. Before, none of that ran: the first
+/// initiation went out at Reject-After-Time (180 s), when sealing failed, and data went to the
+/// silent peer until then.
+#[test]
+fn timers_run_inside_a_loop_that_sustained_load_keeps_going() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let (mut a, mut b) = pair();
+    establish(&mut a, &mut b);
+    let Box_ { pd, mut crypto, red, mut black, .. } = a;
+    let start = pd_api::now_ns();
+    let ends = Rc::new(RefCell::new((red, black, Vec::<(u64, u8)>::new())));
+    let hook_ends = ends.clone();
+    pd_testkit::on_notify(move |channel| {
+        let now = pd_api::now_ns();
+        if channel != RED.index() || now - start >= 200_000_000_000 {
+            return;
+        }
+        let (red, black, seen) = &mut *hook_ends.borrow_mut();
+        for m in black.drain() {
+            seen.push(((now - start) / 1_000_000_000, m[ENDPOINT_HEADER_LEN]));
+        }
+        red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"load"));
+        red.tx.request_free_signal();
+        pd.advance_ns(1_000_000_000);
+    });
+    pd.enter();
+    ends.borrow_mut().0.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"load"));
+    ends.borrow().0.tx.request_free_signal();
+    crypto.notified(ChannelSet::EMPTY.with(RED)).unwrap();
+    pd_testkit::clear_notify_hook();
+    let (_, _, seen) = &*ends.borrow();
+    assert!(seen.len() >= 100, "one call kept going: {} messages", seen.len());
+    let first_initiation = seen.iter().find(|(_, kind)| *kind == 1).map(|(t, _)| *t);
+    let last_data = seen.iter().filter(|(_, kind)| *kind == 4).map(|(t, _)| *t).max();
+    assert!(matches!(first_initiation, Some(15..=17)), "first initiation at {first_initiation:?} s");
+    assert!(matches!(last_data, Some(100..=110)), "data to the silent peer until {last_data:?} s");
+}
+
 /// A wall clock from before the build (an unreadable RTC gives 1970) would put a stale TAI64N
 /// timestamp in every initiation, which peers refuse without a word: crypto initiates nothing
 /// then, says why in its status, and starts as soon as the clock is right.
