@@ -286,7 +286,9 @@ impl SessionSlot {
         Some(n)
     }
 
-    /// Messages sealed with this slot's session so far (for the crypto PD's rekey decision).
+    /// Messages sealed with this slot's session so far (tests and diagnostics; nothing rekeys on
+    /// a message count: sealing stops at [`MAX_SEND_COUNTER`], far below Reject-After-Messages,
+    /// and REKEY_AFTER_TIME comes long before either).
     pub fn sent(&self) -> u64 {
         self.send_counter.load(Ordering::Relaxed)
     }

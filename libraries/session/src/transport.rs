@@ -9,6 +9,7 @@
 
 use crate::replay::ReplayError;
 use crate::table::{ClaimError, SessionInfo, SessionSlot, Snapshot};
+use core::mem::MaybeUninit;
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 
 /// Bytes before the ciphertext: type, reserved, receiver index, counter.
@@ -71,18 +72,50 @@ fn aead_key(bytes: &[u8; 32]) -> LessSafeKey {
     LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, bytes).unwrap_or_else(|_| unreachable!()))
 }
 
-/// A worker's session: a consistent copy of a slot, its keys ready for the AEAD.
+/// A ring AEAD key whose memory is overwritten when it goes. ring's key types hold the raw
+/// ChaCha20 key and wipe nothing on drop: every session copy dropped (retired, replaced) left
+/// both keys in freed heap.
+struct WipedKey(MaybeUninit<LessSafeKey>);
+
+impl WipedKey {
+    fn new(bytes: &[u8; 32]) -> Self {
+        Self(MaybeUninit::new(aead_key(bytes)))
+    }
+
+    fn get(&self) -> &LessSafeKey {
+        // SAFETY: initialised in new; only drop ends that, and nothing reads it after.
+        unsafe { self.0.assume_init_ref() }
+    }
+}
+
+impl Drop for WipedKey {
+    fn drop(&mut self) {
+        // SAFETY: initialised in new and dropped here once; afterwards the storage is only
+        // written, as bytes (MaybeUninit<LessSafeKey> is plain memory of its size).
+        unsafe {
+            self.0.assume_init_drop();
+            let bytes = self.0.as_mut_ptr().cast::<u8>();
+            for i in 0..core::mem::size_of::<LessSafeKey>() {
+                core::ptr::write_volatile(bytes.add(i), 0);
+            }
+        }
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A worker's session: a consistent copy of a slot, its keys ready for the AEAD (wiped when
+/// the copy goes, as the snapshot's are).
 pub struct WorkerSession {
     snapshot: Snapshot,
-    opener: LessSafeKey,
-    sealer: LessSafeKey,
+    opener: WipedKey,
+    sealer: WipedKey,
 }
 
 impl WorkerSession {
     /// Prepares the keys of `snapshot` (from [`SessionSlot::read`]).
     pub fn new(snapshot: Snapshot) -> Self {
-        let opener = aead_key(&snapshot.info.receiving_key);
-        let sealer = aead_key(&snapshot.info.sending_key);
+        let opener = WipedKey::new(&snapshot.info.receiving_key);
+        let sealer = WipedKey::new(&snapshot.info.sending_key);
         Self { snapshot, opener, sealer }
     }
 
@@ -123,6 +156,7 @@ impl WorkerSession {
         let (body, rest) = buf[DATA_HEADER_LEN..].split_at_mut(len);
         let tag = self
             .sealer
+            .get()
             .seal_in_place_separate_tag(nonce(counter), Aad::empty(), body)
             .unwrap_or_else(|_| unreachable!("ChaCha20-Poly1305 seals any length a slot holds"));
         rest[..TAG_LEN].copy_from_slice(tag.as_ref());
@@ -149,6 +183,7 @@ impl WorkerSession {
         let (body, tag) = msg[DATA_HEADER_LEN..].split_at_mut(body_len);
         let tag = Tag::try_from(&tag[..]).map_err(|_| OpenError::Malformed)?;
         self.opener
+            .get()
             .open_in_place_separate_tag(nonce(counter), Aad::empty(), tag, body, 0..)
             .map_err(|_| OpenError::Aead)?;
         let n = body.len();

@@ -294,3 +294,28 @@ fn the_tunnel_counts_what_workers_report() {
     assert_eq!((tx - tx0, rx - rx0), (1000, 600));
 }
 
+
+/// A worker's copy of a session wipes both keys when it goes: ring's key types keep the raw
+/// ChaCha20 key and wipe nothing, so every copy dropped (a session retired or replaced) left
+/// them in freed heap. The copy is dropped in place and its memory read before it is freed.
+#[test]
+fn a_dropped_session_copy_leaves_no_key_behind() {
+    let (receiving_key, sending_key) = ([0x5au8; 32], [0xa7u8; 32]);
+    let slot = SessionSlot::new();
+    let info = SessionInfo { peer: 0, receiving_index: 0x100, sending_index: 0x200, created_ns: now_ns(), receiving_key, sending_key };
+    slot.publish(&info, 0).unwrap();
+    let copy = Box::into_raw(Box::new(worker(&slot)));
+    let size = std::mem::size_of::<WorkerSession>();
+    let holds = |key: &[u8; 32]| {
+        // SAFETY: `copy` points to `size` bytes this test allocated and still owns.
+        let bytes = unsafe { std::slice::from_raw_parts(copy.cast::<u8>(), size) };
+        bytes.windows(32).filter(|w| *w == key).count()
+    };
+    // The snapshot's bytes and ring's expanded key: each key at least twice while in use.
+    assert!(holds(&receiving_key) >= 2 && holds(&sending_key) >= 2, "{} {}", holds(&receiving_key), holds(&sending_key));
+    // SAFETY: dropped once, here; the memory stays allocated until the dealloc below.
+    unsafe { std::ptr::drop_in_place(copy) };
+    assert_eq!((holds(&receiving_key), holds(&sending_key)), (0, 0), "a key left in the dropped copy");
+    // SAFETY: allocated by Box::new above with this layout; its value was dropped in place.
+    unsafe { std::alloc::dealloc(copy.cast(), std::alloc::Layout::new::<WorkerSession>()) };
+}

@@ -23,9 +23,12 @@ fn region(bytes: usize) -> MemoryRegion {
     unsafe { MemoryRegion::new(NonNull::new(aligned as *mut u8).unwrap(), bytes) }
 }
 
+/// A test's hook on the PD's notifications (see [`on_notify`]).
+type NotifyHook = Box<dyn FnMut(usize)>;
+
 thread_local! {
     /// What runs whenever the PD on this thread notifies a channel (see [`on_notify`]).
-    static ON_NOTIFY: RefCell<Option<Box<dyn FnMut(usize)>>> = const { RefCell::new(None) };
+    static ON_NOTIFY: RefCell<Option<NotifyHook>> = const { RefCell::new(None) };
 }
 
 /// Runs `hook` with the channel's index each time the PD on this thread notifies one, until

@@ -119,6 +119,8 @@ pub struct CryptoWorker {
     /// This PD's copy of each session slot it used (peer * SLOTS_PER_PEER + slot), read again
     /// when the slot changes; boxed, as a copy holds ring's expanded keys (1.2 KiB).
     copies: Vec<Option<Box<WorkerSession>>>,
+    /// Indices of `copies` that hold one (checked on every wake, see [`CryptoWorker::drop_stale_copies`]).
+    held: Vec<usize>,
     /// The batch of jobs being worked, copied out of the ring.
     jobs: Box<[u8; SLOT_SIZE]>,
     /// The batch of results being written.
@@ -153,6 +155,7 @@ impl CryptoWorker {
             peers: allowed_ips.len(),
             routes: cryptokey_routes(allowed_ips.iter().map(Vec::as_slice)),
             copies,
+            held: Vec::new(),
             jobs: Box::new([0; SLOT_SIZE]),
             results: Box::new([0; SLOT_SIZE]),
             buf: Box::new([0; DATA_OVERHEAD + SLOT_SIZE]),
@@ -272,9 +275,32 @@ impl CryptoWorker {
         let Some(shared) = self.table.peer(peer).and_then(|s| s.get(slot)) else { return false };
         let Some(copy) = self.copies.get_mut(peer * SLOTS_PER_PEER + slot) else { return false };
         if !matches!(copy, Some(c) if c.is_current(shared)) {
+            let was_held = copy.is_some();
             *copy = shared.read().ok().map(|s| Box::new(WorkerSession::new(s)));
+            match (was_held, copy.is_some()) {
+                (false, true) => self.held.push(peer * SLOTS_PER_PEER + slot),
+                (true, false) => self.held.retain(|&k| k != peer * SLOTS_PER_PEER + slot),
+                _ => {}
+            }
         }
         copy.is_some()
+    }
+
+    /// Drops the copies of sessions no longer in their slots (retired or replaced), whose keys
+    /// go with them (WorkerSession wipes them). crypto wakes the workers when a slot changes,
+    /// so a retired session's keys do not outlive it here until a job names its slot again.
+    fn drop_stale_copies(&mut self) {
+        let (table, copies) = (&self.table, &mut self.copies);
+        self.held.retain(|&k| {
+            let current = table
+                .peer(k / SLOTS_PER_PEER)
+                .and_then(|slots| slots.get(k % SLOTS_PER_PEER))
+                .is_some_and(|slot| copies[k].as_ref().is_some_and(|c| c.is_current(slot)));
+            if !current {
+                copies[k] = None;
+            }
+            current
+        });
     }
 
     fn seal(&mut self, j: &Job) -> Result<JobResult, JobStatus> {
@@ -370,6 +396,7 @@ impl Handler for CryptoWorker {
     type Error = RingError;
 
     fn notified(&mut self, _channels: ChannelSet) -> Result<(), RingError> {
+        self.drop_stale_copies();
         let mut result = Ok(());
         loop {
             // A batch is taken only with room for its results.

@@ -724,3 +724,39 @@ fn the_systems_with_workers_give_the_session_table_room_for_every_peer_crypto_ta
     let need = SessionTable::bytes_for(pd_crypto::MAX_PEERS);
     assert!(size >= need, "session_keys is {size:#x} bytes; {} peers and the gates need {need:#x}", pd_crypto::MAX_PEERS);
 }
+
+/// A worker's copy of a session goes, keys and all, once crypto retires the session: crypto
+/// wakes its workers when a slot changes, and a worker drops copies no longer in their slots
+/// when it wakes. (A copy went only when a job named its slot again, which may be never: the
+/// keys outlived the session, and Reject-After-Time x 3, in the workers' memory.)
+#[test]
+fn workers_drop_their_copy_of_a_retired_session_without_a_job() {
+    let (mut a, mut b) = established(2);
+    carry(&mut a, &mut b, [10, 1, 0, 2], [10, 2, 0, 2]);
+    carry(&mut b, &mut a, [10, 2, 0, 2], [10, 1, 0, 2]);
+    let copies = |e: &Encryptor| -> Vec<String> {
+        e.workers
+            .iter()
+            .map(|(_, w)| {
+                let mut line = String::new();
+                w.status(&mut |l| line = l.to_string());
+                line.split("session copies ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("?").to_string()
+            })
+            .collect()
+    };
+    assert_eq!(copies(&a), ["1", "1"]);
+    // Past Reject-After-Time crypto's tick retires the session and wakes the workers.
+    a.pd.advance_ns(PAST_REJECT_AFTER_TIME_NS);
+    for (wpd, _) in &a.workers {
+        wpd.advance_ns(PAST_REJECT_AFTER_TIME_NS);
+    }
+    a.pd.take_notifications();
+    a.run_crypto_only(pd_crypto::TIMER);
+    let woken = a.pd.take_notifications();
+    assert!((3..5).all(|c| woken.contains(&c)), "both workers woken: {woken:?}");
+    for (wpd, w) in &mut a.workers {
+        wpd.enter();
+        w.notified(ChannelSet::EMPTY).unwrap();
+    }
+    assert_eq!(copies(&a), ["0", "0"], "the retired session's copies are gone");
+}

@@ -804,7 +804,9 @@ impl Crypto {
     /// their slots, gone ones out), then seals and sends what boringtun queued while there was
     /// no session. Publishing comes first: from then on only the slots' counters are used.
     fn sessions_changed(&mut self, i: usize) {
-        publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
+        if publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns) {
+            self.nudge_workers();
+        }
         let endpoint = self.peers[i].endpoint;
         loop {
             // Queued packets stay queued while there is no session to seal them with.
@@ -1009,9 +1011,10 @@ impl Crypto {
     fn tick(&mut self) {
         self.limiter.reset_count();
         self.give_up_silent_workers();
+        let mut changed = false;
         for i in 0..self.peers.len() {
             // Sessions boringtun dropped, or past Reject-After-Time, leave the slots (keys wiped).
-            publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
+            changed |= publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
             // One message a tick at most, as boringtun's timers give it.
             let endpoint = self.peers[i].endpoint;
             match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
@@ -1037,7 +1040,7 @@ impl Crypto {
                 }
                 TunnResult::Err(WireGuardError::ConnectionExpired) => {
                     // boringtun dropped every session: so does the data path.
-                    publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
+                    changed |= publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
                 }
                 // A new handshake under way changes no session until it completes.
                 TunnResult::Err(e) => {
@@ -1045,6 +1048,9 @@ impl Crypto {
                 }
                 _ => {}
             }
+        }
+        if changed {
+            self.nudge_workers();
         }
     }
 }
@@ -1150,10 +1156,13 @@ fn slots_of(table: &SessionTable, i: usize) -> &[SessionSlot] {
 /// any, is gone from boringtun); a slot whose session boringtun dropped, or which is past
 /// Reject-After-Time, is retired (its keys overwritten). A session is published at most once:
 /// publishing restarts the slot's counter from boringtun's, which would repeat nonces.
-fn publish_sessions(peer: &mut Peer, slots: &[SessionSlot], p: u32, now_ns: u64) {
+/// Returns whether a slot changed (a session published, replaced or retired): the workers'
+/// copies of the old one are then stale, and their keys should go.
+fn publish_sessions(peer: &mut Peer, slots: &[SessionSlot], p: u32, now_ns: u64) -> bool {
     if slots.len() < SESSIONS_PER_PEER {
-        return;
+        return false;
     }
+    let mut changed = false;
     let sessions = &mut peer.sessions;
     let mut held = [false; SESSIONS_PER_PEER];
     for k in peer.tunn.session_keys() {
@@ -1172,10 +1181,12 @@ fn publish_sessions(peer: &mut Peer, slots: &[SessionSlot], p: u32, now_ns: u64)
         };
         sessions.copies[s] = None;
         held[s] = true;
+        changed = true;
         // Busy: a worker is claiming a counter of the slot's old session; the slot is left
         // unusable and unrecorded, so the next call (the next handshake event, or the next
-        // timer tick at most 100 ms later) publishes again; meanwhile the peer's packets take
-        // crypto's own path.
+        // timer tick at most 100 ms later) publishes again. Meanwhile the session has no
+        // published slot: its packets are dropped (drop_no_session; one red packet starts a
+        // handshake as with an expired session). Rare: a claim is a few instructions.
         sessions.published[s] = match slots[s].publish(&info, k.next_counter) {
             Ok(()) => Some(Published::of(&k, now_ns)),
             Err(SlotBusy) => None,
@@ -1185,6 +1196,7 @@ fn publish_sessions(peer: &mut Peer, slots: &[SessionSlot], p: u32, now_ns: u64)
         let Some(published) = sessions.published[s] else { continue };
         let expired = published.live && now_ns.saturating_sub(published.created_ns) >= REJECT_AFTER_TIME_NS;
         if !held[s] || expired {
+            changed = true;
             if published.live && slots[s].retire() == Err(SlotBusy) {
                 // Unusable meanwhile (see above); retired again on the next call.
                 sessions.copies[s] = None;
@@ -1194,6 +1206,7 @@ fn publish_sessions(peer: &mut Peer, slots: &[SessionSlot], p: u32, now_ns: u64)
             sessions.published[s] = if held[s] { Some(Published { live: false, ..published }) } else { None };
         }
     }
+    changed
 }
 
 fn count_open_error(c: &mut Counters, e: OpenError) {
