@@ -203,12 +203,15 @@ pub fn tcb_configure(tcb: CPtr, fault_ep: Word, prio_props: Word, cspace: CPtr, 
     invoke(tcb, label::TCBConfigure, &[fault_ep, prio_props, cspace_data, vspace_data, buffer], &[cspace, vspace, buffer_frame]).map(drop)
 }
 
-/// TCB_WriteRegisters with the instruction pointer, stack pointer and first argument (RDI);
-/// starts the thread if `resume`.
+/// TCB_WriteRegisters with the instruction pointer, stack pointer and first argument (RDI),
+/// every other register of the user context zero (a restarted PD keeps nothing of its last
+/// life in them: RBP, R8-R15 and the TLS base included); starts the thread if `resume`.
 pub fn tcb_start(tcb: CPtr, rip: Word, rsp: Word, rdi: Word, resume: bool) -> Result<(), Error> {
-    // Frame registers in the kernel's order: RIP, RSP, RFLAGS, RAX, RBX, RCX, RDX, RSI, RDI.
-    let regs = [rip, rsp, 0x202, 0, 0, 0, 0, 0, rdi];
-    let mut args = [0; 2 + 9];
+    // seL4_UserContext in the kernel's order: RIP, RSP, RFLAGS, RAX, RBX, RCX, RDX, RSI, RDI,
+    // RBP, R8-R15, the TLS (FS) base.
+    let mut regs = [0; 19];
+    regs[..9].copy_from_slice(&[rip, rsp, 0x202, 0, 0, 0, 0, 0, rdi]);
+    let mut args = [0; 2 + 19];
     args[0] = resume as Word;
     args[1] = regs.len() as Word;
     args[2..].copy_from_slice(&regs);

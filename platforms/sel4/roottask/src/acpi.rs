@@ -72,7 +72,12 @@ impl Router {
             }
             match &sig[..4] {
                 b"FACP" => fadt = Some(read_table(read, at, b"FACP")?),
-                b"SSDT" => ssdts.push(read_table(read, at, b"SSDT")?),
+                // A bad checksum or header costs that SSDT (what it describes: CPUs,
+                // hot-plug), not the routing; firmware ships such tables, and Linux only warns.
+                b"SSDT" => match read_table(read, at, b"SSDT") {
+                    Ok(t) => ssdts.push(t),
+                    Err(e) => crate::println!("acpi: {e}: skipped"),
+                },
                 _ => {}
             }
         }

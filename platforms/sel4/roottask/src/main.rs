@@ -5,7 +5,8 @@
 //! encryptor's config, given to the boot loader: see `boot_modules`) or a file, creates every PD (CSpace, VSpace, program, stack, IPC
 //! buffer, info page, regions, endpoint, bound notification, channel caps, IRQs, TCB) and starts
 //! them. It then serves the fault endpoint: a PD that faults or panics is reported by name, with
-//! the address and kind, and left blocked while the others run on.
+//! the address and kind, and restarted with fresh memory while the others run on (given up
+//! after repeated faults).
 
 #![no_std]
 #![no_main]

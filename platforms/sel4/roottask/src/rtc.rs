@@ -48,8 +48,9 @@ pub fn unix_ns(ioport: CPtr) -> Option<u64> {
     let decode = |v: u8| if bcd { (v >> 4) * 10 + (v & 0x0f) } else { v } as i64;
     let [sec, min, hour_raw, day, month, year, century] = t;
     let mut hour = decode(hour_raw & 0x7f);
-    if status_b & 0x02 == 0 && hour_raw & 0x80 != 0 {
-        hour = (hour % 12) + 12; // 12-hour clock, PM
+    if status_b & 0x02 == 0 {
+        // 12-hour clock: 12 AM is midnight (hour 0), 12 PM noon; bit 7 says PM.
+        hour = hour % 12 + if hour_raw & 0x80 != 0 { 12 } else { 0 };
     }
     let century = match decode(century) {
         19..=21 => decode(century),

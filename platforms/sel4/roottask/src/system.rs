@@ -433,6 +433,15 @@ pub fn build_system(
                 let Some((kind, base, size)) = f.bars[bar.index as usize].filter(|b| b.0 != pci::BarKind::Io) else {
                     console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} has no memory BAR {}", pd.name, f.bus, f.dev, f.func, bar.index))
                 };
+                // Pages are the unit of mapping: a BAR not page-aligned (firmware may pack small
+                // BARs) would put its registers off the PD's address and hand it whatever shares
+                // the page, another function's registers perhaps. Refused, named.
+                if base % PAGE != 0 {
+                    console::fatal(format_args!(
+                        "PD {}: PCI {:02x}:{:02x}.{} BAR {} at {base:#x} is not page-aligned: its page may hold other registers",
+                        pd.name, f.bus, f.dev, f.func, bar.index
+                    ));
+                }
                 let mapped = size.min(bar.size).next_multiple_of(PAGE);
                 for k in 0..mapped / PAGE {
                     let frame = objects.device_frame(base + k * PAGE).unwrap_or_else(|e| {
@@ -1001,7 +1010,8 @@ pub fn core_apic_ids(objects: &mut Objects, cores: Word, tsc_mhz: u64) -> Vec<u3
 }
 
 /// Serves the fault endpoint forever: console lines from PDs (printed whole, then the PD is
-/// released), their faults and panics (reported; the PD stays blocked).
+/// released), their faults and panics (reported, and the PD restarted with its group, after a
+/// growing pause, or given up: see `restart`).
 pub fn serve_faults(running: &mut [RunningPd], system: &System, objects: &mut Objects, image: &[u8], tsc_mhz: u64) -> ! {
     let fault_ep = FAULT_EP.get();
     let mut faulted = vec![false; running.len()];
