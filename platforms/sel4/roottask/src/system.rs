@@ -244,6 +244,11 @@ pub fn build_system(
         println!("cores: local APIC ids {apic_ids:?} (core 0 first)");
     }
     // The boot core's id is used as is: an MSI names 8 bits, and the box's boot core is APIC 0.
+    // Another core's id above 0xff is replaced by the boot core's (core_apic_ids); the boot
+    // core's own cannot be, so it is said.
+    if apic_ids[0] > 0xff {
+        println!("boot core: local APIC id {:#x} does not fit an MSI's 8 bits: MSI and MSI-X interrupts cannot reach it", apic_ids[0]);
+    }
     let pd_apic = |pd: &sel4_system_spec::ProtectionDomain| apic_ids[(Word::from(pd.cpu) % cores.max(1)) as usize] as u8;
     let boot_tsc = rdtsc();
     let boot_unix_ns = crate::rtc::unix_ns(init_cap::seL4_CapIOPort).unwrap_or_else(|| {

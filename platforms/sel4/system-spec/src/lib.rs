@@ -582,6 +582,15 @@ impl System {
                 || pd.restart_with.iter().any(|&k| k >= pds)
                 || (!pd.restartable && !pd.restart_with.is_empty())
                 || pd.pci_devices.iter().flat_map(|d| d.io_space.iter().flat_map(|s| &s.maps)).any(|m| m.0 >= regions)
+                // What the root task indexes or shifts by: a BAR of the six, an I/O-port range
+                // of its table, an IRQ's notification bit, the info page's regions.
+                || pd.pci_devices.iter().flat_map(|d| &d.bars).any(|b| b.index >= 6)
+                || pd.pci_devices.iter().any(|d| d.irq_id.is_some_and(|id| id >= layout::MAX_CHANNELS))
+                || pd.ioports.iter().any(|io| io.id >= layout::MAX_IOPORT_RANGES)
+                || pd.irqs.iter().any(|irq| irq.id >= layout::MAX_CHANNELS)
+                || pd.maps.iter().filter(|m| !m.setvar.is_empty()).count()
+                    + pd.pci_devices.iter().flat_map(|d| &d.bars).filter(|b| !b.setvar.is_empty()).count()
+                    > pd_info::MAX_REGIONS
         });
         // A restart group lists the others, each of them restartable and listing this PD back.
         let bad_group = self.pds.iter().enumerate().any(|(i, pd)| {
@@ -590,7 +599,7 @@ impl System {
                 k as usize == i || other.is_none_or(|o| !o.restartable || !o.restart_with.contains(&(i as u32)))
             })
         });
-        let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds)
+        let bad_channel = self.channels.iter().any(|c| c.a.0 >= pds || c.b.0 >= pds || c.a.1 >= layout::MAX_CHANNELS || c.b.1 >= layout::MAX_CHANNELS)
             || self.console_log.is_some_and(|r| r >= regions);
         let bad_fill = self.regions.iter().any(|r| {
             r.fill.is_some_and(|(o, l)| l > r.size || o.checked_add(l).is_none_or(|end| end > image_len as u64))
@@ -609,9 +618,9 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    #[test]
-    fn encode_decode_round_trip() {
-        let sys = System {
+    /// A system with one of everything the image encodes.
+    fn sample() -> System {
+        System {
             exit_when_idle: true,
             iommu_required: true,
             console_log: Some(0),
@@ -655,7 +664,12 @@ mod tests {
                 ioports: vec![IoPortRange { id: 2, base: 0x3f8, size: 8 }],
             }],
             channels: vec![Channel { a: (0, 1), b: (0, 2), a_calls_b: true, b_calls_a: false, a_notifies_b: true, b_notifies_a: false }],
-        };
+        }
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let sys = sample();
         assert_eq!(System::decode(&sys.encode()), Ok(sys.clone()));
         // A restart group of two PDs, each listing the other: kept; one-sided, or listing
         // itself: refused.
@@ -678,5 +692,28 @@ mod tests {
         let mut img = System::default().encode();
         img.pop();
         assert_eq!(System::decode(&img), Err(DecodeError::Truncated));
+    }
+
+    /// An image sysinit would never write (a corrupt one) is refused at decode, not met later as
+    /// an index out of bounds or a shift past the badge in the root task.
+    #[test]
+    fn out_of_range_ids_in_an_image_are_errors() {
+        let corrupt: [fn(&mut ProtectionDomain, &mut Vec<Channel>); 6] = [
+            |pd, _| pd.pci_devices[0].bars[0].index = 6,
+            |pd, _| pd.pci_devices[0].irq_id = Some(layout::MAX_CHANNELS),
+            |pd, _| pd.ioports[0].id = layout::MAX_IOPORT_RANGES,
+            |pd, _| pd.irqs[0].id = layout::MAX_CHANNELS,
+            |_, channels| channels[0].b.1 = layout::MAX_CHANNELS,
+            |pd, _| {
+                let map = pd.maps[0].clone();
+                pd.maps = (0..pd_info::MAX_REGIONS).map(|k| Mapping { setvar: alloc::format!("v{k}"), ..map.clone() }).collect();
+            },
+        ];
+        for (k, corrupt) in corrupt.iter().enumerate() {
+            let mut sys = sample();
+            let (pd, channels) = (&mut sys.pds[0], &mut sys.channels);
+            corrupt(pd, channels);
+            assert_eq!(System::decode(&sys.encode()), Err(DecodeError::BadValue), "case {k}");
+        }
     }
 }
