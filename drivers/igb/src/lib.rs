@@ -431,6 +431,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for Igb<H, RX, TX> {
         // not every cause at once; DRSTA, a reset by firmware or manageability, undid the
         // bring-up. Either way only a new bring-up restores the port.
         if icr == u32::MAX {
+            self.counters.device_faults += 1;
             self.bring_up = self.bring_up.or(Some("its registers reading all ones (gone from the bus?)"));
             return Interrupts::default();
         }

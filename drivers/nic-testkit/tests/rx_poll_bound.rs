@@ -1,4 +1,4 @@
-//! `RxQueue::poll` looks at each descriptor at most once per call. It re-posts the buffer of a
+//! `RxQueue::poll` drops at most a ring's worth of frames per call. It re-posts the buffer of a
 //! frame it drops (a device error, a fragment of an oversize frame) at the ring's tail, inside
 //! the same loop: a device that writes a done-with-error status into every descriptor, including
 //! those it was never handed back, kept the PD in `poll` for ever. Here the descriptor format

@@ -777,6 +777,12 @@ impl Iface {
         }
     }
 
+    /// Whether `ip`'s MAC is known and fresh: a packet to it goes to the NIC ring now (and may
+    /// be preceded there by a refresh request), not to the wait queue.
+    pub fn knows(&self, ip: IpAddr, now_ns: u64) -> bool {
+        self.neighbours.iter().any(|n| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS)
+    }
+
     /// Sends an IP packet to the on-link `next_hop`: at once if its MAC is known,
     /// otherwise after resolving it (the packet waits, a bounded while).
     pub fn send_ip(&mut self, nic: &mut Sender, next_hop: IpAddr, packet: &[u8], now_ns: u64) {
@@ -934,6 +940,15 @@ fn write_icmpv6(buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, icm
     let mut p = Ipv6Packet::new_unchecked(buf);
     ip.emit(&mut p);
     icmp.emit(&src, &dst, &mut Icmpv6Packet::new_unchecked(p.payload_mut()), &checksums());
+}
+
+/// Whether `ip` is link-local (IPv4 169.254.0.0/16, RFC 3927; IPv6 fe80::/10, RFC 4291): a
+/// router forwards no packet from or to one.
+pub fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => a.is_unicast_link_local(),
+    }
 }
 
 /// Decrements the TTL (IPv4, fixing the checksum) or hop limit (IPv6) of a packet

@@ -40,7 +40,7 @@ pub fn on_notify(hook: impl FnMut(usize) + 'static) {
     ON_NOTIFY.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
 }
 
-/// Removes the hook [`on_notify`] set.
+/// Removes the hook [`on_notify`] set (from outside a hook: inside one it is put back after).
 pub fn clear_notify_hook() {
     ON_NOTIFY.with(|h| *h.borrow_mut() = None);
 }

@@ -427,10 +427,10 @@ pub struct Crypto {
     /// Handshakes (completed + answered) already logged as `handshake #N`.
     handshakes_logged: u64,
     /// When boringtun's timers are next due (monotonic ns): they run on the timer PD's tick, or
-    /// on any other event once overdue, so that keys expire and rekeys happen even if the timer
-    /// PD stops.
+    /// in any pass of the loop once overdue, so that keys expire and rekeys happen even if the
+    /// timer PD stops or load keeps the loop from returning.
     timers_due_ns: u64,
-    /// The monotonic clock, read once per event: the age the data path judges sessions by
+    /// The monotonic clock, read once per pass of the loop: the age the data path judges sessions by
     /// (a batch takes microseconds, Reject-After-Time is 180 s; a read per packet cost 1 %).
     now_ns: u64,
 }
@@ -1240,7 +1240,7 @@ impl Handler for Crypto {
     type Error = RingError;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), RingError> {
-        // Crypto keeps its own clock: the timers run on the tick, and on any event once overdue.
+        // Crypto keeps its own clock: the timers run on the tick, and in any pass once overdue.
         let now = pd_api::now_ns();
         self.now_ns = now;
         if channels.contains(TIMER) {

@@ -525,7 +525,6 @@ impl Crypto {
         }
     }
 
-    /// Notifies every worker that asked for a signal.
     /// Wakes every worker whatever it asked for: a session slot changed, and a worker drops
     /// its copies of sessions no longer in their slots (their keys with them) when it wakes,
     /// not only when a job next names the slot, which may be never.
@@ -535,6 +534,7 @@ impl Crypto {
         }
     }
 
+    /// Notifies every worker that asked for a signal.
     pub(crate) fn signal_workers(&mut self) {
         for w in &mut self.workers {
             w.link.signal_peer();

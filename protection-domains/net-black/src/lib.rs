@@ -28,7 +28,7 @@ use encryptor_config::{Action, BlackConfig, PrefixTable, StartError, IPV6_MIN_MT
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_netstack::fragment::{Ipv4Fragmenter, Ipv6Fragmenter};
 use pd_netstack::reassembly::{Reassembler, Reassembly};
-use pd_netstack::{ip_addresses, ip_len, Iface, Received, StackLinks, HOP_LIMIT};
+use pd_netstack::{ip_addresses, ip_len, is_link_local, Iface, Received, StackLinks, HOP_LIMIT};
 pub use pd_netstack::InitError;
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_ring::{Link, RingError, SLOT_SIZE};
@@ -72,7 +72,7 @@ pd_api::counters! {
         drop_not_wireguard,
         /// Malformed UDP (length or checksum).
         drop_bad_udp,
-        /// Not for us, and its source's longest rule is not Bypass.
+        /// Not for us, and its source's longest rule is not Bypass (or an address is link-local).
         drop_not_for_us,
         /// No route to the endpoint (off-link and no gateway of its family).
         drop_no_route,
@@ -93,6 +93,8 @@ pd_api::counters! {
         outer_fragmented,
         /// Fragments made of them.
         outer_fragments_sent,
+        /// Our datagrams dropped whole: the NIC ring had no room for all their fragments.
+        drop_fragments_no_room,
         /// ICMPv6 "packet too big" for our datagrams, believed (path MTU lowered).
         path_mtu_lowered,
         /// ICMPv6 "packet too big" not about our WireGuard port, or not lowering anything.
@@ -228,7 +230,8 @@ impl NetBlack {
                 Received::Forward(r) => {
                     let packet = &self.buf[r];
                     match ip_addresses(packet) {
-                        Some((src, _)) if self.in_bypass(src) => {
+                        // Link-local on either side is never forwarded (RFC 3927, 4291).
+                        Some((src, dst)) if self.in_bypass(src) && !is_link_local(src) && !is_link_local(dst) => {
                             let link = self.bypass.as_mut().expect("in_bypass checked the link");
                             match link.tx.send(packet) {
                                 Ok(true) => self.counters.to_bypass += 1,
@@ -306,12 +309,13 @@ impl NetBlack {
             }
             let datagram = &self.out[..ip_len];
             // All or none: a datagram without its last fragments is only load for the ring and
-            // the path.
-            let room = self.nic.tx.free_slots();
+            // the path. Fragments to a known neighbour go to the NIC ring now, maybe behind a
+            // refresh request (one slot more); to an unresolved one they wait in the queue.
+            let room = if self.iface.knows(hop, now) { self.nic.tx.free_slots().saturating_sub(1) } else { usize::MAX };
             if to.is_ipv4() {
                 let Ok(mut f) = Ipv4Fragmenter::new(datagram, mtu) else { continue };
                 if room < f.count() {
-                    self.iface.counters.drop_nic_full += 1;
+                    self.counters.drop_fragments_no_room += 1;
                     continue;
                 }
                 self.counters.outer_fragmented += 1;
@@ -322,7 +326,7 @@ impl NetBlack {
             } else {
                 let Ok(mut f) = Ipv6Fragmenter::new(datagram, mtu, self.ident_v6) else { continue };
                 if room < f.count() {
-                    self.iface.counters.drop_nic_full += 1;
+                    self.counters.drop_fragments_no_room += 1;
                     continue;
                 }
                 self.counters.outer_fragmented += 1;
@@ -351,13 +355,13 @@ impl NetBlack {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
-            let Some((_, dst)) = ip_addresses(&self.buf[..n]) else {
+            let Some((src, dst)) = ip_addresses(&self.buf[..n]) else {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
-            // Never forwarded to a link-local address (RFC 4291), whatever the rules say.
-            let link_local = matches!(dst, IpAddr::V6(a) if a.is_unicast_link_local());
-            if link_local || self.rules.get(dst) != Some(Action::Bypass) {
+            // Never forwarded from or to a link-local address (RFC 3927, 4291), whatever the
+            // rules say.
+            if is_link_local(src) || is_link_local(dst) || self.rules.get(dst) != Some(Action::Bypass) {
                 self.counters.drop_bypass_destination += 1;
                 continue;
             }

@@ -619,6 +619,8 @@ fn only_addresses_whose_longest_rule_is_bypass_cross_the_bypass_link() {
     let rules = vec![
         Rule { prefix: "198.51.0.0/16".parse().unwrap(), action: Action::Bypass },
         Rule { prefix: "198.51.100.0/24".parse().unwrap(), action: Action::Tunnel },
+        // Link-local: never forwarded, whatever the rules say.
+        Rule { prefix: "169.254.0.0/16".parse().unwrap(), action: Action::Bypass },
     ];
     let config = BlackConfig {
         addresses: vec!["192.0.2.1/24".parse::<Prefix>().unwrap()],
@@ -655,6 +657,14 @@ fn only_addresses_whose_longest_rule_is_bypass_cross_the_bypass_link() {
     assert_eq!(relayed.len(), 1);
     assert_eq!(Ipv4Packet::new_checked(&relayed[0][..]).unwrap().src_addr(), bypassed);
     assert_eq!((counter(&black, "to_bypass"), counter(&black, "drop_not_for_us")), (1, 1));
+    // Link-local (RFC 3927) crosses in neither direction.
+    let link_local = Ipv4Addr::new(169, 254, 1, 1);
+    bypass.send(&udp4(pc, link_local, 1, 2, b"clear", true));
+    run(&mut black, BYPASS);
+    nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &udp4(link_local, pc, 2, 1, b"in", true)));
+    run(&mut black, NIC);
+    assert!(bypass.drain().is_empty());
+    assert_eq!((counter(&black, "drop_bypass_destination"), counter(&black, "drop_not_for_us")), (2, 2));
 }
 
 /// Our datagram leaves in all its fragments or not at all: with one NIC slot left it is dropped
@@ -668,7 +678,7 @@ fn a_datagram_whose_fragments_do_not_all_fit_is_dropped_whole() {
     }
     from_crypto(&mut r, "192.0.2.2:51820", &message(1532));
     assert_eq!(r.nic.drain().len(), 63, "the small datagrams only");
-    assert_eq!((r.counter("outer_fragmented"), r.counter("outer_fragments_sent"), r.counter("drop_nic_full")), (0, 0, 1));
+    assert_eq!((r.counter("outer_fragmented"), r.counter("outer_fragments_sent"), r.counter("drop_fragments_no_room")), (0, 0, 1));
     from_crypto(&mut r, "192.0.2.2:51820", &message(1532));
     assert_eq!(r.nic.drain().len(), 2, "with room, whole");
 }

@@ -87,6 +87,8 @@ pd_api::counters! {
         fragmented,
         /// Fragments made of them.
         fragments_sent,
+        /// Packets for a PC dropped whole: the NIC ring had no room for all their fragments.
+        drop_fragments_no_room,
         /// Too big for the tunnel with DF set, or IPv6 (answered by ICMP within the rate limit).
         drop_too_big,
         /// From crypto, too big for the PCs' link and not fragmentable.
@@ -232,9 +234,10 @@ impl NetRed {
             self.counters.drop_too_big_for_red += 1;
             return;
         };
-        // All or none (see send_fragments).
-        if self.nic.tx.free_slots() < fragments.count() {
-            self.iface.counters.drop_nic_full += 1;
+        // All or none (see send_fragments); to a known neighbour, with a slot for a refresh
+        // request that may go first; to an unresolved one they wait in the queue.
+        if self.iface.knows(dst, now) && self.nic.tx.free_slots().saturating_sub(1) < fragments.count() {
+            self.counters.drop_fragments_no_room += 1;
             return;
         }
         self.counters.fragmented += 1;
@@ -391,8 +394,8 @@ impl Handler for NetRed {
     }
 }
 
-/// Sends every fragment of a packet to `ring`, counting them; false if the ring filled up
-/// part-way (the fragments already sent are wasted: the destination times them out).
+/// Sends every fragment of a packet to `ring`, counting them, or none if the ring has not room
+/// for all (false; counted as one drop_ring_full).
 fn send_fragments(mut fragments: Ipv4Fragmenter<'_>, ring: &mut Sender, counters: &mut Counters) -> bool {
     // All or none: a packet without its last fragments is only load for the ring.
     if ring.free_slots() < fragments.count() {
