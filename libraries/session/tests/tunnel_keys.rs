@@ -1,0 +1,103 @@
+//! A boringtun tunnel leaves no session key in its memory once the session is gone (WireGuard's
+//! forward secrecy: keys are erased when they expire). ring's key types keep the raw ChaCha20
+//! key and wipe nothing, and boringtun took an expired session out of its slot before dropping
+//! it, so the slot kept both keys; support/boringtun/session-keys.patch wipes them in place.
+//!
+//! The tunnel's clock is this file's own (the hooks are process-wide, and each test file is its
+//! own process), so a test can let 181 simulated seconds pass.
+
+use boringtun::noise::{Tunn, TunnResult};
+use boringtun::x25519::{PublicKey, StaticSecret};
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+/// Simulated seconds added to the real monotonic clock.
+static SKIP_NS: AtomicU64 = AtomicU64::new(0);
+/// The clock is shared: tests that move it run one at a time.
+static CLOCK: Mutex<()> = Mutex::new(());
+
+fn now_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + SKIP_NS.load(Ordering::SeqCst)
+}
+
+static HOOKS: boringtun::platform::Hooks = boringtun::platform::Hooks {
+    now_ns,
+    wall_clock_ns: || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64,
+    fill_random: |buf| std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap(),
+};
+
+fn secret() -> StaticSecret {
+    let mut k = [0u8; 32];
+    (HOOKS.fill_random)(&mut k);
+    StaticSecret::from(k)
+}
+
+/// Our tunnel A after a complete handshake with the peer's B (both on the heap, where the
+/// crypto PD keeps its tunnels), and A's session keys (receiving, sending).
+fn handshaken() -> (Box<Tunn>, Box<Tunn>, [u8; 32], [u8; 32]) {
+    boringtun::platform::set_hooks(&HOOKS);
+    let (a_key, b_key) = (secret(), secret());
+    let mut a = Box::new(Tunn::new(a_key.clone(), PublicKey::from(&b_key), None, None, 8, None));
+    let mut b = Box::new(Tunn::new(b_key, PublicKey::from(&a_key), None, None, 9, None));
+    let (mut buf, mut out) = ([0u8; 2048], [0u8; 2048]);
+    let init = match a.format_handshake_initiation(&mut buf, false) {
+        TunnResult::WriteToNetwork(m) => m.to_vec(),
+        r => panic!("no initiation: {r:?}"),
+    };
+    let response = match b.decapsulate(None, &init, &mut out) {
+        TunnResult::WriteToNetwork(m) => m.to_vec(),
+        r => panic!("no response: {r:?}"),
+    };
+    assert!(matches!(a.decapsulate(None, &response, &mut out), TunnResult::WriteToNetwork(_)));
+    let keys = a.session_keys().next().expect("A has a session");
+    let (receiving, sending) = (keys.receiving_key, keys.sending_key);
+    (a, b, receiving, sending)
+}
+
+/// How many times `key` lies in the `size` bytes at `at`.
+///
+/// # Safety
+/// `at` points to `size` bytes that stay allocated meanwhile.
+unsafe fn copies(at: *const u8, size: usize, key: &[u8; 32]) -> usize {
+    // SAFETY: as the caller promised.
+    let bytes = unsafe { std::slice::from_raw_parts(at, size) };
+    bytes.windows(32).filter(|w| w == key).count()
+}
+
+#[test]
+fn an_expired_session_leaves_no_key_in_its_tunnel() {
+    let _clock = CLOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut a, _b, receiving, sending) = handshaken();
+    let held = |t: &Tunn, key| {
+        // SAFETY: `t` is a live tunnel of this size.
+        unsafe { copies((t as *const Tunn).cast(), std::mem::size_of::<Tunn>(), key) }
+    };
+    // The bytes boringtun keeps for session_keys() and ring's key: each key twice while in use.
+    assert!(held(&a, &receiving) >= 2 && held(&a, &sending) >= 2, "{} {}", held(&a, &receiving), held(&a, &sending));
+    // Past Reject-After-Time (180 s) the session is dropped at the next timer pass.
+    SKIP_NS.fetch_add(181_000_000_000, Ordering::SeqCst);
+    let mut buf = [0u8; 2048];
+    let _ = a.update_timers(&mut buf);
+    assert!(a.session_keys().next().is_none(), "the session outlived Reject-After-Time");
+    assert_eq!((held(&a, &receiving), held(&a, &sending)), (0, 0), "an expired session's key is left in its tunnel");
+}
+
+#[test]
+fn a_dropped_tunnel_leaves_no_session_key_behind() {
+    let _clock = CLOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (a, _b, receiving, sending) = handshaken();
+    let a = Box::into_raw(a);
+    let size = std::mem::size_of::<Tunn>();
+    // SAFETY: `a` is the live tunnel allocated above.
+    assert!(unsafe { copies(a.cast(), size, &sending) } >= 2);
+    // SAFETY: dropped once, here; the memory stays allocated until the dealloc below.
+    unsafe { std::ptr::drop_in_place(a) };
+    // SAFETY: still allocated (its value was dropped in place).
+    let left = unsafe { (copies(a.cast(), size, &receiving), copies(a.cast(), size, &sending)) };
+    assert_eq!(left, (0, 0), "a dropped tunnel's session key is left in freed memory");
+    // SAFETY: allocated by Box::new with this layout; its value was dropped in place.
+    unsafe { std::alloc::dealloc(a.cast(), std::alloc::Layout::new::<Tunn>()) };
+}
