@@ -38,10 +38,14 @@ FIRMWARE_MODULES = ("memdisk tar normal biosdisk iso9660 fat part_msdos part_gpt
 SERIAL = "serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1\nterminal_input serial console\nterminal_output serial console\n"
 
 
-def firmware_iso():
+def firmware_iso(more=""):
     """The twin's firmware boot CD (built once per version of box/twin-firmware.grub): a GRUB
-    El Torito image whose embedded config runs the firmware script."""
+    El Torito image whose embedded config runs the firmware script. `more` is GRUB commands run
+    after the script's own and before the hand-over (tests make firmware that errs with them)."""
     script = FIRMWARE_SCRIPT.read_text()
+    if more:
+        handover = script.index("# The product ISO: the disk")
+        script = script[:handover] + more.rstrip("\n") + "\n" + script[handover:]
     digest = hashlib.sha256((script + " ".join(FIRMWARE_MODULES)).encode()).hexdigest()[:12]
     iso = FIRMWARE_DIR / f"firmware-{digest}.iso"
     if iso.exists():
@@ -69,13 +73,14 @@ def config_disk(config, out):
 
 
 def command(iso, config_img=None, red=None, black=None, macs=("02:25:90:00:00:00", "02:25:90:00:00:01"),
-            cpu=None, extra=(), models=("igb", "igb"), boot=None):
+            cpu=None, extra=(), models=("igb", "igb"), boot=None, firmware=""):
     """The QEMU command line of a twin booting `iso` with the config stick `config_img`. `red` and
     `black` are TAP device names for the ports 17:00.0 and 17:00.1 (None: the port has no cable);
     `macs` are the two ports' own addresses. `models` are the QEMU devices at 17:00.0 and 17:00.1
     (tests put another device there, or None for none: a board whose port is missing). `boot`
     replaces the firmware CD, the ISO and the stick with QEMU arguments that boot a kernel
-    directly (the benchmark's Linux guests on the same twin)."""
+    directly (the benchmark's Linux guests on the same twin). `firmware` is more GRUB commands
+    for the firmware CD to run before the hand-over (see firmware_iso)."""
     import netlab
     cpu = cpu or netlab.SEL4_CPU
     # Four cores as on the board, emulated by one host thread in turn (single-threaded TCG). Tests
@@ -107,7 +112,7 @@ def command(iso, config_img=None, red=None, black=None, macs=("02:25:90:00:00:00
     if boot:
         return cmd + list(boot) + list(extra)
     # The firmware CD boots first and hands over to the product ISO.
-    cmd += ["-drive", f"if=none,id=firmware,media=cdrom,readonly=on,file={firmware_iso()}",
+    cmd += ["-drive", f"if=none,id=firmware,media=cdrom,readonly=on,file={firmware_iso(firmware)}",
             "-device", "ide-cd,bus=ide.1,drive=firmware,bootindex=0",
             "-cdrom", str(iso)]
     if config_img:

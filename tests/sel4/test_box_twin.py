@@ -166,6 +166,20 @@ def test_a_missing_port_stops_the_boot_naming_it(box_iso):
     assert "FATAL: PD nic_black: PCI device 17:00.1 not found" in text, text[-3000:]
 
 
+def test_a_bar_whose_pages_hold_another_functions_registers_stops_the_boot_naming_both(box_iso):
+    # Firmware that puts 17:00.1's registers (BAR 0) where 17:00.0's are: mapping nic_red's
+    # BAR 0 would hand it nic_black's port (0xfe800000: where SeaBIOS puts 17:00.0's BAR 0 on the
+    # twin; the FATAL line below shows it there).
+    firmware = "setpci -s 17:00.1 10.l=fe800000"
+    with netlab.Lab("bxb") as lab:
+        with pytest.raises(RuntimeError, match="FATAL"):
+            twin(lab, box_iso, firmware=firmware)
+        text = lab.stop(lab.procs[-1], sig=signal.SIGTERM) if lab.procs else ""
+    assert re.search(r"PCI 17:00\.1 8086:10c9 .* bar0 mem32 0xfe800000 ", text), text[-3000:]
+    assert re.search(r"FATAL: PD nic_red: PCI 17:00\.0 BAR 0's pages 0xfe800000\+0x20000 also hold PCI 17:00\.1 BAR 0",
+                     text), text[-3000:]
+
+
 def test_another_device_in_a_port_is_refused_naming_its_address_and_ids(box_iso):
     # An 82574L where the box has an I350 port: nic_black refuses, the rest runs.
     ready = ("crypto: crypto ready", "net_red: net_red ready", "nic_black: refusing to start")

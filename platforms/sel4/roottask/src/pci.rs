@@ -91,18 +91,51 @@ impl Config {
     }
 
     /// A BAR's size: write all ones, read back the mask, restore. Decoding is switched off
-    /// meanwhile so that the device never answers at the probe address.
-    fn bar_size(&self, bus: u8, dev: u8, func: u8, offset: u8, io: bool) -> u32 {
+    /// meanwhile so that the device never answers at the probe address. A 64-bit BAR is probed
+    /// in both its registers (a size of 4 GiB or more has no bit in the low one). 0: the BAR
+    /// decodes nothing.
+    fn bar_size(&self, bus: u8, dev: u8, func: u8, offset: u8, kind: BarKind) -> u64 {
         let command = self.read32(bus, dev, func, 0x04);
         self.write32(bus, dev, func, 0x04, command & !0x3 & 0xffff);
-        let original = self.read32(bus, dev, func, offset);
-        self.write32(bus, dev, func, offset, u32::MAX);
-        let mask = self.read32(bus, dev, func, offset);
-        self.write32(bus, dev, func, offset, original);
+        let probe = |offset: u8| {
+            let original = self.read32(bus, dev, func, offset);
+            self.write32(bus, dev, func, offset, u32::MAX);
+            let mask = self.read32(bus, dev, func, offset);
+            self.write32(bus, dev, func, offset, original);
+            mask
+        };
+        let low = probe(offset);
+        // The address bits the BAR implements: those that read back as ones.
+        let mask = match kind {
+            BarKind::Io => u64::from(low & !0x3),
+            BarKind::Mem32 => u64::from(low & !0xf),
+            BarKind::Mem64 => u64::from(probe(offset + 4)) << 32 | u64::from(low & !0xf),
+        };
         self.write32(bus, dev, func, 0x04, command & 0xffff);
-        let mask = if io { mask & !0x3 } else { mask & !0xf };
+        if mask == 0 {
+            return 0;
+        }
+        // Above what its kind decodes, every bit counts as implemented: an I/O BAR decodes 16
+        // bits of port address, and its upper bits may read back as zeros.
+        let mask = match kind {
+            BarKind::Io => mask | !0xffff,
+            BarKind::Mem32 => mask | !0xffff_ffff,
+            BarKind::Mem64 => mask,
+        };
         (!mask).wrapping_add(1)
     }
+}
+
+/// A memory BAR of a function other than `of` that overlaps the addresses `start..end`: that
+/// function and its BAR number. For pages about to be mapped into `of`'s driver: a small BAR
+/// does not fill its page, and firmware may put another function's registers in the rest.
+pub fn other_memory_bar_in<'a>(pci: &'a [Function], of: &Function, start: u64, end: u64) -> Option<(&'a Function, usize)> {
+    pci.iter().filter(|g| (g.bus, g.dev, g.func) != (of.bus, of.dev, of.func)).find_map(|g| {
+        g.bars.iter().enumerate().find_map(|(i, bar)| match *bar {
+            Some((BarKind::Mem32 | BarKind::Mem64, base, size)) if size != 0 && base < end && start < base.saturating_add(size) => Some((g, i)),
+            _ => None,
+        })
+    })
 }
 
 /// Prints one line per PCI function and returns them.
@@ -268,20 +301,20 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
             continue;
         }
         if bar & 1 == 1 {
-            let size = c.bar_size(bus, dev, func, offset, true);
+            let size = c.bar_size(bus, dev, func, offset, BarKind::Io);
             let _ = write!(line, " bar{i} io {:#x} size {size:#x}", bar & !0x3);
-            found[i] = Some((BarKind::Io, (bar & !0x3) as u64, size as u64));
+            found[i] = Some((BarKind::Io, (bar & !0x3) as u64, size));
             i += 1;
         } else if bar >> 1 & 0x3 == 2 {
             let high = c.read32(bus, dev, func, offset + 4) as u64;
-            let size = c.bar_size(bus, dev, func, offset, false);
+            let size = c.bar_size(bus, dev, func, offset, BarKind::Mem64);
             let _ = write!(line, " bar{i} mem64 {:#x} size {size:#x}", high << 32 | (bar & !0xf) as u64);
-            found[i] = Some((BarKind::Mem64, high << 32 | (bar & !0xf) as u64, size as u64));
+            found[i] = Some((BarKind::Mem64, high << 32 | (bar & !0xf) as u64, size));
             i += 2;
         } else {
-            let size = c.bar_size(bus, dev, func, offset, false);
+            let size = c.bar_size(bus, dev, func, offset, BarKind::Mem32);
             let _ = write!(line, " bar{i} mem32 {:#x} size {size:#x}", bar & !0xf);
-            found[i] = Some((BarKind::Mem32, (bar & !0xf) as u64, size as u64));
+            found[i] = Some((BarKind::Mem32, (bar & !0xf) as u64, size));
             i += 1;
         }
     }

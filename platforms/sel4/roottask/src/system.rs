@@ -447,7 +447,24 @@ pub fn build_system(
                         pd.name, f.bus, f.dev, f.func, bar.index
                     ));
                 }
+                if size == 0 {
+                    console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} BAR {} decodes nothing (size 0)", pd.name, f.bus, f.dev, f.func, bar.index));
+                }
                 let mapped = size.min(bar.size).next_multiple_of(PAGE);
+                // Likewise at the end: a BAR that does not fill its last page shares it with
+                // whatever firmware put after it.
+                if let Some((g, i)) = pci::other_memory_bar_in(pci, f, base, base + mapped) {
+                    console::fatal(format_args!(
+                        "PD {}: PCI {:02x}:{:02x}.{} BAR {}'s pages {base:#x}+{mapped:#x} also hold PCI {:02x}:{:02x}.{} BAR {i}: they would hand its registers to this PD",
+                        pd.name, f.bus, f.dev, f.func, bar.index, g.bus, g.dev, g.func
+                    ));
+                }
+                if size < bar.size {
+                    println!(
+                        "PD {}: PCI {:02x}:{:02x}.{} BAR {} is {size:#x} bytes, system.xml gives it {:#x}: {mapped:#x} mapped",
+                        pd.name, f.bus, f.dev, f.func, bar.index, bar.size
+                    );
+                }
                 for k in 0..mapped / PAGE {
                     let frame = objects.device_frame(base + k * PAGE).unwrap_or_else(|e| {
                         console::fatal(format_args!("PD {}: BAR {} ({kind:?}) page {:#x}: {e}", pd.name, bar.index, base + k * PAGE))
