@@ -218,6 +218,13 @@ struct Neighbour {
     used_ns: u64,
 }
 
+impl Neighbour {
+    /// Whether this is `ip`'s entry and its answer is recent enough to send to.
+    fn is_fresh(&self, ip: IpAddr, now_ns: u64) -> bool {
+        self.ip == ip && now_ns.saturating_sub(self.heard_ns) < NEIGHBOUR_TTL_NS
+    }
+}
+
 struct Pending {
     next_hop: IpAddr,
     queued_ns: u64,
@@ -704,8 +711,7 @@ impl Iface {
         // A refresh of an entry still fresh must give the MAC we have: whoever answers first for
         // a neighbour in use cannot take its traffic over (nor close the request the neighbour's
         // own answer is due to).
-        let fresh = |n: &&Neighbour| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS;
-        if self.neighbours.iter().find(fresh).is_some_and(|n| n.mac != mac) {
+        if self.neighbours.iter().find(|n| n.is_fresh(ip, now_ns)).is_some_and(|n| n.mac != mac) {
             self.counters.drop_neighbour_conflict += 1;
             return;
         }
@@ -747,7 +753,7 @@ impl Iface {
     /// use, and asks `ip` again once its answer is getting old, so that a neighbour in use
     /// never expires while it keeps answering.
     pub fn neighbour(&mut self, nic: &mut Sender, ip: IpAddr, now_ns: u64) -> Option<[u8; 6]> {
-        let n = self.neighbours.iter_mut().find(|n| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS)?;
+        let n = self.neighbours.iter_mut().find(|n| n.is_fresh(ip, now_ns))?;
         n.used_ns = now_ns;
         let (mac, stale) = (n.mac.0, now_ns.saturating_sub(n.heard_ns) >= NEIGHBOUR_REFRESH_NS);
         if stale {
@@ -780,7 +786,7 @@ impl Iface {
     /// Whether `ip`'s MAC is known and fresh: a packet to it goes to the NIC ring now (and may
     /// be preceded there by a refresh request), not to the wait queue.
     pub fn knows(&self, ip: IpAddr, now_ns: u64) -> bool {
-        self.neighbours.iter().any(|n| n.ip == ip && now_ns.saturating_sub(n.heard_ns) < NEIGHBOUR_TTL_NS)
+        self.neighbours.iter().any(|n| n.is_fresh(ip, now_ns))
     }
 
     /// Sends an IP packet to the on-link `next_hop`: at once if its MAC is known,

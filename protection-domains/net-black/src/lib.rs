@@ -200,10 +200,6 @@ impl NetBlack {
         self.counters.path_mtu_lowered += 1;
     }
 
-    fn next_hop(&self, dst: IpAddr) -> Option<IpAddr> {
-        self.iface.next_hop(dst)
-    }
-
     fn in_bypass(&self, ip: IpAddr) -> bool {
         self.bypass.is_some() && self.rules.get(ip) == Some(Action::Bypass)
     }
@@ -281,7 +277,7 @@ impl NetBlack {
                 IpAddr::V4(_) => self.iface.ipv4().map(IpAddr::V4),
                 IpAddr::V6(_) => self.iface.ipv6().map(IpAddr::V6),
             };
-            let (Some(src), Some(hop)) = (src, self.next_hop(to.ip())) else {
+            let (Some(src), Some(hop)) = (src, self.iface.next_hop(to.ip())) else {
                 self.counters.drop_no_route += 1;
                 continue;
             };
@@ -365,7 +361,7 @@ impl NetBlack {
                 self.counters.drop_bypass_destination += 1;
                 continue;
             }
-            let Some(hop) = self.next_hop(dst) else {
+            let Some(hop) = self.iface.next_hop(dst) else {
                 self.counters.drop_no_route += 1;
                 continue;
             };
