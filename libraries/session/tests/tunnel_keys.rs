@@ -3,58 +3,26 @@
 //! key and wipe nothing, and boringtun took an expired session out of its slot before dropping
 //! it, so the slot kept both keys; support/boringtun/session-keys.patch wipes them in place.
 //!
-//! The tunnel's clock is this file's own (the hooks are process-wide, and each test file is its
-//! own process), so a test can let 181 simulated seconds pass.
+//! The tunnels' clock is this file's own (tests/common: the hooks are process-wide, and each test
+//! file is its own process), so a test can let 181 simulated seconds pass.
 
-use boringtun::noise::{Tunn, TunnResult};
-use boringtun::x25519::{PublicKey, StaticSecret};
-use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod common;
+
+use boringtun::noise::Tunn;
+use common::{pair, SKIP_NS};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime};
 
-/// Simulated seconds added to the real monotonic clock.
-static SKIP_NS: AtomicU64 = AtomicU64::new(0);
 /// The clock is shared: tests that move it run one at a time.
 static CLOCK: Mutex<()> = Mutex::new(());
 
-fn now_ns() -> u64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + SKIP_NS.load(Ordering::SeqCst)
-}
-
-static HOOKS: boringtun::platform::Hooks = boringtun::platform::Hooks {
-    now_ns,
-    wall_clock_ns: || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64,
-    fill_random: |buf| std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap(),
-};
-
-fn secret() -> StaticSecret {
-    let mut k = [0u8; 32];
-    (HOOKS.fill_random)(&mut k);
-    StaticSecret::from(k)
-}
-
-/// Our tunnel A after a complete handshake with the peer's B (both on the heap, where the
-/// crypto PD keeps its tunnels), and A's session keys (receiving, sending).
-fn handshaken() -> (Box<Tunn>, Box<Tunn>, [u8; 32], [u8; 32]) {
-    boringtun::platform::set_hooks(&HOOKS);
-    let (a_key, b_key) = (secret(), secret());
-    let mut a = Box::new(Tunn::new(a_key.clone(), PublicKey::from(&b_key), None, None, 8, None));
-    let mut b = Box::new(Tunn::new(b_key, PublicKey::from(&a_key), None, None, 9, None));
-    let (mut buf, mut out) = ([0u8; 2048], [0u8; 2048]);
-    let init = match a.format_handshake_initiation(&mut buf, false) {
-        TunnResult::WriteToNetwork(m) => m.to_vec(),
-        r => panic!("no initiation: {r:?}"),
-    };
-    let response = match b.decapsulate(None, &init, &mut out) {
-        TunnResult::WriteToNetwork(m) => m.to_vec(),
-        r => panic!("no response: {r:?}"),
-    };
-    assert!(matches!(a.decapsulate(None, &response, &mut out), TunnResult::WriteToNetwork(_)));
+/// Our tunnel A after a complete handshake with the peer's B, on the heap (where the crypto PD
+/// keeps its tunnels), and A's session keys (receiving, sending).
+fn handshaken() -> (Box<Tunn>, Tunn, [u8; 32], [u8; 32]) {
+    let (a, b) = pair(8);
     let keys = a.session_keys().next().expect("A has a session");
     let (receiving, sending) = (keys.receiving_key, keys.sending_key);
-    (a, b, receiving, sending)
+    (Box::new(a), b, receiving, sending)
 }
 
 /// How many times `key` lies in the `size` bytes at `at`.

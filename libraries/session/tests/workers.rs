@@ -6,59 +6,13 @@
 //! would, and then checks against B: messages the workers seal open in B, B's open in the
 //! workers, every counter once across workers, and none sealed twice.
 
+mod common;
+
 use boringtun::noise::{Tunn, TunnResult};
-use boringtun::x25519::{PublicKey, StaticSecret};
+use common::{now_ns, pair};
 use pd_session::transport::{DATA_HEADER_LEN, DATA_OVERHEAD};
 use pd_session::{OpenError, ReplayError, SessionInfo, SessionSlot, WorkerSession};
-use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Instant, SystemTime};
-
-fn start() -> &'static Instant {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now)
-}
-
-fn now_ns() -> u64 {
-    start().elapsed().as_nanos() as u64
-}
-
-static HOOKS: boringtun::platform::Hooks = boringtun::platform::Hooks {
-    now_ns,
-    wall_clock_ns: || SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64,
-    fill_random: |buf| std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap(),
-};
-
-fn secret() -> StaticSecret {
-    let mut k = [0u8; 32];
-    (HOOKS.fill_random)(&mut k);
-    StaticSecret::from(k)
-}
-
-/// A handshake between a fresh tunnel A (ours, index tag `tag`) and the peer's B; returns both.
-fn pair(tag: u32) -> (Tunn, Tunn) {
-    boringtun::platform::set_hooks(&HOOKS);
-    let (a_key, b_key) = (secret(), secret());
-    let mut a = Tunn::new(a_key.clone(), PublicKey::from(&b_key), None, None, tag, None);
-    let mut b = Tunn::new(b_key, PublicKey::from(&a_key), None, None, tag + 1, None);
-    let mut buf = [0u8; 2048];
-    let mut out = [0u8; 2048];
-    let init = match a.format_handshake_initiation(&mut buf, false) {
-        TunnResult::WriteToNetwork(m) => m.to_vec(),
-        r => panic!("no initiation: {r:?}"),
-    };
-    let response = match b.decapsulate(None, &init, &mut out) {
-        TunnResult::WriteToNetwork(m) => m.to_vec(),
-        r => panic!("no response: {r:?}"),
-    };
-    let keepalive = match a.decapsulate(None, &response, &mut out) {
-        TunnResult::WriteToNetwork(m) => m.to_vec(),
-        r => panic!("no keepalive: {r:?}"),
-    };
-    // B's session becomes usable with A's first data message.
-    assert!(matches!(b.decapsulate(None, &keepalive, &mut out), TunnResult::Done));
-    (a, b)
-}
 
 /// A's current session as the crypto PD publishes it for `peer`.
 fn publish(a: &Tunn, peer: u32, slot: &SessionSlot) {
