@@ -5,6 +5,8 @@
 //! neighbouring PDs through the returned [`FarEnd`]s: what it sends there the PD
 //! receives, and what the PD sends comes out there. Time is set by the test.
 
+pub mod frames;
+
 use pd_api::{Channel, MemoryRegion, MessageInfo, Platform};
 use pd_ring::{Layout, Receiver, Sender, SLOT_SIZE};
 use std::cell::RefCell;
@@ -252,6 +254,20 @@ impl FarEnd {
         let mut buf = [0u8; SLOT_SIZE];
         while let Some(n) = self.rx.recv(&mut buf).unwrap() {
             out.push(buf[..n].to_vec());
+        }
+        out
+    }
+
+    /// What the PD has sent, oldest first, up to the first slot that does not read (a ring the
+    /// test has corrupted) and at most 64 messages.
+    pub fn drain_until_error(&mut self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; SLOT_SIZE];
+        while out.len() < 64 {
+            match self.rx.recv(&mut buf) {
+                Ok(Some(n)) => out.push(buf[..n].to_vec()),
+                _ => break,
+            }
         }
         out
     }

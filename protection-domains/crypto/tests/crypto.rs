@@ -646,7 +646,7 @@ fn timers_run_inside_a_loop_that_sustained_load_keeps_going() {
     use std::rc::Rc;
     let (mut a, mut b) = pair();
     establish(&mut a, &mut b);
-    let Box_ { pd, mut crypto, red, mut black, .. } = a;
+    let Box_ { pd, mut crypto, red, black, .. } = a;
     let start = pd_api::now_ns();
     let ends = Rc::new(RefCell::new((red, black, Vec::<(u64, u8)>::new())));
     let hook_ends = ends.clone();

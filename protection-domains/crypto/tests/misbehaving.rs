@@ -37,18 +37,6 @@ fn rig() -> Rig {
     Rig { crypto, red, black }
 }
 
-fn drain(end: &mut FarEnd) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; pd_ring::SLOT_SIZE];
-    for _ in 0..64 {
-        match end.rx.recv(&mut buf) {
-            Ok(Some(n)) => out.push(buf[..n].to_vec()),
-            _ => break,
-        }
-    }
-    out
-}
-
 fn ipv4_to_peer() -> Vec<u8> {
     let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 1, 0, 2, 10, 2, 0, 2];
     p.extend_from_slice(&[0x03, 0xe8, 0x07, 0xd0, 0, 8, 0, 0]);
@@ -70,7 +58,7 @@ impl Rig {
     }
     /// A plaintext packet from net_red makes crypto send a handshake initiation to net_black.
     fn red_to_black_flows(&mut self) -> bool {
-        drain(&mut self.black);
+        self.black.drain_until_error();
         let before = self.counter("red_rx_packets");
         let _ = self.red.tx.send(&ipv4_to_peer());
         self.run_all();

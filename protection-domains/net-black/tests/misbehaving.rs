@@ -11,7 +11,7 @@ use pd_api::{ChannelSet, Handler};
 use pd_net_black::{NetBlack, CRYPTO, NIC, TIMER};
 use pd_proto::EndpointHeader;
 use pd_testkit::{FarEnd, TestPd};
-use smoltcp::phy::ChecksumCapabilities;
+use pd_testkit::frames;
 use smoltcp::wire::*;
 use std::net::Ipv4Addr;
 
@@ -42,30 +42,13 @@ fn rig() -> Rig {
     Rig { black: NetBlack::new(config).unwrap(), nic, crypto }
 }
 
-fn caps() -> ChecksumCapabilities {
-    ChecksumCapabilities::default()
-}
-
 fn eth(dst: [u8; 6], ethertype: EthernetProtocol, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + payload.len()];
-    let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
-    EthernetRepr { src_addr: EthernetAddress(PEER_MAC), dst_addr: EthernetAddress(dst), ethertype }.emit(&mut frame);
-    frame.payload_mut().copy_from_slice(payload);
-    f
+    frames::eth(dst, PEER_MAC, ethertype, payload)
 }
 
 /// The peer's answer to net_black's ARP request.
 fn arp_reply() -> Vec<u8> {
-    let repr = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Reply,
-        source_hardware_addr: EthernetAddress(PEER_MAC),
-        source_protocol_addr: PEER,
-        target_hardware_addr: EthernetAddress(OUR_MAC),
-        target_protocol_addr: OUR,
-    };
-    let mut b = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
-    eth(OUR_MAC, EthernetProtocol::Arp, &b)
+    frames::arp(ArpOperation::Reply, PEER_MAC, PEER, OUR_MAC, OUR)
 }
 
 /// net_black learns the peer's MAC as it would: a ping makes it ask, the peer answers.
@@ -74,36 +57,16 @@ fn learn_peer(r: &mut Rig) {
     r.run_all();
     let _ = r.nic.tx.send(&arp_reply());
     r.run_all();
-    drain(&mut r.nic);
+    r.nic.drain_until_error();
 }
 
 fn echo_request() -> Vec<u8> {
-    let icmp = Icmpv4Repr::EchoRequest { ident: 7, seq_no: 3, data: b"alive" };
-    let ip = Ipv4Repr { src_addr: PEER, dst_addr: OUR, next_header: IpProtocol::Icmp, payload_len: icmp.buffer_len(), hop_limit: 64 };
-    let mut b = vec![0u8; 20 + icmp.buffer_len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
-    ip.emit(&mut pkt, &caps());
-    icmp.emit(&mut Icmpv4Packet::new_unchecked(pkt.payload_mut()), &caps());
-    eth(OUR_MAC, EthernetProtocol::Ipv4, &b)
+    eth(OUR_MAC, EthernetProtocol::Ipv4, &frames::echo4(PEER, OUR))
 }
 
 /// A UDP datagram from the peer to our WireGuard port (net_black passes it to crypto).
 fn wireguard_datagram() -> Vec<u8> {
-    let payload = [4u8, 0, 0, 0, 9, 9, 9, 9];
-    let udp = UdpRepr { src_port: 51820, dst_port: 51820 };
-    let ip = Ipv4Repr { src_addr: PEER, dst_addr: OUR, next_header: IpProtocol::Udp, payload_len: 8 + payload.len(), hop_limit: 64 };
-    let mut b = vec![0u8; 28 + payload.len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
-    ip.emit(&mut pkt, &caps());
-    udp.emit(
-        &mut UdpPacket::new_unchecked(pkt.payload_mut()),
-        &IpAddress::Ipv4(PEER),
-        &IpAddress::Ipv4(OUR),
-        payload.len(),
-        |x| x.copy_from_slice(&payload),
-        &caps(),
-    );
-    eth(OUR_MAC, EthernetProtocol::Ipv4, &b)
+    eth(OUR_MAC, EthernetProtocol::Ipv4, &frames::udp4(PEER, OUR, 51820, 51820, 64, &[4, 0, 0, 0, 9, 9, 9, 9]))
 }
 
 fn to_peer(payload: &[u8]) -> Vec<u8> {
@@ -111,18 +74,6 @@ fn to_peer(payload: &[u8]) -> Vec<u8> {
     EndpointHeader(std::net::SocketAddr::new(PEER.into(), 51820)).emit(&mut m);
     m[20..].copy_from_slice(payload);
     m
-}
-
-fn drain(end: &mut FarEnd) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; pd_ring::SLOT_SIZE];
-    for _ in 0..64 {
-        match end.rx.recv(&mut buf) {
-            Ok(Some(n)) => out.push(buf[..n].to_vec()),
-            _ => break,
-        }
-    }
-    out
 }
 
 impl Rig {
@@ -139,16 +90,16 @@ impl Rig {
         v.unwrap()
     }
     fn ping_answered(&mut self) -> bool {
-        drain(&mut self.nic);
+        self.nic.drain_until_error();
         let _ = self.nic.tx.send(&echo_request());
         self.run_all();
-        drain(&mut self.nic).iter().any(|f| f.len() > 34 && f[12..14] == [8, 0] && f[23] == 1 && f[34] == 0)
+        self.nic.drain_until_error().iter().any(|f| f.len() > 34 && f[12..14] == [8, 0] && f[23] == 1 && f[34] == 0)
     }
     fn datagram_sent(&mut self) -> bool {
-        drain(&mut self.nic);
+        self.nic.drain_until_error();
         let _ = self.crypto.tx.send(&to_peer(&[4, 0, 0, 0, 1, 2, 3, 4]));
         self.run_all();
-        drain(&mut self.nic).iter().any(|f| f.len() > 42 && f[12..14] == [8, 0] && f[23] == 17)
+        self.nic.drain_until_error().iter().any(|f| f.len() > 42 && f[12..14] == [8, 0] && f[23] == 17)
     }
 }
 
@@ -163,7 +114,7 @@ fn attack(link: &str, g: Garbage) -> Vec<String> {
             }
             r.run_all();
             if n == SLOTS {
-                drain(&mut r.crypto);
+                r.crypto.drain_until_error();
             }
         }
         assert!(r.counter("to_crypto") >= u64::from(SLOTS), "setup: datagrams did not reach crypto");

@@ -5,7 +5,7 @@ use pd_api::{ChannelSet, Handler};
 use pd_net_black::{NetBlack, BYPASS, CRYPTO, NIC};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
 use pd_testkit::{FarEnd, TestPd};
-use smoltcp::phy::ChecksumCapabilities;
+use pd_testkit::frames::{self, arp, caps, echo4, echo6, eth};
 use smoltcp::wire::*;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -71,43 +71,12 @@ impl Rig {
 
 /// `ip`'s answer (from `mac`) to net_black's ARP request.
 fn arp_reply(mac: [u8; 6], ip: Ipv4Addr) -> Vec<u8> {
-    let repr = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Reply,
-        source_hardware_addr: EthernetAddress(mac),
-        source_protocol_addr: ip,
-        target_hardware_addr: EthernetAddress(OUR_MAC),
-        target_protocol_addr: OUR,
-    };
-    let mut b = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
-    eth(OUR_MAC, mac, EthernetProtocol::Arp, &b)
+    arp(ArpOperation::Reply, mac, ip, OUR_MAC, OUR)
 }
 
-fn caps() -> ChecksumCapabilities {
-    ChecksumCapabilities::default()
-}
-
-fn eth(dst: [u8; 6], src: [u8; 6], ethertype: EthernetProtocol, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + payload.len()];
-    let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
-    EthernetRepr { src_addr: EthernetAddress(src), dst_addr: EthernetAddress(dst), ethertype }.emit(&mut frame);
-    frame.payload_mut().copy_from_slice(payload);
-    f
-}
-
+/// A UDP datagram, its checksum spoilt unless `checksum`.
 fn udp4(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8], checksum: bool) -> Vec<u8> {
-    let ip = Ipv4Repr { src_addr: src, dst_addr: dst, next_header: IpProtocol::Udp, payload_len: 8 + payload.len(), hop_limit: 64 };
-    let mut b = vec![0u8; 28 + payload.len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
-    ip.emit(&mut pkt, &caps());
-    UdpRepr { src_port: sport, dst_port: dport }.emit(
-        &mut UdpPacket::new_unchecked(pkt.payload_mut()),
-        &IpAddress::Ipv4(src),
-        &IpAddress::Ipv4(dst),
-        payload.len(),
-        |x| x.copy_from_slice(payload),
-        &caps(),
-    );
+    let mut b = frames::udp4(src, dst, sport, dport, 64, payload);
     if !checksum {
         b[26] ^= 0xff;
     }
@@ -177,13 +146,7 @@ fn datagrams_from_crypto_go_on_link_or_via_the_gateway() {
 fn answers_ping_and_drops_everything_else() {
     let mut r = rig();
     r.learn(PEER_MAC, PEER);
-    let icmp = Icmpv4Repr::EchoRequest { ident: 1, seq_no: 1, data: b"ping" };
-    let ip = Ipv4Repr { src_addr: PEER, dst_addr: OUR, next_header: IpProtocol::Icmp, payload_len: icmp.buffer_len(), hop_limit: 64 };
-    let mut b = vec![0u8; 20 + icmp.buffer_len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
-    ip.emit(&mut pkt, &caps());
-    icmp.emit(&mut Icmpv4Packet::new_checked(pkt.payload_mut()).unwrap(), &caps());
-    r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &b));
+    r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &echo4(PEER, OUR)));
     // TCP to us: not served.
     let mut tcp = udp4(PEER, OUR, 1, 22, b"ssh", true);
     tcp[9] = 6;
@@ -423,25 +386,6 @@ fn a_slot_sized_message_to_an_unresolved_peer_waits_and_leaves_in_fragments() {
 
 // --- Neighbours, gateways and group frames -----------------------------------------------
 
-fn echo4(src: Ipv4Addr) -> Vec<u8> {
-    let icmp = Icmpv4Repr::EchoRequest { ident: 1, seq_no: 1, data: b"ping" };
-    let ip = Ipv4Repr { src_addr: src, dst_addr: OUR, next_header: IpProtocol::Icmp, payload_len: icmp.buffer_len(), hop_limit: 64 };
-    let mut b = vec![0u8; 20 + icmp.buffer_len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
-    ip.emit(&mut pkt, &caps());
-    icmp.emit(&mut Icmpv4Packet::new_unchecked(pkt.payload_mut()), &caps());
-    b
-}
-
-fn echo6(src: Ipv6Addr) -> Vec<u8> {
-    let icmp = Icmpv6Repr::EchoRequest { ident: 1, seq_no: 1, data: b"ping" };
-    let mut b = vec![0u8; 40 + icmp.buffer_len()];
-    Ipv6Repr { src_addr: src, dst_addr: OUR6, next_header: IpProtocol::Icmpv6, payload_len: icmp.buffer_len(), hop_limit: 64 }
-        .emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
-    icmp.emit(&src, &OUR6, &mut Icmpv6Packet::new_unchecked(&mut b[40..]), &caps());
-    b
-}
-
 /// Frames' (destination MAC, EtherType, ARP target if ARP).
 fn frames(out: &[Vec<u8>]) -> Vec<([u8; 6], EthernetProtocol, Option<Ipv4Addr>)> {
     out.iter()
@@ -463,7 +407,7 @@ fn an_echo_request_from_off_the_link_is_answered_through_the_gateway() {
     let mut r = rig();
     r.learn(GW_MAC, GW);
     let far = Ipv4Addr::new(203, 0, 113, 9);
-    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &echo4(far)));
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &echo4(far, OUR)));
     r.run(NIC);
     let out = r.nic.drain();
     assert_eq!(frames(&out), vec![(GW_MAC, EthernetProtocol::Ipv4, None)], "one reply, to the gateway, no ARP");
@@ -471,16 +415,16 @@ fn an_echo_request_from_off_the_link_is_answered_through_the_gateway() {
     assert_eq!((ip.src_addr(), ip.dst_addr()), (OUR, far));
     assert_eq!(r.counter("echo_replies"), 1);
     // No IPv6 gateway: a ping from off the link has no way back, counted; nothing is asked.
-    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &echo6("2001:db9::9".parse().unwrap())));
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &echo6("2001:db9::9".parse().unwrap(), OUR6)));
     r.run(NIC);
     assert!(r.nic.drain().is_empty());
     assert_eq!((r.counter("drop_no_route_back"), r.counter("solicits_sent")), (1, 1));
     // A request "from" an address no host has is not answered: the answer would go to a group
     // (a reflection) or nowhere.
     for src in [Ipv4Addr::new(224, 0, 0, 1), Ipv4Addr::BROADCAST, Ipv4Addr::new(192, 0, 2, 255), Ipv4Addr::LOCALHOST, Ipv4Addr::UNSPECIFIED] {
-        r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &echo4(src)));
+        r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &echo4(src, OUR)));
     }
-    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &echo6("ff02::1".parse().unwrap())));
+    r.nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv6, &echo6("ff02::1".parse().unwrap(), OUR6)));
     r.run(NIC);
     assert!(r.nic.drain().is_empty());
     assert_eq!((r.counter("echo_replies"), r.counter("drop_bad_icmp")), (1, 6));
@@ -499,7 +443,7 @@ fn a_flood_of_unanswered_requests_cannot_keep_the_gateway_from_being_asked_again
     // 52 s on: the gateway's answer is getting old. 80 pings from hosts that never answer.
     r.pd.set_now_ns(53_000_000_000);
     for k in 0..80u8 {
-        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &echo4(Ipv4Addr::new(192, 0, 2, 100 + k))));
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &echo4(Ipv4Addr::new(192, 0, 2, 100 + k), OUR)));
         if k % 16 == 15 {
             r.run(NIC);
             r.nic.drain();
@@ -631,7 +575,7 @@ fn only_addresses_whose_longest_rule_is_bypass_cross_the_bypass_link() {
         rules,
     };
     let mut black = NetBlack::new(config).unwrap();
-    let mut run = |black: &mut NetBlack, ch| black.notified(ChannelSet::EMPTY.with(ch)).unwrap();
+    let run = |black: &mut NetBlack, ch| black.notified(ChannelSet::EMPTY.with(ch)).unwrap();
     let counter = |black: &NetBlack, name: &str| {
         let mut v = 0;
         black.counters(&mut |k, n| {

@@ -9,7 +9,7 @@ use garbage::{Garbage, RX_GARBAGE};
 use pd_api::{Channel, ChannelSet, Handler};
 use pd_net_red::{NetRed, BYPASS, CRYPTO, NIC, TIMER};
 use pd_testkit::{FarEnd, TestPd};
-use smoltcp::phy::ChecksumCapabilities;
+use pd_testkit::frames::{arp, echo4, eth, udp4};
 use smoltcp::wire::*;
 use std::net::Ipv4Addr;
 
@@ -50,51 +50,17 @@ fn rig() -> Rig {
     Rig { red: NetRed::new(config).unwrap(), nic, crypto, bypass }
 }
 
-fn caps() -> ChecksumCapabilities {
-    ChecksumCapabilities::default()
-}
-
-fn eth(dst: [u8; 6], src: [u8; 6], ethertype: EthernetProtocol, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + payload.len()];
-    let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
-    EthernetRepr { src_addr: EthernetAddress(src), dst_addr: EthernetAddress(dst), ethertype }.emit(&mut frame);
-    frame.payload_mut().copy_from_slice(payload);
-    f
-}
-
-fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: IpProtocol, payload: &[u8]) -> Vec<u8> {
-    let ip = Ipv4Repr { src_addr: src, dst_addr: dst, next_header: proto, payload_len: payload.len(), hop_limit: 64 };
-    let mut b = vec![0u8; 20 + payload.len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
-    ip.emit(&mut pkt, &caps());
-    pkt.payload_mut().copy_from_slice(payload);
-    b
-}
-
 fn udp(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
-    // UDP with checksum 0 (none): fine for forwarding.
-    ipv4(src, dst, IpProtocol::Udp, &[0x03, 0xe8, 0x07, 0xd0, 0, 12, 0, 0, b'd', b'a', b't', b'a'])
+    udp4(src, dst, 1000, 2000, 64, b"data")
 }
 
 fn echo_request() -> Vec<u8> {
-    let icmp = Icmpv4Repr::EchoRequest { ident: 7, seq_no: 3, data: b"alive" };
-    let mut b = vec![0u8; icmp.buffer_len()];
-    icmp.emit(&mut Icmpv4Packet::new_unchecked(&mut b[..]), &caps());
-    ipv4(PC, OUR, IpProtocol::Icmp, &b)
+    echo4(PC, OUR)
 }
 
 /// The PC's answer to net_red's ARP request.
 fn arp_reply() -> Vec<u8> {
-    let repr = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Reply,
-        source_hardware_addr: EthernetAddress(PC_MAC),
-        source_protocol_addr: PC,
-        target_hardware_addr: EthernetAddress(OUR_MAC),
-        target_protocol_addr: OUR,
-    };
-    let mut b = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
-    eth(OUR_MAC, PC_MAC, EthernetProtocol::Arp, &b)
+    arp(ArpOperation::Reply, PC_MAC, PC, OUR_MAC, OUR)
 }
 
 impl Rig {

@@ -4,7 +4,7 @@ use encryptor_config::{Action, Prefix, RedConfig, Rule};
 use pd_api::{ChannelSet, Handler};
 use pd_net_red::{NetRed, BYPASS, CRYPTO, NIC, TIMER};
 use pd_testkit::{FarEnd, TestPd};
-use smoltcp::phy::ChecksumCapabilities;
+use pd_testkit::frames::{arp, caps, echo4, eth, udp4};
 use smoltcp::wire::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -74,57 +74,8 @@ impl Rig {
     }
 }
 
-fn caps() -> ChecksumCapabilities {
-    ChecksumCapabilities::default()
-}
-
-fn eth(dst: [u8; 6], src: [u8; 6], ethertype: EthernetProtocol, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + payload.len()];
-    let mut frame = EthernetFrame::new_unchecked(&mut f[..]);
-    EthernetRepr { src_addr: EthernetAddress(src), dst_addr: EthernetAddress(dst), ethertype }.emit(&mut frame);
-    frame.payload_mut().copy_from_slice(payload);
-    f
-}
-
-fn arp(op: ArpOperation, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
-    let repr = ArpRepr::EthernetIpv4 {
-        operation: op,
-        source_hardware_addr: EthernetAddress(sha),
-        source_protocol_addr: spa,
-        target_hardware_addr: EthernetAddress(tha),
-        target_protocol_addr: tpa,
-    };
-    let mut b = vec![0u8; repr.buffer_len()];
-    repr.emit(&mut ArpPacket::new_unchecked(&mut b[..]));
-    let dst = if op == ArpOperation::Request { [0xff; 6] } else { tha };
-    eth(dst, sha, EthernetProtocol::Arp, &b)
-}
-
 fn ipv4_udp(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, payload: &[u8]) -> Vec<u8> {
-    let udp = UdpRepr { src_port: 1000, dst_port: 2000 };
-    let ip = Ipv4Repr { src_addr: src, dst_addr: dst, next_header: IpProtocol::Udp, payload_len: 8 + payload.len(), hop_limit: ttl };
-    let mut b = vec![0u8; 20 + 8 + payload.len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
-    ip.emit(&mut pkt, &caps());
-    udp.emit(
-        &mut UdpPacket::new_unchecked(pkt.payload_mut()),
-        &IpAddress::Ipv4(src),
-        &IpAddress::Ipv4(dst),
-        payload.len(),
-        |x| x.copy_from_slice(payload),
-        &caps(),
-    );
-    b
-}
-
-fn icmp_echo(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
-    let icmp = Icmpv4Repr::EchoRequest { ident: 7, seq_no: 3, data: b"hello" };
-    let ip = Ipv4Repr { src_addr: src, dst_addr: dst, next_header: IpProtocol::Icmp, payload_len: icmp.buffer_len(), hop_limit: 64 };
-    let mut b = vec![0u8; 20 + icmp.buffer_len()];
-    let mut pkt = Ipv4Packet::new_unchecked(&mut b[..]);
-    ip.emit(&mut pkt, &caps());
-    icmp.emit(&mut Icmpv4Packet::new_unchecked(pkt.payload_mut()), &caps());
-    b
+    udp4(src, dst, 1000, 2000, ttl, payload)
 }
 
 /// The PC's ARP entry, so that forwarding needs no resolution, made the only way net_red makes
@@ -163,7 +114,7 @@ fn answers_arp_for_its_address_only() {
 fn answers_ping_to_its_address() {
     let mut r = rig(false);
     learn_pc(&mut r);
-    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &icmp_echo(PC, OUR)));
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &echo4(PC, OUR)));
     r.run(&[NIC]);
     let out = r.nic.drain();
     assert_eq!(out.len(), 1);
@@ -592,7 +543,7 @@ fn an_echo_reply_to_a_neighbour_not_heard_from_for_long_asks_for_it_again() {
     // have changed, but wait for a fresh answer (it was sent with the clock at 0, so the entry
     // looked fresh forever and the waiting reply expired at once).
     r.pd.advance_ns(61_000_000_000);
-    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &icmp_echo(PC, OUR)));
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &echo4(PC, OUR)));
     r.run(&[NIC]);
     let out = r.nic.drain();
     assert_eq!(out.len(), 1);
@@ -696,7 +647,7 @@ fn answers_to_a_flood_of_spoofed_requests_cannot_evict_a_neighbour_in_use() {
     // net_red makes for them, trying to push the real PC out of the 64-entry cache.
     for k in 0..300u32 {
         let spoofed = Ipv4Addr::new(10, 1, 0, 3 + (k % 250) as u8);
-        r.nic.send(&eth(OUR_MAC, ATTACKER_MAC, EthernetProtocol::Ipv4, &icmp_echo(spoofed, OUR)));
+        r.nic.send(&eth(OUR_MAC, ATTACKER_MAC, EthernetProtocol::Ipv4, &echo4(spoofed, OUR)));
         r.run(&[NIC]);
         r.nic.send(&arp(ArpOperation::Reply, ATTACKER_MAC, spoofed, OUR_MAC, OUR));
         r.run(&[NIC]);
@@ -717,14 +668,14 @@ fn answers_to_a_flood_of_spoofed_requests_cannot_evict_a_neighbour_in_use() {
     r.run(&[TIMER]);
     r.nic.drain();
     let newcomer = Ipv4Addr::new(10, 1, 0, 253);
-    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &icmp_echo(newcomer, OUR)));
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &echo4(newcomer, OUR)));
     r.run(&[NIC]);
     r.nic.send(&arp(ArpOperation::Reply, PC_MAC, newcomer, OUR_MAC, OUR));
     r.run(&[NIC]);
     let out = r.nic.drain();
     assert!(out.iter().any(|f| EthernetFrame::new_checked(&f[..]).unwrap().ethertype() == EthernetProtocol::Ipv4), "the echo reply went out");
     let full_before = r.counter("drop_neighbour_cache_full");
-    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &icmp_echo(newcomer, OUR)));
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &echo4(newcomer, OUR)));
     r.run(&[NIC]);
     let out = r.nic.drain();
     assert_eq!(out.len(), 1, "the newcomer is cached: answered at once");
