@@ -14,16 +14,7 @@ use sel4_abi::CPtr;
 const CONFIG_ADDRESS: u16 = 0xcf8;
 const CONFIG_DATA: u16 = 0xcfc;
 
-/// Kinds of BAR.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum BarKind {
-    /// I/O ports.
-    Io,
-    /// 32-bit memory.
-    Mem32,
-    /// 64-bit memory (occupies two BAR registers).
-    Mem64,
-}
+pub use pci_bars::BarKind;
 
 /// A BAR: kind, base address, size.
 pub type Bar = Option<(BarKind, u64, u64)>;
@@ -90,10 +81,10 @@ impl Config {
         let _ = sel4_abi::ioport_out32(self.ioport, CONFIG_DATA, value);
     }
 
-    /// A BAR's size: write all ones, read back the mask, restore. Decoding is switched off
-    /// meanwhile so that the device never answers at the probe address. A 64-bit BAR is probed
-    /// in both its registers (a size of 4 GiB or more has no bit in the low one). 0: the BAR
-    /// decodes nothing.
+    /// A BAR's size: write all ones, read back the mask, restore (`pci_bars::size_from_probe`
+    /// reads the size from it). Decoding is switched off meanwhile so that the device never
+    /// answers at the probe address. A 64-bit BAR is probed in both its registers (a size of
+    /// 4 GiB or more has no bit in the low one). 0: the BAR decodes nothing.
     fn bar_size(&self, bus: u8, dev: u8, func: u8, offset: u8, kind: BarKind) -> u64 {
         let command = self.read32(bus, dev, func, 0x04);
         self.write32(bus, dev, func, 0x04, command & !0x3 & 0xffff);
@@ -105,24 +96,9 @@ impl Config {
             mask
         };
         let low = probe(offset);
-        // The address bits the BAR implements: those that read back as ones.
-        let mask = match kind {
-            BarKind::Io => u64::from(low & !0x3),
-            BarKind::Mem32 => u64::from(low & !0xf),
-            BarKind::Mem64 => u64::from(probe(offset + 4)) << 32 | u64::from(low & !0xf),
-        };
+        let high = if kind == BarKind::Mem64 { probe(offset + 4) } else { 0 };
         self.write32(bus, dev, func, 0x04, command & 0xffff);
-        if mask == 0 {
-            return 0;
-        }
-        // Above what its kind decodes, every bit counts as implemented: an I/O BAR decodes 16
-        // bits of port address, and its upper bits may read back as zeros.
-        let mask = match kind {
-            BarKind::Io => mask | !0xffff,
-            BarKind::Mem32 => mask | !0xffff_ffff,
-            BarKind::Mem64 => mask,
-        };
-        (!mask).wrapping_add(1)
+        pci_bars::size_from_probe(kind, low, high)
     }
 }
 
@@ -130,12 +106,14 @@ impl Config {
 /// function and its BAR number. For pages about to be mapped into `of`'s driver: a small BAR
 /// does not fill its page, and firmware may put another function's registers in the rest.
 pub fn other_memory_bar_in<'a>(pci: &'a [Function], of: &Function, start: u64, end: u64) -> Option<(&'a Function, usize)> {
-    pci.iter().filter(|g| (g.bus, g.dev, g.func) != (of.bus, of.dev, of.func)).find_map(|g| {
-        g.bars.iter().enumerate().find_map(|(i, bar)| match *bar {
-            Some((BarKind::Mem32 | BarKind::Mem64, base, size)) if size != 0 && base < end && start < base.saturating_add(size) => Some((g, i)),
+    let others = pci.iter().filter(|g| (g.bus, g.dev, g.func) != (of.bus, of.dev, of.func));
+    let memory_bars = others.flat_map(|g| {
+        g.bars.iter().enumerate().filter_map(move |(i, bar)| match *bar {
+            Some((BarKind::Mem32 | BarKind::Mem64, base, size)) => Some(((g, i), base, size)),
             _ => None,
         })
-    })
+    });
+    pci_bars::first_overlap(memory_bars, start, end)
 }
 
 /// Prints one line per PCI function and returns them.
@@ -304,6 +282,11 @@ fn print_function(c: &Config, bus: u8, dev: u8, func: u8) -> Function {
             let size = c.bar_size(bus, dev, func, offset, BarKind::Io);
             let _ = write!(line, " bar{i} io {:#x} size {size:#x}", bar & !0x3);
             found[i] = Some((BarKind::Io, (bar & !0x3) as u64, size));
+            i += 1;
+        } else if bar >> 1 & 0x3 == 2 && i + 1 == bars {
+            // A 64-bit BAR needs the next register, which this header does not have: probing it
+            // would write into whatever follows the BAR table.
+            let _ = write!(line, " bar{i} mem64 without its upper register: ignored");
             i += 1;
         } else if bar >> 1 & 0x3 == 2 {
             let high = c.read32(bus, dev, func, offset + 4) as u64;

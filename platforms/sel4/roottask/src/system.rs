@@ -451,9 +451,12 @@ pub fn build_system(
                     console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} BAR {} decodes nothing (size 0)", pd.name, f.bus, f.dev, f.func, bar.index));
                 }
                 let mapped = size.min(bar.size).next_multiple_of(PAGE);
+                let Some(end) = base.checked_add(mapped) else {
+                    console::fatal(format_args!("PD {}: PCI {:02x}:{:02x}.{} BAR {} at {base:#x} runs past the end of the address space", pd.name, f.bus, f.dev, f.func, bar.index));
+                };
                 // Likewise at the end: a BAR that does not fill its last page shares it with
                 // whatever firmware put after it.
-                if let Some((g, i)) = pci::other_memory_bar_in(pci, f, base, base + mapped) {
+                if let Some((g, i)) = pci::other_memory_bar_in(pci, f, base, end) {
                     console::fatal(format_args!(
                         "PD {}: PCI {:02x}:{:02x}.{} BAR {}'s pages {base:#x}+{mapped:#x} also hold PCI {:02x}:{:02x}.{} BAR {i}: they would hand its registers to this PD",
                         pd.name, f.bus, f.dev, f.func, bar.index, g.bus, g.dev, g.func
