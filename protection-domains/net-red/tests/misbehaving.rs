@@ -91,17 +91,8 @@ impl Rig {
             "crypto" => &mut self.crypto,
             _ => &mut self.bypass,
         };
-        // The far end's own receiver reads the PD's ring; a ring the test
-        // corrupted may error there, which is the test's doing: treat as empty.
-        let mut out = Vec::new();
-        let mut buf = [0u8; pd_ring::SLOT_SIZE];
-        for _ in 0..64 {
-            match end.rx.recv(&mut buf) {
-                Ok(Some(n)) => out.push(buf[..n].to_vec()),
-                _ => break,
-            }
-        }
-        out
+        // A ring the test corrupted may error there, which is the test's doing: read as empty.
+        end.drain_until_error()
     }
     /// Makes net_red use every fresh slot towards `link` once (the neighbour hands
     /// them all back), then send 3 more that the neighbour keeps: net_red's next
