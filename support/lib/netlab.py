@@ -591,7 +591,8 @@ def sel4_build(out_dir=None, system_xml=None, kernel="release"):
     default SEL4_IMAGE_DIR). It holds no config: QemuEncryptor passes each encryptor's file as
     the second boot module, which the root task copies to the crypto PD (and, without its keys,
     to the stack PDs). On the release kernel, as the product: no debug system calls; `kernel`
-    "release-unmitigated" (support/bench-mitigations only) leaves out the speculation fixes."""
+    "release-unmitigated" (support/bench-mitigations only) leaves out the speculation fixes, "bench"
+    (support/bench-wakeups --cycles) keeps each thread's CPU time."""
     out_dir = out_dir or SEL4_IMAGE_DIR
     run([SEL4_BUILD, system_xml or SYSTEM_XML, out_dir], env=dict(os.environ, SEL4_KERNEL=kernel))
     return out_dir

@@ -82,6 +82,9 @@ def test_two_sel4_encryptors_pass_traffic_both_ways_and_no_plaintext_reaches_the
         red_mac, black_mac = netlab.SEL4_MACS[site]
         assert f"net_red: using the NIC's address {red_mac}" in text, text[-3000:]
         assert f"net_black: using the NIC's address {black_mac}" in text, text[-3000:]
+        # The product kernel keeps no per-thread CPU time, and no PD holds its own TCB.
+        assert "bench kernel" not in text, text[-3000:]
+    assert not [k for k in counters if k[1] == "runtime_cpu_ns"], counters
     assert handshakes >= 1
     udp, tcp = map(int, re.search(r"udp (\d+) tcp (\d+)", out).groups())
     assert udp > 0, f"no marked UDP datagram reached pc_b: {out}"
@@ -232,6 +235,33 @@ def sel4_interop_topology(lab, tag, peer_path_mtu=None, vcpus=1, image=None):
         return host_interop.interop_topology(lab, tag, peer_path_mtu)
     finally:
         netlab.HostEncryptor = real
+
+
+def test_the_bench_kernel_reports_each_pds_cpu_time_and_it_follows_the_traffic():
+    """`support/bench-wakeups --cycles`' image (the bench kernel: each thread's CPU time kept):
+    every PD on the data path reports `runtime_cpu_ns`, a burst of traffic adds to each of
+    them, and together they add less than the time that passed (one vCPU)."""
+    image = netlab.sel4_build(netlab.SEL4_IMAGE_DIR + "-bench", kernel="bench")
+    data_path = ("nic_red", "net_red", "crypto", "net_black", "nic_black")
+    with netlab.Lab("s4c") as lab:
+        t = sel4_interop_topology(lab, "c", image=image)
+        enc = t["enc_a"]
+        assert netlab.ping_until(lab, t["pc_a"], host_interop.PEER_TUNNEL, seconds=60), enc.console()[-3000:]
+        start = time.time()
+        before = enc.counters(since=start)
+        mbps, _ = netlab.iperf3(lab, t["pc_a"], t["peer"], host_interop.PEER_TUNNEL, seconds=3)
+        end = time.time()
+        after = enc.counters(since=end)
+        text = enc.stop()
+    assert "root: bench kernel: every thread's CPU time is kept" in text, text[-3000:]
+    assert mbps > 0
+    grown = {pd: after[(pd, "runtime_cpu_ns")] - before[(pd, "runtime_cpu_ns")] for pd in data_path}
+    assert all(ns > 0 for ns in grown.values()), grown
+    # The counts are up to a publication period (200 ms) old at either end; the vCPU cannot
+    # have run them for longer than the whole stretch from before the first read to the last.
+    assert sum(grown.values()) < (time.time() - start + 0.5) * 1e9, grown
+    # Crypto does the AEAD of every packet: it is not the cheapest stage.
+    assert grown["crypto"] > min(grown.values()), grown
 
 
 def test_a_rebooted_encryptor_handshakes_again_because_its_clock_kept_going():

@@ -18,6 +18,11 @@ fn main() {
     if text.contains("SysDebugPutChar") {
         println!("cargo:rustc-cfg=sel4_debug_syscalls");
     }
+    // Bench kernels (build-kernel bench) keep each thread's CPU time and have its system calls.
+    println!("cargo:rustc-check-cfg=cfg(sel4_track_utilisation)");
+    if text.contains("SysBenchmarkGetThreadUtilisation") {
+        println!("cargo:rustc-cfg=sel4_track_utilisation");
+    }
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("sel4_constants.rs");
     std::fs::write(out, text).unwrap();
 }

@@ -162,6 +162,55 @@ pub fn debug_halt() -> ! {
     }
 }
 
+/// Whether the kernel keeps each thread's CPU time (a bench kernel: platforms/sel4/kernel's
+/// `build-kernel bench`), so that [`thread_utilisation`] answers.
+pub const TRACKS_UTILISATION: bool = cfg!(sel4_track_utilisation);
+
+/// A benchmark system call on `cap` whose answer the kernel writes into the IPC buffer's
+/// message words (not the message registers, which it leaves alone).
+#[cfg(sel4_track_utilisation)]
+fn benchmark_syscall(number: i64, cap: CPtr) {
+    // SAFETY: the benchmark calls take a cap in RDI and change no user register; RSP is kept in
+    // RBX as for every syscall. The kernel writes only this thread's IPC buffer.
+    unsafe {
+        asm!(
+            "mov {saved_rbx}, rbx",
+            "mov rbx, rsp",
+            "syscall",
+            "mov rsp, rbx",
+            "mov rbx, {saved_rbx}",
+            saved_rbx = out(reg) _,
+            in("rdx") number,
+            in("rdi") cap,
+            out("rcx") _,
+            out("r11") _,
+        );
+    }
+}
+
+/// Starts the kernel's per-thread CPU time log (bench kernels; elsewhere nothing): from now on
+/// every switch adds the time since the thread's last switch-in to it.
+pub fn benchmark_start_log() {
+    #[cfg(sel4_track_utilisation)]
+    benchmark_syscall(sys::SysBenchmarkResetLog, 0);
+}
+
+/// The TSC cycles the thread of TCB `tcb` has run since the log started, up to its latest
+/// switch out, the kernel's work on its behalf included; None without a bench kernel.
+pub fn thread_utilisation(tcb: CPtr) -> Option<u64> {
+    #[cfg(sel4_track_utilisation)]
+    {
+        benchmark_syscall(sys::SysBenchmarkGetThreadUtilisation, tcb);
+        // BENCHMARK_TCB_UTILISATION is the first word the kernel writes.
+        Some(ipc_read(IPC_MR0) as u64)
+    }
+    #[cfg(not(sel4_track_utilisation))]
+    {
+        let _ = tcb;
+        None
+    }
+}
+
 /// Invokes `cap` with `label`, message registers `args` and extra `caps`; returns the reply's
 /// message registers 0–3, or the kernel's error code.
 pub fn invoke(cap: CPtr, label: Word, args: &[Word], caps: &[CPtr]) -> Result<[Word; 4], Error> {

@@ -365,6 +365,10 @@ pub fn build_system(
         let tcb = objects.create(ty::seL4_TCBObject, 0);
         give(cnode, layout::SLOT_ENDPOINT, endpoint, CapRights::ALL, None);
         give(cnode, layout::SLOT_FAULT, fault_ep, SEND_GRANT, Some(index as Word + 1));
+        if sel4_abi::TRACKS_UTILISATION {
+            // Bench kernels only: the PD reads its own CPU time (pd-runtime's status page).
+            give(cnode, layout::SLOT_OWN_TCB, tcb, CapRights::ALL, None);
+        }
         for io in &pd.ioports {
             // Minting the I/O-port cap with (first, last) narrows it to that range (5.0).
             let last = io.base as Word + io.size as Word - 1;
@@ -546,6 +550,11 @@ pub fn build_system(
         }
     }
 
+    if sel4_abi::TRACKS_UTILISATION {
+        // Before any PD runs: each PD's time counts from its first switch-in.
+        sel4_abi::benchmark_start_log();
+        println!("bench kernel: every thread's CPU time is kept (runtime_cpu_cycles on each PD's status)");
+    }
     let mut running = Vec::new();
     for (pd, objs) in system.pds.iter().zip(pds) {
         let info_frame = objects.create(ty::seL4_X86_4K, 0);
