@@ -198,6 +198,29 @@ def test_missing_pci_device_is_a_clear_boot_error(built_system):
     assert "FATAL: PD nic_intx: PCI device 8086:100e #0 not found" in boot.log, boot.describe()
 
 
+def test_intx_for_a_function_without_an_interrupt_pin_is_a_clear_boot_error(tmp_path):
+    """QEMU's pci-testdev has no interrupt pin (its pin register reads 0): a system that gives it
+    to a PD with INTx (the default) is refused by name, not routed through its line register."""
+    from conftest import build
+    xml = tmp_path / "system.xml"
+    xml.write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<system exit_when_idle="true">
+    <memory_region name="dma" size="0x1000" role="dma"/>
+    <protection_domain name="nic_nopin" priority="30">
+        <program_image path="nic_probe"/>
+        <map mr="dma" vaddr="0x40000000" perms="rw" setvar_vaddr="dma"/>
+        <pci_device vendor="0x1b36" device="0x0005" irq_id="4">
+            <bar index="0" vaddr="0x50000000" size="0x1000" setvar_vaddr="e1000_regs"/>
+        </pci_device>
+    </protection_domain>
+</system>
+""")
+    d = build(xml, tmp_path / "out")
+    boot = run_qemu(["-device", "pci-testdev", "-kernel", str(d / "kernel32.elf"), "-initrd", str(d / "roottask")], timeout=60)
+    assert re.search(r"^PCI \S+ 1b36:0005 .* pin - ", boot.log, re.M), boot.describe()
+    assert re.search(r"FATAL: PD nic_nopin: PCI \S+ has no INTx pin \(interrupt pin register 0\)", boot.log), boot.describe()
+
+
 def test_pd_uses_its_io_ports_and_no_others(boot):
     assert boot.results.get("ioport") == "ok", boot.describe()
     assert boot.results.get("ioport_outside_refused") == "ok", boot.describe()

@@ -715,6 +715,14 @@ fn intx_route(
     pd: &str,
 ) -> crate::acpi::IntxRoute {
     let bdf = alloc::format!("{:02x}:{:02x}.{}", f.bus, f.dev, f.func);
+    // A function without an interrupt pin has no INTx to route (the line register is then
+    // meaningless, not a route).
+    if !(1..=4).contains(&f.irq_pin) {
+        console::fatal(format_args!(
+            "PD {pd}: PCI {bdf} has no INTx pin (interrupt pin register {}): give it irq=\"msi\" or irq=\"msix\" in system.xml",
+            f.irq_pin
+        ));
+    }
     if acpi.is_none() {
         let mut read = |paddr: u64, buf: &mut [u8]| read_phys(objects, paddr, buf);
         let router = crate::acpi::Router::new(&mut read, init_cap::seL4_CapIOPort);
@@ -723,7 +731,7 @@ fn intx_route(
         }
         *acpi = Some(router);
     }
-    let pin = (b'A' + f.irq_pin.saturating_sub(1)) as char;
+    let pin = (b'A' + f.irq_pin - 1) as char;
     let found = match acpi {
         Some(Ok(router)) => router.route(pci, f, f.irq_pin),
         _ => Err("no ACPI tables".into()),
