@@ -877,7 +877,8 @@ impl Crypto {
         };
         let datagram_len = datagram.len();
         // Rate limiting and MAC1 first, before any expensive work (DoS protection).
-        let peer_index = match self.limiter.verify_packet(Some(src.ip()), datagram, &mut self.scratch[..]) {
+        let packet = match self.limiter.verify_packet(Some(src.ip()), datagram, &mut self.scratch[..]) {
+            Ok(packet) => packet,
             Err(TunnResult::WriteToNetwork(cookie)) => {
                 let n = cookie.len();
                 self.counters.cookie_replies_sent += 1;
@@ -893,40 +894,44 @@ impl Crypto {
                 self.counters.drop_other_error += 1;
                 return;
             }
-            Ok(Packet::HandshakeInit(init)) => {
-                match parse_handshake_anon(&self.private_key, &self.public_key, &init) {
-                    Ok(half) => match self.peer_of_key(&half.peer_static_public) {
-                        Some(i) => Some(i),
-                        None => {
-                            self.counters.drop_unknown_peer += 1;
-                            return;
-                        }
-                    },
-                    Err(e) => {
-                        self.counters.count_error(e);
+        };
+        let peer_index = match &packet {
+            Packet::HandshakeInit(init) => match parse_handshake_anon(&self.private_key, &self.public_key, init) {
+                Ok(half) => match self.peer_of_key(&half.peer_static_public) {
+                    Some(i) => Some(i),
+                    None => {
+                        self.counters.drop_unknown_peer += 1;
                         return;
                     }
+                },
+                Err(e) => {
+                    self.counters.count_error(e);
+                    return;
                 }
-            }
-            Ok(Packet::HandshakeResponse(p)) => self.peer_of_index(p.receiver_idx),
-            Ok(Packet::PacketCookieReply(p)) => self.peer_of_index(p.receiver_idx),
-            Ok(Packet::PacketData(p)) => self.peer_of_index(p.receiver_idx),
+            },
+            Packet::HandshakeResponse(p) => self.peer_of_index(p.receiver_idx),
+            Packet::PacketCookieReply(p) => self.peer_of_index(p.receiver_idx),
+            Packet::PacketData(p) => self.peer_of_index(p.receiver_idx),
         };
         let Some(peer_index) = peer_index else {
             self.counters.drop_bad_index += 1;
             return;
         };
         let kind = self.packet[ENDPOINT_HEADER_LEN];
-        let datagram = &self.packet[ENDPOINT_HEADER_LEN..ENDPOINT_HEADER_LEN + datagram_len];
-        if kind == MSG_TRANSPORT_DATA {
+        if matches!(packet, Packet::PacketData(_)) {
             self.open_data(peer_index, src, datagram_len);
             return;
         }
-        // Handshake or cookie message: any reply goes back to the network.
+        // Handshake or cookie message: any reply goes back to the network. Checked with the
+        // limiter above, once: decapsulate would count it again and, at the limit's edge, answer
+        // with a cookie reply, which is no proof that the sender is the peer.
         let peer = &mut self.peers[peer_index];
-        match peer.tunn.decapsulate(Some(src.ip()), datagram, &mut self.scratch[..]) {
+        match peer.tunn.handle_verified_packet(packet, &mut self.scratch[..]) {
             TunnResult::WriteToNetwork(out) => {
                 let n = out.len();
+                // A handshake response to an authenticated initiation, or the keepalive that
+                // confirms a response: the sender holds the peer's key (or replays one of its
+                // messages, which boringtun refuses before answering).
                 peer.endpoint = Some(src);
                 match kind {
                     MSG_HANDSHAKE_INITIATION => self.counters.handshakes_answered += 1,

@@ -328,6 +328,44 @@ fn initiation_flood_gets_cookie_replies() {
     assert!(replies.iter().any(|(_, m)| m[0] == 3 && m.len() == 64));
 }
 
+/// The rate limiter is one for all peers, and crypto checks each handshake message with it
+/// before it knows the peer. If the tunnel checked the message again, one counted at the limit's
+/// edge passed crypto's check and failed the tunnel's, which answered with a cookie reply, and
+/// crypto took any answer for a handshake: a replayed initiation (no key needed) moved the peer's
+/// endpoint to whoever sent it. Here 99 initiations from an unknown key bring the count to the
+/// edge, then the peer's own initiation comes again, from elsewhere.
+#[test]
+fn a_replayed_initiation_at_the_rate_limits_edge_cannot_move_the_peers_endpoint() {
+    let (mut a, mut b) = pair();
+    a.red.send(&ipv4([10, 1, 0, 2], [10, 2, 0, 2], b"first"));
+    a.run(RED);
+    let init = a.sent().pop().unwrap().1;
+    b.receive(a.addr, &init);
+    shuttle(&mut b, &mut a); // the response
+    shuttle(&mut a, &mut b); // the queued packet: B now knows A at a.addr
+    b.red.drain();
+    let mut c = make("crypto_c", C, "192.0.2.3:51820", vec![peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"])]);
+    c.red.send(&ipv4([10, 3, 0, 2], [10, 2, 0, 2], b"x"));
+    c.run(RED);
+    let unknown = c.sent().pop().unwrap().1;
+    // A new second of the limiter: its count starts again at 0.
+    b.pd.advance_ns(1_100_000_000);
+    b.run(TIMER);
+    b.sent();
+    let attacker: SocketAddr = "198.51.100.66:51820".parse().unwrap();
+    for _ in 0..99 {
+        b.receive(attacker, &unknown);
+    }
+    b.receive(attacker, &init);
+    let answers = b.sent();
+    assert!(answers.iter().all(|(to, _)| *to != attacker), "answered the replay: {:?}", answers.iter().map(|(to, m)| (to, m[0])).collect::<Vec<_>>());
+    // B's data for A still goes to A.
+    b.red.send(&ipv4([10, 2, 0, 2], [10, 1, 0, 2], b"to a"));
+    b.run(RED);
+    let sent = b.sent();
+    assert!(!sent.is_empty() && sent.iter().all(|(to, _)| *to == a.addr), "{:?}", sent.iter().map(|(to, m)| (to, m[0])).collect::<Vec<_>>());
+}
+
 #[test]
 fn timers_send_keepalives_and_retry_handshakes() {
     let mut b_peer = peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"]);
