@@ -301,6 +301,9 @@ struct Peer {
     public_key: [u8; 32],
     endpoint: Option<SocketAddr>,
     sessions: Box<PeerSessions>,
+    /// When boringtun was first seen to have given up on this peer (its timers then return
+    /// ConnectionExpired and run nothing, persistent keepalive included), while it stays so.
+    expired_since_ns: Option<u64>,
 }
 
 /// A peer's sessions as the data path sees them: what this PD published into the peer's slots
@@ -561,7 +564,7 @@ impl Crypto {
                 tag,
                 Some(limiter.clone()),
             );
-            peers.push(Peer { tunn, public_key: p.public_key, endpoint: p.endpoint, sessions: PeerSessions::new() });
+            peers.push(Peer { tunn, public_key: p.public_key, endpoint: p.endpoint, sessions: PeerSessions::new(), expired_since_ns: None });
         }
         index_tags.sort_unstable();
         Ok(Self {
@@ -1022,6 +1025,7 @@ impl Crypto {
             changed |= publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
             // One message a tick at most, as boringtun's timers give it.
             let endpoint = self.peers[i].endpoint;
+            let mut expired = false;
             match self.peers[i].tunn.update_timers(&mut self.scratch[..]) {
                 TunnResult::WriteToNetwork(out) if is_initiation(out) && !wall_clock_plausible() => {
                     self.counters.initiations_withheld_clock += 1;
@@ -1046,6 +1050,7 @@ impl Crypto {
                 TunnResult::Err(WireGuardError::ConnectionExpired) => {
                     // boringtun dropped every session: so does the data path.
                     changed |= publish_sessions(&mut self.peers[i], slots_of(&self.table, i), i as u32, self.now_ns);
+                    expired = true;
                 }
                 // A new handshake under way changes no session until it completes.
                 TunnResult::Err(e) => {
@@ -1053,9 +1058,40 @@ impl Crypto {
                 }
                 _ => {}
             }
+            if expired {
+                self.retry_given_up_peer(i, endpoint);
+            } else {
+                self.peers[i].expired_since_ns = None;
+            }
         }
         if changed {
             self.nudge_workers();
+        }
+    }
+
+    /// A peer boringtun gave up on (no answer for REKEY_ATTEMPT_TIME, or no new session for
+    /// three times Reject-After-Time): boringtun then runs none of its timers until red traffic
+    /// comes, so a peer behind NAT that was down for longer would never be reached again. As
+    /// Linux's WireGuard does, a persistent keepalive's interval after giving up starts a new
+    /// handshake (whose own retries boringtun then runs, giving up again after 90 s).
+    fn retry_given_up_peer(&mut self, i: usize, endpoint: Option<SocketAddr>) {
+        let peer = &mut self.peers[i];
+        let since = *peer.expired_since_ns.get_or_insert(self.now_ns);
+        let Some(interval) = peer.tunn.persistent_keepalive() else { return };
+        if endpoint.is_none() || self.now_ns.saturating_sub(since) < u64::from(interval) * 1_000_000_000 {
+            return;
+        }
+        peer.expired_since_ns = None;
+        match peer.tunn.format_handshake_initiation(&mut self.scratch[..], false) {
+            TunnResult::WriteToNetwork(_) if !wall_clock_plausible() => self.counters.initiations_withheld_clock += 1,
+            TunnResult::WriteToNetwork(out) => {
+                let n = out.len();
+                self.counters.handshake_initiations_sent += 1;
+                // A ring error is counted there.
+                let _ = self.send_scratch(endpoint, n);
+            }
+            TunnResult::Err(e) => self.counters.count_error(e),
+            _ => {}
         }
     }
 }

@@ -386,6 +386,39 @@ fn timers_send_keepalives_and_retry_handshakes() {
     assert!(a.sent().iter().any(|(_, m)| m[0] == 1), "the initiation is retried after REKEY_TIMEOUT");
 }
 
+/// boringtun gives up a handshake after REKEY_ATTEMPT_TIME (90 s) and from then on runs none of
+/// a peer's timers, persistent keepalive included, until red traffic comes: a box behind NAT
+/// whose peer was down for longer (a reboot) never reached it again. As Linux does, the
+/// persistent keepalive's interval after giving up starts a new handshake.
+#[test]
+fn with_persistent_keepalive_a_peer_down_past_the_retry_limit_is_tried_again() {
+    let mut b_peer = peer(B, Some("192.0.2.2:51820"), &["10.2.0.0/24"]);
+    b_peer.persistent_keepalive = Some(25);
+    let mut a = make("crypto_a", A, "192.0.2.1:51820", vec![b_peer]);
+    let mut b = make("crypto_b", B, "192.0.2.2:51820", vec![peer(A, None, &["10.1.0.0/24"])]);
+    // B is down: every initiation is lost. Initiations sent each second, over 200 s.
+    let mut initiations = Vec::new();
+    for s in 1..=200u64 {
+        a.pd.advance_ns(1_000_000_000);
+        a.run(TIMER);
+        for (_, m) in a.sent() {
+            if m[0] == 1 {
+                initiations.push((s, m));
+            }
+        }
+    }
+    let seconds: Vec<u64> = initiations.iter().map(|(s, _)| *s).collect();
+    // Retries for 90 s, then one 25 s after giving up, and retries again.
+    let first = seconds[0];
+    assert!(seconds.iter().any(|&s| s > first + 90 + 20), "no initiation after giving up: {seconds:?}");
+    assert!(!seconds.iter().any(|&s| s > first + 90 && s < first + 90 + 20), "tried again before the keepalive interval: {seconds:?}");
+    // B is back: the latest initiation reaches it and the tunnel comes up with no red traffic.
+    let (_, last) = initiations.pop().unwrap();
+    b.receive(a.addr, &last);
+    shuttle(&mut b, &mut a);
+    assert_eq!(a.counter("handshakes_completed"), 1);
+}
+
 /// boringtun's own timers seal a keepalive with the session's counter inside the tunnel; the
 /// data path (pd-session) has taken that session's counters over, so the keepalive is sealed
 /// again from the session slot. The peer accepts it, and no counter is ever sent twice.
