@@ -33,14 +33,30 @@ fn key_like(v: &str) -> bool {
         .any(|run| run.chars().filter(|&c| c != ':').count() >= KEY_LIKE_RUN)
 }
 
+/// Whether `v` holds a key (a word that decodes as one) or may hold one ([`key_like`]).
+pub(crate) fn may_hold_key(v: &str) -> bool {
+    holds_key(v) || key_like(v)
+}
+
+fn holds_key(v: &str) -> bool {
+    v.split(|c: char| c.is_whitespace() || c == ',').any(|t| decode_key(t).is_some())
+}
+
+/// Characters that end a line for some reader though not for this parser: control characters
+/// but the tab (a lone carriage return, a NUL, a form feed...) and Unicode's line and paragraph
+/// separators, which editors and viewers may show as line breaks.
+pub(crate) fn breaks_a_line(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// A value as echoed in an error: at most 64 characters.
 fn shown(v: &str) -> String {
     // Never echo what could be key material put in the wrong place, or text that a terminal
     // would not show as written.
-    if v.chars().any(|c| c.is_control()) {
+    if v.chars().any(|c| c.is_control() || breaks_a_line(c)) {
         return String::from("(not shown: it holds control characters)");
     }
-    if v.split(|c: char| c.is_whitespace() || c == ',').any(|t| decode_key(t).is_some()) {
+    if holds_key(v) {
         return String::from("(not shown: it holds a key)");
     }
     // A key run into other text (`51820PrivateKey=...`), cut short, without its padding or split
@@ -170,7 +186,7 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
         // whitespace, but a person or a program splitting lines there sees other lines than
         // this parser does, and the key-free copy the stack PDs read blanks such a line
         // (keys::without_keys). Refused, so that every PD reads the same configuration.
-        if raw.chars().any(|c| c.is_control() && c != '\t') {
+        if raw.chars().any(breaks_a_line) {
             return Err(err(n, "", ErrorKind::ControlCharacter));
         }
         let line = match raw.find('#') {
@@ -732,7 +748,17 @@ fn parse_interface_address(n: usize, key: &str, v: &str) -> Res<Prefix> {
     if p.len == 0 {
         return Err(err(n, key, ErrorKind::BadPrefix(shown(v))));
     }
-    if !is_unicast(p.addr) {
+    // Our own address must be a host's: not loopback, nor (up to /30) the first or last address
+    // of an IPv4 prefix, which name the network and its broadcast.
+    let host_bits = |len: u8| u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+    let network_or_broadcast = match p.addr {
+        IpAddr::V4(a) if p.len <= 30 => {
+            let h = u32::from(a) & host_bits(p.len);
+            h == 0 || h == host_bits(p.len)
+        }
+        _ => false,
+    };
+    if !is_unicast(p.addr) || p.addr.is_loopback() || network_or_broadcast {
         return Err(err(n, key, ErrorKind::BadAddress(shown(v))));
     }
     Ok(p)

@@ -1008,7 +1008,9 @@ fn error_bad_prefixes() {
 #[test]
 fn error_bad_addresses() {
     use ErrorKind::BadAddress;
-    for bad in ["0.0.0.0/8", "224.0.0.1/24", "::/64", "ff02::1/64"] {
+    // Besides no host's address: our own may not be loopback, nor an IPv4 prefix's network or
+    // broadcast address (a /31 or /32 has neither).
+    for bad in ["0.0.0.0/8", "224.0.0.1/24", "::/64", "ff02::1/64", "127.0.0.1/8", "::1/128", "10.1.0.0/24", "10.1.0.255/24", "10.1.0.3/30"] {
         expect_err(
             &replaced(10, &format!("RedAddress = {bad}")),
             10,
@@ -1606,7 +1608,7 @@ fn without_keys_takes_out_every_key_and_keeps_the_rest() {
     let (public_crypto, public_red, public_black) = Config::parse(&public).unwrap().into_parts();
     assert_eq!((public_red, public_black), (red, black), "the stack PDs' share must not change");
     assert_eq!(public_crypto.private_key, [0; 32]);
-    assert!(public_crypto.peers.iter().all(|p| p.preshared_key.is_none()));
+    assert!(public_crypto.peers.iter().all(|p| p.preshared_key.is_none_or(|k| k == [0; 32])));
     assert_eq!(public_crypto.peers.len(), crypto.peers.len());
 }
 
@@ -1619,6 +1621,49 @@ fn without_keys_catches_odd_spellings_and_comments() {
     assert!(!public.contains(&PRIV[..12]) && !public.contains(&PSK[..12]), "{public}");
     assert_eq!(public.lines().count(), 7, "{public}");
     assert_eq!(public.lines().nth(3), Some("ListenPort = 1"));
+}
+
+/// The stack PDs must not start on a file crypto refuses: a key line the parser would not take
+/// stays a failing line in the copy (without its value), wherever it is.
+#[test]
+fn without_keys_fails_where_the_original_fails_on_a_key_line() {
+    let short = &PSK[..20];
+    let bad = [
+        replaced(2, "PrivateKey = not-a-key"),
+        replaced(2, &format!("PrivateKey {PRIV}")),
+        replaced(2, &format!("Private Key = {PRIV}")),
+        replaced(2, &format!("PrivateKeys = {PRIV}")),
+        inserted(7, &format!("PresharedKey = {short}")),
+        inserted(7, &format!("PresharedKey = {PSK}\nPresharedKey = {PSK}")),
+        inserted(3, &format!("PresharedKey = {PSK}")),
+        format!("PresharedKey = {PSK}\n{}", join(&min_lines())),
+    ];
+    for text in bad {
+        let original = Config::parse(&text).unwrap_err();
+        let public = without_keys(&text);
+        let copy = Config::parse(&public).expect_err(&public);
+        assert_eq!(copy.line, original.line, "{text}\n{public}");
+        assert!(!public.contains(&PRIV[..12]) && !public.contains(short) && !public.contains(&PSK[..12]), "{public}");
+    }
+}
+
+/// A key where no key line is (wrapped onto a line of its own, under a misspelt name, after a
+/// Unicode line separator) never reaches the copy; the copy fails on that line as crypto does.
+#[test]
+fn a_key_outside_a_key_line_never_reaches_the_copy() {
+    for text in [
+        replaced(2, &format!("PrivateKey =\n{PRIV}")),
+        replaced(2, &format!("Private_Key = {PRIV}")),
+        replaced(2, &format!("PrivKey = {PRIV}")),
+        replaced(3, &format!("ListenPort = 51820 # old:\u{2028}PrivateKey = {PRIV}")),
+        inserted(7, &PSK_HEX.to_string()),
+    ] {
+        let original = Config::parse(&text).unwrap_err();
+        let public = without_keys(&text);
+        assert!(!public.contains(&PRIV[..12]) && !public.contains(&PSK_HEX[..12]), "{public}");
+        assert_eq!(public.lines().count(), text.lines().count(), "{public}");
+        assert_eq!(Config::parse(&public).expect_err(&public).line, original.line, "{text}\n{public}");
+    }
 }
 
 #[test]
