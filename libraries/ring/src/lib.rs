@@ -347,10 +347,18 @@ impl Sender {
             return Ok(false);
         };
         let len = len.min(SLOT_SIZE);
-        self.lent.insert(slot);
-        let queued = self.active.enqueue(Desc { offset: slot * SLOT_SIZE as u32, len: len as u32 })?;
-        debug_assert!(queued, "checked not full above and only we enqueue");
-        Ok(queued)
+        // Full was checked above, but the receiver's head may have moved since (a receiver that
+        // corrupts it): a slot that was not queued stays ours, not on loan.
+        match self.active.enqueue(Desc { offset: slot * SLOT_SIZE as u32, len: len as u32 }) {
+            Ok(true) => {
+                self.lent.insert(slot);
+                Ok(true)
+            }
+            not_queued => {
+                self.owned.insert(slot);
+                not_queued
+            }
+        }
     }
 
     /// Takes a free slot without filling it, for a device to fill by DMA; publish it

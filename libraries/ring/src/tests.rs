@@ -162,6 +162,31 @@ fn receiver_rejects_out_of_bounds_descriptors_and_moves_on() {
     assert_eq!(rx.recv(&mut out), Ok(Some(5)), "a good descriptor after bad ones is served");
 }
 
+/// A receiver that moves the active queue's head while the sender fills a slot (so that the
+/// queue looks full, or corrupt, when the slot is queued) costs the sender nothing: the slot
+/// was not sent and stays the sender's, not lost as if on loan.
+#[test]
+fn a_slot_the_receiver_kept_from_being_queued_stays_the_senders() {
+    let (mut tx, _rx, _d, ctl) = pair(4);
+    let head = ctl.words().wrapping_add(16); // the active queue's head, byte 64
+    for forged in [u32::MAX - 3, 1000] {
+        // u32::MAX - 3: four in flight, full; 1000: ahead of the tail, corrupt.
+        let sent = tx.send_with(|slot| {
+            // SAFETY: test memory inside the control region.
+            unsafe { *head = forged };
+            slot[0] = 1;
+            Some(1)
+        });
+        assert_ne!(sent, Ok(true), "{forged}");
+        // SAFETY: as above; the receiver's head back where it was.
+        unsafe { *head = 0 };
+        assert_eq!(tx.free_slots(), 4, "forged head {forged}: a slot was lost");
+    }
+    for i in 0..4u8 {
+        assert!(tx.send(&[i]).unwrap(), "send {i}");
+    }
+}
+
 #[test]
 fn runaway_index_is_an_error_not_a_read() {
     let (_tx, mut rx, _d, ctl) = pair(4);
