@@ -2,6 +2,8 @@
 
 use crate::parse::{breaks_a_line, decode_key, may_hold_key};
 use alloc::string::String;
+use alloc::vec::Vec;
+use zeroize::Zeroize;
 
 /// The all-zero key, in the file's base64 spelling: it parses as a key and is no secret.
 const ZERO_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -15,13 +17,23 @@ const NOT_A_KEY: &str = "(not a key)";
 ///   any case, so `Private Key = ...` or a missing `=` cannot smuggle a key through) keeps its
 ///   name; its value becomes the all-zero key if the parser would take the line as that key,
 ///   else a value that is no key (the copy then fails on that line too);
+/// - a `PublicKey` line holding one of the file's secrets (a key pasted in the wrong place)
+///   gets the zero key, which the parser refuses there as it refuses the original;
 /// - any other line that holds or may hold a key (a key wrapped onto a line of its own, under
-///   a misspelt name...) but a `PublicKey` line, and a line holding a character that ends a
-///   line for some reader (a lone carriage return, a NUL, a form feed, U+2028), which could
-///   show a second line with a key, becomes a lone DEL, which the parser refuses at that line
-///   as it refuses the original;
+///   a misspelt name, broken by a space...) but a well-formed `PublicKey` line, and a line
+///   holding a character that ends a line for some reader (a lone carriage return, a NUL, a
+///   form feed, U+2028), which could show a second line with a key, becomes a lone DEL, which
+///   the parser refuses at that line as it refuses the original;
 /// - comments are dropped (they may quote a key).
 pub fn without_keys(config: &str) -> String {
+    // The file's secrets, to keep a PublicKey line holding one out (the parser refuses such a
+    // line; the copy gives it the zero key, which it refuses at the same line). Sorted for the
+    // lookups (a file may have a thousand peers), wiped when done.
+    let mut secrets: Vec<[u8; 32]> = config
+        .lines()
+        .filter_map(|line| key_value(line.split('#').next().unwrap_or(""), &["PrivateKey", "PresharedKey"]))
+        .collect();
+    secrets.sort_unstable();
     let mut out = String::with_capacity(config.len());
     for line in config.lines() {
         if line.chars().any(breaks_a_line) {
@@ -31,19 +43,42 @@ pub fn without_keys(config: &str) -> String {
         let content = line.split('#').next().unwrap_or("");
         let squashed = content.chars().filter(|c| !c.is_whitespace());
         let key_name = ["PrivateKey", "PresharedKey"].into_iter().find(|name| starts_with_ignore_case(squashed.clone(), name));
+        let public_key = key_value(content, &["PublicKey"]);
         if let Some(name) = key_name {
-            let valid = content.split_once('=').is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case(name) && decode_key(v.trim()).is_some());
             out.push_str(name);
             out.push_str(" = ");
-            out.push_str(if valid { ZERO_KEY } else { NOT_A_KEY });
-        } else if !starts_with_ignore_case(squashed, "publickey") && may_hold_key(content) {
+            out.push_str(if key_value(content, &[name]).is_some() { ZERO_KEY } else { NOT_A_KEY });
+        } else if public_key.is_some_and(|k| secrets.binary_search(&k).is_ok()) {
+            out.push_str("PublicKey = ");
+            out.push_str(ZERO_KEY);
+        } else if holds_key_material(content) && public_key.is_none() {
             out.push('\u{7f}');
         } else {
             out.push_str(content.trim_end());
         }
         out.push('\n');
     }
+    secrets.iter_mut().for_each(|k| k.zeroize());
     out
+}
+
+/// The key of a line (no comment) that the parser reads as `name = <key>` for one of `names`.
+fn key_value(content: &str, names: &[&str]) -> Option<[u8; 32]> {
+    let (k, v) = content.split_once('=')?;
+    names.iter().any(|n| k.trim().eq_ignore_ascii_case(n)).then(|| decode_key(v.trim())).flatten()
+}
+
+/// Whether a line (no comment) holds or may hold a key: as written, or with its whitespace
+/// taken out of its name and of its value (a key broken by a space or a line wrap's indent).
+/// Names are short and values of legitimate lines are addresses, prefixes and numbers, which
+/// never make a run of key characters as long as a key's.
+fn holds_key_material(content: &str) -> bool {
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    may_hold_key(content)
+        || match content.split_once('=') {
+            Some((name, value)) => may_hold_key(&squash(name)) || may_hold_key(&squash(value)),
+            None => may_hold_key(&squash(content)),
+        }
 }
 
 fn starts_with_ignore_case(mut chars: impl Iterator<Item = char>, prefix: &str) -> bool {

@@ -481,6 +481,9 @@ pub enum ErrorKind {
     Missing(&'static str),
     /// The same PublicKey in two peers (line and key: the second one).
     DuplicatePeer { first_line: usize },
+    /// A peer's PublicKey that is no public key: all zeros, or a secret of this file (its
+    /// PrivateKey or a PresharedKey, pasted in the wrong place).
+    NotAPublicKey,
     /// The same prefix in two peers' AllowedIPs (line: the second one).
     OverlappingAllowedIps { first_line: usize },
     /// No `[Peer]` section at all (line 0).
@@ -555,6 +558,9 @@ impl fmt::Display for ErrorKind {
                 write!(f, "the {what} section is missing")
             }
             ErrorKind::Missing(what) => write!(f, "missing {what}"),
+            ErrorKind::NotAPublicKey => f.write_str(
+                "this is no peer's public key: it is all zeros, or this file's PrivateKey or a PresharedKey (a secret pasted in the wrong place)",
+            ),
             ErrorKind::DuplicatePeer { first_line } => {
                 write!(f, "this PublicKey is already a peer (line {first_line})")
             }

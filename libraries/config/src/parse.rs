@@ -1,7 +1,7 @@
 //! The parser behind [`Config::parse`](crate::Config::parse).
 
 use alloc::collections::btree_map::Entry;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -525,6 +525,7 @@ fn finish(
         return Err(err(0, "[Peer]", ErrorKind::NoPeers));
     }
     let mut seen_keys: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+    let preshared: BTreeSet<[u8; 32]> = peers.iter().filter_map(|q| q.preshared_key.map(|(k, _)| k)).collect();
     let mut out_peers = Vec::with_capacity(peers.len());
     for (pi, p) in peers.iter().enumerate() {
         let Some((public_key, key_line)) = p.public_key else {
@@ -532,6 +533,11 @@ fn finish(
         };
         if p.allowed_ips.is_empty() {
             return Err(err(p.header, "[Peer]", ErrorKind::Missing("AllowedIPs")));
+        }
+        // The keyless copy the stack PDs read (keys::without_keys) gives such a line the zero
+        // key: it must fail here too, at the same line.
+        if public_key == [0; 32] || public_key == private_key || preshared.contains(&public_key) {
+            return Err(err(key_line, "PublicKey", ErrorKind::NotAPublicKey));
         }
         if let Some(&first_line) = seen_keys.get(&public_key) {
             return Err(err(

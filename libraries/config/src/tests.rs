@@ -1657,6 +1657,8 @@ fn a_key_outside_a_key_line_never_reaches_the_copy() {
         replaced(2, &format!("PrivKey = {PRIV}")),
         replaced(3, &format!("ListenPort = 51820 # old:\u{2028}PrivateKey = {PRIV}")),
         inserted(7, &PSK_HEX.to_string()),
+        // Our own private key pasted as the peer's public key (in its hex spelling).
+        replaced(6, &format!("PublicKey = {PRIV_HEX}")),
     ] {
         let original = Config::parse(&text).unwrap_err();
         let public = without_keys(&text);
@@ -1664,6 +1666,85 @@ fn a_key_outside_a_key_line_never_reaches_the_copy() {
         assert_eq!(public.lines().count(), text.lines().count(), "{public}");
         assert_eq!(Config::parse(&public).expect_err(&public).line, original.line, "{text}\n{public}");
     }
+}
+
+/// The copy's promise on many files made from the minimal one by random edits (lines put in,
+/// words of key lines, keys and separators thrown in at the ends of words): it parses exactly
+/// when the original does, fails on the same line when it does not, gives the stack PDs the
+/// same share when it parses, and holds no private or preshared key, whole or broken by
+/// whitespace. (A key cut by other characters is out of reach of any such copy: its pieces
+/// look like any other text.)
+#[test]
+fn without_keys_agrees_with_the_original_on_random_edits() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let words = [
+        PRIV, PSK, PUB1, PRIV_HEX, PSK_HEX, "PrivateKey", "PresharedKey", "PublicKey", "Private Key", "=", " = ", "#", "[Peer]",
+        "[Interface]", "AllowedIPs = 10.9.0.0/16", "Endpoint = 192.0.2.9:51820", "\t", " ", "ListenPort = 1", "x",
+        "2001:0db8:0000:0000:0000:0000:0000:0001/128", ",", "\u{2028}",
+    ];
+    for case in 0..20_000 {
+        let mut lines = min_lines();
+        for _ in 0..1 + next(4) {
+            let mut line = String::new();
+            for _ in 0..1 + next(4) {
+                line.push_str(words[next(words.len())]);
+            }
+            if next(2) == 0 {
+                lines.insert(next(lines.len() + 1), line);
+            } else {
+                // At a word's end: the line's start or end, or a whitespace character.
+                let at = next(lines.len());
+                let ends: Vec<usize> = [0, lines[at].len()]
+                    .into_iter()
+                    .chain(lines[at].char_indices().filter(|(_, c)| c.is_whitespace()).map(|(i, _)| i))
+                    .collect();
+                lines[at].insert_str(ends[next(ends.len())], &line);
+            }
+        }
+        let text = join(&lines);
+        let public = without_keys(&text);
+        // The secrets the file declares (a key line the parser takes); a key it does not declare
+        // may stand as a peer's public key.
+        let declared: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split('#').next()?.split_once('='))
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("PrivateKey") || k.trim().eq_ignore_ascii_case("PresharedKey"))
+            .map(|(_, v)| v.trim())
+            .collect();
+        for line in public.lines() {
+            let well_formed_public = line.split_once('=').is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case("PublicKey") && [PUB1, PRIV, PSK, PRIV_HEX, PSK_HEX].contains(&v.trim()));
+            for secret in [PRIV, PSK, PRIV_HEX, PSK_HEX] {
+                let undeclared_public = well_formed_public && !declared.iter().any(|d| decode_key(d) == decode_key(secret));
+                assert!(!line.contains(&secret[..12]) || undeclared_public, "case {case}: {secret} in the copy's line {line:?} of\n{text}");
+            }
+        }
+        match (Config::parse(&text), Config::parse(&public)) {
+            (Ok(original), Ok(copy)) => {
+                let (_, red, black) = original.into_parts();
+                let (_, copy_red, copy_black) = copy.into_parts();
+                assert_eq!((copy_red, copy_black), (red, black), "case {case}:\n{text}");
+            }
+            (Err(a), Err(b)) => assert_eq!(a.line, b.line, "case {case}:\n{text}\n{public}"),
+            (a, b) => panic!("case {case}: original {:?}, copy {:?}\n{text}\n---\n{public}", a.err(), b.err()),
+        }
+    }
+}
+
+#[test]
+fn a_secret_or_the_zero_key_as_a_peers_public_key_is_refused() {
+    let zero = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    for key in [PRIV, zero] {
+        expect_err(&replaced(6, &format!("PublicKey = {key}")), 6, "PublicKey", ErrorKind::NotAPublicKey);
+    }
+    let with_psk = inserted(7, &format!("PresharedKey = {PSK}"));
+    let text = with_psk.replace(&format!("PublicKey = {PUB1}"), &format!("PublicKey = {PSK}"));
+    expect_err(&text, 6, "PublicKey", ErrorKind::NotAPublicKey);
 }
 
 #[test]
