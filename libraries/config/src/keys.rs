@@ -1,6 +1,6 @@
 //! The configuration file without its key material, for the PDs that must never hold a key.
 
-use crate::parse::{breaks_a_line, decode_key, may_hold_key};
+use crate::parse::{breaks_a_line, decode_key, may_hold_key, ENCRYPTOR_KEYS, INTERFACE_KEYS, PEER_KEYS};
 use alloc::string::String;
 use alloc::vec::Vec;
 use zeroize::Zeroize;
@@ -19,11 +19,13 @@ const NOT_A_KEY: &str = "(not a key)";
 ///   else a value that is no key (the copy then fails on that line too);
 /// - a `PublicKey` line holding one of the file's secrets (a key pasted in the wrong place)
 ///   gets the zero key, which the parser refuses there as it refuses the original;
-/// - any other line that holds or may hold a key (a key wrapped onto a line of its own, under
-///   a misspelt name, broken by a space...) but a well-formed `PublicKey` line, and a line
-///   holding a character that ends a line for some reader (a lone carriage return, a NUL, a
-///   form feed, U+2028), which could show a second line with a key, becomes a lone DEL, which
-///   the parser refuses at that line as it refuses the original;
+/// - other lines stay as written if they are blank, a section header or `name = value` with a
+///   name some section takes, without key material (whole or broken by whitespace), or a
+///   well-formed `PublicKey` line; every other line (a key wrapped onto a line of its own or
+///   its rest, a misspelt name, a line holding a character that ends a line for some reader,
+///   such as a lone carriage return, a NUL, a form feed or U+2028, which could show a second
+///   line with a key) fails in the original and becomes a lone DEL, which the parser refuses at
+///   that line too;
 /// - comments are dropped (they may quote a key).
 pub fn without_keys(config: &str) -> String {
     // The file's secrets, to keep a PublicKey line holding one out (the parser refuses such a
@@ -51,10 +53,10 @@ pub fn without_keys(config: &str) -> String {
         } else if public_key.is_some_and(|k| secrets.binary_search(&k).is_ok()) {
             out.push_str("PublicKey = ");
             out.push_str(ZERO_KEY);
-        } else if holds_key_material(content) && public_key.is_none() {
-            out.push('\u{7f}');
-        } else {
+        } else if public_key.is_some() || may_stand(content) {
             out.push_str(content.trim_end());
+        } else {
+            out.push('\u{7f}');
         }
         out.push('\n');
     }
@@ -68,17 +70,26 @@ fn key_value(content: &str, names: &[&str]) -> Option<[u8; 32]> {
     names.iter().any(|n| k.trim().eq_ignore_ascii_case(n)).then(|| decode_key(v.trim())).flatten()
 }
 
-/// Whether a line (no comment) holds or may hold a key: as written, or with its whitespace
-/// taken out of its name and of its value (a key broken by a space or a line wrap's indent).
-/// Names are short and values of legitimate lines are addresses, prefixes and numbers, which
-/// never make a run of key characters as long as a key's.
-fn holds_key_material(content: &str) -> bool {
+/// Whether a line (no comment, no key line) may stand in the copy as written: blank, one of
+/// the three section headers, or `name = value` with a name some section takes and a value
+/// without key material (with its whitespace taken out too: a key broken by a space). Every other line fails in the
+/// original (a missing `=`, an unknown or spaced name), so the lone DEL it becomes fails there
+/// as well; that catches the rest of a key wrapped onto the next line, however short.
+fn may_stand(content: &str) -> bool {
     let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-    may_hold_key(content)
-        || match content.split_once('=') {
-            Some((name, value)) => may_hold_key(&squash(name)) || may_hold_key(&squash(value)),
-            None => may_hold_key(&squash(content)),
-        }
+    let line = content.trim();
+    if line.is_empty() {
+        return true;
+    }
+    if line.starts_with('[') {
+        // A section header as the parser takes it; anything else after a `[` fails there.
+        let name = line.strip_prefix('[').and_then(|r| r.strip_suffix(']')).map(str::trim);
+        return name.is_some_and(|n| ["Interface", "Peer", "Encryptor"].iter().any(|k| k.eq_ignore_ascii_case(n)));
+    }
+    let Some((name, value)) = line.split_once('=') else { return false };
+    let name = name.trim();
+    let known = INTERFACE_KEYS.iter().chain(&PEER_KEYS).chain(&ENCRYPTOR_KEYS).any(|k| k.eq_ignore_ascii_case(name));
+    known && !may_hold_key(value) && !may_hold_key(&squash(value))
 }
 
 fn starts_with_ignore_case(mut chars: impl Iterator<Item = char>, prefix: &str) -> bool {

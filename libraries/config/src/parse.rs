@@ -303,12 +303,20 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
 
 /// Matches `key` case-insensitively against the known names; returns the
 /// canonical spelling.
+/// The keys each section takes.
+pub(crate) const INTERFACE_KEYS: [&str; 3] = ["PrivateKey", "ListenPort", "MTU"];
+/// See [`INTERFACE_KEYS`].
+pub(crate) const PEER_KEYS: [&str; 5] = ["PublicKey", "PresharedKey", "Endpoint", "AllowedIPs", "PersistentKeepalive"];
+/// See [`INTERFACE_KEYS`].
+pub(crate) const ENCRYPTOR_KEYS: [&str; 9] =
+    ["RedAddress", "BlackAddress", "BlackGateway", "Tunnel", "Bypass", "Drop", "RedMac", "BlackMac", "MssClamp"];
+
 fn known(key: &str, names: &[&'static str]) -> Option<&'static str> {
     names.iter().copied().find(|k| k.eq_ignore_ascii_case(key))
 }
 
 fn interface_key(i: &mut Interface, n: usize, key: &str, value: &str) -> Res<()> {
-    match known(key, &["PrivateKey", "ListenPort", "MTU"]) {
+    match known(key, &INTERFACE_KEYS) {
         Some(k @ "PrivateKey") => {
             check_once(&i.private_key, n, k)?;
             let v = decode_key(value).ok_or_else(|| err(n, k, ErrorKind::BadKey))?;
@@ -338,14 +346,7 @@ fn interface_key(i: &mut Interface, n: usize, key: &str, value: &str) -> Res<()>
 
 /// A key of peer number `index`; `networks` holds every AllowedIPs network read so far.
 fn peer_key(p: &mut Peer, index: usize, networks: &mut BTreeMap<PrefixKey, (usize, usize)>, n: usize, key: &str, value: &str) -> Res<()> {
-    let names = [
-        "PublicKey",
-        "PresharedKey",
-        "Endpoint",
-        "AllowedIPs",
-        "PersistentKeepalive",
-    ];
-    match known(key, &names) {
+    match known(key, &PEER_KEYS) {
         Some(k @ "PublicKey") => {
             check_once(&p.public_key, n, k)?;
             let v = decode_key(value).ok_or_else(|| err(n, k, ErrorKind::BadKey))?;
@@ -402,18 +403,7 @@ fn peer_key(p: &mut Peer, index: usize, networks: &mut BTreeMap<PrefixKey, (usiz
 }
 
 fn encryptor_key(e: &mut Encryptor, n: usize, key: &str, value: &str) -> Res<()> {
-    let names = [
-        "RedAddress",
-        "BlackAddress",
-        "BlackGateway",
-        "Tunnel",
-        "Bypass",
-        "Drop",
-        "RedMac",
-        "BlackMac",
-        "MssClamp",
-    ];
-    match known(key, &names) {
+    match known(key, &ENCRYPTOR_KEYS) {
         Some(k @ ("RedAddress" | "BlackAddress")) => {
             let list = if k == "RedAddress" {
                 &mut e.red

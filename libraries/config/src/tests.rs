@@ -1659,10 +1659,15 @@ fn a_key_outside_a_key_line_never_reaches_the_copy() {
         inserted(7, &PSK_HEX.to_string()),
         // Our own private key pasted as the peer's public key (in its hex spelling).
         replaced(6, &format!("PublicKey = {PRIV_HEX}")),
+        // A key wrapped after a few characters: its rest, short, on the next line.
+        replaced(2, &format!("PrivateKey = {}\n{}", &PRIV[..5], &PRIV[5..])),
+        replaced(2, &format!("PrivateKey = {}\n   {}", &PRIV[..3], &PRIV[3..])),
+        // Bracketed.
+        replaced(5, &format!("[Peer] {PRIV}")),
     ] {
         let original = Config::parse(&text).unwrap_err();
         let public = without_keys(&text);
-        assert!(!public.contains(&PRIV[..12]) && !public.contains(&PSK_HEX[..12]), "{public}");
+        assert!(!public.contains(&PRIV[6..18]) && !public.contains(&PSK_HEX[..12]), "{public}");
         assert_eq!(public.lines().count(), text.lines().count(), "{public}");
         assert_eq!(Config::parse(&public).expect_err(&public).line, original.line, "{text}\n{public}");
     }
@@ -1686,7 +1691,8 @@ fn without_keys_agrees_with_the_original_on_random_edits() {
     let words = [
         PRIV, PSK, PUB1, PRIV_HEX, PSK_HEX, "PrivateKey", "PresharedKey", "PublicKey", "Private Key", "=", " = ", "#", "[Peer]",
         "[Interface]", "AllowedIPs = 10.9.0.0/16", "Endpoint = 192.0.2.9:51820", "\t", " ", "ListenPort = 1", "x",
-        "2001:0db8:0000:0000:0000:0000:0000:0001/128", ",", "\u{2028}",
+        "2001:0db8:0000:0000:0000:0000:0000:0001/128", ",", "\u{2028}", "AllowedIPs=2001:0db8:0000:0000:0000:0000:0000:0002/128",
+        "BlackGateway=2001:0db8:0000:0000:0000:0000:0000:fffe", "\n",
     ];
     for case in 0..20_000 {
         let mut lines = min_lines();
@@ -1745,6 +1751,24 @@ fn a_secret_or_the_zero_key_as_a_peers_public_key_is_refused() {
     let with_psk = inserted(7, &format!("PresharedKey = {PSK}"));
     let text = with_psk.replace(&format!("PublicKey = {PUB1}"), &format!("PublicKey = {PSK}"));
     expect_err(&text, 6, "PublicKey", ErrorKind::NotAPublicKey);
+}
+
+/// Long IPv6 addresses written out in full, with or without spaces around `=`, are no key: the
+/// copy keeps them and parses as the original does.
+#[test]
+fn long_ipv6_addresses_stay_in_the_copy() {
+    let text = join(&[
+        min_lines(),
+        vec![
+            "BlackAddress=2001:0db8:0000:0000:0000:0000:0000:0001/64".into(),
+            "BlackGateway=2001:0db8:0000:0000:0000:0000:0000:fffe".into(),
+            "Tunnel=2001:0db8:0001:0000:0000:0000:0000:0000/48".into(),
+        ],
+    ]
+    .concat());
+    let original = Config::parse(&text).unwrap();
+    let copy = Config::parse(&without_keys(&text)).unwrap();
+    assert_eq!(copy.into_parts().1, original.into_parts().1);
 }
 
 #[test]

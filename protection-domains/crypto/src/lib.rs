@@ -1082,8 +1082,13 @@ impl Crypto {
             return;
         }
         peer.expired_since_ns = None;
+        // Not even started (its retries cost a Diffie-Hellman each) while an initiation would be
+        // withheld for the clock.
+        if !wall_clock_plausible() {
+            self.counters.initiations_withheld_clock += 1;
+            return;
+        }
         match peer.tunn.format_handshake_initiation(&mut self.scratch[..], false) {
-            TunnResult::WriteToNetwork(_) if !wall_clock_plausible() => self.counters.initiations_withheld_clock += 1,
             TunnResult::WriteToNetwork(out) => {
                 let n = out.len();
                 self.counters.handshake_initiations_sent += 1;

@@ -170,8 +170,9 @@ pub const TRACKS_UTILISATION: bool = cfg!(sel4_track_utilisation);
 /// message words (not the message registers, which it leaves alone).
 #[cfg(sel4_track_utilisation)]
 fn benchmark_syscall(number: i64, cap: CPtr) {
-    // SAFETY: the benchmark calls take a cap in RDI and change no user register; RSP is kept in
-    // RBX as for every syscall. The kernel writes only this thread's IPC buffer.
+    // SAFETY: the benchmark calls take a cap in RDI, where ResetLog writes its result; RSP is
+    // kept in RBX as for every syscall; the kernel clobbers RCX and R11 and writes only this
+    // thread's IPC buffer (memory: the asm is not `nomem`).
     unsafe {
         asm!(
             "mov {saved_rbx}, rbx",
@@ -181,7 +182,7 @@ fn benchmark_syscall(number: i64, cap: CPtr) {
             "mov rbx, {saved_rbx}",
             saved_rbx = out(reg) _,
             in("rdx") number,
-            in("rdi") cap,
+            inout("rdi") cap => _,
             out("rcx") _,
             out("r11") _,
         );
@@ -196,13 +197,22 @@ pub fn benchmark_start_log() {
 }
 
 /// The TSC cycles the thread of TCB `tcb` has run since the log started, up to its latest
-/// switch out, the kernel's work on its behalf included; None without a bench kernel.
+/// switch out (from the kernel entry that switched to it to the one that switched away); None
+/// without a bench kernel, or if `tcb` is no TCB. The message words it uses are restored, so a
+/// reply being prepared is not disturbed.
 pub fn thread_utilisation(tcb: CPtr) -> Option<u64> {
     #[cfg(sel4_track_utilisation)]
     {
+        // The kernel writes the thread's, the idle thread's and the total time into the first
+        // three message words, and nothing if `tcb` is no TCB (the sentinel stays).
+        let saved = [ipc_read(IPC_MR0), ipc_read(IPC_MR0 + 1), ipc_read(IPC_MR0 + 2)];
+        ipc_write(IPC_MR0, Word::MAX);
         benchmark_syscall(sys::SysBenchmarkGetThreadUtilisation, tcb);
-        // BENCHMARK_TCB_UTILISATION is the first word the kernel writes.
-        Some(ipc_read(IPC_MR0) as u64)
+        let cycles = ipc_read(IPC_MR0);
+        for (i, w) in saved.into_iter().enumerate() {
+            ipc_write(IPC_MR0 + i, w);
+        }
+        (cycles != Word::MAX).then_some(cycles as u64)
     }
     #[cfg(not(sel4_track_utilisation))]
     {

@@ -468,8 +468,9 @@ impl StatusPublisher {
         for (name, counter) in [("runtime_wakeups", &WAKEUPS), ("runtime_signals", &SIGNALS), ("runtime_irq_acks", &IRQ_ACKS)] {
             let _ = writeln!(text, "counter {name} {}", counter.load(Ordering::Relaxed));
         }
-        // Under a bench kernel, the PD's CPU time so far (to its latest switch out, the
-        // kernel's work for it included): divided by packets, its cost per packet on seL4.
+        // Under a bench kernel, the PD's CPU time so far (to its latest switch out; the kernel
+        // entry that switches to a thread counts as that thread's): divided by packets, its
+        // cost per packet on seL4.
         if let Some(cycles) = sel4_abi::thread_utilisation(layout::SLOT_OWN_TCB) {
             let _ = writeln!(text, "counter runtime_cpu_ns {}", u128::from(cycles) * 1000 / u128::from(info().tsc_mhz.max(1)));
         }

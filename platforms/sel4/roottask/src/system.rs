@@ -553,7 +553,7 @@ pub fn build_system(
     if sel4_abi::TRACKS_UTILISATION {
         // Before any PD runs: each PD's time counts from its first switch-in.
         sel4_abi::benchmark_start_log();
-        println!("bench kernel: every thread's CPU time is kept (runtime_cpu_cycles on each PD's status)");
+        println!("bench kernel: every thread's CPU time is kept (runtime_cpu_ns on each PD's status); for measurement only: under it any PD can flush the caches or stop the kernel");
     }
     let mut running = Vec::new();
     for (pd, objs) in system.pds.iter().zip(pds) {

@@ -34,7 +34,7 @@ pub const SLOT_IOPORT: u64 = 220;
 /// Highest I/O-port range id plus one.
 pub const MAX_IOPORT_RANGES: u32 = 16;
 /// The PD's own TCB, given only under a kernel that keeps each thread's CPU time (the bench
-/// kernel) and used only to read that time (`runtime_cpu_cycles` on its status page).
+/// kernel) and used only to read that time (`runtime_cpu_ns` on its status page).
 pub const SLOT_OWN_TCB: u64 = SLOT_IOPORT + MAX_IOPORT_RANGES as u64;
 const _: () = assert!(SLOT_OWN_TCB < 1 << CNODE_BITS);
 /// Highest channel id plus one.
