@@ -132,11 +132,13 @@ pub fn yield_now() {
     raw_syscall(sys::SysYield, 0, 0);
 }
 
-/// Writes one byte to the kernel's debug console (debug kernels only).
-#[cfg(sel4_debug_syscalls)]
-pub fn debug_put_char(c: u8) {
-    // SAFETY: SysDebugPutChar takes the character in RDI and changes no user state; RSP is kept
-    // in RBX as for every syscall.
+/// A system call off the message-register path (the debug and benchmark calls): its one
+/// argument in RDI, where some of them write a result; message registers are not moved.
+#[cfg(any(sel4_debug_syscalls, sel4_track_utilisation))]
+fn syscall_rdi(number: i64, rdi: Word) {
+    // SAFETY: these calls take their argument in RDI and may write a result there; RSP is kept
+    // in RBX as for every syscall; the kernel clobbers RCX and R11 and writes at most this
+    // thread's IPC buffer (memory: the asm is not `nomem`).
     unsafe {
         asm!(
             "mov {saved_rbx}, rbx",
@@ -145,12 +147,18 @@ pub fn debug_put_char(c: u8) {
             "mov rsp, rbx",
             "mov rbx, {saved_rbx}",
             saved_rbx = out(reg) _,
-            in("rdx") sys::SysDebugPutChar,
-            in("rdi") c as Word,
+            in("rdx") number,
+            inout("rdi") rdi => _,
             out("rcx") _,
             out("r11") _,
         );
     }
+}
+
+/// Writes one byte to the kernel's debug console (debug kernels only).
+#[cfg(sel4_debug_syscalls)]
+pub fn debug_put_char(c: u8) {
+    syscall_rdi(sys::SysDebugPutChar, c as Word);
 }
 
 /// Halts the kernel (debug kernels only).
@@ -166,34 +174,11 @@ pub fn debug_halt() -> ! {
 /// `build-kernel bench`), so that [`thread_utilisation`] answers.
 pub const TRACKS_UTILISATION: bool = cfg!(sel4_track_utilisation);
 
-/// A benchmark system call on `cap` whose answer the kernel writes into the IPC buffer's
-/// message words (not the message registers, which it leaves alone).
-#[cfg(sel4_track_utilisation)]
-fn benchmark_syscall(number: i64, cap: CPtr) {
-    // SAFETY: the benchmark calls take a cap in RDI, where ResetLog writes its result; RSP is
-    // kept in RBX as for every syscall; the kernel clobbers RCX and R11 and writes only this
-    // thread's IPC buffer (memory: the asm is not `nomem`).
-    unsafe {
-        asm!(
-            "mov {saved_rbx}, rbx",
-            "mov rbx, rsp",
-            "syscall",
-            "mov rsp, rbx",
-            "mov rbx, {saved_rbx}",
-            saved_rbx = out(reg) _,
-            in("rdx") number,
-            inout("rdi") cap => _,
-            out("rcx") _,
-            out("r11") _,
-        );
-    }
-}
-
 /// Starts the kernel's per-thread CPU time log (bench kernels; elsewhere nothing): from now on
 /// every switch adds the time since the thread's last switch-in to it.
 pub fn benchmark_start_log() {
     #[cfg(sel4_track_utilisation)]
-    benchmark_syscall(sys::SysBenchmarkResetLog, 0);
+    syscall_rdi(sys::SysBenchmarkResetLog, 0);
 }
 
 /// The TSC cycles the thread of TCB `tcb` has run since the log started, up to its latest
@@ -207,7 +192,7 @@ pub fn thread_utilisation(tcb: CPtr) -> Option<u64> {
         // three message words, and nothing if `tcb` is no TCB (the sentinel stays).
         let saved = [ipc_read(IPC_MR0), ipc_read(IPC_MR0 + 1), ipc_read(IPC_MR0 + 2)];
         ipc_write(IPC_MR0, Word::MAX);
-        benchmark_syscall(sys::SysBenchmarkGetThreadUtilisation, tcb);
+        syscall_rdi(sys::SysBenchmarkGetThreadUtilisation, tcb);
         let cycles = ipc_read(IPC_MR0);
         for (i, w) in saved.into_iter().enumerate() {
             ipc_write(IPC_MR0 + i, w);
