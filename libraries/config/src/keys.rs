@@ -30,11 +30,10 @@ const NOT_A_KEY: &str = "(not a key)";
 pub fn without_keys(config: &str) -> String {
     // The file's secrets, to keep a PublicKey line holding one out (the parser refuses such a
     // line; the copy gives it the zero key, which it refuses at the same line). Sorted for the
-    // lookups (a file may have a thousand peers), wiped when done.
-    let mut secrets: Vec<[u8; 32]> = config
-        .lines()
-        .filter_map(|line| key_value(line.split('#').next().unwrap_or(""), &["PrivateKey", "PresharedKey"]))
-        .collect();
+    // lookups (a file may have a thousand peers), wiped when done; sized first, so that no
+    // buffer is left behind with keys in it as the vector grows.
+    let mut secrets: Vec<[u8; 32]> = Vec::with_capacity(config.lines().count());
+    secrets.extend(config.lines().filter_map(|line| key_value(line.split('#').next().unwrap_or(""), &["PrivateKey", "PresharedKey"])));
     secrets.sort_unstable();
     let mut out = String::with_capacity(config.len());
     for line in config.lines() {

@@ -184,8 +184,8 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
         let n = idx + 1;
         // A lone carriage return, a form feed, a NUL...: `trim` would take some of them as
         // whitespace, but a person or a program splitting lines there sees other lines than
-        // this parser does, and the key-free copy the stack PDs read blanks such a line
-        // (keys::without_keys). Refused, so that every PD reads the same configuration.
+        // this parser does, and the key-free copy the stack PDs read turns such a line into a
+        // lone DEL (keys::without_keys). Refused, so that every PD reads the same configuration.
         if raw.chars().any(breaks_a_line) {
             return Err(err(n, "", ErrorKind::ControlCharacter));
         }
@@ -301,8 +301,6 @@ pub(crate) fn parse(text: &str) -> Res<Config> {
     finish(interface, peers, encryptor, networks)
 }
 
-/// Matches `key` case-insensitively against the known names; returns the
-/// canonical spelling.
 /// The keys each section takes.
 pub(crate) const INTERFACE_KEYS: [&str; 3] = ["PrivateKey", "ListenPort", "MTU"];
 /// See [`INTERFACE_KEYS`].
@@ -311,6 +309,8 @@ pub(crate) const PEER_KEYS: [&str; 5] = ["PublicKey", "PresharedKey", "Endpoint"
 pub(crate) const ENCRYPTOR_KEYS: [&str; 9] =
     ["RedAddress", "BlackAddress", "BlackGateway", "Tunnel", "Bypass", "Drop", "RedMac", "BlackMac", "MssClamp"];
 
+/// Matches `key` case-insensitively against the known names; returns the
+/// canonical spelling.
 fn known(key: &str, names: &[&'static str]) -> Option<&'static str> {
     names.iter().copied().find(|k| k.eq_ignore_ascii_case(key))
 }

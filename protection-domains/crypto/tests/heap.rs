@@ -88,8 +88,10 @@ fn ipv4(dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
 /// Peak heap bytes of a crypto PD with `peers` peers, none of which answers, while red sends
 /// `per_peer` packets of `payload` bytes (after a 20-byte header) to every one of them in turn
 /// (initiations out, the queue budget filled): full-size packets fill the budget's bytes, the
-/// smallest fill each peer's queue to boringtun's 256 packets, so that every queue grows to its
-/// longest.
+/// smallest fill it with the most packets (some 4096 of 32 bytes, padded), each peer's queue
+/// growing up to boringtun's 256 while the budget lets it. (Not measured: every queue's capacity
+/// grown to 256, which an attacker could reach by keeping another peer's queue the budget's
+/// victim: some 6 KiB more a peer.)
 fn peak_with_blackholed_peers(pd: &'static TestPd, red: &mut FarEnd, black: &mut FarEnd, peers: usize, payload: usize, per_peer: usize) -> usize {
     IN_USE.set(0);
     PEAK.set(0);
