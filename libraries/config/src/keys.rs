@@ -7,16 +7,14 @@ use zeroize::Zeroize;
 
 /// The all-zero key, in the file's base64 spelling: it parses as a key and is no secret.
 const ZERO_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-/// What an invalid key line's value becomes: not a key, so the copy fails there as well.
-const NOT_A_KEY: &str = "(not a key)";
 
 /// `config` with its key material taken out, line for line (so that a parse error in the
-/// result names the same line as in the original, and the result parses wherever the original
-/// does and fails where it fails: the stack PDs read the same format; only the keys differ):
+/// result names the same line as in the original): the result parses wherever the original
+/// does, with the same share for the stack PDs, and where the original fails on anything but a
+/// key line, it fails on the same line. Key lines are crypto's to check:
 /// - a key line (with its whitespace removed, it starts with `PrivateKey` or `PresharedKey` in
-///   any case, so `Private Key = ...` or a missing `=` cannot smuggle a key through) keeps its
-///   name; its value becomes the all-zero key if the parser would take the line as that key,
-///   else a value that is no key (the copy then fails on that line too);
+///   any case, so `Private Key = ...` or a missing `=` cannot smuggle a key through) becomes
+///   `PrivateKey = ` the all-zero key, or an empty line for a preshared key;
 /// - a `PublicKey` line holding one of the file's secrets (a key pasted in the wrong place)
 ///   gets the zero key, which the parser refuses there as it refuses the original;
 /// - other lines stay as written if they are blank, a section header or `name = value` with a
@@ -46,9 +44,13 @@ pub fn without_keys(config: &str) -> String {
         let key_name = ["PrivateKey", "PresharedKey"].into_iter().find(|name| starts_with_ignore_case(squashed.clone(), name));
         let public_key = key_value(content, &["PublicKey"]);
         if let Some(name) = key_name {
-            out.push_str(name);
-            out.push_str(" = ");
-            out.push_str(if key_value(content, &[name]).is_some() { ZERO_KEY } else { NOT_A_KEY });
+            // Key lines are crypto's to check (it refuses a bad one and names the line; the
+            // stacks start): the private key becomes the zero key, which the stacks' parse
+            // needs; a preshared key line becomes empty.
+            if name == "PrivateKey" {
+                out.push_str("PrivateKey = ");
+                out.push_str(ZERO_KEY);
+            }
         } else if public_key.is_some_and(|k| secrets.binary_search(&k).is_ok()) {
             out.push_str("PublicKey = ");
             out.push_str(ZERO_KEY);
