@@ -590,15 +590,7 @@ fn finish(
     let gateways = enc.gateway_v4.map(|(a, n)| (IpAddr::V4(a), n)).into_iter().chain(enc.gateway_v6.map(|(a, n)| (IpAddr::V6(a), n)));
     for (gateway, line) in gateways {
         let link_local = matches!(gateway, IpAddr::V6(a) if a.is_unicast_link_local());
-        // An IPv4 prefix's first and last addresses (up to /30) name the network and its
-        // broadcast, no host.
-        let a_host = |p: &Prefix| match (p.addr, gateway) {
-            (IpAddr::V4(_), IpAddr::V4(g)) if p.len <= 30 => {
-                let host_bits = u32::MAX >> p.len;
-                u32::from(g) & host_bits != 0 && u32::from(g) & host_bits != host_bits
-            }
-            _ => true,
-        };
+        let a_host = |p: &Prefix| !names_network_or_broadcast(p.len, gateway);
         let on_link = enc.black.iter().any(|(p, _)| p.addr != gateway && ((p.contains(gateway) && a_host(p)) || (link_local && p.addr.is_ipv6())));
         if !on_link {
             return Err(err(line, "BlackGateway", ErrorKind::GatewayOffLink));
@@ -736,6 +728,19 @@ fn parse_route(v: &str) -> Option<Prefix> {
     v.parse::<Prefix>().ok().map(|p| p.network())
 }
 
+/// Whether `addr` is, in an IPv4 prefix of length `len` (up to /30), its first or last address,
+/// which name the network and its broadcast, no host.
+fn names_network_or_broadcast(len: u8, addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) if len <= 30 => {
+            let host_bits = u32::MAX >> len;
+            let h = u32::from(a) & host_bits;
+            h == 0 || h == host_bits
+        }
+        _ => false,
+    }
+}
+
 /// An interface address with its prefix length, kept as written.
 fn parse_interface_address(n: usize, key: &str, v: &str) -> Res<Prefix> {
     let p: Prefix = v
@@ -744,17 +749,8 @@ fn parse_interface_address(n: usize, key: &str, v: &str) -> Res<Prefix> {
     if p.len == 0 {
         return Err(err(n, key, ErrorKind::BadPrefix(shown(v))));
     }
-    // Our own address must be a host's: not loopback, nor (up to /30) the first or last address
-    // of an IPv4 prefix, which name the network and its broadcast.
-    let host_bits = |len: u8| u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-    let network_or_broadcast = match p.addr {
-        IpAddr::V4(a) if p.len <= 30 => {
-            let h = u32::from(a) & host_bits(p.len);
-            h == 0 || h == host_bits(p.len)
-        }
-        _ => false,
-    };
-    if !is_unicast(p.addr) || p.addr.is_loopback() || network_or_broadcast {
+    // Our own address must be a host's: not loopback, nor a network or broadcast address.
+    if !is_unicast(p.addr) || p.addr.is_loopback() || names_network_or_broadcast(p.len, p.addr) {
         return Err(err(n, key, ErrorKind::BadAddress(shown(v))));
     }
     Ok(p)

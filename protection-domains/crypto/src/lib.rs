@@ -1083,20 +1083,14 @@ impl Crypto {
         }
         peer.expired_since_ns = None;
         // Not even started (its retries cost a Diffie-Hellman each) while an initiation would be
-        // withheld for the clock.
+        // withheld for the clock (start_handshake checks it too, but counts nothing).
         if !wall_clock_plausible() {
             self.counters.initiations_withheld_clock += 1;
             return;
         }
-        match peer.tunn.format_handshake_initiation(&mut self.scratch[..], false) {
-            TunnResult::WriteToNetwork(out) => {
-                let n = out.len();
-                self.counters.handshake_initiations_sent += 1;
-                // A ring error is counted there.
-                let _ = self.send_scratch(endpoint, n);
-            }
-            TunnResult::Err(e) => self.counters.count_error(e),
-            _ => {}
+        if let Some(n) = start_handshake(peer, &mut self.counters, &mut self.scratch[..]) {
+            // A ring error is counted there.
+            let _ = self.send_scratch(endpoint, n);
         }
     }
 }
