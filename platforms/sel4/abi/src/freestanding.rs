@@ -3,66 +3,50 @@
 //! `core` references, a heap and a console writer. Both the root task and every PD link this.
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::fmt;
 
-/// Copies `n` bytes; the regions must not overlap.
+/// C `memcpy` (freestanding-mem: eight bytes per step).
 ///
 /// # Safety
-/// The C contract: every pointer is valid for `n` bytes.
+/// The C contract: every pointer is valid for `n` bytes, the regions do not overlap.
 #[no_mangle]
 pub unsafe extern "C" fn memcpy(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    // SAFETY: the caller guarantees both ranges are valid for n bytes (C memcpy contract);
-    // `rep movsb` copies forwards with the direction flag clear (the ABI's default).
-    unsafe { asm!("rep movsb", inout("rcx") n => _, inout("rdi") dest => _, inout("rsi") src => _, options(nostack, preserves_flags)) };
+    // SAFETY: the caller's C contract is copy_forward's.
+    unsafe { freestanding_mem::copy_forward(dest, src, n) };
     dest
 }
 
-/// Copies `n` bytes; the regions may overlap.
+/// C `memmove`: the regions may overlap.
 ///
 /// # Safety
 /// The C contract: every pointer is valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memmove(dest: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-    if (dest as usize) <= (src as usize) || (dest as usize) >= (src as usize).wrapping_add(n) {
-        // SAFETY: forward copy is correct when dest is below src or the ranges do not overlap.
-        return unsafe { memcpy(dest, src, n) };
-    }
-    // SAFETY: copies backwards from the last byte with the direction flag set, then clears it
-    // again as the ABI requires; the ranges are valid for n bytes (caller's contract).
-    unsafe {
-        asm!("std", "rep movsb", "cld",
-             inout("rcx") n => _, inout("rdi") dest.add(n - 1) => _, inout("rsi") src.add(n - 1) => _, options(nostack));
-    }
+    // SAFETY: the caller's C contract is copy's.
+    unsafe { freestanding_mem::copy(dest, src, n) };
     dest
 }
 
-/// Fills `n` bytes with `c`.
+/// C `memset`.
 ///
 /// # Safety
-/// The C contract: every pointer is valid for `n` bytes.
+/// The C contract: `dest` is valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memset(dest: *mut u8, c: i32, n: usize) -> *mut u8 {
-    // SAFETY: the caller guarantees dest is valid for n bytes.
-    unsafe { asm!("rep stosb", inout("rcx") n => _, inout("rdi") dest => _, in("al") c as u8, options(nostack, preserves_flags)) };
+    // SAFETY: the caller's C contract is fill's; C converts c to unsigned char.
+    unsafe { freestanding_mem::fill(dest, c as u8, n) };
     dest
 }
 
-/// Compares `n` bytes.
+/// C `memcmp`.
 ///
 /// # Safety
 /// The C contract: every pointer is valid for `n` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
-    for i in 0..n {
-        // SAFETY: the caller guarantees both ranges are valid for n bytes.
-        let (x, y) = unsafe { (a.add(i).read_volatile(), b.add(i).read_volatile()) };
-        if x != y {
-            return x as i32 - y as i32;
-        }
-    }
-    0
+    // SAFETY: the caller's C contract is compare's.
+    unsafe { freestanding_mem::compare(a, b, n) }
 }
 
 /// Compares `n` bytes for equality only.
@@ -72,7 +56,7 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: same contract as memcmp.
-    unsafe { memcmp(a, b, n) }
+    unsafe { freestanding_mem::compare(a, b, n) }
 }
 
 /// Referenced by `core` when it was built with unwinding; never called (panic = abort).
