@@ -13,10 +13,13 @@ pub const ICMPV6_ERROR_MAX: usize = 1280;
 
 /// Writes into `out` an IPv4 packet from `src` carrying ICMP "fragmentation needed and DF
 /// set" with next-hop MTU `mtu`, quoting the start of `original` (whose source is the
-/// destination). Returns its length, or None if `original` is not an IPv4 packet or `out` is
-/// too small.
+/// destination). Returns its length, or None if `original` is not an IPv4 packet, is one no
+/// error may answer ([`may_answer_ipv4`]), or `out` is too small.
 pub fn frag_needed(out: &mut [u8], src: Ipv4Addr, original: &[u8], mtu: u16, hop_limit: u8) -> Option<usize> {
     let orig = Ipv4Packet::new_checked(original).ok()?;
+    if !may_answer_ipv4(&orig) {
+        return None;
+    }
     let quoted = original.len().min(ICMPV4_ERROR_MAX - 20 - 8);
     let icmp_len = 8 + quoted;
     let ip = Ipv4Repr { src_addr: src, dst_addr: orig.src_addr(), next_header: IpProtocol::Icmp, payload_len: icmp_len, hop_limit };
@@ -38,9 +41,13 @@ pub fn frag_needed(out: &mut [u8], src: Ipv4Addr, original: &[u8], mtu: u16, hop
 
 /// Writes into `out` an IPv6 packet from `src` carrying ICMPv6 "packet too big" with `mtu`,
 /// quoting as much of `original` as keeps the error within 1280 bytes. Returns its length, or
-/// None if `original` is not an IPv6 packet or `out` is too small.
+/// None if `original` is not an IPv6 packet, is an ICMPv6 error message (RFC 4443 §2.4 (e)),
+/// or `out` is too small.
 pub fn packet_too_big(out: &mut [u8], src: Ipv6Addr, original: &[u8], mtu: u32, hop_limit: u8) -> Option<usize> {
     let orig = Ipv6Packet::new_checked(original).ok()?;
+    if orig.next_header() == IpProtocol::Icmpv6 && original.get(40).is_some_and(|&t| t < 128) {
+        return None;
+    }
     let orig_repr = Ipv6Repr::parse(&orig).ok()?;
     let quoted = original.len().min(ICMPV6_ERROR_MAX - 40 - 8);
     let data = original.get(40..quoted)?;
@@ -53,6 +60,21 @@ pub fn packet_too_big(out: &mut [u8], src: Ipv6Addr, original: &[u8], mtu: u32, 
     ip.emit(&mut p);
     repr.emit(&src, &dst, &mut Icmpv6Packet::new_unchecked(p.payload_mut()), &ChecksumCapabilities::default());
     Some(total)
+}
+
+/// Whether an ICMP error may be sent about the IPv4 packet `p` (RFC 1122 §3.2.2, RFC 1812
+/// §4.3.2.7): not about a fragment other than the first, nor about an ICMP error message
+/// (destination unreachable, source quench, redirect, time exceeded, parameter problem), so
+/// that two routers never answer each other's errors.
+fn may_answer_ipv4(p: &Ipv4Packet<&[u8]>) -> bool {
+    if p.frag_offset() != 0 {
+        return false;
+    }
+    if p.next_header() != IpProtocol::Icmp {
+        return true;
+    }
+    let icmp_type = p.as_ref().get(usize::from(p.header_len()));
+    !matches!(icmp_type, Some(3 | 4 | 5 | 11 | 12))
 }
 
 /// The Internet checksum (RFC 1071) of `data`.

@@ -762,25 +762,53 @@ impl Iface {
         Some(mac)
     }
 
-    /// Sends an answer (an echo reply) to `to`, through the gateway when `to` is off the link.
-    /// A request from an address no host has (unspecified, loopback, broadcast, multicast,
-    /// our prefix's broadcast) is not answered: its answer would go to a group or nowhere.
-    fn reply(&mut self, nic: &mut Sender, to: IpAddr, packet: &[u8], now_ns: u64) {
-        let host = match to {
-            IpAddr::V4(a) => !(a.is_unspecified() || a.is_loopback() || a.is_broadcast() || a.is_multicast() || self.is_directed_broadcast(a)),
-            IpAddr::V6(a) => !(a.is_unspecified() || a.is_loopback() || a.is_multicast()),
+    /// Whether `ip` can be another host's unicast address: not unspecified, loopback,
+    /// multicast, IPv4's limited broadcast or our prefix's broadcast, nor one of ours. A packet
+    /// from anything else is spoofed or misdirected, and an answer to it would go to a group,
+    /// nowhere, or back to us.
+    pub fn is_other_host(&self, ip: IpAddr) -> bool {
+        let group_or_none = match ip {
+            IpAddr::V4(a) => a.is_unspecified() || a.is_loopback() || a.is_broadcast() || a.is_multicast() || self.is_directed_broadcast(a),
+            IpAddr::V6(a) => a.is_unspecified() || a.is_loopback() || a.is_multicast(),
         };
-        if !host {
+        !group_or_none && !self.is_ours(ip)
+    }
+
+    /// Sends an answer (an echo reply) to `to`, through the gateway when `to` is off the link.
+    /// A request from an address no other host has ([`Iface::is_other_host`]) is not answered.
+    fn reply(&mut self, nic: &mut Sender, to: IpAddr, packet: &[u8], now_ns: u64) {
+        if !self.is_other_host(to) {
             self.counters.drop_bad_icmp += 1;
             return;
         }
-        match self.next_hop(to) {
-            Some(hop) => {
-                self.counters.echo_replies += 1;
-                self.send_ip(nic, hop, packet, now_ns);
-            }
-            None => self.counters.drop_no_route_back += 1,
+        let Some(hop) = self.next_hop(to) else {
+            self.counters.drop_no_route_back += 1;
+            return;
+        };
+        // An answer to a neighbour not in the cache waits for it, and asks for it first. Such
+        // answers may take half the waiting queue only: pings from many (spoofed) sources must
+        // not keep the stack's own traffic from waiting for its next hops. That also bounds the
+        // requests they make (8 waiting answers, given up after 3 s, against 64 request records
+        // kept 5 s), so they cannot keep those next hops from being asked for either.
+        if !self.knows(hop, now_ns) && self.pending.len() >= PENDING / 2 {
+            self.counters.drop_pending_full += 1;
+            return;
         }
+        self.counters.echo_replies += 1;
+        self.send_ip(nic, hop, packet, now_ns);
+    }
+
+    /// Whether `ip` is one of the configured gateways.
+    fn is_gateway(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => self.gateway_v4 == Some(a),
+            IpAddr::V6(a) => self.gateway_v6 == Some(a),
+        }
+    }
+
+    /// Packets [`Iface::send_ip`] can still hold while their next hops are resolved.
+    pub fn pending_room(&self) -> usize {
+        PENDING.saturating_sub(self.pending.len())
     }
 
     /// Whether `ip`'s MAC is known and fresh: a packet to it goes to the NIC ring now (and may
@@ -851,15 +879,15 @@ impl Iface {
     /// [`ANSWER_WINDOW_NS`] (only answers to recorded requests are learned); a request for a
     /// new neighbour is not sent while 64 others are still within their window, so a flood of
     /// requests cannot push out the record of one whose answer is due. A neighbour in the
-    /// cache (the gateway, say) is asked again whatever that flood: its record is one of at
-    /// most 64 more.
+    /// cache, and a configured gateway (not yet in the cache after a start, or gone from it), is
+    /// asked whatever that flood: its record is one of at most 66 more.
     fn solicit(&mut self, nic: &mut Sender, ip: IpAddr, now_ns: u64) {
         self.solicited.retain(|s| now_ns.saturating_sub(s.1) < ANSWER_WINDOW_NS);
         let known = self.solicited.iter().position(|s| s.0 == ip);
-        let cached = self.neighbours.iter().any(|n| n.ip == ip);
+        let exempt = self.neighbours.iter().any(|n| n.ip == ip) || self.is_gateway(ip);
         match known {
             Some(k) if now_ns.saturating_sub(self.solicited[k].1) < SOLICIT_INTERVAL_NS => return,
-            None if !cached && self.solicited.len() >= NEIGHBOURS => {
+            None if !exempt && self.solicited.len() >= NEIGHBOURS => {
                 self.counters.drop_solicit_full += 1;
                 return;
             }
@@ -983,6 +1011,21 @@ pub fn decrement_hop_limit(packet: &mut [u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a checked IPv4 or IPv6 packet may be forwarded: its hop limit is above 1 (what
+/// [`decrement_hop_limit`] checks, without changing the packet).
+pub fn hop_limit_above_one(packet: &[u8]) -> bool {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => Ipv4Packet::new_checked(packet).is_ok_and(|p| p.hop_limit() > 1),
+        Some(6) => Ipv6Packet::new_checked(packet).is_ok_and(|p| p.hop_limit() > 1),
+        _ => false,
+    }
+}
+
+/// Whether `packet` is an IPv4 packet with Don't Fragment set (false for anything else).
+pub fn dont_fragment(packet: &[u8]) -> bool {
+    packet.first().map(|b| b >> 4) == Some(4) && Ipv4Packet::new_checked(packet).is_ok_and(|p| p.dont_frag())
 }
 
 /// The source and destination addresses of an IP packet, checked.

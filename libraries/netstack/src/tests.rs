@@ -487,6 +487,36 @@ mod mtu {
         assert!(packet_too_big(&mut out[..100], src, &original, 1420, 64).is_none());
     }
 
+    /// No ICMP error about an ICMP error or about a fragment other than the first (RFC 1122
+    /// §3.2.2, RFC 4443 §2.4 (e)); an echo request or a first fragment is answered.
+    #[test]
+    fn no_icmp_error_answers_an_icmp_error_or_a_later_fragment() {
+        let mut out = [0u8; 2048];
+        let us = Ipv4Addr::new(10, 1, 0, 1);
+        let with_icmp_type = |t: u8| {
+            let mut p = ipv4(1480, true, &[], 1, 1);
+            p[20] = t;
+            p
+        };
+        for (t, answered) in [(8u8, true), (0, true), (3, false), (4, false), (5, false), (11, false), (12, false)] {
+            assert_eq!(frag_needed(&mut out, us, &with_icmp_type(t), 1420, 64).is_some(), answered, "ICMP type {t}");
+        }
+        let mut later = ipv4(1480, true, &[], 1, 17);
+        {
+            let mut p = Ipv4Packet::new_unchecked(&mut later[..]);
+            p.set_frag_offset(1480);
+            p.fill_checksum();
+        }
+        assert!(frag_needed(&mut out, us, &later, 1420, 64).is_none(), "a later fragment");
+
+        let src: Ipv6Addr = "fd00:1::1".parse().unwrap();
+        for (t, answered) in [(128u8, true), (129, true), (1, false), (2, false), (3, false), (4, false)] {
+            let mut p = ipv6(1460, 58);
+            p[40] = t;
+            assert_eq!(packet_too_big(&mut out, src, &p, 1420, 64).is_some(), answered, "ICMPv6 type {t}");
+        }
+    }
+
     #[test]
     fn the_token_bucket_bounds_a_flood_and_refills() {
         let mut b = TokenBucket::new(20, 10);

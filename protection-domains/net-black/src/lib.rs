@@ -99,6 +99,15 @@ pd_api::counters! {
         path_mtu_lowered,
         /// ICMPv6 "packet too big" not about our WireGuard port, or not lowering anything.
         drop_path_mtu_ignored,
+        /// A datagram to the WireGuard port from an address no other host has (unspecified,
+        /// loopback, broadcast, multicast, ours) or from port 0: spoofed, and crypto's answer
+        /// would go to a group or back to us.
+        drop_bad_source,
+        /// A message from crypto to such an address or port (crypto answers the sources it is
+        /// given; never sent to a group or to ourselves).
+        drop_bad_endpoint,
+        /// Our datagrams that could not be fragmented to the link or path MTU.
+        drop_unfragmentable,
     }
 }
 
@@ -256,7 +265,7 @@ impl NetBlack {
             Reassembly::Held => return,
             Reassembly::Complete(whole) => whole,
         };
-        deliver_datagram(packet, self.config.listen_port, &mut self.crypto, &mut self.counters);
+        deliver_datagram(packet, &self.iface, self.config.listen_port, &mut self.crypto, &mut self.counters);
     }
 
     fn drain_crypto(&mut self, now: u64) -> Result<(), RingError> {
@@ -273,6 +282,10 @@ impl NetBlack {
                 self.counters.drop_bad_header += 1;
                 continue;
             };
+            if to.port() == 0 || !self.iface.is_other_host(to.ip()) {
+                self.counters.drop_bad_endpoint += 1;
+                continue;
+            }
             let src = match to.ip() {
                 IpAddr::V4(_) => self.iface.ipv4().map(IpAddr::V4),
                 IpAddr::V6(_) => self.iface.ipv6().map(IpAddr::V6),
@@ -298,8 +311,8 @@ impl NetBlack {
             // Build it aside: its next hop is unresolved (it waits in the neighbour queue), or
             // it is fragmented.
             write_udp(&mut self.out[..ip_len], src, to, payload, ident);
-            self.counters.from_crypto += 1;
             if ip_len <= mtu {
+                self.counters.from_crypto += 1;
                 self.iface.send_ip(&mut self.nic.tx, hop, &self.out[..ip_len], now);
                 continue;
             }
@@ -307,24 +320,32 @@ impl NetBlack {
             // All or none: a datagram without its last fragments is only load for the ring and
             // the path. Fragments to a known neighbour go to the NIC ring now, maybe behind a
             // refresh request (one slot more); to an unresolved one they wait in the queue.
-            let room = if self.iface.knows(hop, now) { self.nic.tx.free_slots().saturating_sub(1) } else { usize::MAX };
+            let room = if self.iface.knows(hop, now) { self.nic.tx.free_slots().saturating_sub(1) } else { self.iface.pending_room() };
             if to.is_ipv4() {
-                let Ok(mut f) = Ipv4Fragmenter::new(datagram, mtu) else { continue };
+                let Ok(mut f) = Ipv4Fragmenter::new(datagram, mtu) else {
+                    self.counters.drop_unfragmentable += 1;
+                    continue;
+                };
                 if room < f.count() {
                     self.counters.drop_fragments_no_room += 1;
                     continue;
                 }
+                self.counters.from_crypto += 1;
                 self.counters.outer_fragmented += 1;
                 while let Some(n) = f.write_next(&mut self.fragment[..]) {
                     self.counters.outer_fragments_sent += 1;
                     self.iface.send_ip(&mut self.nic.tx, hop, &self.fragment[..n], now);
                 }
             } else {
-                let Ok(mut f) = Ipv6Fragmenter::new(datagram, mtu, self.ident_v6) else { continue };
+                let Ok(mut f) = Ipv6Fragmenter::new(datagram, mtu, self.ident_v6) else {
+                    self.counters.drop_unfragmentable += 1;
+                    continue;
+                };
                 if room < f.count() {
                     self.counters.drop_fragments_no_room += 1;
                     continue;
                 }
+                self.counters.from_crypto += 1;
                 self.counters.outer_fragmented += 1;
                 self.ident_v6 = self.ident_v6.wrapping_add(1);
                 while let Some(n) = f.write_next(&mut self.fragment[..]) {
@@ -383,7 +404,7 @@ fn ip_header_len(ip: IpAddr) -> usize {
 
 /// A UDP datagram to our address (one IP packet, whole): to crypto with its source endpoint if
 /// it is for the WireGuard port, else counted.
-fn deliver_datagram(packet: &[u8], listen_port: u16, crypto: &mut Link, counters: &mut Counters) {
+fn deliver_datagram(packet: &[u8], iface: &Iface, listen_port: u16, crypto: &mut Link, counters: &mut Counters) {
     let caps = ChecksumCapabilities::default();
     let (src, dst, proto, payload) = match packet[0] >> 4 {
         4 => {
@@ -407,6 +428,9 @@ fn deliver_datagram(packet: &[u8], listen_port: u16, crypto: &mut Link, counters
     let Ok(repr) = UdpRepr::parse(&udp, &src, &dst, &caps) else { return counters.drop_bad_udp += 1 };
     if repr.dst_port != listen_port {
         return counters.drop_not_wireguard += 1;
+    }
+    if repr.src_port == 0 || !iface.is_other_host(IpAddr::from(src)) {
+        return counters.drop_bad_source += 1;
     }
     let data = udp.payload();
     if ENDPOINT_HEADER_LEN + data.len() > SLOT_SIZE {

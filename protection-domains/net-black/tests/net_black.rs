@@ -449,12 +449,126 @@ fn a_flood_of_unanswered_requests_cannot_keep_the_gateway_from_being_asked_again
             r.nic.drain();
         }
     }
-    assert!(r.counter("drop_solicit_full") >= 16, "{}", r.counter("drop_solicit_full"));
+    // Answers to pings may take half the waiting queue and half the request records.
+    assert!(r.counter("drop_pending_full") + r.counter("drop_solicit_full") >= 64);
     // The next datagram still goes out, and the gateway is asked again.
     from_crypto(&mut r, "203.0.113.5:51820", b"out");
     let out = frames(&r.nic.drain());
     assert!(out.contains(&(GW_MAC, EthernetProtocol::Ipv4, None)), "{out:?}");
     assert!(out.contains(&([0xff; 6], EthernetProtocol::Arp, Some(GW))), "the gateway asked again: {out:?}");
+}
+
+/// Pings from many spoofed on-link sources, each answer waiting for its sender to be resolved,
+/// cannot fill the waiting queue or the request records so that crypto's datagram to the
+/// gateway (not yet known after a start) or to an on-link peer is dropped or never asked for:
+/// answers may take half the queue (and so a few of the records).
+#[test]
+fn pings_from_many_spoofed_neighbours_cannot_keep_the_gateway_or_a_peer_from_being_asked() {
+    let mut r = rig();
+    // 80 pings over 4 s, each from another source: the answers that waited are given up after
+    // 3 s, their requests' records last 5 s.
+    for k in 0..80u8 {
+        r.pd.set_now_ns(1_000_000_000 + u64::from(k) * 50_000_000);
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &echo4(Ipv4Addr::new(192, 0, 2, 100 + k), OUR)));
+        r.run(NIC);
+        r.run(pd_net_black::TIMER);
+        r.nic.drain();
+    }
+    let pending_drops = r.counter("drop_pending_full");
+    from_crypto(&mut r, "203.0.113.5:51820", b"out");
+    let out = frames(&r.nic.drain());
+    assert!(out.contains(&([0xff; 6], EthernetProtocol::Arp, Some(GW))), "the gateway asked: {out:?}");
+    assert_eq!(r.counter("drop_pending_full"), pending_drops, "crypto's datagram waits for the answer");
+    r.nic.send(&arp_reply(GW_MAC, GW));
+    r.run(NIC);
+    assert!(frames(&r.nic.drain()).contains(&(GW_MAC, EthernetProtocol::Ipv4, None)), "and goes out after it");
+    from_crypto(&mut r, "192.0.2.2:51820", b"out");
+    let out = frames(&r.nic.drain());
+    assert!(out.contains(&([0xff; 6], EthernetProtocol::Arp, Some(PEER))), "the on-link peer asked: {out:?}");
+}
+
+/// With every request record taken (crypto's own traffic to many unresolved neighbours), a
+/// configured gateway not yet in the cache is still asked for.
+#[test]
+fn a_gateway_not_yet_known_is_asked_for_with_every_request_record_taken() {
+    let mut r = rig();
+    r.pd.set_now_ns(1_000_000_000);
+    for k in 0..70u8 {
+        from_crypto(&mut r, &format!("192.0.2.{}:51820", 10 + k), b"out");
+        r.nic.drain();
+    }
+    assert!(r.counter("drop_solicit_full") >= 6, "{}", r.counter("drop_solicit_full"));
+    from_crypto(&mut r, "203.0.113.5:51820", b"out");
+    let out = frames(&r.nic.drain());
+    assert!(out.contains(&([0xff; 6], EthernetProtocol::Arp, Some(GW))), "the gateway asked: {out:?}");
+}
+
+/// A datagram to the WireGuard port from an address no other host has, or from port 0, is not
+/// handed to crypto (which would answer it: a cookie reply to a group, or to ourselves).
+#[test]
+fn datagrams_from_addresses_no_host_has_do_not_reach_crypto() {
+    let mut r = rig();
+    let bad4 = [
+        (Ipv4Addr::BROADCAST, 40000),
+        (Ipv4Addr::new(192, 0, 2, 255), 40000),
+        (Ipv4Addr::new(224, 0, 0, 1), 40000),
+        (Ipv4Addr::UNSPECIFIED, 40000),
+        (Ipv4Addr::LOCALHOST, 40000),
+        (OUR, 40000),
+        (PEER, 0),
+    ];
+    for (src, sport) in bad4 {
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &udp4(src, OUR, sport, 51820, b"wg", true)));
+    }
+    for src in ["ff02::1", "::1", "::", "2001:db8::1"] {
+        r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv6, &udp6(src.parse().unwrap(), OUR6, 40000, 51820, b"wg")));
+    }
+    r.nic.send(&eth(OUR_MAC, PEER_MAC, EthernetProtocol::Ipv4, &udp4(PEER, OUR, 40000, 51820, b"good", true)));
+    r.run(NIC);
+    let out = r.crypto.drain();
+    assert_eq!(out.len(), 1, "only the datagram from a host");
+    assert_eq!(EndpointHeader::parse(&out[0]).unwrap().0 .0, SocketAddr::new(IpAddr::V4(PEER), 40000));
+    assert_eq!(r.counter("drop_bad_source"), 11);
+}
+
+/// crypto's messages to an address no other host has, or to port 0, are not sent (nor asked
+/// for with ARP).
+#[test]
+fn crypto_cannot_send_to_a_group_to_us_or_to_port_0() {
+    let mut r = rig();
+    let bad = [
+        "255.255.255.255:51820",
+        "192.0.2.255:51820",
+        "224.0.0.1:51820",
+        "0.0.0.0:51820",
+        "127.0.0.1:51820",
+        "192.0.2.1:51820",
+        "192.0.2.2:0",
+        "[ff02::1]:51820",
+        "[2001:db8::1]:51820",
+    ];
+    for to in bad {
+        from_crypto(&mut r, to, b"msg");
+    }
+    assert_eq!(r.nic.drain(), Vec::<Vec<u8>>::new());
+    assert_eq!((r.counter("drop_bad_endpoint"), r.counter("from_crypto")), (9, 0));
+}
+
+/// All or none also while the next hop is being resolved: a datagram whose fragments do not all
+/// fit the queue of packets waiting for it is dropped whole, not cut.
+#[test]
+fn fragments_waiting_for_a_neighbour_go_all_or_none() {
+    let mut r = rig();
+    for _ in 0..15 {
+        from_crypto(&mut r, "192.0.2.2:51820", b"small");
+    }
+    from_crypto(&mut r, "192.0.2.2:51820", &message(1600));
+    assert_eq!((r.counter("drop_fragments_no_room"), r.counter("from_crypto")), (1, 15));
+    r.nic.send(&arp_reply(PEER_MAC, PEER));
+    r.run(NIC);
+    let out = frames(&r.nic.drain());
+    assert_eq!(out.iter().filter(|f| f.0 == PEER_MAC).count(), 15, "the 15 that waited, no fragment of the 16th: {out:?}");
+    assert_eq!(r.counter("drop_pending_full"), 0);
 }
 
 /// Routers are often known by their link-local address: a BlackGateway of fe80::1 is asked for

@@ -30,10 +30,10 @@ use core::net::IpAddr;
 use core::ops::Range;
 use encryptor_config::{rule_table, Action, MssClamp, PrefixTable, RedConfig, StartError};
 use pd_api::{Channel, ChannelSet, Handler};
-use pd_netstack::fragment::{FragmentError, Ipv4Fragmenter};
+use pd_netstack::fragment::Ipv4Fragmenter;
 use pd_netstack::icmp_error::{frag_needed, packet_too_big, TokenBucket};
 use pd_netstack::mss::{clamp_mss, Clamp};
-use pd_netstack::{decrement_hop_limit, ip_addresses, ip_len, Iface, Received, StackLinks, HOP_LIMIT};
+use pd_netstack::{decrement_hop_limit, dont_fragment, hop_limit_above_one, ip_addresses, ip_len, Iface, Received, StackLinks, HOP_LIMIT};
 pub use pd_netstack::InitError;
 use pd_ring::{Link, RingError, Sender, SLOT_SIZE};
 
@@ -168,13 +168,20 @@ impl NetRed {
         }
     }
 
-    /// A PC's packet for the tunnel (in `buf[range]`, hop limit already decremented): whole if
-    /// it fits, in fragments if it may be split, else an ICMP error back to the PC.
+    /// A PC's packet for the tunnel (in `buf[range]`, its hop limit checked above 1 but not yet
+    /// decremented): whole if it fits, in fragments if it may be split, else an ICMP error back
+    /// to the PC.
     fn to_tunnel(&mut self, range: Range<usize>, now: u64) {
         let packet = &mut self.buf[range.clone()];
-        Self::clamp(self.mss, &mut self.counters, packet);
         let ipv6 = packet[0] >> 4 == 6;
         let mtu = usize::from(if ipv6 { self.mtu_v6 } else { self.mtu_v4 });
+        if packet.len() > mtu && (ipv6 || dont_fragment(packet)) {
+            // Answered before this router changes the packet (hop limit, MSS): the error quotes
+            // it as the PC sent it, as Linux's forwarding does.
+            return self.too_big(range, now);
+        }
+        decrement_hop_limit(packet);
+        Self::clamp(self.mss, &mut self.counters, packet);
         if packet.len() <= mtu {
             match self.crypto.tx.send(packet) {
                 Ok(true) => self.counters.to_crypto += 1,
@@ -183,16 +190,13 @@ impl NetRed {
             }
             return;
         }
-        if ipv6 {
-            return self.too_big(range, now);
-        }
         match Ipv4Fragmenter::new(packet, mtu) {
             Ok(fragments) => {
                 if send_fragments(fragments, &mut self.crypto.tx, &mut self.counters) {
                     self.counters.to_crypto += 1;
                 }
             }
-            Err(FragmentError::DontFragment) => self.too_big(range, now),
+            // IPv6 and DF packets were answered above.
             Err(_) => self.counters.drop_bad_ip += 1,
         }
     }
@@ -203,7 +207,8 @@ impl NetRed {
         self.counters.drop_too_big += 1;
         let original = &self.buf[range];
         let Some((src, _)) = ip_addresses(original) else { return };
-        if !self.iface.is_on_link(src) || self.iface.is_ours(src) {
+        // Only to a host on the PCs' link (not its broadcast address, nor ours).
+        if !self.iface.is_on_link(src) || !self.iface.is_other_host(src) {
             return;
         }
         if !self.icmp_errors.take(now) {
@@ -281,12 +286,17 @@ impl NetRed {
                 self.counters.drop_policy += 1;
                 continue;
             }
-            if !decrement_hop_limit(packet) {
-                self.counters.drop_ttl += 1;
+            if action == Action::Tunnel {
+                // The hop limit is decremented in to_tunnel, after a packet too big is answered.
+                if !hop_limit_above_one(packet) {
+                    self.counters.drop_ttl += 1;
+                    continue;
+                }
+                self.to_tunnel(range, now);
                 continue;
             }
-            if action == Action::Tunnel {
-                self.to_tunnel(range, now);
+            if !decrement_hop_limit(packet) {
+                self.counters.drop_ttl += 1;
                 continue;
             }
             let bypass = self.bypass.as_mut().expect("checked above");

@@ -397,10 +397,27 @@ fn a_df_packet_too_big_for_the_tunnel_gets_fragmentation_needed_with_the_mtu() {
     assert!(icmp.verify_checksum());
     assert_eq!((u8::from(icmp.msg_type()), icmp.msg_code()), (3, 4));
     assert_eq!(u16::from_be_bytes([ip.payload()[6], ip.payload()[7]]), 1420, "next-hop MTU");
-    // The quoted header is the packet's (TTL already decremented by this router).
-    let quoted = Ipv4Packet::new_unchecked(&ip.payload()[8..28]);
+    // The quote is the packet as the PC sent it, its TTL not yet decremented (as Linux quotes).
+    let quote = &ip.payload()[8..];
+    assert!(quote.len() >= 28);
+    assert_eq!(quote, &big[..quote.len()]);
+    let quoted = Ipv4Packet::new_unchecked(quote);
     assert_eq!((quoted.src_addr(), quoted.dst_addr(), quoted.total_len()), (PC, REMOTE, 1500));
     assert_eq!((r.counter("drop_too_big"), r.counter("icmp_too_big_sent")), (1, 1));
+}
+
+/// A packet too big from the red prefix's broadcast address (or ours) gets no error: it would
+/// go to every PC, or to ourselves.
+#[test]
+fn no_fragmentation_needed_goes_to_the_red_broadcast_address_or_to_us() {
+    for src in [Ipv4Addr::new(10, 1, 0, 255), OUR] {
+        let mut r = rig(false);
+        learn_pc(&mut r);
+        r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &udp_sized(src, REMOTE, 1500, true)));
+        r.run(&[NIC]);
+        assert!(r.nic.drain().is_empty(), "an error to {src}");
+        assert_eq!((r.counter("drop_too_big"), r.counter("icmp_too_big_sent")), (1, 0));
+    }
 }
 
 #[test]
@@ -436,6 +453,9 @@ fn an_ipv6_packet_too_big_gets_packet_too_big_never_below_1280() {
         let icmp = Icmpv6Packet::new_checked(ip.payload()).unwrap();
         assert!(icmp.verify_checksum(&ip.src_addr(), &ip.dst_addr()));
         assert_eq!((u8::from(icmp.msg_type()), icmp.pkt_too_big_mtu()), (2, expect));
+        // The quote is the packet as the PC sent it, hop limit 64 (not yet decremented).
+        let quote = &ip.payload()[8..];
+        assert_eq!(quote, &udp6_sized(PC6, remote6, 1500)[..quote.len()]);
     }
 }
 
