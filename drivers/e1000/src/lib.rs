@@ -60,6 +60,8 @@ pub struct E1000<H: Hal, const RX: usize = 256, const TX: usize = 256> {
     rx: RxQueue<Legacy, RX>,
     tx: TxQueue<Legacy, TX>,
     counters: Counters,
+    /// Why the device needs a new bring-up, once an interrupt showed it ([`Nic::needs_bring_up`]).
+    bring_up: Option<&'static str>,
 }
 
 impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
@@ -133,7 +135,7 @@ impl<H: Hal, const RX: usize, const TX: usize> E1000<H, RX, TX> {
         }
         hal.write32(RCTL, rctl);
 
-        Ok(Self { hal, model, mac, rx, tx, counters: Counters::default() })
+        Ok(Self { hal, model, mac, rx, tx, counters: Counters::default(), bring_up: None })
     }
 
     /// Which part this is.
@@ -175,6 +177,12 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for E1000<H, RX, TX> {
         // Reading ICR clears it (and deasserts the interrupt).
         let icr = self.hal.read32(ICR);
         self.hal.irq_ack();
+        // All ones is a device gone from the bus (or a PCIe error), not every cause at once.
+        if icr == u32::MAX {
+            self.counters.device_faults += 1;
+            self.bring_up = self.bring_up.or(Some("its registers reading all ones (gone from the bus?)"));
+            return Interrupts::default();
+        }
         Interrupts {
             rx: icr & ICR_RXT0 != 0,
             tx: icr & (ICR_TXDW | ICR_TXQE) != 0,
@@ -182,6 +190,10 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for E1000<H, RX, TX> {
             rx_overrun: icr & ICR_RXO != 0,
             rx_low: icr & ICR_RXDMT0 != 0,
         }
+    }
+
+    fn needs_bring_up(&self) -> Option<&'static str> {
+        self.bring_up
     }
 
     fn set_interrupts(&mut self, enabled: bool) {

@@ -112,6 +112,21 @@ fn interrupt_registers_hold_the_datasheet_values() {
     assert_eq!(r.model().reg(ITR), 390);
 }
 
+/// A device gone from the bus reads all ones: that looked like every interrupt cause at once and
+/// a link up at 1000 Mbit/s; it is a device fault that asks for a new bring-up, the link down.
+#[test]
+fn registers_reading_all_ones_ask_for_a_bring_up_and_show_the_link_down() {
+    let mut r = rig::<16, 16>(config());
+    r.nic.set_interrupts(true);
+    let _ = r.nic.handle_interrupt();
+    assert_eq!(r.nic.needs_bring_up(), None);
+    r.model().gone = true;
+    assert_eq!(r.nic.handle_interrupt(), nic_core::Interrupts::default());
+    assert_eq!(r.nic.needs_bring_up(), Some("its registers reading all ones (gone from the bus?)"));
+    assert!(!r.nic.link().up);
+    assert_eq!(r.nic.counters().device_faults, 1);
+}
+
 #[test]
 fn the_82574l_runs_the_same_path() {
     let mut r = rig::<16, 16>(Config { device_id: 0x10D3, ..config() });

@@ -502,9 +502,12 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
                 self.link = link;
             }
             Err(InitError::AdminQueueTimeout(_)) => {
-                // Every later command would wait the same timeout.
+                // Every later command would wait the same timeout, and the link would no longer
+                // be followed: a device fault, which only a new bring-up (a PF reset) can undo.
                 self.aq_dead = true;
                 self.aq_other_events += 1;
+                self.counters.device_faults += 1;
+                self.bring_up = self.bring_up.or(Some("its firmware no longer answering admin commands"));
             }
             Err(_) => self.aq_other_events += 1,
         }

@@ -358,6 +358,22 @@ fn every_link_flap_is_reported_because_the_driver_rearms_events() {
     r.assert_clean();
 }
 
+/// A firmware that stops answering (the link re-ask after an event times out) leaves the link
+/// unfollowed: a device fault, and the driver asks for a new bring-up (it was only counted among
+/// the admin queue's other events, which nothing reports).
+#[test]
+fn a_firmware_that_stops_answering_asks_for_a_bring_up() {
+    let mut r = rig::<64, 64>(config());
+    r.nic.set_interrupts(true);
+    let _ = r.nic.handle_interrupt();
+    assert_eq!(r.nic.needs_bring_up(), None);
+    r.model().fw.hung = true;
+    r.model().set_cable(false);
+    let _ = r.nic.handle_interrupt();
+    assert_eq!(r.nic.needs_bring_up(), Some("its firmware no longer answering admin commands"));
+    assert_eq!(r.nic.device_faults(), 1);
+}
+
 #[test]
 fn more_events_than_the_receive_queue_holds_lose_none_once_drained() {
     // The driver re-posts each event descriptor as it handles it: forty flaps, polled.

@@ -26,7 +26,9 @@ type Advanced = nic_core::advanced::Advanced<RXDADV_ERR_RXE>;
 /// Which member of the family the driver runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Family {
-    /// 82599 (e.g. 8086:10fb SFP+, 10f7 KX4, 1517 KR, 151c 10GBASE-T).
+    /// 82599 (e.g. 8086:10fb SFP+, 10f7 KX4, 1517 KR, 151c 10GBASE-T). The driver selects the
+    /// 10G serial link only on the SFP+ parts ([`is_82599_sfp`]); the others keep the link mode
+    /// their NVM loaded into AUTOC (backplane, CX4, XAUI, the 10GBASE-T PHY).
     I82599,
     /// X550 10GBASE-T (8086:1563, 15d1).
     X550,
@@ -52,6 +54,12 @@ impl Family {
             _ => None,
         }
     }
+}
+
+/// Whether the 82599 with PCI device id `device_id` has SFP+ cages (SFP, SFP FCoE, SFP SF2,
+/// 82599EN SFP), whose link is 10G serial: the link mode the driver sets in AUTOC.
+pub fn is_82599_sfp(device_id: u16) -> bool {
+    matches!(device_id, 0x10FB | 0x1529 | 0x154D | 0x1557)
 }
 
 /// Receive buffer size programmed in SRRCTL.BSIZEPACKET.
@@ -81,6 +89,8 @@ pub struct Ixgbe<H: Hal, const RX: usize = 512, const TX: usize = 512> {
     rx: RxQueue<Advanced, RX>,
     tx: TxQueue<Advanced, TX>,
     counters: Counters,
+    /// Why the device needs a new bring-up, once an interrupt showed it ([`Nic::needs_bring_up`]).
+    bring_up: Option<&'static str>,
 }
 
 fn set_bits<H: Hal>(hal: &H, reg: usize, bits: u32) {
@@ -127,11 +137,15 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         }
 
         if family == Family::I82599 {
-            // 10 GbE serial link (SFP+): no auto-negotiation, XAUI PMA/PMD field
-            // cleared; then restart the link state machine with the new mode.
-            let autoc = hal.read32(AUTOC);
-            let autoc = (autoc & !(AUTOC_LMS_MASK | AUTOC_10G_PMA_PMD_MASK)) | AUTOC_LMS_10G_SERIAL;
-            hal.write32(AUTOC, autoc);
+            // SFP+: 10 GbE serial link, no auto-negotiation, XAUI PMA/PMD field cleared. The
+            // other 82599 parts keep the mode their NVM chose for the board (forcing 10G serial
+            // on a KX4 or CX4 port would keep its link down). Then the link state machine is
+            // restarted with that mode.
+            let mut autoc = hal.read32(AUTOC);
+            if is_82599_sfp(config.device_id) {
+                autoc = (autoc & !(AUTOC_LMS_MASK | AUTOC_10G_PMA_PMD_MASK)) | AUTOC_LMS_10G_SERIAL;
+                hal.write32(AUTOC, autoc);
+            }
             hal.write32(AUTOC, autoc | AUTOC_AN_RESTART);
         }
 
@@ -201,7 +215,7 @@ impl<H: Hal, const RX: usize, const TX: usize> Ixgbe<H, RX, TX> {
         hal.write32(IVAR0, IVAR_ALLOC_VAL | (1 | IVAR_ALLOC_VAL) << 8);
         hal.write32(EITR0, eitr_value(config.interrupt_interval_us));
 
-        Ok(Self { hal, family, mac, rx, tx, counters: Counters::default() })
+        Ok(Self { hal, family, mac, rx, tx, counters: Counters::default(), bring_up: None })
     }
 
     /// Which family member this is.
@@ -228,7 +242,8 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for Ixgbe<H, RX, TX> {
 
     fn link(&mut self) -> LinkState {
         let links = self.hal.read32(LINKS);
-        let up = links & LINKS_UP != 0;
+        // All ones: a device gone from the bus, not a link.
+        let up = links != u32::MAX && links & LINKS_UP != 0;
         let speed_mbps = match links & LINKS_SPEED_MASK {
             LINKS_SPEED_10G => 10_000,
             LINKS_SPEED_1G => 1000,
@@ -244,6 +259,12 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for Ixgbe<H, RX, TX> {
         // Legacy/MSI mode (GPIE.OCD clear): reading EICR clears it.
         let eicr = self.hal.read32(EICR);
         self.hal.irq_ack();
+        // All ones is a device gone from the bus (or a PCIe error), not every cause at once.
+        if eicr == u32::MAX {
+            self.counters.device_faults += 1;
+            self.bring_up = self.bring_up.or(Some("its registers reading all ones (gone from the bus?)"));
+            return Interrupts::default();
+        }
         Interrupts {
             rx: eicr & EICR_RX0 != 0,
             tx: eicr & EICR_TX0 != 0,
@@ -251,6 +272,10 @@ impl<H: Hal, const RX: usize, const TX: usize> Nic for Ixgbe<H, RX, TX> {
             rx_overrun: false,
             rx_low: false,
         }
+    }
+
+    fn needs_bring_up(&self) -> Option<&'static str> {
+        self.bring_up
     }
 
     fn set_interrupts(&mut self, enabled: bool) {

@@ -125,6 +125,40 @@ fn x550_skips_the_82599_only_steps() {
     r.assert_clean();
 }
 
+/// Only the SFP+ parts get the 10G serial link mode; a KX4, CX4, XAUI, KR or 10GBASE-T 82599
+/// keeps the mode its NVM put in AUTOC (forced to 10G serial its link would stay down), and its
+/// link state machine is restarted with it.
+#[test]
+fn only_sfp_82599s_are_set_to_the_10g_serial_link() {
+    for id in [0x10FB, 0x1529, 0x154D, 0x1557] {
+        let r = rig::<16, 16>(Config { device_id: id, ..config() });
+        assert_eq!(r.model().reg(AUTOC) & AUTOC_LMS_MASK, AUTOC_LMS_10G_SERIAL, "{id:#x}");
+    }
+    for id in [0x10F7, 0x10F9, 0x10FC, 0x1517, 0x151C, 0x152A] {
+        let r = rig::<16, 16>(Config { device_id: id, ..config() });
+        assert_eq!(r.nic.family(), Family::I82599, "{id:#x}");
+        assert_eq!(r.model().reg(AUTOC) & AUTOC_LMS_MASK, 0b110 << AUTOC_LMS_SHIFT, "{id:#x}: the NVM's mode kept");
+        let autoc_writes: Vec<u32> = r.hal.writes.borrow().iter().filter(|w| w.0 == AUTOC).map(|w| w.1).collect();
+        assert_eq!(autoc_writes.len(), 1, "{id:#x}: only the restart");
+        assert_ne!(autoc_writes[0] & AUTOC_AN_RESTART, 0, "{id:#x}: the link restarted");
+    }
+}
+
+/// A device gone from the bus reads all ones: that looked like every cause at once and a link
+/// up at 10 Gbit/s; it is a device fault that asks for a new bring-up, the link down.
+#[test]
+fn registers_reading_all_ones_ask_for_a_bring_up_and_show_the_link_down() {
+    let mut r = rig::<16, 16>(config());
+    r.nic.set_interrupts(true);
+    let _ = r.nic.handle_interrupt();
+    assert_eq!(r.nic.needs_bring_up(), None);
+    r.model().gone = true;
+    assert_eq!(r.nic.handle_interrupt(), nic_core::Interrupts::default());
+    assert_eq!(r.nic.needs_bring_up(), Some("its registers reading all ones (gone from the bus?)"));
+    assert!(!r.nic.link().up);
+    assert_eq!(r.nic.counters().device_faults, 1);
+}
+
 #[test]
 fn the_integrated_x550_macs_take_the_x550_path() {
     for id in [0x15AB, 0x15AD, 0x15C8, 0x15E4] {

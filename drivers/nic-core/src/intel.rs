@@ -120,9 +120,10 @@ impl StatRegs {
 }
 
 /// The gigabit parts' (e1000, igb) link state from their STATUS register: full duplex (bit 0),
-/// link up (bit 1), speed (bits 7:6: 10, 100, 1000 Mbit/s).
+/// link up (bit 1), speed (bits 7:6: 10, 100, 1000 Mbit/s). All ones is a device gone from the
+/// bus (or a PCIe error), not a link: down.
 pub fn gigabit_link_state(status: u32) -> LinkState {
-    let up = status & 1 << 1 != 0;
+    let up = status != u32::MAX && status & 1 << 1 != 0;
     let speed_mbps = match status >> 6 & 0b11 {
         0 => 10,
         1 => 100,

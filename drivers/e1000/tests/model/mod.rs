@@ -25,11 +25,13 @@ static LAYOUT: Layout = Layout { rx: RX_QUEUE, tx: TX_QUEUE, address: RA0, stats
 pub struct E1000Model {
     pub core: MacCore,
     reset_until: Option<u64>,
+    /// Gone from the bus (surprise removal, a PCIe error): every register reads all ones.
+    pub gone: bool,
 }
 
 impl E1000Model {
     pub fn new(mem: Rc<Arena>, eeprom_mac: [u8; 6]) -> Self {
-        Self { core: MacCore::new(mem, eeprom_mac, &LAYOUT), reset_until: None }
+        Self { core: MacCore::new(mem, eeprom_mac, &LAYOUT), reset_until: None, gone: false }
     }
 
     pub fn reg(&self, reg: usize) -> u32 {
@@ -188,6 +190,9 @@ impl DeviceModel for E1000Model {
     }
 
     fn read(&mut self, reg: usize) -> u32 {
+        if self.gone {
+            return u32::MAX;
+        }
         if let Some(v) = self.core.read_stat(reg) {
             return v;
         }

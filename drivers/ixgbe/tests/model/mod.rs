@@ -49,6 +49,8 @@ pub struct IxgbeModel {
     an_restart_at: Option<u64>,
     /// A broken device: CTRL.RST never clears.
     pub reset_stuck: bool,
+    /// Gone from the bus (surprise removal, a PCIe error): every register reads all ones.
+    pub gone: bool,
 }
 
 impl IxgbeModel {
@@ -60,6 +62,7 @@ impl IxgbeModel {
             init_done_at: 0,
             an_restart_at: None,
             reset_stuck: false,
+            gone: false,
         };
         m.defaults();
         m
@@ -222,6 +225,9 @@ impl DeviceModel for IxgbeModel {
     }
 
     fn read(&mut self, reg: usize) -> u32 {
+        if self.gone {
+            return u32::MAX;
+        }
         if let Some(v) = self.core.read_stat(reg) {
             return v;
         }
