@@ -391,7 +391,7 @@ enum Drain {
 /// smallest size (the most entries a queue can hold: boringtun's 256) were queued for one peer and
 /// left the queue by `drain`. A queue that kept the capacity its burst grew (256 entries of 24
 /// bytes, boringtun's own behaviour) would hold some 6 KiB in each peer for good: at 256 peers,
-/// the margin the heap budget leaves.
+/// the margin the heap budget leaves. (A drained queue keeps at most 8 entries' worth.)
 fn kept_after_a_queued_burst(packets: usize, drain: Drain) -> isize {
     let pd = TestPd::new(&format!("crypto_queue_kept_{packets}_{drain:?}"));
     let mut red = pd.link("red", 256);
@@ -434,8 +434,8 @@ fn kept_after_a_queued_burst(packets: usize, drain: Drain) -> isize {
             }
         }
         Drain::Handshake => {
-            // Datagrams go between the two with their endpoint headers as they are: each side
-            // reads the header as the address of the other.
+            // Each datagram's endpoint header (its destination, as crypto wrote it) is replaced
+            // by its sender's address, as the receiving side's net_black would write it.
             let ours: std::net::SocketAddr = "192.0.2.200:51820".parse().unwrap();
             for m in black.drain() {
                 let (pd_proto::EndpointHeader(_), payload) = pd_proto::EndpointHeader::parse(&m).unwrap();
