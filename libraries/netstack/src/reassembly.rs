@@ -7,7 +7,8 @@
 //! - a datagram still incomplete [`TIMEOUT_NS`] after its first fragment is dropped;
 //! - when every slot is busy, the oldest reassembly is given up for the new one;
 //! - fragments that overlap (RFC 5722), extend past the end a last fragment set, or past
-//!   [`MAX_PAYLOAD`], discard the whole datagram.
+//!   [`MAX_PAYLOAD`], discard the whole datagram (one past [`MAX_PAYLOAD`] takes no slot);
+//! - an IPv6 atomic fragment (RFC 6946) is a whole packet, handled without a slot.
 //!
 //! Every drop is counted by reason in [`ReassemblyCounters`].
 
@@ -122,6 +123,8 @@ struct Fragment<'p> {
 /// Puts fragments back together; see the module documentation for its bounds.
 pub struct Reassembler {
     slots: Vec<Slot>,
+    /// Where an IPv6 atomic fragment is rebuilt without its Fragment header (it takes no slot).
+    atomic: Box<[u8; 40 + MAX_PAYLOAD]>,
     /// What happened, by reason.
     pub counters: ReassemblyCounters,
 }
@@ -135,7 +138,11 @@ impl Default for Reassembler {
 impl Reassembler {
     /// A reassembler with all its memory allocated.
     pub fn new() -> Self {
-        Self { slots: (0..SLOTS).map(|_| Slot::new()).collect(), counters: ReassemblyCounters::default() }
+        Self {
+            slots: (0..SLOTS).map(|_| Slot::new()).collect(),
+            atomic: Box::new([0; 40 + MAX_PAYLOAD]),
+            counters: ReassemblyCounters::default(),
+        }
     }
 
     /// Datagrams in reassembly now.
@@ -186,8 +193,28 @@ impl Reassembler {
             header: &packet[..40],
             next_header: fh[0],
         };
-        // An atomic fragment (RFC 6946: offset 0, no more) completes at once, as it should.
+        if fragment.offset == 0 && !fragment.more {
+            return self.atomic(fragment);
+        }
         self.push(fragment, now_ns)
+    }
+
+    /// An IPv6 atomic fragment (offset 0, no more to come: RFC 6946) is a whole packet and is
+    /// handled on its own (section 4 there): it takes no slot, so it neither evicts a
+    /// reassembly in progress nor, with the same identification, joins and spoils one.
+    fn atomic(&mut self, f: Fragment<'_>) -> Reassembly<'_> {
+        self.counters.frags_received += 1;
+        let total = f.data.len();
+        if total > MAX_PAYLOAD {
+            self.counters.drop_frag_oversize += 1;
+            return Reassembly::Held;
+        }
+        self.atomic[..40].copy_from_slice(f.header);
+        self.atomic[40..40 + total].copy_from_slice(f.data);
+        self.atomic[4..6].copy_from_slice(&(total as u16).to_be_bytes());
+        self.atomic[6] = f.next_header;
+        self.counters.frags_reassembled += 1;
+        Reassembly::Complete(&self.atomic[..40 + total])
     }
 
     /// Drops reassemblies older than the timeout.
@@ -206,6 +233,15 @@ impl Reassembler {
         let end = f.offset + f.data.len();
         if (f.more && f.data.len() % 8 != 0) || f.data.is_empty() && f.more {
             self.counters.drop_frag_malformed += 1;
+            return Reassembly::Held;
+        }
+        // Past the buffer: the datagram can never be completed. Checked before a slot is
+        // taken, so that such a fragment evicts no reassembly in progress.
+        if end > MAX_PAYLOAD {
+            if let Some(s) = self.slots.iter_mut().find(|s| s.key == Some(f.key)) {
+                s.clear();
+            }
+            self.counters.drop_frag_oversize += 1;
             return Reassembly::Held;
         }
         let index = match self.slots.iter().position(|s| s.key == Some(f.key)) {
@@ -229,7 +265,7 @@ impl Reassembler {
         let s = &mut self.slots[index];
         let beyond_last = s.total.is_some_and(|t| end > t || (!f.more && end != t));
         let short_last = !f.more && s.ranges.iter().any(|&(_, e)| usize::from(e) > end);
-        if end > MAX_PAYLOAD || beyond_last || short_last {
+        if beyond_last || short_last {
             s.clear();
             self.counters.drop_frag_oversize += 1;
             return Reassembly::Held;

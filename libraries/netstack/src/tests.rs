@@ -368,6 +368,61 @@ mod mtu {
         assert_eq!(push_all(&mut r, &fragments_v4(&packet, 500), TIMEOUT_NS * 2).unwrap(), packet);
     }
 
+    /// With every slot busy, a fragment that can never complete (past the buffer) and an IPv6
+    /// atomic fragment evict no reassembly in progress; an atomic fragment with the
+    /// identification of one in progress is handled on its own (RFC 6946 section 4) and does
+    /// not spoil it.
+    #[test]
+    fn hopeless_and_atomic_fragments_leave_the_reassemblies_in_progress_alone() {
+        let mut r = Reassembler::new();
+        let packets: Vec<Vec<u8>> = (0..SLOTS).map(|k| ipv6(1900, 17 + k as u8)).collect();
+        let frags: Vec<Vec<Vec<u8>>> = packets
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                let mut f = Ipv6Fragmenter::new(p, 1280, k as u32).unwrap();
+                let mut out = Vec::new();
+                let mut buf = [0u8; 2048];
+                while let Some(n) = f.write_next(&mut buf) {
+                    out.push(buf[..n].to_vec());
+                }
+                out
+            })
+            .collect();
+        for f in &frags {
+            assert!(matches!(r.push_ipv6(&f[0], 0), Reassembly::Held));
+        }
+        assert_eq!(r.in_progress(), SLOTS);
+        // An IPv4 fragment far past the buffer.
+        let mut far = ipv4(16, false, &[], 6, 17);
+        let mut p = Ipv4Packet::new_unchecked(&mut far[..]);
+        p.set_more_frags(true);
+        p.set_frag_offset(8000);
+        p.fill_checksum();
+        assert!(matches!(r.push_ipv4(&far, 1), Reassembly::Held));
+        // An atomic fragment with the identification of datagram 0: whole at once.
+        let inner = ipv6(100, 17);
+        let mut atomic = inner[..40].to_vec();
+        atomic[4..6].copy_from_slice(&108u16.to_be_bytes());
+        atomic[6] = 44;
+        atomic.extend_from_slice(&[17, 0, 0, 0, 0, 0, 0, 0]);
+        atomic.extend_from_slice(&inner[40..]);
+        match r.push_ipv6(&atomic, 1) {
+            Reassembly::Complete(p) => assert_eq!(p, &inner[..]),
+            _ => panic!("an atomic fragment is a whole packet"),
+        }
+        assert_eq!((r.in_progress(), r.counters.drop_frag_evicted), (SLOTS, 0));
+        for (k, f) in frags.iter().enumerate() {
+            let mut whole = None;
+            for fr in &f[1..] {
+                if let Reassembly::Complete(p) = r.push_ipv6(fr, 2) {
+                    whole = Some(p.to_vec());
+                }
+            }
+            assert_eq!(whole.as_ref(), Some(&packets[k]), "datagram {k} still completes");
+        }
+    }
+
     #[test]
     fn a_datagram_in_too_many_fragments_is_discarded() {
         let packet = ipv4(1600, false, &[], 3, 17);
