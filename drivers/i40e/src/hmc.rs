@@ -118,8 +118,12 @@ pub struct LanHmc {
 
 impl LanHmc {
     /// Lays out the FPM of PF `pf_id` for `queues` queue pairs from the object sizes the device
-    /// reports, programs the base and count registers, allocates the backing and page
-    /// descriptor pages and installs segment descriptor 0 (paged).
+    /// reports, programs the base and count registers, allocates the one backing page and
+    /// installs segment descriptor 0 (direct) over it. A direct segment spans 2 MiB of FPM; only
+    /// its first 4 KiB are backed, and the layout keeps every object the counts enable inside
+    /// them (checked here), so the device has no reason to reach past the page (the open drivers
+    /// back a direct segment with a whole 2 MiB; a paged segment would bound it by
+    /// construction). Under VT-d the device reaches only the NIC PD's own DMA region anyway.
     pub fn new<H: Hal + ?Sized>(hal: &mut H, pf_id: usize, queues: usize) -> Result<Self, InitError> {
         let tx_obj = 1usize << (hal.read32(GLHMC_LANTXOBJSZ) & 0xF);
         let rx_obj = 1usize << (hal.read32(GLHMC_LANRXOBJSZ) & 0xF);
