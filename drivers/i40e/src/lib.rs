@@ -506,8 +506,11 @@ impl<H: Hal, const RX: usize, const TX: usize> I40e<H, RX, TX> {
                 // be followed: a device fault, which only a new bring-up (a PF reset) can undo.
                 self.aq_dead = true;
                 self.aq_other_events += 1;
-                self.counters.device_faults += 1;
-                self.bring_up = self.bring_up.or(Some("its firmware no longer answering admin commands"));
+                if self.bring_up.is_none() {
+                    // (One fault: a global reset already asking for a bring-up explains it.)
+                    self.counters.device_faults += 1;
+                    self.bring_up = Some("its firmware no longer answering admin commands");
+                }
             }
             Err(_) => self.aq_other_events += 1,
         }

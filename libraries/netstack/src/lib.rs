@@ -109,6 +109,9 @@ pd_api::counters! {
         drop_unresolved,
         /// The wait queue for unresolved neighbours was full.
         drop_pending_full,
+        /// Echo replies to a neighbour not in the cache refused: they may hold half the queue of
+        /// packets waiting for ARP/NDP (pings from many spoofed sources).
+        drop_echo_no_room,
         /// The NIC ring was full.
         drop_nic_full,
         /// The NIC ring misbehaved.
@@ -768,8 +771,19 @@ impl Iface {
     /// nowhere, or back to us.
     pub fn is_other_host(&self, ip: IpAddr) -> bool {
         let group_or_none = match ip {
-            IpAddr::V4(a) => a.is_unspecified() || a.is_loopback() || a.is_broadcast() || a.is_multicast() || self.is_directed_broadcast(a),
-            IpAddr::V6(a) => a.is_unspecified() || a.is_loopback() || a.is_multicast(),
+            // 0/8: "this network", a source only while a host has no address (RFC 1122 3.2.1.3).
+            IpAddr::V4(a) => a.octets()[0] == 0 || a.is_loopback() || a.is_broadcast() || a.is_multicast() || self.is_directed_broadcast(a),
+            // IPv4-mapped and -compatible addresses never appear on the wire (RFC 4291 2.5.5);
+            // our prefix's subnet-router anycast address (all-zero interface identifier, 2.6.1)
+            // is no host's own.
+            IpAddr::V6(a) => {
+                a.is_unspecified()
+                    || a.is_loopback()
+                    || a.is_multicast()
+                    || a.to_ipv4_mapped().is_some()
+                    || a.segments()[..6] == [0; 6]
+                    || self.v6.is_some_and(|(ours, l)| l < 127 && prefix_contains(IpAddr::V6(ours), l, ip) && u128::from(a) << l == 0)
+            }
         };
         !group_or_none && !self.is_ours(ip)
     }
@@ -791,7 +805,7 @@ impl Iface {
         // requests they make (8 waiting answers, given up after 3 s, against 64 request records
         // kept 5 s), so they cannot keep those next hops from being asked for either.
         if !self.knows(hop, now_ns) && self.pending.len() >= PENDING / 2 {
-            self.counters.drop_pending_full += 1;
+            self.counters.drop_echo_no_room += 1;
             return;
         }
         self.counters.echo_replies += 1;

@@ -312,7 +312,10 @@ impl NetBlack {
             // it is fragmented.
             write_udp(&mut self.out[..ip_len], src, to, payload, ident);
             if ip_len <= mtu {
-                self.counters.from_crypto += 1;
+                // It waits for its next hop, if the queue has room (else send_ip counts the drop).
+                if self.iface.pending_room() > 0 {
+                    self.counters.from_crypto += 1;
+                }
                 self.iface.send_ip(&mut self.nic.tx, hop, &self.out[..ip_len], now);
                 continue;
             }

@@ -67,6 +67,9 @@ pd_api::counters! {
         from_bypass,
         /// Destination matched a Drop rule or no rule.
         drop_policy,
+        /// A PC packet from an address no host has (unspecified, loopback, broadcast, multicast,
+        /// ours): a martian source, not forwarded (the far side would answer it to a group).
+        drop_bad_source,
         /// TTL or hop limit ran out.
         drop_ttl,
         /// From crypto or bypass, but not for a PC on our link.
@@ -277,10 +280,14 @@ impl NetRed {
                 Received::Forward(r) => r,
             };
             let packet = &mut self.buf[range.clone()];
-            let Some((_, dst)) = ip_addresses(packet) else {
+            let Some((src, dst)) = ip_addresses(packet) else {
                 self.counters.drop_bad_ip += 1;
                 continue;
             };
+            if !self.iface.is_other_host(src) {
+                self.counters.drop_bad_source += 1;
+                continue;
+            }
             let action = self.rules.get(dst).unwrap_or(Action::Drop);
             if action == Action::Drop || (action == Action::Bypass && self.bypass.is_none()) {
                 self.counters.drop_policy += 1;

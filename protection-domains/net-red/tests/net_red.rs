@@ -406,18 +406,28 @@ fn a_df_packet_too_big_for_the_tunnel_gets_fragmentation_needed_with_the_mtu() {
     assert_eq!((r.counter("drop_too_big"), r.counter("icmp_too_big_sent")), (1, 1));
 }
 
-/// A packet too big from the red prefix's broadcast address (or ours) gets no error: it would
-/// go to every PC, or to ourselves.
+/// A PC packet from an address no host has (the red prefix's broadcast address, ours,
+/// loopback, 0/8, multicast) is a martian: not forwarded, and no ICMP error goes to it (it
+/// would go to every PC, or to ourselves).
 #[test]
-fn no_fragmentation_needed_goes_to_the_red_broadcast_address_or_to_us() {
-    for src in [Ipv4Addr::new(10, 1, 0, 255), OUR] {
+fn martian_sources_are_neither_forwarded_nor_answered() {
+    let martians = [Ipv4Addr::new(10, 1, 0, 255), OUR, Ipv4Addr::LOCALHOST, Ipv4Addr::new(0, 1, 2, 3), Ipv4Addr::new(224, 0, 0, 5)];
+    for src in martians {
         let mut r = rig(false);
         learn_pc(&mut r);
         r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &udp_sized(src, REMOTE, 1500, true)));
+        r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &udp_sized(src, REMOTE, 100, true)));
         r.run(&[NIC]);
         assert!(r.nic.drain().is_empty(), "an error to {src}");
-        assert_eq!((r.counter("drop_too_big"), r.counter("icmp_too_big_sent")), (1, 0));
+        assert!(r.crypto.drain().is_empty(), "{src} forwarded");
+        assert_eq!((r.counter("drop_bad_source"), r.counter("icmp_too_big_sent")), (2, 0), "{src}");
     }
+    // A PC's own address still goes through.
+    let mut r = rig(false);
+    learn_pc(&mut r);
+    r.nic.send(&eth(OUR_MAC, PC_MAC, EthernetProtocol::Ipv4, &udp_sized(PC, REMOTE, 100, true)));
+    r.run(&[NIC]);
+    assert_eq!(r.crypto.drain().len(), 1);
 }
 
 #[test]

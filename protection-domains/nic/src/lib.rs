@@ -640,6 +640,11 @@ impl<N: Nic> Handler for FrameMover<N> {
                 if let Some(page) = &self.port {
                     page.publish_link(link.up, link.speed_mbps, true);
                 }
+                // Reading the link may itself find the device needing one (i40e: its firmware
+                // no longer answering the link query).
+                if let Some(why) = self.nic.needs_bring_up() {
+                    pd_api::restart(format_args!("the NIC needs a new bring-up after {why}"));
+                }
             }
         }
         self.pump();

@@ -28,3 +28,13 @@ fn a_device_that_undid_its_bring_up_makes_the_pd_ask_for_a_restart() {
     let mut m = mover(true);
     let _ = m.notified(ChannelSet::EMPTY.with(NIC_IRQ));
 }
+
+/// A device found needing a new bring-up only when the PD reads its link after a link
+/// interrupt (i40e: the link query timing out) makes the PD ask for a restart too (the PD used
+/// to look only right after the interrupt, and the link stayed frozen).
+#[test]
+#[should_panic(expected = "nic_link_query: restart requested: the NIC needs a new bring-up after its firmware no longer answering admin commands")]
+fn a_link_query_that_finds_the_device_needing_a_bring_up_makes_the_pd_ask_for_a_restart() {
+    let mut m = common::mover("nic_link_query", FakeNic::failing_at_link(), true).0;
+    let _ = m.notified(ChannelSet::EMPTY.with(NIC_IRQ));
+}

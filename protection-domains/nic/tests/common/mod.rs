@@ -20,6 +20,10 @@ pub const MIN_LEN: usize = 17;
 pub struct FakeNic {
     resets: bool,
     interrupted: bool,
+    /// Each interrupt reports a link change, and reading the link finds the device needing a
+    /// new bring-up (i40e: its firmware no longer answering the link query).
+    fails_at_link: bool,
+    link_read: bool,
     /// The lengths of the frames it sent, in order.
     pub sent: Vec<u32>,
     done: Vec<Buffer>,
@@ -30,6 +34,11 @@ impl FakeNic {
     pub fn resetting(resets: bool) -> Self {
         Self { resets, ..Self::default() }
     }
+
+    /// A NIC whose link query, after a link interrupt, finds it needing a new bring-up.
+    pub fn failing_at_link() -> Self {
+        Self { fails_at_link: true, ..Self::default() }
+    }
 }
 
 impl Nic for FakeNic {
@@ -37,6 +46,7 @@ impl Nic for FakeNic {
         [0x02, 0, 0, 0, 0, 1]
     }
     fn link(&mut self) -> LinkState {
+        self.link_read = self.interrupted;
         LinkState { up: true, speed_mbps: 10_000, full_duplex: true }
     }
     fn rx_buffer_size(&self) -> usize {
@@ -73,10 +83,13 @@ impl Nic for FakeNic {
     }
     fn handle_interrupt(&mut self) -> Interrupts {
         self.interrupted = true;
-        Interrupts::default()
+        Interrupts { link: self.fails_at_link, ..Interrupts::default() }
     }
     fn set_interrupts(&mut self, _: bool) {}
     fn needs_bring_up(&self) -> Option<&'static str> {
+        if self.fails_at_link && self.link_read {
+            return Some("its firmware no longer answering admin commands");
+        }
         (self.resets && self.interrupted).then_some("a global reset")
     }
     fn counters(&mut self) -> Counters {
