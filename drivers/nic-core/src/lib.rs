@@ -312,8 +312,9 @@ pub trait Nic {
     fn set_interrupts(&mut self, enabled: bool);
 
     /// Why the device needs a new bring-up (its driver's init, after a reset) before it can
-    /// work again, if it does: seen in [`Nic::handle_interrupt`], and the NIC PD then asks to
-    /// be restarted. Most devices never say so.
+    /// work again, if it does: seen in [`Nic::handle_interrupt`] (a reset, registers reading all
+    /// ones) or while reading the link after it (i40e: its firmware no longer answering), and the
+    /// NIC PD then asks to be restarted. Most devices never say so.
     fn needs_bring_up(&self) -> Option<&'static str> {
         None
     }

@@ -765,8 +765,9 @@ impl Iface {
         Some(mac)
     }
 
-    /// Whether `ip` can be another host's unicast address: not unspecified, loopback,
-    /// multicast, IPv4's limited broadcast or our prefix's broadcast, nor one of ours. A packet
+    /// Whether `ip` can be another host's unicast address: not in 0/8, loopback, multicast,
+    /// IPv4's limited broadcast or our prefix's broadcast, IPv4-mapped or -compatible IPv6, our
+    /// IPv6 prefix's subnet-router anycast address, nor one of ours. A packet
     /// from anything else is spoofed or misdirected, and an answer to it would go to a group,
     /// nowhere, or back to us.
     pub fn is_other_host(&self, ip: IpAddr) -> bool {

@@ -99,9 +99,11 @@ pd_api::counters! {
         path_mtu_lowered,
         /// ICMPv6 "packet too big" not about our WireGuard port, or not lowering anything.
         drop_path_mtu_ignored,
-        /// A datagram to the WireGuard port from an address no other host has (unspecified,
-        /// loopback, broadcast, multicast, ours) or from port 0: spoofed, and crypto's answer
-        /// would go to a group or back to us.
+        /// A datagram to the WireGuard port from an address no other host has
+        /// ([`pd_netstack::Iface::is_other_host`]: 0/8, loopback, broadcast, multicast,
+        /// IPv4-mapped, subnet-router anycast, ours) or from port 0: spoofed, and crypto's
+        /// answer would go to a group or back to us. Also a packet for the bypass from such a
+        /// source.
         drop_bad_source,
         /// A message from crypto to such an address or port (crypto answers the sources it is
         /// given; never sent to a group or to ourselves).
@@ -236,6 +238,7 @@ impl NetBlack {
                     let packet = &self.buf[r];
                     match ip_addresses(packet) {
                         // Link-local on either side is never forwarded (RFC 3927, 4291).
+                        Some((src, _)) if !self.iface.is_other_host(src) => self.counters.drop_bad_source += 1,
                         Some((src, dst)) if self.in_bypass(src) && !is_link_local(src) && !is_link_local(dst) => {
                             let link = self.bypass.as_mut().expect("in_bypass checked the link");
                             match link.tx.send(packet) {

@@ -430,9 +430,9 @@ fn an_echo_request_from_off_the_link_is_answered_through_the_gateway() {
     assert_eq!((r.counter("echo_replies"), r.counter("drop_bad_icmp")), (1, 6));
 }
 
-/// Requests pile up when hosts on the link do not answer (spoofed pings from many of its
-/// addresses, say): past 64 in five seconds new ones are refused, but the gateway, in use, is
-/// still asked again before its entry expires, and the tunnel keeps its way out.
+/// Requests pile up when hosts on the link do not answer: past 64 in five seconds new ones are
+/// refused, but a neighbour in the cache (here a peer on the link, not a gateway) is still
+/// asked again before its entry expires, and the tunnel keeps its way there.
 #[test]
 fn a_flood_of_unanswered_requests_cannot_keep_a_neighbour_in_use_from_being_asked_again() {
     let mut r = rig();
@@ -750,4 +750,41 @@ fn a_datagram_whose_fragments_do_not_all_fit_is_dropped_whole() {
     assert_eq!((r.counter("outer_fragmented"), r.counter("outer_fragments_sent"), r.counter("drop_fragments_no_room")), (0, 0, 1));
     from_crypto(&mut r, "192.0.2.2:51820", &message(1532));
     assert_eq!(r.nic.drain().len(), 2, "with room, whole");
+}
+
+/// With a default Bypass rule, packets from martian sources (0/8, loopback, multicast, our
+/// prefix's broadcast, ours) are still not relayed to the red side.
+#[test]
+fn martian_sources_do_not_cross_the_bypass_link() {
+    use encryptor_config::{Action, Rule};
+    let pd = TestPd::new("net_black_bypass_martians");
+    let mut nic = pd.link("nic", 64);
+    let _crypto = pd.link("crypto", 64);
+    let mut bypass = pd.link("bypass", 64);
+    let config = BlackConfig {
+        addresses: vec!["192.0.2.1/24".parse::<Prefix>().unwrap()],
+        gateway_v4: Some(GW),
+        gateway_v6: None,
+        mac: OUR_MAC,
+        listen_port: 51820,
+        rules: vec![Rule { prefix: "0.0.0.0/0".parse().unwrap(), action: Action::Bypass }],
+    };
+    let mut black = NetBlack::new(config).unwrap();
+    let pc = Ipv4Addr::new(10, 1, 0, 2);
+    let martians = [Ipv4Addr::new(0, 1, 2, 3), Ipv4Addr::LOCALHOST, Ipv4Addr::new(224, 0, 0, 5), Ipv4Addr::new(192, 0, 2, 255), OUR];
+    for src in martians {
+        nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &udp4(src, pc, 2, 1, b"in", true)));
+    }
+    nic.send(&eth(OUR_MAC, GW_MAC, EthernetProtocol::Ipv4, &udp4(Ipv4Addr::new(198, 51, 7, 5), pc, 2, 1, b"in", true)));
+    black.notified(ChannelSet::EMPTY.with(NIC)).unwrap();
+    let relayed = bypass.drain();
+    assert_eq!(relayed.len(), 1, "only the host's");
+    assert_eq!(Ipv4Packet::new_checked(&relayed[0][..]).unwrap().src_addr(), Ipv4Addr::new(198, 51, 7, 5));
+    let mut bad = 0;
+    black.counters(&mut |k, n| {
+        if k == "drop_bad_source" {
+            bad = n
+        }
+    });
+    assert_eq!(bad, 5);
 }

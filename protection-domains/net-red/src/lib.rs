@@ -67,8 +67,9 @@ pd_api::counters! {
         from_bypass,
         /// Destination matched a Drop rule or no rule.
         drop_policy,
-        /// A PC packet from an address no host has (unspecified, loopback, broadcast, multicast,
-        /// ours): a martian source, not forwarded (the far side would answer it to a group).
+        /// A PC packet from an address no other host has ([`pd_netstack::Iface::is_other_host`]:
+        /// 0/8, loopback, broadcast, multicast, IPv4-mapped, subnet-router anycast, ours): a
+        /// martian source, not forwarded (the far side would answer it to a group).
         drop_bad_source,
         /// TTL or hop limit ran out.
         drop_ttl,
@@ -210,7 +211,8 @@ impl NetRed {
         self.counters.drop_too_big += 1;
         let original = &self.buf[range];
         let Some((src, _)) = ip_addresses(original) else { return };
-        // Only to a host on the PCs' link (not its broadcast address, nor ours).
+        // Only to a host on the PCs' link (drain_nic already dropped martian sources; checked
+        // again here so that no caller can make this answer a group or ourselves).
         if !self.iface.is_on_link(src) || !self.iface.is_other_host(src) {
             return;
         }
@@ -242,9 +244,10 @@ impl NetRed {
             self.counters.drop_too_big_for_red += 1;
             return;
         };
-        // All or none (see send_fragments); to a known neighbour, with a slot for a refresh
-        // request that may go first; to an unresolved one they wait in the queue.
-        if self.iface.knows(dst, now) && self.nic.tx.free_slots().saturating_sub(1) < fragments.count() {
+        // All or none (see send_fragments): to a known neighbour, with a slot for a refresh
+        // request that may go first; to an unresolved one, room in the queue where they wait.
+        let room = if self.iface.knows(dst, now) { self.nic.tx.free_slots().saturating_sub(1) } else { self.iface.pending_room() };
+        if room < fragments.count() {
             self.counters.drop_fragments_no_room += 1;
             return;
         }

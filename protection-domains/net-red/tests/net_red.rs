@@ -469,6 +469,25 @@ fn an_ipv6_packet_too_big_gets_packet_too_big_never_below_1280() {
     }
 }
 
+/// All or none also while a PC is being resolved: a decrypted packet larger than the PCs' link
+/// whose fragments do not all fit the queue waiting for the PC is dropped whole, not cut.
+#[test]
+fn fragments_to_a_pc_being_resolved_go_all_or_none() {
+    let mut r = rig(false);
+    for _ in 0..15 {
+        r.crypto.send(&ipv4_udp(REMOTE, PC, 63, b"small"));
+    }
+    r.crypto.send(&udp_sized(REMOTE, PC, 1800, false));
+    r.run(&[CRYPTO]);
+    assert_eq!(r.counter("drop_fragments_no_room"), 1);
+    r.nic.drain();
+    r.nic.send(&arp(ArpOperation::Reply, PC_MAC, PC, OUR_MAC, OUR));
+    r.run(&[NIC]);
+    let out = r.nic.drain();
+    assert_eq!(out.len(), 15, "the 15 that waited, no fragment of the 16th");
+    assert_eq!(r.counter("drop_pending_full"), 0);
+}
+
 #[test]
 fn a_packet_without_df_too_big_for_the_tunnel_is_fragmented_before_encryption() {
     let mut r = rig(false);
