@@ -237,8 +237,9 @@ impl NetBlack {
                 Received::Forward(r) => {
                     let packet = &self.buf[r];
                     match ip_addresses(packet) {
-                        // Link-local on either side is never forwarded (RFC 3927, 4291).
+                        // A martian source is never relayed, whatever the rules say.
                         Some((src, _)) if !self.iface.is_other_host(src) => self.counters.drop_bad_source += 1,
+                        // Link-local on either side is never forwarded (RFC 3927, 4291).
                         Some((src, dst)) if self.in_bypass(src) && !is_link_local(src) && !is_link_local(dst) => {
                             let link = self.bypass.as_mut().expect("in_bypass checked the link");
                             match link.tx.send(packet) {
