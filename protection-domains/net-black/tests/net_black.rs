@@ -1,6 +1,6 @@
 //! net_black against a fake NIC and crypto (pd-testkit).
 
-use encryptor_config::{BlackConfig, Prefix};
+use encryptor_config::{Action, BlackConfig, Prefix, Rule};
 use pd_api::{ChannelSet, Handler};
 use pd_net_black::{NetBlack, BYPASS, CRYPTO, NIC};
 use pd_proto::{EndpointHeader, ENDPOINT_HEADER_LEN};
@@ -680,36 +680,14 @@ fn an_ipv6_datagram_without_a_udp_checksum_is_refused() {
 /// checked only that some Bypass prefix covered the address.)
 #[test]
 fn only_addresses_whose_longest_rule_is_bypass_cross_the_bypass_link() {
-    use encryptor_config::{Action, Rule};
-    let pd = TestPd::new("net_black_bypass");
-    let mut nic = pd.link("nic", 64);
-    let _crypto = pd.link("crypto", 64);
-    let mut bypass = pd.link("bypass", 64);
     let rules = vec![
         Rule { prefix: "198.51.0.0/16".parse().unwrap(), action: Action::Bypass },
         Rule { prefix: "198.51.100.0/24".parse().unwrap(), action: Action::Tunnel },
         // Link-local: never forwarded, whatever the rules say.
         Rule { prefix: "169.254.0.0/16".parse().unwrap(), action: Action::Bypass },
     ];
-    let config = BlackConfig {
-        addresses: vec!["192.0.2.1/24".parse::<Prefix>().unwrap()],
-        gateway_v4: Some(GW),
-        gateway_v6: None,
-        mac: OUR_MAC,
-        listen_port: 51820,
-        rules,
-    };
-    let mut black = NetBlack::new(config).unwrap();
+    let (mut black, mut nic, mut bypass) = bypass_rig("net_black_bypass", rules);
     let run = |black: &mut NetBlack, ch| black.notified(ChannelSet::EMPTY.with(ch)).unwrap();
-    let counter = |black: &NetBlack, name: &str| {
-        let mut v = 0;
-        black.counters(&mut |k, n| {
-            if k == name {
-                v = n
-            }
-        });
-        v
-    };
     let (bypassed, tunnelled) = (Ipv4Addr::new(198, 51, 7, 5), Ipv4Addr::new(198, 51, 100, 5));
     // From the red side: only the Bypass destination goes out (to the gateway, once asked).
     let pc = Ipv4Addr::new(10, 1, 0, 2);
@@ -756,20 +734,8 @@ fn a_datagram_whose_fragments_do_not_all_fit_is_dropped_whole() {
 /// prefix's broadcast, ours) are still not relayed to the red side.
 #[test]
 fn martian_sources_do_not_cross_the_bypass_link() {
-    use encryptor_config::{Action, Rule};
-    let pd = TestPd::new("net_black_bypass_martians");
-    let mut nic = pd.link("nic", 64);
-    let _crypto = pd.link("crypto", 64);
-    let mut bypass = pd.link("bypass", 64);
-    let config = BlackConfig {
-        addresses: vec!["192.0.2.1/24".parse::<Prefix>().unwrap()],
-        gateway_v4: Some(GW),
-        gateway_v6: None,
-        mac: OUR_MAC,
-        listen_port: 51820,
-        rules: vec![Rule { prefix: "0.0.0.0/0".parse().unwrap(), action: Action::Bypass }],
-    };
-    let mut black = NetBlack::new(config).unwrap();
+    let rules = vec![Rule { prefix: "0.0.0.0/0".parse().unwrap(), action: Action::Bypass }];
+    let (mut black, mut nic, mut bypass) = bypass_rig("net_black_bypass_martians", rules);
     let pc = Ipv4Addr::new(10, 1, 0, 2);
     let martians = [Ipv4Addr::new(0, 1, 2, 3), Ipv4Addr::LOCALHOST, Ipv4Addr::new(224, 0, 0, 5), Ipv4Addr::new(192, 0, 2, 255), OUR];
     for src in martians {
@@ -780,11 +746,33 @@ fn martian_sources_do_not_cross_the_bypass_link() {
     let relayed = bypass.drain();
     assert_eq!(relayed.len(), 1, "only the host's");
     assert_eq!(Ipv4Packet::new_checked(&relayed[0][..]).unwrap().src_addr(), Ipv4Addr::new(198, 51, 7, 5));
-    let mut bad = 0;
+    assert_eq!(counter(&black, "drop_bad_source"), 5);
+}
+
+/// net_black on 192.0.2.1/24 with a bypass link and `rules`; its NIC and bypass far ends.
+fn bypass_rig(name: &str, rules: Vec<Rule>) -> (NetBlack, FarEnd, FarEnd) {
+    let pd = TestPd::new(name);
+    let nic = pd.link("nic", 64);
+    let _crypto = pd.link("crypto", 64);
+    let bypass = pd.link("bypass", 64);
+    let config = BlackConfig {
+        addresses: vec!["192.0.2.1/24".parse::<Prefix>().unwrap()],
+        gateway_v4: Some(GW),
+        gateway_v6: None,
+        mac: OUR_MAC,
+        listen_port: 51820,
+        rules,
+    };
+    (NetBlack::new(config).unwrap(), nic, bypass)
+}
+
+/// A counter of `black` by name.
+fn counter(black: &NetBlack, name: &str) -> u64 {
+    let mut v = 0;
     black.counters(&mut |k, n| {
-        if k == "drop_bad_source" {
-            bad = n
+        if k == name {
+            v = n
         }
     });
-    assert_eq!(bad, 5);
+    v
 }
